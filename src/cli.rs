@@ -1,0 +1,181 @@
+//! Command-line types (clap derive). Doc comments here are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes, shown under `--help`.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  internal error (a defect: please report it)
+  2  usage error (unknown flag, missing argument)
+  3  bad input data (missing or unreadable file, missing column, bad timestamp, empty log)
+  4  bad configuration (feature definitions, arguments, model file that does not match)
+  5  refused: too little data to train or score responsibly";
+
+/// Predicts which users are about to churn, from a product event log, and writes a ranked,
+/// explained list of them with the re-engagement play that fits each.
+#[derive(Debug, Parser)]
+#[command(name = "churnrisk", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Print only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole job: load, (re)train when needed, score, write the ranked list.
+    /// With no arguments it runs on the shipped sample in data/.
+    Run(RunArgs),
+    /// Train a model on a time-based observation panel and print its evaluation.
+    Train(TrainArgs),
+    /// Score users active at the as-of date with a trained model; write the ranked list.
+    Score(ScoreArgs),
+    /// Generate a realistic, seeded sample event log (events, users, subscriptions).
+    Generate(GenerateArgs),
+}
+
+/// Where the data comes from.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Event log: CSV, CSV.gz or Parquet with user_id, timestamp, event [, value, session_id].
+    #[arg(long)]
+    pub events: PathBuf,
+    /// Users table: user_id, signup_at [, email, crm_id, account, plan].
+    #[arg(long)]
+    pub users: Option<PathBuf>,
+    /// Subscriptions table (user_id, start_date, end_date): switches to the subscription
+    /// churn definition.
+    #[arg(long)]
+    pub subscriptions: Option<PathBuf>,
+    /// Feature definitions (TOML).
+    #[arg(long, default_value = "features/default.toml")]
+    pub features: PathBuf,
+}
+
+/// How churn is defined.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// Days after the as-of date in which churn is observed.
+    #[arg(long, default_value_t = 28)]
+    pub horizon_days: u32,
+    /// Days before the as-of date in which one event makes a user active.
+    #[arg(long, default_value_t = 28)]
+    pub active_days: u32,
+    /// Under the inactivity definition, what counts as still using the product.
+    #[arg(long, value_enum, default_value_t = SignalArg::ValueAction)]
+    pub churn_signal: SignalArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignalArg {
+    /// A value action in the horizon.
+    ValueAction,
+    /// Any event in the horizon.
+    AnyEvent,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub labels: LabelArgs,
+    /// The as-of date T (YYYY-MM-DD, UTC): the panel ends at T minus the horizon.
+    #[arg(long)]
+    pub as_of: String,
+    /// Where to write the model (JSON).
+    #[arg(long, default_value = "models/churn_model.json")]
+    pub model: PathBuf,
+    /// How many weekly as-of dates the observation panel may hold.
+    #[arg(long, default_value_t = 12)]
+    pub panel_dates: usize,
+    /// Days between panel dates.
+    #[arg(long, default_value_t = 7)]
+    pub panel_step_days: u32,
+}
+
+/// Risk tiers and list size.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Probability at or above which a user is high risk.
+    #[arg(long, default_value_t = 0.5)]
+    pub high: f64,
+    /// Probability at or above which a user is medium risk.
+    #[arg(long, default_value_t = 0.25)]
+    pub medium: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The model to score with.
+    #[arg(long, default_value = "models/churn_model.json")]
+    pub model: PathBuf,
+    /// The as-of date T (YYYY-MM-DD, UTC); only events before it are read.
+    #[arg(long)]
+    pub as_of: String,
+    /// Where to write the ranked list (CSV).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Folder with events.csv.gz (or events.csv / events.parquet) and optional users.csv.
+    #[arg(long, default_value = "data")]
+    pub data: PathBuf,
+    /// Feature definitions (TOML).
+    #[arg(long, default_value = "features/default.toml")]
+    pub features: PathBuf,
+    /// The model; trained and written here when missing or not matching the features.
+    #[arg(long, default_value = "models/sample.json")]
+    pub model: PathBuf,
+    /// Output folder for at_risk.csv.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+    /// The as-of date (YYYY-MM-DD, UTC). Default: the day after the log's last event.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Retrain even when the model matches.
+    #[arg(long)]
+    pub retrain: bool,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output folder.
+    #[arg(long, default_value = "data")]
+    pub out: PathBuf,
+    /// Number of users.
+    #[arg(long, default_value_t = 2000)]
+    pub users: usize,
+    /// Days simulated.
+    #[arg(long, default_value_t = 182)]
+    pub days: u32,
+    /// First simulated day (YYYY-MM-DD).
+    #[arg(long, default_value = "2026-01-05")]
+    pub start: String,
+    /// Random seed: the same seed gives the same files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Events file format.
+    #[arg(long, value_enum, default_value_t = FormatArg::CsvGz)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// events.csv
+    Csv,
+    /// events.csv.gz
+    CsvGz,
+}

@@ -1,0 +1,38 @@
+//! `churnrisk generate`: write a seeded sample log (events, users, subscriptions).
+
+use anyhow::{Context, Result};
+
+use churnrisk::generate::{generate, EventFormat, GenerateConfig};
+
+use super::Log;
+use crate::cli::{FormatArg, GenerateArgs};
+
+pub fn run(args: GenerateArgs, log: &Log) -> Result<()> {
+    let start = chrono::NaiveDate::parse_from_str(&args.start, "%Y-%m-%d")
+        .with_context(|| format!("--start {:?} is not a date (YYYY-MM-DD)", args.start))
+        .map_err(|e| churnrisk::error::Error::InvalidArgument { name: "--start".into(), message: format!("{e:#}") })?;
+    let cfg = GenerateConfig {
+        users: args.users,
+        start,
+        days: args.days,
+        seed: args.seed,
+        format: match args.format {
+            FormatArg::Csv => EventFormat::Csv,
+            FormatArg::CsvGz => EventFormat::CsvGz,
+        },
+        ..GenerateConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let summary = generate(&cfg, &args.out).with_context(|| format!("generating into {}", args.out.display()))?;
+    let secs = started.elapsed().as_secs_f64();
+    log.info(format!(
+        "wrote {} events for {} users ({} churned) in {:.2}s ({:.0} events/s) to {}",
+        summary.events,
+        summary.users,
+        summary.churned_users,
+        secs,
+        summary.events as f64 / secs.max(1e-9),
+        args.out.display()
+    ));
+    Ok(())
+}

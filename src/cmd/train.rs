@@ -1,0 +1,24 @@
+//! `churnrisk train`: load → check → train on the panel → save the model → print the
+//! evaluation.
+
+use anyhow::{Context, Result};
+
+use churnrisk::ingest::parse_as_of;
+use churnrisk::model::{train, TrainOptions};
+use churnrisk::report::training_summary;
+
+use super::{label_rule, Inputs, Log};
+use crate::cli::TrainArgs;
+
+pub fn run(args: TrainArgs, log: &Log) -> Result<()> {
+    let as_of = parse_as_of(&args.as_of)?;
+    let inputs = Inputs::load(&args.input, log)?;
+    let mut opts = TrainOptions::new(as_of, label_rule(&args.labels, inputs.subscriptions.is_some()));
+    opts.panel_dates = args.panel_dates;
+    opts.step_days = args.panel_step_days;
+    let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
+    model.save(&args.model).with_context(|| format!("writing model {}", args.model.display()))?;
+    print!("{}", training_summary(&model));
+    log.info(format!("model written to {}", args.model.display()));
+    Ok(())
+}

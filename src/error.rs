@@ -1,0 +1,131 @@
+//! The library's error type: every variant says what went wrong and where.
+//! Stages return `crate::error::Result`; only `cmd/` adds file context with anyhow and only
+//! `main` maps an error to an exit code.
+
+use std::path::PathBuf;
+
+/// Everything a churnrisk stage can refuse or fail on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file does not exist.
+    #[error("{}: no such file", path.display())]
+    MissingFile { path: PathBuf },
+    /// An input file has no data rows.
+    #[error("{}: the file has no rows", path.display())]
+    EmptyInput { path: PathBuf },
+    /// The file's extension does not name a format churnrisk reads.
+    #[error("{}: unknown file format (expected .csv, .csv.gz or .parquet)", path.display())]
+    UnknownFormat { path: PathBuf },
+    /// A required column is absent.
+    #[error("{}: missing required column `{column}` (found: {found})", path.display())]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        found: String,
+    },
+    /// A column has a type churnrisk cannot use for its role.
+    #[error("{}: column `{column}` has type {dtype}, expected {expected}", path.display())]
+    BadColumnType {
+        path: PathBuf,
+        column: String,
+        dtype: String,
+        expected: String,
+    },
+    /// A timestamp could not be parsed.
+    #[error("{}: row {row}: cannot parse timestamp {value:?} in column `{column}` (expected ISO-8601 date-time or epoch seconds/milliseconds)", path.display())]
+    BadTimestamp {
+        path: PathBuf,
+        column: String,
+        row: usize,
+        value: String,
+    },
+    /// A row holds an empty user id or event name.
+    #[error("{}: row {row}: empty `{column}`", path.display())]
+    EmptyValue {
+        path: PathBuf,
+        column: String,
+        row: usize,
+    },
+    /// The feature-definition file breaks one of its rules.
+    #[error("feature definitions {}: {message}", path.display())]
+    FeatureSpec { path: PathBuf, message: String },
+    /// The feature definitions name events that never occur in the log.
+    #[error("feature definitions name events that never occur in the log: {}", names.join(", "))]
+    UnknownEvents { names: Vec<String> },
+    /// A command-line or configuration value is out of range.
+    #[error("invalid {name}: {message}")]
+    InvalidArgument { name: String, message: String },
+    /// Too little data to train or evaluate.
+    #[error("not enough data: {message}")]
+    NotEnoughData { message: String },
+    /// A model file cannot score these features.
+    #[error("model does not match the feature definitions: {message}")]
+    FeatureMismatch { message: String },
+    /// A model file is unreadable or of an unknown format version.
+    #[error("model file {}: {message}", path.display())]
+    BadModel { path: PathBuf, message: String },
+    /// A feature matrix holds a null, NaN or infinite value.
+    #[error("feature `{feature}` has a missing or non-finite value for row {row}")]
+    NonFinite { feature: String, row: usize },
+    /// The logistic solver failed.
+    #[error("model fit failed: {0}")]
+    Fit(String),
+    /// polars reported an error.
+    #[error("data engine: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+}
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// What kind of failure this is, for exit codes.
+    pub fn category(&self) -> Category {
+        match self {
+            Error::Io { .. }
+            | Error::MissingFile { .. }
+            | Error::EmptyInput { .. }
+            | Error::UnknownFormat { .. }
+            | Error::MissingColumn { .. }
+            | Error::BadColumnType { .. }
+            | Error::BadTimestamp { .. }
+            | Error::EmptyValue { .. }
+            | Error::NonFinite { .. } => Category::Data,
+            Error::FeatureSpec { .. }
+            | Error::UnknownEvents { .. }
+            | Error::InvalidArgument { .. }
+            | Error::FeatureMismatch { .. }
+            | Error::BadModel { .. } => Category::Config,
+            Error::NotEnoughData { .. } => Category::Refused,
+            Error::Fit(_) | Error::Polars(_) => Category::Internal,
+        }
+    }
+}
+
+/// The kinds of failure an operator must tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// The input data is unreadable or breaks the input contract.
+    Data,
+    /// Configuration, arguments, feature definitions or model file are wrong.
+    Config,
+    /// The data is valid but too little to train or score responsibly.
+    Refused,
+    /// A defect or an engine failure.
+    Internal,
+}

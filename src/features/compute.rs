@@ -1,0 +1,388 @@
+//! Per-user features at an as-of date: one lazy polars query over the prepared events,
+//! joined onto the population. Only events strictly before the as-of date are read.
+//! It computes raw figures; scaling and the model matrix are `model::matrix`'s job.
+
+use std::collections::BTreeSet;
+
+use polars::prelude::*;
+
+use super::catalog::{catalog, rate_long_name, rate_recent_name, FeatureDef};
+use super::spec::FeatureSpec;
+use crate::error::Result;
+use crate::ingest::{Events, DAY_MS};
+
+/// Raw figures kept beside the features because reasons quote them.
+pub const AUX_COLUMNS: [&str; 2] = ["value_actions_recent", "value_actions_prior"];
+
+/// Weeks in the activity slope.
+const SLOPE_WEEKS: i64 = 6;
+
+/// Features of one population at one as-of date.
+#[derive(Debug, Clone)]
+pub struct FeatureFrame {
+    /// `user_id`, then every feature in catalog order, then [`AUX_COLUMNS`]; sorted by
+    /// `user_id`; raw (untransformed) `f64` values without nulls.
+    pub df: DataFrame,
+    pub defs: Vec<FeatureDef>,
+}
+
+/// The event log with the role flags of a feature spec, ready for any as-of date.
+#[derive(Clone)]
+pub struct Prepared {
+    lf: LazyFrame,
+}
+
+/// Adds a day number and one boolean column per event role.
+pub fn prepare(events: &Events, spec: &FeatureSpec) -> Prepared {
+    let e = &spec.file.events;
+    let presence = if e.login.is_empty() {
+        lit(true)
+    } else {
+        any_of(&e.login)
+    };
+    let lf = events.df.clone().lazy().with_columns([
+        (col("ts") / lit(DAY_MS)).alias("day"),
+        presence.alias("is_presence"),
+        any_of(&e.value).alias("is_value"),
+        any_of(&e.activation).alias("is_activation"),
+        any_of(&e.core).alias("is_core"),
+        any_of(&e.feedback).alias("is_feedback"),
+        any_of(&e.friction).alias("is_friction"),
+    ]);
+    Prepared { lf }
+}
+
+/// The distinct event names in the log.
+pub fn event_names(events: &Events) -> Result<BTreeSet<String>> {
+    let names = events
+        .df
+        .clone()
+        .lazy()
+        .select([col("event").unique()])
+        .collect()?;
+    Ok(names
+        .column("event")?
+        .str()?
+        .iter()
+        .flatten()
+        .map(String::from)
+        .collect())
+}
+
+/// The `k` most frequent event types before `before` (ties by name), for per-event rates.
+pub fn top_event_types(events: &Events, before: i64, k: usize) -> Result<Vec<String>> {
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let counts = events
+        .df
+        .clone()
+        .lazy()
+        .filter(col("ts").lt(lit(before)))
+        .group_by([col("event")])
+        .agg([len().alias("n")])
+        .sort_by_exprs(
+            [col("n"), col("event")],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .slice(0, k as IdxSize)
+        .collect()?;
+    Ok(counts
+        .column("event")?
+        .str()?
+        .iter()
+        .flatten()
+        .map(String::from)
+        .collect())
+}
+
+/// Computes every feature for `population` (`user_id`, `signup_ts`: i64 or null) at `as_of`.
+/// Users without events before `as_of` get the values of "no activity".
+pub fn compute(
+    prepared: &Prepared,
+    population: &DataFrame,
+    as_of: i64,
+    spec: &FeatureSpec,
+    event_types: &[String],
+) -> Result<FeatureFrame> {
+    let w = &spec.file.windows;
+    let (r, p, l) = (w.recent_days as i64, w.prior_days as i64, w.long_days as i64);
+    let events = prepared
+        .lf
+        .clone()
+        .filter(col("ts").lt(lit(as_of)))
+        .with_column(((lit(as_of) - col("ts")) / lit(DAY_MS)).alias("age"));
+
+    let within = |lo: i64, hi: i64| col("age").gt_eq(lit(lo)).and(col("age").lt(lit(hi)));
+    let count_if = |cond: Expr| cond.cast(DataType::Float64).sum();
+    let days_if = |cond: Expr| col("day").filter(cond).n_unique().cast(DataType::Float64);
+    let presence = || col("is_presence");
+
+    let mut aggs = vec![
+        col("ts").min().alias("first_ts"),
+        col("ts").max().alias("last_ts"),
+        col("ts").filter(col("is_value")).max().alias("last_value_ts"),
+        col("ts").filter(col("is_activation")).min().alias("activation_ts"),
+        days_if(presence().and(within(0, r))).alias("active_days_recent"),
+        days_if(presence().and(within(r, r + p))).alias("active_days_prior"),
+        days_if(presence().and(within(0, l))).alias("active_days_long"),
+        count_if(col("is_value").and(within(0, r))).alias("value_actions_recent"),
+        count_if(col("is_value").and(within(r, r + p))).alias("value_actions_prior"),
+        count_if(col("is_value").and(within(0, l))).alias("value_actions_long"),
+        col("event")
+            .filter(col("is_core").and(within(0, l)))
+            .n_unique()
+            .cast(DataType::Float64)
+            .alias("core_features_used"),
+        col("session_id")
+            .filter(within(0, r))
+            .n_unique()
+            .cast(DataType::Float64)
+            .alias("sessions_recent"),
+        len().cast(DataType::Float64).alias("events_total"),
+        count_if(col("is_feedback").and(within(0, l))).alias("feedback_long"),
+        count_if(col("is_friction").and(within(0, r))).alias("friction_recent"),
+    ];
+    for week in 0..SLOPE_WEEKS {
+        aggs.push(days_if(presence().and(within(7 * week, 7 * week + 7))).alias(format!("week_{week}")));
+    }
+    for funnel in &spec.file.funnels {
+        for (i, step) in funnel.steps.iter().enumerate() {
+            aggs.push(count_if(col("event").eq(lit(step.as_str()))).alias(format!("funnel_{}_{i}", funnel.name)));
+        }
+    }
+    let mut ratio_events: BTreeSet<&str> = BTreeSet::new();
+    for ratio in &spec.file.ratios {
+        ratio_events.insert(&ratio.numerator);
+        ratio_events.insert(&ratio.denominator);
+    }
+    for e in &ratio_events {
+        aggs.push(count_if(col("event").eq(lit(*e)).and(within(0, l))).alias(format!("ratio_n_{e}")));
+    }
+    for e in event_types {
+        aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(0, r))).alias(rate_recent_name(e)));
+        aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(0, l))).alias(rate_long_name(e)));
+    }
+    let per_user = events.clone().group_by([col("user_id")]).agg(aggs);
+
+    let session_minutes = events
+        .filter(within(0, l))
+        .group_by([col("user_id"), col("session_id")])
+        .agg([((col("ts").max() - col("ts").min()).cast(DataType::Float64) / lit(60_000.0)).alias("minutes")])
+        .group_by([col("user_id")])
+        .agg([col("minutes").median().alias("session_minutes")]);
+
+    let joined = population
+        .clone()
+        .lazy()
+        .select([col("user_id"), col("signup_ts")])
+        .join(
+            per_user,
+            [col("user_id")],
+            [col("user_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            session_minutes,
+            [col("user_id")],
+            [col("user_id")],
+            JoinArgs::new(JoinType::Left),
+        );
+
+    let defs = catalog(spec, event_types);
+    let day = |e: Expr| e.cast(DataType::Float64) / lit(DAY_MS as f64);
+    let signup = coalesce(&[col("signup_ts"), col("first_ts"), lit(as_of)]);
+    let tenure = at_least(day(lit(as_of) - signup.clone()), 0.0);
+    let (rf, pf) = (r as f64, p as f64);
+    let log_ratio = |recent: &str, prior: &str| {
+        ((col(recent) + lit(1.0)) / (col(prior) * lit(rf / pf) + lit(1.0))).log(lit(std::f64::consts::E))
+    };
+    // Least-squares slope of weekly active days against time (week 0 is the latest).
+    let mean_x = (SLOPE_WEEKS - 1) as f64 / 2.0;
+    let sxx: f64 = (0..SLOPE_WEEKS).map(|k| (k as f64 - mean_x).powi(2)).sum();
+    let slope = (0..SLOPE_WEEKS)
+        .map(|k| col(format!("week_{k}")) * lit((mean_x - k as f64) / sxx))
+        .reduce(|a, b| a + b)
+        .unwrap_or(lit(0.0));
+
+    let counts: Vec<String> = [
+        "active_days_recent",
+        "active_days_prior",
+        "active_days_long",
+        "value_actions_recent",
+        "value_actions_prior",
+        "value_actions_long",
+        "core_features_used",
+        "sessions_recent",
+        "events_total",
+        "feedback_long",
+        "friction_recent",
+        "session_minutes",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain((0..SLOPE_WEEKS).map(|k| format!("week_{k}")))
+    .chain(spec.file.funnels.iter().flat_map(|f| (0..f.steps.len()).map(move |i| format!("funnel_{}_{i}", f.name))))
+    .chain(ratio_events.iter().map(|e| format!("ratio_n_{e}")))
+    .chain(event_types.iter().flat_map(|e| [rate_recent_name(e), rate_long_name(e)]))
+    .collect();
+    let filled = joined.with_columns(counts.iter().map(|c| col(c.as_str()).fill_null(lit(0.0))).collect::<Vec<_>>());
+
+    let mut derived = vec![
+        tenure.clone().alias("tenure_days"),
+        day(lit(as_of) - col("last_ts")).fill_null(tenure.clone()).alias("days_since_last_event"),
+        day(lit(as_of) - col("last_value_ts")).fill_null(tenure.clone()).alias("days_since_last_value"),
+        col("activation_ts").is_not_null().cast(DataType::Float64).alias("activated"),
+        at_least(day(col("activation_ts") - signup), 0.0)
+            .fill_null(tenure.clone())
+            .alias("time_to_value_days"),
+        log_ratio("active_days_recent", "active_days_prior").alias("activity_change"),
+        log_ratio("value_actions_recent", "value_actions_prior").alias("value_trend"),
+        slope.alias("activity_slope"),
+        (col("value_actions_long") / at_least(col("active_days_long"), 1.0)).alias("value_per_active_day"),
+        (col("events_total") * lit(7.0) / at_least(tenure, 1.0)).alias("events_per_week"),
+    ];
+    for funnel in &spec.file.funnels {
+        // Steps reached in order: step k counts only if every step before it was reached.
+        let mut reached = lit(true);
+        let mut total = lit(0.0);
+        for i in 0..funnel.steps.len() {
+            reached = reached.and(col(format!("funnel_{}_{i}", funnel.name)).gt(lit(0.0)));
+            total = total + reached.clone().cast(DataType::Float64);
+        }
+        derived.push((total / lit(funnel.steps.len() as f64)).alias(format!("funnel_{}", funnel.name)));
+    }
+    for ratio in &spec.file.ratios {
+        let num = col(format!("ratio_n_{}", ratio.numerator));
+        let den = col(format!("ratio_n_{}", ratio.denominator));
+        derived.push(
+            when(den.clone().gt(lit(0.0)))
+                .then(num / den)
+                .otherwise(lit(0.0))
+                .alias(format!("ratio_{}", ratio.name)),
+        );
+    }
+    let mut out = vec![col("user_id")];
+    out.extend(defs.iter().map(|d| col(d.name.as_str()).cast(DataType::Float64)));
+    out.extend(AUX_COLUMNS.iter().map(|c| col(*c)));
+    let df = filled
+        .with_columns(derived)
+        .select(out)
+        .sort(["user_id"], SortMultipleOptions::default())
+        .collect()?;
+    Ok(FeatureFrame { df, defs })
+}
+
+/// `max(e, floor)`, keeping nulls null.
+fn at_least(e: Expr, floor: f64) -> Expr {
+    when(e.clone().lt(lit(floor))).then(lit(floor)).otherwise(e)
+}
+
+/// `event` is any of `names` (false for an empty list).
+fn any_of(names: &[String]) -> Expr {
+    names
+        .iter()
+        .map(|n| col("event").eq(lit(n.as_str())))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::parse_timestamp;
+    use std::path::Path;
+
+    fn events(rows: &[(&str, &str, &str)]) -> Events {
+        let user: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        let ts: Vec<i64> = rows.iter().map(|r| parse_timestamp(r.1).unwrap()).collect();
+        let event: Vec<&str> = rows.iter().map(|r| r.2).collect();
+        let session: Vec<String> = rows.iter().map(|r| format!("{}-{}", r.0, &r.1[..10])).collect();
+        let df = df!(
+            "user_id" => user,
+            "ts" => ts,
+            "event" => event,
+            "value" => vec![None::<f64>; rows.len()],
+            "session_id" => session,
+        )
+        .unwrap();
+        Events {
+            df,
+            path: "t.csv".into(),
+            min_ts: 0,
+            max_ts: 0,
+            sessions_derived: false,
+        }
+    }
+
+    fn spec() -> FeatureSpec {
+        FeatureSpec::from_toml(
+            "[events]\nlogin=[\"login\"]\nvalue=[\"make\"]\ncore=[\"make\",\"share\"]\n[windows]\nrecent_days=14\nprior_days=28\nlong_days=90\n[[funnels]]\nname=\"onb\"\nsteps=[\"start\",\"connect\",\"make\"]\n[event_rates]\ntop=0\n",
+            Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    fn value(ff: &FeatureFrame, user: &str, name: &str) -> f64 {
+        let users = ff.df.column("user_id").unwrap().str().unwrap();
+        let i = users.iter().position(|u| u == Some(user)).unwrap();
+        ff.df.column(name).unwrap().f64().unwrap().get(i).unwrap()
+    }
+
+    #[test]
+    fn hand_computed_features() {
+        let ev = events(&[
+            ("a", "2026-03-01T10:00:00Z", "login"),
+            ("a", "2026-03-01T10:05:00Z", "start"),
+            ("a", "2026-03-01T10:20:00Z", "make"),
+            ("a", "2026-03-20T09:00:00Z", "login"),
+            ("a", "2026-03-25T09:00:00Z", "login"),
+            ("a", "2026-03-25T09:10:00Z", "share"),
+            ("a", "2026-04-02T09:00:00Z", "login"),
+            // At and after the as-of date: must be ignored.
+            ("a", "2026-04-05T00:00:00Z", "make"),
+            ("b", "2026-04-04T23:00:00Z", "login"),
+            ("b", "2026-05-01T00:00:00Z", "make"),
+        ]);
+        let s = spec();
+        let as_of = parse_timestamp("2026-04-05").unwrap();
+        let pop = df!("user_id" => ["a", "b", "c"], "signup_ts" => [None, None, Some(parse_timestamp("2026-04-01").unwrap())]).unwrap();
+        let ff = compute(&prepare(&ev, &s), &pop, as_of, &s, &[]).unwrap();
+        assert_eq!(ff.df.height(), 3);
+        // a: logins on 03-20 (16 days before), 03-25 (11), 04-02 (3); 03-01 is 35 days before.
+        assert_eq!(value(&ff, "a", "active_days_recent"), 2.0);
+        assert_eq!(value(&ff, "a", "active_days_prior"), 2.0);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(value(&ff, "a", "days_since_last_value"), 35.0 - 10.0 / 24.0 - 20.0 / 1440.0));
+        assert!(close(value(&ff, "a", "tenure_days"), 35.0 - 10.0 / 24.0));
+        assert_eq!(value(&ff, "a", "core_features_used"), 2.0);
+        assert_eq!(value(&ff, "a", "activated"), 1.0);
+        assert_eq!(value(&ff, "a", "funnel_onb"), 1.0 / 3.0);
+        assert_eq!(value(&ff, "a", "value_actions_long"), 1.0);
+        // a's sessions before T last 20, 0, 10 and 0 minutes: median 5.
+        assert_eq!(value(&ff, "a", "session_minutes"), 5.0);
+        let ln = |x: f64| x.ln();
+        assert!((value(&ff, "a", "activity_change") - ln(3.0 / 2.0)).abs() < 1e-12);
+        // b: one login an hour before the as-of date; the later `make` is not seen.
+        assert_eq!(value(&ff, "b", "value_actions_long"), 0.0);
+        assert_eq!(value(&ff, "b", "activated"), 0.0);
+        assert!((value(&ff, "b", "days_since_last_event") - 1.0 / 24.0).abs() < 1e-12);
+        // c: no events at all; tenure from the users table.
+        assert_eq!(value(&ff, "c", "tenure_days"), 4.0);
+        assert_eq!(value(&ff, "c", "days_since_last_value"), 4.0);
+        assert_eq!(value(&ff, "c", "active_days_recent"), 0.0);
+    }
+
+    #[test]
+    fn top_event_types_by_count_then_name() {
+        let ev = events(&[
+            ("a", "2026-03-01T10:00:00Z", "x"),
+            ("a", "2026-03-01T11:00:00Z", "y"),
+            ("b", "2026-03-01T12:00:00Z", "y"),
+            ("b", "2026-03-01T12:00:00Z", "z"),
+            ("b", "2026-09-01T12:00:00Z", "z"),
+        ]);
+        let before = parse_timestamp("2026-04-01").unwrap();
+        assert_eq!(top_event_types(&ev, before, 2).unwrap(), ["y", "x"]);
+    }
+}

@@ -1,0 +1,10 @@
+//! Features: the definition file (`spec`), the catalog of what each feature means
+//! (`catalog`), and their computation at an as-of date (`compute`).
+
+pub mod catalog;
+pub mod compute;
+pub mod spec;
+
+pub use catalog::{catalog, phrase, FeatureDef, RawRow, Transform};
+pub use compute::{compute, event_names, prepare, top_event_types, FeatureFrame, Prepared, AUX_COLUMNS};
+pub use spec::FeatureSpec;

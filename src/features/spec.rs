@@ -1,0 +1,340 @@
+//! The feature-definition file (`features/*.toml`): its serde types, their defaults, and the
+//! one place its rules are checked. After [`FeatureSpec::from_toml`] nothing re-checks.
+//!
+//! ```toml
+//! [events]
+//! login = ["login"]            # presence; empty or missing: any event marks presence
+//! value = ["report_created"]   # value actions (required, at least one)
+//! activation = ["report_created"] # first one = activation (default: the value list)
+//! core = ["report_created", "dashboard_built"] # core features for depth (default: value)
+//! feedback = ["nps_submitted"] # survey / NPS answers (default: none)
+//! friction = ["error_shown"]   # errors and failures (default: none)
+//!
+//! [windows]                    # all in days, counted back from the as-of date
+//! recent_days = 14             # "recent" window
+//! prior_days = 28              # the window just before it, for declines
+//! long_days = 90               # depth, adoption and per-event rates over a longer view
+//!
+//! [[funnels]]                  # ordered steps; progress = share of steps reached
+//! name = "onboarding"
+//! steps = ["onboarding_started", "data_imported", "report_created"]
+//!
+//! [event_rates]
+//! top = 12                     # per-event-type rates for the N most frequent event types
+//!
+//! [[ratios]]                   # count(numerator) / count(denominator) over the long window
+//! name = "shares_per_report"
+//! numerator = "report_shared"
+//! denominator = "report_created"
+//! ```
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureFile {
+    /// Which event names play which role.
+    pub events: EventRoles,
+    /// Window lengths in days.
+    #[serde(default)]
+    pub windows: Windows,
+    /// Ordered funnels (e.g. onboarding); may be empty.
+    #[serde(default)]
+    pub funnels: Vec<Funnel>,
+    /// Per-event-type rate features.
+    #[serde(default)]
+    pub event_rates: EventRates,
+    /// Ratios between event types.
+    #[serde(default)]
+    pub ratios: Vec<Ratio>,
+}
+
+/// Event names by role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventRoles {
+    /// Presence events (logins, session starts). Empty: any event marks presence.
+    #[serde(default)]
+    pub login: Vec<String>,
+    /// Value actions: the user got real value. At least one.
+    pub value: Vec<String>,
+    /// The first of these is activation. Default: the value actions.
+    #[serde(default)]
+    pub activation: Vec<String>,
+    /// Core features, for depth and adoption. Default: the value actions.
+    #[serde(default)]
+    pub core: Vec<String>,
+    /// Feedback events (surveys, NPS). Default: none.
+    #[serde(default)]
+    pub feedback: Vec<String>,
+    /// Friction events (errors, failures). Default: none.
+    #[serde(default)]
+    pub friction: Vec<String>,
+}
+
+/// Window lengths, in days before the as-of date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Windows {
+    /// The recent window (default 14).
+    pub recent_days: u32,
+    /// The window just before the recent one, for declines (default 28).
+    pub prior_days: u32,
+    /// The long window for depth, adoption and per-event rates (default 90).
+    pub long_days: u32,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows {
+            recent_days: 14,
+            prior_days: 28,
+            long_days: 90,
+        }
+    }
+}
+
+/// An ordered funnel of event names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Funnel {
+    /// A short name, used in feature names (`funnel_<name>`).
+    pub name: String,
+    /// The steps in order; at least two.
+    pub steps: Vec<String>,
+}
+
+/// Per-event-type rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventRates {
+    /// How many of the most frequent event types get their own rate features (default 12;
+    /// 0 turns them off).
+    pub top: usize,
+}
+
+impl Default for EventRates {
+    fn default() -> Self {
+        EventRates { top: 12 }
+    }
+}
+
+/// A ratio between two event types over the long window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ratio {
+    /// A short name, used in the feature name (`ratio_<name>`).
+    pub name: String,
+    pub numerator: String,
+    pub denominator: String,
+}
+
+/// A checked feature definition with its fingerprint.
+#[derive(Debug, Clone)]
+pub struct FeatureSpec {
+    pub file: FeatureFile,
+    /// Where it was read from (for messages).
+    pub path: PathBuf,
+    /// SHA-256 of the canonical JSON form: stored in models, checked before scoring.
+    pub fingerprint: String,
+}
+
+impl FeatureSpec {
+    /// Reads and checks a feature file.
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::MissingFile { path: path.into() });
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and checks TOML text; `path` is only used in messages.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
+        let bad = |message: String| Error::FeatureSpec {
+            path: path.into(),
+            message,
+        };
+        let mut file: FeatureFile = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        let ev = &mut file.events;
+        if ev.value.is_empty() {
+            return Err(bad("[events] value must name at least one event".into()));
+        }
+        if ev.activation.is_empty() {
+            ev.activation = ev.value.clone();
+        }
+        if ev.core.is_empty() {
+            ev.core = ev.value.clone();
+        }
+        for (role, names) in file.roles() {
+            if let Some(n) = names.iter().find(|n| n.trim().is_empty()) {
+                return Err(bad(format!("[events] {role} holds an empty event name {n:?}")));
+            }
+            let unique: BTreeSet<_> = names.iter().collect();
+            if unique.len() != names.len() {
+                return Err(bad(format!("[events] {role} lists an event twice")));
+            }
+        }
+        let w = &file.windows;
+        if w.recent_days == 0 || w.prior_days == 0 || w.long_days == 0 {
+            return Err(bad("[windows] every window must be at least 1 day".into()));
+        }
+        if w.long_days < w.recent_days {
+            return Err(bad(format!(
+                "[windows] long_days ({}) must be at least recent_days ({})",
+                w.long_days, w.recent_days
+            )));
+        }
+        let mut names = BTreeSet::new();
+        for f in &file.funnels {
+            if !is_identifier(&f.name) {
+                return Err(bad(format!("funnel name {:?} must be lowercase letters, digits and _", f.name)));
+            }
+            if !names.insert(format!("funnel_{}", f.name)) {
+                return Err(bad(format!("funnel {:?} is defined twice", f.name)));
+            }
+            if f.steps.len() < 2 {
+                return Err(bad(format!("funnel {:?} needs at least two steps", f.name)));
+            }
+        }
+        for r in &file.ratios {
+            if !is_identifier(&r.name) {
+                return Err(bad(format!("ratio name {:?} must be lowercase letters, digits and _", r.name)));
+            }
+            if !names.insert(format!("ratio_{}", r.name)) {
+                return Err(bad(format!("ratio {:?} is defined twice", r.name)));
+            }
+            if r.numerator == r.denominator {
+                return Err(bad(format!("ratio {:?} divides an event by itself", r.name)));
+            }
+        }
+        let canonical = serde_json::to_vec(&file).map_err(|e| bad(e.to_string()))?;
+        let fingerprint = format!("{:x}", Sha256::digest(&canonical));
+        Ok(FeatureSpec {
+            file,
+            path: path.into(),
+            fingerprint,
+        })
+    }
+
+    /// Every event name the file mentions, sorted.
+    pub fn named_events(&self) -> BTreeSet<&str> {
+        let f = &self.file;
+        let mut all: BTreeSet<&str> = f.roles().into_iter().flat_map(|(_, n)| n.iter().map(String::as_str)).collect();
+        all.extend(f.funnels.iter().flat_map(|x| x.steps.iter().map(String::as_str)));
+        all.extend(f.ratios.iter().flat_map(|r| [r.numerator.as_str(), r.denominator.as_str()]));
+        all
+    }
+
+    /// Fails when the file names events the log never contains (a typo would otherwise
+    /// silently make a feature constant).
+    pub fn check_events_exist(&self, seen: &BTreeSet<String>) -> Result<()> {
+        let missing: Vec<String> = self
+            .named_events()
+            .into_iter()
+            .filter(|n| !seen.contains(*n))
+            .map(String::from)
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::UnknownEvents { names: missing })
+        }
+    }
+}
+
+impl FeatureFile {
+    fn roles(&self) -> [(&'static str, &Vec<String>); 6] {
+        let e = &self.events;
+        [
+            ("login", &e.login),
+            ("value", &e.value),
+            ("activation", &e.activation),
+            ("core", &e.core),
+            ("feedback", &e.feedback),
+            ("friction", &e.friction),
+        ]
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<FeatureSpec> {
+        FeatureSpec::from_toml(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn minimal_file_gets_documented_defaults() {
+        let s = parse("[events]\nvalue = [\"purchase\"]\n").unwrap();
+        assert!(s.file.events.login.is_empty());
+        assert_eq!(s.file.events.activation, ["purchase"]);
+        assert_eq!(s.file.events.core, ["purchase"]);
+        assert_eq!(s.file.windows, Windows::default());
+        assert_eq!(s.file.event_rates.top, 12);
+        assert_eq!(s.fingerprint.len(), 64);
+    }
+
+    #[test]
+    fn fingerprint_ignores_formatting_but_not_content() {
+        let a = parse("[events]\nvalue = [\"a\"]\n").unwrap();
+        let b = parse("# comment\n[events]\nvalue = [ \"a\" ]\n").unwrap();
+        let c = parse("[events]\nvalue = [\"b\"]\n").unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert_ne!(a.fingerprint, c.fingerprint);
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let err = parse("[events]\nvalue = [\"a\"]\nlogins = [\"x\"]\n").unwrap_err();
+        assert!(matches!(err, Error::FeatureSpec { ref message, .. } if message.contains("logins")), "{err}");
+    }
+
+    #[test]
+    fn rejects_empty_value_list() {
+        assert!(matches!(parse("[events]\nvalue = []\n").unwrap_err(), Error::FeatureSpec { .. }));
+        assert!(matches!(parse("[events]\nlogin = [\"a\"]\n").unwrap_err(), Error::FeatureSpec { .. }));
+    }
+
+    #[test]
+    fn rejects_zero_windows_and_short_funnels() {
+        let w = "[events]\nvalue = [\"a\"]\n[windows]\nrecent_days = 0\n";
+        assert!(matches!(parse(w).unwrap_err(), Error::FeatureSpec { .. }));
+        let f = "[events]\nvalue = [\"a\"]\n[[funnels]]\nname = \"x\"\nsteps = [\"a\"]\n";
+        assert!(matches!(parse(f).unwrap_err(), Error::FeatureSpec { .. }));
+    }
+
+    #[test]
+    fn rejects_events_absent_from_the_log() {
+        let s = parse("[events]\nvalue = [\"a\", \"typo\"]\n").unwrap();
+        let seen: BTreeSet<String> = ["a".to_string()].into();
+        let err = s.check_events_exist(&seen).unwrap_err();
+        assert!(matches!(err, Error::UnknownEvents { ref names } if names == &["typo"]));
+    }
+
+    #[test]
+    fn shipped_feature_files_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("features");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "toml") {
+                FeatureSpec::load(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                n += 1;
+            }
+        }
+        assert!(n >= 1);
+    }
+}

@@ -1,0 +1,206 @@
+//! Who is scored at an as-of date T (the population) and who churned after it (labels).
+//!
+//! - Inactivity definition (default): the population is every user with an event in the
+//!   `active_days` before T; a user churned when they did no value action (or, with
+//!   [`Signal::AnyEvent`], no event at all) in `[T, T + horizon)`.
+//! - Subscription definition: the population is every user with a subscription running at
+//!   T (`start ≤ T < end`, no end = running); a user churned when all their running
+//!   subscriptions end by `T + horizon`.
+//!
+//! Labels read events at and after T by design; features never do.
+
+use polars::prelude::*;
+
+use crate::error::Result;
+use crate::ingest::{Events, Subscriptions, Users, DAY_MS};
+
+/// Which churn definition applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Definition {
+    Inactivity,
+    Subscription,
+}
+
+/// What counts as "still using it" under the inactivity definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// A value action in the horizon means retained.
+    ValueAction,
+    /// Any event in the horizon means retained.
+    AnyEvent,
+}
+
+/// The label rule, stored in model files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LabelRule {
+    pub definition: Definition,
+    /// Days after T in which churn is observed (default 28).
+    pub horizon_days: u32,
+    /// Days before T in which an event makes a user active (default 28).
+    pub active_days: u32,
+    pub signal: Signal,
+}
+
+/// The tables a population and its labels come from.
+pub struct Sources<'a> {
+    pub events: &'a Events,
+    pub users: Option<&'a Users>,
+    pub subscriptions: Option<&'a Subscriptions>,
+}
+
+/// The users scored at `as_of`: `user_id`, `signup_ts` (i64 or null), sorted by `user_id`.
+pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFrame> {
+    let ids = match rule.definition {
+        Definition::Inactivity => {
+            let from = as_of - rule.active_days as i64 * DAY_MS;
+            src.events
+                .df
+                .clone()
+                .lazy()
+                .filter(col("ts").lt(lit(as_of)).and(col("ts").gt_eq(lit(from))))
+                .select([col("user_id")])
+                .unique(None, UniqueKeepStrategy::Any)
+        }
+        Definition::Subscription => running_subscriptions(src, as_of)?.select([col("user_id")]),
+    };
+    let mut signup = match src.users {
+        Some(u) => ids.join(
+            u.df.clone().lazy().select([col("user_id"), col("signup_ts")]),
+            [col("user_id")],
+            [col("user_id")],
+            JoinArgs::new(JoinType::Left),
+        ),
+        None => ids.with_column(lit(NULL).cast(DataType::Int64).alias("signup_ts")),
+    };
+    if let Some(s) = src.subscriptions {
+        let first_start = s
+            .df
+            .clone()
+            .lazy()
+            .group_by([col("user_id")])
+            .agg([col("start_ts").min().alias("first_start")]);
+        signup = signup
+            .join(first_start, [col("user_id")], [col("user_id")], JoinArgs::new(JoinType::Left))
+            .with_column(coalesce(&[col("signup_ts"), col("first_start")]).alias("signup_ts"))
+            .select([col("user_id"), col("signup_ts")]);
+    }
+    Ok(signup
+        .sort(["user_id"], SortMultipleOptions::default())
+        .collect()?)
+}
+
+/// Churn labels for a population at `as_of`, in the population's row order.
+pub fn labels(src: &Sources, rule: &LabelRule, spec_value: &[String], population: &DataFrame, as_of: i64) -> Result<Vec<bool>> {
+    let until = as_of + rule.horizon_days as i64 * DAY_MS;
+    let retained = match rule.definition {
+        Definition::Inactivity => {
+            let signal = match rule.signal {
+                Signal::AnyEvent => lit(true),
+                Signal::ValueAction => spec_value
+                    .iter()
+                    .map(|n| col("event").eq(lit(n.as_str())))
+                    .reduce(|a, b| a.or(b))
+                    .unwrap_or(lit(false)),
+            };
+            src.events
+                .df
+                .clone()
+                .lazy()
+                .filter(col("ts").gt_eq(lit(as_of)).and(col("ts").lt(lit(until))).and(signal))
+                .select([col("user_id")])
+                .unique(None, UniqueKeepStrategy::Any)
+                .with_column(lit(true).alias("retained"))
+        }
+        Definition::Subscription => running_subscriptions(src, as_of)?
+            .filter(col("end_ts").is_null().or(col("end_ts").gt(lit(until))))
+            .select([col("user_id")])
+            .unique(None, UniqueKeepStrategy::Any)
+            .with_column(lit(true).alias("retained")),
+    };
+    let out = population
+        .clone()
+        .lazy()
+        .select([col("user_id")])
+        .join(retained, [col("user_id")], [col("user_id")], JoinArgs::new(JoinType::Left))
+        .select([col("retained").is_null().alias("churned")])
+        .collect()?;
+    Ok(out.column("churned")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
+}
+
+/// Subscriptions running at `as_of`: `start ≤ T < end`, a missing end meaning "running".
+fn running_subscriptions(src: &Sources, as_of: i64) -> Result<LazyFrame> {
+    let subs = src.subscriptions.ok_or_else(|| crate::error::Error::InvalidArgument {
+        name: "--subscriptions".into(),
+        message: "the subscription churn definition needs a subscriptions table".into(),
+    })?;
+    Ok(subs.df.clone().lazy().filter(
+        col("start_ts")
+            .lt_eq(lit(as_of))
+            .and(col("end_ts").is_null().or(col("end_ts").gt(lit(as_of)))),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::parse_timestamp;
+
+    fn ts(s: &str) -> i64 {
+        parse_timestamp(s).unwrap()
+    }
+
+    fn events() -> Events {
+        let df = df!(
+            "user_id" => ["a", "a", "b", "c", "d"],
+            "ts" => [ts("2026-03-20"), ts("2026-04-10"), ts("2026-03-30"), ts("2026-01-01"), ts("2026-04-01T12:00:00")],
+            "event" => ["make", "make", "login", "make", "login"],
+            "value" => [None::<f64>; 5],
+            "session_id" => ["1", "2", "3", "4", "5"],
+        )
+        .unwrap();
+        Events { df, path: "e.csv".into(), min_ts: 0, max_ts: 0, sessions_derived: false }
+    }
+
+    fn rule(definition: Definition) -> LabelRule {
+        LabelRule { definition, horizon_days: 28, active_days: 28, signal: Signal::ValueAction }
+    }
+
+    #[test]
+    fn inactivity_population_and_labels() {
+        let ev = events();
+        let src = Sources { events: &ev, users: None, subscriptions: None };
+        let as_of = ts("2026-04-01");
+        let pop = population(&src, &rule(Definition::Inactivity), as_of).unwrap();
+        let ids: Vec<_> = pop.column("user_id").unwrap().str().unwrap().iter().flatten().collect();
+        // c was last seen in January; d's only event is after T.
+        assert_eq!(ids, ["a", "b"]);
+        let y = labels(&src, &rule(Definition::Inactivity), &["make".into()], &pop, as_of).unwrap();
+        // a made something on 04-10 (retained); b only logged in before T (churned).
+        assert_eq!(y, [false, true]);
+        let any = LabelRule { signal: Signal::AnyEvent, ..rule(Definition::Inactivity) };
+        assert_eq!(labels(&src, &any, &["make".into()], &pop, as_of).unwrap(), [false, true]);
+    }
+
+    #[test]
+    fn subscription_population_and_labels() {
+        let ev = events();
+        let subs = Subscriptions {
+            df: df!(
+                "user_id" => ["a", "b", "c", "e"],
+                "start_ts" => [Some(ts("2026-01-01")), Some(ts("2026-01-01")), Some(ts("2026-01-01")), Some(ts("2026-05-01"))],
+                "end_ts" => [None, Some(ts("2026-04-20")), Some(ts("2026-03-01")), None],
+            )
+            .unwrap(),
+        };
+        let src = Sources { events: &ev, users: None, subscriptions: Some(&subs) };
+        let as_of = ts("2026-04-01");
+        let pop = population(&src, &rule(Definition::Subscription), as_of).unwrap();
+        let ids: Vec<_> = pop.column("user_id").unwrap().str().unwrap().iter().flatten().collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(pop.column("signup_ts").unwrap().i64().unwrap().get(0), Some(ts("2026-01-01")));
+        let y = labels(&src, &rule(Definition::Subscription), &[], &pop, as_of).unwrap();
+        assert_eq!(y, [false, true]);
+    }
+}

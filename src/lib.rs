@@ -1,0 +1,15 @@
+//! churnrisk: predicts which users of a product are about to churn, from its event log.
+//!
+//! Data flows one way: `ingest` (files → checked frames) → `features` (per-user figures at
+//! an as-of date) → `labels` (population and churn) → `model` (train on a time-based
+//! panel, score with reasons) → `plays` and `output` (the ranked list). `generate` makes
+//! realistic sample logs. Stages return [`error::Result`] and never print.
+
+pub mod error;
+pub mod features;
+pub mod ingest;
+pub mod labels;
+pub mod model;
+pub mod output;
+pub mod plays;
+pub mod report;

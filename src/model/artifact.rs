@@ -1,0 +1,218 @@
+//! The model file: everything needed to score, as readable JSON (format version 1).
+//! Saving is atomic (temp file + rename); loading checks the format version, and
+//! [`ChurnModel::check_spec`] refuses features that do not match.
+
+use std::io::Write;
+use std::path::Path;
+
+use ndarray::{Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+use super::evaluate::Metrics;
+use crate::error::{Error, Result};
+use crate::features::{FeatureDef, FeatureSpec, Transform};
+use crate::labels::LabelRule;
+
+/// The model file format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One feature of a fitted model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFeature {
+    pub name: String,
+    pub meaning: String,
+    pub transform: Transform,
+    /// Scaling: `z = (transform(x) − mean) / std`.
+    pub mean: f64,
+    pub std: f64,
+    /// Log-odds of churn per standard deviation.
+    pub coefficient: f64,
+}
+
+/// One date of the observation panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PanelDate {
+    pub as_of: String,
+    pub rows: usize,
+    pub churned: usize,
+    /// `train`, `validation`, or `purged` (its horizon overlaps the validation horizon).
+    pub role: String,
+}
+
+/// Validation result of one regularization strength.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlphaTrial {
+    pub alpha: f64,
+    pub log_loss: f64,
+    pub roc_auc: f64,
+}
+
+/// How and on what the model was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    /// The as-of date given to `train`; every label ends on or before it.
+    pub as_of: String,
+    pub panel: Vec<PanelDate>,
+    /// Rows the final model was fitted on (all panel dates).
+    pub rows: usize,
+    pub churned: usize,
+    pub base_rate: f64,
+    /// The chosen L2 strength (linfa `alpha`, ≈ 1/C of scikit-learn).
+    pub alpha: f64,
+    pub alpha_search: Vec<AlphaTrial>,
+}
+
+/// A fitted churn model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChurnModel {
+    pub format_version: u32,
+    pub churnrisk_version: String,
+    pub label: LabelRule,
+    /// SHA-256 of the feature definitions the model was trained with.
+    pub feature_fingerprint: String,
+    /// The per-event-type rate features' event names, in order.
+    pub event_types: Vec<String>,
+    pub features: Vec<ModelFeature>,
+    pub intercept: f64,
+    pub training: Training,
+    /// The model fitted on the training dates, evaluated on the validation date.
+    pub validation: Metrics,
+    /// The recency-only baseline (days since the last value action), same dates.
+    pub baseline: Metrics,
+}
+
+impl ChurnModel {
+    /// Reads a model file.
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::MissingFile { path: path.into() });
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bad = |message: String| Error::BadModel {
+            path: path.into(),
+            message,
+        };
+        let version: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        match version.get("format_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) => return Err(bad(format!("format version {v}, this build reads {FORMAT_VERSION}"))),
+            None => return Err(bad("no format_version: not a churnrisk model".into())),
+        }
+        serde_json::from_value(version).map_err(|e| bad(e.to_string()))
+    }
+
+    /// Writes the model atomically (pretty JSON, trailing newline).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::BadModel {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        text.push('\n');
+        write_atomic(path, text.as_bytes())
+    }
+
+    /// Fails unless the feature definitions are the ones the model was trained with.
+    pub fn check_spec(&self, spec: &FeatureSpec) -> Result<()> {
+        if self.feature_fingerprint != spec.fingerprint {
+            return Err(Error::FeatureMismatch {
+                message: format!(
+                    "the model was trained with feature definitions {}…, but {} is {}…; retrain with `churnrisk train`",
+                    &self.feature_fingerprint[..12.min(self.feature_fingerprint.len())],
+                    spec.path.display(),
+                    &spec.fingerprint[..12],
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fails unless `defs` are exactly the model's features, in order.
+    pub fn check_features(&self, defs: &[FeatureDef]) -> Result<()> {
+        let expected: Vec<&str> = self.features.iter().map(|f| f.name.as_str()).collect();
+        let found: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        if expected != found {
+            return Err(Error::FeatureMismatch {
+                message: format!("expected features [{}], found [{}]", expected.join(", "), found.join(", ")),
+            });
+        }
+        Ok(())
+    }
+
+    /// Standardizes a transformed matrix with the model's scaling.
+    pub fn standardize(&self, x: &Array2<f64>) -> Array2<f64> {
+        let mut z = x.clone();
+        for (j, f) in self.features.iter().enumerate() {
+            z.column_mut(j).mapv_inplace(|v| (v - f.mean) / f.std);
+        }
+        z
+    }
+
+    /// Churn probability of one standardized row.
+    pub fn probability(&self, z: ArrayView1<f64>) -> f64 {
+        let logit = self.intercept + z.iter().zip(&self.features).map(|(v, f)| v * f.coefficient).sum::<f64>();
+        sigmoid(logit)
+    }
+}
+
+/// The logistic function, stable for large |x|.
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place,
+/// so a reader sees either the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigmoid_is_stable() {
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!(sigmoid(800.0) <= 1.0 && sigmoid(-800.0) >= 0.0);
+        assert!((sigmoid(2.0) + sigmoid(-2.0) - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn rejects_other_format_versions_and_non_models() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.json");
+        std::fs::write(&p, r#"{"format_version": 99}"#).unwrap();
+        assert!(matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { ref message, .. } if message.contains("99")));
+        std::fs::write(&p, r#"{"hello": 1}"#).unwrap();
+        assert!(matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { .. }));
+        std::fs::write(&p, "not json").unwrap();
+        assert!(matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { .. }));
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.csv");
+        write_atomic(&p, b"old").unwrap();
+        write_atomic(&p, b"new").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

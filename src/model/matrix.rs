@@ -1,0 +1,61 @@
+//! The one conversion from polars feature columns to the model's `Array2<f64>`.
+//! It applies each feature's transform and rejects nulls, NaN and infinities; it does not
+//! standardize (that is the model's own scaling, stored in the model file).
+
+use ndarray::Array2;
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::features::FeatureDef;
+
+/// Builds the transformed (not yet standardized) matrix, one column per feature in `defs`
+/// order, from the `f64` columns of `df`.
+pub fn to_matrix(df: &DataFrame, defs: &[FeatureDef]) -> Result<Array2<f64>> {
+    let mut x = Array2::<f64>::zeros((df.height(), defs.len()));
+    for (j, def) in defs.iter().enumerate() {
+        let column = df.column(&def.name)?.f64()?;
+        for (i, v) in column.iter().enumerate() {
+            let v = v
+                .map(|v| def.transform.apply(v))
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| Error::NonFinite {
+                    feature: def.name.clone(),
+                    row: i,
+                })?;
+            x[[i, j]] = v;
+        }
+    }
+    Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::Transform;
+
+    fn def(name: &str, transform: Transform) -> FeatureDef {
+        FeatureDef {
+            name: name.into(),
+            meaning: String::new(),
+            transform,
+        }
+    }
+
+    #[test]
+    fn applies_transforms_in_order() {
+        let df = df!("a" => [0.0, 3.0], "b" => [std::f64::consts::E - 1.0, 0.0]).unwrap();
+        let x = to_matrix(&df, &[def("b", Transform::Log1p), def("a", Transform::None)]).unwrap();
+        assert_eq!(x.shape(), &[2, 2]);
+        assert!((x[[0, 0]] - 1.0).abs() < 1e-12);
+        assert_eq!(x[[1, 1]], 3.0);
+    }
+
+    #[test]
+    fn rejects_null_and_nan() {
+        let df = df!("a" => [Some(1.0), None]).unwrap();
+        let err = to_matrix(&df, &[def("a", Transform::None)]).unwrap_err();
+        assert!(matches!(err, Error::NonFinite { row: 1, .. }));
+        let df = df!("a" => [f64::NAN]).unwrap();
+        assert!(matches!(to_matrix(&df, &[def("a", Transform::None)]).unwrap_err(), Error::NonFinite { row: 0, .. }));
+    }
+}

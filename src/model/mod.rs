@@ -1,0 +1,13 @@
+//! The model: the matrix conversion, training on a time-based panel, the model file,
+//! scoring with reasons, and evaluation metrics.
+
+pub mod artifact;
+pub mod evaluate;
+pub mod matrix;
+pub mod score;
+pub mod train;
+
+pub use artifact::ChurnModel;
+pub use evaluate::Metrics;
+pub use score::{score, Scored, ScoredUser};
+pub use train::{train, TrainOptions};

@@ -1,0 +1,112 @@
+//! Scoring: features of the population at T → probabilities, per-feature contributions and
+//! the top reasons in plain words. Writes nothing; ranking and files are `output`'s job.
+
+use polars::prelude::*;
+
+use super::artifact::ChurnModel;
+use super::matrix::to_matrix;
+use crate::error::Result;
+use crate::features::{self, FeatureFrame, FeatureSpec, RawRow};
+use crate::labels::{self, Sources};
+
+/// The most reasons listed per user.
+pub const MAX_REASONS: usize = 3;
+
+/// A contribution (log-odds) below this is too small to call a reason.
+pub const MIN_REASON_CONTRIBUTION: f64 = 0.05;
+
+/// One feature pushing a user's risk up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reason {
+    pub feature: String,
+    /// `coefficient × standardized value`, in log-odds.
+    pub contribution: f64,
+    pub text: String,
+}
+
+/// One scored user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredUser {
+    pub user_id: String,
+    pub probability: f64,
+    /// Largest positive contributions first, at most [`MAX_REASONS`].
+    pub reasons: Vec<Reason>,
+    /// Row of this user in [`Scored::features`].
+    pub row: usize,
+}
+
+/// The scored population with the feature frame behind it.
+pub struct Scored {
+    pub users: Vec<ScoredUser>,
+    pub features: FeatureFrame,
+}
+
+/// Raw figures of one row of a feature frame, by column name.
+pub struct FrameRow<'a> {
+    columns: Vec<(&'a str, &'a Float64Chunked)>,
+    row: usize,
+}
+
+impl<'a> FrameRow<'a> {
+    /// Columns of `df` that are `f64`, read at `row`.
+    pub fn columns(df: &'a DataFrame) -> Vec<(&'a str, &'a Float64Chunked)> {
+        df.columns()
+            .iter()
+            .filter_map(|c| c.f64().ok().map(|ca| (c.name().as_str(), ca)))
+            .collect()
+    }
+
+    pub fn new(columns: Vec<(&'a str, &'a Float64Chunked)>, row: usize) -> Self {
+        FrameRow { columns, row }
+    }
+}
+
+impl RawRow for FrameRow<'_> {
+    fn get(&self, name: &str) -> f64 {
+        self.columns
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, ca)| ca.get(self.row))
+            .unwrap_or(0.0)
+    }
+}
+
+/// Scores the population at `as_of` with `model`.
+pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) -> Result<Scored> {
+    model.check_spec(spec)?;
+    let pop = labels::population(src, &model.label, as_of)?;
+    let prepared = features::prepare(src.events, spec);
+    let ff = features::compute(&prepared, &pop, as_of, spec, &model.event_types)?;
+    model.check_features(&ff.defs)?;
+    let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
+    let ids = ff.df.column("user_id")?.str()?;
+    let columns = FrameRow::columns(&ff.df);
+    let mut users = Vec::with_capacity(z.nrows());
+    for (i, (zrow, id)) in z.rows().into_iter().zip(ids.iter()).enumerate() {
+        let mut contributions: Vec<(usize, f64)> = zrow
+            .iter()
+            .zip(&model.features)
+            .map(|(v, f)| v * f.coefficient)
+            .enumerate()
+            .filter(|(_, c)| *c >= MIN_REASON_CONTRIBUTION)
+            .collect();
+        contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let raw = FrameRow::new(columns.clone(), i);
+        let reasons = contributions
+            .iter()
+            .take(MAX_REASONS)
+            .map(|&(j, c)| Reason {
+                feature: model.features[j].name.clone(),
+                contribution: c,
+                text: features::phrase(spec, &model.features[j].name, &raw),
+            })
+            .collect();
+        users.push(ScoredUser {
+            user_id: id.unwrap_or_default().to_string(),
+            probability: model.probability(zrow),
+            reasons,
+            row: i,
+        });
+    }
+    Ok(Scored { users, features: ff })
+}

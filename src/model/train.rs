@@ -1,0 +1,333 @@
+//! Training: build the observation panel, choose the L2 strength on the latest fully
+//! labelled date, fit linfa-logistic on standardized features, and assemble the model.
+//!
+//! The panel holds weekly as-of dates `t_k = T − H − k·step` (k = 0, 1, …), so every label
+//! window `[t_k, t_k + H)` ends by T and is fully observed. `t_0` is the validation date.
+//! Training dates are those whose label window ends by `t_0` ("purged": no label of a
+//! training row looks into the validation horizon); if fewer than two such dates exist the
+//! purge is dropped and the model file says so. The final model is refitted on every panel
+//! date with the chosen strength. Dates whose windows reach before the first event are
+//! skipped: their users' history would be cut off.
+
+use linfa::prelude::*;
+use linfa_logistic::LogisticRegression;
+use ndarray::{concatenate, Array1, Array2, Axis};
+
+use super::artifact::{sigmoid, AlphaTrial, ChurnModel, ModelFeature, PanelDate, Training, FORMAT_VERSION};
+use super::evaluate::{evaluate, Metrics};
+use super::matrix::to_matrix;
+use crate::error::{Error, Result};
+use crate::features::{self, FeatureSpec};
+use crate::ingest::{format_date, DAY_MS};
+use crate::labels::{self, LabelRule, Sources};
+
+/// Training settings.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// T: the last moment whose events may be read (labels end by it).
+    pub as_of: i64,
+    pub rule: LabelRule,
+    /// How many weekly as-of dates the panel may hold (default 12).
+    pub panel_dates: usize,
+    /// Days between panel dates (default 7).
+    pub step_days: u32,
+    /// L2 strengths tried (linfa `alpha`; the loss is a sum, so ≈ 1/C of scikit-learn).
+    pub alphas: Vec<f64>,
+    /// Fewest churned and fewest retained rows accepted on each side of the split.
+    pub min_class_rows: usize,
+}
+
+impl TrainOptions {
+    /// Defaults: 12 weekly panel dates, alphas 0.1 … 1000, at least 10 rows per class.
+    pub fn new(as_of: i64, rule: LabelRule) -> Self {
+        TrainOptions {
+            as_of,
+            rule,
+            panel_dates: 12,
+            step_days: 7,
+            alphas: vec![0.1, 1.0, 10.0, 100.0, 1000.0],
+            min_class_rows: 10,
+        }
+    }
+}
+
+/// The feature whose values alone make the recency baseline.
+pub const BASELINE_FEATURE: &str = "days_since_last_value";
+
+struct PanelRows {
+    as_of: i64,
+    x: Array2<f64>,
+    y: Vec<bool>,
+}
+
+/// Trains a model; `Err(NotEnoughData)` explains what is missing.
+pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<ChurnModel> {
+    let events = src.events;
+    let horizon = opts.rule.horizon_days as i64 * DAY_MS;
+    if events.max_ts < opts.as_of - 7 * DAY_MS {
+        return Err(Error::NotEnoughData {
+            message: format!(
+                "the event log ends on {} but the as-of date is {}: days without data would read as churn; pass an earlier --as-of",
+                format_date(events.max_ts),
+                format_date(opts.as_of)
+            ),
+        });
+    }
+    let event_types = features::top_event_types(events, opts.as_of, spec.file.event_rates.top)?;
+    let defs = features::catalog(spec, &event_types);
+    let prepared = features::prepare(events, spec);
+    let w = &spec.file.windows;
+    let history = (w.recent_days + w.prior_days) as i64 * DAY_MS;
+
+    let mut panel = Vec::new();
+    for k in 0..opts.panel_dates {
+        let t = opts.as_of - horizon - k as i64 * opts.step_days as i64 * DAY_MS;
+        if t < events.min_ts + history {
+            break;
+        }
+        let pop = labels::population(src, &opts.rule, t)?;
+        if pop.height() == 0 {
+            continue;
+        }
+        let ff = features::compute(&prepared, &pop, t, spec, &event_types)?;
+        let x = to_matrix(&ff.df, &defs)?;
+        let y = labels::labels(src, &opts.rule, &spec.file.events.value, &pop, t)?;
+        panel.push(PanelRows { as_of: t, x, y });
+    }
+    let Some(validation) = panel.first() else {
+        return Err(Error::NotEnoughData {
+            message: format!(
+                "no panel date has both {} days of history and a full {}-day horizon before {}; the log covers {} to {}",
+                w.recent_days + w.prior_days,
+                opts.rule.horizon_days,
+                format_date(opts.as_of),
+                format_date(events.min_ts),
+                format_date(events.max_ts)
+            ),
+        });
+    };
+    let t0 = validation.as_of;
+    let purged: Vec<usize> = (1..panel.len()).filter(|&i| panel[i].as_of + horizon <= t0).collect();
+    let train_idx: Vec<usize> = if purged.len() >= 2 { purged } else { (1..panel.len()).collect() };
+    if train_idx.is_empty() {
+        return Err(Error::NotEnoughData {
+            message: format!(
+                "only one panel date ({}) fits in the log; a time-based validation needs at least two: use a longer log or a smaller --panel-step-days",
+                format_date(t0)
+            ),
+        });
+    }
+    let (x_train, y_train) = stack(&panel, &train_idx);
+    let (x_val, y_val) = (validation.x.clone(), validation.y.clone());
+    check_classes("training dates", &y_train, opts.min_class_rows)?;
+    check_classes("the validation date", &y_val, opts.min_class_rows)?;
+
+    // Choose alpha on the validation date.
+    let (mean, std) = scaling(&x_train);
+    let z_train = standardize(&x_train, &mean, &std);
+    let z_val = standardize(&x_val, &mean, &std);
+    let mut trials = Vec::new();
+    let mut best: Option<(f64, f64, Metrics)> = None;
+    for &alpha in &opts.alphas {
+        let (coef, intercept) = fit(&z_train, &y_train, alpha)?;
+        let p = predict(&z_val, &coef, intercept);
+        let m = evaluate(&p, &y_val);
+        trials.push(AlphaTrial {
+            alpha,
+            log_loss: m.log_loss,
+            roc_auc: m.roc_auc,
+        });
+        if best.as_ref().is_none_or(|b| m.log_loss < b.1) {
+            best = Some((alpha, m.log_loss, m));
+        }
+    }
+    let Some((alpha, _, validation_metrics)) = best else {
+        return Err(Error::InvalidArgument {
+            name: "alphas".into(),
+            message: "no regularization strength to try".into(),
+        });
+    };
+
+    // The baseline: days since the last value action alone, same dates.
+    let b = defs
+        .iter()
+        .position(|d| d.name == BASELINE_FEATURE)
+        .ok_or_else(|| Error::Fit(format!("the catalog has no {BASELINE_FEATURE}")))?;
+    let zb_train = z_train.select(Axis(1), &[b]);
+    let (bc, bi) = fit(&zb_train, &y_train, 1.0)?;
+    let baseline = evaluate(&predict(&z_val.select(Axis(1), &[b]), &bc, bi), &y_val);
+
+    // The final model: every panel date.
+    let all: Vec<usize> = (0..panel.len()).collect();
+    let (x_all, y_all) = stack(&panel, &all);
+    let (mean, std) = scaling(&x_all);
+    let (coef, intercept) = fit(&standardize(&x_all, &mean, &std), &y_all, alpha)?;
+
+    let churned = y_all.iter().filter(|&&v| v).count();
+    let panel_info = panel
+        .iter()
+        .enumerate()
+        .map(|(i, r)| PanelDate {
+            as_of: format_date(r.as_of),
+            rows: r.y.len(),
+            churned: r.y.iter().filter(|&&v| v).count(),
+            role: if i == 0 {
+                "validation"
+            } else if train_idx.contains(&i) {
+                "train"
+            } else {
+                "purged"
+            }
+            .into(),
+        })
+        .collect();
+    Ok(ChurnModel {
+        format_version: FORMAT_VERSION,
+        churnrisk_version: env!("CARGO_PKG_VERSION").into(),
+        label: opts.rule,
+        feature_fingerprint: spec.fingerprint.clone(),
+        event_types,
+        features: defs
+            .iter()
+            .enumerate()
+            .map(|(j, d)| ModelFeature {
+                name: d.name.clone(),
+                meaning: d.meaning.clone(),
+                transform: d.transform,
+                mean: mean[j],
+                std: std[j],
+                coefficient: coef[j],
+            })
+            .collect(),
+        intercept,
+        training: Training {
+            as_of: format_date(opts.as_of),
+            panel: panel_info,
+            rows: y_all.len(),
+            churned,
+            base_rate: churned as f64 / y_all.len() as f64,
+            alpha,
+            alpha_search: trials,
+        },
+        validation: validation_metrics,
+        baseline,
+    })
+}
+
+/// Fits an L2-regularized logistic regression on standardized rows; returns coefficients
+/// and intercept for the log-odds of churn (`true`).
+///
+/// linfa-logistic 0.8 reports its "positive" class by its own rule (measured: the
+/// majority class), so the sign is taken from `labels().pos` rather than assumed.
+pub fn fit(z: &Array2<f64>, y: &[bool], alpha: f64) -> Result<(Vec<f64>, f64)> {
+    let targets = Array1::from_iter(y.iter().copied());
+    let data = Dataset::new(z.clone(), targets);
+    let fitted = LogisticRegression::default()
+        .alpha(alpha)
+        .with_intercept(true)
+        .max_iterations(1000)
+        .gradient_tolerance(1e-6)
+        .fit(&data)
+        .map_err(|e| Error::Fit(e.to_string()))?;
+    let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+    Ok((fitted.params().iter().map(|w| sign * w).collect(), sign * fitted.intercept()))
+}
+
+/// Churn probabilities of standardized rows.
+pub fn predict(z: &Array2<f64>, coef: &[f64], intercept: f64) -> Vec<f64> {
+    z.rows()
+        .into_iter()
+        .map(|row| sigmoid(intercept + row.iter().zip(coef).map(|(v, w)| v * w).sum::<f64>()))
+        .collect()
+}
+
+/// Column means and population standard deviations (1 for constant columns).
+fn scaling(x: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
+    let n = x.nrows().max(1) as f64;
+    x.columns()
+        .into_iter()
+        .map(|c| {
+            let m = c.sum() / n;
+            let var = c.iter().map(|v| (v - m).powi(2)).sum::<f64>() / n;
+            let s = var.sqrt();
+            (m, if s > 1e-12 { s } else { 1.0 })
+        })
+        .unzip()
+}
+
+fn standardize(x: &Array2<f64>, mean: &[f64], std: &[f64]) -> Array2<f64> {
+    let mut z = x.clone();
+    for (j, mut c) in z.columns_mut().into_iter().enumerate() {
+        c.mapv_inplace(|v| (v - mean[j]) / std[j]);
+    }
+    z
+}
+
+fn stack(panel: &[PanelRows], idx: &[usize]) -> (Array2<f64>, Vec<bool>) {
+    let views: Vec<_> = idx.iter().map(|&i| panel[i].x.view()).collect();
+    let x = concatenate(Axis(0), &views).unwrap_or_else(|_| Array2::zeros((0, panel[0].x.ncols())));
+    let y = idx.iter().flat_map(|&i| panel[i].y.iter().copied()).collect();
+    (x, y)
+}
+
+fn check_classes(what: &str, y: &[bool], min: usize) -> Result<()> {
+    let churned = y.iter().filter(|&&v| v).count();
+    let retained = y.len() - churned;
+    if churned < min || retained < min {
+        return Err(Error::NotEnoughData {
+            message: format!(
+                "{what} have {churned} churned and {retained} retained users; at least {min} of each are needed"
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::evaluate::roc_auc;
+    use rand::{Rng, SeedableRng};
+
+    /// Churn is the minority class and rises with x0; x1 is noise. The fitted coefficient
+    /// of x0 must be positive and the AUC high — this catches linfa's class-order quirk.
+    #[test]
+    fn fit_points_coefficients_at_churn_even_when_churn_is_rare() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let n = 2000;
+        let mut x = Array2::<f64>::zeros((n, 2));
+        let mut y = Vec::with_capacity(n);
+        for i in 0..n {
+            let a: f64 = rng.random_range(-2.0..2.0);
+            let b: f64 = rng.random_range(-2.0..2.0);
+            x[[i, 0]] = a;
+            x[[i, 1]] = b;
+            let p = sigmoid(-2.0 + 2.0 * a);
+            y.push(rng.random::<f64>() < p);
+        }
+        let churned = y.iter().filter(|&&v| v).count();
+        assert!(churned < n / 2, "churn must be the minority here ({churned})");
+        let (coef, intercept) = fit(&x, &y, 1.0).unwrap();
+        assert!(coef[0] > 1.5 && coef[0] < 2.5, "coef {coef:?}");
+        assert!(coef[1].abs() < 0.3, "coef {coef:?}");
+        assert!(intercept < -1.5, "intercept {intercept}");
+        let p = predict(&x, &coef, intercept);
+        assert!(roc_auc(&p, &y) > 0.8);
+    }
+
+    #[test]
+    fn scaling_handles_constant_columns() {
+        let x = ndarray::array![[1.0, 5.0], [3.0, 5.0]];
+        let (m, s) = scaling(&x);
+        assert_eq!(m, [2.0, 5.0]);
+        assert_eq!(s, [1.0, 1.0]);
+        let z = standardize(&x, &m, &s);
+        assert_eq!(z, ndarray::array![[-1.0, 0.0], [1.0, 0.0]]);
+    }
+
+    #[test]
+    fn rejects_too_few_churned() {
+        let err = check_classes("training dates", &[true, false, false], 2).unwrap_err();
+        assert!(matches!(err, Error::NotEnoughData { ref message } if message.contains("1 churned")));
+    }
+}

@@ -1,0 +1,118 @@
+//! The re-engagement play for an at-risk user, chosen from their behaviour by documented,
+//! ordered rules (BRIEF §2). The first rule that matches wins and is reported with the play.
+//!
+//! | order | rule (figures at the as-of date) | play |
+//! | --- | --- | --- |
+//! | 1 | 2+ friction events in the recent window, or 1+ while stalled mid-funnel | Contextual Guidance |
+//! | 2 | never reached activation | Progress & Momentum |
+//! | 3 | activated, at most 1 value action in the long window and none in the recent one | Repeat Value |
+//! | 4 | active on 3+ recent days but uses at most a third of the core features | Feature Discovery |
+//! | 5 | otherwise: declining frequency or a long gap | Re-engagement |
+
+use crate::features::{FeatureSpec, RawRow};
+
+/// The five plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Play {
+    RepeatValue,
+    ProgressMomentum,
+    ContextualGuidance,
+    FeatureDiscovery,
+    Reengagement,
+}
+
+impl Play {
+    /// The play's name as CS knows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Play::RepeatValue => "Repeat Value",
+            Play::ProgressMomentum => "Progress & Momentum",
+            Play::ContextualGuidance => "Contextual Guidance",
+            Play::FeatureDiscovery => "Feature Discovery",
+            Play::Reengagement => "Re-engagement",
+        }
+    }
+}
+
+/// A play and the rule that chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlayChoice {
+    pub play: Play,
+    pub rule: String,
+}
+
+/// Applies the rules in order.
+pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
+    let f = &spec.file;
+    let recent = f.windows.recent_days;
+    let friction = if f.events.friction.is_empty() { 0.0 } else { row.get("friction_recent") };
+    let stalled = f.funnels.iter().find(|g| {
+        let v = row.get(&format!("funnel_{}", g.name));
+        v > 0.0 && v < 1.0
+    });
+    let choose = |play, rule: String| PlayChoice { play, rule };
+    if friction >= 2.0 || (friction >= 1.0 && stalled.is_some()) {
+        let place = stalled.map(|g| format!(" while stalled in {}", g.name)).unwrap_or_default();
+        return choose(
+            Play::ContextualGuidance,
+            format!("friction: {friction} errors in the last {recent} days{place}"),
+        );
+    }
+    if row.get("activated") == 0.0 {
+        return choose(Play::ProgressMomentum, "progress: never reached first value".into());
+    }
+    if row.get("value_actions_long") <= 1.0 && row.get("value_actions_recent") == 0.0 {
+        return choose(
+            Play::RepeatValue,
+            format!("value not repeated: activated, no value action in the last {recent} days"),
+        );
+    }
+    let core = f.events.core.len() as f64;
+    let used = row.get("core_features_used");
+    if row.get("active_days_recent") >= 3.0 && used <= (core / 3.0).max(1.0) {
+        return choose(
+            Play::FeatureDiscovery,
+            format!("discovery: active but uses {used} of {core} core features"),
+        );
+    }
+    choose(Play::Reengagement, "re-engagement: declining frequency or a long gap".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::path::Path;
+
+    struct Row(HashMap<&'static str, f64>);
+    impl RawRow for Row {
+        fn get(&self, name: &str) -> f64 {
+            self.0.get(name).copied().unwrap_or(0.0)
+        }
+    }
+
+    fn spec() -> FeatureSpec {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("features/default.toml");
+        FeatureSpec::load(&p).unwrap()
+    }
+
+    fn play(pairs: &[(&'static str, f64)]) -> Play {
+        recommend(&spec(), &Row(pairs.iter().copied().collect())).play
+    }
+
+    #[test]
+    fn each_rule_fires() {
+        assert_eq!(play(&[("friction_recent", 3.0), ("activated", 1.0)]), Play::ContextualGuidance);
+        assert_eq!(play(&[("friction_recent", 1.0), ("funnel_onboarding", 0.5)]), Play::ContextualGuidance);
+        assert_eq!(play(&[("funnel_onboarding", 0.5)]), Play::ProgressMomentum);
+        assert_eq!(play(&[("activated", 1.0), ("value_actions_long", 1.0)]), Play::RepeatValue);
+        assert_eq!(
+            play(&[("activated", 1.0), ("value_actions_long", 9.0), ("active_days_recent", 6.0), ("core_features_used", 1.0)]),
+            Play::FeatureDiscovery
+        );
+        assert_eq!(
+            play(&[("activated", 1.0), ("value_actions_long", 9.0), ("active_days_recent", 1.0), ("core_features_used", 5.0)]),
+            Play::Reengagement
+        );
+    }
+}

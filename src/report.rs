@@ -1,0 +1,87 @@
+//! Plain-text summaries for the terminal: the training evaluation beside its baseline with
+//! the coefficient table, and the ranked list's head. Pure formatting: returns strings.
+
+use std::fmt::Write;
+
+use crate::model::{ChurnModel, Metrics};
+use crate::output::{RankedRow, Tier};
+
+/// The evaluation printed by `train`.
+pub fn training_summary(model: &ChurnModel) -> String {
+    let t = &model.training;
+    let mut s = String::new();
+    let _ = writeln!(s, "trained on {} rows from {} panel dates (base rate {:.1}%), alpha {}", t.rows, t.panel.len(), t.base_rate * 100.0, t.alpha);
+    let _ = writeln!(s, "panel:");
+    for d in &t.panel {
+        let _ = writeln!(s, "  {}  {:>10}  {:>6} rows  {:>5.1}% churned", d.as_of, d.role, d.rows, pct(d.churned, d.rows));
+    }
+    let v = &model.validation;
+    let b = &model.baseline;
+    let val_date = t.panel.first().map(|d| d.as_of.as_str()).unwrap_or("-");
+    let _ = writeln!(s, "validation on {val_date} ({} users, {} churned):", v.rows, v.churned);
+    let _ = writeln!(s, "  {:<22} {:>8} {:>10}", "metric", "model", "baseline");
+    let rows: [(&str, fn(&Metrics) -> f64); 6] = [
+        ("ROC AUC", |m| m.roc_auc),
+        ("PR AUC", |m| m.pr_auc),
+        ("log loss", |m| m.log_loss),
+        ("Brier", |m| m.brier),
+        ("top-decile precision", |m| m.top_decile_precision),
+        ("top-decile lift", |m| m.top_decile_lift),
+    ];
+    for (name, f) in rows {
+        let _ = writeln!(s, "  {:<22} {:>8.4} {:>10.4}", name, f(v), f(b));
+    }
+    let _ = writeln!(s, "  (baseline: days since the last value action alone)");
+    let _ = writeln!(s, "alpha search (validation log loss / ROC AUC):");
+    for a in &t.alpha_search {
+        let mark = if a.alpha == t.alpha { " *" } else { "" };
+        let _ = writeln!(s, "  alpha {:>8}  {:.4}  {:.4}{mark}", a.alpha, a.log_loss, a.roc_auc);
+    }
+    let _ = writeln!(s, "coefficients (log-odds of churn per standard deviation), largest first:");
+    let mut features: Vec<_> = model.features.iter().collect();
+    features.sort_by(|a, b| b.coefficient.abs().total_cmp(&a.coefficient.abs()).then(a.name.cmp(&b.name)));
+    for f in features {
+        let _ = writeln!(s, "  {:>+8.3}  {:<32} {}", f.coefficient, f.name, f.meaning);
+    }
+    let _ = writeln!(s, "  {:>+8.3}  (intercept)", model.intercept);
+    s
+}
+
+/// The summary printed by `score` and `run`: counts by tier and the top rows.
+pub fn ranked_summary(rows: &[RankedRow], top: usize) -> String {
+    let mut s = String::new();
+    let count = |t: Tier| rows.iter().filter(|r| r.tier == t).count();
+    let _ = writeln!(
+        s,
+        "scored {} users: {} high, {} medium, {} low risk",
+        rows.len(),
+        count(Tier::High),
+        count(Tier::Medium),
+        count(Tier::Low)
+    );
+    if rows.is_empty() {
+        return s;
+    }
+    let _ = writeln!(s, "top {}:", top.min(rows.len()));
+    for r in rows.iter().take(top) {
+        let _ = writeln!(
+            s,
+            "  {:>3}. {:<12} {:.3} {:<6} {:<20} {}",
+            r.rank,
+            r.user_id,
+            r.probability,
+            r.tier.label(),
+            r.play.label(),
+            r.reasons.join("; ")
+        );
+    }
+    s
+}
+
+fn pct(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 * 100.0 / b as f64
+    }
+}

@@ -1,0 +1,105 @@
+//! Bad input gives a clear message naming the file and the problem, and the documented
+//! exit code — never a panic.
+
+use std::fs;
+
+use crate::util::*;
+
+fn train_on(dir: &std::path::Path, events: &std::path::Path, features: &std::path::Path) -> std::process::Output {
+    churnrisk(
+        dir,
+        &["train", "--events", s(events), "--features", s(features), "--as-of", "2026-06-01", "--model", "m.json"],
+    )
+}
+
+fn expect(out: std::process::Output, code: i32, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "expected {n:?} in: {stderr}");
+    }
+}
+
+#[test]
+fn missing_events_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("nope.csv");
+    expect(train_on(dir.path(), &p, &default_features()), 3, &["nope.csv", "no such file"]);
+}
+
+#[test]
+fn missing_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.csv");
+    fs::write(&p, "user_id,when,event\n1,2026-01-01,login\n").unwrap();
+    expect(train_on(dir.path(), &p, &default_features()), 3, &["e.csv", "missing required column `timestamp`", "when"]);
+}
+
+#[test]
+fn unparseable_timestamp() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.csv");
+    fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n1,31/12/2025 10:00,login\n").unwrap();
+    expect(train_on(dir.path(), &p, &default_features()), 3, &["e.csv", "row 2", "31/12/2025 10:00"]);
+}
+
+#[test]
+fn empty_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.csv");
+    fs::write(&p, "user_id,timestamp,event\n").unwrap();
+    expect(train_on(dir.path(), &p, &default_features()), 3, &["e.csv", "no rows"]);
+    fs::write(&p, "").unwrap();
+    expect(train_on(dir.path(), &p, &default_features()), 3, &["e.csv", "no rows"]);
+}
+
+#[test]
+fn unknown_event_names_in_the_feature_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.csv");
+    fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n1,2026-01-02T00:00:00Z,purchase\n").unwrap();
+    let f = dir.path().join("f.toml");
+    fs::write(&f, "[events]\nlogin = [\"login\"]\nvalue = [\"purchase\", \"purchse_typo\"]\n").unwrap();
+    expect(train_on(dir.path(), &p, &f), 4, &["purchse_typo", "f.toml"]);
+}
+
+#[test]
+fn malformed_feature_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.csv");
+    fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n").unwrap();
+    let f = dir.path().join("f.toml");
+    fs::write(&f, "[events]\nvalue = [\"login\"]\nwindow = 3\n").unwrap();
+    expect(train_on(dir.path(), &p, &f), 4, &["f.toml", "window"]);
+}
+
+#[test]
+fn too_little_history_is_refused_with_an_explanation() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.csv");
+    fs::write(&p, "user_id,timestamp,event\n1,2026-05-20T00:00:00Z,login\n2,2026-05-31T00:00:00Z,login\n").unwrap();
+    let f = dir.path().join("f.toml");
+    fs::write(&f, "[events]\nvalue = [\"login\"]\n").unwrap();
+    expect(train_on(dir.path(), &p, &f), 5, &["not enough data", "history"]);
+}
+
+#[test]
+fn bad_as_of_and_model_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("e.csv");
+    fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n").unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &["train", "--events", s(&p), "--features", s(&default_features()), "--as-of", "someday"],
+    );
+    expect(out, 4, &["--as-of", "someday"]);
+    let m = dir.path().join("m.json");
+    fs::write(&m, "{\"format_version\": 1}").unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &["score", "--events", s(&p), "--model", s(&m), "--as-of", "2026-02-01", "--out", "x.csv"],
+    );
+    expect(out, 4, &["m.json"]);
+    assert!(!dir.path().join("x.csv").exists());
+}

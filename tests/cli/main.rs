@@ -1,0 +1,6 @@
+//! End-to-end tests: the built `churnrisk` binary run in temporary folders on generated
+//! and shipped data, checked through the files it writes and its exit codes.
+
+mod errors;
+mod pipeline;
+mod util;

@@ -1,0 +1,241 @@
+//! The pipeline on generated data: quality against the baseline, leakage, determinism,
+//! and the ranked list's shape.
+
+use std::fs;
+
+use crate::util::*;
+
+/// 2026-01-05 + 168 days.
+const T: &str = "2026-06-22";
+
+fn model_json(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn train(dir: &std::path::Path, data: &std::path::Path, model: &str) -> String {
+    let features = default_features();
+    ok(
+        dir,
+        &[
+            "train",
+            "--events",
+            s(&data.join("events.csv")),
+            "--users",
+            s(&data.join("users.csv")),
+            "--features",
+            s(&features),
+            "--as-of",
+            T,
+            "--model",
+            model,
+        ],
+    )
+}
+
+fn score(dir: &std::path::Path, events: &std::path::Path, users: &std::path::Path, model: &str, out: &str) {
+    let features = default_features();
+    ok(
+        dir,
+        &[
+            "score",
+            "--events",
+            s(events),
+            "--users",
+            s(users),
+            "--features",
+            s(&features),
+            "--model",
+            model,
+            "--as-of",
+            T,
+            "--out",
+            out,
+        ],
+    );
+}
+
+#[test]
+fn model_beats_the_recency_baseline_and_is_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 2500, 168, 11);
+    let printed = train(dir.path(), &data, "m1.json");
+    assert!(printed.contains("ROC AUC"), "{printed}");
+    let m = model_json(&dir.path().join("m1.json"));
+    let auc = m["validation"]["roc_auc"].as_f64().unwrap();
+    let base = m["baseline"]["roc_auc"].as_f64().unwrap();
+    let lift = m["validation"]["top_decile_lift"].as_f64().unwrap();
+    eprintln!("validation AUC {auc:.4}, baseline {base:.4}, top-decile lift {lift:.2}");
+    assert!(auc >= 0.78, "model AUC {auc}");
+    assert!(auc >= base + 0.04, "model AUC {auc} vs baseline {base}");
+    assert!(m["validation"]["log_loss"].as_f64().unwrap() < m["baseline"]["log_loss"].as_f64().unwrap());
+    // user_id is never a feature.
+    let names: Vec<&str> = m["features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert!(names.iter().all(|n| !n.contains("user")), "{names:?}");
+    // Training twice gives the same model file, byte for byte.
+    train(dir.path(), &data, "m2.json");
+    assert_eq!(fs::read(dir.path().join("m1.json")).unwrap(), fs::read(dir.path().join("m2.json")).unwrap());
+}
+
+#[test]
+fn scoring_ignores_events_at_or_after_the_as_of_date_and_is_deterministic() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 1200, 200, 5);
+    train(dir.path(), &data, "m.json");
+    let events = data.join("events.csv");
+    let users = data.join("users.csv");
+    score(dir.path(), &events, &users, "m.json", "full.csv");
+    score(dir.path(), &events, &users, "m.json", "again.csv");
+
+    // The same log cut at T, plus odd events after T for users of every kind.
+    let text = fs::read_to_string(&events).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let mut cut = vec![header.to_string()];
+    let mut after = 0;
+    for line in lines {
+        let ts = line.split(',').nth(1).unwrap();
+        if ts < T {
+            cut.push(line.to_string());
+        } else {
+            after += 1;
+        }
+    }
+    assert!(after > 1000, "the generated log must reach past T ({after} events after)");
+    cut.push(format!("1,{T}T00:00:00Z,report_created,,s1-x"));
+    cut.push("99999,2026-06-23T10:00:00Z,login,,s9-x".to_string());
+    let cut_path = dir.path().join("cut.csv");
+    fs::write(&cut_path, cut.join("\n") + "\n").unwrap();
+    score(dir.path(), &cut_path, &users, "m.json", "cut.csv");
+
+    let full = fs::read(dir.path().join("full.csv")).unwrap();
+    assert_eq!(full, fs::read(dir.path().join("again.csv")).unwrap(), "rerun differs");
+    assert_eq!(full, fs::read(dir.path().join("cut.csv")).unwrap(), "events at or after T changed the list");
+}
+
+#[test]
+fn ranked_list_is_sorted_explained_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 1200, 200, 9);
+    train(dir.path(), &data, "m.json");
+    score(dir.path(), &data.join("events.csv"), &data.join("users.csv"), "m.json", "list.csv");
+    let (header, rows) = read_csv(&dir.path().join("list.csv"));
+    for col in ["rank", "user_id", "email", "crm_id", "churn_probability", "risk_tier", "top_reasons", "recommended_play"] {
+        assert!(header.iter().any(|h| h == col), "missing {col}: {header:?}");
+    }
+    assert!(rows.len() > 200);
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let probs: Vec<f64> = rows.iter().map(|r| r[at("churn_probability")].parse().unwrap()).collect();
+    assert!(probs.windows(2).all(|w| w[0] >= w[1]), "not sorted by risk");
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r[at("rank")], (i + 1).to_string());
+        assert!(["high", "medium", "low"].contains(&r[at("risk_tier")].as_str()));
+        assert!(
+            ["Repeat Value", "Progress & Momentum", "Contextual Guidance", "Feature Discovery", "Re-engagement"]
+                .contains(&r[at("recommended_play")].as_str())
+        );
+        assert!(r[at("email")].contains('@'));
+    }
+    // The riskiest users are explained in words.
+    for r in rows.iter().take(20) {
+        assert!(!r[at("top_reasons")].is_empty(), "no reasons for {:?}", r);
+    }
+    // Several plays are used, not one for everybody.
+    let plays: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[at("recommended_play")].as_str()).collect();
+    assert!(plays.len() >= 3, "{plays:?}");
+}
+
+#[test]
+fn renaming_users_changes_no_probability() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 800, 200, 3);
+    train(dir.path(), &data, "m.json");
+    let rename = |src: &str, dst: &str| {
+        let text = fs::read_to_string(data.join(src)).unwrap();
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if i == 0 {
+                out.push(line.to_string());
+            } else {
+                let (id, rest) = line.split_once(',').unwrap();
+                let n: u64 = id.parse().unwrap();
+                out.push(format!("{},{rest}", 1_000_000 - n));
+            }
+        }
+        fs::write(dir.path().join(dst), out.join("\n") + "\n").unwrap();
+    };
+    rename("events.csv", "ev2.csv");
+    rename("users.csv", "us2.csv");
+    score(dir.path(), &data.join("events.csv"), &data.join("users.csv"), "m.json", "a.csv");
+    score(dir.path(), &dir.path().join("ev2.csv"), &dir.path().join("us2.csv"), "m.json", "b.csv");
+    let probs = |f: &str| {
+        let (h, rows) = read_csv(&dir.path().join(f));
+        let (u, p) = (h.iter().position(|x| x == "user_id").unwrap(), h.iter().position(|x| x == "churn_probability").unwrap());
+        let mut v: Vec<(u64, String)> = rows.iter().map(|r| (r[u].parse().unwrap(), r[p].clone())).collect();
+        v.sort();
+        v
+    };
+    let a: Vec<(u64, String)> = probs("a.csv").into_iter().map(|(u, p)| (1_000_000 - u, p)).rev().collect();
+    let mut a = a;
+    a.sort();
+    let mut b = probs("b.csv");
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn subscription_definition_trains_and_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 2000, 200, 21);
+    let features = default_features();
+    ok(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            s(&data.join("events.csv")),
+            "--subscriptions",
+            s(&data.join("subscriptions.csv")),
+            "--features",
+            s(&features),
+            "--as-of",
+            T,
+            "--model",
+            "sub.json",
+        ],
+    );
+    let m = model_json(&dir.path().join("sub.json"));
+    assert_eq!(m["label"]["definition"], "subscription");
+    let auc = m["validation"]["roc_auc"].as_f64().unwrap();
+    eprintln!("subscription-churn validation AUC {auc:.4}");
+    assert!(auc > 0.7, "subscription AUC {auc}");
+}
+
+#[test]
+fn run_with_defaults_on_the_shipped_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo();
+    let stdout = ok(
+        dir.path(),
+        &[
+            "run",
+            "--data",
+            s(&repo.join("data")),
+            "--features",
+            s(&default_features()),
+            "--model",
+            "models/sample.json",
+            "--out",
+            "out",
+        ],
+    );
+    assert!(stdout.contains("scored") && stdout.contains("top 10"), "{stdout}");
+    let (_, rows) = read_csv(&dir.path().join("out/at_risk.csv"));
+    assert!(rows.len() > 100);
+    // A second run reuses the model and writes the same bytes.
+    let first = fs::read(dir.path().join("out/at_risk.csv")).unwrap();
+    ok(
+        dir.path(),
+        &["run", "--data", s(&repo.join("data")), "--features", s(&default_features()), "--model", "models/sample.json", "--out", "out"],
+    );
+    assert_eq!(first, fs::read(dir.path().join("out/at_risk.csv")).unwrap());
+}
