@@ -179,7 +179,10 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
     if s.is_empty() {
         return None;
     }
-    if s.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-')) {
+    if s.bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+    {
         return s.parse::<i64>().ok().map(epoch_to_ms);
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
@@ -268,9 +271,7 @@ fn scan(path: &Path, text_columns: &[&str]) -> Result<(LazyFrame, Schema)> {
         .filter(|c| header.contains(c))
         .map(|c| Field::new((*c).into(), DataType::String))
         .collect();
-    let mut lf = reader()
-        .with_dtype_overwrite(Some(Arc::new(overwrite)))
-        .finish()?;
+    let mut lf = reader().with_dtype_overwrite(Some(Arc::new(overwrite))).finish()?;
     let schema = lf.collect_schema()?.as_ref().clone();
     Ok((lf, schema))
 }
@@ -294,18 +295,21 @@ fn require_column(path: &Path, schema: &Schema, column: &str) -> Result<()> {
 fn timestamp_expr(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
     let dtype = schema.get(column).cloned().unwrap_or(DataType::String);
     Ok(match dtype {
-        DataType::String => col(column).map(
-            parse_timestamp_column,
-            |_: &Schema, f: &Field| Ok(Field::new(f.name().clone(), DataType::Int64)),
-        ),
+        DataType::String => col(column).map(parse_timestamp_column, |_: &Schema, f: &Field| {
+            Ok(Field::new(f.name().clone(), DataType::Int64))
+        }),
         DataType::Datetime(_, _) | DataType::Date => col(column)
             .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
             .cast(DataType::Int64),
         d if d.is_integer() => {
             let n = col(column).cast(DataType::Int64);
-            when(n.clone().gt_eq(lit(100_000_000_000i64)).or(n.clone().lt_eq(lit(-100_000_000_000i64))))
-                .then(n.clone())
-                .otherwise(n * lit(1000i64))
+            when(
+                n.clone()
+                    .gt_eq(lit(100_000_000_000i64))
+                    .or(n.clone().lt_eq(lit(-100_000_000_000i64))),
+            )
+            .then(n.clone())
+            .otherwise(n * lit(1000i64))
         }
         d if d.is_float() => {
             let n = col(column).cast(DataType::Float64);
@@ -327,10 +331,7 @@ fn timestamp_expr(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
 
 fn parse_timestamp_column(c: Column) -> PolarsResult<Column> {
     let text = c.str()?;
-    let out: Int64Chunked = text
-        .iter()
-        .map(|v| v.and_then(parse_timestamp))
-        .collect();
+    let out: Int64Chunked = text.iter().map(|v| v.and_then(parse_timestamp)).collect();
     Ok(out.with_name(c.name().clone()).into_column())
 }
 
@@ -363,10 +364,7 @@ fn check_timestamps(path: &Path, df: &DataFrame, parsed: &str, raw: &str, column
 
 fn check_not_empty(path: &Path, df: &DataFrame, column: &str) -> Result<()> {
     let values = df.column(column)?.str()?;
-    if let Some(row) = values
-        .iter()
-        .position(|v| v.is_none_or(|s| s.trim().is_empty()))
-    {
+    if let Some(row) = values.iter().position(|v| v.is_none_or(|s| s.trim().is_empty())) {
         return Err(Error::EmptyValue {
             path: path.into(),
             column: column.into(),
@@ -438,7 +436,16 @@ mod tests {
         let ts = ev.df.column("ts").unwrap().i64().unwrap();
         assert_eq!(ts.get(0), Some(1_767_225_600_000 + 600_000));
         // 00:10 and 00:10 again are one session; user 8 has its own.
-        let s: Vec<_> = ev.df.column("session_id").unwrap().str().unwrap().iter().flatten().map(String::from).collect();
+        let s: Vec<_> = ev
+            .df
+            .column("session_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(String::from)
+            .collect();
         assert_eq!(s, ["g1", "g1", "g1"]);
     }
 
@@ -447,15 +454,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "e.csv", "user_id,time,event\n1,2026-01-01,login\n");
         let err = load_events(&p).unwrap_err();
-        assert!(matches!(err, Error::MissingColumn { ref column, .. } if column == "timestamp"), "{err}");
+        assert!(
+            matches!(err, Error::MissingColumn { ref column, .. } if column == "timestamp"),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejects_unparseable_timestamp_with_its_row() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "e.csv", "user_id,timestamp,event\n1,2026-01-01,login\n1,soon,login\n");
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "user_id,timestamp,event\n1,2026-01-01,login\n1,soon,login\n",
+        );
         let err = load_events(&p).unwrap_err();
-        assert!(matches!(err, Error::BadTimestamp { row: 2, ref value, .. } if value == "soon"), "{err}");
+        assert!(
+            matches!(err, Error::BadTimestamp { row: 2, ref value, .. } if value == "soon"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -464,7 +481,10 @@ mod tests {
         let empty = write(dir.path(), "e.csv", "");
         assert!(matches!(load_events(&empty).unwrap_err(), Error::EmptyInput { .. }));
         let header_only = write(dir.path(), "h.csv", "user_id,timestamp,event\n");
-        assert!(matches!(load_events(&header_only).unwrap_err(), Error::EmptyInput { .. }));
+        assert!(matches!(
+            load_events(&header_only).unwrap_err(),
+            Error::EmptyInput { .. }
+        ));
         let missing = dir.path().join("nope.csv");
         assert!(matches!(load_events(&missing).unwrap_err(), Error::MissingFile { .. }));
         let odd = write(dir.path(), "e.xlsx", "x");
@@ -477,7 +497,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("e.csv.gz");
         let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast());
-        gz.write_all(b"user_id,timestamp,event,session_id\na,2026-01-01T00:00:00Z,login,s1\n").unwrap();
+        gz.write_all(b"user_id,timestamp,event,session_id\na,2026-01-01T00:00:00Z,login,s1\n")
+            .unwrap();
         gz.finish().unwrap();
         let ev = load_events(&p).unwrap();
         assert_eq!(ev.rows(), 1);

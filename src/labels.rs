@@ -75,24 +75,32 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
         None => ids.with_column(lit(NULL).cast(DataType::Int64).alias("signup_ts")),
     };
     if let Some(s) = src.subscriptions {
-        let first_start = s
-            .df
-            .clone()
-            .lazy()
-            .group_by([col("user_id")])
-            .agg([col("start_ts").min().alias("first_start")]);
+        let first_start =
+            s.df.clone()
+                .lazy()
+                .group_by([col("user_id")])
+                .agg([col("start_ts").min().alias("first_start")]);
         signup = signup
-            .join(first_start, [col("user_id")], [col("user_id")], JoinArgs::new(JoinType::Left))
+            .join(
+                first_start,
+                [col("user_id")],
+                [col("user_id")],
+                JoinArgs::new(JoinType::Left),
+            )
             .with_column(coalesce(&[col("signup_ts"), col("first_start")]).alias("signup_ts"))
             .select([col("user_id"), col("signup_ts")]);
     }
-    Ok(signup
-        .sort(["user_id"], SortMultipleOptions::default())
-        .collect()?)
+    Ok(signup.sort(["user_id"], SortMultipleOptions::default()).collect()?)
 }
 
 /// Churn labels for a population at `as_of`, in the population's row order.
-pub fn labels(src: &Sources, rule: &LabelRule, spec_value: &[String], population: &DataFrame, as_of: i64) -> Result<Vec<bool>> {
+pub fn labels(
+    src: &Sources,
+    rule: &LabelRule,
+    spec_value: &[String],
+    population: &DataFrame,
+    as_of: i64,
+) -> Result<Vec<bool>> {
     let until = as_of + rule.horizon_days as i64 * DAY_MS;
     let retained = match rule.definition {
         Definition::Inactivity => {
@@ -123,10 +131,20 @@ pub fn labels(src: &Sources, rule: &LabelRule, spec_value: &[String], population
         .clone()
         .lazy()
         .select([col("user_id")])
-        .join(retained, [col("user_id")], [col("user_id")], JoinArgs::new(JoinType::Left))
+        .join(
+            retained,
+            [col("user_id")],
+            [col("user_id")],
+            JoinArgs::new(JoinType::Left),
+        )
         .select([col("retained").is_null().alias("churned")])
         .collect()?;
-    Ok(out.column("churned")?.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
+    Ok(out
+        .column("churned")?
+        .bool()?
+        .iter()
+        .map(|v| v.unwrap_or(false))
+        .collect())
 }
 
 /// Subscriptions running at `as_of`: `start ≤ T < end`, a missing end meaning "running".
@@ -160,17 +178,32 @@ mod tests {
             "session_id" => ["1", "2", "3", "4", "5"],
         )
         .unwrap();
-        Events { df, path: "e.csv".into(), min_ts: 0, max_ts: 0, sessions_derived: false }
+        Events {
+            df,
+            path: "e.csv".into(),
+            min_ts: 0,
+            max_ts: 0,
+            sessions_derived: false,
+        }
     }
 
     fn rule(definition: Definition) -> LabelRule {
-        LabelRule { definition, horizon_days: 28, active_days: 28, signal: Signal::ValueAction }
+        LabelRule {
+            definition,
+            horizon_days: 28,
+            active_days: 28,
+            signal: Signal::ValueAction,
+        }
     }
 
     #[test]
     fn inactivity_population_and_labels() {
         let ev = events();
-        let src = Sources { events: &ev, users: None, subscriptions: None };
+        let src = Sources {
+            events: &ev,
+            users: None,
+            subscriptions: None,
+        };
         let as_of = ts("2026-04-01");
         let pop = population(&src, &rule(Definition::Inactivity), as_of).unwrap();
         let ids: Vec<_> = pop.column("user_id").unwrap().str().unwrap().iter().flatten().collect();
@@ -179,8 +212,14 @@ mod tests {
         let y = labels(&src, &rule(Definition::Inactivity), &["make".into()], &pop, as_of).unwrap();
         // a made something on 04-10 (retained); b only logged in before T (churned).
         assert_eq!(y, [false, true]);
-        let any = LabelRule { signal: Signal::AnyEvent, ..rule(Definition::Inactivity) };
-        assert_eq!(labels(&src, &any, &["make".into()], &pop, as_of).unwrap(), [false, true]);
+        let any = LabelRule {
+            signal: Signal::AnyEvent,
+            ..rule(Definition::Inactivity)
+        };
+        assert_eq!(
+            labels(&src, &any, &["make".into()], &pop, as_of).unwrap(),
+            [false, true]
+        );
     }
 
     #[test]
@@ -194,12 +233,19 @@ mod tests {
             )
             .unwrap(),
         };
-        let src = Sources { events: &ev, users: None, subscriptions: Some(&subs) };
+        let src = Sources {
+            events: &ev,
+            users: None,
+            subscriptions: Some(&subs),
+        };
         let as_of = ts("2026-04-01");
         let pop = population(&src, &rule(Definition::Subscription), as_of).unwrap();
         let ids: Vec<_> = pop.column("user_id").unwrap().str().unwrap().iter().flatten().collect();
         assert_eq!(ids, ["a", "b"]);
-        assert_eq!(pop.column("signup_ts").unwrap().i64().unwrap().get(0), Some(ts("2026-01-01")));
+        assert_eq!(
+            pop.column("signup_ts").unwrap().i64().unwrap().get(0),
+            Some(ts("2026-01-01"))
+        );
         let y = labels(&src, &rule(Definition::Subscription), &[], &pop, as_of).unwrap();
         assert_eq!(y, [false, true]);
     }

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod features;
+pub mod generate;
 pub mod ingest;
 pub mod labels;
 pub mod model;

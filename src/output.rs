@@ -27,7 +27,10 @@ pub struct TierRule {
 
 impl Default for TierRule {
     fn default() -> Self {
-        TierRule { high: 0.5, medium: 0.25 }
+        TierRule {
+            high: 0.5,
+            medium: 0.25,
+        }
     }
 }
 
@@ -105,7 +108,11 @@ pub fn rank(scored: &Scored, spec: &FeatureSpec, users: Option<&Users>, tiers: &
     let crm = crm_lookup(users)?;
     let columns = FrameRow::columns(&scored.features.df);
     let mut order: Vec<&crate::model::ScoredUser> = scored.users.iter().collect();
-    order.sort_by(|a, b| b.probability.total_cmp(&a.probability).then_with(|| a.user_id.cmp(&b.user_id)));
+    order.sort_by(|a, b| {
+        b.probability
+            .total_cmp(&a.probability)
+            .then_with(|| a.user_id.cmp(&b.user_id))
+    });
     Ok(order
         .into_iter()
         .enumerate()
@@ -136,12 +143,20 @@ pub fn rank(scored: &Scored, spec: &FeatureSpec, users: Option<&Users>, tiers: &
 /// Writes the list as CSV (UTF-8, RFC 4180, header). CRM columns are included when
 /// `with_crm` is true.
 pub fn write_csv(path: &Path, rows: &[RankedRow], with_crm: bool) -> Result<()> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
     let mut header = vec!["rank", "user_id"];
     if with_crm {
         header.extend(CRM_COLUMNS);
     }
-    header.extend(["churn_probability", "risk_tier", "top_reasons", "recommended_play", "play_rule"]);
+    header.extend([
+        "churn_probability",
+        "risk_tier",
+        "top_reasons",
+        "recommended_play",
+        "play_rule",
+    ]);
     header.extend(FIGURES.iter().map(|f| f.0));
     let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
     w.write_record(&header).map_err(io)?;
@@ -158,7 +173,9 @@ pub fn write_csv(path: &Path, rows: &[RankedRow], with_crm: bool) -> Result<()> 
         rec.extend(r.figures.iter().cloned());
         w.write_record(&rec).map_err(io)?;
     }
-    let bytes = w.into_inner().map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
     write_atomic(path, &bytes)
 }
 

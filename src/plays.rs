@@ -45,14 +45,20 @@ pub struct PlayChoice {
 pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
     let f = &spec.file;
     let recent = f.windows.recent_days;
-    let friction = if f.events.friction.is_empty() { 0.0 } else { row.get("friction_recent") };
+    let friction = if f.events.friction.is_empty() {
+        0.0
+    } else {
+        row.get("friction_recent")
+    };
     let stalled = f.funnels.iter().find(|g| {
         let v = row.get(&format!("funnel_{}", g.name));
         v > 0.0 && v < 1.0
     });
     let choose = |play, rule: String| PlayChoice { play, rule };
     if friction >= 2.0 || (friction >= 1.0 && stalled.is_some()) {
-        let place = stalled.map(|g| format!(" while stalled in {}", g.name)).unwrap_or_default();
+        let place = stalled
+            .map(|g| format!(" while stalled in {}", g.name))
+            .unwrap_or_default();
         return choose(
             Play::ContextualGuidance,
             format!("friction: {friction} errors in the last {recent} days{place}"),
@@ -75,7 +81,10 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
             format!("discovery: active but uses {used} of {core} core features"),
         );
     }
-    choose(Play::Reengagement, "re-engagement: declining frequency or a long gap".into())
+    choose(
+        Play::Reengagement,
+        "re-engagement: declining frequency or a long gap".into(),
+    )
 }
 
 #[cfg(test)]
@@ -102,16 +111,35 @@ mod tests {
 
     #[test]
     fn each_rule_fires() {
-        assert_eq!(play(&[("friction_recent", 3.0), ("activated", 1.0)]), Play::ContextualGuidance);
-        assert_eq!(play(&[("friction_recent", 1.0), ("funnel_onboarding", 0.5)]), Play::ContextualGuidance);
-        assert_eq!(play(&[("funnel_onboarding", 0.5)]), Play::ProgressMomentum);
-        assert_eq!(play(&[("activated", 1.0), ("value_actions_long", 1.0)]), Play::RepeatValue);
         assert_eq!(
-            play(&[("activated", 1.0), ("value_actions_long", 9.0), ("active_days_recent", 6.0), ("core_features_used", 1.0)]),
+            play(&[("friction_recent", 3.0), ("activated", 1.0)]),
+            Play::ContextualGuidance
+        );
+        assert_eq!(
+            play(&[("friction_recent", 1.0), ("funnel_onboarding", 0.5)]),
+            Play::ContextualGuidance
+        );
+        assert_eq!(play(&[("funnel_onboarding", 0.5)]), Play::ProgressMomentum);
+        assert_eq!(
+            play(&[("activated", 1.0), ("value_actions_long", 1.0)]),
+            Play::RepeatValue
+        );
+        assert_eq!(
+            play(&[
+                ("activated", 1.0),
+                ("value_actions_long", 9.0),
+                ("active_days_recent", 6.0),
+                ("core_features_used", 1.0)
+            ]),
             Play::FeatureDiscovery
         );
         assert_eq!(
-            play(&[("activated", 1.0), ("value_actions_long", 9.0), ("active_days_recent", 1.0), ("core_features_used", 5.0)]),
+            play(&[
+                ("activated", 1.0),
+                ("value_actions_long", 9.0),
+                ("active_days_recent", 1.0),
+                ("core_features_used", 5.0)
+            ]),
             Play::Reengagement
         );
     }

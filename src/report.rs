@@ -6,21 +6,38 @@ use std::fmt::Write;
 use crate::model::{ChurnModel, Metrics};
 use crate::output::{RankedRow, Tier};
 
+/// Reads one figure of a [`Metrics`].
+type MetricOf = fn(&Metrics) -> f64;
+
 /// The evaluation printed by `train`.
 pub fn training_summary(model: &ChurnModel) -> String {
     let t = &model.training;
     let mut s = String::new();
-    let _ = writeln!(s, "trained on {} rows from {} panel dates (base rate {:.1}%), alpha {}", t.rows, t.panel.len(), t.base_rate * 100.0, t.alpha);
+    let _ = writeln!(
+        s,
+        "trained on {} rows from {} panel dates (base rate {:.1}%), alpha {}",
+        t.rows,
+        t.panel.len(),
+        t.base_rate * 100.0,
+        t.alpha
+    );
     let _ = writeln!(s, "panel:");
     for d in &t.panel {
-        let _ = writeln!(s, "  {}  {:>10}  {:>6} rows  {:>5.1}% churned", d.as_of, d.role, d.rows, pct(d.churned, d.rows));
+        let _ = writeln!(
+            s,
+            "  {}  {:>10}  {:>6} rows  {:>5.1}% churned",
+            d.as_of,
+            d.role,
+            d.rows,
+            pct(d.churned, d.rows)
+        );
     }
     let v = &model.validation;
     let b = &model.baseline;
     let val_date = t.panel.first().map(|d| d.as_of.as_str()).unwrap_or("-");
     let _ = writeln!(s, "validation on {val_date} ({} users, {} churned):", v.rows, v.churned);
     let _ = writeln!(s, "  {:<22} {:>8} {:>10}", "metric", "model", "baseline");
-    let rows: [(&str, fn(&Metrics) -> f64); 6] = [
+    let rows: [(&str, MetricOf); 6] = [
         ("ROC AUC", |m| m.roc_auc),
         ("PR AUC", |m| m.pr_auc),
         ("log loss", |m| m.log_loss),
@@ -37,9 +54,17 @@ pub fn training_summary(model: &ChurnModel) -> String {
         let mark = if a.alpha == t.alpha { " *" } else { "" };
         let _ = writeln!(s, "  alpha {:>8}  {:.4}  {:.4}{mark}", a.alpha, a.log_loss, a.roc_auc);
     }
-    let _ = writeln!(s, "coefficients (log-odds of churn per standard deviation), largest first:");
+    let _ = writeln!(
+        s,
+        "coefficients (log-odds of churn per standard deviation), largest first:"
+    );
     let mut features: Vec<_> = model.features.iter().collect();
-    features.sort_by(|a, b| b.coefficient.abs().total_cmp(&a.coefficient.abs()).then(a.name.cmp(&b.name)));
+    features.sort_by(|a, b| {
+        b.coefficient
+            .abs()
+            .total_cmp(&a.coefficient.abs())
+            .then(a.name.cmp(&b.name))
+    });
     for f in features {
         let _ = writeln!(s, "  {:>+8.3}  {:<32} {}", f.coefficient, f.name, f.meaning);
     }

@@ -10,7 +10,10 @@ use crate::cli::{FormatArg, GenerateArgs};
 pub fn run(args: GenerateArgs, log: &Log) -> Result<()> {
     let start = chrono::NaiveDate::parse_from_str(&args.start, "%Y-%m-%d")
         .with_context(|| format!("--start {:?} is not a date (YYYY-MM-DD)", args.start))
-        .map_err(|e| churnrisk::error::Error::InvalidArgument { name: "--start".into(), message: format!("{e:#}") })?;
+        .map_err(|e| churnrisk::error::Error::InvalidArgument {
+            name: "--start".into(),
+            message: format!("{e:#}"),
+        })?;
     let cfg = GenerateConfig {
         users: args.users,
         start,

@@ -50,7 +50,8 @@ impl Inputs {
     /// Loads and checks the feature file and every table, with the file named in errors.
     pub fn load(args: &InputArgs, log: &Log) -> Result<Self> {
         let spec = FeatureSpec::load(&args.features)?;
-        let events = ingest::load_events(&args.events).with_context(|| format!("reading events {}", args.events.display()))?;
+        let events =
+            ingest::load_events(&args.events).with_context(|| format!("reading events {}", args.events.display()))?;
         log.info(format!("read {} events from {}", events.rows(), args.events.display()));
         spec.check_events_exist(&event_names(&events)?)
             .with_context(|| format!("checking {} against {}", args.features.display(), args.events.display()))?;
@@ -64,7 +65,12 @@ impl Inputs {
             .as_deref()
             .map(|p| ingest::load_subscriptions(p).with_context(|| format!("reading subscriptions {}", p.display())))
             .transpose()?;
-        Ok(Inputs { spec, events, users, subscriptions })
+        Ok(Inputs {
+            spec,
+            events,
+            users,
+            subscriptions,
+        })
     }
 
     pub fn sources(&self) -> Sources<'_> {
@@ -79,7 +85,11 @@ impl Inputs {
 /// The label rule from the flags; the subscription definition when a table is given.
 pub fn label_rule(args: &LabelArgs, has_subscriptions: bool) -> LabelRule {
     LabelRule {
-        definition: if has_subscriptions { Definition::Subscription } else { Definition::Inactivity },
+        definition: if has_subscriptions {
+            Definition::Subscription
+        } else {
+            Definition::Inactivity
+        },
         horizon_days: args.horizon_days,
         active_days: args.active_days,
         signal: match args.churn_signal {

@@ -47,7 +47,9 @@ pub fn run(args: RunArgs, log: &Log) -> Result<()> {
                 signal: Signal::ValueAction,
             };
             let model = train(&inputs.sources(), &inputs.spec, &TrainOptions::new(as_of, rule)).context("training")?;
-            model.save(&args.model).with_context(|| format!("writing model {}", args.model.display()))?;
+            model
+                .save(&args.model)
+                .with_context(|| format!("writing model {}", args.model.display()))?;
             if !log.quiet {
                 eprint!("{}", training_summary(&model));
             }

@@ -17,7 +17,9 @@ pub fn run(args: TrainArgs, log: &Log) -> Result<()> {
     opts.panel_dates = args.panel_dates;
     opts.step_days = args.panel_step_days;
     let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
-    model.save(&args.model).with_context(|| format!("writing model {}", args.model.display()))?;
+    model
+        .save(&args.model)
+        .with_context(|| format!("writing model {}", args.model.display()))?;
     print!("{}", training_summary(&model));
     log.info(format!("model written to {}", args.model.display()));
     Ok(())

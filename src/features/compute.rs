@@ -54,12 +54,7 @@ pub fn prepare(events: &Events, spec: &FeatureSpec) -> Prepared {
 
 /// The distinct event names in the log.
 pub fn event_names(events: &Events) -> Result<BTreeSet<String>> {
-    let names = events
-        .df
-        .clone()
-        .lazy()
-        .select([col("event").unique()])
-        .collect()?;
+    let names = events.df.clone().lazy().select([col("event").unique()]).collect()?;
     Ok(names
         .column("event")?
         .str()?
@@ -107,45 +102,40 @@ pub fn compute(
 ) -> Result<FeatureFrame> {
     let w = &spec.file.windows;
     let (r, p, l) = (w.recent_days as i64, w.prior_days as i64, w.long_days as i64);
+    // Windows are whole calendar days (UTC): age 0 is the last day that began before T.
+    let last_day = (as_of + DAY_MS - 1).div_euclid(DAY_MS) - 1;
     let events = prepared
         .lf
         .clone()
         .filter(col("ts").lt(lit(as_of)))
-        .with_column(((lit(as_of) - col("ts")) / lit(DAY_MS)).alias("age"));
+        .with_column((lit(last_day) - col("day")).alias("age"));
 
+    // Every aggregation below is a plain sum/min/max over a full-column expression, which
+    // polars runs on its vectorized group-by path; distinct counts come from small
+    // de-duplicated frames instead of per-group `n_unique` on filtered values.
     let within = |lo: i64, hi: i64| col("age").gt_eq(lit(lo)).and(col("age").lt(lit(hi)));
     let count_if = |cond: Expr| cond.cast(DataType::Float64).sum();
-    let days_if = |cond: Expr| col("day").filter(cond).n_unique().cast(DataType::Float64);
-    let presence = || col("is_presence");
+    let ts_if = |cond: Expr| when(cond).then(col("ts")).otherwise(lit(NULL).cast(DataType::Int64));
 
     let mut aggs = vec![
         col("ts").min().alias("first_ts"),
         col("ts").max().alias("last_ts"),
-        col("ts").filter(col("is_value")).max().alias("last_value_ts"),
-        col("ts").filter(col("is_activation")).min().alias("activation_ts"),
-        days_if(presence().and(within(0, r))).alias("active_days_recent"),
-        days_if(presence().and(within(r, r + p))).alias("active_days_prior"),
-        days_if(presence().and(within(0, l))).alias("active_days_long"),
+        ts_if(col("is_value")).max().alias("last_value_ts"),
+        ts_if(col("is_activation")).min().alias("activation_ts"),
         count_if(col("is_value").and(within(0, r))).alias("value_actions_recent"),
         count_if(col("is_value").and(within(r, r + p))).alias("value_actions_prior"),
         count_if(col("is_value").and(within(0, l))).alias("value_actions_long"),
-        col("event")
-            .filter(col("is_core").and(within(0, l)))
-            .n_unique()
-            .cast(DataType::Float64)
-            .alias("core_features_used"),
-        col("session_id")
-            .filter(within(0, r))
-            .n_unique()
-            .cast(DataType::Float64)
-            .alias("sessions_recent"),
         len().cast(DataType::Float64).alias("events_total"),
+        count_if(col("is_value")).alias("value_total"),
+        when(col("is_value").and(within(0, l)))
+            .then(col("value"))
+            .otherwise(lit(0.0))
+            .sum()
+            .cast(DataType::Float64)
+            .alias("value_amount_long"),
         count_if(col("is_feedback").and(within(0, l))).alias("feedback_long"),
         count_if(col("is_friction").and(within(0, r))).alias("friction_recent"),
     ];
-    for week in 0..SLOPE_WEEKS {
-        aggs.push(days_if(presence().and(within(7 * week, 7 * week + 7))).alias(format!("week_{week}")));
-    }
     for funnel in &spec.file.funnels {
         for (i, step) in funnel.steps.iter().enumerate() {
             aggs.push(count_if(col("event").eq(lit(step.as_str()))).alias(format!("funnel_{}_{i}", funnel.name)));
@@ -164,6 +154,38 @@ pub fn compute(
         aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(0, l))).alias(rate_long_name(e)));
     }
     let per_user = events.clone().group_by([col("user_id")]).agg(aggs);
+
+    // Active days: one row per (user, day with presence).
+    let horizon = (r + p).max(l).max(7 * SLOPE_WEEKS);
+    let mut day_aggs = vec![
+        count_if(within(0, r)).alias("active_days_recent"),
+        count_if(within(r, r + p)).alias("active_days_prior"),
+        count_if(within(0, l)).alias("active_days_long"),
+    ];
+    for week in 0..SLOPE_WEEKS {
+        day_aggs.push(count_if(within(7 * week, 7 * week + 7)).alias(format!("week_{week}")));
+    }
+    let active_days = events
+        .clone()
+        .filter(col("is_presence").and(col("age").lt(lit(horizon))))
+        .select([col("user_id"), col("age")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .group_by([col("user_id")])
+        .agg(day_aggs);
+    let core_used = events
+        .clone()
+        .filter(col("is_core").and(within(0, l)))
+        .select([col("user_id"), col("event")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .group_by([col("user_id")])
+        .agg([len().cast(DataType::Float64).alias("core_features_used")]);
+    let sessions = events
+        .clone()
+        .filter(within(0, r))
+        .select([col("user_id"), col("session_id")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .group_by([col("user_id")])
+        .agg([len().cast(DataType::Float64).alias("sessions_recent")]);
 
     let session_minutes = events
         .filter(within(0, l))
@@ -184,6 +206,24 @@ pub fn compute(
         )
         .join(
             session_minutes,
+            [col("user_id")],
+            [col("user_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            active_days,
+            [col("user_id")],
+            [col("user_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            core_used,
+            [col("user_id")],
+            [col("user_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .join(
+            sessions,
             [col("user_id")],
             [col("user_id")],
             JoinArgs::new(JoinType::Left),
@@ -215,6 +255,8 @@ pub fn compute(
         "core_features_used",
         "sessions_recent",
         "events_total",
+        "value_total",
+        "value_amount_long",
         "feedback_long",
         "friction_recent",
         "session_minutes",
@@ -222,17 +264,38 @@ pub fn compute(
     .iter()
     .map(|s| s.to_string())
     .chain((0..SLOPE_WEEKS).map(|k| format!("week_{k}")))
-    .chain(spec.file.funnels.iter().flat_map(|f| (0..f.steps.len()).map(move |i| format!("funnel_{}_{i}", f.name))))
+    .chain(
+        spec.file
+            .funnels
+            .iter()
+            .flat_map(|f| (0..f.steps.len()).map(move |i| format!("funnel_{}_{i}", f.name))),
+    )
     .chain(ratio_events.iter().map(|e| format!("ratio_n_{e}")))
-    .chain(event_types.iter().flat_map(|e| [rate_recent_name(e), rate_long_name(e)]))
+    .chain(
+        event_types
+            .iter()
+            .flat_map(|e| [rate_recent_name(e), rate_long_name(e)]),
+    )
     .collect();
-    let filled = joined.with_columns(counts.iter().map(|c| col(c.as_str()).fill_null(lit(0.0))).collect::<Vec<_>>());
+    let filled = joined.with_columns(
+        counts
+            .iter()
+            .map(|c| col(c.as_str()).fill_null(lit(0.0)))
+            .collect::<Vec<_>>(),
+    );
 
     let mut derived = vec![
         tenure.clone().alias("tenure_days"),
-        day(lit(as_of) - col("last_ts")).fill_null(tenure.clone()).alias("days_since_last_event"),
-        day(lit(as_of) - col("last_value_ts")).fill_null(tenure.clone()).alias("days_since_last_value"),
-        col("activation_ts").is_not_null().cast(DataType::Float64).alias("activated"),
+        day(lit(as_of) - col("last_ts"))
+            .fill_null(tenure.clone())
+            .alias("days_since_last_event"),
+        day(lit(as_of) - col("last_value_ts"))
+            .fill_null(tenure.clone())
+            .alias("days_since_last_value"),
+        col("activation_ts")
+            .is_not_null()
+            .cast(DataType::Float64)
+            .alias("activated"),
         at_least(day(col("activation_ts") - signup), 0.0)
             .fill_null(tenure.clone())
             .alias("time_to_value_days"),
@@ -240,7 +303,8 @@ pub fn compute(
         log_ratio("value_actions_recent", "value_actions_prior").alias("value_trend"),
         slope.alias("activity_slope"),
         (col("value_actions_long") / at_least(col("active_days_long"), 1.0)).alias("value_per_active_day"),
-        (col("events_total") * lit(7.0) / at_least(tenure, 1.0)).alias("events_per_week"),
+        (col("events_total") * lit(7.0) / at_least(tenure.clone(), 1.0)).alias("events_per_week"),
+        (col("value_total") * lit(7.0) / at_least(tenure, 1.0)).alias("value_per_week"),
     ];
     for funnel in &spec.file.funnels {
         // Steps reached in order: step k counts only if every step before it was reached.
@@ -353,7 +417,10 @@ mod tests {
         assert_eq!(value(&ff, "a", "active_days_recent"), 2.0);
         assert_eq!(value(&ff, "a", "active_days_prior"), 2.0);
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
-        assert!(close(value(&ff, "a", "days_since_last_value"), 35.0 - 10.0 / 24.0 - 20.0 / 1440.0));
+        assert!(close(
+            value(&ff, "a", "days_since_last_value"),
+            35.0 - 10.0 / 24.0 - 20.0 / 1440.0
+        ));
         assert!(close(value(&ff, "a", "tenure_days"), 35.0 - 10.0 / 24.0));
         assert_eq!(value(&ff, "a", "core_features_used"), 2.0);
         assert_eq!(value(&ff, "a", "activated"), 1.0);

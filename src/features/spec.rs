@@ -195,7 +195,10 @@ impl FeatureSpec {
         let mut names = BTreeSet::new();
         for f in &file.funnels {
             if !is_identifier(&f.name) {
-                return Err(bad(format!("funnel name {:?} must be lowercase letters, digits and _", f.name)));
+                return Err(bad(format!(
+                    "funnel name {:?} must be lowercase letters, digits and _",
+                    f.name
+                )));
             }
             if !names.insert(format!("funnel_{}", f.name)) {
                 return Err(bad(format!("funnel {:?} is defined twice", f.name)));
@@ -206,7 +209,10 @@ impl FeatureSpec {
         }
         for r in &file.ratios {
             if !is_identifier(&r.name) {
-                return Err(bad(format!("ratio name {:?} must be lowercase letters, digits and _", r.name)));
+                return Err(bad(format!(
+                    "ratio name {:?} must be lowercase letters, digits and _",
+                    r.name
+                )));
             }
             if !names.insert(format!("ratio_{}", r.name)) {
                 return Err(bad(format!("ratio {:?} is defined twice", r.name)));
@@ -227,9 +233,17 @@ impl FeatureSpec {
     /// Every event name the file mentions, sorted.
     pub fn named_events(&self) -> BTreeSet<&str> {
         let f = &self.file;
-        let mut all: BTreeSet<&str> = f.roles().into_iter().flat_map(|(_, n)| n.iter().map(String::as_str)).collect();
+        let mut all: BTreeSet<&str> = f
+            .roles()
+            .into_iter()
+            .flat_map(|(_, n)| n.iter().map(String::as_str))
+            .collect();
         all.extend(f.funnels.iter().flat_map(|x| x.steps.iter().map(String::as_str)));
-        all.extend(f.ratios.iter().flat_map(|r| [r.numerator.as_str(), r.denominator.as_str()]));
+        all.extend(
+            f.ratios
+                .iter()
+                .flat_map(|r| [r.numerator.as_str(), r.denominator.as_str()]),
+        );
         all
     }
 
@@ -265,7 +279,9 @@ impl FeatureFile {
 }
 
 fn is_identifier(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 #[cfg(test)]
@@ -299,13 +315,22 @@ mod tests {
     #[test]
     fn rejects_unknown_keys() {
         let err = parse("[events]\nvalue = [\"a\"]\nlogins = [\"x\"]\n").unwrap_err();
-        assert!(matches!(err, Error::FeatureSpec { ref message, .. } if message.contains("logins")), "{err}");
+        assert!(
+            matches!(err, Error::FeatureSpec { ref message, .. } if message.contains("logins")),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejects_empty_value_list() {
-        assert!(matches!(parse("[events]\nvalue = []\n").unwrap_err(), Error::FeatureSpec { .. }));
-        assert!(matches!(parse("[events]\nlogin = [\"a\"]\n").unwrap_err(), Error::FeatureSpec { .. }));
+        assert!(matches!(
+            parse("[events]\nvalue = []\n").unwrap_err(),
+            Error::FeatureSpec { .. }
+        ));
+        assert!(matches!(
+            parse("[events]\nlogin = [\"a\"]\n").unwrap_err(),
+            Error::FeatureSpec { .. }
+        ));
     }
 
     #[test]

@@ -132,7 +132,11 @@ impl ChurnModel {
         let found: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
         if expected != found {
             return Err(Error::FeatureMismatch {
-                message: format!("expected features [{}], found [{}]", expected.join(", "), found.join(", ")),
+                message: format!(
+                    "expected features [{}], found [{}]",
+                    expected.join(", "),
+                    found.join(", ")
+                ),
             });
         }
         Ok(())
@@ -149,7 +153,11 @@ impl ChurnModel {
 
     /// Churn probability of one standardized row.
     pub fn probability(&self, z: ArrayView1<f64>) -> f64 {
-        let logit = self.intercept + z.iter().zip(&self.features).map(|(v, f)| v * f.coefficient).sum::<f64>();
+        let logit = self.intercept
+            + z.iter()
+                .zip(&self.features)
+                .map(|(v, f)| v * f.coefficient)
+                .sum::<f64>();
         sigmoid(logit)
     }
 }
@@ -167,9 +175,15 @@ pub fn sigmoid(x: f64) -> f64 {
 /// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place,
 /// so a reader sees either the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -199,7 +213,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.json");
         std::fs::write(&p, r#"{"format_version": 99}"#).unwrap();
-        assert!(matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { ref message, .. } if message.contains("99")));
+        assert!(
+            matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { ref message, .. } if message.contains("99"))
+        );
         std::fs::write(&p, r#"{"hello": 1}"#).unwrap();
         assert!(matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { .. }));
         std::fs::write(&p, "not json").unwrap();

@@ -68,7 +68,11 @@ pub fn evaluate(p: &[f64], y: &[bool]) -> Metrics {
         log_loss,
         brier,
         top_decile_precision,
-        top_decile_lift: if base_rate > 0.0 { top_decile_precision / base_rate } else { 0.0 },
+        top_decile_lift: if base_rate > 0.0 {
+            top_decile_precision / base_rate
+        } else {
+            0.0
+        },
         calibration,
     }
 }

@@ -38,6 +38,8 @@ mod tests {
             name: name.into(),
             meaning: String::new(),
             transform,
+            family: name.into(),
+            risky_when: crate::features::catalog::Direction::Either,
         }
     }
 
@@ -56,6 +58,9 @@ mod tests {
         let err = to_matrix(&df, &[def("a", Transform::None)]).unwrap_err();
         assert!(matches!(err, Error::NonFinite { row: 1, .. }));
         let df = df!("a" => [f64::NAN]).unwrap();
-        assert!(matches!(to_matrix(&df, &[def("a", Transform::None)]).unwrap_err(), Error::NonFinite { row: 0, .. }));
+        assert!(matches!(
+            to_matrix(&df, &[def("a", Transform::None)]).unwrap_err(),
+            Error::NonFinite { row: 0, .. }
+        ));
     }
 }

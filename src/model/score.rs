@@ -6,7 +6,7 @@ use polars::prelude::*;
 use super::artifact::ChurnModel;
 use super::matrix::to_matrix;
 use crate::error::Result;
-use crate::features::{self, FeatureFrame, FeatureSpec, RawRow};
+use crate::features::{self, FeatureFrame, FeatureSpec, RawRow, Transform};
 use crate::labels::{self, Sources};
 
 /// The most reasons listed per user.
@@ -82,25 +82,42 @@ pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) 
     let ids = ff.df.column("user_id")?.str()?;
     let columns = FrameRow::columns(&ff.df);
     let mut users = Vec::with_capacity(z.nrows());
+    let typical: Vec<f64> = model
+        .features
+        .iter()
+        .map(|f| match f.transform {
+            Transform::Log1p => f.mean.exp_m1(),
+            Transform::None => f.mean,
+        })
+        .collect();
     for (i, (zrow, id)) in z.rows().into_iter().zip(ids.iter()).enumerate() {
+        let raw = FrameRow::new(columns.clone(), i);
         let mut contributions: Vec<(usize, f64)> = zrow
             .iter()
             .zip(&model.features)
             .map(|(v, f)| v * f.coefficient)
             .enumerate()
-            .filter(|(_, c)| *c >= MIN_REASON_CONTRIBUTION)
+            .filter(|&(j, c)| c >= MIN_REASON_CONTRIBUTION && ff.defs[j].is_reason(zrow[j], &raw))
             .collect();
         contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let raw = FrameRow::new(columns.clone(), i);
-        let reasons = contributions
-            .iter()
-            .take(MAX_REASONS)
-            .map(|&(j, c)| Reason {
+        // One reason per family: "no value action for 40 days" and "0 reports in 90 days"
+        // say the same thing to a CS manager.
+        let mut families = Vec::new();
+        let mut reasons = Vec::new();
+        for (j, c) in contributions {
+            if reasons.len() == MAX_REASONS {
+                break;
+            }
+            if families.contains(&&ff.defs[j].family) {
+                continue;
+            }
+            families.push(&ff.defs[j].family);
+            reasons.push(Reason {
                 feature: model.features[j].name.clone(),
                 contribution: c,
-                text: features::phrase(spec, &model.features[j].name, &raw),
-            })
-            .collect();
+                text: features::phrase(spec, &model.features[j].name, &raw, typical[j]),
+            });
+        }
         users.push(ScoredUser {
             user_id: id.unwrap_or_default().to_string(),
             probability: model.probability(zrow),

@@ -108,7 +108,11 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     };
     let t0 = validation.as_of;
     let purged: Vec<usize> = (1..panel.len()).filter(|&i| panel[i].as_of + horizon <= t0).collect();
-    let train_idx: Vec<usize> = if purged.len() >= 2 { purged } else { (1..panel.len()).collect() };
+    let train_idx: Vec<usize> = if purged.len() >= 2 {
+        purged
+    } else {
+        (1..panel.len()).collect()
+    };
     if train_idx.is_empty() {
         return Err(Error::NotEnoughData {
             message: format!(
@@ -230,7 +234,10 @@ pub fn fit(z: &Array2<f64>, y: &[bool], alpha: f64) -> Result<(Vec<f64>, f64)> {
         .fit(&data)
         .map_err(|e| Error::Fit(e.to_string()))?;
     let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-    Ok((fitted.params().iter().map(|w| sign * w).collect(), sign * fitted.intercept()))
+    Ok((
+        fitted.params().iter().map(|w| sign * w).collect(),
+        sign * fitted.intercept(),
+    ))
 }
 
 /// Churn probabilities of standardized rows.

@@ -8,7 +8,17 @@ use crate::util::*;
 fn train_on(dir: &std::path::Path, events: &std::path::Path, features: &std::path::Path) -> std::process::Output {
     churnrisk(
         dir,
-        &["train", "--events", s(events), "--features", s(features), "--as-of", "2026-06-01", "--model", "m.json"],
+        &[
+            "train",
+            "--events",
+            s(events),
+            "--features",
+            s(features),
+            "--as-of",
+            "2026-06-01",
+            "--model",
+            "m.json",
+        ],
     )
 }
 
@@ -25,7 +35,11 @@ fn expect(out: std::process::Output, code: i32, needles: &[&str]) {
 fn missing_events_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("nope.csv");
-    expect(train_on(dir.path(), &p, &default_features()), 3, &["nope.csv", "no such file"]);
+    expect(
+        train_on(dir.path(), &p, &default_features()),
+        3,
+        &["nope.csv", "no such file"],
+    );
 }
 
 #[test]
@@ -33,15 +47,27 @@ fn missing_column() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("e.csv");
     fs::write(&p, "user_id,when,event\n1,2026-01-01,login\n").unwrap();
-    expect(train_on(dir.path(), &p, &default_features()), 3, &["e.csv", "missing required column `timestamp`", "when"]);
+    expect(
+        train_on(dir.path(), &p, &default_features()),
+        3,
+        &["e.csv", "missing required column `timestamp`", "when"],
+    );
 }
 
 #[test]
 fn unparseable_timestamp() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("e.csv");
-    fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n1,31/12/2025 10:00,login\n").unwrap();
-    expect(train_on(dir.path(), &p, &default_features()), 3, &["e.csv", "row 2", "31/12/2025 10:00"]);
+    fs::write(
+        &p,
+        "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n1,31/12/2025 10:00,login\n",
+    )
+    .unwrap();
+    expect(
+        train_on(dir.path(), &p, &default_features()),
+        3,
+        &["e.csv", "row 2", "31/12/2025 10:00"],
+    );
 }
 
 #[test]
@@ -58,9 +84,17 @@ fn empty_log() {
 fn unknown_event_names_in_the_feature_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("e.csv");
-    fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n1,2026-01-02T00:00:00Z,purchase\n").unwrap();
+    fs::write(
+        &p,
+        "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n1,2026-01-02T00:00:00Z,purchase\n",
+    )
+    .unwrap();
     let f = dir.path().join("f.toml");
-    fs::write(&f, "[events]\nlogin = [\"login\"]\nvalue = [\"purchase\", \"purchse_typo\"]\n").unwrap();
+    fs::write(
+        &f,
+        "[events]\nlogin = [\"login\"]\nvalue = [\"purchase\", \"purchse_typo\"]\n",
+    )
+    .unwrap();
     expect(train_on(dir.path(), &p, &f), 4, &["purchse_typo", "f.toml"]);
 }
 
@@ -78,7 +112,11 @@ fn malformed_feature_file() {
 fn too_little_history_is_refused_with_an_explanation() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("e.csv");
-    fs::write(&p, "user_id,timestamp,event\n1,2026-05-20T00:00:00Z,login\n2,2026-05-31T00:00:00Z,login\n").unwrap();
+    fs::write(
+        &p,
+        "user_id,timestamp,event\n1,2026-05-20T00:00:00Z,login\n2,2026-05-31T00:00:00Z,login\n",
+    )
+    .unwrap();
     let f = dir.path().join("f.toml");
     fs::write(&f, "[events]\nvalue = [\"login\"]\n").unwrap();
     expect(train_on(dir.path(), &p, &f), 5, &["not enough data", "history"]);
@@ -91,14 +129,32 @@ fn bad_as_of_and_model_mismatch() {
     fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n").unwrap();
     let out = churnrisk(
         dir.path(),
-        &["train", "--events", s(&p), "--features", s(&default_features()), "--as-of", "someday"],
+        &[
+            "train",
+            "--events",
+            s(&p),
+            "--features",
+            s(&default_features()),
+            "--as-of",
+            "someday",
+        ],
     );
     expect(out, 4, &["--as-of", "someday"]);
     let m = dir.path().join("m.json");
     fs::write(&m, "{\"format_version\": 1}").unwrap();
     let out = churnrisk(
         dir.path(),
-        &["score", "--events", s(&p), "--model", s(&m), "--as-of", "2026-02-01", "--out", "x.csv"],
+        &[
+            "score",
+            "--events",
+            s(&p),
+            "--model",
+            s(&m),
+            "--as-of",
+            "2026-02-01",
+            "--out",
+            "x.csv",
+        ],
     );
     expect(out, 4, &["m.json"]);
     assert!(!dir.path().join("x.csv").exists());

@@ -69,11 +69,19 @@ fn model_beats_the_recency_baseline_and_is_reproducible() {
     assert!(auc >= base + 0.04, "model AUC {auc} vs baseline {base}");
     assert!(m["validation"]["log_loss"].as_f64().unwrap() < m["baseline"]["log_loss"].as_f64().unwrap());
     // user_id is never a feature.
-    let names: Vec<&str> = m["features"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = m["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
     assert!(names.iter().all(|n| !n.contains("user")), "{names:?}");
     // Training twice gives the same model file, byte for byte.
     train(dir.path(), &data, "m2.json");
-    assert_eq!(fs::read(dir.path().join("m1.json")).unwrap(), fs::read(dir.path().join("m2.json")).unwrap());
+    assert_eq!(
+        fs::read(dir.path().join("m1.json")).unwrap(),
+        fs::read(dir.path().join("m2.json")).unwrap()
+    );
 }
 
 #[test]
@@ -100,7 +108,10 @@ fn scoring_ignores_events_at_or_after_the_as_of_date_and_is_deterministic() {
             after += 1;
         }
     }
-    assert!(after > 1000, "the generated log must reach past T ({after} events after)");
+    assert!(
+        after > 1000,
+        "the generated log must reach past T ({after} events after)"
+    );
     cut.push(format!("1,{T}T00:00:00Z,report_created,,s1-x"));
     cut.push("99999,2026-06-23T10:00:00Z,login,,s9-x".to_string());
     let cut_path = dir.path().join("cut.csv");
@@ -109,7 +120,11 @@ fn scoring_ignores_events_at_or_after_the_as_of_date_and_is_deterministic() {
 
     let full = fs::read(dir.path().join("full.csv")).unwrap();
     assert_eq!(full, fs::read(dir.path().join("again.csv")).unwrap(), "rerun differs");
-    assert_eq!(full, fs::read(dir.path().join("cut.csv")).unwrap(), "events at or after T changed the list");
+    assert_eq!(
+        full,
+        fs::read(dir.path().join("cut.csv")).unwrap(),
+        "events at or after T changed the list"
+    );
 }
 
 #[test]
@@ -117,22 +132,44 @@ fn ranked_list_is_sorted_explained_and_complete() {
     let dir = tempfile::tempdir().unwrap();
     let data = generated(dir.path(), 1200, 200, 9);
     train(dir.path(), &data, "m.json");
-    score(dir.path(), &data.join("events.csv"), &data.join("users.csv"), "m.json", "list.csv");
+    score(
+        dir.path(),
+        &data.join("events.csv"),
+        &data.join("users.csv"),
+        "m.json",
+        "list.csv",
+    );
     let (header, rows) = read_csv(&dir.path().join("list.csv"));
-    for col in ["rank", "user_id", "email", "crm_id", "churn_probability", "risk_tier", "top_reasons", "recommended_play"] {
+    for col in [
+        "rank",
+        "user_id",
+        "email",
+        "crm_id",
+        "churn_probability",
+        "risk_tier",
+        "top_reasons",
+        "recommended_play",
+    ] {
         assert!(header.iter().any(|h| h == col), "missing {col}: {header:?}");
     }
     assert!(rows.len() > 200);
     let at = |name: &str| header.iter().position(|h| h == name).unwrap();
-    let probs: Vec<f64> = rows.iter().map(|r| r[at("churn_probability")].parse().unwrap()).collect();
+    let probs: Vec<f64> = rows
+        .iter()
+        .map(|r| r[at("churn_probability")].parse().unwrap())
+        .collect();
     assert!(probs.windows(2).all(|w| w[0] >= w[1]), "not sorted by risk");
     for (i, r) in rows.iter().enumerate() {
         assert_eq!(r[at("rank")], (i + 1).to_string());
         assert!(["high", "medium", "low"].contains(&r[at("risk_tier")].as_str()));
-        assert!(
-            ["Repeat Value", "Progress & Momentum", "Contextual Guidance", "Feature Discovery", "Re-engagement"]
-                .contains(&r[at("recommended_play")].as_str())
-        );
+        assert!([
+            "Repeat Value",
+            "Progress & Momentum",
+            "Contextual Guidance",
+            "Feature Discovery",
+            "Re-engagement"
+        ]
+        .contains(&r[at("recommended_play")].as_str()));
         assert!(r[at("email")].contains('@'));
     }
     // The riskiest users are explained in words.
@@ -165,16 +202,35 @@ fn renaming_users_changes_no_probability() {
     };
     rename("events.csv", "ev2.csv");
     rename("users.csv", "us2.csv");
-    score(dir.path(), &data.join("events.csv"), &data.join("users.csv"), "m.json", "a.csv");
-    score(dir.path(), &dir.path().join("ev2.csv"), &dir.path().join("us2.csv"), "m.json", "b.csv");
+    score(
+        dir.path(),
+        &data.join("events.csv"),
+        &data.join("users.csv"),
+        "m.json",
+        "a.csv",
+    );
+    score(
+        dir.path(),
+        &dir.path().join("ev2.csv"),
+        &dir.path().join("us2.csv"),
+        "m.json",
+        "b.csv",
+    );
     let probs = |f: &str| {
         let (h, rows) = read_csv(&dir.path().join(f));
-        let (u, p) = (h.iter().position(|x| x == "user_id").unwrap(), h.iter().position(|x| x == "churn_probability").unwrap());
+        let (u, p) = (
+            h.iter().position(|x| x == "user_id").unwrap(),
+            h.iter().position(|x| x == "churn_probability").unwrap(),
+        );
         let mut v: Vec<(u64, String)> = rows.iter().map(|r| (r[u].parse().unwrap(), r[p].clone())).collect();
         v.sort();
         v
     };
-    let a: Vec<(u64, String)> = probs("a.csv").into_iter().map(|(u, p)| (1_000_000 - u, p)).rev().collect();
+    let a: Vec<(u64, String)> = probs("a.csv")
+        .into_iter()
+        .map(|(u, p)| (1_000_000 - u, p))
+        .rev()
+        .collect();
     let mut a = a;
     a.sort();
     let mut b = probs("b.csv");
@@ -235,7 +291,17 @@ fn run_with_defaults_on_the_shipped_sample() {
     let first = fs::read(dir.path().join("out/at_risk.csv")).unwrap();
     ok(
         dir.path(),
-        &["run", "--data", s(&repo.join("data")), "--features", s(&default_features()), "--model", "models/sample.json", "--out", "out"],
+        &[
+            "run",
+            "--data",
+            s(&repo.join("data")),
+            "--features",
+            s(&default_features()),
+            "--model",
+            "models/sample.json",
+            "--out",
+            "out",
+        ],
     );
     assert_eq!(first, fs::read(dir.path().join("out/at_risk.csv")).unwrap());
 }

@@ -32,14 +32,6 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Runs, asserts the exit code, returns stderr.
-pub fn fails(dir: &Path, args: &[&str], code: i32) -> String {
-    let out = churnrisk(dir, args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "churnrisk {args:?}: {stderr}");
-    stderr
-}
-
 /// A generated plain-CSV data set in `dir/data` (users, days, seed).
 pub fn generated(dir: &Path, users: usize, days: u32, seed: u64) -> PathBuf {
     let data = dir.join("data");
@@ -68,7 +60,10 @@ pub fn generated(dir: &Path, users: usize, days: u32, seed: u64) -> PathBuf {
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::Reader::from_path(path).unwrap();
     let header = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r.records().map(|x| x.unwrap().iter().map(String::from).collect()).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
     (header, rows)
 }
 
