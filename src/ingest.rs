@@ -492,6 +492,43 @@ mod tests {
     }
 
     #[test]
+    fn reads_parquet_with_native_datetimes_and_integer_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        let base = 1_767_225_600_000i64; // 2026-01-01T00:00:00Z
+        let ts = Series::new("timestamp".into(), [base, base + 90_000])
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+            .unwrap();
+        let mut df = DataFrame::new(
+            2,
+            vec![
+                Column::new("user_id".into(), [5i64, 6]),
+                ts.into_column(),
+                Column::new("event".into(), ["login", "purchase"]),
+                Column::new("value".into(), [None, Some(9.5)]),
+            ],
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&p).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let ev = load_events(&p).unwrap();
+        assert_eq!(ev.rows(), 2);
+        assert_eq!((ev.min_ts, ev.max_ts), (base, base + 90_000));
+        let ids: Vec<_> = ev
+            .df
+            .column("user_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(ids, ["5", "6"]);
+        assert_eq!(ev.df.column("value").unwrap().f64().unwrap().get(1), Some(9.5));
+    }
+
+    #[test]
     fn reads_gzipped_csv() {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();

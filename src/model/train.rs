@@ -51,6 +51,37 @@ impl TrainOptions {
     }
 }
 
+impl TrainOptions {
+    /// Fails on settings no panel can satisfy.
+    pub fn check(&self) -> Result<()> {
+        let bad = |name: &str, message: &str| {
+            Err(Error::InvalidArgument {
+                name: name.into(),
+                message: message.into(),
+            })
+        };
+        if self.rule.horizon_days == 0 {
+            return bad("--horizon-days", "must be at least 1");
+        }
+        if self.rule.active_days == 0 {
+            return bad("--active-days", "must be at least 1");
+        }
+        if self.panel_dates < 2 {
+            return bad(
+                "--panel-dates",
+                "must be at least 2 (one to validate on, one to train on)",
+            );
+        }
+        if self.step_days == 0 {
+            return bad("--panel-step-days", "must be at least 1");
+        }
+        if self.alphas.iter().any(|a| !(a.is_finite() && *a > 0.0)) {
+            return bad("alphas", "every L2 strength must be a positive number");
+        }
+        Ok(())
+    }
+}
+
 /// The feature whose values alone make the recency baseline.
 pub const BASELINE_FEATURE: &str = "days_since_last_value";
 
@@ -62,6 +93,7 @@ struct PanelRows {
 
 /// Trains a model; `Err(NotEnoughData)` explains what is missing.
 pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<ChurnModel> {
+    opts.check()?;
     let events = src.events;
     let horizon = opts.rule.horizon_days as i64 * DAY_MS;
     if events.max_ts < opts.as_of - 7 * DAY_MS {
@@ -330,6 +362,33 @@ mod tests {
         assert_eq!(s, [1.0, 1.0]);
         let z = standardize(&x, &m, &s);
         assert_eq!(z, ndarray::array![[-1.0, 0.0], [1.0, 0.0]]);
+    }
+
+    #[test]
+    fn rejects_impossible_settings() {
+        use crate::labels::{Definition, Signal};
+        let rule = LabelRule {
+            definition: Definition::Inactivity,
+            horizon_days: 28,
+            active_days: 28,
+            signal: Signal::ValueAction,
+        };
+        assert!(TrainOptions::new(0, rule).check().is_ok());
+        let zero_horizon = TrainOptions::new(
+            0,
+            LabelRule {
+                horizon_days: 0,
+                ..rule
+            },
+        );
+        assert!(
+            matches!(zero_horizon.check(), Err(Error::InvalidArgument { ref name, .. }) if name == "--horizon-days")
+        );
+        let one_date = TrainOptions {
+            panel_dates: 1,
+            ..TrainOptions::new(0, rule)
+        };
+        assert!(matches!(one_date.check(), Err(Error::InvalidArgument { ref name, .. }) if name == "--panel-dates"));
     }
 
     #[test]
