@@ -63,7 +63,9 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
                 .select([col("user_id")])
                 .unique(None, UniqueKeepStrategy::Any)
         }
-        Definition::Subscription => running_subscriptions(src, as_of)?.select([col("user_id")]),
+        Definition::Subscription => running_subscriptions(src, as_of)?
+            .select([col("user_id")])
+            .unique(None, UniqueKeepStrategy::Any),
     };
     let mut signup = match src.users {
         Some(u) => ids.join(
@@ -227,9 +229,9 @@ mod tests {
         let ev = events();
         let subs = Subscriptions {
             df: df!(
-                "user_id" => ["a", "b", "c", "e"],
-                "start_ts" => [Some(ts("2026-01-01")), Some(ts("2026-01-01")), Some(ts("2026-01-01")), Some(ts("2026-05-01"))],
-                "end_ts" => [None, Some(ts("2026-04-20")), Some(ts("2026-03-01")), None],
+                "user_id" => ["a", "a", "b", "c", "e"],
+                "start_ts" => [Some(ts("2026-01-01")), Some(ts("2026-02-01")), Some(ts("2026-01-01")), Some(ts("2026-01-01")), Some(ts("2026-05-01"))],
+                "end_ts" => [None, Some(ts("2026-04-10")), Some(ts("2026-04-20")), Some(ts("2026-03-01")), None],
             )
             .unwrap(),
         };

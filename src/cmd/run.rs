@@ -34,7 +34,7 @@ pub fn run(args: RunArgs, log: &Log) -> Result<()> {
         None
     } else {
         let model = ChurnModel::load(&args.model).with_context(|| format!("reading model {}", args.model.display()))?;
-        model.check_spec(&inputs.spec).is_ok().then_some(model)
+        model.check_compatible(&inputs.spec).is_ok().then_some(model)
     };
     let model = match existing {
         Some(model) => model,

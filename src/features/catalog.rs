@@ -214,8 +214,22 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
         );
     }
     for e in event_types {
-        add(rate_recent_name(e), format!("`{e}` events in the last {r} days"), Log1p);
-        add(rate_long_name(e), format!("`{e}` events in the last {l} days"), Log1p);
+        let seen = "per the days the user was observable";
+        add(
+            rate_recent_name(e),
+            format!("`{e}` events in the last {r} days ({seen})"),
+            Log1p,
+        );
+        add(
+            rate_prior_name(e),
+            format!("`{e}` events in the {p} days before the recent window ({seen})"),
+            Log1p,
+        );
+        add(
+            rate_long_name(e),
+            format!("`{e}` events in the last {l} days ({seen})"),
+            Log1p,
+        );
     }
     defs
 }
@@ -240,9 +254,9 @@ fn family_of(spec: &FeatureSpec, name: &str) -> (String, Direction) {
         n if n.starts_with("funnel_") => ("activation", Lower),
         n if n.starts_with("ratio_") => return (n.to_string(), Either),
         n => {
-            let event = n
-                .strip_prefix("n_recent__")
-                .or_else(|| n.strip_prefix("n_long__"))
+            let event = ["n_recent__", "n_prior__", "n_long__"]
+                .iter()
+                .find_map(|p| n.strip_prefix(p))
                 .unwrap_or(n);
             let e = &spec.file.events;
             let has = |list: &[String]| list.iter().any(|x| x == event);
@@ -269,6 +283,11 @@ fn family_of(spec: &FeatureSpec, name: &str) -> (String, Direction) {
 /// Feature name of an event type's recent count.
 pub fn rate_recent_name(event: &str) -> String {
     format!("n_recent__{event}")
+}
+
+/// Feature name of an event type's count in the prior window.
+pub fn rate_prior_name(event: &str) -> String {
+    format!("n_prior__{event}")
 }
 
 /// Feature name of an event type's long-window count.
@@ -373,6 +392,15 @@ fn other_phrase(spec: &FeatureSpec, name: &str, v: f64, typical: f64) -> String 
     }
     if let Some(e) = name.strip_prefix("n_long__") {
         return rate(e, w.long_days);
+    }
+    if let Some(e) = name.strip_prefix("n_prior__") {
+        return format!(
+            "{} × {e} in the {} days before the last {} (typical {})",
+            format_count(v),
+            w.prior_days,
+            w.recent_days,
+            format_count(typical.round())
+        );
     }
     format!("{name} = {v:.2}")
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use polars::prelude::*;
 
-use super::catalog::{catalog, rate_long_name, rate_recent_name, FeatureDef};
+use super::catalog::{catalog, rate_long_name, rate_prior_name, rate_recent_name, FeatureDef};
 use super::spec::FeatureSpec;
 use crate::error::Result;
 use crate::ingest::{Events, DAY_MS};
@@ -30,6 +30,8 @@ pub struct FeatureFrame {
 #[derive(Clone)]
 pub struct Prepared {
     lf: LazyFrame,
+    /// The log's first event: nobody is observable before it.
+    min_ts: i64,
 }
 
 /// Adds a day number and one boolean column per event role.
@@ -49,7 +51,10 @@ pub fn prepare(events: &Events, spec: &FeatureSpec) -> Prepared {
         any_of(&e.feedback).alias("is_feedback"),
         any_of(&e.friction).alias("is_friction"),
     ]);
-    Prepared { lf }
+    Prepared {
+        lf,
+        min_ts: events.min_ts,
+    }
 }
 
 /// The distinct event names in the log.
@@ -151,6 +156,7 @@ pub fn compute(
     }
     for e in event_types {
         aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(0, r))).alias(rate_recent_name(e)));
+        aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(r, r + p))).alias(rate_prior_name(e)));
         aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(0, l))).alias(rate_long_name(e)));
     }
     let per_user = events.clone().group_by([col("user_id")]).agg(aggs);
@@ -194,39 +200,11 @@ pub fn compute(
         .group_by([col("user_id")])
         .agg([col("minutes").median().alias("session_minutes")]);
 
-    let joined = population
-        .clone()
-        .lazy()
-        .select([col("user_id"), col("signup_ts")])
-        .join(
-            per_user,
-            [col("user_id")],
-            [col("user_id")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            session_minutes,
-            [col("user_id")],
-            [col("user_id")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            active_days,
-            [col("user_id")],
-            [col("user_id")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            core_used,
-            [col("user_id")],
-            [col("user_id")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .join(
-            sessions,
-            [col("user_id")],
-            [col("user_id")],
-            JoinArgs::new(JoinType::Left),
+    let joined = [per_user, session_minutes, active_days, core_used, sessions]
+        .into_iter()
+        .fold(
+            population.clone().lazy().select([col("user_id"), col("signup_ts")]),
+            |acc, part| acc.join(part, [col("user_id")], [col("user_id")], JoinArgs::new(JoinType::Left)),
         );
 
     let defs = catalog(spec, event_types);
@@ -274,7 +252,7 @@ pub fn compute(
     .chain(
         event_types
             .iter()
-            .flat_map(|e| [rate_recent_name(e), rate_long_name(e)]),
+            .flat_map(|e| [rate_recent_name(e), rate_prior_name(e), rate_long_name(e)]),
     )
     .collect();
     let filled = joined.with_columns(
@@ -296,7 +274,7 @@ pub fn compute(
             .is_not_null()
             .cast(DataType::Float64)
             .alias("activated"),
-        at_least(day(col("activation_ts") - signup), 0.0)
+        at_least(day(col("activation_ts") - signup.clone()), 0.0)
             .fill_null(tenure.clone())
             .alias("time_to_value_days"),
         log_ratio("active_days_recent", "active_days_prior").alias("activity_change"),
@@ -306,6 +284,34 @@ pub fn compute(
         (col("events_total") * lit(7.0) / at_least(tenure.clone(), 1.0)).alias("events_per_week"),
         (col("value_total") * lit(7.0) / at_least(tenure, 1.0)).alias("value_per_week"),
     ];
+    // Per-event-type counts become rates over the part of each window in which the user
+    // could be seen (from signup or the log's start; at least a week, as in *Fighting Churn
+    // with Data*), so a user who signed up 5 days ago is not read as a quiet one. Too new
+    // for a prior window: no change is assumed.
+    let observed_from = when(signup.clone().gt(lit(prepared.min_ts)))
+        .then(signup.clone())
+        .otherwise(lit(prepared.min_ts));
+    let exposure = |end: i64, cap: i64| {
+        let days = day(lit(end) - observed_from.clone());
+        when(days.clone().gt(lit(cap as f64)))
+            .then(lit(cap as f64))
+            .otherwise(days)
+    };
+    let min_exposure = |cap: i64| (7.min(cap)) as f64;
+    let scale = |end: i64, cap: i64| lit(cap as f64) / at_least(exposure(end, cap), min_exposure(cap));
+    let prior_seen = exposure(as_of - r * DAY_MS, p).gt_eq(lit(min_exposure(p)));
+    for e in event_types {
+        let (nr, np, nl) = (rate_recent_name(e), rate_prior_name(e), rate_long_name(e));
+        let recent = col(nr.as_str()) * scale(as_of, r);
+        derived.push(
+            when(prior_seen.clone())
+                .then(col(np.as_str()) * scale(as_of - r * DAY_MS, p))
+                .otherwise(recent.clone() * lit(p as f64 / r as f64))
+                .alias(np.as_str()),
+        );
+        derived.push(recent.alias(nr.as_str()));
+        derived.push((col(nl.as_str()) * scale(as_of, l)).alias(nl.as_str()));
+    }
     for funnel in &spec.file.funnels {
         // Steps reached in order: step k counts only if every step before it was reached.
         let mut reached = lit(true);
@@ -438,6 +444,33 @@ mod tests {
         assert_eq!(value(&ff, "c", "tenure_days"), 4.0);
         assert_eq!(value(&ff, "c", "days_since_last_value"), 4.0);
         assert_eq!(value(&ff, "c", "active_days_recent"), 0.0);
+    }
+
+    #[test]
+    fn event_rates_are_scaled_to_the_days_a_user_was_observable() {
+        let ev = events(&[
+            ("old", "2026-01-01T10:00:00Z", "login"),
+            ("old", "2026-04-01T10:00:00Z", "login"),
+            ("old", "2026-04-02T10:00:00Z", "login"),
+            ("new", "2026-04-01T10:00:00Z", "login"),
+            ("new", "2026-04-02T10:00:00Z", "login"),
+        ]);
+        let s = spec();
+        let as_of = parse_timestamp("2026-04-05").unwrap();
+        let signup = [
+            parse_timestamp("2026-03-31").unwrap(),
+            parse_timestamp("2025-12-01").unwrap(),
+        ];
+        let pop = df!("user_id" => ["new", "old"], "signup_ts" => signup.map(Some)).unwrap();
+        let ff = compute(&prepare(&ev, &s), &pop, as_of, &s, &["login".to_string()]).unwrap();
+        // Seen for all 14 recent days: the count itself.
+        assert_eq!(value(&ff, "old", "n_recent__login"), 2.0);
+        // Seen for 5 days, counted as the 7-day minimum: 2 logins → 4 per 14 days.
+        assert_eq!(value(&ff, "new", "n_recent__login"), 4.0);
+        // Too new for a prior window: assumed unchanged (the recent rate per 28 days).
+        assert_eq!(value(&ff, "new", "n_prior__login"), 8.0);
+        // The old user's 90-day window holds 2 logins; the first login is 94 days old.
+        assert_eq!(value(&ff, "old", "n_long__login"), 2.0);
     }
 
     #[test]

@@ -126,6 +126,14 @@ impl ChurnModel {
         Ok(())
     }
 
+    /// Fails unless this build computes exactly the model's features from `spec`: same
+    /// definitions (fingerprint) and same catalog (a model from an older churnrisk may
+    /// name features this build no longer computes).
+    pub fn check_compatible(&self, spec: &FeatureSpec) -> Result<()> {
+        self.check_spec(spec)?;
+        self.check_features(&crate::features::catalog(spec, &self.event_types))
+    }
+
     /// Fails unless `defs` are exactly the model's features, in order.
     pub fn check_features(&self, defs: &[FeatureDef]) -> Result<()> {
         let expected: Vec<&str> = self.features.iter().map(|f| f.name.as_str()).collect();

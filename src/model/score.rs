@@ -73,7 +73,7 @@ impl RawRow for FrameRow<'_> {
 
 /// Scores the population at `as_of` with `model`.
 pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) -> Result<Scored> {
-    model.check_spec(spec)?;
+    model.check_compatible(spec)?;
     let pop = labels::population(src, &model.label, as_of)?;
     let prepared = features::prepare(src.events, spec);
     let ff = features::compute(&prepared, &pop, as_of, spec, &model.event_types)?;

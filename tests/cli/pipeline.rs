@@ -269,39 +269,24 @@ fn subscription_definition_trains_and_scores() {
 #[test]
 fn run_with_defaults_on_the_shipped_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let repo = repo();
-    let stdout = ok(
-        dir.path(),
-        &[
-            "run",
-            "--data",
-            s(&repo.join("data")),
-            "--features",
-            s(&default_features()),
-            "--model",
-            "models/sample.json",
-            "--out",
-            "out",
-        ],
-    );
+    let (data, features) = (repo().join("data"), default_features());
+    let args = [
+        "run",
+        "--data",
+        s(&data),
+        "--features",
+        s(&features),
+        "--model",
+        "models/sample.json",
+        "--out",
+        "out",
+    ];
+    let stdout = ok(dir.path(), &args);
     assert!(stdout.contains("scored") && stdout.contains("top 10"), "{stdout}");
     let (_, rows) = read_csv(&dir.path().join("out/at_risk.csv"));
     assert!(rows.len() > 100);
     // A second run reuses the model and writes the same bytes.
     let first = fs::read(dir.path().join("out/at_risk.csv")).unwrap();
-    ok(
-        dir.path(),
-        &[
-            "run",
-            "--data",
-            s(&repo.join("data")),
-            "--features",
-            s(&default_features()),
-            "--model",
-            "models/sample.json",
-            "--out",
-            "out",
-        ],
-    );
+    ok(dir.path(), &args);
     assert_eq!(first, fs::read(dir.path().join("out/at_risk.csv")).unwrap());
 }
