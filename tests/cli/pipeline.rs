@@ -290,3 +290,58 @@ fn run_with_defaults_on_the_shipped_sample() {
     ok(dir.path(), &args);
     assert_eq!(first, fs::read(dir.path().join("out/at_risk.csv")).unwrap());
 }
+
+#[test]
+fn unseen_event_names_and_a_minimal_feature_file_still_learn() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 2000, 168, 13);
+    // A product whose events churnrisk has never seen, described by one line of TOML.
+    let text = fs::read_to_string(data.join("events.csv")).unwrap();
+    let renamed: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            if i == 0 {
+                return format!("{line}\n");
+            }
+            let mut cells: Vec<&str> = line.split(',').collect();
+            let event = match cells[2] {
+                "report_created" | "report_shared" | "dashboard_built" | "export_scheduled" => "purchase".to_string(),
+                other => format!("ev_{}", other.len()),
+            };
+            cells[2] = &event;
+            format!("{}\n", cells.join(","))
+        })
+        .collect();
+    fs::write(dir.path().join("shop.csv"), renamed).unwrap();
+    fs::write(dir.path().join("shop.toml"), "[events]\nvalue = [\"purchase\"]\n").unwrap();
+    ok(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            "shop.csv",
+            "--features",
+            "shop.toml",
+            "--as-of",
+            T,
+            "--model",
+            "shop.json",
+        ],
+    );
+    let m = model_json(&dir.path().join("shop.json"));
+    let names: Vec<&str> = m["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"n_recent__purchase") && names.iter().any(|n| n.starts_with("n_long__ev_")),
+        "{names:?}"
+    );
+    let auc = m["validation"]["roc_auc"].as_f64().unwrap();
+    let base = m["baseline"]["roc_auc"].as_f64().unwrap();
+    eprintln!("unseen events: validation AUC {auc:.4}, baseline {base:.4}");
+    assert!(auc >= base + 0.03 && auc >= 0.75, "AUC {auc} vs baseline {base}");
+}
