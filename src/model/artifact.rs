@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::evaluate::Metrics;
 use crate::error::{Error, Result};
+use crate::features::spec::FeatureFile;
 use crate::features::{FeatureDef, FeatureSpec, Transform};
 use crate::labels::LabelRule;
 
@@ -70,6 +71,8 @@ pub struct ChurnModel {
     pub label: LabelRule,
     /// SHA-256 of the feature definitions the model was trained with.
     pub feature_fingerprint: String,
+    /// Those feature definitions, as parsed (defaults filled in), for the record.
+    pub feature_definitions: FeatureFile,
     /// The per-event-type rate features' event names, in order.
     pub event_types: Vec<String>,
     pub features: Vec<ModelFeature>,

@@ -222,6 +222,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         churnrisk_version: env!("CARGO_PKG_VERSION").into(),
         label: opts.rule,
         feature_fingerprint: spec.fingerprint.clone(),
+        feature_definitions: spec.file.clone(),
         event_types,
         features: defs
             .iter()
