@@ -48,7 +48,11 @@ pub enum Error {
     },
     /// A row holds an empty user id or event name.
     #[error("{}: row {row}: empty `{column}`", path.display())]
-    EmptyValue { path: PathBuf, column: String, row: usize },
+    EmptyValue {
+        path: PathBuf,
+        column: String,
+        row: usize,
+    },
     /// The feature-definition file breaks one of its rules.
     #[error("feature definitions {}: {message}", path.display())]
     FeatureSpec { path: PathBuf, message: String },

@@ -79,7 +79,12 @@ pub const EVENT_VOCABULARY: [&str; 17] = [
     "settings_changed",
 ];
 /// The value actions among [`EVENT_VOCABULARY`]; the first `report_created` is activation.
-pub const VALUE_ACTIONS: [&str; 4] = ["report_created", "report_shared", "dashboard_built", "export_scheduled"];
+pub const VALUE_ACTIONS: [&str; 4] = [
+    "report_created",
+    "report_shared",
+    "dashboard_built",
+    "export_scheduled",
+];
 // Event kinds index EVENT_VOCABULARY; core feature `k` (0..6) is `REPORT + k`.
 const LOGIN: u8 = 0;
 const PAGE: u8 = 1;
@@ -275,7 +280,11 @@ fn range(rng: &mut ChaCha8Rng, (lo, hi): (u32, u32)) -> u32 {
 
 /// Seconds into the day, shaped like working hours around `hour` (UTC).
 fn time_of_day(rng: &mut ChaCha8Rng, hour: f32) -> u32 {
-    let h = pick(chance(rng, 0.08), rng.random_range(6.0..23.0), hour + 2.0 * normal(rng));
+    let h = pick(
+        chance(rng, 0.08),
+        rng.random_range(6.0..23.0),
+        hour + 2.0 * normal(rng),
+    );
     (h.clamp(0.0, 23.95) * 3600.0) as u32
 }
 
@@ -298,7 +307,11 @@ impl User {
             crm: std::array::from_fn(|_| base62[rng.random_range(0..62)]),
             rate: rng.random_range(p.rate.0..=p.rate.1),
             value: (p.value * (0.8 * normal(rng)).exp()).min(0.9),
-            month_day: pick(chance(rng, pick(persona == POWER, 0.2, 0.6)), range(rng, (1, 24)), 0),
+            month_day: pick(
+                chance(rng, pick(persona == POWER, 0.2, 0.6)),
+                range(rng, (1, 24)),
+                0,
+            ),
             weekend: rng.random_range(0.05..0.35),
             hour: rng.random_range(8.0..14.5) + pick(chance(rng, 0.2), 5.0, 0.0),
             gap: rng.random_range(20.0..90.0),
@@ -316,7 +329,11 @@ impl User {
         (user.last_active, user.nps_after) = (user.signup_day, user.signup_day + 14);
         if persona == TRIAL || persona == STALLED {
             let trial = persona == TRIAL;
-            user.cap = pick(trial, 1 + u8::from(chance(rng, 0.3)), 2 + rng.random_range(0..2));
+            user.cap = pick(
+                trial,
+                1 + u8::from(chance(rng, 0.3)),
+                2 + rng.random_range(0..2),
+            );
             let (onset, len) = pick(trial, ((1, 10), (3, 14)), ((7, 35), (10, 28)));
             let (onset, len) = (range(rng, onset), range(rng, len));
             match chance(rng, 0.92) {
@@ -324,7 +341,11 @@ impl User {
                 false => user.rate *= 0.4,
             }
         } else if persona == DECAYING {
-            user.drift = Some((user.signup_day + range(rng, (14, 120)), range(rng, (21, 56)), 2.0));
+            user.drift = Some((
+                user.signup_day + range(rng, (14, 120)),
+                range(rng, (21, 56)),
+                2.0,
+            ));
         } else if persona == FRICTION {
             user.friction_step = 2 + rng.random_range(0..2);
         }
@@ -332,9 +353,18 @@ impl User {
     }
 
     /// Appends an event `dwell` mean gaps after `t` (at `t` when `dwell` is 0).
-    fn emit(&mut self, rng: &mut ChaCha8Rng, out: &mut Vec<Ev>, t: &mut u32, kind: u8, val: u32, dwell: f32) {
+    fn emit(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        out: &mut Vec<Ev>,
+        t: &mut u32,
+        kind: u8,
+        val: u32,
+        dwell: f32,
+    ) {
         if dwell > 0.0 {
-            *t = (*t + 2 + (-rng.random::<f32>().max(1e-6).ln() * self.gap * dwell) as u32).min(DAY - 1);
+            *t = (*t + 2 + (-rng.random::<f32>().max(1e-6).ln() * self.gap * dwell) as u32)
+                .min(DAY - 1);
         }
         self.seq += 1;
         let (user, seq, sess) = (self.id, self.seq, self.sessions);
@@ -349,7 +379,14 @@ impl User {
     }
 
     /// One session from `start`; returns the time of its last event.
-    fn session(&mut self, rng: &mut ChaCha8Rng, d: u32, start: u32, value_mult: f32, out: &mut Vec<Ev>) -> u32 {
+    fn session(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        d: u32,
+        start: u32,
+        value_mult: f32,
+        out: &mut Vec<Ev>,
+    ) -> u32 {
         let (p, power) = (&PERSONAS[self.persona], self.persona == POWER);
         let mut t = start;
         self.sessions += 1;
@@ -368,7 +405,14 @@ impl User {
             let blocked = next == self.friction_step;
             if !stuck && chance(rng, pick(blocked, 0.75, pick(next == 3, 0.08, 0.02))) {
                 for _ in 0..1 + poisson(rng, pick(blocked, 1.2, 0.2)) {
-                    self.emit(rng, out, &mut t, pick(next == 3, IMPORT_FAIL, ERROR), NO_VALUE, 1.0);
+                    self.emit(
+                        rng,
+                        out,
+                        &mut t,
+                        pick(next == 3, IMPORT_FAIL, ERROR),
+                        NO_VALUE,
+                        1.0,
+                    );
                     self.friction += 1.0;
                 }
                 stuck = true;
@@ -396,8 +440,16 @@ impl User {
                     // Mostly report_created (value: widgets); other adopted value actions now and then.
                     let f = self.order[rng.random_range(0..self.depth.max(1)) as usize];
                     let f = pick(f < 4 && chance(rng, 0.6), f, 0);
-                    let val = [range(rng, (1, 16)), NO_VALUE, range(rng, (2, 12)), NO_VALUE][usize::from(f)];
-                    self.emit(rng, out, &mut t, REPORT + f, val, pick(f == 0 || f == 2, 4.0, 1.0));
+                    let val = [range(rng, (1, 16)), NO_VALUE, range(rng, (2, 12)), NO_VALUE]
+                        [usize::from(f)];
+                    self.emit(
+                        rng,
+                        out,
+                        &mut t,
+                        REPORT + f,
+                        val,
+                        pick(f == 0 || f == 2, 4.0, 1.0),
+                    );
                     if chance(rng, 0.5) {
                         self.emit(rng, out, &mut t, PAGE, NO_VALUE, 1.0);
                     }
@@ -446,7 +498,13 @@ impl User {
     }
 
     /// Simulates day `d` (a weekend day or not, `dom` its day of month) of a user signed up by then.
-    fn day(&mut self, rng: &mut ChaCha8Rng, d: u32, (weekend, dom): (bool, u32), out: &mut Vec<Ev>) {
+    fn day(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        d: u32,
+        (weekend, dom): (bool, u32),
+        out: &mut Vec<Ev>,
+    ) {
         if self.departed.is_some() {
             if chance(rng, 0.0008) {
                 let start = time_of_day(rng, self.hour);
@@ -495,18 +553,28 @@ impl User {
         }
         let p = &PERSONAS[self.persona];
         let shallow = pick(self.stage == 4 && self.depth <= 1, 2.5, 1.0);
-        if self.drift.is_none() && chance(rng, p.drift * shallow * (1.0 + 0.3 * self.friction.min(6.0))) {
+        if self.drift.is_none()
+            && chance(
+                rng,
+                p.drift * shallow * (1.0 + 0.3 * self.friction.min(6.0)),
+            )
+        {
             let undo = pick(chance(rng, 0.25), rng.random_range(0.3..0.7), 2.0);
             self.drift = Some((d, range(rng, p.drift_len), undo));
         }
         // Departure hazard: what the log shows, plus frailty and noise.
         let sessions = |ks: std::ops::Range<usize>| -> f32 {
-            ks.map(|k| f32::from(self.hist[(d as usize + HIST - k) % HIST])).sum()
+            ks.map(|k| f32::from(self.hist[(d as usize + HIST - k) % HIST]))
+                .sum()
         };
         let (recent, prior) = (sessions(0..14), sessions(14..HIST));
         let prior_days = (tenure + 1).saturating_sub(14).min(28) as f32;
         let known = prior_days >= 7.0 && prior > 0.0;
-        let decline = pick(known, (1.0 - recent / 14.0 * prior_days / prior).clamp(0.0, 1.0), 0.0);
+        let decline = pick(
+            known,
+            (1.0 - recent / 14.0 * prior_days / prior).clamp(0.0, 1.0),
+            0.0,
+        );
         let silent = (d - self.last_value.unwrap_or(self.signup_day)) as f32;
         let idle = (d - self.last_active) as f32;
         let never = pick(self.stage < 4 && tenure > 7, 1.0, 0.0);
@@ -551,7 +619,10 @@ fn date(start: NaiveDate, day: u32) -> NaiveDate {
 }
 
 fn timestamp(start: NaiveDate, day: u32, sec: u32) -> String {
-    let mut text = date(start, day).format("%Y-%m-%dT").to_string().into_bytes();
+    let mut text = date(start, day)
+        .format("%Y-%m-%dT")
+        .to_string()
+        .into_bytes();
     push_time(&mut text, sec);
     text.push(b'Z');
     String::from_utf8_lossy(&text).into_owned()
@@ -565,7 +636,11 @@ fn company(account: u32) -> String {
         Kramerica|Duff|Ollivander|Nimbus|Northwind|Contoso|Fabrikam|Tailspin|Adatum|Lucerne|Litware|Proseware|\
         Wingtip|Fourth Coffee";
     const B: &str = "Corp|Labs|Analytics|Group|Systems|Partners|Health|Retail|Logistics|Media";
-    let (a, b, n) = (account as usize * 7 % 40, account as usize / 40 % 10, account / 400);
+    let (a, b, n) = (
+        account as usize * 7 % 40,
+        account as usize / 40 % 10,
+        account / 400,
+    );
     let name = format!(
         "{} {}",
         A.split('|').nth(a).unwrap_or("Acme"),
@@ -582,7 +657,10 @@ type Buffered = BufWriter<File>;
 
 /// Writes `path` through a temporary file in the same directory, renamed into place once complete;
 /// on failure the temporary file is removed and `path` keeps whatever it held before.
-fn write_atomic<T>(path: &Path, write: impl FnOnce(Buffered) -> std::io::Result<(Buffered, T)>) -> Result<T> {
+fn write_atomic<T>(
+    path: &Path,
+    write: impl FnOnce(Buffered) -> std::io::Result<(Buffered, T)>,
+) -> Result<T> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -601,7 +679,11 @@ fn write_atomic<T>(path: &Path, write: impl FnOnce(Buffered) -> std::io::Result<
 }
 
 /// Simulates every day and writes the sorted event rows to `w`; returns it and the row count.
-fn simulate<W: Write>(cfg: &GenerateConfig, users: &mut [(ChaCha8Rng, User)], mut w: W) -> std::io::Result<(W, u64)> {
+fn simulate<W: Write>(
+    cfg: &GenerateConfig,
+    users: &mut [(ChaCha8Rng, User)],
+    mut w: W,
+) -> std::io::Result<(W, u64)> {
     w.write_all(b"user_id,timestamp,event,value,session_id\n")?;
     let weekday0 = cfg.start.weekday().num_days_from_monday();
     let (mut evs, mut text, mut rows) = (Vec::new(), Vec::new(), 0);
@@ -652,7 +734,9 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
     if cfg.days == 0 || cfg.days > 3650 {
         return invalid("days", "must be between 1 and 3650");
     }
-    let end = cfg.start.checked_add_days(chrono::Days::new(u64::from(cfg.days) + 1));
+    let end = cfg
+        .start
+        .checked_add_days(chrono::Days::new(u64::from(cfg.days) + 1));
     if end.is_none_or(|end| end.year() > 9999) {
         return invalid("start", "the period must end before the year 10000");
     }
@@ -671,7 +755,8 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         .map(|_| {
             let (u, day0) = (master.random::<f64>(), chance(&mut master, 0.1));
             let x = pick(day0, 0.0, 1.5 - (2.25 - 2.0 * u).sqrt()); // density 1.5 − x on [0, 1)
-            ((x * f64::from(cfg.days)) as u32).min(cfg.days - 1) * DAY + time_of_day(&mut master, 11.0)
+            ((x * f64::from(cfg.days)) as u32).min(cfg.days - 1) * DAY
+                + time_of_day(&mut master, 11.0)
         })
         .collect();
     signups.sort_unstable();
@@ -709,7 +794,8 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
             String::from_utf8_lossy(&u.crm),
         );
         let signup = timestamp(cfg.start, u.signup_day, u.signup_sec);
-        users_csv += &format!("{id},{signup},user{id}@{domain}.example,003{crm},{account},{plan}\n");
+        users_csv +=
+            &format!("{id},{signup},user{id}@{domain}.example,003{crm},{account},{plan}\n");
         let cancel = match u.departed {
             Some(d) => chance(rng, 0.9).then(|| d.max(u.last_active + range(rng, (3, 21)))),
             None => chance(rng, 0.02).then(|| u.signup_day + 14 + range(rng, (0, cfg.days))),
@@ -719,7 +805,10 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
             .map(|c| date(cfg.start, c).to_string())
             .unwrap_or_default();
         subs_csv += &format!("{id},{},{end}\n", date(cfg.start, u.signup_day));
-        let departed = u.departed.map(|d| timestamp(cfg.start, d + 1, 0)).unwrap_or_default();
+        let departed = u
+            .departed
+            .map(|d| timestamp(cfg.start, d + 1, 0))
+            .unwrap_or_default();
         truth_csv += &format!("{id},{},{departed}\n", PERSONAS[u.persona].name);
     }
     let mut files = vec![events_path];
@@ -729,7 +818,9 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         ("truth.csv", truth_csv),
     ] {
         let path = out_dir.join(name);
-        write_atomic(&path, |mut w| w.write_all(body.as_bytes()).map(|()| (w, ())))?;
+        write_atomic(&path, |mut w| {
+            w.write_all(body.as_bytes()).map(|()| (w, ()))
+        })?;
         files.push(path);
     }
     let churned_users = users.iter().filter(|(_, u)| u.departed.is_some()).count();
@@ -746,7 +837,13 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn run(name: &str, users: usize, days: u32, seed: u64, format: EventFormat) -> (GenerateConfig, PathBuf) {
+    fn run(
+        name: &str,
+        users: usize,
+        days: u32,
+        seed: u64,
+        format: EventFormat,
+    ) -> (GenerateConfig, PathBuf) {
         let cfg = GenerateConfig {
             users,
             days,
@@ -754,7 +851,8 @@ mod tests {
             format,
             ..GenerateConfig::default()
         };
-        let dir = std::env::temp_dir().join(format!("churnrisk-generate-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("churnrisk-generate-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(generate(&cfg, &dir).unwrap().files.len(), 4);
         (cfg, dir)
@@ -763,8 +861,15 @@ mod tests {
     /// The data rows of a CSV file, after checking the column count of every line.
     fn rows(path: &Path, columns: usize) -> Vec<Vec<String>> {
         let text = std::fs::read_to_string(path).unwrap();
-        let rows: Vec<Vec<String>> = text.lines().map(|l| l.split(',').map(String::from).collect()).collect();
-        assert!(rows.iter().all(|r| r.len() == columns), "{}", path.display());
+        let rows: Vec<Vec<String>> = text
+            .lines()
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect();
+        assert!(
+            rows.iter().all(|r| r.len() == columns),
+            "{}",
+            path.display()
+        );
         rows[1..].to_vec()
     }
 
@@ -774,7 +879,12 @@ mod tests {
         let (_, b) = run("b", 300, 60, 42, EventFormat::CsvGz);
         let (_, c) = run("c", 300, 60, 7, EventFormat::CsvGz);
         let read = |dir: &Path, name: &str| std::fs::read(dir.join(name)).unwrap();
-        for name in ["events.csv.gz", "users.csv", "subscriptions.csv", "truth.csv"] {
+        for name in [
+            "events.csv.gz",
+            "users.csv",
+            "subscriptions.csv",
+            "truth.csv",
+        ] {
             assert!(read(&a, name) == read(&b, name), "{name} differs");
         }
         assert_ne!(read(&a, "events.csv.gz"), read(&c, "events.csv.gz"));
@@ -782,8 +892,13 @@ mod tests {
         let bytes = read(&a, "events.csv.gz");
         let mut gz = flate2::read::GzDecoder::new(&bytes[..]);
         std::io::Read::read_to_string(&mut gz, &mut text).unwrap();
-        assert!(text.starts_with("user_id,timestamp,event,value,session_id\n") && text.lines().count() > 3000);
-        [a, b, c].iter().for_each(|dir| drop(std::fs::remove_dir_all(dir)));
+        assert!(
+            text.starts_with("user_id,timestamp,event,value,session_id\n")
+                && text.lines().count() > 3000
+        );
+        [a, b, c]
+            .iter()
+            .for_each(|dir| drop(std::fs::remove_dir_all(dir)));
     }
 
     #[test]
@@ -791,15 +906,30 @@ mod tests {
         let (cfg, dir) = run("format", 500, 120, 42, EventFormat::Csv);
         let header = std::fs::read_to_string(dir.join("events.csv")).unwrap();
         assert!(header.starts_with("user_id,timestamp,event,value,session_id\n"));
-        let (users, subs) = (rows(&dir.join("users.csv"), 6), rows(&dir.join("subscriptions.csv"), 3));
+        let (users, subs) = (
+            rows(&dir.join("users.csv"), 6),
+            rows(&dir.join("subscriptions.csv"), 3),
+        );
         let truth = rows(&dir.join("truth.csv"), 3);
         assert_eq!((users.len(), subs.len(), truth.len()), (500, 500, 500));
         let accounts: std::collections::HashSet<_> = users.iter().map(|u| &u[4]).collect();
-        assert!((40..=90).contains(&accounts.len()), "{} accounts", accounts.len());
+        assert!(
+            (40..=90).contains(&accounts.len()),
+            "{} accounts",
+            accounts.len()
+        );
         for (i, u) in users.iter().enumerate() {
-            assert!(u[0] == (i + 1).to_string() && u[1].len() == 20 && (i == 0 || users[i - 1][1] <= u[1]));
+            assert!(
+                u[0] == (i + 1).to_string()
+                    && u[1].len() == 20
+                    && (i == 0 || users[i - 1][1] <= u[1])
+            );
             assert!(u[2].starts_with(&format!("user{}@", u[0])) && u[2].ends_with(".example"));
-            assert!(u[3].len() == 18 && u[3].starts_with("003") && u[3].bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert!(
+                u[3].len() == 18
+                    && u[3].starts_with("003")
+                    && u[3].bytes().all(|b| b.is_ascii_alphanumeric())
+            );
             assert!(["free", "starter", "pro", "enterprise"].contains(&u[5].as_str()));
             let (sub, end) = (&subs[i], &subs[i][2]);
             assert!(sub[0] == u[0] && sub[1] == u[1][..10] && (end.is_empty() || *end > sub[1]));
@@ -811,10 +941,20 @@ mod tests {
         let mut last_value: HashMap<usize, String> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
             let id: usize = e[0].parse().unwrap();
-            assert!(EVENT_VOCABULARY.contains(&e[2].as_str()), "unknown event {}", e[2]);
-            assert!(e[1] >= start && e[1] < end && e[1] >= users[id - 1][1], "{e:?}");
+            assert!(
+                EVENT_VOCABULARY.contains(&e[2].as_str()),
+                "unknown event {}",
+                e[2]
+            );
+            assert!(
+                e[1] >= start && e[1] < end && e[1] >= users[id - 1][1],
+                "{e:?}"
+            );
             let key = |r: &Vec<String>| (r[1].clone(), r[0].parse::<usize>().unwrap());
-            assert!(i == 0 || key(&events[i - 1]) <= key(e), "{e:?} out of order");
+            assert!(
+                i == 0 || key(&events[i - 1]) <= key(e),
+                "{e:?} out of order"
+            );
             let value: Option<u32> = (!e[3].is_empty()).then(|| e[3].parse().unwrap());
             match e[2].as_str() {
                 "nps_submitted" => assert!(value.is_some_and(|v| v <= 10)),
@@ -822,17 +962,31 @@ mod tests {
                 "login" | "page_view" | "help_viewed" => assert!(value.is_none()),
                 _ => {}
             }
-            let (user, n) = e[4].strip_prefix('s').and_then(|s| s.split_once('-')).unwrap();
-            assert!(user == e[0] && n.parse::<u32>().unwrap() >= 1, "session id {}", e[4]);
+            let (user, n) = e[4]
+                .strip_prefix('s')
+                .and_then(|s| s.split_once('-'))
+                .unwrap();
+            assert!(
+                user == e[0] && n.parse::<u32>().unwrap() >= 1,
+                "session id {}",
+                e[4]
+            );
             if VALUE_ACTIONS.contains(&e[2].as_str()) {
                 last_value.insert(id, e[1].clone());
             }
         }
         let departed: Vec<_> = truth.iter().filter(|t| !t[2].is_empty()).collect();
-        assert!((100..400).contains(&departed.len()), "{} departed", departed.len());
+        assert!(
+            (100..400).contains(&departed.len()),
+            "{} departed",
+            departed.len()
+        );
         for t in departed {
             let last = last_value.get(&t[0].parse().unwrap());
-            assert!(last.is_none_or(|v| *v < t[2]), "value action after departure: {t:?}");
+            assert!(
+                last.is_none_or(|v| *v < t[2]),
+                "value action after departure: {t:?}"
+            );
         }
         drop(std::fs::remove_dir_all(dir));
     }
@@ -842,13 +996,16 @@ mod tests {
         let (cfg, dir) = run("mechanism", 2000, 182, 42, EventFormat::Csv);
         let mut daily: HashMap<usize, [[u32; 182]; 3]> = HashMap::new(); // any event, sessions, value actions
         for e in rows(&dir.join("events.csv"), 5) {
-            let d = (NaiveDate::parse_from_str(&e[1][..10], "%Y-%m-%d").unwrap() - cfg.start).num_days() as usize;
-            let [any, sessions, value] = daily.entry(e[0].parse().unwrap()).or_insert([[0; 182]; 3]);
+            let d = (NaiveDate::parse_from_str(&e[1][..10], "%Y-%m-%d").unwrap() - cfg.start)
+                .num_days() as usize;
+            let [any, sessions, value] =
+                daily.entry(e[0].parse().unwrap()).or_insert([[0; 182]; 3]);
             any[d] += 1;
             sessions[d] += u32::from(e[2] == "login");
             value[d] += u32::from(VALUE_ACTIONS.contains(&e[2].as_str()));
         }
-        let sum = |v: &[u32; 182], from: usize, to: usize| f64::from(v[from..to].iter().sum::<u32>());
+        let sum =
+            |v: &[u32; 182], from: usize, to: usize| f64::from(v[from..to].iter().sum::<u32>());
         let (mut left, mut stayed) = (Vec::new(), Vec::new());
         for [any, sessions, value] in daily.values() {
             // Users seen before day 78 and active in the 28 days before day 120.
@@ -875,13 +1032,16 @@ mod tests {
             let of: Vec<_> = truth.iter().filter(|t| t[1] == persona).collect();
             of.iter().filter(|t| !t[2].is_empty()).count() as f64 / of.len() as f64
         };
-        assert!(share("power") < 0.3 && share("trial") > 0.7 && share("casual") < share("friction"));
+        assert!(
+            share("power") < 0.3 && share("trial") > 0.7 && share("casual") < share("friction")
+        );
         drop(std::fs::remove_dir_all(dir));
     }
 
     #[test]
     fn rejects_bad_config() {
-        let dir = std::env::temp_dir().join(format!("churnrisk-generate-bad-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("churnrisk-generate-bad-{}", std::process::id()));
         let edits: [fn(&mut GenerateConfig); 4] = [
             |c| c.users = 0,
             |c| c.days = 0,
@@ -892,7 +1052,10 @@ mod tests {
             let mut cfg = GenerateConfig::default();
             edit(&mut cfg);
             let result = generate(&cfg, &dir);
-            assert!(matches!(result, Err(Error::InvalidArgument { .. })), "{cfg:?}");
+            assert!(
+                matches!(result, Err(Error::InvalidArgument { .. })),
+                "{cfg:?}"
+            );
         }
         assert!(!dir.exists());
     }

@@ -271,7 +271,9 @@ fn scan(path: &Path, text_columns: &[&str]) -> Result<(LazyFrame, Schema)> {
         .filter(|c| header.contains(c))
         .map(|c| Field::new((*c).into(), DataType::String))
         .collect();
-    let mut lf = reader().with_dtype_overwrite(Some(Arc::new(overwrite))).finish()?;
+    let mut lf = reader()
+        .with_dtype_overwrite(Some(Arc::new(overwrite)))
+        .finish()?;
     let schema = lf.collect_schema()?.as_ref().clone();
     Ok((lf, schema))
 }
@@ -336,7 +338,13 @@ fn parse_timestamp_column(c: Column) -> PolarsResult<Column> {
 }
 
 /// Fails on the first row whose timestamp text did not parse.
-fn check_timestamps(path: &Path, df: &DataFrame, parsed: &str, raw: &str, column: &str) -> Result<()> {
+fn check_timestamps(
+    path: &Path,
+    df: &DataFrame,
+    parsed: &str,
+    raw: &str,
+    column: &str,
+) -> Result<()> {
     let parsed = df.column(parsed)?.i64()?;
     let raw = df.column(raw)?.str()?;
     for (row, (p, r)) in parsed.iter().zip(raw.iter()).enumerate() {
@@ -364,7 +372,10 @@ fn check_timestamps(path: &Path, df: &DataFrame, parsed: &str, raw: &str, column
 
 fn check_not_empty(path: &Path, df: &DataFrame, column: &str) -> Result<()> {
     let values = df.column(column)?.str()?;
-    if let Some(row) = values.iter().position(|v| v.is_none_or(|s| s.trim().is_empty())) {
+    if let Some(row) = values
+        .iter()
+        .position(|v| v.is_none_or(|s| s.trim().is_empty()))
+    {
         return Err(Error::EmptyValue {
             path: path.into(),
             column: column.into(),
@@ -417,7 +428,10 @@ mod tests {
         assert_eq!(parse_timestamp("2026-01-01"), Some(base));
         assert_eq!(parse_timestamp("1767225600"), Some(base));
         assert_eq!(parse_timestamp("1767225600000"), Some(base));
-        assert_eq!(parse_timestamp("2026-01-01T00:00:00.250Z"), Some(base + 250));
+        assert_eq!(
+            parse_timestamp("2026-01-01T00:00:00.250Z"),
+            Some(base + 250)
+        );
         assert_eq!(parse_timestamp("yesterday"), None);
         assert_eq!(parse_timestamp(""), None);
     }
@@ -452,7 +466,11 @@ mod tests {
     #[test]
     fn rejects_missing_column() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "e.csv", "user_id,time,event\n1,2026-01-01,login\n");
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "user_id,time,event\n1,2026-01-01,login\n",
+        );
         let err = load_events(&p).unwrap_err();
         assert!(
             matches!(err, Error::MissingColumn { ref column, .. } if column == "timestamp"),
@@ -479,16 +497,25 @@ mod tests {
     fn rejects_empty_and_missing_files() {
         let dir = tempfile::tempdir().unwrap();
         let empty = write(dir.path(), "e.csv", "");
-        assert!(matches!(load_events(&empty).unwrap_err(), Error::EmptyInput { .. }));
+        assert!(matches!(
+            load_events(&empty).unwrap_err(),
+            Error::EmptyInput { .. }
+        ));
         let header_only = write(dir.path(), "h.csv", "user_id,timestamp,event\n");
         assert!(matches!(
             load_events(&header_only).unwrap_err(),
             Error::EmptyInput { .. }
         ));
         let missing = dir.path().join("nope.csv");
-        assert!(matches!(load_events(&missing).unwrap_err(), Error::MissingFile { .. }));
+        assert!(matches!(
+            load_events(&missing).unwrap_err(),
+            Error::MissingFile { .. }
+        ));
         let odd = write(dir.path(), "e.xlsx", "x");
-        assert!(matches!(load_events(&odd).unwrap_err(), Error::UnknownFormat { .. }));
+        assert!(matches!(
+            load_events(&odd).unwrap_err(),
+            Error::UnknownFormat { .. }
+        ));
     }
 
     #[test]
@@ -525,7 +552,10 @@ mod tests {
             .flatten()
             .collect();
         assert_eq!(ids, ["5", "6"]);
-        assert_eq!(ev.df.column("value").unwrap().f64().unwrap().get(1), Some(9.5));
+        assert_eq!(
+            ev.df.column("value").unwrap().f64().unwrap().get(1),
+            Some(9.5)
+        );
     }
 
     #[test]
@@ -533,7 +563,10 @@ mod tests {
         use std::io::Write;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("e.csv.gz");
-        let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast());
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&p).unwrap(),
+            flate2::Compression::fast(),
+        );
         gz.write_all(b"user_id,timestamp,event,session_id\na,2026-01-01T00:00:00Z,login,s1\n")
             .unwrap();
         gz.finish().unwrap();

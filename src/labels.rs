@@ -69,7 +69,9 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
     };
     let mut signup = match src.users {
         Some(u) => ids.join(
-            u.df.clone().lazy().select([col("user_id"), col("signup_ts")]),
+            u.df.clone()
+                .lazy()
+                .select([col("user_id"), col("signup_ts")]),
             [col("user_id")],
             [col("user_id")],
             JoinArgs::new(JoinType::Left),
@@ -92,7 +94,9 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
             .with_column(coalesce(&[col("signup_ts"), col("first_start")]).alias("signup_ts"))
             .select([col("user_id"), col("signup_ts")]);
     }
-    Ok(signup.sort(["user_id"], SortMultipleOptions::default()).collect()?)
+    Ok(signup
+        .sort(["user_id"], SortMultipleOptions::default())
+        .collect()?)
 }
 
 /// Churn labels for a population at `as_of`, in the population's row order.
@@ -118,7 +122,12 @@ pub fn labels(
                 .df
                 .clone()
                 .lazy()
-                .filter(col("ts").gt_eq(lit(as_of)).and(col("ts").lt(lit(until))).and(signal))
+                .filter(
+                    col("ts")
+                        .gt_eq(lit(as_of))
+                        .and(col("ts").lt(lit(until)))
+                        .and(signal),
+                )
                 .select([col("user_id")])
                 .unique(None, UniqueKeepStrategy::Any)
                 .with_column(lit(true).alias("retained"))
@@ -151,10 +160,12 @@ pub fn labels(
 
 /// Subscriptions running at `as_of`: `start ≤ T < end`, a missing end meaning "running".
 fn running_subscriptions(src: &Sources, as_of: i64) -> Result<LazyFrame> {
-    let subs = src.subscriptions.ok_or_else(|| crate::error::Error::InvalidArgument {
-        name: "--subscriptions".into(),
-        message: "the subscription churn definition needs a subscriptions table".into(),
-    })?;
+    let subs = src
+        .subscriptions
+        .ok_or_else(|| crate::error::Error::InvalidArgument {
+            name: "--subscriptions".into(),
+            message: "the subscription churn definition needs a subscriptions table".into(),
+        })?;
     Ok(subs.df.clone().lazy().filter(
         col("start_ts")
             .lt_eq(lit(as_of))
@@ -208,10 +219,24 @@ mod tests {
         };
         let as_of = ts("2026-04-01");
         let pop = population(&src, &rule(Definition::Inactivity), as_of).unwrap();
-        let ids: Vec<_> = pop.column("user_id").unwrap().str().unwrap().iter().flatten().collect();
+        let ids: Vec<_> = pop
+            .column("user_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         // c was last seen in January; d's only event is after T.
         assert_eq!(ids, ["a", "b"]);
-        let y = labels(&src, &rule(Definition::Inactivity), &["make".into()], &pop, as_of).unwrap();
+        let y = labels(
+            &src,
+            &rule(Definition::Inactivity),
+            &["make".into()],
+            &pop,
+            as_of,
+        )
+        .unwrap();
         // a made something on 04-10 (retained); b only logged in before T (churned).
         assert_eq!(y, [false, true]);
         let any = LabelRule {
@@ -242,7 +267,14 @@ mod tests {
         };
         let as_of = ts("2026-04-01");
         let pop = population(&src, &rule(Definition::Subscription), as_of).unwrap();
-        let ids: Vec<_> = pop.column("user_id").unwrap().str().unwrap().iter().flatten().collect();
+        let ids: Vec<_> = pop
+            .column("user_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(ids, ["a", "b"]);
         assert_eq!(
             pop.column("signup_ts").unwrap().i64().unwrap().get(0),

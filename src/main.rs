@@ -25,7 +25,11 @@ fn main() -> ExitCode {
 
 /// See `cli::EXIT_CODES`.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    match err.chain().find_map(|e| e.downcast_ref::<Error>()).map(Error::category) {
+    match err
+        .chain()
+        .find_map(|e| e.downcast_ref::<Error>())
+        .map(Error::category)
+    {
         Some(Category::Data) => 3,
         Some(Category::Config) => 4,
         Some(Category::Refused) => 5,

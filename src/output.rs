@@ -104,7 +104,12 @@ pub struct RankedRow {
 }
 
 /// Ranks the scored users and attaches tiers, plays, CRM ids and figures.
-pub fn rank(scored: &Scored, spec: &FeatureSpec, users: Option<&Users>, tiers: &TierRule) -> Result<Vec<RankedRow>> {
+pub fn rank(
+    scored: &Scored,
+    spec: &FeatureSpec,
+    users: Option<&Users>,
+    tiers: &TierRule,
+) -> Result<Vec<RankedRow>> {
     let crm = crm_lookup(users)?;
     let columns = FrameRow::columns(&scored.features.df);
     let mut order: Vec<&crate::model::ScoredUser> = scored.users.iter().collect();

@@ -65,7 +65,10 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
         );
     }
     if row.get("activated") == 0.0 {
-        return choose(Play::ProgressMomentum, "progress: never reached first value".into());
+        return choose(
+            Play::ProgressMomentum,
+            "progress: never reached first value".into(),
+        );
     }
     if row.get("value_actions_long") <= 1.0 && row.get("value_actions_recent") == 0.0 {
         return choose(

@@ -35,7 +35,11 @@ pub fn training_summary(model: &ChurnModel) -> String {
     let v = &model.validation;
     let b = &model.baseline;
     let val_date = t.panel.first().map(|d| d.as_of.as_str()).unwrap_or("-");
-    let _ = writeln!(s, "validation on {val_date} ({} users, {} churned):", v.rows, v.churned);
+    let _ = writeln!(
+        s,
+        "validation on {val_date} ({} users, {} churned):",
+        v.rows, v.churned
+    );
     let _ = writeln!(s, "  {:<22} {:>8} {:>10}", "metric", "model", "baseline");
     let rows: [(&str, MetricOf); 6] = [
         ("ROC AUC", |m| m.roc_auc),
@@ -52,7 +56,11 @@ pub fn training_summary(model: &ChurnModel) -> String {
     let _ = writeln!(s, "alpha search (validation log loss / ROC AUC):");
     for a in &t.alpha_search {
         let mark = if a.alpha == t.alpha { " *" } else { "" };
-        let _ = writeln!(s, "  alpha {:>8}  {:.4}  {:.4}{mark}", a.alpha, a.log_loss, a.roc_auc);
+        let _ = writeln!(
+            s,
+            "  alpha {:>8}  {:.4}  {:.4}{mark}",
+            a.alpha, a.log_loss, a.roc_auc
+        );
     }
     let _ = writeln!(
         s,

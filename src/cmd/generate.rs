@@ -26,7 +26,8 @@ pub fn run(args: GenerateArgs, log: &Log) -> Result<()> {
         ..GenerateConfig::default()
     };
     let started = std::time::Instant::now();
-    let summary = generate(&cfg, &args.out).with_context(|| format!("generating into {}", args.out.display()))?;
+    let summary = generate(&cfg, &args.out)
+        .with_context(|| format!("generating into {}", args.out.display()))?;
     let secs = started.elapsed().as_secs_f64();
     log.info(format!(
         "wrote {} events for {} users ({} churned) in {:.2}s ({:.0} events/s) to {}",

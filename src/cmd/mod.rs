@@ -50,20 +50,35 @@ impl Inputs {
     /// Loads and checks the feature file and every table, with the file named in errors.
     pub fn load(args: &InputArgs, log: &Log) -> Result<Self> {
         let spec = FeatureSpec::load(&args.features)?;
-        let events =
-            ingest::load_events(&args.events).with_context(|| format!("reading events {}", args.events.display()))?;
-        log.info(format!("read {} events from {}", events.rows(), args.events.display()));
+        let events = ingest::load_events(&args.events)
+            .with_context(|| format!("reading events {}", args.events.display()))?;
+        log.info(format!(
+            "read {} events from {}",
+            events.rows(),
+            args.events.display()
+        ));
         spec.check_events_exist(&event_names(&events)?)
-            .with_context(|| format!("checking {} against {}", args.features.display(), args.events.display()))?;
+            .with_context(|| {
+                format!(
+                    "checking {} against {}",
+                    args.features.display(),
+                    args.events.display()
+                )
+            })?;
         let users = args
             .users
             .as_deref()
-            .map(|p| ingest::load_users(p).with_context(|| format!("reading users {}", p.display())))
+            .map(|p| {
+                ingest::load_users(p).with_context(|| format!("reading users {}", p.display()))
+            })
             .transpose()?;
         let subscriptions = args
             .subscriptions
             .as_deref()
-            .map(|p| ingest::load_subscriptions(p).with_context(|| format!("reading subscriptions {}", p.display())))
+            .map(|p| {
+                ingest::load_subscriptions(p)
+                    .with_context(|| format!("reading subscriptions {}", p.display()))
+            })
             .transpose()?;
         Ok(Inputs {
             spec,

@@ -33,8 +33,12 @@ pub fn run(args: RunArgs, log: &Log) -> Result<()> {
     let existing = if args.retrain || !args.model.is_file() {
         None
     } else {
-        let model = ChurnModel::load(&args.model).with_context(|| format!("reading model {}", args.model.display()))?;
-        model.check_compatible(&inputs.spec).is_ok().then_some(model)
+        let model = ChurnModel::load(&args.model)
+            .with_context(|| format!("reading model {}", args.model.display()))?;
+        model
+            .check_compatible(&inputs.spec)
+            .is_ok()
+            .then_some(model)
     };
     let model = match existing {
         Some(model) => model,
@@ -46,7 +50,12 @@ pub fn run(args: RunArgs, log: &Log) -> Result<()> {
                 active_days: 28,
                 signal: Signal::ValueAction,
             };
-            let model = train(&inputs.sources(), &inputs.spec, &TrainOptions::new(as_of, rule)).context("training")?;
+            let model = train(
+                &inputs.sources(),
+                &inputs.spec,
+                &TrainOptions::new(as_of, rule),
+            )
+            .context("training")?;
             model
                 .save(&args.model)
                 .with_context(|| format!("writing model {}", args.model.display()))?;
@@ -60,7 +69,8 @@ pub fn run(args: RunArgs, log: &Log) -> Result<()> {
     let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)?;
     let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
     let out = args.out.join("at_risk.csv");
-    write_csv(&out, &rows, inputs.users.is_some()).with_context(|| format!("writing {}", out.display()))?;
+    write_csv(&out, &rows, inputs.users.is_some())
+        .with_context(|| format!("writing {}", out.display()))?;
     print!("{}", ranked_summary(&rows, 10));
     log.info(format!("ranked list written to {}", out.display()));
     Ok(())

@@ -13,12 +13,14 @@ use crate::cli::ScoreArgs;
 pub fn run(args: ScoreArgs, log: &Log) -> Result<()> {
     let as_of = parse_as_of(&args.as_of)?;
     let tiers = TierRule::new(args.list.high, args.list.medium)?;
-    let model = ChurnModel::load(&args.model).with_context(|| format!("reading model {}", args.model.display()))?;
+    let model = ChurnModel::load(&args.model)
+        .with_context(|| format!("reading model {}", args.model.display()))?;
     let inputs = Inputs::load(&args.input, log)?;
     let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)
         .with_context(|| format!("scoring with {}", args.model.display()))?;
     let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
-    write_csv(&args.out, &rows, inputs.users.is_some()).with_context(|| format!("writing {}", args.out.display()))?;
+    write_csv(&args.out, &rows, inputs.users.is_some())
+        .with_context(|| format!("writing {}", args.out.display()))?;
     print!("{}", ranked_summary(&rows, 10));
     log.info(format!("ranked list written to {}", args.out.display()));
     Ok(())

@@ -13,7 +13,10 @@ use crate::cli::TrainArgs;
 pub fn run(args: TrainArgs, log: &Log) -> Result<()> {
     let as_of = parse_as_of(&args.as_of)?;
     let inputs = Inputs::load(&args.input, log)?;
-    let mut opts = TrainOptions::new(as_of, label_rule(&args.labels, inputs.subscriptions.is_some()));
+    let mut opts = TrainOptions::new(
+        as_of,
+        label_rule(&args.labels, inputs.subscriptions.is_some()),
+    );
     opts.panel_dates = args.panel_dates;
     opts.step_days = args.panel_step_days;
     let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;

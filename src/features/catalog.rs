@@ -61,9 +61,12 @@ impl FeatureDef {
             Direction::Lower => z < 0.0,
             Direction::Either => true,
         };
-        let declining = |recent: &str, prior: &str, ratio: f64| row.get(recent) < row.get(prior) * ratio;
+        let declining =
+            |recent: &str, prior: &str, ratio: f64| row.get(recent) < row.get(prior) * ratio;
         side && match self.name.as_str() {
-            "active_days_prior" | "activity_change" => declining("active_days_recent", "active_days_prior", 0.5),
+            "active_days_prior" | "activity_change" => {
+                declining("active_days_recent", "active_days_prior", 0.5)
+            }
             "value_trend" => declining("value_actions_recent", "value_actions_prior", 0.5),
             _ => true,
         }
@@ -170,7 +173,11 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
         format!("value actions in the last {l} days"),
         Log1p,
     );
-    add("events_per_week".into(), "events per week since signup".into(), Log1p);
+    add(
+        "events_per_week".into(),
+        "events per week since signup".into(),
+        Log1p,
+    );
     add(
         "value_per_week".into(),
         "value actions per week since signup".into(),
@@ -178,7 +185,9 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
     );
     add(
         "value_amount_long".into(),
-        format!("sum of the `value` column over value actions in the last {l} days (0 without values)"),
+        format!(
+            "sum of the `value` column over value actions in the last {l} days (0 without values)"
+        ),
         Log1p,
     );
     if !f.events.feedback.is_empty() {
@@ -209,7 +218,10 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
     for ratio in &f.ratios {
         add(
             format!("ratio_{}", ratio.name),
-            format!("{} per {} over the last {l} days", ratio.numerator, ratio.denominator),
+            format!(
+                "{} per {} over the last {l} days",
+                ratio.numerator, ratio.denominator
+            ),
             Log1p,
         );
     }
@@ -240,11 +252,13 @@ fn family_of(spec: &FeatureSpec, name: &str) -> (String, Direction) {
     let (family, dir) = match name {
         "days_since_last_value" | "days_since_last_event" => ("recency", Higher),
         "active_days_prior" => ("activity", Either),
-        "active_days_recent" | "activity_change" | "activity_slope" | "sessions_recent" | "events_per_week"
-        | "session_minutes" => ("activity", Lower),
-        "value_per_active_day" | "value_trend" | "value_actions_long" | "value_per_week" | "value_amount_long" => {
-            ("value", Lower)
-        }
+        "active_days_recent" | "activity_change" | "activity_slope" | "sessions_recent"
+        | "events_per_week" | "session_minutes" => ("activity", Lower),
+        "value_per_active_day"
+        | "value_trend"
+        | "value_actions_long"
+        | "value_per_week"
+        | "value_amount_long" => ("value", Lower),
         "core_features_used" => ("depth", Lower),
         "tenure_days" => ("tenure", Lower),
         "activated" => ("activation", Lower),
@@ -300,7 +314,11 @@ pub fn rate_long_name(event: &str) -> String {
 pub fn phrase(spec: &FeatureSpec, name: &str, row: &dyn RawRow, typical: f64) -> String {
     let f = &spec.file;
     let w = &f.windows;
-    let (r, p, l) = (w.recent_days as f64, w.prior_days as f64, w.long_days as f64);
+    let (r, p, l) = (
+        w.recent_days as f64,
+        w.prior_days as f64,
+        w.long_days as f64,
+    );
     let v = row.get(name);
     let n = |x: f64| format_count(x);
     match name {
@@ -310,7 +328,10 @@ pub fn phrase(spec: &FeatureSpec, name: &str, row: &dyn RawRow, typical: f64) ->
             let prior = row.get("active_days_prior") * r / p;
             change_phrase("active days", recent, prior, r, p)
         }
-        "activity_slope" => format!("weekly active days falling by {:.1} a week over 6 weeks", -v),
+        "activity_slope" => format!(
+            "weekly active days falling by {:.1} a week over 6 weeks",
+            -v
+        ),
         "days_since_last_value" => {
             if row.get("value_actions_long") == 0.0 && row.get("activated") == 0.0 {
                 format!("no value action in {} days since signup", n(v))
@@ -446,15 +467,20 @@ mod tests {
     }
 
     fn spec() -> FeatureSpec {
-        let text =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("features/default.toml")).unwrap();
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("features/default.toml"),
+        )
+        .unwrap();
         FeatureSpec::from_toml(&text, Path::new("default.toml")).unwrap()
     }
 
     #[test]
     fn catalog_names_are_unique_and_never_the_user_id() {
         let s = spec();
-        let defs = catalog(&s, &["login".into(), "page_view".into(), "report_created".into()]);
+        let defs = catalog(
+            &s,
+            &["login".into(), "page_view".into(), "report_created".into()],
+        );
         let names: std::collections::BTreeSet<_> = defs.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names.len(), defs.len());
         assert!(!names.iter().any(|n| n.contains("user_id")));
@@ -502,7 +528,10 @@ mod tests {
             phrase(&s, "days_since_last_value", &row, 0.0),
             "no value action for 23 days"
         );
-        assert_eq!(phrase(&s, "core_features_used", &row, 0.0), "uses 1 of 6 core features");
+        assert_eq!(
+            phrase(&s, "core_features_used", &row, 0.0),
+            "uses 1 of 6 core features"
+        );
         assert_eq!(
             phrase(&s, "n_long__page_view", &row, 41.6),
             "no page_view in the last 90 days"

@@ -59,7 +59,12 @@ pub fn prepare(events: &Events, spec: &FeatureSpec) -> Prepared {
 
 /// The distinct event names in the log.
 pub fn event_names(events: &Events) -> Result<BTreeSet<String>> {
-    let names = events.df.clone().lazy().select([col("event").unique()]).collect()?;
+    let names = events
+        .df
+        .clone()
+        .lazy()
+        .select([col("event").unique()])
+        .collect()?;
     Ok(names
         .column("event")?
         .str()?
@@ -106,7 +111,11 @@ pub fn compute(
     event_types: &[String],
 ) -> Result<FeatureFrame> {
     let w = &spec.file.windows;
-    let (r, p, l) = (w.recent_days as i64, w.prior_days as i64, w.long_days as i64);
+    let (r, p, l) = (
+        w.recent_days as i64,
+        w.prior_days as i64,
+        w.long_days as i64,
+    );
     // Windows are whole calendar days (UTC): age 0 is the last day that began before T.
     let last_day = (as_of + DAY_MS - 1).div_euclid(DAY_MS) - 1;
     let events = prepared
@@ -120,7 +129,11 @@ pub fn compute(
     // de-duplicated frames instead of per-group `n_unique` on filtered values.
     let within = |lo: i64, hi: i64| col("age").gt_eq(lit(lo)).and(col("age").lt(lit(hi)));
     let count_if = |cond: Expr| cond.cast(DataType::Float64).sum();
-    let ts_if = |cond: Expr| when(cond).then(col("ts")).otherwise(lit(NULL).cast(DataType::Int64));
+    let ts_if = |cond: Expr| {
+        when(cond)
+            .then(col("ts"))
+            .otherwise(lit(NULL).cast(DataType::Int64))
+    };
 
     let mut aggs = vec![
         col("ts").min().alias("first_ts"),
@@ -143,7 +156,10 @@ pub fn compute(
     ];
     for funnel in &spec.file.funnels {
         for (i, step) in funnel.steps.iter().enumerate() {
-            aggs.push(count_if(col("event").eq(lit(step.as_str()))).alias(format!("funnel_{}_{i}", funnel.name)));
+            aggs.push(
+                count_if(col("event").eq(lit(step.as_str())))
+                    .alias(format!("funnel_{}_{i}", funnel.name)),
+            );
         }
     }
     let mut ratio_events: BTreeSet<&str> = BTreeSet::new();
@@ -152,12 +168,21 @@ pub fn compute(
         ratio_events.insert(&ratio.denominator);
     }
     for e in &ratio_events {
-        aggs.push(count_if(col("event").eq(lit(*e)).and(within(0, l))).alias(format!("ratio_n_{e}")));
+        aggs.push(
+            count_if(col("event").eq(lit(*e)).and(within(0, l))).alias(format!("ratio_n_{e}")),
+        );
     }
     for e in event_types {
-        aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(0, r))).alias(rate_recent_name(e)));
-        aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(r, r + p))).alias(rate_prior_name(e)));
-        aggs.push(count_if(col("event").eq(lit(e.as_str())).and(within(0, l))).alias(rate_long_name(e)));
+        aggs.push(
+            count_if(col("event").eq(lit(e.as_str())).and(within(0, r))).alias(rate_recent_name(e)),
+        );
+        aggs.push(
+            count_if(col("event").eq(lit(e.as_str())).and(within(r, r + p)))
+                .alias(rate_prior_name(e)),
+        );
+        aggs.push(
+            count_if(col("event").eq(lit(e.as_str())).and(within(0, l))).alias(rate_long_name(e)),
+        );
     }
     let per_user = events.clone().group_by([col("user_id")]).agg(aggs);
 
@@ -196,15 +221,28 @@ pub fn compute(
     let session_minutes = events
         .filter(within(0, l))
         .group_by([col("user_id"), col("session_id")])
-        .agg([((col("ts").max() - col("ts").min()).cast(DataType::Float64) / lit(60_000.0)).alias("minutes")])
+        .agg([
+            ((col("ts").max() - col("ts").min()).cast(DataType::Float64) / lit(60_000.0))
+                .alias("minutes"),
+        ])
         .group_by([col("user_id")])
         .agg([col("minutes").median().alias("session_minutes")]);
 
     let joined = [per_user, session_minutes, active_days, core_used, sessions]
         .into_iter()
         .fold(
-            population.clone().lazy().select([col("user_id"), col("signup_ts")]),
-            |acc, part| acc.join(part, [col("user_id")], [col("user_id")], JoinArgs::new(JoinType::Left)),
+            population
+                .clone()
+                .lazy()
+                .select([col("user_id"), col("signup_ts")]),
+            |acc, part| {
+                acc.join(
+                    part,
+                    [col("user_id")],
+                    [col("user_id")],
+                    JoinArgs::new(JoinType::Left),
+                )
+            },
         );
 
     let defs = catalog(spec, event_types);
@@ -213,7 +251,8 @@ pub fn compute(
     let tenure = at_least(day(lit(as_of) - signup.clone()), 0.0);
     let (rf, pf) = (r as f64, p as f64);
     let log_ratio = |recent: &str, prior: &str| {
-        ((col(recent) + lit(1.0)) / (col(prior) * lit(rf / pf) + lit(1.0))).log(lit(std::f64::consts::E))
+        ((col(recent) + lit(1.0)) / (col(prior) * lit(rf / pf) + lit(1.0)))
+            .log(lit(std::f64::consts::E))
     };
     // Least-squares slope of weekly active days against time (week 0 is the latest).
     let mean_x = (SLOPE_WEEKS - 1) as f64 / 2.0;
@@ -280,7 +319,8 @@ pub fn compute(
         log_ratio("active_days_recent", "active_days_prior").alias("activity_change"),
         log_ratio("value_actions_recent", "value_actions_prior").alias("value_trend"),
         slope.alias("activity_slope"),
-        (col("value_actions_long") / at_least(col("active_days_long"), 1.0)).alias("value_per_active_day"),
+        (col("value_actions_long") / at_least(col("active_days_long"), 1.0))
+            .alias("value_per_active_day"),
         (col("events_total") * lit(7.0) / at_least(tenure.clone(), 1.0)).alias("events_per_week"),
         (col("value_total") * lit(7.0) / at_least(tenure, 1.0)).alias("value_per_week"),
     ];
@@ -298,7 +338,8 @@ pub fn compute(
             .otherwise(days)
     };
     let min_exposure = |cap: i64| (7.min(cap)) as f64;
-    let scale = |end: i64, cap: i64| lit(cap as f64) / at_least(exposure(end, cap), min_exposure(cap));
+    let scale =
+        |end: i64, cap: i64| lit(cap as f64) / at_least(exposure(end, cap), min_exposure(cap));
     let prior_seen = exposure(as_of - r * DAY_MS, p).gt_eq(lit(min_exposure(p)));
     for e in event_types {
         let (nr, np, nl) = (rate_recent_name(e), rate_prior_name(e), rate_long_name(e));
@@ -320,7 +361,9 @@ pub fn compute(
             reached = reached.and(col(format!("funnel_{}_{i}", funnel.name)).gt(lit(0.0)));
             total = total + reached.clone().cast(DataType::Float64);
         }
-        derived.push((total / lit(funnel.steps.len() as f64)).alias(format!("funnel_{}", funnel.name)));
+        derived.push(
+            (total / lit(funnel.steps.len() as f64)).alias(format!("funnel_{}", funnel.name)),
+        );
     }
     for ratio in &spec.file.ratios {
         let num = col(format!("ratio_n_{}", ratio.numerator));
@@ -333,7 +376,10 @@ pub fn compute(
         );
     }
     let mut out = vec![col("user_id")];
-    out.extend(defs.iter().map(|d| col(d.name.as_str()).cast(DataType::Float64)));
+    out.extend(
+        defs.iter()
+            .map(|d| col(d.name.as_str()).cast(DataType::Float64)),
+    );
     out.extend(AUX_COLUMNS.iter().map(|c| col(*c)));
     let df = filled
         .with_columns(derived)
@@ -367,7 +413,10 @@ mod tests {
         let user: Vec<&str> = rows.iter().map(|r| r.0).collect();
         let ts: Vec<i64> = rows.iter().map(|r| parse_timestamp(r.1).unwrap()).collect();
         let event: Vec<&str> = rows.iter().map(|r| r.2).collect();
-        let session: Vec<String> = rows.iter().map(|r| format!("{}-{}", r.0, &r.1[..10])).collect();
+        let session: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{}-{}", r.0, &r.1[..10]))
+            .collect();
         let df = df!(
             "user_id" => user,
             "ts" => ts,

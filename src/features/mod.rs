@@ -6,5 +6,7 @@ pub mod compute;
 pub mod spec;
 
 pub use catalog::{catalog, phrase, FeatureDef, RawRow, Transform};
-pub use compute::{compute, event_names, prepare, top_event_types, FeatureFrame, Prepared, AUX_COLUMNS};
+pub use compute::{
+    compute, event_names, prepare, top_event_types, FeatureFrame, Prepared, AUX_COLUMNS,
+};
 pub use spec::FeatureSpec;

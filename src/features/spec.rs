@@ -162,7 +162,8 @@ impl FeatureSpec {
             path: path.into(),
             message,
         };
-        let mut file: FeatureFile = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        let mut file: FeatureFile =
+            toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
         let ev = &mut file.events;
         if ev.value.is_empty() {
             return Err(bad("[events] value must name at least one event".into()));
@@ -175,7 +176,9 @@ impl FeatureSpec {
         }
         for (role, names) in file.roles() {
             if let Some(n) = names.iter().find(|n| n.trim().is_empty()) {
-                return Err(bad(format!("[events] {role} holds an empty event name {n:?}")));
+                return Err(bad(format!(
+                    "[events] {role} holds an empty event name {n:?}"
+                )));
             }
             let unique: BTreeSet<_> = names.iter().collect();
             if unique.len() != names.len() {
@@ -218,7 +221,10 @@ impl FeatureSpec {
                 return Err(bad(format!("ratio {:?} is defined twice", r.name)));
             }
             if r.numerator == r.denominator {
-                return Err(bad(format!("ratio {:?} divides an event by itself", r.name)));
+                return Err(bad(format!(
+                    "ratio {:?} divides an event by itself",
+                    r.name
+                )));
             }
         }
         let canonical = serde_json::to_vec(&file).map_err(|e| bad(e.to_string()))?;
@@ -238,7 +244,11 @@ impl FeatureSpec {
             .into_iter()
             .flat_map(|(_, n)| n.iter().map(String::as_str))
             .collect();
-        all.extend(f.funnels.iter().flat_map(|x| x.steps.iter().map(String::as_str)));
+        all.extend(
+            f.funnels
+                .iter()
+                .flat_map(|x| x.steps.iter().map(String::as_str)),
+        );
         all.extend(
             f.ratios
                 .iter()

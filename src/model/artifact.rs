@@ -95,10 +95,15 @@ impl ChurnModel {
             path: path.into(),
             message,
         };
-        let version: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let version: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         match version.get("format_version").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
-            Some(v) => return Err(bad(format!("format version {v}, this build reads {FORMAT_VERSION}"))),
+            Some(v) => {
+                return Err(bad(format!(
+                    "format version {v}, this build reads {FORMAT_VERSION}"
+                )))
+            }
             None => return Err(bad("no format_version: not a churnrisk model".into())),
         }
         serde_json::from_value(version).map_err(|e| bad(e.to_string()))
@@ -228,9 +233,15 @@ mod tests {
             matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { ref message, .. } if message.contains("99"))
         );
         std::fs::write(&p, r#"{"hello": 1}"#).unwrap();
-        assert!(matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { .. }));
+        assert!(matches!(
+            ChurnModel::load(&p).unwrap_err(),
+            Error::BadModel { .. }
+        ));
         std::fs::write(&p, "not json").unwrap();
-        assert!(matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { .. }));
+        assert!(matches!(
+            ChurnModel::load(&p).unwrap_err(),
+            Error::BadModel { .. }
+        ));
     }
 
     #[test]

@@ -34,7 +34,11 @@ pub struct Metrics {
 pub fn evaluate(p: &[f64], y: &[bool]) -> Metrics {
     let n = p.len();
     let churned = y.iter().filter(|&&v| v).count();
-    let base_rate = if n == 0 { 0.0 } else { churned as f64 / n as f64 };
+    let base_rate = if n == 0 {
+        0.0
+    } else {
+        churned as f64 / n as f64
+    };
     let eps = 1e-15;
     let log_loss = mean(p.iter().zip(y).map(|(&p, &y)| {
         let p = p.clamp(eps, 1.0 - eps);
@@ -44,11 +48,19 @@ pub fn evaluate(p: &[f64], y: &[bool]) -> Metrics {
             -(1.0 - p).ln()
         }
     }));
-    let brier = mean(p.iter().zip(y).map(|(&p, &y)| (p - f64::from(u8::from(y))).powi(2)));
+    let brier = mean(
+        p.iter()
+            .zip(y)
+            .map(|(&p, &y)| (p - f64::from(u8::from(y))).powi(2)),
+    );
     let order = ranked(p);
     let top = n.div_ceil(10);
     let top_hits = order[..top].iter().filter(|&&i| y[i]).count();
-    let top_decile_precision = if top == 0 { 0.0 } else { top_hits as f64 / top as f64 };
+    let top_decile_precision = if top == 0 {
+        0.0
+    } else {
+        top_hits as f64 / top as f64
+    };
     let calibration = (0..10)
         .filter_map(|d| {
             let (lo, hi) = (d * n / 10, (d + 1) * n / 10);
@@ -151,8 +163,14 @@ mod tests {
 
     #[test]
     fn auc_of_hand_computed_cases() {
-        assert_eq!(roc_auc(&[0.9, 0.8, 0.2, 0.1], &[true, true, false, false]), 1.0);
-        assert_eq!(roc_auc(&[0.1, 0.2, 0.8, 0.9], &[true, true, false, false]), 0.0);
+        assert_eq!(
+            roc_auc(&[0.9, 0.8, 0.2, 0.1], &[true, true, false, false]),
+            1.0
+        );
+        assert_eq!(
+            roc_auc(&[0.1, 0.2, 0.8, 0.9], &[true, true, false, false]),
+            0.0
+        );
         // One positive above one negative, tied with the other: (1 + 0.5) / 2.
         assert_eq!(roc_auc(&[0.5, 0.5, 0.1], &[true, false, false]), 0.75);
         assert!(roc_auc(&[0.1, 0.2], &[true, true]).is_nan());

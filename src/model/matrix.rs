@@ -46,7 +46,11 @@ mod tests {
     #[test]
     fn applies_transforms_in_order() {
         let df = df!("a" => [0.0, 3.0], "b" => [std::f64::consts::E - 1.0, 0.0]).unwrap();
-        let x = to_matrix(&df, &[def("b", Transform::Log1p), def("a", Transform::None)]).unwrap();
+        let x = to_matrix(
+            &df,
+            &[def("b", Transform::Log1p), def("a", Transform::None)],
+        )
+        .unwrap();
         assert_eq!(x.shape(), &[2, 2]);
         assert!((x[[0, 0]] - 1.0).abs() < 1e-12);
         assert_eq!(x[[1, 1]], 3.0);

@@ -125,5 +125,8 @@ pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) 
             row: i,
         });
     }
-    Ok(Scored { users, features: ff })
+    Ok(Scored {
+        users,
+        features: ff,
+    })
 }

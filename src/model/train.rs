@@ -13,7 +13,9 @@ use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{concatenate, Array1, Array2, Axis};
 
-use super::artifact::{sigmoid, AlphaTrial, ChurnModel, ModelFeature, PanelDate, Training, FORMAT_VERSION};
+use super::artifact::{
+    sigmoid, AlphaTrial, ChurnModel, ModelFeature, PanelDate, Training, FORMAT_VERSION,
+};
 use super::evaluate::{evaluate, Metrics};
 use super::matrix::to_matrix;
 use crate::error::{Error, Result};
@@ -139,7 +141,9 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         });
     };
     let t0 = validation.as_of;
-    let purged: Vec<usize> = (1..panel.len()).filter(|&i| panel[i].as_of + horizon <= t0).collect();
+    let purged: Vec<usize> = (1..panel.len())
+        .filter(|&i| panel[i].as_of + horizon <= t0)
+        .collect();
     let train_idx: Vec<usize> = if purged.len() >= 2 {
         purged
     } else {
@@ -306,7 +310,10 @@ fn standardize(x: &Array2<f64>, mean: &[f64], std: &[f64]) -> Array2<f64> {
 fn stack(panel: &[PanelRows], idx: &[usize]) -> (Array2<f64>, Vec<bool>) {
     let views: Vec<_> = idx.iter().map(|&i| panel[i].x.view()).collect();
     let x = concatenate(Axis(0), &views).unwrap_or_else(|_| Array2::zeros((0, panel[0].x.ncols())));
-    let y = idx.iter().flat_map(|&i| panel[i].y.iter().copied()).collect();
+    let y = idx
+        .iter()
+        .flat_map(|&i| panel[i].y.iter().copied())
+        .collect();
     (x, y)
 }
 
@@ -346,7 +353,10 @@ mod tests {
             y.push(rng.random::<f64>() < p);
         }
         let churned = y.iter().filter(|&&v| v).count();
-        assert!(churned < n / 2, "churn must be the minority here ({churned})");
+        assert!(
+            churned < n / 2,
+            "churn must be the minority here ({churned})"
+        );
         let (coef, intercept) = fit(&x, &y, 1.0).unwrap();
         assert!(coef[0] > 1.5 && coef[0] < 2.5, "coef {coef:?}");
         assert!(coef[1].abs() < 0.3, "coef {coef:?}");
@@ -389,12 +399,16 @@ mod tests {
             panel_dates: 1,
             ..TrainOptions::new(0, rule)
         };
-        assert!(matches!(one_date.check(), Err(Error::InvalidArgument { ref name, .. }) if name == "--panel-dates"));
+        assert!(
+            matches!(one_date.check(), Err(Error::InvalidArgument { ref name, .. }) if name == "--panel-dates")
+        );
     }
 
     #[test]
     fn rejects_too_few_churned() {
         let err = check_classes("training dates", &[true, false, false], 2).unwrap_err();
-        assert!(matches!(err, Error::NotEnoughData { ref message } if message.contains("1 churned")));
+        assert!(
+            matches!(err, Error::NotEnoughData { ref message } if message.contains("1 churned"))
+        );
     }
 }

@@ -5,7 +5,11 @@ use std::fs;
 
 use crate::util::*;
 
-fn train_on(dir: &std::path::Path, events: &std::path::Path, features: &std::path::Path) -> std::process::Output {
+fn train_on(
+    dir: &std::path::Path,
+    events: &std::path::Path,
+    features: &std::path::Path,
+) -> std::process::Output {
     churnrisk(
         dir,
         &[
@@ -75,9 +79,17 @@ fn empty_log() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("e.csv");
     fs::write(&p, "user_id,timestamp,event\n").unwrap();
-    expect(train_on(dir.path(), &p, &default_features()), 3, &["e.csv", "no rows"]);
+    expect(
+        train_on(dir.path(), &p, &default_features()),
+        3,
+        &["e.csv", "no rows"],
+    );
     fs::write(&p, "").unwrap();
-    expect(train_on(dir.path(), &p, &default_features()), 3, &["e.csv", "no rows"]);
+    expect(
+        train_on(dir.path(), &p, &default_features()),
+        3,
+        &["e.csv", "no rows"],
+    );
 }
 
 #[test]
@@ -102,7 +114,11 @@ fn unknown_event_names_in_the_feature_file() {
 fn malformed_feature_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("e.csv");
-    fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n").unwrap();
+    fs::write(
+        &p,
+        "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n",
+    )
+    .unwrap();
     let f = dir.path().join("f.toml");
     fs::write(&f, "[events]\nvalue = [\"login\"]\nwindow = 3\n").unwrap();
     expect(train_on(dir.path(), &p, &f), 4, &["f.toml", "window"]);
@@ -119,14 +135,22 @@ fn too_little_history_is_refused_with_an_explanation() {
     .unwrap();
     let f = dir.path().join("f.toml");
     fs::write(&f, "[events]\nvalue = [\"login\"]\n").unwrap();
-    expect(train_on(dir.path(), &p, &f), 5, &["not enough data", "history"]);
+    expect(
+        train_on(dir.path(), &p, &f),
+        5,
+        &["not enough data", "history"],
+    );
 }
 
 #[test]
 fn bad_as_of_and_model_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("e.csv");
-    fs::write(&p, "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n").unwrap();
+    fs::write(
+        &p,
+        "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n",
+    )
+    .unwrap();
     let out = churnrisk(
         dir.path(),
         &[

@@ -32,7 +32,13 @@ fn train(dir: &std::path::Path, data: &std::path::Path, model: &str) -> String {
     )
 }
 
-fn score(dir: &std::path::Path, events: &std::path::Path, users: &std::path::Path, model: &str, out: &str) {
+fn score(
+    dir: &std::path::Path,
+    events: &std::path::Path,
+    users: &std::path::Path,
+    model: &str,
+    out: &str,
+) {
     let features = default_features();
     ok(
         dir,
@@ -67,7 +73,9 @@ fn model_beats_the_recency_baseline_and_is_reproducible() {
     eprintln!("validation AUC {auc:.4}, baseline {base:.4}, top-decile lift {lift:.2}");
     assert!(auc >= 0.78, "model AUC {auc}");
     assert!(auc >= base + 0.04, "model AUC {auc} vs baseline {base}");
-    assert!(m["validation"]["log_loss"].as_f64().unwrap() < m["baseline"]["log_loss"].as_f64().unwrap());
+    assert!(
+        m["validation"]["log_loss"].as_f64().unwrap() < m["baseline"]["log_loss"].as_f64().unwrap()
+    );
     // user_id is never a feature.
     let names: Vec<&str> = m["features"]
         .as_array()
@@ -119,7 +127,11 @@ fn scoring_ignores_events_at_or_after_the_as_of_date_and_is_deterministic() {
     score(dir.path(), &cut_path, &users, "m.json", "cut.csv");
 
     let full = fs::read(dir.path().join("full.csv")).unwrap();
-    assert_eq!(full, fs::read(dir.path().join("again.csv")).unwrap(), "rerun differs");
+    assert_eq!(
+        full,
+        fs::read(dir.path().join("again.csv")).unwrap(),
+        "rerun differs"
+    );
     assert_eq!(
         full,
         fs::read(dir.path().join("cut.csv")).unwrap(),
@@ -177,7 +189,10 @@ fn ranked_list_is_sorted_explained_and_complete() {
         assert!(!r[at("top_reasons")].is_empty(), "no reasons for {:?}", r);
     }
     // Several plays are used, not one for everybody.
-    let plays: std::collections::BTreeSet<&str> = rows.iter().map(|r| r[at("recommended_play")].as_str()).collect();
+    let plays: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r[at("recommended_play")].as_str())
+        .collect();
     assert!(plays.len() >= 3, "{plays:?}");
 }
 
@@ -222,7 +237,10 @@ fn renaming_users_changes_no_probability() {
             h.iter().position(|x| x == "user_id").unwrap(),
             h.iter().position(|x| x == "churn_probability").unwrap(),
         );
-        let mut v: Vec<(u64, String)> = rows.iter().map(|r| (r[u].parse().unwrap(), r[p].clone())).collect();
+        let mut v: Vec<(u64, String)> = rows
+            .iter()
+            .map(|r| (r[u].parse().unwrap(), r[p].clone()))
+            .collect();
         v.sort();
         v
     };
@@ -282,7 +300,10 @@ fn run_with_defaults_on_the_shipped_sample() {
         "out",
     ];
     let stdout = ok(dir.path(), &args);
-    assert!(stdout.contains("scored") && stdout.contains("top 10"), "{stdout}");
+    assert!(
+        stdout.contains("scored") && stdout.contains("top 10"),
+        "{stdout}"
+    );
     let (_, rows) = read_csv(&dir.path().join("out/at_risk.csv"));
     assert!(rows.len() > 100);
     // A second run reuses the model and writes the same bytes.
@@ -306,7 +327,9 @@ fn unseen_event_names_and_a_minimal_feature_file_still_learn() {
             }
             let mut cells: Vec<&str> = line.split(',').collect();
             let event = match cells[2] {
-                "report_created" | "report_shared" | "dashboard_built" | "export_scheduled" => "purchase".to_string(),
+                "report_created" | "report_shared" | "dashboard_built" | "export_scheduled" => {
+                    "purchase".to_string()
+                }
                 other => format!("ev_{}", other.len()),
             };
             cells[2] = &event;
@@ -314,7 +337,11 @@ fn unseen_event_names_and_a_minimal_feature_file_still_learn() {
         })
         .collect();
     fs::write(dir.path().join("shop.csv"), renamed).unwrap();
-    fs::write(dir.path().join("shop.toml"), "[events]\nvalue = [\"purchase\"]\n").unwrap();
+    fs::write(
+        dir.path().join("shop.toml"),
+        "[events]\nvalue = [\"purchase\"]\n",
+    )
+    .unwrap();
     ok(
         dir.path(),
         &[
@@ -343,5 +370,8 @@ fn unseen_event_names_and_a_minimal_feature_file_still_learn() {
     let auc = m["validation"]["roc_auc"].as_f64().unwrap();
     let base = m["baseline"]["roc_auc"].as_f64().unwrap();
     eprintln!("unseen events: validation AUC {auc:.4}, baseline {base:.4}");
-    assert!(auc >= base + 0.03 && auc >= 0.75, "AUC {auc} vs baseline {base}");
+    assert!(
+        auc >= base + 0.03 && auc >= 0.75,
+        "AUC {auc} vs baseline {base}"
+    );
 }
