@@ -11,7 +11,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   2  usage error (unknown flag, missing argument)
   3  bad input data (missing or unreadable file, missing column, bad timestamp, empty log)
   4  bad configuration (feature definitions, arguments, model file that does not match)
-  5  refused: too little data to train or score responsibly";
+  5  refused: too little data to train or score responsibly
+  6  busy: another run holds the lock on the output folder";
 
 /// Predicts which users are about to churn, from a product event log, and writes a ranked,
 /// explained list of them with the re-engagement play that fits each.
@@ -128,6 +129,10 @@ pub struct ScoreArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The nightly configuration file (TOML; see data/churnrisk.toml). Without it, `run`
+    /// works on the shipped sample with the flags below.
+    #[arg(long, conflicts_with_all = ["data", "features", "model", "out", "high", "medium"])]
+    pub config: Option<PathBuf>,
     /// Folder with events.csv.gz (or events.csv / events.parquet) and optional users.csv.
     #[arg(long, default_value = "data")]
     pub data: PathBuf,
@@ -137,13 +142,14 @@ pub struct RunArgs {
     /// The model; trained and written here when missing or not matching the features.
     #[arg(long, default_value = "models/sample.json")]
     pub model: PathBuf,
-    /// Output folder for at_risk.csv.
+    /// Output folder for at_risk.csv and manifest.json.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
-    /// The as-of date (YYYY-MM-DD, UTC). Default: the day after the log's last event.
+    /// The as-of date (YYYY-MM-DD, UTC); overrides the config. Default without a config:
+    /// the day after the log's last event; with one: its `as_of`, else today 00:00 UTC.
     #[arg(long)]
     pub as_of: Option<String>,
-    /// Retrain even when the model matches.
+    /// Retrain even when the model is fresh and matches.
     #[arg(long)]
     pub retrain: bool,
     #[command(flatten)]

@@ -59,6 +59,12 @@ pub enum Error {
     /// The feature definitions name events that never occur in the log.
     #[error("feature definitions name events that never occur in the log: {}", names.join(", "))]
     UnknownEvents { names: Vec<String> },
+    /// The run's configuration file breaks one of its rules.
+    #[error("configuration {}: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    /// Another run holds the lock on the output folder.
+    #[error("another churnrisk run (pid {pid}) is using {}; wait for it to finish (a lock left by a dead process is taken over automatically)", path.display())]
+    Locked { path: PathBuf, pid: u32 },
     /// A command-line or configuration value is out of range.
     #[error("invalid {name}: {message}")]
     InvalidArgument { name: String, message: String },
@@ -107,11 +113,13 @@ impl Error {
             | Error::EmptyValue { .. }
             | Error::NonFinite { .. } => Category::Data,
             Error::FeatureSpec { .. }
+            | Error::Config { .. }
             | Error::UnknownEvents { .. }
             | Error::InvalidArgument { .. }
             | Error::FeatureMismatch { .. }
             | Error::BadModel { .. } => Category::Config,
             Error::NotEnoughData { .. } => Category::Refused,
+            Error::Locked { .. } => Category::Busy,
             Error::Fit(_) | Error::Polars(_) => Category::Internal,
         }
     }
@@ -126,6 +134,8 @@ pub enum Category {
     Config,
     /// The data is valid but too little to train or score responsibly.
     Refused,
+    /// Another run is in progress.
+    Busy,
     /// A defect or an engine failure.
     Internal,
 }

@@ -5,11 +5,14 @@
 //! panel, score with reasons) → `plays` and `output` (the ranked list). `generate` makes
 //! realistic sample logs. Stages return [`error::Result`] and never print.
 
+pub mod config;
 pub mod error;
 pub mod features;
 pub mod generate;
 pub mod ingest;
 pub mod labels;
+pub mod lock;
+pub mod manifest;
 pub mod model;
 pub mod output;
 pub mod plays;

@@ -33,6 +33,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         Some(Category::Data) => 3,
         Some(Category::Config) => 4,
         Some(Category::Refused) => 5,
+        Some(Category::Busy) => 6,
         Some(Category::Internal) | None => 1,
     }
 }

@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod evaluate;
 pub mod matrix;
+pub mod policy;
 pub mod score;
 pub mod train;
 

@@ -2,5 +2,6 @@
 //! and shipped data, checked through the files it writes and its exit codes.
 
 mod errors;
+mod nightly;
 mod pipeline;
 mod util;

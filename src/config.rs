@@ -1,0 +1,220 @@
+//! The nightly run's configuration file (`churnrisk run --config churnrisk.toml`): serde
+//! types with every key documented here, their defaults, and the one check of their rules.
+//! Relative paths are resolved against the folder of the config file. Unknown keys are an
+//! error. See `data/churnrisk.toml` for a complete example.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::labels::Signal;
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The as-of date T (`YYYY-MM-DD` or an ISO-8601 date-time, UTC). Default: today at
+    /// 00:00 UTC; set it for backfills.
+    #[serde(default)]
+    pub as_of: Option<String>,
+    /// Where the data comes from.
+    pub inputs: InputsConfig,
+    /// How churn is defined.
+    #[serde(default)]
+    pub labels: LabelsConfig,
+    /// The model and when to retrain it.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// Where and how the ranked list is written.
+    #[serde(default)]
+    pub output: OutputConfig,
+}
+
+/// `[inputs]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputsConfig {
+    /// Event log: CSV, CSV.gz or Parquet (required).
+    pub events: PathBuf,
+    /// Users table (`user_id`, `signup_at`, CRM columns). Optional.
+    #[serde(default)]
+    pub users: Option<PathBuf>,
+    /// Subscriptions table; when given, churn follows the subscription definition. Optional.
+    #[serde(default)]
+    pub subscriptions: Option<PathBuf>,
+    /// Feature definitions (TOML, required).
+    pub features: PathBuf,
+}
+
+/// `[labels]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LabelsConfig {
+    /// Days after T in which churn is observed (default 28).
+    pub horizon_days: u32,
+    /// Days before T in which one event makes a user active (default 28).
+    pub active_days: u32,
+    /// Inactivity definition: `value_action` (default) or `any_event` keeps a user retained.
+    pub churn_signal: Signal,
+}
+
+impl Default for LabelsConfig {
+    fn default() -> Self {
+        LabelsConfig {
+            horizon_days: 28,
+            active_days: 28,
+            churn_signal: Signal::ValueAction,
+        }
+    }
+}
+
+/// `[model]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// The model file (default `models/churn_model.json`).
+    pub path: PathBuf,
+    /// Retrain when the model was trained as of more than this many days before T
+    /// (default 28; 0 retrains every run).
+    pub max_age_days: u32,
+    /// Weekly as-of dates in the training panel (default 12).
+    pub panel_dates: usize,
+    /// Days between panel dates (default 7).
+    pub panel_step_days: u32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            path: PathBuf::from("models/churn_model.json"),
+            max_age_days: 28,
+            panel_dates: 12,
+            panel_step_days: 7,
+        }
+    }
+}
+
+/// `[output]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Folder for `at_risk.csv` and `manifest.json` (default `out`).
+    pub dir: PathBuf,
+    /// Probability at or above which a user is high risk (default 0.5).
+    pub high: f64,
+    /// Probability at or above which a user is medium risk (default 0.25).
+    pub medium: f64,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            dir: PathBuf::from("out"),
+            high: 0.5,
+            medium: 0.25,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Reads a config file and resolves its relative paths against its folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(Error::MissingFile { path: path.into() });
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_toml(&text, path, base)
+    }
+
+    /// Parses TOML text; `path` names the file in messages, `base` resolves relative paths.
+    pub fn from_toml(text: &str, path: &Path, base: &Path) -> Result<Self> {
+        let bad = |message: String| Error::Config {
+            path: path.into(),
+            message,
+        };
+        let mut cfg: RunConfig = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        if cfg.labels.horizon_days == 0 || cfg.labels.active_days == 0 {
+            return Err(bad(
+                "[labels] horizon_days and active_days must be at least 1".into(),
+            ));
+        }
+        if !(0.0..=1.0).contains(&cfg.output.high)
+            || !(0.0..=cfg.output.high).contains(&cfg.output.medium)
+        {
+            return Err(bad(format!(
+                "[output] need 0 ≤ medium ({}) ≤ high ({}) ≤ 1",
+                cfg.output.medium, cfg.output.high
+            )));
+        }
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut cfg.inputs.events);
+        resolve(&mut cfg.inputs.features);
+        cfg.inputs.users.as_mut().map(resolve);
+        cfg.inputs.subscriptions.as_mut().map(resolve);
+        resolve(&mut cfg.model.path);
+        resolve(&mut cfg.output.dir);
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RunConfig> {
+        RunConfig::from_toml(text, Path::new("c.toml"), Path::new("/etc/churn"))
+    }
+
+    #[test]
+    fn minimal_config_gets_documented_defaults_and_resolved_paths() {
+        let c = parse("[inputs]\nevents = \"e.csv\"\nfeatures = \"/abs/f.toml\"\n").unwrap();
+        assert_eq!(c.inputs.events, Path::new("/etc/churn/e.csv"));
+        assert_eq!(c.inputs.features, Path::new("/abs/f.toml"));
+        assert_eq!(c.labels, LabelsConfig::default());
+        assert_eq!(
+            c.model.path,
+            Path::new("/etc/churn/models/churn_model.json")
+        );
+        assert_eq!(c.model.max_age_days, 28);
+        assert_eq!(c.output.dir, Path::new("/etc/churn/out"));
+        assert_eq!(c.as_of, None);
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        let err = parse("[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[output]\nfolder = \"x\"\n")
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Config { ref message, .. } if message.contains("folder")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_missing_inputs_and_bad_thresholds() {
+        assert!(matches!(
+            parse("as_of = \"2026-01-01\"\n").unwrap_err(),
+            Error::Config { .. }
+        ));
+        let t = "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[output]\nhigh = 0.2\nmedium = 0.4\n";
+        assert!(matches!(parse(t).unwrap_err(), Error::Config { .. }));
+    }
+
+    #[test]
+    fn shipped_example_parses() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/churnrisk.toml");
+        let c = RunConfig::load(&p).unwrap();
+        assert!(c.inputs.events.is_file(), "{}", c.inputs.events.display());
+        assert!(
+            c.inputs.features.is_file(),
+            "{}",
+            c.inputs.features.display()
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! The run manifest (`manifest.json` beside the outputs): what a run read, which model it
+//! used and why, what it wrote, and how long each stage took — for the operator and for
+//! the next run. Written atomically like every output.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::model::artifact::write_atomic;
+
+/// One file read or written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileEntry {
+    /// `events`, `users`, `subscriptions`, `features`, `at_risk`, …
+    pub role: String,
+    pub path: String,
+    /// Data rows (not counting a header); absent for non-tabular files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+    pub sha256: String,
+}
+
+impl FileEntry {
+    /// Describes a file, hashing its bytes.
+    pub fn new(role: &str, path: &Path, rows: Option<usize>) -> Result<Self> {
+        Ok(FileEntry {
+            role: role.into(),
+            path: path.display().to_string(),
+            rows,
+            sha256: sha256_file(path)?,
+        })
+    }
+}
+
+/// The model a run used.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelUsed {
+    pub path: String,
+    pub sha256: String,
+    /// The as-of date the model was trained at.
+    pub trained_as_of: String,
+    pub retrained: bool,
+    /// Why it was retrained (absent when the existing model was kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrain_reason: Option<String>,
+    pub validation_roc_auc: f64,
+    pub baseline_roc_auc: f64,
+}
+
+/// Users per risk tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TierCounts {
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+}
+
+/// The manifest of one successful run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunManifest {
+    pub churnrisk_version: String,
+    pub status: String,
+    /// Wall-clock start and end (RFC 3339, UTC).
+    pub started_at: String,
+    pub finished_at: String,
+    pub as_of: String,
+    pub inputs: Vec<FileEntry>,
+    pub model: ModelUsed,
+    pub scored_users: usize,
+    pub tiers: TierCounts,
+    pub outputs: Vec<FileEntry>,
+    /// Milliseconds per stage.
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+impl RunManifest {
+    /// Writes the manifest as pretty JSON, atomically.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        text.push('\n');
+        write_atomic(path, text.as_bytes())
+    }
+}
+
+/// SHA-256 of a file's bytes, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_match_the_known_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, "abc").unwrap();
+        assert_eq!(
+            sha256_file(&p).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

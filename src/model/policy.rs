@@ -1,0 +1,42 @@
+//! When the nightly run retrains: no model, a model this build cannot use with these
+//! feature definitions, a model older than the configured age, or an explicit request.
+
+use super::artifact::ChurnModel;
+use crate::features::FeatureSpec;
+use crate::ingest::{parse_timestamp, DAY_MS};
+
+/// Why a run retrains, or `None` to keep the model. The text goes into the manifest.
+pub fn retrain_reason(
+    existing: Option<&ChurnModel>,
+    spec: &FeatureSpec,
+    as_of: i64,
+    max_age_days: u32,
+    forced: bool,
+) -> Option<String> {
+    if forced {
+        return Some("asked to (--retrain)".into());
+    }
+    let Some(model) = existing else {
+        return Some("no model yet".into());
+    };
+    if let Err(e) = model.check_compatible(spec) {
+        return Some(format!(
+            "the model does not fit the feature definitions: {e}"
+        ));
+    }
+    let trained = parse_timestamp(&model.training.as_of).unwrap_or(i64::MIN / 2);
+    let age_days = (as_of - trained).div_euclid(DAY_MS);
+    if age_days > i64::from(max_age_days) {
+        return Some(format!(
+            "the model was trained as of {}, {age_days} days before this run (limit {max_age_days})",
+            model.training.as_of
+        ));
+    }
+    if age_days < 0 {
+        return Some(format!(
+            "the model was trained as of {}, after this run's as-of date (a backfill)",
+            model.training.as_of
+        ));
+    }
+    None
+}

@@ -1,0 +1,126 @@
+//! `churnrisk run --config`: retrain decisions recorded in the manifest, the lock against
+//! overlapping runs, and configuration errors.
+
+use std::fs;
+use std::path::Path;
+
+use crate::util::*;
+
+fn config(dir: &Path, extra_model: &str) -> std::path::PathBuf {
+    let repo = repo();
+    let text = format!(
+        "as_of = \"2026-07-06\"\n[inputs]\nevents = \"{}\"\nusers = \"{}\"\nfeatures = \"{}\"\n[model]\npath = \"m.json\"\n{extra_model}[output]\ndir = \"out\"\n",
+        s(&repo.join("data/events.csv.gz")),
+        s(&repo.join("data/users.csv")),
+        s(&default_features()),
+    );
+    let p = dir.join("churnrisk.toml");
+    fs::write(&p, text).unwrap();
+    p
+}
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(dir.join("out/manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn manifest_records_inputs_outputs_and_why_the_model_was_retrained() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "max_age_days = 0\n");
+    ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
+    let m = manifest(dir.path());
+    assert_eq!(m["status"], "ok");
+    assert_eq!(m["as_of"], "2026-07-06");
+    assert_eq!(m["model"]["retrained"], true);
+    assert_eq!(m["model"]["retrain_reason"], "no model yet");
+    assert_eq!(m["inputs"][0]["rows"], 384971);
+    assert_eq!(m["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
+    let scored = m["scored_users"].as_u64().unwrap();
+    let tiers = &m["tiers"];
+    let sum = ["high", "medium", "low"]
+        .iter()
+        .map(|t| tiers[t].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(sum, scored);
+    let (_, rows) = read_csv(&dir.path().join("out/at_risk.csv"));
+    assert_eq!(m["outputs"][0]["rows"].as_u64().unwrap(), rows.len() as u64);
+
+    // Same as-of: the fresh model is kept.
+    ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
+    assert_eq!(manifest(dir.path())["model"]["retrained"], false);
+    // A day later with max_age_days = 0: too old, retrained, and the reason says so.
+    ok(
+        dir.path(),
+        &["-q", "run", "--config", s(&cfg), "--as-of", "2026-07-07"],
+    );
+    let m = manifest(dir.path());
+    assert_eq!(m["model"]["retrained"], true);
+    assert!(
+        m["model"]["retrain_reason"]
+            .as_str()
+            .unwrap()
+            .contains("limit 0"),
+        "{m}"
+    );
+    // Forced.
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "run",
+            "--config",
+            s(&cfg),
+            "--as-of",
+            "2026-07-07",
+            "--retrain",
+        ],
+    );
+    assert!(manifest(dir.path())["model"]["retrain_reason"]
+        .as_str()
+        .unwrap()
+        .contains("--retrain"));
+}
+
+#[test]
+fn a_run_is_refused_while_another_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    fs::create_dir_all(dir.path().join("out")).unwrap();
+    fs::write(dir.path().join("out/at_risk.csv"), "yesterday\n").unwrap();
+    // This test process is alive: its pid makes a held lock.
+    fs::write(
+        dir.path().join("out/.churnrisk.lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("another churnrisk run"), "{stderr}");
+    assert_eq!(
+        fs::read_to_string(dir.path().join("out/at_risk.csv")).unwrap(),
+        "yesterday\n"
+    );
+    // A lock left by a dead process is taken over, and released at the end.
+    fs::write(dir.path().join("out/.churnrisk.lock"), "4999999\n").unwrap();
+    ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
+    assert!(!dir.path().join("out/.churnrisk.lock").exists());
+}
+
+#[test]
+fn config_errors_name_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    fs::write(
+        &p,
+        "[inputs]\nevents = \"e.csv\"\nfeatures = \"f.toml\"\n[output]\nfolder = \"x\"\n",
+    )
+    .unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", s(&p)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("folder"),
+        "{stderr}"
+    );
+}
