@@ -150,7 +150,7 @@ impl RunConfig {
         }
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
-                *p = base.join(&*p);
+                *p = normalize(&base.join(&*p));
             }
         };
         resolve(&mut cfg.inputs.events);
@@ -161,6 +161,28 @@ impl RunConfig {
         resolve(&mut cfg.output.dir);
         Ok(cfg)
     }
+}
+
+/// Removes `.` and `name/..` pairs without touching the file system, so messages and the
+/// manifest show `out/at_risk.csv` rather than `data/../out/at_risk.csv`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -184,6 +206,20 @@ mod tests {
         assert_eq!(c.model.max_age_days, 28);
         assert_eq!(c.output.dir, Path::new("/etc/churn/out"));
         assert_eq!(c.as_of, None);
+    }
+
+    #[test]
+    fn relative_paths_are_normalized() {
+        let c = RunConfig::from_toml(
+            "[inputs]\nevents = \"e.csv\"\nfeatures = \"../features/f.toml\"\n",
+            Path::new("data/c.toml"),
+            Path::new("data"),
+        )
+        .unwrap();
+        assert_eq!(c.inputs.features, Path::new("features/f.toml"));
+        assert_eq!(c.inputs.events, Path::new("data/e.csv"));
+        assert_eq!(normalize(Path::new("a/../..")), Path::new(".."));
+        assert_eq!(normalize(Path::new("./x")), Path::new("x"));
     }
 
     #[test]
