@@ -167,9 +167,15 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let z_train = standardize(&x_train, &mean, &std);
     let z_val = standardize(&x_val, &mean, &std);
     let mut trials = Vec::new();
-    let mut best: Option<(f64, f64, Metrics)> = None;
-    for &alpha in &opts.alphas {
-        let (coef, intercept) = fit(&z_train, &y_train, alpha)?;
+    let mut best: Option<(f64, f64, Metrics, Solution)> = None;
+    // Strongest regularization first, each fit starting from the previous solution: the
+    // path is smooth, so warm starts save the solver iterations.
+    let mut alphas = opts.alphas.clone();
+    alphas.sort_by(|a, b| b.total_cmp(a));
+    let mut warm: Option<Solution> = None;
+    for alpha in alphas {
+        let solution = fit_from(&z_train, &y_train, alpha, warm.as_ref())?;
+        let (coef, intercept) = solution.churn_side();
         let p = predict(&z_val, &coef, intercept);
         let m = evaluate(&p, &y_val);
         trials.push(AlphaTrial {
@@ -178,10 +184,12 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
             roc_auc: m.roc_auc,
         });
         if best.as_ref().is_none_or(|b| m.log_loss < b.1) {
-            best = Some((alpha, m.log_loss, m));
+            best = Some((alpha, m.log_loss, m, solution.clone()));
         }
+        warm = Some(solution);
     }
-    let Some((alpha, _, validation_metrics)) = best else {
+    trials.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
+    let Some((alpha, _, validation_metrics, best_solution)) = best else {
         return Err(Error::InvalidArgument {
             name: "alphas".into(),
             message: "no regularization strength to try".into(),
@@ -201,7 +209,8 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let all: Vec<usize> = (0..panel.len()).collect();
     let (x_all, y_all) = stack(&panel, &all);
     let (mean, std) = scaling(&x_all);
-    let (coef, intercept) = fit(&standardize(&x_all, &mean, &std), &y_all, alpha)?;
+    let final_z = standardize(&x_all, &mean, &std);
+    let (coef, intercept) = fit_from(&final_z, &y_all, alpha, Some(&best_solution))?.churn_side();
 
     let churned = y_all.iter().filter(|&&v| v).count();
     let panel_info = panel
@@ -261,9 +270,39 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
 /// linfa-logistic 0.8 reports its "positive" class by its own rule (measured: the
 /// majority class), so the sign is taken from `labels().pos` rather than assumed.
 pub fn fit(z: &Array2<f64>, y: &[bool], alpha: f64) -> Result<(Vec<f64>, f64)> {
+    Ok(fit_from(z, y, alpha, None)?.churn_side())
+}
+
+/// A fitted solution in the solver's own orientation, reusable as a warm start.
+#[derive(Debug, Clone)]
+pub struct Solution {
+    /// Coefficients then intercept, for the class linfa calls positive.
+    params: Array1<f64>,
+    /// True when linfa's positive class is churn.
+    churn_positive: bool,
+}
+
+impl Solution {
+    /// Coefficients and intercept for the log-odds of churn.
+    fn churn_side(&self) -> (Vec<f64>, f64) {
+        let sign = if self.churn_positive { 1.0 } else { -1.0 };
+        let n = self.params.len() - 1;
+        (
+            self.params.iter().take(n).map(|w| sign * w).collect(),
+            sign * self.params[n],
+        )
+    }
+}
+
+/// [`fit`], optionally warm-started from an earlier solution.
+fn fit_from(z: &Array2<f64>, y: &[bool], alpha: f64, warm: Option<&Solution>) -> Result<Solution> {
     let targets = Array1::from_iter(y.iter().copied());
     let data = Dataset::new(z.clone(), targets);
-    let fitted = LogisticRegression::default()
+    let mut params = LogisticRegression::default();
+    if let Some(w) = warm {
+        params = params.initial_params(w.params.clone());
+    }
+    let fitted = params
         .alpha(alpha)
         .with_intercept(true)
         .max_iterations(1000)
@@ -273,11 +312,18 @@ pub fn fit(z: &Array2<f64>, y: &[bool], alpha: f64) -> Result<(Vec<f64>, f64)> {
         .gradient_tolerance(1e-5 * y.len().max(1) as f64)
         .fit(&data)
         .map_err(|e| Error::Fit(e.to_string()))?;
-    let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-    Ok((
-        fitted.params().iter().map(|w| sign * w).collect(),
-        sign * fitted.intercept(),
-    ))
+    let churn_positive = fitted.labels().pos.class;
+    if warm.is_some_and(|w| w.churn_positive != churn_positive) {
+        // linfa picked the other class as positive here: the warm start meant the
+        // opposite signs, so start cold instead.
+        return fit_from(z, y, alpha, None);
+    }
+    let mut all = fitted.params().to_vec();
+    all.push(fitted.intercept());
+    Ok(Solution {
+        params: Array1::from(all),
+        churn_positive,
+    })
 }
 
 /// Churn probabilities of standardized rows.
