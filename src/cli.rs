@@ -97,6 +97,12 @@ pub struct TrainArgs {
     /// Days between panel dates.
     #[arg(long, default_value_t = 7)]
     pub panel_step_days: u32,
+    /// Eligibility gate: fewest churned users on the training dates and on the validation date.
+    #[arg(long, default_value_t = 50)]
+    pub min_churned: usize,
+    /// Eligibility gate: fewest retained users on the training dates and on the validation date.
+    #[arg(long, default_value_t = 50)]
+    pub min_retained: usize,
 }
 
 /// Risk tiers and list size.

@@ -82,6 +82,14 @@ pub struct ModelConfig {
     pub panel_dates: usize,
     /// Days between panel dates (default 7).
     pub panel_step_days: u32,
+    /// Eligibility gate: fewest churned users accepted on the training dates and on the
+    /// validation date (default 50).
+    pub min_churned: usize,
+    /// Eligibility gate: fewest retained users accepted likewise (default 50).
+    pub min_retained: usize,
+    /// Refuse to score when the population at T is smaller than this share of the users
+    /// the model was validated on (default 0.1): a sign of a truncated log.
+    pub min_population_share: f64,
 }
 
 impl Default for ModelConfig {
@@ -91,6 +99,9 @@ impl Default for ModelConfig {
             max_age_days: 28,
             panel_dates: 12,
             panel_step_days: 7,
+            min_churned: 50,
+            min_retained: 50,
+            min_population_share: 0.1,
         }
     }
 }
@@ -146,6 +157,12 @@ impl RunConfig {
             return Err(bad(format!(
                 "[output] need 0 ≤ medium ({}) ≤ high ({}) ≤ 1",
                 cfg.output.medium, cfg.output.high
+            )));
+        }
+        if !(0.0..=1.0).contains(&cfg.model.min_population_share) {
+            return Err(bad(format!(
+                "[model] min_population_share must be between 0 and 1, not {}",
+                cfg.model.min_population_share
             )));
         }
         let resolve = |p: &mut PathBuf| {

@@ -16,7 +16,7 @@ use churnrisk::ingest::{format_date, parse_as_of, DAY_MS};
 use churnrisk::labels::{Definition, LabelRule, Signal};
 use churnrisk::lock::RunLock;
 use churnrisk::manifest::{FileEntry, ModelUsed, RunManifest, TierCounts};
-use churnrisk::model::policy::retrain_reason;
+use churnrisk::model::policy::{check_population, retrain_reason};
 use churnrisk::model::{score, train, ChurnModel, TrainOptions};
 use churnrisk::output::{rank, write_csv, Tier, TierRule};
 use churnrisk::report::{ranked_summary, training_summary};
@@ -32,6 +32,7 @@ struct Settings {
     model: PathBuf,
     max_age_days: u32,
     panel: (usize, u32),
+    gate: (usize, usize, f64),
     out: PathBuf,
     tiers: TierRule,
 }
@@ -81,6 +82,7 @@ pub fn run(args: RunArgs, log: &Log) -> Result<()> {
             ));
             let mut opts = TrainOptions::new(as_of, s.rule);
             (opts.panel_dates, opts.step_days) = s.panel;
+            (opts.min_churned, opts.min_retained) = (s.gate.0, s.gate.1);
             let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
             model
                 .save(&s.model)
@@ -94,6 +96,7 @@ pub fn run(args: RunArgs, log: &Log) -> Result<()> {
     lap("model", &mut clock);
 
     let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)?;
+    check_population(&model, scored.users.len(), s.gate.2)?;
     let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &s.tiers)?;
     lap("score", &mut clock);
     let list = s.out.join("at_risk.csv");
@@ -169,6 +172,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             // The sample is fixed: its model never goes stale.
             max_age_days: u32::MAX,
             panel: (12, 7),
+            gate: (50, 50, 0.1),
             out: args.out.clone(),
             tiers: TierRule::new(args.list.high, args.list.medium)?,
         });
@@ -195,6 +199,11 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         model: c.model.path,
         max_age_days: c.model.max_age_days,
         panel: (c.model.panel_dates, c.model.panel_step_days),
+        gate: (
+            c.model.min_churned,
+            c.model.min_retained,
+            c.model.min_population_share,
+        ),
         out: c.output.dir,
         tiers: TierRule::new(c.output.high, c.output.medium)?,
     })

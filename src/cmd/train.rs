@@ -19,6 +19,8 @@ pub fn run(args: TrainArgs, log: &Log) -> Result<()> {
     );
     opts.panel_dates = args.panel_dates;
     opts.step_days = args.panel_step_days;
+    opts.min_churned = args.min_churned;
+    opts.min_retained = args.min_retained;
     let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
     model
         .save(&args.model)

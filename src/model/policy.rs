@@ -2,6 +2,7 @@
 //! feature definitions, a model older than the configured age, or an explicit request.
 
 use super::artifact::ChurnModel;
+use crate::error::{Error, Result};
 use crate::features::FeatureSpec;
 use crate::ingest::{parse_timestamp, DAY_MS};
 
@@ -39,4 +40,21 @@ pub fn retrain_reason(
         ));
     }
     None
+}
+
+/// Refuses to score a population much smaller than the one the model was validated on
+/// (`min_share` of it): usually a log that stops early or a wrong as-of date, and a list
+/// from it would tell CS that most customers vanished.
+pub fn check_population(model: &ChurnModel, scored: usize, min_share: f64) -> Result<()> {
+    let expected = model.validation.rows;
+    if (scored as f64) < min_share * expected as f64 || scored == 0 {
+        return Err(Error::NotEnoughData {
+            message: format!(
+                "only {scored} users are active at the as-of date, against {expected} on the model's validation date ({}); below the {:.0}% minimum. Is the event log complete up to the as-of date?",
+                model.training.panel.first().map(|d| d.as_of.as_str()).unwrap_or("?"),
+                min_share * 100.0
+            ),
+        });
+    }
+    Ok(())
 }

@@ -35,8 +35,11 @@ pub struct TrainOptions {
     pub step_days: u32,
     /// L2 strengths tried (linfa `alpha`; the loss is a sum, so ≈ 1/C of scikit-learn).
     pub alphas: Vec<f64>,
-    /// Fewest churned and fewest retained rows accepted on each side of the split.
-    pub min_class_rows: usize,
+    /// The eligibility gate: fewest churned rows accepted on the training dates and on the
+    /// validation date (default 50; GA4's predictive audiences ask for 1,000).
+    pub min_churned: usize,
+    /// Fewest retained rows accepted on each side of the split (default 50).
+    pub min_retained: usize,
 }
 
 impl TrainOptions {
@@ -48,7 +51,8 @@ impl TrainOptions {
             panel_dates: 12,
             step_days: 7,
             alphas: vec![0.1, 1.0, 10.0, 100.0, 1000.0],
-            min_class_rows: 10,
+            min_churned: 50,
+            min_retained: 50,
         }
     }
 }
@@ -159,8 +163,8 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     }
     let (x_train, y_train) = stack(&panel, &train_idx);
     let (x_val, y_val) = (validation.x.clone(), validation.y.clone());
-    check_classes("training dates", &y_train, opts.min_class_rows)?;
-    check_classes("the validation date", &y_val, opts.min_class_rows)?;
+    check_classes("the training dates", &y_train, opts)?;
+    check_classes("the validation date", &y_val, opts)?;
 
     // Choose alpha on the validation date.
     let (mean, std) = scaling(&x_train);
@@ -366,13 +370,15 @@ fn stack(panel: &[PanelRows], idx: &[usize]) -> (Array2<f64>, Vec<bool>) {
     (x, y)
 }
 
-fn check_classes(what: &str, y: &[bool], min: usize) -> Result<()> {
+/// The eligibility gate: a model fitted or judged on a handful of churners is noise.
+fn check_classes(what: &str, y: &[bool], opts: &TrainOptions) -> Result<()> {
     let churned = y.iter().filter(|&&v| v).count();
     let retained = y.len() - churned;
-    if churned < min || retained < min {
+    if churned < opts.min_churned || retained < opts.min_retained {
         return Err(Error::NotEnoughData {
             message: format!(
-                "{what} have {churned} churned and {retained} retained users; at least {min} of each are needed"
+                "{what} hold {churned} churned and {retained} retained users; the minimums are {} churned and {} retained (lower them only if you accept a noisier model)",
+                opts.min_churned, opts.min_retained
             ),
         });
     }
@@ -455,7 +461,20 @@ mod tests {
 
     #[test]
     fn rejects_too_few_churned() {
-        let err = check_classes("training dates", &[true, false, false], 2).unwrap_err();
+        use crate::labels::{Definition, Signal};
+        let rule = LabelRule {
+            definition: Definition::Inactivity,
+            horizon_days: 28,
+            active_days: 28,
+            signal: Signal::ValueAction,
+        };
+        let opts = TrainOptions {
+            min_churned: 2,
+            min_retained: 2,
+            ..TrainOptions::new(0, rule)
+        };
+        assert!(check_classes("training dates", &[true, true, false, false], &opts).is_ok());
+        let err = check_classes("training dates", &[true, false, false], &opts).unwrap_err();
         assert!(
             matches!(err, Error::NotEnoughData { ref message } if message.contains("1 churned"))
         );

@@ -124,3 +124,43 @@ fn config_errors_name_the_file_and_the_key() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_gate_refuses_too_few_churners_and_a_shrunken_population() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            s(&repo.join("data/events.csv.gz")),
+            "--features",
+            s(&default_features()),
+            "--as-of",
+            "2026-07-06",
+            "--min-churned",
+            "5000",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("the minimums are 5000 churned"), "{stderr}");
+
+    // A model kept for long, then a night whose log has nobody active: refused, and
+    // yesterday's list stays as it was.
+    let cfg = config(dir.path(), "max_age_days = 1000\n");
+    ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
+    let before = fs::read(dir.path().join("out/at_risk.csv")).unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &["run", "--config", s(&cfg), "--as-of", "2026-09-01"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("only 0 users are active"), "{stderr}");
+    assert_eq!(
+        before,
+        fs::read(dir.path().join("out/at_risk.csv")).unwrap()
+    );
+}
