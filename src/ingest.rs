@@ -85,7 +85,7 @@ pub fn load_events(path: &Path) -> Result<Events> {
     if df.height() == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
-    check_timestamps(path, &df, "ts", "ts_raw", "timestamp")?;
+    check_timestamps(path, &df, "ts", "ts_raw", "timestamp", false)?;
     check_not_empty(path, &df, "user_id")?;
     check_not_empty(path, &df, "event")?;
     let mut df = df.drop("ts_raw")?;
@@ -128,7 +128,7 @@ pub fn load_users(path: &Path) -> Result<Users> {
     if df.height() == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
-    check_timestamps(path, &df, "signup_ts", "ts_raw", "signup_at")?;
+    check_timestamps(path, &df, "signup_ts", "ts_raw", "signup_at", false)?;
     check_not_empty(path, &df, "user_id")?;
     let df = df
         .drop("ts_raw")?
@@ -156,15 +156,9 @@ pub fn load_subscriptions(path: &Path) -> Result<Subscriptions> {
     if df.height() == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
-    check_timestamps(path, &df, "start_ts", "start_raw", "start_date")?;
+    check_timestamps(path, &df, "start_ts", "start_raw", "start_date", false)?;
     // An empty end date means "still active"; anything else must parse.
-    let end_raw = df
-        .column("end_raw")?
-        .str()?
-        .apply(|v| v.filter(|s| !s.trim().is_empty()).map(Into::into));
-    let mut checked = df.clone();
-    checked.with_column(end_raw.into_column())?;
-    check_timestamps(path, &checked, "end_ts", "end_raw", "end_date")?;
+    check_timestamps(path, &df, "end_ts", "end_raw", "end_date", true)?;
     check_not_empty(path, &df, "user_id")?;
     Ok(Subscriptions {
         df: df.drop_many(["start_raw", "end_raw"]),
@@ -337,34 +331,27 @@ fn parse_timestamp_column(c: Column) -> PolarsResult<Column> {
     Ok(out.with_name(c.name().clone()).into_column())
 }
 
-/// Fails on the first row whose timestamp text did not parse.
+/// Fails on the first row whose timestamp text did not parse. With `optional`, an empty
+/// cell is allowed (it means "none", like a running subscription's end date).
 fn check_timestamps(
     path: &Path,
     df: &DataFrame,
     parsed: &str,
     raw: &str,
     column: &str,
+    optional: bool,
 ) -> Result<()> {
     let parsed = df.column(parsed)?.i64()?;
     let raw = df.column(raw)?.str()?;
     for (row, (p, r)) in parsed.iter().zip(raw.iter()).enumerate() {
-        if p.is_none() {
-            if let Some(r) = r {
-                return Err(Error::BadTimestamp {
-                    path: path.into(),
-                    column: column.into(),
-                    row: row + 1,
-                    value: r.to_string(),
-                });
-            }
-            if column != "end_date" {
-                return Err(Error::BadTimestamp {
-                    path: path.into(),
-                    column: column.into(),
-                    row: row + 1,
-                    value: String::new(),
-                });
-            }
+        let blank = r.is_none_or(|s| s.trim().is_empty());
+        if p.is_none() && !(optional && blank) {
+            return Err(Error::BadTimestamp {
+                path: path.into(),
+                column: column.into(),
+                row: row + 1,
+                value: r.unwrap_or_default().to_string(),
+            });
         }
     }
     Ok(())
@@ -555,6 +542,28 @@ mod tests {
         assert_eq!(
             ev.df.column("value").unwrap().f64().unwrap().get(1),
             Some(9.5)
+        );
+    }
+
+    #[test]
+    fn subscriptions_allow_an_empty_end_but_not_a_bad_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = write(
+            dir.path(),
+            "s.csv",
+            "user_id,start_date,end_date\n1,2026-01-01,\n2,2026-01-01,2026-02-01\n",
+        );
+        let subs = load_subscriptions(&ok).unwrap();
+        assert_eq!(subs.df.column("end_ts").unwrap().null_count(), 1);
+        let bad = write(
+            dir.path(),
+            "b.csv",
+            "user_id,start_date,end_date\n1,2026-01-01,never\n",
+        );
+        let err = load_subscriptions(&bad).unwrap_err();
+        assert!(
+            matches!(err, Error::BadTimestamp { row: 1, ref column, .. } if column == "end_date"),
+            "{err}"
         );
     }
 

@@ -122,7 +122,7 @@ pub fn rank(
         .into_iter()
         .enumerate()
         .map(|(i, u)| {
-            let raw = FrameRow::new(columns.clone(), u.row);
+            let raw = FrameRow::new(&columns, u.row);
             let choice = recommend(spec, &raw);
             RankedRow {
                 rank: i + 1,

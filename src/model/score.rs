@@ -41,22 +41,25 @@ pub struct Scored {
     pub features: FeatureFrame,
 }
 
+/// The `f64` columns of a feature frame by name, built once and shared by every row.
+pub type FrameColumns<'a> = Vec<(&'a str, &'a Float64Chunked)>;
+
 /// Raw figures of one row of a feature frame, by column name.
 pub struct FrameRow<'a> {
-    columns: Vec<(&'a str, &'a Float64Chunked)>,
+    columns: &'a [(&'a str, &'a Float64Chunked)],
     row: usize,
 }
 
 impl<'a> FrameRow<'a> {
-    /// Columns of `df` that are `f64`, read at `row`.
-    pub fn columns(df: &'a DataFrame) -> Vec<(&'a str, &'a Float64Chunked)> {
+    /// The `f64` columns of `df`, to read rows from.
+    pub fn columns(df: &'a DataFrame) -> FrameColumns<'a> {
         df.columns()
             .iter()
             .filter_map(|c| c.f64().ok().map(|ca| (c.name().as_str(), ca)))
             .collect()
     }
 
-    pub fn new(columns: Vec<(&'a str, &'a Float64Chunked)>, row: usize) -> Self {
+    pub fn new(columns: &'a [(&'a str, &'a Float64Chunked)], row: usize) -> Self {
         FrameRow { columns, row }
     }
 }
@@ -91,7 +94,7 @@ pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) 
         })
         .collect();
     for (i, (zrow, id)) in z.rows().into_iter().zip(ids.iter()).enumerate() {
-        let raw = FrameRow::new(columns.clone(), i);
+        let raw = FrameRow::new(&columns, i);
         let mut contributions: Vec<(usize, f64)> = zrow
             .iter()
             .zip(&model.features)
