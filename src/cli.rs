@@ -9,7 +9,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   0  success
   1  internal error (a defect: please report it)
   2  usage error (unknown flag, missing argument)
-  3  bad input data (missing or unreadable file, missing column, bad timestamp, empty log)
+  3  bad input data (missing or unreadable file, missing column, wrong delimiter, empty
+     log, or rejected rows above --max-reject-fraction / any in --strict mode)
   4  bad configuration (feature definitions, arguments, model file that does not match)
   5  refused: too little data to train or score responsibly
   6  busy: another run holds the lock on the output folder";
@@ -20,10 +21,25 @@ pub const EXIT_CODES: &str = "Exit codes:
 #[command(name = "churnrisk", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Print only errors on stderr.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// More detail on stderr: -v debug, -vv trace. Without it, progress and info lines
+    /// appear only when stderr is a terminal; under cron only warnings and errors.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Log line format on stderr: `text`, or `json` (one object per line, for log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `churnrisk: message` lines.
+    Text,
+    /// JSON lines with timestamp, level and message.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +71,22 @@ pub struct InputArgs {
     /// Feature definitions (TOML).
     #[arg(long, default_value = "features/default.toml")]
     pub features: PathBuf,
+    #[command(flatten)]
+    pub validation: ValidationArgs,
+}
+
+/// What to do with rows that break the input contract.
+#[derive(Debug, Clone, Args)]
+pub struct ValidationArgs {
+    /// Fail on any rejected row (duplicates excepted: their first copy is kept).
+    #[arg(long)]
+    pub strict: bool,
+    /// Fail when more than this share of a file's rows is rejected.
+    #[arg(long, default_value_t = 0.01)]
+    pub max_reject_fraction: f64,
+    /// Write the rejected rows (file, line, class, detail, raw) to this CSV.
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
 }
 
 /// How churn is defined.
@@ -137,7 +169,7 @@ pub struct ScoreArgs {
 pub struct RunArgs {
     /// The nightly configuration file (TOML; see data/churnrisk.toml). Without it, `run`
     /// works on the shipped sample with the flags below.
-    #[arg(long, conflicts_with_all = ["data", "features", "model", "out", "high", "medium"])]
+    #[arg(long, conflicts_with_all = ["data", "features", "model", "out", "high", "medium", "strict", "max_reject_fraction"])]
     pub config: Option<PathBuf>,
     /// Folder with events.csv.gz (or events.csv / events.parquet) and optional users.csv.
     #[arg(long, default_value = "data")]
@@ -158,6 +190,12 @@ pub struct RunArgs {
     /// Retrain even when the model is fresh and matches.
     #[arg(long)]
     pub retrain: bool,
+    /// Without a config: fail on any rejected row (the config's `[validation] strict`).
+    #[arg(long)]
+    pub strict: bool,
+    /// Without a config: fail when more than this share of a file's rows is rejected.
+    #[arg(long, default_value_t = 0.01)]
+    pub max_reject_fraction: f64,
     #[command(flatten)]
     pub list: ListArgs,
 }

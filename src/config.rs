@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::ingest::ReadPolicy;
 use crate::labels::Signal;
 
 /// The whole file.
@@ -29,6 +30,102 @@ pub struct RunConfig {
     /// Where and how the ranked list is written.
     #[serde(default)]
     pub output: OutputConfig,
+    /// What makes a row a reject, and how many rejects a run tolerates.
+    #[serde(default)]
+    pub validation: ValidationConfig,
+    /// Drift thresholds and whether drift retrains.
+    #[serde(default)]
+    pub drift: DriftConfig,
+}
+
+/// `[validation]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidationConfig {
+    /// Field separator of the CSV inputs, one character (default `","`; `"\t"` for tab), or
+    /// `"auto"`: per file, whichever of `,` `;` tab `|` splits the header into most fields.
+    pub delimiter: String,
+    /// Fail the run on any rejected row; duplicates, whose first copy is kept, excepted
+    /// (default false).
+    pub strict: bool,
+    /// Fail the run when more than this share of any input file's rows is rejected
+    /// (default 0.01; duplicates do not count).
+    pub max_reject_fraction: f64,
+    /// A field longer than this many bytes makes its row a reject (default 65536).
+    pub max_field_bytes: usize,
+    /// When set, events with any other name are rejected as `unknown_event`
+    /// (default: unset, every name is accepted).
+    pub known_events: Option<Vec<String>>,
+    /// Timestamps later than the run's clock plus this many minutes are rejected as
+    /// `future_timestamp` (default 60).
+    pub clock_skew_minutes: u32,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        ValidationConfig {
+            delimiter: ",".into(),
+            strict: false,
+            max_reject_fraction: 0.01,
+            max_field_bytes: 65_536,
+            known_events: None,
+            clock_skew_minutes: 60,
+        }
+    }
+}
+
+impl ValidationConfig {
+    /// The read policy for a run whose clock reads `now_ms`.
+    pub fn policy(&self, now_ms: i64) -> ReadPolicy {
+        ReadPolicy {
+            delimiter: if self.delimiter == "auto" {
+                None
+            } else {
+                Some(delimiter_byte(&self.delimiter).unwrap_or(b','))
+            },
+            max_field_bytes: self.max_field_bytes,
+            known_events: self
+                .known_events
+                .as_ref()
+                .map(|k| k.iter().cloned().collect()),
+            now_ms,
+            clock_skew_ms: i64::from(self.clock_skew_minutes) * 60_000,
+            strict: self.strict,
+            max_reject_fraction: self.max_reject_fraction,
+        }
+    }
+}
+
+fn delimiter_byte(text: &str) -> Option<u8> {
+    match text {
+        "\\t" | "\t" => Some(b'\t'),
+        t if t.len() == 1 && t.is_ascii() && t != "\"" && t != "\n" && t != "\r" => {
+            Some(t.as_bytes()[0])
+        }
+        _ => None,
+    }
+}
+
+/// `[drift]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DriftConfig {
+    /// PSI at or above which the run warns (default 0.1).
+    pub warn: f64,
+    /// PSI at or above which the population has moved: retrain (default 0.2).
+    pub act: f64,
+    /// Retrain when the score's or any feature's PSI reaches `act` (default true).
+    pub retrain: bool,
+}
+
+impl Default for DriftConfig {
+    fn default() -> Self {
+        DriftConfig {
+            warn: 0.1,
+            act: 0.2,
+            retrain: true,
+        }
+    }
 }
 
 /// `[inputs]`
@@ -163,6 +260,25 @@ impl RunConfig {
             return Err(bad(format!(
                 "[model] min_population_share must be between 0 and 1, not {}",
                 cfg.model.min_population_share
+            )));
+        }
+        if cfg.validation.delimiter != "auto" && delimiter_byte(&cfg.validation.delimiter).is_none()
+        {
+            return Err(bad(format!(
+                "[validation] delimiter must be one character such as \",\", \";\" or \"\\t\", or \"auto\", not {:?}",
+                cfg.validation.delimiter
+            )));
+        }
+        if !(0.0..=1.0).contains(&cfg.validation.max_reject_fraction) {
+            return Err(bad(format!(
+                "[validation] max_reject_fraction must be between 0 and 1, not {}",
+                cfg.validation.max_reject_fraction
+            )));
+        }
+        if !(cfg.drift.warn > 0.0 && cfg.drift.warn <= cfg.drift.act) {
+            return Err(bad(format!(
+                "[drift] need 0 < warn ({}) ≤ act ({})",
+                cfg.drift.warn, cfg.drift.act
             )));
         }
         let resolve = |p: &mut PathBuf| {

@@ -53,6 +53,18 @@ pub enum Error {
         column: String,
         row: usize,
     },
+    /// The CSV header reads as one column that another separator would split.
+    #[error("{}: the header is one column ({header:?}); the file looks {found}-separated, not {expected}-separated. Set `[validation] delimiter = \"{found_text}\"` (or \"auto\") in the config if that is right", path.display())]
+    WrongDelimiter {
+        path: PathBuf,
+        header: String,
+        found: String,
+        found_text: String,
+        expected: String,
+    },
+    /// Too many rows were rejected (or any, in strict mode).
+    #[error("{message}")]
+    Rejected { message: String },
     /// The feature-definition file breaks one of its rules.
     #[error("feature definitions {}: {message}", path.display())]
     FeatureSpec { path: PathBuf, message: String },
@@ -100,6 +112,33 @@ impl Error {
         }
     }
 
+    /// A short stable name of the failure, for the manifest and log shippers.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::MissingFile { .. } => "missing_file",
+            Error::EmptyInput { .. } => "empty_file",
+            Error::UnknownFormat { .. } => "unknown_format",
+            Error::MissingColumn { .. } => "missing_column",
+            Error::BadColumnType { .. } => "bad_column_type",
+            Error::BadTimestamp { .. } => "unparseable_timestamp",
+            Error::EmptyValue { .. } => "missing_value",
+            Error::WrongDelimiter { .. } => "wrong_delimiter",
+            Error::Rejected { .. } => "too_many_rejects",
+            Error::FeatureSpec { .. } => "feature_definitions",
+            Error::UnknownEvents { .. } => "unknown_events_in_features",
+            Error::Config { .. } => "config",
+            Error::Locked { .. } => "locked",
+            Error::InvalidArgument { .. } => "invalid_argument",
+            Error::NotEnoughData { .. } => "gate_refused",
+            Error::FeatureMismatch { .. } => "feature_mismatch",
+            Error::BadModel { .. } => "bad_model",
+            Error::NonFinite { .. } => "non_finite_feature",
+            Error::Fit(_) => "fit",
+            Error::Polars(_) => "engine",
+        }
+    }
+
     /// What kind of failure this is, for exit codes.
     pub fn category(&self) -> Category {
         match self {
@@ -111,6 +150,8 @@ impl Error {
             | Error::BadColumnType { .. }
             | Error::BadTimestamp { .. }
             | Error::EmptyValue { .. }
+            | Error::WrongDelimiter { .. }
+            | Error::Rejected { .. }
             | Error::NonFinite { .. } => Category::Data,
             Error::FeatureSpec { .. }
             | Error::Config { .. }

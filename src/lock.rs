@@ -1,8 +1,14 @@
-//! A lock file that keeps two runs from writing the same output folder at once. It holds
-//! the owner's pid; a lock whose process is gone (checked through `/proc`) is stale and
-//! taken over. The lock is removed when the [`RunLock`] is dropped.
+//! A lock that keeps two runs from writing the same output folder at once: an exclusive
+//! advisory lock (`flock`) on `.churnrisk.lock` in the folder, which also holds the
+//! owner's pid for the message. The operating system releases the lock when its process
+//! ends in any way, `kill -9` included, so a dead run never blocks the next one and a
+//! reused pid cannot fake a live one. The file itself stays; the lock is what counts.
+//!
+//! Taking the lock also removes temporary files (`.name.pid.tmp`) that a killed run left
+//! behind: with the lock held, no other run can be writing them.
 
-use std::io::Write;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -13,7 +19,8 @@ pub const LOCK_FILE: &str = ".churnrisk.lock";
 /// A held lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct RunLock {
-    path: PathBuf,
+    _file: File,
+    pub path: PathBuf,
 }
 
 impl RunLock {
@@ -21,50 +28,45 @@ impl RunLock {
     pub fn acquire(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let path = dir.join(LOCK_FILE);
-        // Two tries: the second after removing a stale lock.
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    writeln!(f, "{}", std::process::id()).map_err(|e| Error::io(&path, e))?;
-                    f.sync_all().map_err(|e| Error::io(&path, e))?;
-                    return Ok(RunLock { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let owner = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    match owner {
-                        Some(pid) if process_alive(pid) => return Err(Error::Locked { path, pid }),
-                        // Dead owner or unreadable lock: stale.
-                        _ => {
-                            let _ = std::fs::remove_file(&path);
-                        }
-                    }
-                }
-                Err(e) => return Err(Error::io(&path, e)),
+        let io = |e| Error::io(&path, e);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let pid = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u32>().ok())
+                    .unwrap_or(0);
+                return Err(Error::Locked { path, pid });
             }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
         }
-        Err(Error::Locked { path, pid: 0 })
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        remove_leftovers(dir);
+        Ok(RunLock { _file: file, path })
     }
 }
 
-impl Drop for RunLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+/// Removes `.name.pid.tmp` files of earlier, killed runs.
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
-}
-
-/// Whether a process with this pid exists (Linux `/proc`; elsewhere assumed alive).
-fn process_alive(pid: u32) -> bool {
-    let proc_root = Path::new("/proc");
-    if !proc_root.join("self").exists() {
-        return true;
-    }
-    proc_root.join(pid.to_string()).exists()
 }
 
 #[cfg(test)]
@@ -78,18 +80,24 @@ mod tests {
         let err = RunLock::acquire(dir.path()).unwrap_err();
         assert!(matches!(err, Error::Locked { pid, .. } if pid == std::process::id()));
         drop(first);
-        assert!(!dir.path().join(LOCK_FILE).exists());
         RunLock::acquire(dir.path()).unwrap();
     }
 
     #[test]
-    fn stale_lock_of_a_dead_process_is_taken_over() {
+    fn a_lock_file_without_a_live_holder_is_taken_over_and_leftovers_removed() {
         let dir = tempfile::tempdir().unwrap();
-        // pid_max on Linux is at most 2^22: this pid cannot be running.
         std::fs::write(dir.path().join(LOCK_FILE), "4999999\n").unwrap();
+        std::fs::write(dir.path().join(".at_risk.csv.4999999.tmp"), "half").unwrap();
+        std::fs::write(dir.path().join("at_risk.csv"), "whole").unwrap();
         let lock = RunLock::acquire(dir.path()).unwrap();
         let owner = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
         assert_eq!(owner.trim(), std::process::id().to_string());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+        assert!(names.contains(&"at_risk.csv".to_string()));
         drop(lock);
     }
 }

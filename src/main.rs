@@ -11,20 +11,22 @@ mod cmd;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    cmd::logging::init(cli.quiet, cli.verbose, cli.log_format);
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("churnrisk: {err:#}");
-            ExitCode::from(exit_code(&err))
+            let code = exit_code(&err);
+            tracing::error!("{err:#}");
+            ExitCode::from(code)
         }
     }
 }
 
 /// See `cli::EXIT_CODES`.
-fn exit_code(err: &anyhow::Error) -> u8 {
+pub fn exit_code(err: &anyhow::Error) -> u8 {
     match err
         .chain()
         .find_map(|e| e.downcast_ref::<Error>())

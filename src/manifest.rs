@@ -10,7 +10,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::ingest::rejects::RejectSummary;
 use crate::model::artifact::write_atomic;
+use crate::model::drift::Drift;
 
 /// One file read or written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,25 +61,71 @@ pub struct TierCounts {
     pub low: usize,
 }
 
-/// The manifest of one successful run.
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// A stable name: `missing_column`, `too_many_rejects`, `gate_refused`, … (see
+    /// `Error::kind`).
+    pub kind: String,
+    pub message: String,
+}
+
+/// The manifest of one run, successful or not. Fields a failed run never reached are
+/// absent.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunManifest {
     pub churnrisk_version: String,
+    /// `ok` or `failed`.
     pub status: String,
+    /// The process exit code (see the README's exit codes).
+    pub exit_code: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Failure>,
     /// Wall-clock start and end (RFC 3339, UTC).
     pub started_at: String,
     pub finished_at: String,
-    pub as_of: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
     pub inputs: Vec<FileEntry>,
-    pub model: ModelUsed,
-    pub scored_users: usize,
-    pub tiers: TierCounts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects: Option<RejectSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelUsed>,
+    /// PSI of today's population against the one on the model's training day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scored_users: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<TierCounts>,
+    /// Files this run replaced. Empty for a failed run: the previous list is untouched.
     pub outputs: Vec<FileEntry>,
     /// Milliseconds per stage.
     pub timings_ms: BTreeMap<String, u64>,
 }
 
 impl RunManifest {
+    /// A manifest for a run starting at `started_at` (RFC 3339).
+    pub fn begin(started_at: String) -> Self {
+        RunManifest {
+            churnrisk_version: env!("CARGO_PKG_VERSION").into(),
+            status: "running".into(),
+            exit_code: 0,
+            error: None,
+            finished_at: started_at.clone(),
+            started_at,
+            as_of: None,
+            inputs: Vec::new(),
+            rejects: None,
+            model: None,
+            drift: None,
+            scored_users: None,
+            tiers: None,
+            outputs: Vec::new(),
+            timings_ms: BTreeMap::new(),
+        }
+    }
+
     /// Writes the manifest as pretty JSON, atomically.
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_string_pretty(self)

@@ -4,10 +4,9 @@ use anyhow::{Context, Result};
 
 use churnrisk::generate::{generate, EventFormat, GenerateConfig};
 
-use super::Log;
 use crate::cli::{FormatArg, GenerateArgs};
 
-pub fn run(args: GenerateArgs, log: &Log) -> Result<()> {
+pub fn run(args: GenerateArgs) -> Result<()> {
     let start = chrono::NaiveDate::parse_from_str(&args.start, "%Y-%m-%d")
         .with_context(|| format!("--start {:?} is not a date (YYYY-MM-DD)", args.start))
         .map_err(|e| churnrisk::error::Error::InvalidArgument {
@@ -29,7 +28,7 @@ pub fn run(args: GenerateArgs, log: &Log) -> Result<()> {
     let summary = generate(&cfg, &args.out)
         .with_context(|| format!("generating into {}", args.out.display()))?;
     let secs = started.elapsed().as_secs_f64();
-    log.info(format!(
+    tracing::info!(
         "wrote {} events for {} users ({} churned) in {:.2}s ({:.0} events/s) to {}",
         summary.events,
         summary.users,
@@ -37,6 +36,6 @@ pub fn run(args: GenerateArgs, log: &Log) -> Result<()> {
         secs,
         summary.events as f64 / secs.max(1e-9),
         args.out.display()
-    ));
+    );
     Ok(())
 }

@@ -2,62 +2,89 @@
 //! module, `cli` and `main` know clap and anyhow.
 
 use anyhow::{Context, Result};
+use tracing::{info, warn};
 
 use churnrisk::features::{event_names, FeatureSpec};
-use churnrisk::ingest::{self, Events, Subscriptions, Users};
+use churnrisk::ingest::{self, Events, ReadPolicy, Rejects, Subscriptions, Users};
 use churnrisk::labels::{Definition, LabelRule, Signal, Sources};
 
-use crate::cli::{Cli, Command, InputArgs, LabelArgs, SignalArg};
+use crate::cli::{Cli, Command, InputArgs, LabelArgs, SignalArg, ValidationArgs};
 
 mod generate;
+pub mod logging;
 mod run;
 mod score;
 mod train;
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
-    let log = Log { quiet: cli.quiet };
     match cli.command {
-        Command::Run(args) => run::run(args, &log),
-        Command::Train(args) => train::run(args, &log),
-        Command::Score(args) => score::run(args, &log),
-        Command::Generate(args) => generate::run(args, &log),
+        Command::Run(args) => run::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }
 
-/// Progress messages on stderr, silenced by `--quiet`.
-pub struct Log {
-    pub quiet: bool,
-}
-
-impl Log {
-    pub fn info(&self, msg: impl AsRef<str>) {
-        if !self.quiet {
-            eprintln!("churnrisk: {}", msg.as_ref());
-        }
-    }
-}
-
-/// The loaded input tables.
+/// The loaded input tables, and the rows set aside while loading them.
 pub struct Inputs {
     pub spec: FeatureSpec,
     pub events: Events,
     pub users: Option<Users>,
     pub subscriptions: Option<Subscriptions>,
+    pub rejects: Rejects,
 }
 
 impl Inputs {
     /// Loads and checks the feature file and every table, with the file named in errors.
-    pub fn load(args: &InputArgs, log: &Log) -> Result<Self> {
+    /// Bad rows are collected in `rejects`, not enforced: the caller writes them down
+    /// first, then calls [`Rejects::enforce`].
+    pub fn load(args: &InputArgs, policy: &ReadPolicy) -> Result<Self> {
         let spec = FeatureSpec::load(&args.features)?;
-        let events = ingest::load_events(&args.events)
+        let mut rejects = Rejects::default();
+        let step = logging::step(format!("reading {}", args.events.display()));
+        let events = ingest::load_events(&args.events, policy, &mut rejects)
             .with_context(|| format!("reading events {}", args.events.display()))?;
-        log.info(format!(
+        step.finish_and_clear();
+        info!(
             "read {} events from {}",
             events.rows(),
             args.events.display()
-        ));
-        spec.check_events_exist(&event_names(&events)?)
+        );
+        let users = args
+            .users
+            .as_deref()
+            .map(|p| {
+                ingest::load_users(p, policy, &mut rejects)
+                    .with_context(|| format!("reading users {}", p.display()))
+            })
+            .transpose()?;
+        let subscriptions = args
+            .subscriptions
+            .as_deref()
+            .map(|p| {
+                ingest::load_subscriptions(p, policy, &mut rejects)
+                    .with_context(|| format!("reading subscriptions {}", p.display()))
+            })
+            .transpose()?;
+        for line in rejects.describe() {
+            warn!("{line}");
+        }
+        Ok(Inputs {
+            spec,
+            events,
+            users,
+            subscriptions,
+            rejects,
+        })
+    }
+
+    /// Fails when the feature definitions name events the log never has (a typo, or a
+    /// log that is not this product's). Call it after the rejects are settled: bad rows
+    /// are the first thing to report.
+    pub fn check_events(&self, args: &InputArgs) -> Result<()> {
+        self.spec
+            .check_events_exist(&event_names(&self.events)?)
             .with_context(|| {
                 format!(
                     "checking {} against {}",
@@ -65,27 +92,7 @@ impl Inputs {
                     args.events.display()
                 )
             })?;
-        let users = args
-            .users
-            .as_deref()
-            .map(|p| {
-                ingest::load_users(p).with_context(|| format!("reading users {}", p.display()))
-            })
-            .transpose()?;
-        let subscriptions = args
-            .subscriptions
-            .as_deref()
-            .map(|p| {
-                ingest::load_subscriptions(p)
-                    .with_context(|| format!("reading subscriptions {}", p.display()))
-            })
-            .transpose()?;
-        Ok(Inputs {
-            spec,
-            events,
-            users,
-            subscriptions,
-        })
+        Ok(())
     }
 
     pub fn sources(&self) -> Sources<'_> {
@@ -112,4 +119,39 @@ pub fn label_rule(args: &LabelArgs, has_subscriptions: bool) -> LabelRule {
             SignalArg::AnyEvent => Signal::AnyEvent,
         },
     }
+}
+
+/// The read policy of `train` and `score` (no config file): flags, and the clock now.
+pub fn policy_from(args: &ValidationArgs) -> Result<ReadPolicy> {
+    check_fraction(args.max_reject_fraction)?;
+    Ok(ReadPolicy {
+        strict: args.strict,
+        max_reject_fraction: args.max_reject_fraction,
+        ..ReadPolicy::new(chrono::Utc::now().timestamp_millis())
+    })
+}
+
+/// A reject fraction must be a share.
+pub fn check_fraction(f: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&f) {
+        return Err(churnrisk::error::Error::InvalidArgument {
+            name: "--max-reject-fraction".into(),
+            message: format!("must be between 0 and 1, not {f}"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes the reject file when asked, fails if the rejects are too many, then checks the
+/// feature definitions against the log.
+pub fn settle_rejects(inputs: &Inputs, args: &InputArgs, policy: &ReadPolicy) -> Result<()> {
+    if let Some(path) = &args.validation.rejects {
+        inputs
+            .rejects
+            .write_csv(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    inputs.rejects.enforce(policy)?;
+    inputs.check_events(args)
 }

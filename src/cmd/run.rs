@@ -3,26 +3,27 @@
 //! With `--config` the settings come from the file; without, from flags that default to
 //! the shipped sample.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono::{SecondsFormat, Utc};
+use tracing::{info, warn};
 
-use churnrisk::config::RunConfig;
+use churnrisk::config::{DriftConfig, RunConfig, ValidationConfig};
 use churnrisk::error::Error;
 use churnrisk::ingest::{format_date, parse_as_of, DAY_MS};
 use churnrisk::labels::{Definition, LabelRule, Signal};
 use churnrisk::lock::RunLock;
-use churnrisk::manifest::{FileEntry, ModelUsed, RunManifest, TierCounts};
+use churnrisk::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierCounts};
+use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
 use churnrisk::model::policy::{check_population, retrain_reason};
-use churnrisk::model::{score, train, ChurnModel, TrainOptions};
+use churnrisk::model::{score, train, ChurnModel, Scored, TrainOptions};
 use churnrisk::output::{rank, write_csv, Tier, TierRule};
 use churnrisk::report::{ranked_summary, training_summary};
 
-use super::{Inputs, Log};
-use crate::cli::{InputArgs, RunArgs};
+use super::{check_fraction, logging, Inputs};
+use crate::cli::{InputArgs, RunArgs, ValidationArgs};
 
 /// Everything a run needs, from the config file or the flags.
 struct Settings {
@@ -35,27 +36,79 @@ struct Settings {
     gate: (usize, usize, f64),
     out: PathBuf,
     tiers: TierRule,
+    validation: ValidationConfig,
+    drift: DriftConfig,
 }
 
-pub fn run(args: RunArgs, log: &Log) -> Result<()> {
-    let started_at = Utc::now();
-    let mut timings = BTreeMap::new();
-    let mut clock = Instant::now();
-    let mut lap = |name: &str, clock: &mut Instant| {
-        timings.insert(name.to_string(), clock.elapsed().as_millis() as u64);
-        *clock = Instant::now();
-    };
-
+/// Runs the night under the output folder's lock. Whatever happens after the lock is
+/// taken, `manifest.json` says how the run ended; a failed run replaces no list.
+pub fn run(args: RunArgs) -> Result<()> {
+    let started_at = now_text();
     let s = settings(&args)?;
     let _lock = RunLock::acquire(&s.out)?;
-    let inputs = Inputs::load(&s.input, log)?;
+    let mut manifest = RunManifest::begin(started_at);
+    let result = night(&args, &s, &mut manifest);
+    if let Err(err) = &result {
+        manifest.status = "failed".into();
+        manifest.exit_code = crate::exit_code(err);
+        manifest.error = Some(Failure {
+            kind: err
+                .chain()
+                .find_map(|e| e.downcast_ref::<Error>())
+                .map(Error::kind)
+                .unwrap_or("internal")
+                .into(),
+            message: format!("{err:#}"),
+        });
+        manifest.outputs.clear();
+        manifest.finished_at = now_text();
+        let path = s.out.join("manifest.json");
+        if let Err(e) = manifest.write(&path) {
+            warn!("could not write {}: {e}", path.display());
+        }
+    }
+    result
+}
+
+fn now_text() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Stage timings for the manifest.
+struct Stopwatch(Instant);
+
+impl Stopwatch {
+    fn lap(&mut self, m: &mut RunManifest, stage: &str) {
+        m.timings_ms
+            .insert(stage.into(), self.0.elapsed().as_millis() as u64);
+        self.0 = Instant::now();
+    }
+}
+
+fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
+    let mut clock = Stopwatch(Instant::now());
+    let policy = s.validation.policy(Utc::now().timestamp_millis());
+    let inputs = Inputs::load(&s.input, &policy)?;
+    m.inputs = input_entries(&s.input, &inputs)?;
+    let rejects_path = s.out.join("rejects.csv");
+    inputs
+        .rejects
+        .write_csv(&rejects_path)
+        .with_context(|| format!("writing {}", rejects_path.display()))?;
+    m.rejects = Some(inputs.rejects.summary(Some(&rejects_path)));
+    inputs
+        .rejects
+        .enforce(&policy)
+        .with_context(|| format!("rows set aside are in {}", rejects_path.display()))?;
+    inputs.check_events(&s.input)?;
     let as_of = match &s.as_of {
         Some(text) => parse_as_of(text)?,
         None if args.config.is_some() => Utc::now().timestamp_millis().div_euclid(DAY_MS) * DAY_MS,
         None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
     };
-    log.info(format!("as of {}", format_date(as_of)));
-    lap("load", &mut clock);
+    m.as_of = Some(format_date(as_of));
+    info!("as of {}", format_date(as_of));
+    clock.lap(m, "load");
 
     let existing = if s.model.is_file() {
         Some(
@@ -65,94 +118,137 @@ pub fn run(args: RunArgs, log: &Log) -> Result<()> {
     } else {
         None
     };
-    let reason = retrain_reason(
+    let thresholds = Thresholds {
+        warn: s.drift.warn,
+        act: s.drift.act,
+    };
+    let mut reason = retrain_reason(
         existing.as_ref(),
         &inputs.spec,
         as_of,
         s.max_age_days,
         args.retrain,
     );
-    let model = match (existing, &reason) {
-        (Some(model), None) => model,
-        (_, reason) => {
-            log.info(format!(
-                "training a model as of {} ({})",
-                format_date(as_of),
-                reason.as_deref().unwrap_or("")
-            ));
+    // Keep the model unless it must go; then look at how far the population moved.
+    let mut kept = None;
+    if let (Some(model), None) = (existing, &reason) {
+        let (scored, drift) = score_gated(&inputs, &model, as_of, s.gate.2, thresholds)?;
+        match &drift {
+            None => warn!(
+                "{} has no drift reference (written by an older churnrisk); retrain it to measure drift",
+                s.model.display()
+            ),
+            Some(d) if d.level == DriftLevel::Act && s.drift.retrain => {
+                reason = Some(format!("drift: {} (act at {})", d.describe(), s.drift.act));
+            }
+            Some(d) if d.level != DriftLevel::Stable => warn!("drift: {}", d.describe()),
+            Some(_) => {}
+        }
+        if reason.is_none() {
+            kept = Some((model, scored, drift));
+        }
+    }
+    let (model, scored, drift) = match kept {
+        Some(k) => k,
+        None => {
+            let why = reason.as_deref().unwrap_or("");
+            info!("training a model as of {} ({why})", format_date(as_of));
             let mut opts = TrainOptions::new(as_of, s.rule);
             (opts.panel_dates, opts.step_days) = s.panel;
             (opts.min_churned, opts.min_retained) = (s.gate.0, s.gate.1);
+            let step = logging::step(format!("training ({why})"));
             let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
+            step.finish_and_clear();
             model
                 .save(&s.model)
                 .with_context(|| format!("writing model {}", s.model.display()))?;
-            if !log.quiet {
-                eprint!("{}", training_summary(&model));
+            info!("{}", training_summary(&model).trim_end());
+            let (scored, drift) = score_gated(&inputs, &model, as_of, s.gate.2, thresholds)?;
+            if let Some(d) = drift.as_ref().filter(|d| d.level != DriftLevel::Stable) {
+                warn!(
+                    "drift against the new model's training day: {}",
+                    d.describe()
+                );
             }
-            model
+            (model, scored, drift)
         }
     };
-    lap("model", &mut clock);
+    m.model = Some(ModelUsed {
+        path: s.model.display().to_string(),
+        sha256: churnrisk::manifest::sha256_file(&s.model)?,
+        trained_as_of: model.training.as_of.clone(),
+        retrained: reason.is_some(),
+        retrain_reason: reason,
+        validation_roc_auc: model.validation.roc_auc,
+        baseline_roc_auc: model.baseline.roc_auc,
+    });
+    m.drift = drift;
+    clock.lap(m, "model_and_score");
 
-    let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)?;
-    check_population(&model, scored.users.len(), s.gate.2)?;
     let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &s.tiers)?;
-    lap("score", &mut clock);
     let list = s.out.join("at_risk.csv");
     write_csv(&list, &rows, inputs.users.is_some())
         .with_context(|| format!("writing {}", list.display()))?;
-    lap("write", &mut clock);
+    clock.lap(m, "write");
 
+    let count = |t: Tier| rows.iter().filter(|r| r.tier == t).count();
+    m.scored_users = Some(rows.len());
+    m.tiers = Some(TierCounts {
+        high: count(Tier::High),
+        medium: count(Tier::Medium),
+        low: count(Tier::Low),
+    });
+    m.outputs = vec![FileEntry::new("at_risk", &list, Some(rows.len()))?];
+    m.status = "ok".into();
+    m.finished_at = now_text();
+    let manifest_path = s.out.join("manifest.json");
+    m.write(&manifest_path)
+        .with_context(|| format!("writing {}", manifest_path.display()))?;
+    if !logging::is_quiet() {
+        print!("{}", ranked_summary(&rows, 10));
+    }
+    info!("ranked list written to {}", list.display());
+    Ok(())
+}
+
+/// Scores the population at `as_of`, refuses one far smaller than the model's, and
+/// measures its drift.
+fn score_gated(
+    inputs: &Inputs,
+    model: &ChurnModel,
+    as_of: i64,
+    min_share: f64,
+    thresholds: Thresholds,
+) -> Result<(Scored, Option<Drift>)> {
+    info!("scoring the users active on {}", format_date(as_of));
+    let step = logging::step("scoring");
+    let scored = score(&inputs.sources(), &inputs.spec, model, as_of)?;
+    step.finish_and_clear();
+    check_population(model, scored.users.len(), min_share)?;
+    let drift = scored.drift(model, thresholds)?;
+    Ok((scored, drift))
+}
+
+/// The manifest's entries for the files read.
+fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
     let mut files = vec![FileEntry::new(
         "events",
-        &s.input.events,
+        &input.events,
         Some(inputs.events.rows()),
     )?];
-    if let (Some(p), Some(u)) = (&s.input.users, &inputs.users) {
+    if let (Some(p), Some(u)) = (&input.users, &inputs.users) {
         files.push(FileEntry::new("users", p, Some(u.df.height()))?);
     }
-    if let (Some(p), Some(t)) = (&s.input.subscriptions, &inputs.subscriptions) {
+    if let (Some(p), Some(t)) = (&input.subscriptions, &inputs.subscriptions) {
         files.push(FileEntry::new("subscriptions", p, Some(t.df.height()))?);
     }
-    files.push(FileEntry::new("features", &s.input.features, None)?);
-    let count = |t: Tier| rows.iter().filter(|r| r.tier == t).count();
-    let manifest = RunManifest {
-        churnrisk_version: env!("CARGO_PKG_VERSION").into(),
-        status: "ok".into(),
-        started_at: started_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        finished_at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        as_of: format_date(as_of),
-        inputs: files,
-        model: ModelUsed {
-            path: s.model.display().to_string(),
-            sha256: churnrisk::manifest::sha256_file(&s.model)?,
-            trained_as_of: model.training.as_of.clone(),
-            retrained: reason.is_some(),
-            retrain_reason: reason,
-            validation_roc_auc: model.validation.roc_auc,
-            baseline_roc_auc: model.baseline.roc_auc,
-        },
-        scored_users: rows.len(),
-        tiers: TierCounts {
-            high: count(Tier::High),
-            medium: count(Tier::Medium),
-            low: count(Tier::Low),
-        },
-        outputs: vec![FileEntry::new("at_risk", &list, Some(rows.len()))?],
-        timings_ms: timings,
-    };
-    let manifest_path = s.out.join("manifest.json");
-    manifest
-        .write(&manifest_path)
-        .with_context(|| format!("writing {}", manifest_path.display()))?;
-    print!("{}", ranked_summary(&rows, 10));
-    log.info(format!("ranked list written to {}", list.display()));
-    Ok(())
+    files.push(FileEntry::new("features", &input.features, None)?);
+    Ok(files)
 }
 
 /// The run's settings: from `--config` when given, else from the flags (sample mode).
 fn settings(args: &RunArgs) -> Result<Settings> {
+    check_fraction(args.max_reject_fraction)?;
     let Some(path) = &args.config else {
         return Ok(Settings {
             input: InputArgs {
@@ -160,6 +256,11 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                 users: Some(args.data.join("users.csv")).filter(|p| p.is_file()),
                 subscriptions: None,
                 features: args.features.clone(),
+                validation: ValidationArgs {
+                    strict: args.strict,
+                    max_reject_fraction: args.max_reject_fraction,
+                    rejects: None,
+                },
             },
             as_of: args.as_of.clone(),
             rule: LabelRule {
@@ -175,6 +276,12 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             gate: (50, 50, 0.1),
             out: args.out.clone(),
             tiers: TierRule::new(args.list.high, args.list.medium)?,
+            validation: ValidationConfig {
+                strict: args.strict,
+                max_reject_fraction: args.max_reject_fraction,
+                ..ValidationConfig::default()
+            },
+            drift: DriftConfig::default(),
         });
     };
     let c = RunConfig::load(path)?;
@@ -194,6 +301,11 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             users: c.inputs.users,
             subscriptions: c.inputs.subscriptions,
             features: c.inputs.features,
+            validation: ValidationArgs {
+                strict: c.validation.strict,
+                max_reject_fraction: c.validation.max_reject_fraction,
+                rejects: None,
+            },
         },
         as_of: args.as_of.clone().or(c.as_of),
         model: c.model.path,
@@ -206,6 +318,8 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         ),
         out: c.output.dir,
         tiers: TierRule::new(c.output.high, c.output.medium)?,
+        validation: c.validation,
+        drift: c.drift,
     })
 }
 

@@ -7,21 +7,23 @@ use churnrisk::model::{score, ChurnModel};
 use churnrisk::output::{rank, write_csv, TierRule};
 use churnrisk::report::ranked_summary;
 
-use super::{Inputs, Log};
+use super::{policy_from, settle_rejects, Inputs};
 use crate::cli::ScoreArgs;
 
-pub fn run(args: ScoreArgs, log: &Log) -> Result<()> {
+pub fn run(args: ScoreArgs) -> Result<()> {
     let as_of = parse_as_of(&args.as_of)?;
     let tiers = TierRule::new(args.list.high, args.list.medium)?;
     let model = ChurnModel::load(&args.model)
         .with_context(|| format!("reading model {}", args.model.display()))?;
-    let inputs = Inputs::load(&args.input, log)?;
+    let policy = policy_from(&args.input.validation)?;
+    let inputs = Inputs::load(&args.input, &policy)?;
+    settle_rejects(&inputs, &args.input, &policy)?;
     let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)
         .with_context(|| format!("scoring with {}", args.model.display()))?;
     let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
     write_csv(&args.out, &rows, inputs.users.is_some())
         .with_context(|| format!("writing {}", args.out.display()))?;
     print!("{}", ranked_summary(&rows, 10));
-    log.info(format!("ranked list written to {}", args.out.display()));
+    tracing::info!("ranked list written to {}", args.out.display());
     Ok(())
 }

@@ -7,12 +7,14 @@ use churnrisk::ingest::parse_as_of;
 use churnrisk::model::{train, TrainOptions};
 use churnrisk::report::training_summary;
 
-use super::{label_rule, Inputs, Log};
+use super::{label_rule, policy_from, settle_rejects, Inputs};
 use crate::cli::TrainArgs;
 
-pub fn run(args: TrainArgs, log: &Log) -> Result<()> {
+pub fn run(args: TrainArgs) -> Result<()> {
     let as_of = parse_as_of(&args.as_of)?;
-    let inputs = Inputs::load(&args.input, log)?;
+    let policy = policy_from(&args.input.validation)?;
+    let inputs = Inputs::load(&args.input, &policy)?;
+    settle_rejects(&inputs, &args.input, &policy)?;
     let mut opts = TrainOptions::new(
         as_of,
         label_rule(&args.labels, inputs.subscriptions.is_some()),
@@ -21,11 +23,13 @@ pub fn run(args: TrainArgs, log: &Log) -> Result<()> {
     opts.step_days = args.panel_step_days;
     opts.min_churned = args.min_churned;
     opts.min_retained = args.min_retained;
+    let step = super::logging::step("training");
     let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
+    step.finish_and_clear();
     model
         .save(&args.model)
         .with_context(|| format!("writing model {}", args.model.display()))?;
     print!("{}", training_summary(&model));
-    log.info(format!("model written to {}", args.model.display()));
+    tracing::info!("model written to {}", args.model.display());
     Ok(())
 }

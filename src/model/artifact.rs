@@ -8,6 +8,7 @@ use std::path::Path;
 use ndarray::{Array2, ArrayView1};
 use serde::{Deserialize, Serialize};
 
+use super::drift::DriftReference;
 use super::evaluate::Metrics;
 use crate::error::{Error, Result};
 use crate::features::spec::FeatureFile;
@@ -82,6 +83,10 @@ pub struct ChurnModel {
     pub validation: Metrics,
     /// The recency-only baseline (days since the last value action), same dates.
     pub baseline: Metrics,
+    /// Feature and score distributions on the validation date, to measure drift against.
+    /// Absent in models written before drift was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_reference: Option<DriftReference>,
 }
 
 impl ChurnModel {
@@ -205,12 +210,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        pause_for_fault_tests(&name);
+        std::fs::rename(&tmp, path)?;
+        // The rename itself must reach the disk, or a power cut can bring back the old name.
+        std::fs::File::open(dir)?.sync_all()
     })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io(path, e)
     })
+}
+
+/// Fault injection for the kill tests: with `CHURNRISK_FAULT_PAUSE=<file name>:<ms>`, the
+/// atomic write of that file waits `ms` between syncing its temporary file and renaming
+/// it, so a test can kill the process at exactly that moment.
+fn pause_for_fault_tests(name: &str) {
+    let Ok(spec) = std::env::var("CHURNRISK_FAULT_PAUSE") else {
+        return;
+    };
+    if let Some((file, ms)) = spec.rsplit_once(':') {
+        if file == name {
+            if let Ok(ms) = ms.parse::<u64>() {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use polars::prelude::*;
 
 use super::artifact::ChurnModel;
+use super::drift::{Drift, Thresholds};
 use super::matrix::to_matrix;
 use crate::error::Result;
 use crate::features::{self, FeatureFrame, FeatureSpec, RawRow, Transform};
@@ -71,6 +72,19 @@ impl RawRow for FrameRow<'_> {
             .find(|(n, _)| *n == name)
             .and_then(|(_, ca)| ca.get(self.row))
             .unwrap_or(0.0)
+    }
+}
+
+impl Scored {
+    /// Drift of this population from the model's validation date; `None` for a model
+    /// file without a reference (written before drift was measured).
+    pub fn drift(&self, model: &ChurnModel, thresholds: Thresholds) -> Result<Option<Drift>> {
+        let Some(reference) = &model.drift_reference else {
+            return Ok(None);
+        };
+        let x = to_matrix(&self.features.df, &self.features.defs)?;
+        let scores: Vec<f64> = self.users.iter().map(|u| u.probability).collect();
+        Ok(Some(reference.measure(&x, &scores, thresholds)))
     }
 }
 

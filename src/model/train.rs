@@ -16,6 +16,7 @@ use ndarray::{concatenate, Array1, Array2, Axis};
 use super::artifact::{
     sigmoid, AlphaTrial, ChurnModel, ModelFeature, PanelDate, Training, FORMAT_VERSION,
 };
+use super::drift::DriftReference;
 use super::evaluate::{evaluate, Metrics};
 use super::matrix::to_matrix;
 use crate::error::{Error, Result};
@@ -216,6 +217,18 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let final_z = standardize(&x_all, &mean, &std);
     let (coef, intercept) = fit_from(&final_z, &y_all, alpha, Some(&best_solution))?.churn_side();
 
+    // The drift reference: the population the model would score on its training day.
+    let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
+    let pop = labels::population(src, &opts.rule, opts.as_of)?;
+    let (ref_date, x_ref) = if pop.height() > 0 {
+        let ff = features::compute(&prepared, &pop, opts.as_of, spec, &event_types)?;
+        (opts.as_of, to_matrix(&ff.df, &defs)?)
+    } else {
+        (t0, x_val.clone())
+    };
+    let ref_scores = predict(&standardize(&x_ref, &mean, &std), &coef, intercept);
+    let drift_reference = DriftReference::fit(format_date(ref_date), &names, &x_ref, &ref_scores);
+
     let churned = y_all.iter().filter(|&&v| v).count();
     let panel_info = panel
         .iter()
@@ -265,6 +278,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         },
         validation: validation_metrics,
         baseline,
+        drift_reference: Some(drift_reference),
     })
 }
 

@@ -70,8 +70,31 @@ fn unparseable_timestamp() {
     expect(
         train_on(dir.path(), &p, &default_features()),
         3,
-        &["e.csv", "row 2", "31/12/2025 10:00"],
+        &[
+            "e.csv: 1 of 2 rows rejected (50%; the limit is 1%)",
+            "line 3: unparseable_timestamp",
+            "31/12/2025 10:00",
+        ],
     );
+    // `train` and `score` write the reject file where asked.
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            s(&p),
+            "--as-of",
+            "2026-06-01",
+            "--features",
+            s(&default_features()),
+            "--rejects",
+            "bad.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let (_, rows) = read_csv(&dir.path().join("bad.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][1..3], ["3", "unparseable_timestamp"]);
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! and shipped data, checked through the files it writes and its exit codes.
 
 mod errors;
+mod fault;
 mod nightly;
 mod pipeline;
+mod rejects;
 mod util;

@@ -87,24 +87,31 @@ fn a_run_is_refused_while_another_holds_the_lock() {
     let cfg = config(dir.path(), "");
     fs::create_dir_all(dir.path().join("out")).unwrap();
     fs::write(dir.path().join("out/at_risk.csv"), "yesterday\n").unwrap();
-    // This test process is alive: its pid makes a held lock.
-    fs::write(
-        dir.path().join("out/.churnrisk.lock"),
-        format!("{}\n", std::process::id()),
-    )
-    .unwrap();
+    // This test process holds the lock, as a running churnrisk would.
+    let lock_path = dir.path().join("out/.churnrisk.lock");
+    fs::write(&lock_path, format!("{}\n", std::process::id())).unwrap();
+    let held = fs::File::options().write(true).open(&lock_path).unwrap();
+    held.lock().unwrap();
     let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(6), "{stderr}");
-    assert!(stderr.contains("another churnrisk run"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "another churnrisk run (pid {})",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
     assert_eq!(
         fs::read_to_string(dir.path().join("out/at_risk.csv")).unwrap(),
         "yesterday\n"
     );
-    // A lock left by a dead process is taken over, and released at the end.
-    fs::write(dir.path().join("out/.churnrisk.lock"), "4999999\n").unwrap();
+    // The refused run wrote no manifest: the folder belongs to the running one.
+    assert!(!dir.path().join("out/manifest.json").exists());
+    // A lock file nobody holds (its process died) is simply taken.
+    drop(held);
+    fs::write(&lock_path, "4999999\n").unwrap();
     ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
-    assert!(!dir.path().join("out/.churnrisk.lock").exists());
 }
 
 #[test]
@@ -163,4 +170,83 @@ fn the_gate_refuses_too_few_churners_and_a_shrunken_population() {
         before,
         fs::read(dir.path().join("out/at_risk.csv")).unwrap()
     );
+}
+
+#[test]
+fn drift_past_the_act_threshold_retrains_or_warns() {
+    // The sample log ends on 2026-07-05. Scored on 2026-07-10, every recency feature has
+    // moved by five days against the model's training day (2026-07-06).
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    let report_only = config(
+        dir.path(),
+        "max_age_days = 1000\n[drift]\nretrain = false\n",
+    );
+    let out = churnrisk(
+        dir.path(),
+        &["run", "--config", s(&report_only), "--as-of", "2026-07-10"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning: drift: score PSI"), "{stderr}");
+    let m = manifest(dir.path());
+    assert_eq!(m["drift"]["level"], "act", "{m}");
+    assert_eq!(m["drift"]["reference_as_of"], "2026-07-06");
+    assert!(
+        m["drift"]["max_feature_psi"].as_f64().unwrap() >= 0.2,
+        "{m}"
+    );
+    assert_eq!(m["model"]["retrained"], false);
+
+    let retrain = config(dir.path(), "max_age_days = 1000\n");
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "run",
+            "--config",
+            s(&retrain),
+            "--as-of",
+            "2026-07-10",
+        ],
+    );
+    let m = manifest(dir.path());
+    assert_eq!(m["model"]["retrained"], true, "{m}");
+    let reason = m["model"]["retrain_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("drift: score PSI") && reason.contains("(act at 0.2)"),
+        "{reason}"
+    );
+    // Against the new model's own training day, nothing has moved.
+    assert_eq!(m["drift"]["level"], "stable", "{m}");
+    assert_eq!(m["drift"]["reference_as_of"], "2026-07-10");
+}
+
+#[test]
+fn json_log_lines_for_log_shippers() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    let cfg = config(dir.path(), "max_age_days = 1000\n");
+    let out = churnrisk(
+        dir.path(),
+        &["-v", "--log-format", "json", "run", "--config", s(&cfg)],
+    );
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for l in &lines {
+        assert!(l["timestamp"].is_string() && l["level"].is_string(), "{l}");
+    }
+    assert!(lines.iter().any(|l| l["message"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("ranked list written")));
+    // Without -v and without a terminal (cron): nothing on a good night.
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }

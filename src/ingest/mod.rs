@@ -1,0 +1,997 @@
+//! Files → canonical, checked frames: events, users, subscriptions.
+//!
+//! Everything downstream sees one schema and never re-checks it:
+//! events are `user_id: str, ts: i64 (epoch ms, UTC), event: str, value: f64?, session_id: str`.
+//! This stage reads and validates; it never filters by date (that is the features' and
+//! labels' job) and never prints.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+
+pub mod reader;
+pub mod rejects;
+
+use reader::read_csv_checked;
+pub use reader::LINE;
+pub use rejects::{ReadPolicy, RejectClass, Rejects};
+
+/// Milliseconds in a day: all windows are whole days.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// A session ends after this long without an event when the log has no `session_id`.
+pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
+
+/// A checked event log.
+#[derive(Debug, Clone)]
+pub struct Events {
+    /// `user_id, ts, event, value, session_id`.
+    pub df: DataFrame,
+    /// The file the events came from.
+    pub path: PathBuf,
+    /// Earliest and latest event time (epoch ms).
+    pub min_ts: i64,
+    pub max_ts: i64,
+    /// True when `session_id` was derived from the 30-minute inactivity rule.
+    pub sessions_derived: bool,
+}
+
+impl Events {
+    /// Number of events.
+    pub fn rows(&self) -> usize {
+        self.df.height()
+    }
+}
+
+/// Optional per-user facts: signup time and CRM identifiers.
+#[derive(Debug, Clone)]
+pub struct Users {
+    /// `user_id: str, signup_ts: i64?, email, crm_id, account, plan: str?`.
+    pub df: DataFrame,
+}
+
+/// Optional subscriptions: `user_id: str, start_ts: i64, end_ts: i64?`.
+#[derive(Debug, Clone)]
+pub struct Subscriptions {
+    pub df: DataFrame,
+}
+
+/// The CRM columns carried from the users table to the ranked list, in output order.
+pub const CRM_COLUMNS: [&str; 4] = ["email", "crm_id", "account", "plan"];
+
+/// Reads an event log (CSV, CSV.gz or Parquet) and checks it: rows that break the input
+/// contract go to `rejects` (see [`rejects::RejectClass`]), the rest become the canonical
+/// frame. Exact duplicates, and rows repeating an `event_id`, keep their first copy.
+pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Result<Events> {
+    let wanted = [
+        "user_id",
+        "timestamp",
+        "event",
+        "value",
+        "session_id",
+        "event_id",
+    ];
+    let (lf, schema) = open(
+        path,
+        &wanted,
+        &["user_id", "timestamp", "event"],
+        policy,
+        rejects,
+    )?;
+    let has = |c: &str| schema.contains(c);
+    let mut exprs = vec![
+        text(path, &schema, "user_id")?,
+        text(path, &schema, "event")?,
+        timestamp_expr(path, &schema, "timestamp")?.alias("ts"),
+        col("timestamp"),
+        if has("value") {
+            col("value").cast(DataType::Float64).alias("value")
+        } else {
+            lit(NULL).cast(DataType::Float64).alias("value")
+        },
+        if has("session_id") {
+            text(path, &schema, "session_id")?
+        } else {
+            lit(NULL).cast(DataType::String).alias("session_id")
+        },
+        col(LINE),
+    ];
+    let mut raw = vec!["user_id", "timestamp", "event"];
+    if has("value") {
+        exprs.push(col("value").cast(DataType::String).alias("value_raw"));
+        raw.push("value_raw");
+    }
+    if has("session_id") {
+        raw.push("session_id");
+    }
+    if has("event_id") {
+        exprs.push(text(path, &schema, "event_id")?);
+        raw.push("event_id");
+    }
+    let df = select_rows(lf, exprs, path, rejects)?;
+
+    let mut checks = vec![
+        Check::missing("user_id"),
+        Check::missing("event"),
+        Check::empty("timestamp"),
+        Check::new(
+            col("ts").is_null(),
+            RejectClass::UnparseableTimestamp,
+            "timestamp",
+            "not ISO-8601 or epoch seconds/milliseconds",
+        ),
+        Check::new(
+            col("ts").lt(lit(0i64)),
+            RejectClass::Before1970,
+            "timestamp",
+            "before 1970-01-01",
+        ),
+        Check::new(
+            col("ts").gt(lit(policy.now_ms + policy.clock_skew_ms)),
+            RejectClass::FutureTimestamp,
+            "timestamp",
+            "later than the time of this run",
+        ),
+    ];
+    if has("value") {
+        checks.push(Check::new(
+            col("value_raw").is_not_null().and(col("value").is_null()),
+            RejectClass::UnparseableValue,
+            "value_raw",
+            "not a number",
+        ));
+    }
+    if let Some(known) = &policy.known_events {
+        let known = Arc::new(known.clone());
+        checks.push(Check::new(
+            col("event").map(
+                move |c: Column| {
+                    let unknown: BooleanChunked = c
+                        .str()?
+                        .iter()
+                        .map(|e| e.is_some_and(|e| !known.contains(e)))
+                        .collect();
+                    Ok(unknown.into_column())
+                },
+                |_: &Schema, f: &Field| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+            ),
+            RejectClass::UnknownEvent,
+            "event",
+            "not in [validation] known_events",
+        ));
+    }
+    let df = set_aside(df, path, &checks, &raw, rejects)?;
+    let exact = [
+        col("user_id"),
+        col("ts"),
+        col("event"),
+        col("value").cast(DataType::String).fill_null(lit("")),
+        col("session_id").fill_null(lit("")),
+    ];
+    let mut df = drop_repeats(
+        df,
+        path,
+        &exact,
+        RejectClass::DuplicateEvent,
+        "same user, time, event, value and session as line",
+        &raw,
+        rejects,
+    )?;
+    if has("event_id") {
+        df = drop_repeats(
+            df,
+            path,
+            &[col("event_id")],
+            RejectClass::DuplicateEventId,
+            "same event_id as line",
+            &raw,
+            rejects,
+        )?;
+    }
+    let mut df = df.select(["user_id", "ts", "event", "value", "session_id"])?;
+    if df.height() == 0 {
+        return Err(Error::Rejected {
+            message: format!("{}: every row was rejected", path.display()),
+        });
+    }
+
+    let sessions_derived = df.column("session_id")?.null_count() > 0;
+    if sessions_derived {
+        df = derive_sessions(df)?;
+    }
+    let ts = df.column("ts")?.i64()?;
+    let (min_ts, max_ts) = (ts.min().unwrap_or(0), ts.max().unwrap_or(0));
+    Ok(Events {
+        df,
+        path: path.into(),
+        min_ts,
+        max_ts,
+        sessions_derived,
+    })
+}
+
+/// Reads the users table: `user_id` and `signup_at` required, CRM columns optional. A
+/// second row for a user is set aside (the first is kept).
+pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Result<Users> {
+    let mut wanted = vec!["user_id", "signup_at"];
+    wanted.extend(CRM_COLUMNS);
+    let (lf, schema) = open(path, &wanted, &["user_id", "signup_at"], policy, rejects)?;
+    let mut exprs = vec![
+        text(path, &schema, "user_id")?,
+        timestamp_expr(path, &schema, "signup_at")?.alias("signup_ts"),
+        col("signup_at"),
+        col(LINE),
+    ];
+    let mut raw = vec!["user_id", "signup_at"];
+    for name in CRM_COLUMNS {
+        if schema.contains(name) {
+            exprs.push(text(path, &schema, name)?);
+            raw.push(name);
+        } else {
+            exprs.push(lit(NULL).cast(DataType::String).alias(name));
+        }
+    }
+    let df = select_rows(lf, exprs, path, rejects)?;
+    let mut checks = vec![Check::missing("user_id"), Check::empty("signup_at")];
+    checks.extend(time_checks("signup_ts", "signup_at", policy));
+    let df = set_aside(df, path, &checks, &raw, rejects)?;
+    let df = drop_repeats(
+        df,
+        path,
+        &[col("user_id")],
+        RejectClass::DuplicateUser,
+        "same user_id as line",
+        &raw,
+        rejects,
+    )?;
+    let mut keep = vec!["user_id", "signup_ts"];
+    keep.extend(CRM_COLUMNS);
+    Ok(Users {
+        df: df.select(keep)?,
+    })
+}
+
+/// Reads the subscriptions table: `user_id`, `start_date`, `end_date` (empty while active).
+pub fn load_subscriptions(
+    path: &Path,
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+) -> Result<Subscriptions> {
+    let required = ["user_id", "start_date", "end_date"];
+    let (lf, schema) = open(path, &required, &required, policy, rejects)?;
+    let exprs = vec![
+        text(path, &schema, "user_id")?,
+        timestamp_expr(path, &schema, "start_date")?.alias("start_ts"),
+        col("start_date"),
+        timestamp_expr(path, &schema, "end_date")?.alias("end_ts"),
+        col("end_date"),
+        col(LINE),
+    ];
+    let df = select_rows(lf, exprs, path, rejects)?;
+    let mut checks = vec![Check::missing("user_id"), Check::empty("start_date")];
+    checks.extend(time_checks("start_ts", "start_date", policy));
+    // An empty end date means "still active"; anything else must parse.
+    checks.push(Check::new(
+        col("end_date").is_not_null().and(col("end_ts").is_null()),
+        RejectClass::UnparseableTimestamp,
+        "end_date",
+        "not ISO-8601 or epoch seconds/milliseconds",
+    ));
+    checks.push(Check::new(
+        col("end_ts").lt(lit(0i64)),
+        RejectClass::Before1970,
+        "end_date",
+        "before 1970-01-01",
+    ));
+    let df = set_aside(df, path, &checks, &required, rejects)?;
+    Ok(Subscriptions {
+        df: df.select(["user_id", "start_ts", "end_ts"])?,
+    })
+}
+
+/// Evaluates `exprs` over the opened file; fails on a file without rows and records the
+/// rows read of a Parquet file (the CSV reader records its own).
+fn select_rows(
+    lf: LazyFrame,
+    exprs: Vec<Expr>,
+    path: &Path,
+    rejects: &mut Rejects,
+) -> Result<DataFrame> {
+    let df = lf.select(exprs).collect()?;
+    if df.height() == 0 {
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    if !is_csv(path) {
+        rejects.rows_read(path, df.height() as u64);
+    }
+    Ok(df)
+}
+
+/// A rule that sets a row aside: where `mask` is true, the row is a `class` reject, and
+/// the detail quotes `column` with `what` is wrong with it.
+struct Check {
+    mask: Expr,
+    class: RejectClass,
+    column: &'static str,
+    what: &'static str,
+}
+
+impl Check {
+    fn new(mask: Expr, class: RejectClass, column: &'static str, what: &'static str) -> Self {
+        Check {
+            mask,
+            class,
+            column,
+            what,
+        }
+    }
+
+    /// A null cell (an empty CSV field).
+    fn empty(column: &'static str) -> Self {
+        Check::new(
+            col(column).is_null(),
+            RejectClass::MissingValue,
+            column,
+            "empty",
+        )
+    }
+
+    /// An empty or absent text value.
+    fn missing(column: &'static str) -> Self {
+        Check::new(
+            col(column)
+                .is_null()
+                .or(col(column).str().len_bytes().eq(lit(0u32))),
+            RejectClass::MissingValue,
+            column,
+            "empty",
+        )
+    }
+}
+
+/// The checks of a parsed timestamp column (`parsed`) read from `column`.
+fn time_checks(parsed: &str, column: &'static str, policy: &ReadPolicy) -> Vec<Check> {
+    vec![
+        Check::new(
+            col(parsed).is_null(),
+            RejectClass::UnparseableTimestamp,
+            column,
+            "not ISO-8601 or epoch seconds/milliseconds",
+        ),
+        Check::new(
+            col(parsed).lt(lit(0i64)),
+            RejectClass::Before1970,
+            column,
+            "before 1970-01-01",
+        ),
+        Check::new(
+            col(parsed).gt(lit(policy.now_ms + policy.clock_skew_ms)),
+            RejectClass::FutureTimestamp,
+            column,
+            "later than the time of this run",
+        ),
+    ]
+}
+
+/// Moves the rows any check flags (the first matching check names the class) from `df`
+/// to `rejects`; returns the rest, in order.
+fn set_aside(
+    df: DataFrame,
+    path: &Path,
+    checks: &[Check],
+    raw: &[&str],
+    rejects: &mut Rejects,
+) -> Result<DataFrame> {
+    let names: Vec<String> = (0..checks.len()).map(|i| format!("__check{i}")).collect();
+    let masks: Vec<Expr> = checks
+        .iter()
+        .zip(&names)
+        .map(|(c, n)| c.mask.clone().fill_null(lit(false)).alias(n.as_str()))
+        .collect();
+    let flagged = df.lazy().with_columns(masks).collect()?;
+    let mut any = BooleanChunked::full("any".into(), false, flagged.height());
+    for n in &names {
+        any = &any | flagged.column(n)?.bool()?;
+    }
+    if !any.iter().any(|v| v == Some(true)) {
+        return Ok(flagged.drop_many(names));
+    }
+    let bad = flagged.filter(&any)?;
+    let masks = names
+        .iter()
+        .map(|n| bad.column(n).and_then(|c| c.bool().cloned()))
+        .collect::<PolarsResult<Vec<_>>>()?;
+    let texts = RowTexts::new(&bad, raw)?;
+    let lines = bad.column(LINE)?.i64()?;
+    for i in 0..bad.height() {
+        let Some(k) = masks.iter().position(|m| m.get(i) == Some(true)) else {
+            continue;
+        };
+        let c = &checks[k];
+        let value = texts.get(c.column, i);
+        let column = c.column.trim_end_matches("_raw");
+        rejects.add(
+            path,
+            lines.get(i).unwrap_or(0) as u64,
+            c.class,
+            format!("`{column}` {value:?}: {}", c.what),
+            &texts.row(i),
+        );
+    }
+    Ok(flagged.filter(&!&any)?.drop_many(names))
+}
+
+/// Moves every row whose `keys` repeat an earlier row's (by source line) to `rejects`.
+fn drop_repeats(
+    df: DataFrame,
+    path: &Path,
+    keys: &[Expr],
+    class: RejectClass,
+    what: &str,
+    raw: &[&str],
+    rejects: &mut Rejects,
+) -> Result<DataFrame> {
+    let names: Vec<String> = (0..keys.len()).map(|i| format!("__key{i}")).collect();
+    let keyed = df.lazy().with_columns(
+        keys.iter()
+            .zip(&names)
+            .map(|(k, n)| k.clone().alias(n.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let key_cols: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
+    let repeated = keyed
+        .clone()
+        .group_by(key_cols.clone())
+        .agg([col(LINE).min().alias("__first"), len().alias("__n")])
+        .filter(
+            col("__n")
+                .gt(lit(1))
+                .and(col(names[0].as_str()).is_not_null()),
+        )
+        .select(
+            key_cols
+                .iter()
+                .cloned()
+                .chain([col("__first")])
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    if repeated.height() == 0 {
+        return Ok(keyed.collect()?.drop_many(names));
+    }
+    let joined = keyed
+        .join(
+            repeated.lazy(),
+            key_cols.clone(),
+            key_cols,
+            JoinArgs::new(JoinType::Left),
+        )
+        .sort([LINE], SortMultipleOptions::default())
+        .collect()?;
+    let first = joined.column("__first")?.i64()?;
+    let lines = joined.column(LINE)?.i64()?;
+    let repeat: BooleanChunked = first
+        .iter()
+        .zip(lines.iter())
+        .map(|(f, l)| f.is_some() && f != l)
+        .collect();
+    let bad = joined.filter(&repeat)?;
+    let texts = RowTexts::new(&bad, raw)?;
+    let (bad_lines, bad_first) = (bad.column(LINE)?.i64()?, bad.column("__first")?.i64()?);
+    for i in 0..bad.height() {
+        rejects.add(
+            path,
+            bad_lines.get(i).unwrap_or(0) as u64,
+            class,
+            format!("{what} {}", bad_first.get(i).unwrap_or(0)),
+            &texts.row(i),
+        );
+    }
+    let mut drop = names;
+    drop.push("__first".into());
+    Ok(joined.filter(&!&repeat)?.drop_many(drop))
+}
+
+/// The rejected rows' cells as text, for the reject file.
+struct RowTexts {
+    columns: Vec<(String, StringChunked)>,
+}
+
+impl RowTexts {
+    fn new(df: &DataFrame, raw: &[&str]) -> Result<Self> {
+        let mut columns = Vec::with_capacity(raw.len());
+        for name in raw {
+            let c = df.column(name)?.cast(&DataType::String)?;
+            columns.push((name.to_string(), c.str()?.clone()));
+        }
+        Ok(RowTexts { columns })
+    }
+
+    fn get(&self, name: &str, row: usize) -> String {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, c)| c.get(row))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn row(&self, row: usize) -> String {
+        self.columns
+            .iter()
+            .map(|(_, c)| c.get(row).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Parses one timestamp: ISO-8601 date-time with or without offset (none means UTC),
+/// a bare ISO date (midnight UTC), or integer epoch seconds / milliseconds
+/// (|n| ≥ 10^11 is read as milliseconds). Returns epoch milliseconds.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let s = text.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes()
+        .enumerate()
+        .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
+    {
+        return s.parse::<i64>().ok().map(epoch_to_ms);
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(dt.timestamp_millis());
+    }
+    const WITH_OFFSET: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"];
+    for fmt in WITH_OFFSET {
+        if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
+            return Some(dt.timestamp_millis());
+        }
+    }
+    const NAIVE: [&str; 4] = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ];
+    for fmt in NAIVE {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(dt.and_utc().timestamp_millis());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc().timestamp_millis())
+}
+
+/// Parses an as-of date given on the command line: `YYYY-MM-DD` (midnight UTC) or a full
+/// ISO-8601 date-time. Returns epoch milliseconds.
+pub fn parse_as_of(text: &str) -> Result<i64> {
+    parse_timestamp(text)
+        .filter(|_| !text.trim().bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| Error::InvalidArgument {
+            name: "--as-of".into(),
+            message: format!("{text:?} is not a date (expected YYYY-MM-DD or ISO-8601 date-time)"),
+        })
+}
+
+/// Formats epoch milliseconds as an ISO date (`YYYY-MM-DD`, UTC).
+pub fn format_date(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn epoch_to_ms(n: i64) -> i64 {
+    if n.unsigned_abs() >= 100_000_000_000 {
+        n
+    } else {
+        n.saturating_mul(1000)
+    }
+}
+
+fn is_csv(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_lowercase();
+    name.ends_with(".csv") || name.ends_with(".csv.gz")
+}
+
+/// Opens an input: CSV and CSV.gz through the checked reader (text columns), Parquet
+/// lazily with its own types. Either way the frame carries [`LINE`].
+fn open(
+    path: &Path,
+    wanted: &[&str],
+    required: &[&str],
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+) -> Result<(LazyFrame, Schema)> {
+    if !path.is_file() {
+        return Err(Error::MissingFile { path: path.into() });
+    }
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.len() == 0 {
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    let name = path.to_string_lossy().to_lowercase();
+    if name.ends_with(".parquet") {
+        let pl_path = PlRefPath::try_from_path(path)?;
+        let mut lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?;
+        let schema = lf.collect_schema()?.as_ref().clone();
+        for column in required {
+            require_column(path, &schema, column)?;
+        }
+        let lf = lf
+            .with_row_index(LINE, Some(1))
+            .with_column(col(LINE).cast(DataType::Int64));
+        return Ok((lf, schema));
+    }
+    if !is_csv(path) {
+        return Err(Error::UnknownFormat { path: path.into() });
+    }
+    let df = read_csv_checked(path, wanted, required, policy, rejects)?;
+    let schema = df.schema().as_ref().clone();
+    Ok((df.lazy(), schema))
+}
+
+/// A text column under its own name, whatever its stored type (ids may be integers).
+fn text(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
+    match schema.get(column) {
+        Some(d) if d.is_primitive() || d.is_string() => {
+            Ok(col(column).cast(DataType::String).alias(column))
+        }
+        Some(other) => Err(Error::BadColumnType {
+            path: path.into(),
+            column: column.into(),
+            dtype: other.to_string(),
+            expected: "text or integer".into(),
+        }),
+        None => Ok(lit(NULL).cast(DataType::String).alias(column)),
+    }
+}
+
+fn require_column(path: &Path, schema: &Schema, column: &str) -> Result<()> {
+    if schema.contains(column) {
+        return Ok(());
+    }
+    Err(Error::MissingColumn {
+        path: path.into(),
+        column: column.into(),
+        found: schema
+            .iter_names()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// An expression turning `column` into epoch milliseconds, whatever its type.
+fn timestamp_expr(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
+    let dtype = schema.get(column).cloned().unwrap_or(DataType::String);
+    Ok(match dtype {
+        DataType::String => col(column).map(parse_timestamp_column, |_: &Schema, f: &Field| {
+            Ok(Field::new(f.name().clone(), DataType::Int64))
+        }),
+        DataType::Datetime(_, _) | DataType::Date => col(column)
+            .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
+            .cast(DataType::Int64),
+        d if d.is_integer() => {
+            let n = col(column).cast(DataType::Int64);
+            when(
+                n.clone()
+                    .gt_eq(lit(100_000_000_000i64))
+                    .or(n.clone().lt_eq(lit(-100_000_000_000i64))),
+            )
+            .then(n.clone())
+            .otherwise(n * lit(1000i64))
+        }
+        d if d.is_float() => {
+            let n = col(column).cast(DataType::Float64);
+            when(n.clone().gt_eq(lit(1e11)).or(n.clone().lt_eq(lit(-1e11))))
+                .then(n.clone())
+                .otherwise(n * lit(1000.0))
+                .cast(DataType::Int64)
+        }
+        other => {
+            return Err(Error::BadColumnType {
+                path: path.into(),
+                column: column.into(),
+                dtype: other.to_string(),
+                expected: "ISO-8601 text, epoch seconds/milliseconds or a datetime".into(),
+            })
+        }
+    })
+}
+
+fn parse_timestamp_column(c: Column) -> PolarsResult<Column> {
+    let text = c.str()?;
+    let out: Int64Chunked = text.iter().map(|v| v.and_then(parse_timestamp)).collect();
+    Ok(out.with_name(c.name().clone()).into_column())
+}
+
+/// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …).
+fn derive_sessions(df: DataFrame) -> Result<DataFrame> {
+    let mut df = df.sort(["user_id", "ts"], SortMultipleOptions::default())?;
+    let users = df.column("user_id")?.str()?;
+    let ts = df.column("ts")?.i64()?;
+    let mut ids: Vec<String> = Vec::with_capacity(df.height());
+    let mut prev: Option<(&str, i64)> = None;
+    let mut n = 0u64;
+    for (u, t) in users.iter().zip(ts.iter()) {
+        let (u, t) = (u.unwrap_or(""), t.unwrap_or(0));
+        match prev {
+            Some((pu, pt)) if pu == u && t - pt <= SESSION_GAP_MS => {}
+            Some((pu, _)) if pu == u => n += 1,
+            _ => n = 1,
+        }
+        ids.push(format!("g{n}"));
+        prev = Some((u, t));
+    }
+    df.with_column(Column::new("session_id".into(), ids))?;
+    Ok(df)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> ReadPolicy {
+        ReadPolicy::new(chrono::Utc::now().timestamp_millis())
+    }
+
+    fn events(p: &Path) -> Result<Events> {
+        load_events(p, &policy(), &mut Rejects::default())
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn parses_every_timestamp_form() {
+        let base = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+        assert_eq!(parse_timestamp("2026-01-01T00:00:00Z"), Some(base));
+        assert_eq!(parse_timestamp("2026-01-01T00:00:00"), Some(base));
+        assert_eq!(parse_timestamp("2026-01-01 00:00:00.000"), Some(base));
+        assert_eq!(parse_timestamp("2026-01-01T01:00:00+01:00"), Some(base));
+        assert_eq!(parse_timestamp("2026-01-01T01:00:00+0100"), Some(base));
+        assert_eq!(parse_timestamp("2026-01-01"), Some(base));
+        assert_eq!(parse_timestamp("1767225600"), Some(base));
+        assert_eq!(parse_timestamp("1767225600000"), Some(base));
+        assert_eq!(
+            parse_timestamp("2026-01-01T00:00:00.250Z"),
+            Some(base + 250)
+        );
+        assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(parse_timestamp(""), None);
+    }
+
+    #[test]
+    fn loads_csv_with_integer_ids_and_mixed_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "user_id,timestamp,event\n7,2026-01-01T00:10:00Z,login\n7,1767226200,view\n8,2026-01-01 02:00:00,login\n",
+        );
+        let ev = events(&p).unwrap();
+        assert_eq!(ev.rows(), 3);
+        assert!(ev.sessions_derived);
+        let ts = ev.df.column("ts").unwrap().i64().unwrap();
+        assert_eq!(ts.get(0), Some(1_767_225_600_000 + 600_000));
+        // 00:10 and 00:10 again are one session; user 8 has its own.
+        let s: Vec<_> = ev
+            .df
+            .column("session_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(String::from)
+            .collect();
+        assert_eq!(s, ["g1", "g1", "g1"]);
+    }
+
+    #[test]
+    fn rejects_missing_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "user_id,time,event\n1,2026-01-01,login\n",
+        );
+        let err = events(&p).unwrap_err();
+        assert!(
+            matches!(err, Error::MissingColumn { ref column, .. } if column == "timestamp"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sets_aside_bad_rows_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "user_id,timestamp,event,value,event_id\n\
+             1,2026-01-01,login,,a\n\
+             1,soon,login,,b\n\
+             ,2026-01-01,login,,c\n\
+             1,1960-01-01,login,,d\n\
+             1,2099-01-01,login,,e\n\
+             1,2026-01-02,purchase,ten,f\n\
+             1,2026-01-02,purchase,10,g\n\
+             1,2026-01-02,purchase,10,g\n\
+             2,2026-01-03,login,,a\n\
+             2,2026-01-03,teleport,,h\n",
+        );
+        let policy = ReadPolicy {
+            known_events: Some(["login", "purchase"].map(String::from).into()),
+            ..policy()
+        };
+        let mut rejects = Rejects::default();
+        let ev = load_events(&p, &policy, &mut rejects).unwrap();
+        assert_eq!(ev.rows(), 2);
+        let found: Vec<_> = rejects
+            .rows
+            .iter()
+            .map(|r| (r.line, r.class.name()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (3, "unparseable_timestamp"),
+                (4, "missing_value"),
+                (5, "before_1970"),
+                (6, "future_timestamp"),
+                (7, "unparseable_value"),
+                (11, "unknown_event"),
+                (9, "duplicate_event"),
+                (10, "duplicate_event_id"),
+            ]
+        );
+        assert_eq!(
+            rejects.rows[0].detail,
+            "`timestamp` \"soon\": not ISO-8601 or epoch seconds/milliseconds"
+        );
+        assert_eq!(rejects.rows[4].raw, "1,2026-01-02,purchase,ten,f");
+        assert_eq!(
+            rejects.rows[6].detail,
+            "same user, time, event, value and session as line 8"
+        );
+        let t = &rejects.files[&p.display().to_string()];
+        assert_eq!((t.rows_read, t.total(), t.lost()), (10, 8, 6));
+    }
+
+    #[test]
+    fn users_keep_the_first_row_per_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "u.csv",
+            "user_id,signup_at,email\n1,2026-01-01,a@x.io\n1,2026-01-02,b@x.io\n2,never,c@x.io\n",
+        );
+        let mut rejects = Rejects::default();
+        let users = load_users(&p, &policy(), &mut rejects).unwrap();
+        assert_eq!(users.df.height(), 1);
+        assert_eq!(
+            users.df.column("email").unwrap().str().unwrap().get(0),
+            Some("a@x.io")
+        );
+        let found: Vec<_> = rejects
+            .rows
+            .iter()
+            .map(|r| (r.line, r.class.name()))
+            .collect();
+        assert_eq!(found, [(4, "unparseable_timestamp"), (3, "duplicate_user")]);
+    }
+
+    #[test]
+    fn rejects_empty_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = write(dir.path(), "e.csv", "");
+        assert!(matches!(
+            events(&empty).unwrap_err(),
+            Error::EmptyInput { .. }
+        ));
+        let header_only = write(dir.path(), "h.csv", "user_id,timestamp,event\n");
+        assert!(matches!(
+            events(&header_only).unwrap_err(),
+            Error::EmptyInput { .. }
+        ));
+        let missing = dir.path().join("nope.csv");
+        assert!(matches!(
+            events(&missing).unwrap_err(),
+            Error::MissingFile { .. }
+        ));
+        let odd = write(dir.path(), "e.xlsx", "x");
+        assert!(matches!(
+            events(&odd).unwrap_err(),
+            Error::UnknownFormat { .. }
+        ));
+    }
+
+    #[test]
+    fn reads_parquet_with_native_datetimes_and_integer_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        let base = 1_767_225_600_000i64; // 2026-01-01T00:00:00Z
+        let ts = Series::new("timestamp".into(), [base, base + 90_000])
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+            .unwrap();
+        let mut df = DataFrame::new(
+            2,
+            vec![
+                Column::new("user_id".into(), [5i64, 6]),
+                ts.into_column(),
+                Column::new("event".into(), ["login", "purchase"]),
+                Column::new("value".into(), [None, Some(9.5)]),
+            ],
+        )
+        .unwrap();
+        ParquetWriter::new(std::fs::File::create(&p).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let ev = events(&p).unwrap();
+        assert_eq!(ev.rows(), 2);
+        assert_eq!((ev.min_ts, ev.max_ts), (base, base + 90_000));
+        let ids: Vec<_> = ev
+            .df
+            .column("user_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(ids, ["5", "6"]);
+        assert_eq!(
+            ev.df.column("value").unwrap().f64().unwrap().get(1),
+            Some(9.5)
+        );
+    }
+
+    #[test]
+    fn subscriptions_allow_an_empty_end_but_not_a_bad_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = write(
+            dir.path(),
+            "s.csv",
+            "user_id,start_date,end_date\n1,2026-01-01,\n2,2026-01-01,2026-02-01\n",
+        );
+        let subs = load_subscriptions(&ok, &policy(), &mut Rejects::default()).unwrap();
+        assert_eq!(subs.df.column("end_ts").unwrap().null_count(), 1);
+        let bad = write(
+            dir.path(),
+            "b.csv",
+            "user_id,start_date,end_date\n1,2026-01-01,never\n2,2026-01-01,\n",
+        );
+        let mut rejects = Rejects::default();
+        let subs = load_subscriptions(&bad, &policy(), &mut rejects).unwrap();
+        assert_eq!(subs.df.height(), 1);
+        assert_eq!(rejects.rows[0].class, RejectClass::UnparseableTimestamp);
+        assert!(rejects.rows[0].detail.contains("`end_date` \"never\""));
+    }
+
+    #[test]
+    fn reads_gzipped_csv() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.csv.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&p).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(b"user_id,timestamp,event,session_id\na,2026-01-01T00:00:00Z,login,s1\n")
+            .unwrap();
+        gz.finish().unwrap();
+        let ev = events(&p).unwrap();
+        assert_eq!(ev.rows(), 1);
+        assert!(!ev.sessions_derived);
+    }
+}

@@ -1,0 +1,454 @@
+//! Rows that break the input contract: what is wrong with them, how many, and where.
+//!
+//! Loading never stops at the first bad row. Each bad row is set aside with its class,
+//! its source line and its text; the run then decides ([`Rejects::enforce`]) whether what
+//! is left is trustworthy: any loss fails a strict run, and a loss above the configured
+//! fraction of a file fails every run. Duplicates are set aside too, but do not count as
+//! loss (the first copy is kept), and neither do the file-level findings (a byte-order
+//! mark, CRLF line ends), which are read correctly and only reported.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// At most this many rejected rows are kept in memory and written to the reject file;
+/// the counts go on.
+pub const MAX_KEPT: usize = 100_000;
+
+/// How input is read and what counts as a bad row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadPolicy {
+    /// Field separator of CSV inputs (default `,`); `None` picks, per file, the common
+    /// separator (`,` `;` tab `|`) that splits its header into the most fields.
+    pub delimiter: Option<u8>,
+    /// A field longer than this many bytes makes its row a reject (default 65,536).
+    pub max_field_bytes: usize,
+    /// When set, events with any other name are rejected as `unknown_event`.
+    pub known_events: Option<BTreeSet<String>>,
+    /// The run's wall clock (epoch ms): later timestamps are rejected as `future_timestamp`
+    /// (with [`ReadPolicy::clock_skew_ms`] of tolerance).
+    pub now_ms: i64,
+    /// Tolerated clock skew of event sources (default 1 hour).
+    pub clock_skew_ms: i64,
+    /// Fail on any rejected row that counts as loss (default off).
+    pub strict: bool,
+    /// Fail when a file loses more than this share of its rows (default 0.01).
+    pub max_reject_fraction: f64,
+}
+
+impl ReadPolicy {
+    /// Defaults, with `now_ms` as the clock.
+    pub fn new(now_ms: i64) -> Self {
+        ReadPolicy {
+            delimiter: Some(b','),
+            max_field_bytes: 65_536,
+            known_events: None,
+            now_ms,
+            clock_skew_ms: 3_600_000,
+            strict: false,
+            max_reject_fraction: 0.01,
+        }
+    }
+}
+
+/// Why a row was set aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectClass {
+    /// The row has a different number of fields than the header (or an unclosed quote).
+    MalformedRow,
+    /// A field is longer than the configured limit.
+    OversizedField,
+    /// A field is not valid UTF-8.
+    InvalidUtf8,
+    /// A required value (user id, event name, timestamp) is empty.
+    MissingValue,
+    /// The timestamp is not ISO-8601 or epoch seconds/milliseconds.
+    UnparseableTimestamp,
+    /// The timestamp is later than the run's clock.
+    FutureTimestamp,
+    /// The timestamp is before 1970-01-01.
+    Before1970,
+    /// `value` is present but not a number.
+    UnparseableValue,
+    /// The event name is not in the configured list of known events.
+    UnknownEvent,
+    /// An exact copy of an earlier row (the first copy is kept).
+    DuplicateEvent,
+    /// Same `event_id` as an earlier row (the first is kept).
+    DuplicateEventId,
+    /// A second row for a user id in the users table (the first is kept).
+    DuplicateUser,
+}
+
+impl RejectClass {
+    /// The name used in the reject file, the manifest and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectClass::MalformedRow => "malformed_row",
+            RejectClass::OversizedField => "oversized_field",
+            RejectClass::InvalidUtf8 => "invalid_utf8",
+            RejectClass::MissingValue => "missing_value",
+            RejectClass::UnparseableTimestamp => "unparseable_timestamp",
+            RejectClass::FutureTimestamp => "future_timestamp",
+            RejectClass::Before1970 => "before_1970",
+            RejectClass::UnparseableValue => "unparseable_value",
+            RejectClass::UnknownEvent => "unknown_event",
+            RejectClass::DuplicateEvent => "duplicate_event",
+            RejectClass::DuplicateEventId => "duplicate_event_id",
+            RejectClass::DuplicateUser => "duplicate_user",
+        }
+    }
+
+    /// Whether setting the row aside loses information (duplicates do not).
+    pub fn is_loss(self) -> bool {
+        !matches!(
+            self,
+            RejectClass::DuplicateEvent
+                | RejectClass::DuplicateEventId
+                | RejectClass::DuplicateUser
+        )
+    }
+}
+
+/// A file-level observation that loses nothing: the file is read correctly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finding {
+    /// The file starts with a UTF-8 byte-order mark (removed before reading the header).
+    ByteOrderMark,
+    /// Lines end in CR LF (Windows); the count is the number of such line ends.
+    CrlfLineEnds,
+}
+
+/// One rejected row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    pub file: String,
+    /// Line of the source file where the row starts (1 = the header); for Parquet, the
+    /// row number (1 = first row).
+    pub line: u64,
+    pub class: RejectClass,
+    pub detail: String,
+    /// The row's text (CSV fields re-joined with the delimiter), shortened to 1,000 bytes.
+    pub raw: String,
+}
+
+/// What one input file yielded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FileTally {
+    /// Data rows read, rejected ones included.
+    pub rows_read: u64,
+    /// Rows set aside, by class.
+    pub rejected: BTreeMap<RejectClass, u64>,
+    /// File-level findings with their counts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub findings: BTreeMap<Finding, u64>,
+}
+
+impl FileTally {
+    /// Rows set aside, all classes.
+    pub fn total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    /// Rows lost (duplicates excluded).
+    pub fn lost(&self) -> u64 {
+        self.rejected
+            .iter()
+            .filter(|(c, _)| c.is_loss())
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// Rejects and findings of every file a run read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rejects {
+    pub files: BTreeMap<String, FileTally>,
+    /// The first [`MAX_KEPT`] rejected rows, in the order found.
+    pub rows: Vec<Reject>,
+}
+
+/// The manifest's view of the rejects.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectSummary {
+    /// Rows set aside, all files and classes.
+    pub total: u64,
+    /// Of those, rows whose information is lost (duplicates excluded).
+    pub lost: u64,
+    /// Per input file.
+    pub files: BTreeMap<String, FileTally>,
+    /// The reject file, when one was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reject_file: Option<String>,
+    /// True when more rows were rejected than the reject file holds.
+    pub truncated: bool,
+}
+
+impl Rejects {
+    /// Records one rejected row of `file`.
+    pub fn add(&mut self, file: &Path, line: u64, class: RejectClass, detail: String, raw: &str) {
+        self.add_lines(file, line, class, detail, raw, 1);
+    }
+
+    /// Records a rejected record that spans `lines` source lines (an unclosed quote can
+    /// swallow the rest of a file): each line counts as a lost row.
+    pub fn add_lines(
+        &mut self,
+        file: &Path,
+        line: u64,
+        class: RejectClass,
+        detail: String,
+        raw: &str,
+        lines: u64,
+    ) {
+        let name = file.display().to_string();
+        *self
+            .files
+            .entry(name.clone())
+            .or_default()
+            .rejected
+            .entry(class)
+            .or_default() += lines;
+        if self.rows.len() < MAX_KEPT {
+            self.rows.push(Reject {
+                file: name,
+                line,
+                class,
+                detail,
+                raw: shorten(raw, 1000),
+            });
+        }
+    }
+
+    /// Records how many data rows `file` had.
+    pub fn rows_read(&mut self, file: &Path, rows: u64) {
+        self.files
+            .entry(file.display().to_string())
+            .or_default()
+            .rows_read = rows;
+    }
+
+    /// Records a file-level finding.
+    pub fn finding(&mut self, file: &Path, finding: Finding, count: u64) {
+        *self
+            .files
+            .entry(file.display().to_string())
+            .or_default()
+            .findings
+            .entry(finding)
+            .or_default() += count;
+    }
+
+    /// Rows set aside in all files.
+    pub fn total(&self) -> u64 {
+        self.files.values().map(FileTally::total).sum()
+    }
+
+    /// The summary for the manifest.
+    pub fn summary(&self, reject_file: Option<&Path>) -> RejectSummary {
+        let total = self.total();
+        RejectSummary {
+            total,
+            lost: self.files.values().map(FileTally::lost).sum(),
+            files: self.files.clone(),
+            reject_file: reject_file.map(|p| p.display().to_string()),
+            truncated: total > self.rows.len() as u64,
+        }
+    }
+
+    /// One line per file with rejects or findings, for the log.
+    pub fn describe(&self) -> Vec<String> {
+        self.files
+            .iter()
+            .filter(|(_, t)| t.total() > 0 || !t.findings.is_empty())
+            .map(|(f, t)| {
+                let mut parts: Vec<String> = t
+                    .rejected
+                    .iter()
+                    .map(|(c, n)| format!("{n} {}", c.name()))
+                    .collect();
+                parts.extend(t.findings.iter().map(|(k, n)| match k {
+                    Finding::ByteOrderMark => "byte-order mark removed".to_string(),
+                    Finding::CrlfLineEnds => format!("{n} CRLF line ends read as line ends"),
+                }));
+                format!(
+                    "{f}: {} of {} rows set aside ({})",
+                    t.total(),
+                    t.rows_read,
+                    parts.join(", ")
+                )
+            })
+            .collect()
+    }
+
+    /// Fails when a file lost rows in strict mode, or more than the allowed share.
+    pub fn enforce(&self, policy: &ReadPolicy) -> Result<()> {
+        for (file, t) in &self.files {
+            let lost = t.lost();
+            let share = lost as f64 / t.rows_read.max(1) as f64;
+            let refused = if policy.strict && lost > 0 {
+                Some("strict mode allows none".to_string())
+            } else if share > policy.max_reject_fraction {
+                Some(format!(
+                    "the limit is {}%",
+                    trim_float(policy.max_reject_fraction * 100.0)
+                ))
+            } else {
+                None
+            };
+            if let Some(limit) = refused {
+                let classes = t
+                    .rejected
+                    .iter()
+                    .filter(|(c, _)| c.is_loss())
+                    .map(|(c, n)| format!("{n} {}", c.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let first = self
+                    .rows
+                    .iter()
+                    .find(|r| &r.file == file && r.class.is_loss())
+                    .map(|r| {
+                        format!(
+                            "; first: line {}: {} ({})",
+                            r.line,
+                            r.class.name(),
+                            r.detail
+                        )
+                    })
+                    .unwrap_or_default();
+                return Err(Error::Rejected {
+                    message: format!(
+                        "{file}: {lost} of {} rows rejected ({}%; {limit}): {classes}{first}",
+                        t.rows_read,
+                        trim_float(share * 100.0),
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the reject file (`file,line,class,detail,raw`), atomically; text cells that
+    /// a spreadsheet would run as a formula are neutralized like the ranked list's.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(Vec::new());
+        w.write_record(["file", "line", "class", "detail", "raw"])
+            .map_err(io)?;
+        for r in &self.rows {
+            w.write_record([
+                crate::output::neutralize(&r.file).as_str(),
+                &r.line.to_string(),
+                r.class.name(),
+                &crate::output::neutralize(&r.detail),
+                &crate::output::neutralize(&r.raw),
+            ])
+            .map_err(io)?;
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+        crate::model::artifact::write_atomic(path, &bytes)
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary, with `…` when cut.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn trim_float(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tally(rows: u64, bad: &[(RejectClass, u64)]) -> Rejects {
+        let mut r = Rejects::default();
+        let p = Path::new("e.csv");
+        r.rows_read(p, rows);
+        for &(c, n) in bad {
+            for i in 0..n {
+                r.add(p, i + 2, c, "why".into(), "a,b");
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn enforce_counts_loss_against_the_limit_and_ignores_duplicates() {
+        let policy = ReadPolicy::new(0);
+        assert!(tally(1000, &[(RejectClass::MalformedRow, 10)])
+            .enforce(&policy)
+            .is_ok());
+        let err = tally(1000, &[(RejectClass::MalformedRow, 11)])
+            .enforce(&policy)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("11 of 1000 rows rejected (1.1%; the limit is 1%)")
+                && err.contains("first: line 2: malformed_row"),
+            "{err}"
+        );
+        // Duplicates lose nothing: never refused, even in strict mode.
+        let strict = ReadPolicy {
+            strict: true,
+            ..policy.clone()
+        };
+        assert!(tally(10, &[(RejectClass::DuplicateEvent, 5)])
+            .enforce(&strict)
+            .is_ok());
+        assert!(tally(1000, &[(RejectClass::UnknownEvent, 1)])
+            .enforce(&strict)
+            .unwrap_err()
+            .to_string()
+            .contains("strict mode"));
+    }
+
+    #[test]
+    fn reject_file_neutralizes_formulas_and_keeps_counts_past_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Rejects::default();
+        r.add(
+            Path::new("e.csv"),
+            3,
+            RejectClass::UnknownEvent,
+            "event \"=cmd\"".into(),
+            "=cmd,1",
+        );
+        let p = dir.path().join("rejects.csv");
+        r.write_csv(&p).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(
+            text,
+            "file,line,class,detail,raw\r\ne.csv,3,unknown_event,\"event \"\"=cmd\"\"\",'=cmd,1\r\n"
+                .replace("'=cmd,1", "\"'=cmd,1\"")
+        );
+        assert_eq!(r.summary(None).total, 1);
+        assert!(!r.summary(None).truncated);
+    }
+
+    #[test]
+    fn shorten_cuts_at_a_character_boundary() {
+        assert_eq!(shorten("abc", 5), "abc");
+        assert_eq!(shorten("ééé", 3), "é…");
+    }
+}
