@@ -296,7 +296,7 @@ impl Rejects {
             } else if share > policy.max_reject_fraction {
                 Some(format!(
                     "the limit is {}%",
-                    trim_float(policy.max_reject_fraction * 100.0)
+                    trim_float(policy.max_reject_fraction * 100.0, 3)
                 ))
             } else {
                 None
@@ -312,7 +312,8 @@ impl Rejects {
                 let first = self
                     .rows
                     .iter()
-                    .find(|r| &r.file == file && r.class.is_loss())
+                    .filter(|r| &r.file == file && r.class.is_loss())
+                    .min_by_key(|r| r.line)
                     .map(|r| {
                         format!(
                             "; first: line {}: {} ({})",
@@ -324,9 +325,9 @@ impl Rejects {
                     .unwrap_or_default();
                 return Err(Error::Rejected {
                     message: format!(
-                        "{file}: {lost} of {} rows rejected ({}%; {limit}): {classes}{first}",
+                        "{file}: {lost} of {} rows rejected ({}; {limit}): {classes}{first}",
                         t.rows_read,
-                        trim_float(share * 100.0),
+                        percent(share),
                     ),
                 });
             }
@@ -334,8 +335,9 @@ impl Rejects {
         Ok(())
     }
 
-    /// Writes the reject file (`file,line,class,detail,raw`), atomically; text cells that
-    /// a spreadsheet would run as a formula are neutralized like the ranked list's.
+    /// Writes the reject file (`file,line,class,detail,raw`, by file and line), atomically;
+    /// text cells that a spreadsheet would run as a formula are neutralized like the
+    /// ranked list's.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
         let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
         let mut w = csv::WriterBuilder::new()
@@ -343,7 +345,9 @@ impl Rejects {
             .from_writer(Vec::new());
         w.write_record(["file", "line", "class", "detail", "raw"])
             .map_err(io)?;
-        for r in &self.rows {
+        let mut rows: Vec<&Reject> = self.rows.iter().collect();
+        rows.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        for r in rows {
             w.write_record([
                 crate::output::neutralize(&r.file).as_str(),
                 &r.line.to_string(),
@@ -372,8 +376,18 @@ pub fn shorten(s: &str, max: usize) -> String {
     format!("{}…", &s[..end])
 }
 
-fn trim_float(x: f64) -> String {
-    let s = format!("{x:.2}");
+/// A share as a percentage with up to three decimals, never rounded down to "0%".
+fn percent(share: f64) -> String {
+    let p = trim_float(share * 100.0, 3);
+    if p == "0" && share > 0.0 {
+        "<0.001%".into()
+    } else {
+        format!("{p}%")
+    }
+}
+
+fn trim_float(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 

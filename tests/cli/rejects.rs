@@ -405,7 +405,7 @@ fn a_tolerant_night_sets_bad_rows_aside_and_writes_the_list() {
     let classes: Vec<String> = rejects(dir.path()).into_iter().map(|r| r.1).collect();
     assert_eq!(
         classes,
-        ["malformed_row", "unparseable_timestamp", "future_timestamp"]
+        ["unparseable_timestamp", "malformed_row", "future_timestamp"]
     );
     let m = manifest(dir.path());
     assert_eq!(m["status"], "ok");
