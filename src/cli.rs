@@ -137,15 +137,61 @@ pub struct TrainArgs {
     pub min_retained: usize,
 }
 
-/// Risk tiers and list size.
+/// Risk tiers and which users the written list holds.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Probability at or above which a user is high risk.
-    #[arg(long, default_value_t = 0.5)]
-    pub high: f64,
-    /// Probability at or above which a user is medium risk.
-    #[arg(long, default_value_t = 0.25)]
-    pub medium: f64,
+    /// How tiers are set: by probability thresholds, or the top N users, or the top N
+    /// percent of users.
+    #[arg(long, value_enum, default_value_t = TierMode::Probability)]
+    pub tiers: TierMode,
+    /// High tier: a probability (default 0.5), a user count (`--tiers top`, required) or a
+    /// percentage (`--tiers top-percent`, default 10).
+    #[arg(long)]
+    pub high: Option<f64>,
+    /// Medium tier and above, likewise (defaults 0.25 and 30 percent).
+    #[arg(long)]
+    pub medium: Option<f64>,
+    /// Only the first N users (after the other filters) in the written list.
+    #[arg(long)]
+    pub top: Option<usize>,
+    /// Only users of this tier or riskier in the written list.
+    #[arg(long, value_enum)]
+    pub min_tier: Option<TierArg>,
+    /// Only users on this plan (repeat for several).
+    #[arg(long = "plan")]
+    pub plans: Vec<String>,
+    /// Only users of this account (repeat for several).
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TierMode {
+    Probability,
+    Top,
+    TopPercent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TierArg {
+    High,
+    Medium,
+    Low,
+}
+
+/// List formats of `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatOut {
+    /// at_risk.csv
+    Csv,
+    /// at_risk.jsonl
+    Jsonl,
+    /// at_risk.parquet
+    Parquet,
+    /// hubspot/at_risk_hubspot_001.csv, …
+    Hubspot,
+    /// salesforce/at_risk_salesforce_001.csv, …
+    Salesforce,
 }
 
 #[derive(Debug, Args)]
@@ -158,7 +204,7 @@ pub struct ScoreArgs {
     /// The as-of date T (YYYY-MM-DD, UTC); only events before it are read.
     #[arg(long)]
     pub as_of: String,
-    /// Where to write the ranked list (CSV).
+    /// Where to write the ranked list: `.csv`, `.jsonl` or `.parquet`.
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]
@@ -169,7 +215,7 @@ pub struct ScoreArgs {
 pub struct RunArgs {
     /// The nightly configuration file (TOML; see data/churnrisk.toml). Without it, `run`
     /// works on the shipped sample with the flags below.
-    #[arg(long, conflicts_with_all = ["data", "features", "model", "out", "high", "medium", "strict", "max_reject_fraction"])]
+    #[arg(long, conflicts_with_all = ["data", "features", "model", "out", "tiers", "high", "medium", "top", "min_tier", "plans", "accounts", "formats", "strict", "max_reject_fraction"])]
     pub config: Option<PathBuf>,
     /// Folder with events.csv.gz (or events.csv / events.parquet) and optional users.csv.
     #[arg(long, default_value = "data")]
@@ -190,6 +236,9 @@ pub struct RunArgs {
     /// Retrain even when the model is fresh and matches.
     #[arg(long)]
     pub retrain: bool,
+    /// Without a config: list formats to write (repeat for several; default csv).
+    #[arg(long = "format", value_enum)]
+    pub formats: Vec<FormatOut>,
     /// Without a config: fail on any rejected row (the config's `[validation] strict`).
     #[arg(long)]
     pub strict: bool,

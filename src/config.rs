@@ -207,23 +207,64 @@ impl Default for ModelConfig {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputConfig {
-    /// Folder for `at_risk.csv` and `manifest.json` (default `out`).
+    /// Folder for the list, `changes.csv`, `accounts.csv`, `rejects.csv` and
+    /// `manifest.json` (default `out`).
     pub dir: PathBuf,
-    /// Probability at or above which a user is high risk (default 0.5).
+    /// How tiers are set: `probability` (default; `high`/`medium` are probabilities),
+    /// `top` (they are user counts: the top `high` users are high, the top `medium` at
+    /// least medium) or `top_percent` (they are percentages of the scored users).
+    pub tiers: String,
+    /// The high threshold (default 0.5 for `probability`).
     pub high: f64,
-    /// Probability at or above which a user is medium risk (default 0.25).
+    /// The medium threshold (default 0.25 for `probability`).
     pub medium: f64,
+    /// The tier a user must reach to be "on the list" for new / still / recovered and the
+    /// CRM files (default `medium`).
+    pub list_min_tier: String,
+    /// Files to write: any of `csv` (`at_risk.csv`), `jsonl` (`at_risk.jsonl`), `parquet`
+    /// (`at_risk.parquet`), `hubspot` (`hubspot/at_risk_hubspot_001.csv`, …),
+    /// `salesforce` (`salesforce/at_risk_salesforce_001.csv`, …). Default `["csv"]`.
+    pub formats: Vec<String>,
+    /// Only users of this tier or riskier in the written lists (default: all tiers).
+    pub min_tier: Option<String>,
+    /// At most this many users in the written lists, from the top (default: all).
+    pub top: Option<usize>,
+    /// Only users on these plans in the written lists (default: all).
+    pub plans: Vec<String>,
+    /// Only users of these accounts in the written lists (default: all).
+    pub accounts: Vec<String>,
+    /// Rows per HubSpot import file (default 1,048,576, HubSpot's limit).
+    pub hubspot_max_rows: usize,
+    /// Records per Salesforce import file (default 50,000, the Data Import Wizard's
+    /// limit; Data Loader takes more).
+    pub salesforce_max_rows: usize,
+    /// The Salesforce external-id field used when users have no Salesforce record ids
+    /// (default `Churnrisk_User_Id__c`).
+    pub salesforce_external_id: String,
 }
 
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             dir: PathBuf::from("out"),
+            tiers: "probability".into(),
             high: 0.5,
             medium: 0.25,
+            list_min_tier: "medium".into(),
+            formats: vec!["csv".into()],
+            min_tier: None,
+            top: None,
+            plans: Vec::new(),
+            accounts: Vec::new(),
+            hubspot_max_rows: crate::crm::HUBSPOT_MAX_ROWS,
+            salesforce_max_rows: crate::crm::SALESFORCE_MAX_ROWS,
+            salesforce_external_id: "Churnrisk_User_Id__c".into(),
         }
     }
 }
+
+/// The list formats `run` writes.
+pub const FORMATS: [&str; 5] = ["csv", "jsonl", "parquet", "hubspot", "salesforce"];
 
 impl RunConfig {
     /// Reads a config file and resolves its relative paths against its folder.
@@ -248,13 +289,23 @@ impl RunConfig {
                 "[labels] horizon_days and active_days must be at least 1".into(),
             ));
         }
-        if !(0.0..=1.0).contains(&cfg.output.high)
-            || !(0.0..=cfg.output.high).contains(&cfg.output.medium)
-        {
+        let o = &cfg.output;
+        if let Err(e) = crate::output::TierRule::from_mode(&o.tiers, o.high, o.medium) {
+            return Err(bad(format!("[output] {e}")));
+        }
+        for tier in std::iter::once(&o.list_min_tier).chain(o.min_tier.as_ref()) {
+            if let Err(e) = crate::output::Tier::parse(tier) {
+                return Err(bad(format!("[output] {e}")));
+            }
+        }
+        if let Some(f) = o.formats.iter().find(|f| !FORMATS.contains(&f.as_str())) {
             return Err(bad(format!(
-                "[output] need 0 ≤ medium ({}) ≤ high ({}) ≤ 1",
-                cfg.output.medium, cfg.output.high
+                "[output] unknown format {f:?} (one of {})",
+                FORMATS.join(", ")
             )));
+        }
+        if o.hubspot_max_rows == 0 || o.salesforce_max_rows == 0 {
+            return Err(bad("[output] rows per CRM file must be at least 1".into()));
         }
         if !(0.0..=1.0).contains(&cfg.model.min_population_share) {
             return Err(bad(format!(

@@ -62,6 +62,9 @@ pub enum Error {
         found_text: String,
         expected: String,
     },
+    /// The previous run's list state in the output folder is unreadable.
+    #[error("{}: {message} (the previous run's list state; move it away to start the comparison afresh)", path.display())]
+    BadState { path: PathBuf, message: String },
     /// Too many rows were rejected (or any, in strict mode).
     #[error("{message}")]
     Rejected { message: String },
@@ -125,6 +128,7 @@ impl Error {
             Error::EmptyValue { .. } => "missing_value",
             Error::WrongDelimiter { .. } => "wrong_delimiter",
             Error::Rejected { .. } => "too_many_rejects",
+            Error::BadState { .. } => "bad_list_state",
             Error::FeatureSpec { .. } => "feature_definitions",
             Error::UnknownEvents { .. } => "unknown_events_in_features",
             Error::Config { .. } => "config",
@@ -152,6 +156,7 @@ impl Error {
             | Error::EmptyValue { .. }
             | Error::WrongDelimiter { .. }
             | Error::Rejected { .. }
+            | Error::BadState { .. }
             | Error::NonFinite { .. } => Category::Data,
             Error::FeatureSpec { .. }
             | Error::Config { .. }

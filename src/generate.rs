@@ -789,13 +789,15 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
             company(u.account),
             ["free", "starter", "pro", "enterprise"][u.plan],
         );
+        // A valid 18-character Salesforce Contact id: "003", 12 drawn characters, and the
+        // case-checksum suffix (the last 3 drawn characters are not used).
+        let drawn = format!("003{}", String::from_utf8_lossy(&u.crm));
         let (domain, crm) = (
             account.to_lowercase().replace(' ', "-"),
-            String::from_utf8_lossy(&u.crm),
+            crate::crm::salesforce_id18(drawn.get(..15).unwrap_or_default()).unwrap_or(drawn),
         );
         let signup = timestamp(cfg.start, u.signup_day, u.signup_sec);
-        users_csv +=
-            &format!("{id},{signup},user{id}@{domain}.example,003{crm},{account},{plan}\n");
+        users_csv += &format!("{id},{signup},user{id}@{domain}.example,{crm},{account},{plan}\n");
         let cancel = match u.departed {
             Some(d) => chance(rng, 0.9).then(|| d.max(u.last_active + range(rng, (3, 21)))),
             None => chance(rng, 0.02).then(|| u.signup_day + 14 + range(rng, (0, cfg.days))),
@@ -928,7 +930,7 @@ mod tests {
             assert!(
                 u[3].len() == 18
                     && u[3].starts_with("003")
-                    && u[3].bytes().all(|b| b.is_ascii_alphanumeric())
+                    && crate::crm::salesforce_id18(&u[3]).as_deref() == Some(u[3].as_str())
             );
             assert!(["free", "starter", "pro", "enterprise"].contains(&u[5].as_str()));
             let (sub, end) = (&subs[i], &subs[i][2]);

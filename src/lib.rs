@@ -5,10 +5,13 @@
 //! panel, score with reasons) → `plays` and `output` (the ranked list). `generate` makes
 //! realistic sample logs. Stages return [`error::Result`] and never print.
 
+pub mod accounts;
 pub mod config;
+pub mod crm;
 pub mod error;
 pub mod features;
 pub mod generate;
+pub mod history;
 pub mod ingest;
 pub mod labels;
 pub mod lock;

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::crm::CrmExport;
 use crate::error::{Error, Result};
 use crate::ingest::rejects::RejectSummary;
 use crate::model::artifact::write_atomic;
@@ -61,6 +62,26 @@ pub struct TierCounts {
     pub low: usize,
 }
 
+/// The list against the previous run's, and the CRM exports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ListSummary {
+    /// The as-of date of the list compared with (absent on a first run).
+    pub previous_as_of: Option<String>,
+    /// The tier that puts a user on the list.
+    pub list_min_tier: String,
+    pub on_list: usize,
+    pub new: usize,
+    pub still: usize,
+    pub recovered: usize,
+    /// On the previous list, not scored now (no activity in the activity window).
+    pub inactive: usize,
+    /// Rows in the written lists after the view filters.
+    pub rows_written: usize,
+    /// Per CRM format: files, rows, users left out, id column.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub crm: BTreeMap<String, CrmExport>,
+}
+
 /// Why a run failed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Failure {
@@ -98,6 +119,8 @@ pub struct RunManifest {
     pub scored_users: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tiers: Option<TierCounts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<ListSummary>,
     /// Files this run replaced. Empty for a failed run: the previous list is untouched.
     pub outputs: Vec<FileEntry>,
     /// Milliseconds per stage.
@@ -121,6 +144,7 @@ impl RunManifest {
             drift: None,
             scored_users: None,
             tiers: None,
+            list: None,
             outputs: Vec::new(),
             timings_ms: BTreeMap::new(),
         }

@@ -1,9 +1,11 @@
-//! The ranked at-risk list: order, tiers, plays, CRM columns, and the CSV writer.
+//! The ranked at-risk list: order, tiers, plays, CRM columns, the view filters, and the
+//! CSV, JSON Lines and Parquet writers.
 //!
 //! Rows are sorted by churn probability (highest first), then `user_id`, so the order is
-//! total and reruns give the same bytes. Numbers use fixed formatting. Every text cell that
-//! a spreadsheet could read as a formula (starting with `=`, `+`, `-`, `@`, tab, CR or LF)
-//! is prefixed with `'`. Files are written to a temporary name and renamed.
+//! total and reruns give the same bytes. Numbers use fixed formatting. In CSV, every text
+//! cell that a spreadsheet could read as a formula (starting with `=`, `+`, `-`, `@`, tab,
+//! CR or LF) is prefixed with `'`; numbers are never touched. Files are written to a
+//! temporary name and renamed.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -15,19 +17,23 @@ use crate::model::artifact::write_atomic;
 use crate::model::score::FrameRow;
 use crate::model::Scored;
 use crate::plays::{recommend, Play};
+use polars::prelude::{Column, DataFrame, DataType, ParquetWriter};
 
-/// Probability thresholds for the tiers.
+/// How users are put in tiers: by probability thresholds, or by rank (the top `high`
+/// users, or the top `high` percent, are high; down to `medium` at least medium).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TierRule {
-    /// At or above: `high` (default 0.5).
-    pub high: f64,
-    /// At or above (and below `high`): `medium` (default 0.25); below: `low`.
-    pub medium: f64,
+pub enum TierRule {
+    /// At or above `high`: high; at or above `medium`: medium (defaults 0.5, 0.25).
+    Probability { high: f64, medium: f64 },
+    /// The first `high` ranks are high, the first `medium` at least medium.
+    Top { high: usize, medium: usize },
+    /// The first `high` percent of ranks are high, the first `medium` percent at least medium.
+    TopPercent { high: f64, medium: f64 },
 }
 
 impl Default for TierRule {
     fn default() -> Self {
-        TierRule {
+        TierRule::Probability {
             high: 0.5,
             medium: 0.25,
         }
@@ -35,26 +41,83 @@ impl Default for TierRule {
 }
 
 impl TierRule {
-    /// Checks 0 ≤ medium ≤ high ≤ 1.
+    /// Probability thresholds; checks 0 ≤ medium ≤ high ≤ 1.
     pub fn new(high: f64, medium: f64) -> Result<Self> {
-        if !(0.0..=1.0).contains(&high) || !(0.0..=high).contains(&medium) {
-            return Err(Error::InvalidArgument {
-                name: "tier thresholds".into(),
-                message: format!("need 0 ≤ medium ({medium}) ≤ high ({high}) ≤ 1"),
-            });
-        }
-        Ok(TierRule { high, medium })
+        Self::from_mode("probability", high, medium)
     }
 
-    /// The tier of a probability.
-    pub fn tier(&self, p: f64) -> Tier {
-        if p >= self.high {
-            Tier::High
-        } else if p >= self.medium {
-            Tier::Medium
-        } else {
-            Tier::Low
+    /// A rule from its mode name (`probability`, `top`, `top_percent`) and two numbers.
+    pub fn from_mode(mode: &str, high: f64, medium: f64) -> Result<Self> {
+        let bad = |message: String| {
+            Err(Error::InvalidArgument {
+                name: "tier thresholds".into(),
+                message,
+            })
+        };
+        match mode {
+            "probability" => {
+                if !(0.0..=1.0).contains(&high) || !(0.0..=high).contains(&medium) {
+                    return bad(format!("need 0 ≤ medium ({medium}) ≤ high ({high}) ≤ 1"));
+                }
+                Ok(TierRule::Probability { high, medium })
+            }
+            "top" => {
+                if high < 0.0 || medium < high || high.fract() != 0.0 || medium.fract() != 0.0 {
+                    return bad(format!(
+                        "top tiers count users: need whole numbers 0 ≤ high ({high}) ≤ medium ({medium})"
+                    ));
+                }
+                Ok(TierRule::Top {
+                    high: high as usize,
+                    medium: medium as usize,
+                })
+            }
+            "top_percent" | "top-percent" => {
+                if !(0.0..=100.0).contains(&medium) || !(0.0..=medium).contains(&high) {
+                    return bad(format!(
+                        "need 0 ≤ high ({high}) ≤ medium ({medium}) ≤ 100 percent"
+                    ));
+                }
+                Ok(TierRule::TopPercent { high, medium })
+            }
+            other => bad(format!(
+                "unknown tier mode {other:?} (probability, top or top_percent)"
+            )),
         }
+    }
+
+    /// The tiers of probabilities sorted from highest to lowest (rank order).
+    pub fn assign(&self, ranked: &[f64]) -> Vec<Tier> {
+        let n = ranked.len();
+        let by_rank = |i: usize, high: usize, medium: usize| {
+            if i < high {
+                Tier::High
+            } else if i < medium {
+                Tier::Medium
+            } else {
+                Tier::Low
+            }
+        };
+        ranked
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| match *self {
+                TierRule::Probability { high, medium } => {
+                    if p >= high {
+                        Tier::High
+                    } else if p >= medium {
+                        Tier::Medium
+                    } else {
+                        Tier::Low
+                    }
+                }
+                TierRule::Top { high, medium } => by_rank(i, high, medium),
+                TierRule::TopPercent { high, medium } => {
+                    let count = |pct: f64| (pct / 100.0 * n as f64).round() as usize;
+                    by_rank(i, count(high), count(medium))
+                }
+            })
+            .collect()
     }
 }
 
@@ -72,6 +135,48 @@ impl Tier {
             Tier::High => "high",
             Tier::Medium => "medium",
             Tier::Low => "low",
+        }
+    }
+
+    /// Parses `high`, `medium` or `low`.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "high" => Ok(Tier::High),
+            "medium" => Ok(Tier::Medium),
+            "low" => Ok(Tier::Low),
+            other => Err(Error::InvalidArgument {
+                name: "tier".into(),
+                message: format!("{other:?} is not a tier (high, medium or low)"),
+            }),
+        }
+    }
+
+    /// Whether this tier is `min` or riskier.
+    pub fn at_least(self, min: Tier) -> bool {
+        self <= min
+    }
+}
+
+/// Where a user stands against the previous run's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    /// On the list, and was not on the previous one.
+    New,
+    /// On the list, and on the previous one.
+    Still,
+    /// Off the list, and on the previous one.
+    Recovered,
+    /// Off the list, and off (or without) the previous one.
+    NotAtRisk,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Still => "still_at_risk",
+            Status::Recovered => "recovered",
+            Status::NotAtRisk => "not_at_risk",
         }
     }
 }
@@ -101,6 +206,12 @@ pub struct RankedRow {
     pub play_rule: String,
     /// Formatted [`FIGURES`].
     pub figures: Vec<String>,
+    /// Against the previous list (set by `history`; `NotAtRisk`/`New` until then).
+    pub status: Status,
+    /// First as-of date of the user's current stretch on the list (`YYYY-MM-DD`).
+    pub first_flagged: Option<String>,
+    /// Days from `first_flagged` to this as-of date.
+    pub days_on_list: Option<i64>,
 }
 
 /// Ranks the scored users and attaches tiers, plays, CRM ids and figures.
@@ -118,10 +229,13 @@ pub fn rank(
             .total_cmp(&a.probability)
             .then_with(|| a.user_id.cmp(&b.user_id))
     });
+    let probabilities: Vec<f64> = order.iter().map(|u| u.probability).collect();
+    let tiers = tiers.assign(&probabilities);
     Ok(order
         .into_iter()
+        .zip(tiers)
         .enumerate()
-        .map(|(i, u)| {
+        .map(|(i, (u, tier))| {
             let raw = FrameRow::new(&columns, u.row);
             let choice = recommend(spec, &raw);
             RankedRow {
@@ -129,7 +243,7 @@ pub fn rank(
                 user_id: u.user_id.clone(),
                 crm: crm.get(u.user_id.as_str()).cloned().unwrap_or_default(),
                 probability: u.probability,
-                tier: tiers.tier(u.probability),
+                tier,
                 reasons: u.reasons.iter().map(|r| r.text.clone()).collect(),
                 play: choice.play,
                 play_rule: choice.rule,
@@ -140,43 +254,252 @@ pub fn rank(
                         format!("{:.*}", *d, raw.get(f))
                     })
                     .collect(),
+                status: Status::NotAtRisk,
+                first_flagged: None,
+                days_on_list: None,
             }
         })
         .collect())
 }
 
-/// Writes the list as CSV (UTF-8, RFC 4180, header). CRM columns are included when
-/// `with_crm` is true.
-pub fn write_csv(path: &Path, rows: &[RankedRow], with_crm: bool) -> Result<()> {
+/// Which rows a written list holds: everything by default; narrowed by tier, plan,
+/// account and a row limit. The ranking, tiers and statuses are computed on all users
+/// before the view is taken.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListView {
+    /// Only this tier or riskier.
+    pub min_tier: Option<Tier>,
+    /// Only users on these plans (empty: all).
+    pub plans: Vec<String>,
+    /// Only users of these accounts (empty: all).
+    pub accounts: Vec<String>,
+    /// At most this many rows (after the other filters).
+    pub top: Option<usize>,
+}
+
+impl ListView {
+    /// The rows in view, in rank order.
+    pub fn select<'a>(&self, rows: &'a [RankedRow]) -> Vec<&'a RankedRow> {
+        rows.iter()
+            .filter(|r| self.min_tier.is_none_or(|t| r.tier.at_least(t)))
+            .filter(|r| self.plans.is_empty() || self.plans.contains(&r.crm[3]))
+            .filter(|r| self.accounts.is_empty() || self.accounts.contains(&r.crm[2]))
+            .take(self.top.unwrap_or(usize::MAX))
+            .collect()
+    }
+
+    /// Whether a user with these CRM columns passes the plan and account filters.
+    pub fn segment_matches(&self, crm: &[String; 4]) -> bool {
+        (self.plans.is_empty() || self.plans.contains(&crm[3]))
+            && (self.accounts.is_empty() || self.accounts.contains(&crm[2]))
+    }
+}
+
+/// The most reasons a list shows, one column each.
+pub const REASON_COLUMNS: usize = crate::model::score::MAX_REASONS;
+
+/// The list's CSV header.
+pub fn csv_header(with_crm: bool) -> Vec<String> {
+    let mut header: Vec<String> = vec!["rank".into(), "user_id".into()];
+    if with_crm {
+        header.extend(CRM_COLUMNS.iter().map(|c| c.to_string()));
+    }
+    header.extend(
+        [
+            "as_of",
+            "churn_probability",
+            "risk_tier",
+            "status",
+            "first_flagged",
+            "days_on_list",
+        ]
+        .map(String::from),
+    );
+    header.extend((1..=REASON_COLUMNS).map(|i| format!("reason_{i}")));
+    header.extend(["recommended_play", "play_rule"].map(String::from));
+    header.extend(FIGURES.iter().map(|f| f.0.to_string()));
+    header
+}
+
+/// Writes the list as CSV (UTF-8, RFC 4180, CRLF, header, ISO dates). CRM columns are
+/// included when `with_crm` is true. Text cells are neutralized, numbers are not.
+pub fn write_csv(path: &Path, rows: &[&RankedRow], with_crm: bool, as_of: &str) -> Result<()> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let mut header = vec!["rank", "user_id"];
-    if with_crm {
-        header.extend(CRM_COLUMNS);
-    }
-    header.extend([
-        "churn_probability",
-        "risk_tier",
-        "top_reasons",
-        "recommended_play",
-        "play_rule",
-    ]);
-    header.extend(FIGURES.iter().map(|f| f.0));
     let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
-    w.write_record(&header).map_err(io)?;
+    w.write_record(csv_header(with_crm)).map_err(io)?;
     for r in rows {
         let mut rec: Vec<String> = vec![r.rank.to_string(), neutralize(&r.user_id)];
         if with_crm {
             rec.extend(r.crm.iter().map(|c| neutralize(c)));
         }
+        rec.push(as_of.into());
         rec.push(format!("{:.4}", r.probability));
         rec.push(r.tier.label().into());
-        rec.push(neutralize(&r.reasons.join("; ")));
+        rec.push(r.status.label().into());
+        rec.push(r.first_flagged.clone().unwrap_or_default());
+        rec.push(r.days_on_list.map(|d| d.to_string()).unwrap_or_default());
+        for i in 0..REASON_COLUMNS {
+            rec.push(neutralize(
+                r.reasons.get(i).map(String::as_str).unwrap_or(""),
+            ));
+        }
         rec.push(r.play.label().into());
         rec.push(neutralize(&r.play_rule));
         rec.extend(r.figures.iter().cloned());
         w.write_record(&rec).map_err(io)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    write_atomic(path, &bytes)
+}
+
+/// One list row as JSON: typed numbers, reasons as an array.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    rank: usize,
+    user_id: &'a str,
+    email: Option<&'a str>,
+    crm_id: Option<&'a str>,
+    account: Option<&'a str>,
+    plan: Option<&'a str>,
+    as_of: &'a str,
+    churn_probability: f64,
+    risk_tier: &'static str,
+    status: &'static str,
+    first_flagged: Option<&'a str>,
+    days_on_list: Option<i64>,
+    reasons: &'a [String],
+    recommended_play: &'static str,
+    play_rule: &'a str,
+    figures: std::collections::BTreeMap<&'static str, f64>,
+}
+
+fn json_row<'a>(r: &'a RankedRow, as_of: &'a str) -> JsonRow<'a> {
+    let opt = |s: &'a String| Some(s.as_str()).filter(|s| !s.is_empty());
+    JsonRow {
+        rank: r.rank,
+        user_id: &r.user_id,
+        email: opt(&r.crm[0]),
+        crm_id: opt(&r.crm[1]),
+        account: opt(&r.crm[2]),
+        plan: opt(&r.crm[3]),
+        as_of,
+        churn_probability: (r.probability * 1e4).round() / 1e4,
+        risk_tier: r.tier.label(),
+        status: r.status.label(),
+        first_flagged: r.first_flagged.as_deref(),
+        days_on_list: r.days_on_list,
+        reasons: &r.reasons,
+        recommended_play: r.play.label(),
+        play_rule: &r.play_rule,
+        figures: FIGURES
+            .iter()
+            .zip(&r.figures)
+            .map(|((name, _, _), v)| (*name, v.parse().unwrap_or(f64::NAN)))
+            .collect(),
+    }
+}
+
+/// Writes the list as JSON Lines (one object per user, UTF-8).
+pub fn write_jsonl(path: &Path, rows: &[&RankedRow], as_of: &str) -> Result<()> {
+    let mut out = Vec::new();
+    for r in rows {
+        serde_json::to_writer(&mut out, &json_row(r, as_of))
+            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        out.push(b'\n');
+    }
+    write_atomic(path, &out)
+}
+
+/// Writes the list as Parquet with typed columns (reasons as `reason_1..3`).
+pub fn write_parquet(path: &Path, rows: &[&RankedRow], as_of: &str) -> Result<()> {
+    let text = |f: &dyn Fn(&RankedRow) -> Option<String>, name: &str| {
+        Column::new(name.into(), rows.iter().map(|r| f(r)).collect::<Vec<_>>())
+    };
+    let nonempty = |s: &String| Some(s.clone()).filter(|s| !s.is_empty());
+    let mut columns = vec![
+        Column::new(
+            "rank".into(),
+            rows.iter().map(|r| r.rank as u32).collect::<Vec<_>>(),
+        ),
+        text(&|r| Some(r.user_id.clone()), "user_id"),
+    ];
+    for (k, name) in CRM_COLUMNS.iter().enumerate() {
+        columns.push(text(&|r| nonempty(&r.crm[k]), name));
+    }
+    let date = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d").ok();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    let to_days = |d: Option<chrono::NaiveDate>| d.map(|d| (d - epoch).num_days() as i32);
+    columns
+        .push(Column::new("as_of".into(), vec![to_days(date); rows.len()]).cast(&DataType::Date)?);
+    columns.push(Column::new(
+        "churn_probability".into(),
+        rows.iter().map(|r| r.probability).collect::<Vec<_>>(),
+    ));
+    columns.push(text(&|r| Some(r.tier.label().into()), "risk_tier"));
+    columns.push(text(&|r| Some(r.status.label().into()), "status"));
+    columns.push(
+        Column::new(
+            "first_flagged".into(),
+            rows.iter()
+                .map(|r| {
+                    to_days(
+                        r.first_flagged
+                            .as_deref()
+                            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+        .cast(&DataType::Date)?,
+    );
+    columns.push(Column::new(
+        "days_on_list".into(),
+        rows.iter().map(|r| r.days_on_list).collect::<Vec<_>>(),
+    ));
+    for i in 0..REASON_COLUMNS {
+        columns.push(text(
+            &|r| r.reasons.get(i).cloned(),
+            &format!("reason_{}", i + 1),
+        ));
+    }
+    columns.push(text(&|r| Some(r.play.label().into()), "recommended_play"));
+    columns.push(text(&|r| Some(r.play_rule.clone()), "play_rule"));
+    for (k, (name, _, _)) in FIGURES.iter().enumerate() {
+        columns.push(Column::new(
+            (*name).into(),
+            rows.iter()
+                .map(|r| r.figures[k].parse::<f64>().ok())
+                .collect::<Vec<_>>(),
+        ));
+    }
+    let mut df = DataFrame::new(rows.len(), columns)?;
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes).finish(&mut df)?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes a CSV table (RFC 4180, CRLF) atomically. Cells are written as given: callers
+/// neutralize their text cells.
+pub fn write_table<R, C>(
+    path: &Path,
+    header: &[impl AsRef<[u8]>],
+    rows: impl IntoIterator<Item = R>,
+) -> Result<()>
+where
+    R: IntoIterator<Item = C>,
+    C: AsRef<[u8]>,
+{
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
+    w.write_record(header).map_err(io)?;
+    for row in rows {
+        w.write_record(row).map_err(io)?;
     }
     let bytes = w
         .into_inner()
@@ -193,7 +516,8 @@ pub fn neutralize(s: &str) -> String {
     }
 }
 
-fn crm_lookup(users: Option<&Users>) -> Result<HashMap<String, [String; 4]>> {
+/// CRM columns by user id, from the users table.
+pub fn crm_lookup(users: Option<&Users>) -> Result<HashMap<String, [String; 4]>> {
     let Some(users) = users else {
         return Ok(HashMap::new());
     };
@@ -228,11 +552,18 @@ mod tests {
     }
 
     #[test]
-    fn tiers_by_threshold() {
+    fn tiers_by_threshold_count_and_percent() {
+        use Tier::*;
+        let p = [0.9, 0.6, 0.59, 0.3, 0.1];
         let t = TierRule::new(0.6, 0.3).unwrap();
-        assert_eq!(t.tier(0.6), Tier::High);
-        assert_eq!(t.tier(0.59), Tier::Medium);
-        assert_eq!(t.tier(0.1), Tier::Low);
+        assert_eq!(t.assign(&p), [High, High, Medium, Medium, Low]);
         assert!(TierRule::new(0.3, 0.6).is_err());
+        let top = TierRule::from_mode("top", 1.0, 3.0).unwrap();
+        assert_eq!(top.assign(&p), [High, Medium, Medium, Low, Low]);
+        assert!(TierRule::from_mode("top", 1.5, 3.0).is_err());
+        let pct = TierRule::from_mode("top_percent", 20.0, 60.0).unwrap();
+        assert_eq!(pct.assign(&p), [High, Medium, Medium, Low, Low]);
+        assert!(TierRule::from_mode("rank", 1.0, 2.0).is_err());
+        assert!(High.at_least(Medium) && Medium.at_least(Medium) && !Low.at_least(Medium));
     }
 }

@@ -155,3 +155,44 @@ pub fn settle_rejects(inputs: &Inputs, args: &InputArgs, policy: &ReadPolicy) ->
     inputs.rejects.enforce(policy)?;
     inputs.check_events(args)
 }
+
+/// The tier rule and list view from the flags of `run` (sample mode) and `score`.
+pub fn list_from(
+    args: &crate::cli::ListArgs,
+) -> Result<(churnrisk::output::TierRule, churnrisk::output::ListView)> {
+    use crate::cli::{TierArg, TierMode};
+    use churnrisk::output::{ListView, Tier, TierRule};
+    let (mode, high, medium) = match args.tiers {
+        TierMode::Probability => (
+            "probability",
+            args.high.unwrap_or(0.5),
+            args.medium.unwrap_or(0.25),
+        ),
+        TierMode::TopPercent => (
+            "top_percent",
+            args.high.unwrap_or(10.0),
+            args.medium.unwrap_or(30.0),
+        ),
+        TierMode::Top => match (args.high, args.medium) {
+            (Some(h), Some(m)) => ("top", h, m),
+            _ => {
+                return Err(churnrisk::error::Error::InvalidArgument {
+                    name: "--tiers top".into(),
+                    message: "needs --high and --medium user counts".into(),
+                }
+                .into())
+            }
+        },
+    };
+    let view = ListView {
+        min_tier: args.min_tier.map(|t| match t {
+            TierArg::High => Tier::High,
+            TierArg::Medium => Tier::Medium,
+            TierArg::Low => Tier::Low,
+        }),
+        plans: args.plans.clone(),
+        accounts: args.accounts.clone(),
+        top: args.top,
+    };
+    Ok((TierRule::from_mode(mode, high, medium)?, view))
+}

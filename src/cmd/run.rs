@@ -3,6 +3,7 @@
 //! With `--config` the settings come from the file; without, from flags that default to
 //! the shipped sample.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -10,19 +11,25 @@ use anyhow::{Context, Result};
 use chrono::{SecondsFormat, Utc};
 use tracing::{info, warn};
 
+use churnrisk::accounts::{roll_up, write_accounts};
 use churnrisk::config::{DriftConfig, RunConfig, ValidationConfig};
+use churnrisk::crm::{write_hubspot, write_salesforce, HUBSPOT_MAX_ROWS, SALESFORCE_MAX_ROWS};
 use churnrisk::error::Error;
+use churnrisk::history;
 use churnrisk::ingest::{format_date, parse_as_of, DAY_MS};
 use churnrisk::labels::{Definition, LabelRule, Signal};
 use churnrisk::lock::RunLock;
+use churnrisk::manifest::ListSummary;
 use churnrisk::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierCounts};
 use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
 use churnrisk::model::policy::{check_population, retrain_reason};
 use churnrisk::model::{score, train, ChurnModel, Scored, TrainOptions};
-use churnrisk::output::{rank, write_csv, Tier, TierRule};
+use churnrisk::output::{
+    crm_lookup, rank, write_csv, write_jsonl, write_parquet, ListView, RankedRow, Tier, TierRule,
+};
 use churnrisk::report::{ranked_summary, training_summary};
 
-use super::{check_fraction, logging, Inputs};
+use super::{check_fraction, list_from, logging, Inputs};
 use crate::cli::{InputArgs, RunArgs, ValidationArgs};
 
 /// Everything a run needs, from the config file or the flags.
@@ -35,9 +42,21 @@ struct Settings {
     panel: (usize, u32),
     gate: (usize, usize, f64),
     out: PathBuf,
-    tiers: TierRule,
+    list: ListSettings,
     validation: ValidationConfig,
     drift: DriftConfig,
+}
+
+/// What the list holds and where it goes.
+struct ListSettings {
+    tiers: TierRule,
+    /// The tier that puts a user on the list.
+    list_tier: Tier,
+    view: ListView,
+    formats: Vec<String>,
+    hubspot_max_rows: usize,
+    salesforce_max_rows: usize,
+    salesforce_external_id: String,
 }
 
 /// Runs the night under the output folder's lock. Whatever happens after the lock is
@@ -185,10 +204,9 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     m.drift = drift;
     clock.lap(m, "model_and_score");
 
-    let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &s.tiers)?;
-    let list = s.out.join("at_risk.csv");
-    write_csv(&list, &rows, inputs.users.is_some())
-        .with_context(|| format!("writing {}", list.display()))?;
+    let mut rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &s.list.tiers)?;
+    let as_of_text = format_date(as_of);
+    let summary = publish(s, &inputs, &mut rows, &as_of_text, m)?;
     clock.lap(m, "write");
 
     let count = |t: Tier| rows.iter().filter(|r| r.tier == t).count();
@@ -198,7 +216,7 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
         medium: count(Tier::Medium),
         low: count(Tier::Low),
     });
-    m.outputs = vec![FileEntry::new("at_risk", &list, Some(rows.len()))?];
+    m.list = Some(summary);
     m.status = "ok".into();
     m.finished_at = now_text();
     let manifest_path = s.out.join("manifest.json");
@@ -207,8 +225,114 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     if !logging::is_quiet() {
         print!("{}", ranked_summary(&rows, 10));
     }
-    info!("ranked list written to {}", list.display());
+    info!("lists written to {}", s.out.display());
     Ok(())
+}
+
+/// Compares with the previous list, writes every list format, the changes file, the
+/// account roll-up and the list state (last, so that a killed run is redone the same way).
+fn publish(
+    s: &Settings,
+    inputs: &Inputs,
+    rows: &mut [RankedRow],
+    as_of: &str,
+    m: &mut RunManifest,
+) -> Result<ListSummary> {
+    let out = &s.out;
+    let l = &s.list;
+    let crm = crm_lookup(inputs.users.as_ref())?;
+    let previous = history::previous_state(out, as_of)?;
+    let (state, cmp) = history::compare(rows, previous.as_ref(), as_of, l.list_tier, &crm);
+    let view = l.view.select(rows);
+    let with_crm = inputs.users.is_some();
+    let mut summary = ListSummary {
+        previous_as_of: cmp.previous_as_of.clone(),
+        list_min_tier: l.list_tier.label().into(),
+        on_list: state.users.len(),
+        new: cmp.new,
+        still: cmp.still,
+        recovered: cmp.recovered,
+        inactive: cmp.inactive,
+        rows_written: view.len(),
+        crm: BTreeMap::new(),
+    };
+    let context = |p: &Path| format!("writing {}", p.display());
+    for format in &l.formats {
+        match format.as_str() {
+            "csv" | "jsonl" | "parquet" => {
+                let path = out.join(format!("at_risk.{format}"));
+                match format.as_str() {
+                    "csv" => write_csv(&path, &view, with_crm, as_of),
+                    "jsonl" => write_jsonl(&path, &view, as_of),
+                    _ => write_parquet(&path, &view, as_of),
+                }
+                .with_context(|| context(&path))?;
+                m.outputs
+                    .push(FileEntry::new("at_risk", &path, Some(view.len()))?);
+            }
+            "hubspot" | "salesforce" => {
+                let dir = out.join(format.as_str());
+                let export = if format == "hubspot" {
+                    write_hubspot(&dir, &view, as_of, l.hubspot_max_rows)
+                } else {
+                    write_salesforce(
+                        &dir,
+                        &view,
+                        as_of,
+                        l.salesforce_max_rows,
+                        &l.salesforce_external_id,
+                    )
+                }
+                .with_context(|| context(&dir))?;
+                if export.skipped_without_id > 0 {
+                    warn!(
+                        "{format}: {} users on the list have no email and were left out",
+                        export.skipped_without_id
+                    );
+                }
+                for f in &export.files {
+                    m.outputs.push(FileEntry::new(format, f, None)?);
+                }
+                summary.crm.insert(format.clone(), export);
+            }
+            other => {
+                return Err(Error::InvalidArgument {
+                    name: "format".into(),
+                    message: format!("unknown list format {other:?}"),
+                }
+                .into())
+            }
+        }
+    }
+    let changes = history::Comparison {
+        changes: cmp
+            .changes
+            .iter()
+            .filter(|c| l.view.segment_matches(&c.crm))
+            .cloned()
+            .collect(),
+        ..cmp.clone()
+    };
+    let changes_path = out.join("changes.csv");
+    history::write_changes(&changes_path, &changes, as_of)
+        .with_context(|| context(&changes_path))?;
+    m.outputs.push(FileEntry::new(
+        "changes",
+        &changes_path,
+        Some(changes.changes.len()),
+    )?);
+    let accounts = roll_up(rows, l.list_tier, &l.tiers);
+    if !accounts.is_empty() {
+        let path = out.join("accounts.csv");
+        write_accounts(&path, &accounts, as_of).with_context(|| context(&path))?;
+        m.outputs
+            .push(FileEntry::new("accounts", &path, Some(accounts.len()))?);
+    }
+    let state_path = out.join(history::STATE_FILE);
+    state
+        .write(&state_path)
+        .with_context(|| context(&state_path))?;
+    Ok(summary)
 }
 
 /// Scores the population at `as_of`, refuses one far smaller than the model's, and
@@ -275,7 +399,28 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             panel: (12, 7),
             gate: (50, 50, 0.1),
             out: args.out.clone(),
-            tiers: TierRule::new(args.list.high, args.list.medium)?,
+            list: {
+                let (tiers, view) = list_from(&args.list)?;
+                let mut formats: Vec<String> = args
+                    .formats
+                    .iter()
+                    .filter_map(|f| {
+                        clap::ValueEnum::to_possible_value(f).map(|v| v.get_name().to_string())
+                    })
+                    .collect();
+                if formats.is_empty() {
+                    formats.push("csv".into());
+                }
+                ListSettings {
+                    tiers,
+                    list_tier: Tier::Medium,
+                    view,
+                    formats,
+                    hubspot_max_rows: HUBSPOT_MAX_ROWS,
+                    salesforce_max_rows: SALESFORCE_MAX_ROWS,
+                    salesforce_external_id: "Churnrisk_User_Id__c".into(),
+                }
+            },
             validation: ValidationConfig {
                 strict: args.strict,
                 max_reject_fraction: args.max_reject_fraction,
@@ -317,7 +462,20 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             c.model.min_population_share,
         ),
         out: c.output.dir,
-        tiers: TierRule::new(c.output.high, c.output.medium)?,
+        list: ListSettings {
+            tiers: TierRule::from_mode(&c.output.tiers, c.output.high, c.output.medium)?,
+            list_tier: Tier::parse(&c.output.list_min_tier)?,
+            view: ListView {
+                min_tier: c.output.min_tier.as_deref().map(Tier::parse).transpose()?,
+                plans: c.output.plans.clone(),
+                accounts: c.output.accounts.clone(),
+                top: c.output.top,
+            },
+            formats: c.output.formats.clone(),
+            hubspot_max_rows: c.output.hubspot_max_rows,
+            salesforce_max_rows: c.output.salesforce_max_rows,
+            salesforce_external_id: c.output.salesforce_external_id.clone(),
+        },
         validation: c.validation,
         drift: c.drift,
     })

@@ -153,15 +153,17 @@ fn kill_9_during_scoring_and_writing_leaves_yesterday_intact() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    // And it is the list an undisturbed run writes.
+    // And it is the list an undisturbed pair of nights writes.
     let clean = tempfile::tempdir().unwrap();
     fs::copy(
         repo().join("models/sample.json"),
         clean.path().join("model.json"),
     )
     .unwrap();
-    let cfg = config(clean.path(), &data, "2026-07-07");
-    ok(clean.path(), &["-q", "run", "--config", s(&cfg)]);
+    for night in ["2026-07-06", "2026-07-07"] {
+        let cfg = config(clean.path(), &data, night);
+        ok(clean.path(), &["-q", "run", "--config", s(&cfg)]);
+    }
     assert_eq!(
         fs::read(clean.path().join("out/at_risk.csv")).unwrap(),
         after[0]

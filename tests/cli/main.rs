@@ -3,6 +3,7 @@
 
 mod errors;
 mod fault;
+mod list;
 mod nightly;
 mod pipeline;
 mod rejects;

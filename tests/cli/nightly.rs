@@ -244,7 +244,7 @@ fn json_log_lines_for_log_shippers() {
     assert!(lines.iter().any(|l| l["message"]
         .as_str()
         .unwrap_or("")
-        .starts_with("ranked list written")));
+        .starts_with("lists written to")));
     // Without -v and without a terminal (cron): nothing on a good night.
     let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
     assert!(out.status.success());

@@ -159,7 +159,7 @@ fn ranked_list_is_sorted_explained_and_complete() {
         "crm_id",
         "churn_probability",
         "risk_tier",
-        "top_reasons",
+        "reason_1",
         "recommended_play",
     ] {
         assert!(header.iter().any(|h| h == col), "missing {col}: {header:?}");
@@ -186,7 +186,7 @@ fn ranked_list_is_sorted_explained_and_complete() {
     }
     // The riskiest users are explained in words.
     for r in rows.iter().take(20) {
-        assert!(!r[at("top_reasons")].is_empty(), "no reasons for {:?}", r);
+        assert!(!r[at("reason_1")].is_empty(), "no reasons for {:?}", r);
     }
     // Several plays are used, not one for everybody.
     let plays: std::collections::BTreeSet<&str> = rows

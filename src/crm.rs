@@ -1,0 +1,329 @@
+//! CRM import files: HubSpot and Salesforce, ready for their import tools.
+//!
+//! Both hold the users a CS team acts on: those on the list (status `new` or
+//! `still_at_risk`) and those who just `recovered` (so the CRM's risk flag is cleared).
+//! Users never on a list are left out: they have nothing to update.
+//!
+//! - **HubSpot** (contacts import): identified by `email` (users without one are skipped
+//!   and counted); properties in lowercase snake_case prefixed `churn_risk_`; dates
+//!   `YYYY-MM-DD`; at most 1,048,576 rows per file (HubSpot's limit), split above.
+//! - **Salesforce** (Data Import Wizard / Data Loader, Contact): `Id` holds the
+//!   18-character record id when every user's `crm_id` is a 15- or 18-character
+//!   Salesforce id (15-character ids are converted with Salesforce's checksum);
+//!   otherwise an external-id column (default `Churnrisk_User_Id__c`) holds `user_id`.
+//!   Custom fields `Churn_Risk_…__c`; dates `yyyy-MM-dd`; files split at 50,000 records
+//!   (the Data Import Wizard's limit; raise it for Data Loader).
+//!
+//! UTF-8, RFC 4180, CRLF; every text cell neutralized against formula injection.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::output::{neutralize, write_table, RankedRow, Status, REASON_COLUMNS};
+
+/// HubSpot's rows-per-file limit.
+pub const HUBSPOT_MAX_ROWS: usize = 1_048_576;
+/// The Salesforce Data Import Wizard's records-per-import limit.
+pub const SALESFORCE_MAX_ROWS: usize = 50_000;
+
+/// What a CRM export wrote.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CrmExport {
+    pub files: Vec<PathBuf>,
+    pub rows: usize,
+    /// Rows left out because the CRM cannot identify the user (HubSpot: no email).
+    pub skipped_without_id: usize,
+    /// Salesforce: `Id` or the external-id column used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_column: Option<String>,
+}
+
+/// The rows a CRM gets: on the list, or just recovered.
+pub fn crm_rows<'a>(rows: &[&'a RankedRow]) -> Vec<&'a RankedRow> {
+    rows.iter()
+        .copied()
+        .filter(|r| matches!(r.status, Status::New | Status::Still | Status::Recovered))
+        .collect()
+}
+
+/// Writes HubSpot contact import files into `dir` (`at_risk_hubspot_001.csv`, …).
+pub fn write_hubspot(
+    dir: &Path,
+    rows: &[&RankedRow],
+    as_of: &str,
+    max_rows: usize,
+) -> Result<CrmExport> {
+    let with_email: Vec<&RankedRow> = crm_rows(rows)
+        .into_iter()
+        .filter(|r| !r.crm[0].trim().is_empty())
+        .collect();
+    let skipped = crm_rows(rows).len() - with_email.len();
+    let mut header: Vec<String> = [
+        "email",
+        "churn_risk_user_id",
+        "churn_risk_rank",
+        "churn_risk_probability",
+        "churn_risk_tier",
+        "churn_risk_status",
+        "churn_risk_as_of",
+        "churn_risk_first_flagged",
+        "churn_risk_days_on_list",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend((1..=REASON_COLUMNS).map(|i| format!("churn_risk_reason_{i}")));
+    header.extend(["churn_risk_play", "churn_risk_play_rule"].map(String::from));
+    let records: Vec<Vec<String>> = with_email
+        .iter()
+        .map(|r| {
+            let mut rec = vec![neutralize(r.crm[0].trim()), neutralize(&r.user_id)];
+            rec.extend(properties(r, as_of));
+            rec
+        })
+        .collect();
+    let files = write_split(dir, "at_risk_hubspot", &header, &records, max_rows)?;
+    Ok(CrmExport {
+        files,
+        rows: records.len(),
+        skipped_without_id: skipped,
+        id_column: None,
+    })
+}
+
+/// Writes Salesforce Contact import files into `dir` (`at_risk_salesforce_001.csv`, …).
+pub fn write_salesforce(
+    dir: &Path,
+    rows: &[&RankedRow],
+    as_of: &str,
+    max_rows: usize,
+    external_id: &str,
+) -> Result<CrmExport> {
+    let rows = crm_rows(rows);
+    let ids: Vec<Option<String>> = rows.iter().map(|r| salesforce_id18(&r.crm[1])).collect();
+    let use_record_id = !rows.is_empty() && ids.iter().all(Option::is_some);
+    let id_column = if use_record_id { "Id" } else { external_id };
+    let mut header: Vec<String> = vec![
+        id_column.to_string(),
+        "Churn_Risk_Rank__c".into(),
+        "Churn_Risk_Probability__c".into(),
+        "Churn_Risk_Tier__c".into(),
+        "Churn_Risk_Status__c".into(),
+        "Churn_Risk_As_Of__c".into(),
+        "Churn_Risk_First_Flagged__c".into(),
+        "Churn_Risk_Days_On_List__c".into(),
+    ];
+    header.extend((1..=REASON_COLUMNS).map(|i| format!("Churn_Risk_Reason_{i}__c")));
+    header.extend([
+        "Churn_Risk_Play__c".into(),
+        "Churn_Risk_Play_Rule__c".into(),
+    ]);
+    let records: Vec<Vec<String>> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| {
+            let key = if use_record_id {
+                id.clone().unwrap_or_default()
+            } else {
+                neutralize(&r.user_id)
+            };
+            let mut rec = vec![key];
+            rec.extend(properties(r, as_of));
+            rec
+        })
+        .collect();
+    let files = write_split(dir, "at_risk_salesforce", &header, &records, max_rows)?;
+    Ok(CrmExport {
+        files,
+        rows: records.len(),
+        skipped_without_id: 0,
+        id_column: Some(id_column.into()),
+    })
+}
+
+/// The risk properties both CRMs get, after their id columns: rank, probability, tier,
+/// status, as-of, first flagged, days on list, reasons, play, play rule.
+fn properties(r: &RankedRow, as_of: &str) -> Vec<String> {
+    let mut rec = vec![
+        r.rank.to_string(),
+        format!("{:.4}", r.probability),
+        r.tier.label().into(),
+        r.status.label().into(),
+        as_of.into(),
+        r.first_flagged.clone().unwrap_or_default(),
+        r.days_on_list.map(|d| d.to_string()).unwrap_or_default(),
+    ];
+    rec.extend(
+        (0..REASON_COLUMNS).map(|i| neutralize(r.reasons.get(i).map(String::as_str).unwrap_or(""))),
+    );
+    rec.push(r.play.label().into());
+    rec.push(neutralize(&r.play_rule));
+    rec
+}
+
+/// The 18-character form of a Salesforce record id (15 or 18 alphanumerics), or `None`.
+/// The three suffix characters encode which of the 15 characters are upper case, five at
+/// a time, as Salesforce does.
+pub fn salesforce_id18(id: &str) -> Option<String> {
+    let id = id.trim();
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    match id.len() {
+        18 => {
+            let expected = salesforce_id18(&id[..15])?;
+            (expected[15..].eq_ignore_ascii_case(&id[15..])).then(|| id.to_string())
+        }
+        15 => {
+            const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+            let mut out = id.to_string();
+            for chunk in id.as_bytes().chunks(5) {
+                let flags = chunk
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| b.is_ascii_uppercase())
+                    .fold(0usize, |acc, (i, _)| acc | (1 << i));
+                out.push(char::from(ALPHABET[flags]));
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+/// Writes `records` under `header` into `dir/<stem>_001.csv`, … with at most `max_rows`
+/// records each (one file, possibly header-only, when there are none); removes parts of
+/// an earlier, longer export.
+fn write_split(
+    dir: &Path,
+    stem: &str,
+    header: &[String],
+    records: &[Vec<String>],
+    max_rows: usize,
+) -> Result<Vec<PathBuf>> {
+    if max_rows == 0 {
+        return Err(Error::InvalidArgument {
+            name: "CRM rows per file".into(),
+            message: "must be at least 1".into(),
+        });
+    }
+    let mut files = Vec::new();
+    let chunks: Vec<&[Vec<String>]> = if records.is_empty() {
+        vec![&[]]
+    } else {
+        records.chunks(max_rows).collect()
+    };
+    for (i, chunk) in chunks.iter().enumerate() {
+        let path = dir.join(format!("{stem}_{:03}.csv", i + 1));
+        write_table(&path, header, chunk.iter())?;
+        files.push(path);
+    }
+    // Parts beyond this export's last are from an earlier run: an import must not pick
+    // them up.
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let part = name
+            .strip_prefix(&format!("{stem}_"))
+            .and_then(|r| r.strip_suffix(".csv"))
+            .and_then(|n| n.parse::<usize>().ok());
+        if part.is_some_and(|k| k > files.len()) {
+            let stale = entry.path();
+            std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+        }
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::Tier;
+    use crate::plays::Play;
+
+    fn row(rank: usize, email: &str, crm_id: &str, status: Status) -> RankedRow {
+        RankedRow {
+            rank,
+            user_id: format!("u{rank}"),
+            crm: [email.into(), crm_id.into(), "Acme".into(), "pro".into()],
+            probability: 0.5,
+            tier: Tier::High,
+            reasons: vec!["=1+1 reason".into()],
+            play: Play::Reengagement,
+            play_rule: "r".into(),
+            figures: vec![],
+            status,
+            first_flagged: Some("2026-07-01".into()),
+            days_on_list: Some(5),
+        }
+    }
+
+    #[test]
+    fn fifteen_character_ids_get_salesforce_checksums() {
+        // Salesforce's documented example: 001A0000006Vm9r → 001A0000006Vm9rIAC.
+        assert_eq!(
+            salesforce_id18("001A0000006Vm9r").as_deref(),
+            Some("001A0000006Vm9rIAC")
+        );
+        assert_eq!(
+            salesforce_id18("001A0000006Vm9rIAC").as_deref(),
+            Some("001A0000006Vm9rIAC")
+        );
+        assert_eq!(salesforce_id18("001A0000006Vm9rXXX"), None);
+        assert_eq!(salesforce_id18("not an id"), None);
+        assert_eq!(salesforce_id18(""), None);
+    }
+
+    #[test]
+    fn hubspot_splits_skips_rows_without_email_and_drops_stale_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("at_risk_hubspot_004.csv"), "old").unwrap();
+        let rows: Vec<RankedRow> = (1..=5)
+            .map(|i| {
+                let email = if i == 3 { "" } else { "a@b.io" };
+                let status = if i == 5 {
+                    Status::NotAtRisk
+                } else {
+                    Status::New
+                };
+                row(i, email, "", status)
+            })
+            .collect();
+        let refs: Vec<&RankedRow> = rows.iter().collect();
+        let out = write_hubspot(dir.path(), &refs, "2026-07-06", 2).unwrap();
+        assert_eq!(
+            (out.rows, out.skipped_without_id, out.files.len()),
+            (3, 1, 2)
+        );
+        assert!(!dir.path().join("at_risk_hubspot_004.csv").exists());
+        let mut r = csv::Reader::from_path(&out.files[1]).unwrap();
+        let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+        assert!(header.iter().all(|h| h == &h.to_lowercase()), "{header:?}");
+        let rec = r.records().next().unwrap().unwrap();
+        assert_eq!(&rec[2], "4");
+        assert_eq!(&rec[9], "'=1+1 reason");
+    }
+
+    #[test]
+    fn salesforce_uses_record_ids_only_when_every_user_has_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = [
+            row(1, "", "001A0000006Vm9r", Status::Still),
+            row(2, "", "001A0000006Vm9rIAC", Status::Recovered),
+        ];
+        let refs: Vec<&RankedRow> = rows.iter().collect();
+        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, "Ext__c").unwrap();
+        assert_eq!(out.id_column.as_deref(), Some("Id"));
+        let text = std::fs::read_to_string(&out.files[0]).unwrap();
+        assert!(text.starts_with("Id,Churn_Risk_Rank__c"), "{text}");
+        assert!(text.contains(
+            "\r\n001A0000006Vm9rIAC,1,0.5000,high,still_at_risk,2026-07-06,2026-07-01,5,"
+        ));
+        let mixed = [rows[0].clone(), row(3, "", "abc", Status::New)];
+        let refs: Vec<&RankedRow> = mixed.iter().collect();
+        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, "Ext__c").unwrap();
+        assert_eq!(out.id_column.as_deref(), Some("Ext__c"));
+        assert!(std::fs::read_to_string(&out.files[0])
+            .unwrap()
+            .contains("\r\nu3,3,"));
+    }
+}
