@@ -551,6 +551,82 @@ mod tests {
         assert_eq!(neutralize(""), "");
     }
 
+    fn sample_row(rank: usize, reasons: &[&str]) -> RankedRow {
+        RankedRow {
+            rank,
+            user_id: format!("=u{rank}"),
+            crm: ["a@x.io".into(), String::new(), "Acme".into(), "pro".into()],
+            probability: 0.61237,
+            tier: Tier::High,
+            reasons: reasons.iter().map(|r| r.to_string()).collect(),
+            play: Play::RepeatValue,
+            play_rule: "rule".into(),
+            figures: FIGURES.iter().map(|_| "1.5".to_string()).collect(),
+            status: Status::Still,
+            first_flagged: Some("2026-07-01".into()),
+            days_on_list: Some(5),
+        }
+    }
+
+    #[test]
+    fn parquet_and_jsonl_keep_types_and_raw_text() {
+        use polars::prelude::{ParquetReader, SerReader};
+        let dir = tempfile::tempdir().unwrap();
+        let rows = [sample_row(1, &["a", "b"]), sample_row(2, &[])];
+        let refs: Vec<&RankedRow> = rows.iter().collect();
+        let p = dir.path().join("l.parquet");
+        write_parquet(&p, &refs, "2026-07-06").unwrap();
+        let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(df.height(), 2);
+        assert_eq!(df.column("as_of").unwrap().dtype(), &DataType::Date);
+        assert_eq!(df.column("first_flagged").unwrap().dtype(), &DataType::Date);
+        assert_eq!(
+            df.column("churn_probability")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .get(0),
+            Some(0.61237)
+        );
+        // Not a spreadsheet: text is kept as it is.
+        assert_eq!(
+            df.column("user_id").unwrap().str().unwrap().get(0),
+            Some("=u1")
+        );
+        assert_eq!(
+            df.column("reason_2").unwrap().str().unwrap().get(0),
+            Some("b")
+        );
+        assert_eq!(df.column("reason_1").unwrap().str().unwrap().get(1), None);
+        assert_eq!(df.column("crm_id").unwrap().null_count(), 2);
+
+        let j = dir.path().join("l.jsonl");
+        write_jsonl(&j, &refs, "2026-07-06").unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(std::fs::read_to_string(&j).unwrap().lines().next().unwrap())
+                .unwrap();
+        assert_eq!(first["churn_probability"], 0.6124);
+        assert_eq!(first["days_on_list"], 5);
+        assert_eq!(first["figures"]["tenure_days"], 1.5);
+        assert_eq!(first["crm_id"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn csv_neutralizes_text_but_not_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = [sample_row(1, &["-3 logins"])];
+        let refs: Vec<&RankedRow> = rows.iter().collect();
+        let p = dir.path().join("l.csv");
+        write_csv(&p, &refs, true, "2026-07-06").unwrap();
+        let mut r = csv::Reader::from_path(&p).unwrap();
+        let rec = r.records().next().unwrap().unwrap();
+        assert_eq!(&rec[1], "'=u1");
+        assert_eq!(&rec[7], "0.6124");
+        assert_eq!(&rec[12], "'-3 logins");
+    }
+
     #[test]
     fn tiers_by_threshold_count_and_percent() {
         use Tier::*;

@@ -267,7 +267,7 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
     assert!(objects[0]["churn_probability"].is_f64());
     assert!(objects[0]["reasons"].is_array());
     assert_eq!(objects[0]["user_id"], rows[0]["user_id"].as_str());
-    // Parquet: present and non-trivial (read back in the unit tests' frame checks).
+    // Parquet: present; its columns and types are read back in `output`'s unit tests.
     assert!(fs::metadata(out.join("at_risk.parquet")).unwrap().len() > 10_000);
 
     // The manifest lists every file written.
