@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod config;
 pub mod crm;
+pub mod engagement;
 pub mod error;
 pub mod features;
 pub mod generate;
