@@ -269,8 +269,8 @@ fn metrics(users: &[&UserLog], r: &Roles, start: i64, end: i64) -> Metrics {
                     None => break,
                 }
             }
-            for k in 0..reached {
-                funnel_reached[f][k] += 1;
+            for count in &mut funnel_reached[f][..reached] {
+                *count += 1;
             }
         }
     }
