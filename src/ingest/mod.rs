@@ -66,6 +66,7 @@ pub const CRM_COLUMNS: [&str; 4] = ["email", "crm_id", "account", "plan"];
 /// contract go to `rejects` (see [`rejects::RejectClass`]), the rest become the canonical
 /// frame. Exact duplicates, and rows repeating an `event_id`, keep their first copy.
 pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Result<Events> {
+    let clock = std::time::Instant::now();
     let wanted = [
         "user_id",
         "timestamp",
@@ -81,6 +82,7 @@ pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> R
         policy,
         rejects,
     )?;
+    tracing::debug!("{}: read in {:?}", path.display(), clock.elapsed());
     let has = |c: &str| schema.contains(c);
     let mut exprs = vec![
         text(path, &schema, "user_id")?,
@@ -163,14 +165,10 @@ pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> R
             "not in [validation] known_events",
         ));
     }
+    tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
     let df = set_aside(df, path, &checks, &raw, rejects)?;
-    let exact = [
-        col("user_id"),
-        col("ts"),
-        col("event"),
-        col("value").cast(DataType::String).fill_null(lit("")),
-        col("session_id").fill_null(lit("")),
-    ];
+    tracing::debug!("{}: rows checked in {:?}", path.display(), clock.elapsed());
+    let exact = ["user_id", "ts", "event", "value", "session_id"];
     let mut df = drop_repeats(
         df,
         path,
@@ -184,13 +182,18 @@ pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> R
         df = drop_repeats(
             df,
             path,
-            &[col("event_id")],
+            &["event_id"],
             RejectClass::DuplicateEventId,
             "same event_id as line",
             &raw,
             rejects,
         )?;
     }
+    tracing::debug!(
+        "{}: duplicates found in {:?}",
+        path.display(),
+        clock.elapsed()
+    );
     let mut df = df.select(["user_id", "ts", "event", "value", "session_id"])?;
     if df.height() == 0 {
         return Err(Error::Rejected {
@@ -241,7 +244,7 @@ pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Re
     let df = drop_repeats(
         df,
         path,
-        &[col("user_id")],
+        &["user_id"],
         RejectClass::DuplicateUser,
         "same user_id as line",
         &raw,
@@ -424,75 +427,119 @@ fn set_aside(
     Ok(flagged.filter(&!&any)?.drop_many(names))
 }
 
-/// Moves every row whose `keys` repeat an earlier row's (by source line) to `rejects`.
+/// Moves every row whose `keys` columns repeat an earlier row's to `rejects` (rows are
+/// in source order). Rows with a null first key are never repeats.
+///
+/// One pass hashes each row's keys; only rows sharing a hash are compared value by
+/// value, so a hash collision never drops a row and the cost stays one hash per row.
 fn drop_repeats(
     df: DataFrame,
     path: &Path,
-    keys: &[Expr],
+    keys: &[&str],
     class: RejectClass,
     what: &str,
     raw: &[&str],
     rejects: &mut Rejects,
 ) -> Result<DataFrame> {
-    let names: Vec<String> = (0..keys.len()).map(|i| format!("__key{i}")).collect();
-    let keyed = df.lazy().with_columns(
-        keys.iter()
-            .zip(&names)
-            .map(|(k, n)| k.clone().alias(n.as_str()))
-            .collect::<Vec<_>>(),
-    );
-    let key_cols: Vec<Expr> = names.iter().map(|n| col(n.as_str())).collect();
-    let repeated = keyed
-        .clone()
-        .group_by(key_cols.clone())
-        .agg([col(LINE).min().alias("__first"), len().alias("__n")])
-        .filter(
-            col("__n")
-                .gt(lit(1))
-                .and(col(names[0].as_str()).is_not_null()),
-        )
-        .select(
-            key_cols
-                .iter()
-                .cloned()
-                .chain([col("__first")])
-                .collect::<Vec<_>>(),
-        )
-        .collect()?;
-    if repeated.height() == 0 {
-        return Ok(keyed.collect()?.drop_many(names));
+    let n = df.height();
+    let mut hashes = vec![0u64; n];
+    let mut null_first = vec![false; n];
+    for (k, name) in keys.iter().enumerate() {
+        let c = df.column(name)?;
+        let mut mix = |i: usize, h: Option<u64>| {
+            // A null hashes apart from every value.
+            let h = h.map_or(0x51_7C_C1_B7_27_22_0A_95, |h| h ^ 1);
+            hashes[i] = (hashes[i].rotate_left(23) ^ h).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            if k == 0 && h == 0x51_7C_C1_B7_27_22_0A_95 {
+                null_first[i] = true;
+            }
+        };
+        match c.dtype() {
+            DataType::Int64 => {
+                for (i, v) in c.i64()?.iter().enumerate() {
+                    mix(i, v.map(|v| fnv1a(&v.to_le_bytes())));
+                }
+            }
+            DataType::Float64 => {
+                for (i, v) in c.f64()?.iter().enumerate() {
+                    mix(i, v.map(|v| fnv1a(&v.to_bits().to_le_bytes())));
+                }
+            }
+            _ => {
+                let text = c.cast(&DataType::String)?;
+                for (i, v) in text.str()?.iter().enumerate() {
+                    mix(i, v.map(|v| fnv1a(v.as_bytes())));
+                }
+            }
+        }
     }
-    let joined = keyed
-        .join(
-            repeated.lazy(),
-            key_cols.clone(),
-            key_cols,
-            JoinArgs::new(JoinType::Left),
-        )
-        .sort([LINE], SortMultipleOptions::default())
-        .collect()?;
-    let first = joined.column("__first")?.i64()?;
-    let lines = joined.column(LINE)?.i64()?;
-    let repeat: BooleanChunked = first
-        .iter()
-        .zip(lines.iter())
-        .map(|(f, l)| f.is_some() && f != l)
+    let clock = std::time::Instant::now();
+    // (hash, row) pairs sorted: equal hashes side by side, each run in source order.
+    let mut order: Vec<(u64, u32)> = (0..n)
+        .filter(|&i| !null_first[i])
+        .map(|i| (hashes[i], i as u32))
         .collect();
-    let bad = joined.filter(&repeat)?;
+    order.sort_unstable();
+    tracing::trace!("sorted {} row hashes in {:?}", n, clock.elapsed());
+    let columns: Vec<&Column> = keys
+        .iter()
+        .map(|k| df.column(k))
+        .collect::<PolarsResult<_>>()?;
+    let same = |a: usize, b: usize| -> PolarsResult<bool> {
+        for c in &columns {
+            if c.get(a)? != c.get(b)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    };
+    // Row → the first row it repeats.
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    for group in order.chunk_by(|a, b| a.0 == b.0).filter(|g| g.len() > 1) {
+        for (j, &(_, row)) in group.iter().enumerate().skip(1) {
+            // The group is in source order: the first equal row is the first copy.
+            for &(_, earlier) in &group[..j] {
+                if same(earlier as usize, row as usize)? {
+                    repeats.push((row as usize, earlier as usize));
+                    break;
+                }
+            }
+        }
+    }
+    tracing::trace!("compared candidates in {:?}", clock.elapsed());
+    if repeats.is_empty() {
+        return Ok(df);
+    }
+    repeats.sort_unstable();
+    let lines = df.column(LINE)?.i64()?;
+    let idx = IdxCa::from_vec(
+        "idx".into(),
+        repeats.iter().map(|&(r, _)| r as IdxSize).collect(),
+    );
+    let bad = df.take(&idx)?;
     let texts = RowTexts::new(&bad, raw)?;
-    let (bad_lines, bad_first) = (bad.column(LINE)?.i64()?, bad.column("__first")?.i64()?);
-    for i in 0..bad.height() {
+    for (i, &(row, first)) in repeats.iter().enumerate() {
         rejects.add(
             path,
-            bad_lines.get(i).unwrap_or(0) as u64,
+            lines.get(row).unwrap_or(0) as u64,
             class,
-            format!("{what} {}", bad_first.get(i).unwrap_or(0)),
+            format!("{what} {}", lines.get(first).unwrap_or(0)),
             &texts.row(i),
         );
     }
-    let mut drop = names;
-    drop.push("__first".into());
-    Ok(joined.filter(&!&repeat)?.drop_many(drop))
+    let mut keep = vec![true; n];
+    for &(row, _) in &repeats {
+        keep[row] = false;
+    }
+    let mask: BooleanChunked = keep.into_iter().collect();
+    Ok(df.filter(&mask)?)
+}
+
+/// FNV-1a: a fast, well-spread hash for short keys (equality is always checked after).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The rejected rows' cells as text, for the reject file.
