@@ -46,6 +46,10 @@ pub struct ModelUsed {
     pub sha256: String,
     /// The as-of date the model was trained at.
     pub trained_as_of: String,
+    /// What it was trained on: panel rows (user-dates), churned among them, panel dates.
+    pub trained_rows: usize,
+    pub trained_churned: usize,
+    pub panel_dates: usize,
     pub retrained: bool,
     /// Why it was retrained (absent when the existing model was kept).
     #[serde(skip_serializing_if = "Option::is_none")]
