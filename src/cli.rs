@@ -226,7 +226,7 @@ pub struct RunArgs {
     /// The model; trained and written here when missing or not matching the features.
     #[arg(long, default_value = "models/sample.json")]
     pub model: PathBuf,
-    /// Output folder for at_risk.csv and manifest.json.
+    /// Output folder for the lists, changes.csv, accounts.csv, rejects.csv and manifest.json.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
     /// The as-of date (YYYY-MM-DD, UTC); overrides the config. Default without a config:
