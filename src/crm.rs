@@ -4,8 +4,8 @@
 //! `still_at_risk`) and those who just `recovered` (so the CRM's risk flag is cleared).
 //! Users never on a list are left out: they have nothing to update.
 //!
-//! - **HubSpot** (contacts import): identified by `email` (users without one are skipped
-//!   and counted); properties in lowercase snake_case prefixed `churn_risk_`; dates
+//! - **HubSpot** (contacts import): identified by `email`, or by the HubSpot record id
+//!   (`hs_object_id`) when `crm_id` is numeric (users with neither are skipped and counted); properties in lowercase snake_case prefixed `churn_risk_`; dates
 //!   `YYYY-MM-DD`; at most 1,048,576 rows per file (HubSpot's limit), split above.
 //! - **Salesforce** (Data Import Wizard / Data Loader, Contact): `Id` holds the
 //!   18-character record id when every user's `crm_id` is a 15- or 18-character
@@ -53,13 +53,18 @@ pub fn write_hubspot(
     as_of: &str,
     max_rows: usize,
 ) -> Result<CrmExport> {
+    let record_id = |r: &RankedRow| {
+        let id = r.crm[1].trim();
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
+    };
     let with_email: Vec<&RankedRow> = crm_rows(rows)
         .into_iter()
-        .filter(|r| !r.crm[0].trim().is_empty())
+        .filter(|r| !r.crm[0].trim().is_empty() || record_id(r).is_some())
         .collect();
     let skipped = crm_rows(rows).len() - with_email.len();
     let mut header: Vec<String> = [
         "email",
+        "hs_object_id",
         "churn_risk_user_id",
         "churn_risk_rank",
         "churn_risk_probability",
@@ -76,7 +81,11 @@ pub fn write_hubspot(
     let records: Vec<Vec<String>> = with_email
         .iter()
         .map(|r| {
-            let mut rec = vec![neutralize(r.crm[0].trim()), neutralize(&r.user_id)];
+            let mut rec = vec![
+                neutralize(r.crm[0].trim()),
+                record_id(r).unwrap_or_default(),
+                neutralize(&r.user_id),
+            ];
             rec.extend(properties(r, as_of));
             rec
         })
@@ -277,30 +286,32 @@ mod tests {
     fn hubspot_splits_skips_rows_without_email_and_drops_stale_parts() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("at_risk_hubspot_004.csv"), "old").unwrap();
-        let rows: Vec<RankedRow> = (1..=5)
+        let rows: Vec<RankedRow> = (1..=6)
             .map(|i| {
-                let email = if i == 3 { "" } else { "a@b.io" };
+                let email = if i == 3 || i == 6 { "" } else { "a@b.io" };
                 let status = if i == 5 {
                     Status::NotAtRisk
                 } else {
                     Status::New
                 };
-                row(i, email, "", status)
+                // User 6 has no email but a HubSpot record id.
+                row(i, email, if i == 6 { "90210" } else { "" }, status)
             })
             .collect();
         let refs: Vec<&RankedRow> = rows.iter().collect();
         let out = write_hubspot(dir.path(), &refs, "2026-07-06", 2).unwrap();
         assert_eq!(
             (out.rows, out.skipped_without_id, out.files.len()),
-            (3, 1, 2)
+            (4, 1, 2)
         );
         assert!(!dir.path().join("at_risk_hubspot_004.csv").exists());
         let mut r = csv::Reader::from_path(&out.files[1]).unwrap();
         let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
         assert!(header.iter().all(|h| h == &h.to_lowercase()), "{header:?}");
-        let rec = r.records().next().unwrap().unwrap();
-        assert_eq!(&rec[2], "4");
-        assert_eq!(&rec[9], "'=1+1 reason");
+        let recs: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(&recs[0][3], "4");
+        assert_eq!(&recs[0][10], "'=1+1 reason");
+        assert_eq!((&recs[1][0], &recs[1][1], &recs[1][3]), ("", "90210", "6"));
     }
 
     #[test]
