@@ -2,6 +2,7 @@
 //! scoring with reasons, and evaluation metrics.
 
 pub mod artifact;
+pub mod curves;
 pub mod drift;
 pub mod evaluate;
 pub mod matrix;
