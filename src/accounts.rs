@@ -159,6 +159,7 @@ mod tests {
             status: Status::NotAtRisk,
             first_flagged: None,
             days_on_list: None,
+            group: crate::experiment::Group::Treatment,
         }
     }
 

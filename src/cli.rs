@@ -215,7 +215,7 @@ pub struct ScoreArgs {
 pub struct RunArgs {
     /// The nightly configuration file (TOML; see data/churnrisk.toml). Without it, `run`
     /// works on the shipped sample with the flags below.
-    #[arg(long, conflicts_with_all = ["data", "features", "model", "out", "tiers", "high", "medium", "top", "min_tier", "plans", "accounts", "formats", "strict", "max_reject_fraction"])]
+    #[arg(long, conflicts_with_all = ["data", "features", "model", "out", "tiers", "high", "medium", "top", "min_tier", "plans", "accounts", "formats", "strict", "max_reject_fraction", "control_share"])]
     pub config: Option<PathBuf>,
     /// Folder with events.csv.gz (or events.csv / events.parquet) and optional users.csv.
     #[arg(long, default_value = "data")]
@@ -236,6 +236,10 @@ pub struct RunArgs {
     /// Retrain even when the model is fresh and matches.
     #[arg(long)]
     pub retrain: bool,
+    /// Without a config: share of users held out as an untouched control group (the
+    /// config's `[experiment] control_share`).
+    #[arg(long, default_value_t = 0.1)]
+    pub control_share: f64,
     /// Without a config: list formats to write (repeat for several; default csv).
     #[arg(long = "format", value_enum)]
     pub formats: Vec<FormatOut>,

@@ -36,6 +36,31 @@ pub struct RunConfig {
     /// Drift thresholds and whether drift retrains.
     #[serde(default)]
     pub drift: DriftConfig,
+    /// The control group that measures the plays.
+    #[serde(default)]
+    pub experiment: ExperimentConfig,
+}
+
+/// `[experiment]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExperimentConfig {
+    /// Share of users held out as control: marked `control` in the list, left out of the
+    /// CRM files, not to be contacted (default 0.1; 0 turns the control group off; at
+    /// most 0.5).
+    pub control_share: f64,
+    /// Salt of the hash that draws the group; change it to start a new experiment
+    /// (default `churnrisk-control-1`).
+    pub salt: String,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        ExperimentConfig {
+            control_share: crate::experiment::DEFAULT_CONTROL_SHARE,
+            salt: crate::experiment::DEFAULT_SALT.into(),
+        }
+    }
 }
 
 /// `[validation]`
@@ -302,6 +327,12 @@ impl RunConfig {
             return Err(bad(format!(
                 "[output] unknown format {f:?} (one of {})",
                 FORMATS.join(", ")
+            )));
+        }
+        if !(0.0..=0.5).contains(&cfg.experiment.control_share) {
+            return Err(bad(format!(
+                "[experiment] control_share must be between 0 and 0.5, not {}",
+                cfg.experiment.control_share
             )));
         }
         if o.hubspot_max_rows == 0 || o.salesforce_max_rows == 0 {

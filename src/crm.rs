@@ -2,7 +2,8 @@
 //!
 //! Both hold the users a CS team acts on: those on the list (status `new` or
 //! `still_at_risk`) and those who just `recovered` (so the CRM's risk flag is cleared).
-//! Users never on a list are left out: they have nothing to update.
+//! Users never on a list are left out: they have nothing to update; so are users in the
+//! control group (`experiment`), whom CS is not to contact.
 //!
 //! - **HubSpot** (contacts import): identified by `email`, or by the HubSpot record id
 //!   (`hs_object_id`) when `crm_id` is numeric (users with neither are skipped and counted); properties in lowercase snake_case prefixed `churn_risk_`; dates
@@ -19,6 +20,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::experiment::Group;
 use crate::output::{neutralize, write_table, RankedRow, Status, REASON_COLUMNS};
 
 /// HubSpot's rows-per-file limit.
@@ -38,11 +40,12 @@ pub struct CrmExport {
     pub id_column: Option<String>,
 }
 
-/// The rows a CRM gets: on the list, or just recovered.
+/// The rows a CRM gets: on the list, or just recovered, and not in the control group.
 pub fn crm_rows<'a>(rows: &[&'a RankedRow]) -> Vec<&'a RankedRow> {
     rows.iter()
         .copied()
         .filter(|r| matches!(r.status, Status::New | Status::Still | Status::Recovered))
+        .filter(|r| r.group == Group::Treatment)
         .collect()
 }
 
@@ -263,6 +266,7 @@ mod tests {
             status,
             first_flagged: Some("2026-07-01".into()),
             days_on_list: Some(5),
+            group: crate::experiment::Group::Treatment,
         }
     }
 

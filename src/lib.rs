@@ -10,6 +10,7 @@ pub mod config;
 pub mod crm;
 pub mod engagement;
 pub mod error;
+pub mod experiment;
 pub mod features;
 pub mod generate;
 pub mod history;

@@ -81,6 +81,8 @@ pub struct ListSummary {
     pub inactive: usize,
     /// Rows in the written lists after the view filters.
     pub rows_written: usize,
+    /// Users on the list held out as control (left out of the CRM files).
+    pub control_on_list: usize,
     /// Per CRM format: files, rows, users left out, id column.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub crm: BTreeMap<String, CrmExport>,

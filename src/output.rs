@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::experiment::{Group, Split};
 use crate::features::FeatureSpec;
 use crate::ingest::{Users, CRM_COLUMNS};
 use crate::model::artifact::write_atomic;
@@ -212,6 +213,8 @@ pub struct RankedRow {
     pub first_flagged: Option<String>,
     /// Days from `first_flagged` to this as-of date.
     pub days_on_list: Option<i64>,
+    /// Treatment or control (see `experiment`); control users are not to be contacted.
+    pub group: Group,
 }
 
 /// Ranks the scored users and attaches tiers, plays, CRM ids and figures.
@@ -257,9 +260,17 @@ pub fn rank(
                 status: Status::NotAtRisk,
                 first_flagged: None,
                 days_on_list: None,
+                group: Group::Treatment,
             }
         })
         .collect())
+}
+
+/// Puts each row in its experiment arm.
+pub fn assign_groups(rows: &mut [RankedRow], split: &Split) {
+    for r in rows {
+        r.group = split.group(&r.user_id);
+    }
 }
 
 /// Which rows a written list holds: everything by default; narrowed by tier, plan,
@@ -312,6 +323,7 @@ pub fn csv_header(with_crm: bool) -> Vec<String> {
             "status",
             "first_flagged",
             "days_on_list",
+            "group",
         ]
         .map(String::from),
     );
@@ -340,6 +352,7 @@ pub fn write_csv(path: &Path, rows: &[&RankedRow], with_crm: bool, as_of: &str) 
         rec.push(r.status.label().into());
         rec.push(r.first_flagged.clone().unwrap_or_default());
         rec.push(r.days_on_list.map(|d| d.to_string()).unwrap_or_default());
+        rec.push(r.group.label().into());
         for i in 0..REASON_COLUMNS {
             rec.push(neutralize(
                 r.reasons.get(i).map(String::as_str).unwrap_or(""),
@@ -371,6 +384,7 @@ struct JsonRow<'a> {
     status: &'static str,
     first_flagged: Option<&'a str>,
     days_on_list: Option<i64>,
+    group: &'static str,
     reasons: &'a [String],
     recommended_play: &'static str,
     play_rule: &'a str,
@@ -392,6 +406,7 @@ fn json_row<'a>(r: &'a RankedRow, as_of: &'a str) -> JsonRow<'a> {
         status: r.status.label(),
         first_flagged: r.first_flagged.as_deref(),
         days_on_list: r.days_on_list,
+        group: r.group.label(),
         reasons: &r.reasons,
         recommended_play: r.play.label(),
         play_rule: &r.play_rule,
@@ -460,6 +475,7 @@ pub fn write_parquet(path: &Path, rows: &[&RankedRow], as_of: &str) -> Result<()
         "days_on_list".into(),
         rows.iter().map(|r| r.days_on_list).collect::<Vec<_>>(),
     ));
+    columns.push(text(&|r| Some(r.group.label().into()), "group"));
     for i in 0..REASON_COLUMNS {
         columns.push(text(
             &|r| r.reasons.get(i).cloned(),
@@ -565,6 +581,7 @@ mod tests {
             status: Status::Still,
             first_flagged: Some("2026-07-01".into()),
             days_on_list: Some(5),
+            group: Group::Treatment,
         }
     }
 
@@ -624,7 +641,8 @@ mod tests {
         let rec = r.records().next().unwrap().unwrap();
         assert_eq!(&rec[1], "'=u1");
         assert_eq!(&rec[7], "0.6124");
-        assert_eq!(&rec[12], "'-3 logins");
+        assert_eq!(&rec[12], "treatment");
+        assert_eq!(&rec[13], "'-3 logins");
     }
 
     #[test]

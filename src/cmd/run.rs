@@ -15,6 +15,7 @@ use churnrisk::accounts::{roll_up, write_accounts};
 use churnrisk::config::{DriftConfig, RunConfig, ValidationConfig};
 use churnrisk::crm::{write_hubspot, write_salesforce, HUBSPOT_MAX_ROWS, SALESFORCE_MAX_ROWS};
 use churnrisk::error::Error;
+use churnrisk::experiment::{Group, Split};
 use churnrisk::history;
 use churnrisk::ingest::{format_date, parse_as_of, DAY_MS};
 use churnrisk::labels::{Definition, LabelRule, Signal};
@@ -25,7 +26,8 @@ use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
 use churnrisk::model::policy::{check_population, retrain_reason};
 use churnrisk::model::{score, train, ChurnModel, Scored, TrainOptions};
 use churnrisk::output::{
-    crm_lookup, rank, write_csv, write_jsonl, write_parquet, ListView, RankedRow, Tier, TierRule,
+    assign_groups, crm_lookup, rank, write_csv, write_jsonl, write_parquet, ListView, RankedRow,
+    Tier, TierRule,
 };
 use churnrisk::report::{ranked_summary, training_summary};
 
@@ -54,6 +56,7 @@ struct ListSettings {
     list_tier: Tier,
     view: ListView,
     formats: Vec<String>,
+    split: Split,
     hubspot_max_rows: usize,
     salesforce_max_rows: usize,
     salesforce_external_id: String,
@@ -208,6 +211,7 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     clock.lap(m, "model_and_score");
 
     let mut rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &s.list.tiers)?;
+    assign_groups(&mut rows, &s.list.split);
     let as_of_text = format_date(as_of);
     let summary = publish(s, &inputs, &mut rows, &as_of_text, m)?;
     clock.lap(m, "write");
@@ -257,6 +261,10 @@ fn publish(
         recovered: cmp.recovered,
         inactive: cmp.inactive,
         rows_written: view.len(),
+        control_on_list: rows
+            .iter()
+            .filter(|r| r.tier.at_least(l.list_tier) && r.group == Group::Control)
+            .count(),
         crm: BTreeMap::new(),
     };
     let context = |p: &Path| format!("writing {}", p.display());
@@ -414,11 +422,22 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                 if formats.is_empty() {
                     formats.push("csv".into());
                 }
+                if !(0.0..=0.5).contains(&args.control_share) {
+                    return Err(Error::InvalidArgument {
+                        name: "--control-share".into(),
+                        message: format!("must be between 0 and 0.5, not {}", args.control_share),
+                    }
+                    .into());
+                }
                 ListSettings {
                     tiers,
                     list_tier: Tier::Medium,
                     view,
                     formats,
+                    split: Split {
+                        share: args.control_share,
+                        ..Split::default()
+                    },
                     hubspot_max_rows: HUBSPOT_MAX_ROWS,
                     salesforce_max_rows: SALESFORCE_MAX_ROWS,
                     salesforce_external_id: "Churnrisk_User_Id__c".into(),
@@ -475,6 +494,10 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                 top: c.output.top,
             },
             formats: c.output.formats.clone(),
+            split: Split {
+                share: c.experiment.control_share,
+                salt: c.experiment.salt.clone(),
+            },
             hubspot_max_rows: c.output.hubspot_max_rows,
             salesforce_max_rows: c.output.salesforce_max_rows,
             salesforce_external_id: c.output.salesforce_external_id.clone(),

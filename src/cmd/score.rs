@@ -5,7 +5,9 @@ use anyhow::{Context, Result};
 use churnrisk::history::compare;
 use churnrisk::ingest::{format_date, parse_as_of};
 use churnrisk::model::{score, ChurnModel};
-use churnrisk::output::{crm_lookup, rank, write_csv, write_jsonl, write_parquet, Tier};
+use churnrisk::output::{
+    assign_groups, crm_lookup, rank, write_csv, write_jsonl, write_parquet, Tier,
+};
 use churnrisk::report::ranked_summary;
 
 use super::{policy_from, settle_rejects, Inputs};
@@ -22,6 +24,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)
         .with_context(|| format!("scoring with {}", args.model.display()))?;
     let mut rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
+    assign_groups(&mut rows, &churnrisk::experiment::Split::default());
     // No previous list here: every user on the list is new.
     let as_of_text = format_date(as_of);
     let crm = crm_lookup(inputs.users.as_ref())?;

@@ -143,6 +143,7 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
             "status",
             "first_flagged",
             "days_on_list",
+            "group",
             "reason_1",
             "reason_2",
             "reason_3",
@@ -224,8 +225,22 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
         assert!(rows.len() <= 200);
         hub_rows.extend(rows);
     }
-    let on_list = rows.iter().filter(|r| r["risk_tier"] != "low").count();
+    // CRM files: users on the list, minus the control group CS is not to contact.
+    let control: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r["group"] == "control")
+        .map(|r| r["user_id"].as_str())
+        .collect();
+    let share = control.len() as f64 / rows.len() as f64;
+    assert!((0.06..=0.14).contains(&share), "control share {share}");
+    let on_list = rows
+        .iter()
+        .filter(|r| r["risk_tier"] != "low" && r["group"] == "treatment")
+        .count();
     assert_eq!(hub_rows.len(), on_list);
+    assert!(hub_rows
+        .iter()
+        .all(|r| !control.contains(r["churn_risk_user_id"].as_str())));
     assert_eq!(hubspot.len(), on_list.div_ceil(200));
     let ranks: Vec<usize> = hub_rows
         .iter()
@@ -284,7 +299,10 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
         3 + 1 + 1 + hubspot.len() + salesforce.len(),
         "{listed:?}"
     );
-    assert_eq!(m["list"]["new"], on_list);
+    assert_eq!(
+        m["list"]["new"].as_u64().unwrap() - m["list"]["control_on_list"].as_u64().unwrap(),
+        on_list as u64
+    );
     assert_eq!(m["list"]["crm"]["salesforce"]["id_column"], "Id");
 }
 
