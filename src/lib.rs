@@ -22,3 +22,4 @@ pub mod model;
 pub mod output;
 pub mod plays;
 pub mod report;
+pub mod uplift;
