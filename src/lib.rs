@@ -22,4 +22,5 @@ pub mod model;
 pub mod output;
 pub mod plays;
 pub mod report;
+pub mod svg;
 pub mod uplift;

@@ -1,0 +1,415 @@
+//! Small inline-SVG charts for the HTML report: line charts (ROC, PR, calibration, gain),
+//! bar charts (lift, histograms, counts) and a heatmap (cohort retention). Each chart has
+//! a title, labelled axes with ticks, a legend when it has several series, and a one-line
+//! reading guide under it. Text is left to the browser's fonts, so no font files are
+//! needed; every string is XML-escaped.
+
+use std::fmt::Write;
+
+/// Canvas size (the SVG scales to its container through `viewBox`).
+const W: f64 = 560.0;
+const H: f64 = 360.0;
+/// Plot area margins: left, right, top, bottom.
+const M: (f64, f64, f64, f64) = (64.0, 16.0, 36.0, 72.0);
+/// Series colours (colour-blind safe: Okabe–Ito).
+const COLOURS: [&str; 6] = [
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
+];
+
+/// One line of a line chart.
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub points: Vec<(f64, f64)>,
+    /// Dashed (for references such as the diagonal).
+    pub dashed: bool,
+}
+
+/// Axis titles and ranges.
+pub struct Axes<'a> {
+    pub x: &'a str,
+    pub y: &'a str,
+    pub x_range: (f64, f64),
+    pub y_range: (f64, f64),
+}
+
+/// XML-escapes text.
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn open(title: &str) -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" aria-label="{t}" font-family="sans-serif" font-size="12"><title>{t}</title><text x="{x}" y="20" text-anchor="middle" font-size="14" font-weight="bold">{t}</text>"#,
+        t = esc(title),
+        x = W / 2.0
+    );
+    s
+}
+
+fn close(mut s: String, guide: &str) -> String {
+    let _ = write!(
+        s,
+        r##"<text x="{x}" y="{y}" text-anchor="middle" font-style="italic" fill="#444">{g}</text></svg>"##,
+        x = W / 2.0,
+        y = H - 8.0,
+        g = esc(guide)
+    );
+    s
+}
+
+/// Maps data to canvas coordinates.
+struct Frame {
+    x: (f64, f64),
+    y: (f64, f64),
+}
+
+impl Frame {
+    fn px(&self, v: f64) -> f64 {
+        let (lo, hi) = self.x;
+        M.0 + (v - lo) / (hi - lo).max(f64::MIN_POSITIVE) * (W - M.0 - M.1)
+    }
+    fn py(&self, v: f64) -> f64 {
+        let (lo, hi) = self.y;
+        H - M.3 - (v - lo) / (hi - lo).max(f64::MIN_POSITIVE) * (H - M.2 - M.3)
+    }
+}
+
+/// Five evenly spaced tick values.
+fn ticks((lo, hi): (f64, f64)) -> Vec<f64> {
+    (0..=4).map(|k| lo + (hi - lo) * k as f64 / 4.0).collect()
+}
+
+fn tick_label(v: f64) -> String {
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Axes, grid, ticks and axis titles.
+fn axes(s: &mut String, f: &Frame, a: &Axes, x_ticks: bool) {
+    let (x0, x1, y0, y1) = (M.0, W - M.1, H - M.3, M.2);
+    for v in ticks(a.y_range) {
+        let y = f.py(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" stroke="#ddd"/><text x="{tx}" y="{ty:.1}" text-anchor="end">{l}</text>"##,
+            tx = x0 - 6.0,
+            ty = y + 4.0,
+            l = tick_label(v)
+        );
+    }
+    if x_ticks {
+        for v in ticks(a.x_range) {
+            let x = f.px(v);
+            let _ = write!(
+                s,
+                r##"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{t}" stroke="#333"/><text x="{x:.1}" y="{ty}" text-anchor="middle">{l}</text>"##,
+                t = y0 + 4.0,
+                ty = y0 + 18.0,
+                l = tick_label(v)
+            );
+        }
+    }
+    let _ = write!(
+        s,
+        r##"<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#333"/><line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#333"/><text class="axis-x" x="{cx}" y="{ly}" text-anchor="middle">{xt}</text><text class="axis-y" x="16" y="{cy}" text-anchor="middle" transform="rotate(-90 16 {cy})">{yt}</text>"##,
+        cx = (x0 + x1) / 2.0,
+        ly = y0 + 36.0,
+        cy = (y0 + y1) / 2.0,
+        xt = esc(a.x),
+        yt = esc(a.y)
+    );
+}
+
+fn legend(s: &mut String, names: &[(&str, bool)]) {
+    if names.len() < 2 {
+        return;
+    }
+    for (i, (name, dashed)) in names.iter().enumerate() {
+        let (x, y) = (M.0 + 12.0, M.2 + 14.0 + 16.0 * i as f64);
+        let _ = write!(
+            s,
+            r#"<line x1="{x}" y1="{y}" x2="{x2}" y2="{y}" stroke="{c}" stroke-width="2"{d}/><text x="{tx}" y="{ty}">{n}</text>"#,
+            x2 = x + 18.0,
+            c = COLOURS[i % COLOURS.len()],
+            d = if *dashed {
+                r#" stroke-dasharray="4 3""#
+            } else {
+                ""
+            },
+            tx = x + 24.0,
+            ty = y + 4.0,
+            n = esc(name)
+        );
+    }
+}
+
+/// A line chart.
+pub fn line_chart(title: &str, axes_: &Axes, series: &[Series], guide: &str) -> String {
+    let f = Frame {
+        x: axes_.x_range,
+        y: axes_.y_range,
+    };
+    let mut s = open(title);
+    axes(&mut s, &f, axes_, true);
+    for (i, se) in series.iter().enumerate() {
+        let pts: Vec<String> = se
+            .points
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|&(x, y)| format!("{:.1},{:.1}", f.px(x), f.py(y)))
+            .collect();
+        let _ = write!(
+            s,
+            r#"<polyline fill="none" stroke="{c}" stroke-width="2"{d} points="{p}"><title>{n}</title></polyline>"#,
+            c = COLOURS[i % COLOURS.len()],
+            d = if se.dashed {
+                r#" stroke-dasharray="4 3""#
+            } else {
+                ""
+            },
+            p = pts.join(" "),
+            n = esc(se.name)
+        );
+    }
+    let names: Vec<(&str, bool)> = series.iter().map(|s| (s.name, s.dashed)).collect();
+    legend(&mut s, &names);
+    close(s, guide)
+}
+
+/// A bar chart: one bar per category and series, side by side.
+pub fn bar_chart(
+    title: &str,
+    x_title: &str,
+    y_title: &str,
+    categories: &[String],
+    series: &[(&str, Vec<f64>)],
+    guide: &str,
+) -> String {
+    let top = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let axes_ = Axes {
+        x: x_title,
+        y: y_title,
+        x_range: (0.0, categories.len().max(1) as f64),
+        y_range: (0.0, if top > 0.0 { top * 1.1 } else { 1.0 }),
+    };
+    let f = Frame {
+        x: axes_.x_range,
+        y: axes_.y_range,
+    };
+    let mut s = open(title);
+    axes(&mut s, &f, &axes_, false);
+    let slot = (W - M.0 - M.1) / categories.len().max(1) as f64;
+    let bar = slot * 0.8 / series.len().max(1) as f64;
+    for (k, cat) in categories.iter().enumerate() {
+        let x = M.0 + slot * k as f64;
+        let _ = write!(
+            s,
+            r#"<text x="{cx:.1}" y="{ty}" text-anchor="middle">{c}</text>"#,
+            cx = x + slot / 2.0,
+            ty = H - M.3 + 18.0,
+            c = esc(cat)
+        );
+        for (i, (name, values)) in series.iter().enumerate() {
+            let v = values.get(k).copied().unwrap_or(0.0);
+            if !v.is_finite() {
+                continue;
+            }
+            let (y, base) = (f.py(v), f.py(0.0));
+            let _ = write!(
+                s,
+                r#"<rect x="{bx:.1}" y="{y:.1}" width="{bar:.1}" height="{h:.1}" fill="{c}"><title>{n} {cat}: {v:.3}</title></rect>"#,
+                bx = x + slot * 0.1 + bar * i as f64,
+                h = (base - y).max(0.0),
+                c = COLOURS[i % COLOURS.len()],
+                n = esc(name),
+                cat = esc(cat)
+            );
+        }
+    }
+    let names: Vec<(&str, bool)> = series.iter().map(|(n, _)| (*n, false)).collect();
+    legend(&mut s, &names);
+    close(s, guide)
+}
+
+/// A heatmap of shares in [0, 1]: rows × columns, darker is higher, each cell labelled.
+pub fn heatmap(
+    title: &str,
+    x_title: &str,
+    y_title: &str,
+    rows: &[(String, Vec<f64>)],
+    guide: &str,
+) -> String {
+    let cols = rows.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(1);
+    let height = (M.2 + M.3 + 18.0 * rows.len().max(1) as f64).max(H);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" role="img" aria-label="{t}" font-family="sans-serif" font-size="11"><title>{t}</title><text x="{x}" y="20" text-anchor="middle" font-size="14" font-weight="bold">{t}</text>"#,
+        t = esc(title),
+        x = W / 2.0
+    );
+    let left = M.0 + 30.0;
+    let cw = (W - left - M.1) / cols as f64;
+    for (r, (label, values)) in rows.iter().enumerate() {
+        let y = M.2 + 18.0 * r as f64;
+        let _ = write!(
+            s,
+            r#"<text x="{tx}" y="{ty:.1}" text-anchor="end">{l}</text>"#,
+            tx = left - 4.0,
+            ty = y + 13.0,
+            l = esc(label)
+        );
+        for (c, v) in values.iter().enumerate() {
+            let v = v.clamp(0.0, 1.0);
+            let _ = write!(
+                s,
+                r##"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="17" fill="#0072B2" fill-opacity="{o:.3}"><title>{l} week {c}: {p:.0}%</title></rect><text x="{tx:.1}" y="{ty:.1}" text-anchor="middle" fill="{tc}">{p:.0}</text>"##,
+                x = left + cw * c as f64,
+                w = cw - 1.0,
+                o = 0.08 + 0.92 * v,
+                l = esc(label),
+                p = v * 100.0,
+                tx = left + cw * c as f64 + cw / 2.0,
+                ty = y + 13.0,
+                tc = if v > 0.55 { "#fff" } else { "#000" }
+            );
+        }
+    }
+    let base = M.2 + 18.0 * rows.len() as f64;
+    let _ = write!(
+        s,
+        r##"<text class="axis-x" x="{cx}" y="{y1}" text-anchor="middle">{xt}</text><text class="axis-y" x="12" y="{cy}" text-anchor="middle" transform="rotate(-90 12 {cy})">{yt}</text><text x="{cx}" y="{y2}" text-anchor="middle" font-style="italic" fill="#444">{g}</text></svg>"##,
+        cx = (left + W - M.1) / 2.0,
+        y1 = base + 20.0,
+        y2 = base + 40.0,
+        cy = (M.2 + base) / 2.0,
+        xt = esc(x_title),
+        yt = esc(y_title),
+        g = esc(guide)
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every opened element is closed (self-closing counts), in order.
+    fn balanced(svg: &str) -> bool {
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = svg;
+        while let Some(i) = rest.find('<') {
+            let Some(j) = rest[i..].find('>') else {
+                return false;
+            };
+            let tag = &rest[i + 1..i + j];
+            rest = &rest[i + j + 1..];
+            if let Some(name) = tag.strip_prefix('/') {
+                if stack.pop().as_deref() != Some(name) {
+                    return false;
+                }
+            } else if !tag.ends_with('/') {
+                stack.push(tag.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+        stack.is_empty()
+    }
+
+    fn points_of(svg: &str) -> Vec<Vec<(f64, f64)>> {
+        svg.split("points=\"")
+            .skip(1)
+            .map(|p| {
+                p[..p.find('"').unwrap()]
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(|xy| {
+                        let (x, y) = xy.split_once(',').unwrap();
+                        (x.parse().unwrap(), y.parse().unwrap())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn line_chart_has_axes_labels_guide_and_points_inside() {
+        let svg = line_chart(
+            "ROC curve <model>",
+            &Axes {
+                x: "false-positive rate",
+                y: "true-positive rate",
+                x_range: (0.0, 1.0),
+                y_range: (0.0, 1.0),
+            },
+            &[
+                Series {
+                    name: "model",
+                    points: vec![(0.0, 0.0), (0.2, 0.7), (1.0, 1.0)],
+                    dashed: false,
+                },
+                Series {
+                    name: "chance",
+                    points: vec![(0.0, 0.0), (1.0, 1.0)],
+                    dashed: true,
+                },
+            ],
+            "Higher and further left is better.",
+        );
+        assert!(balanced(&svg), "{svg}");
+        assert!(svg.contains("ROC curve &lt;model&gt;"));
+        assert!(svg.contains(">false-positive rate<") && svg.contains(">true-positive rate<"));
+        assert!(svg.contains("Higher and further left is better."));
+        let lines = points_of(&svg);
+        assert_eq!(lines.iter().map(Vec::len).collect::<Vec<_>>(), [3, 2]);
+        for (x, y) in lines.concat() {
+            assert!((M.0..=W - M.1).contains(&x) && (M.2..=H - M.3).contains(&y));
+        }
+        // (0, 0) is the plot's bottom-left corner, (1, 1) its top-right.
+        assert_eq!(lines[1], [(M.0, H - M.3), (W - M.1, M.2)]);
+        assert!(svg.contains("stroke-dasharray"));
+    }
+
+    #[test]
+    fn bars_and_heatmap_are_well_formed_and_labelled() {
+        let cats: Vec<String> = (1..=3).map(|d| d.to_string()).collect();
+        let svg = bar_chart(
+            "Lift by decile",
+            "decile",
+            "lift",
+            &cats,
+            &[
+                ("model", vec![3.0, 1.5, 0.2]),
+                ("baseline", vec![2.0, 1.0, 0.5]),
+            ],
+            "Decile 1 is the 10% most at risk.",
+        );
+        assert!(balanced(&svg));
+        assert_eq!(svg.matches("<rect").count(), 6);
+        assert!(svg.contains("model 1: 3.000"));
+        let heat = heatmap(
+            "Retention by signup week",
+            "weeks after signup",
+            "signup week",
+            &[
+                ("2026-01-05".into(), vec![1.0, 0.5]),
+                ("2026-01-12".into(), vec![1.0]),
+            ],
+            "Each row is a weekly signup cohort.",
+        );
+        assert!(balanced(&heat));
+        assert_eq!(heat.matches("<rect").count(), 3);
+        assert!(heat.contains("2026-01-05 week 1: 50%"));
+    }
+}
