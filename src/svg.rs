@@ -128,15 +128,38 @@ fn axes(s: &mut String, f: &Frame, a: &Axes, x_ticks: bool) {
     );
 }
 
-fn legend(s: &mut String, names: &[(&str, bool)]) {
+/// Where a legend goes: inside the plot, in the corner the data leave free.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomRight,
+}
+
+fn legend(s: &mut String, names: &[(&str, bool)], corner: Corner) {
     if names.len() < 2 {
         return;
     }
+    let longest = names
+        .iter()
+        .map(|(n, _)| n.chars().count())
+        .max()
+        .unwrap_or(0) as f64;
+    let (bw, bh) = (34.0 + 6.5 * longest, 8.0 + 16.0 * names.len() as f64);
+    let (bx, by) = match corner {
+        Corner::TopLeft => (M.0 + 8.0, M.2 + 4.0),
+        Corner::TopRight => (W - M.1 - bw - 8.0, M.2 + 4.0),
+        Corner::BottomRight => (W - M.1 - bw - 8.0, H - M.3 - bh - 8.0),
+    };
+    let _ = write!(
+        s,
+        r##"<rect x="{bx:.1}" y="{by:.1}" width="{bw:.1}" height="{bh:.1}" fill="#fff" fill-opacity="0.85" stroke="#ccc"/>"##
+    );
     for (i, (name, dashed)) in names.iter().enumerate() {
-        let (x, y) = (M.0 + 12.0, M.2 + 14.0 + 16.0 * i as f64);
+        let (x, y) = (bx + 6.0, by + 12.0 + 16.0 * i as f64);
         let _ = write!(
             s,
-            r#"<line x1="{x}" y1="{y}" x2="{x2}" y2="{y}" stroke="{c}" stroke-width="2"{d}/><text x="{tx}" y="{ty}">{n}</text>"#,
+            r#"<line x1="{x:.1}" y1="{y:.1}" x2="{x2:.1}" y2="{y:.1}" stroke="{c}" stroke-width="2"{d}/><text x="{tx:.1}" y="{ty:.1}">{n}</text>"#,
             x2 = x + 18.0,
             c = COLOURS[i % COLOURS.len()],
             d = if *dashed {
@@ -151,8 +174,27 @@ fn legend(s: &mut String, names: &[(&str, bool)]) {
     }
 }
 
-/// A line chart.
-pub fn line_chart(title: &str, axes_: &Axes, series: &[Series], guide: &str) -> String {
+/// The smallest "nice" number (1, 2, 2.5 or 5 × 10^k) at or above `x`.
+fn nice_ceiling(x: f64) -> f64 {
+    if x <= 0.0 || !x.is_finite() {
+        return 1.0;
+    }
+    let p = 10f64.powf(x.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * p)
+        .find(|v| *v >= x * 0.999_999)
+        .unwrap_or(10.0 * p)
+}
+
+/// A line chart, its legend in `corner`.
+pub fn line_chart(
+    title: &str,
+    axes_: &Axes,
+    series: &[Series],
+    corner: Corner,
+    guide: &str,
+) -> String {
     let f = Frame {
         x: axes_.x_range,
         y: axes_.y_range,
@@ -180,17 +222,19 @@ pub fn line_chart(title: &str, axes_: &Axes, series: &[Series], guide: &str) -> 
         );
     }
     let names: Vec<(&str, bool)> = series.iter().map(|s| (s.name, s.dashed)).collect();
-    legend(&mut s, &names);
+    legend(&mut s, &names, corner);
     close(s, guide)
 }
 
-/// A bar chart: one bar per category and series, side by side.
+/// A bar chart: one bar per category and series, side by side; the y axis runs from 0 to
+/// a round number above the highest bar.
 pub fn bar_chart(
     title: &str,
     x_title: &str,
     y_title: &str,
     categories: &[String],
     series: &[(&str, Vec<f64>)],
+    corner: Corner,
     guide: &str,
 ) -> String {
     let top = series
@@ -202,7 +246,7 @@ pub fn bar_chart(
         x: x_title,
         y: y_title,
         x_range: (0.0, categories.len().max(1) as f64),
-        y_range: (0.0, if top > 0.0 { top * 1.1 } else { 1.0 }),
+        y_range: (0.0, nice_ceiling(top * 1.05)),
     };
     let f = Frame {
         x: axes_.x_range,
@@ -239,7 +283,7 @@ pub fn bar_chart(
         }
     }
     let names: Vec<(&str, bool)> = series.iter().map(|(n, _)| (*n, false)).collect();
-    legend(&mut s, &names);
+    legend(&mut s, &names, corner);
     close(s, guide)
 }
 
@@ -252,7 +296,7 @@ pub fn heatmap(
     guide: &str,
 ) -> String {
     let cols = rows.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(1);
-    let height = (M.2 + M.3 + 18.0 * rows.len().max(1) as f64).max(H);
+    let height = M.2 + 18.0 * rows.len().max(1) as f64 + 76.0;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -288,12 +332,20 @@ pub fn heatmap(
         }
     }
     let base = M.2 + 18.0 * rows.len() as f64;
+    for c in 0..cols {
+        let _ = write!(
+            s,
+            r#"<text x="{x:.1}" y="{y:.1}" text-anchor="middle">{c}</text>"#,
+            x = left + cw * c as f64 + cw / 2.0,
+            y = base + 14.0
+        );
+    }
     let _ = write!(
         s,
         r##"<text class="axis-x" x="{cx}" y="{y1}" text-anchor="middle">{xt}</text><text class="axis-y" x="12" y="{cy}" text-anchor="middle" transform="rotate(-90 12 {cy})">{yt}</text><text x="{cx}" y="{y2}" text-anchor="middle" font-style="italic" fill="#444">{g}</text></svg>"##,
         cx = (left + W - M.1) / 2.0,
-        y1 = base + 20.0,
-        y2 = base + 40.0,
+        y1 = base + 34.0,
+        y2 = base + 56.0,
         cy = (M.2 + base) / 2.0,
         xt = esc(x_title),
         yt = esc(y_title),
@@ -365,6 +417,7 @@ mod tests {
                     dashed: true,
                 },
             ],
+            Corner::BottomRight,
             "Higher and further left is better.",
         );
         assert!(balanced(&svg), "{svg}");
@@ -393,10 +446,14 @@ mod tests {
                 ("model", vec![3.0, 1.5, 0.2]),
                 ("baseline", vec![2.0, 1.0, 0.5]),
             ],
+            Corner::TopRight,
             "Decile 1 is the 10% most at risk.",
         );
         assert!(balanced(&svg));
-        assert_eq!(svg.matches("<rect").count(), 6);
+        // Six bars and the legend's box.
+        assert_eq!(svg.matches("<rect").count(), 7);
+        // The y axis ends on a round number: 3.0 × 1.05 → 5.
+        assert!(svg.contains(">5<"));
         assert!(svg.contains("model 1: 3.000"));
         let heat = heatmap(
             "Retention by signup week",
@@ -411,5 +468,14 @@ mod tests {
         assert!(balanced(&heat));
         assert_eq!(heat.matches("<rect").count(), 3);
         assert!(heat.contains("2026-01-05 week 1: 50%"));
+    }
+
+    #[test]
+    fn nice_ceilings() {
+        assert_eq!(nice_ceiling(3.15), 5.0);
+        assert_eq!(nice_ceiling(0.87), 1.0);
+        assert_eq!(nice_ceiling(2.2), 2.5);
+        assert_eq!(nice_ceiling(120.0), 200.0);
+        assert_eq!(nice_ceiling(0.0), 1.0);
     }
 }
