@@ -53,6 +53,34 @@ pub enum Command {
     Score(ScoreArgs),
     /// Generate a realistic, seeded sample event log (events, users, subscriptions).
     Generate(GenerateArgs),
+    /// Write the analyst's report: one self-contained HTML file (and the same figures as
+    /// JSON) on the model, drift, the at-risk population, engagement and, given a past
+    /// list, whether its plays worked.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The model to report on.
+    #[arg(long, default_value = "models/sample.json")]
+    pub model: PathBuf,
+    /// A previous model whose stored validation figures are shown beside.
+    #[arg(long)]
+    pub previous_model: Option<PathBuf>,
+    /// The as-of date (YYYY-MM-DD); default: the day after the log's last event.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// A past at_risk.csv (with its group column) to measure treatment against control.
+    #[arg(long)]
+    pub list: Option<PathBuf>,
+    /// The CRM's contacts export for that list: user_id, contacted_at[, play].
+    #[arg(long, requires = "list")]
+    pub contacts: Option<PathBuf>,
+    /// The HTML file to write; the JSON goes beside it (same name, .json).
+    #[arg(long, default_value = "out/report.html")]
+    pub out: PathBuf,
 }
 
 /// Where the data comes from.

@@ -6,6 +6,7 @@
 //! realistic sample logs. Stages return [`error::Result`] and never print.
 
 pub mod accounts;
+pub mod analysis;
 pub mod config;
 pub mod crm;
 pub mod engagement;

@@ -12,6 +12,7 @@ use crate::cli::{Cli, Command, InputArgs, LabelArgs, SignalArg, ValidationArgs};
 
 mod generate;
 pub mod logging;
+mod report;
 mod run;
 mod score;
 mod train;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(args),
         Command::Score(args) => score::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Report(args) => report::run(args),
     }
 }
 

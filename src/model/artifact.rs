@@ -87,6 +87,19 @@ pub struct ChurnModel {
     /// Absent in models written before drift was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift_reference: Option<DriftReference>,
+    /// The validation date's out-of-sample predictions (the fit on the training dates
+    /// only), for the report's curves. Absent in older model files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_predictions: Option<ValidationPredictions>,
+}
+
+/// Out-of-sample probabilities on the validation date, rounded to 4 decimals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationPredictions {
+    pub churned: Vec<bool>,
+    pub model: Vec<f64>,
+    /// The recency baseline's probabilities.
+    pub baseline: Vec<f64>,
 }
 
 impl ChurnModel {

@@ -14,7 +14,8 @@ use linfa_logistic::LogisticRegression;
 use ndarray::{concatenate, Array1, Array2, Axis};
 
 use super::artifact::{
-    sigmoid, AlphaTrial, ChurnModel, ModelFeature, PanelDate, Training, FORMAT_VERSION,
+    sigmoid, AlphaTrial, ChurnModel, ModelFeature, PanelDate, Training, ValidationPredictions,
+    FORMAT_VERSION,
 };
 use super::drift::DriftReference;
 use super::evaluate::{evaluate, Metrics};
@@ -172,7 +173,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let z_train = standardize(&x_train, &mean, &std);
     let z_val = standardize(&x_val, &mean, &std);
     let mut trials = Vec::new();
-    let mut best: Option<(f64, f64, Metrics, Solution)> = None;
+    let mut best: Option<(f64, f64, Metrics, Solution, Vec<f64>)> = None;
     // Strongest regularization first, each fit starting from the previous solution: the
     // path is smooth, so warm starts save the solver iterations.
     let mut alphas = opts.alphas.clone();
@@ -189,12 +190,12 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
             roc_auc: m.roc_auc,
         });
         if best.as_ref().is_none_or(|b| m.log_loss < b.1) {
-            best = Some((alpha, m.log_loss, m, solution.clone()));
+            best = Some((alpha, m.log_loss, m, solution.clone(), p));
         }
         warm = Some(solution);
     }
     trials.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
-    let Some((alpha, _, validation_metrics, best_solution)) = best else {
+    let Some((alpha, _, validation_metrics, best_solution, val_p)) = best else {
         return Err(Error::InvalidArgument {
             name: "alphas".into(),
             message: "no regularization strength to try".into(),
@@ -208,7 +209,14 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         .ok_or_else(|| Error::Fit(format!("the catalog has no {BASELINE_FEATURE}")))?;
     let zb_train = z_train.select(Axis(1), &[b]);
     let (bc, bi) = fit(&zb_train, &y_train, 1.0)?;
-    let baseline = evaluate(&predict(&z_val.select(Axis(1), &[b]), &bc, bi), &y_val);
+    let baseline_p = predict(&z_val.select(Axis(1), &[b]), &bc, bi);
+    let baseline = evaluate(&baseline_p, &y_val);
+    let round = |v: &[f64]| v.iter().map(|p| (p * 1e4).round() / 1e4).collect();
+    let validation_predictions = ValidationPredictions {
+        churned: y_val.clone(),
+        model: round(&val_p),
+        baseline: round(&baseline_p),
+    };
 
     // The final model: every panel date.
     let all: Vec<usize> = (0..panel.len()).collect();
@@ -279,6 +287,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         validation: validation_metrics,
         baseline,
         drift_reference: Some(drift_reference),
+        validation_predictions: Some(validation_predictions),
     })
 }
 

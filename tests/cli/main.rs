@@ -7,4 +7,5 @@ mod list;
 mod nightly;
 mod pipeline;
 mod rejects;
+mod report;
 mod util;

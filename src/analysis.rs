@@ -1,0 +1,707 @@
+//! The analyst's report: one self-contained HTML file (inline SVG, no network) and the
+//! same figures as JSON.
+//!
+//! Sections: the model on its validation date (ROC and PR curves against the recency
+//! baseline, calibration by decile, lift and cumulative gain, score histogram,
+//! coefficients with their meaning, and the figures of a previous model when given);
+//! drift between the model's training day and the as-of date; the at-risk population by
+//! tier and play with the most frequent reasons; engagement (BRIEF §2) over the 28 days
+//! before the as-of date, by weekly signup cohort, with a retention heatmap; and, given a
+//! past list, whether its plays worked (treatment against control).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::engagement::{engagement, Engagement};
+use crate::error::{Error, Result};
+use crate::features::{self, FeatureSpec, RawRow};
+use crate::ingest::{format_date, DAY_MS};
+use crate::labels::{self, Sources};
+use crate::model::curves::{curves, Curves};
+use crate::model::drift::{Drift, Thresholds};
+use crate::model::evaluate::{evaluate, CalibrationBin};
+use crate::model::matrix::to_matrix;
+use crate::model::score::FrameRow;
+use crate::model::{score, ChurnModel, Metrics};
+use crate::output::{rank, TierRule};
+use crate::svg::{bar_chart, esc, heatmap, line_chart, Axes, Corner, Series};
+use crate::uplift::Measurement;
+
+/// One coefficient with its meaning.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Coefficient {
+    pub feature: String,
+    pub meaning: String,
+    pub coefficient: f64,
+}
+
+/// The model section.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSection {
+    pub validation_date: String,
+    pub trained_as_of: String,
+    pub metrics: Metrics,
+    pub baseline: Metrics,
+    pub curves: Curves,
+    pub baseline_curves: Curves,
+    pub calibration: Vec<CalibrationBin>,
+    /// True when the model file had no stored validation predictions and the curves come
+    /// from the final model, which was also fitted on the validation date.
+    pub in_sample_curves: bool,
+    pub coefficients: Vec<Coefficient>,
+    /// The previous model's stored validation figures, when one was given.
+    pub previous: Option<Metrics>,
+}
+
+/// The at-risk population at the as-of date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Population {
+    pub scored: usize,
+    pub by_tier: BTreeMap<String, usize>,
+    /// Play → users on the list (tier medium or above).
+    pub by_play: BTreeMap<String, usize>,
+    /// Reason feature → users on the list it explains.
+    pub top_reasons: Vec<(String, usize)>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub churnrisk_version: String,
+    pub as_of: String,
+    pub model: ModelSection,
+    pub drift: Option<Drift>,
+    pub population: Population,
+    pub engagement: Engagement,
+    pub closed_loop: Option<Measurement>,
+}
+
+/// Builds the report at `as_of` for `model`.
+pub fn build(
+    src: &Sources,
+    spec: &FeatureSpec,
+    model: &ChurnModel,
+    previous: Option<&ChurnModel>,
+    as_of: i64,
+    closed_loop: Option<Measurement>,
+) -> Result<Report> {
+    model.check_compatible(spec)?;
+    // The validation date, rebuilt: population, features, labels, probabilities.
+    let t0_text = model
+        .training
+        .panel
+        .iter()
+        .find(|d| d.role == "validation")
+        .map(|d| d.as_of.clone())
+        .ok_or_else(|| Error::BadModel {
+            path: "model".into(),
+            message: "no validation date in the model's panel".into(),
+        })?;
+    let t0 = crate::ingest::parse_as_of(&t0_text)?;
+    // Curves from the out-of-sample predictions the model file keeps; an older file
+    // without them gets the final model's (in-sample) predictions, rebuilt here.
+    let (p, y, baseline_score, in_sample) = match &model.validation_predictions {
+        Some(v) => (
+            v.model.clone(),
+            v.churned.clone(),
+            v.baseline.clone(),
+            false,
+        ),
+        None => {
+            let pop = labels::population(src, &model.label, t0)?;
+            let prepared = features::prepare(src.events, spec);
+            let ff = features::compute(&prepared, &pop, t0, spec, &model.event_types)?;
+            let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
+            let p: Vec<f64> = z.rows().into_iter().map(|r| model.probability(r)).collect();
+            let y = labels::labels(src, &model.label, &spec.file.events.value, &pop, t0)?;
+            let columns = FrameRow::columns(&ff.df);
+            let raw: Vec<f64> = (0..ff.df.height())
+                .map(|i| FrameRow::new(&columns, i).get(crate::model::train::BASELINE_FEATURE))
+                .collect();
+            (p, y, rescale(&raw), true)
+        }
+    };
+    let mut coefficients: Vec<Coefficient> = model
+        .features
+        .iter()
+        .map(|f| Coefficient {
+            feature: f.name.clone(),
+            meaning: f.meaning.clone(),
+            coefficient: f.coefficient,
+        })
+        .collect();
+    coefficients.sort_by(|a, b| {
+        b.coefficient
+            .abs()
+            .total_cmp(&a.coefficient.abs())
+            .then(a.feature.cmp(&b.feature))
+    });
+    let model_section = ModelSection {
+        validation_date: t0_text,
+        trained_as_of: model.training.as_of.clone(),
+        calibration: evaluate(&p, &y).calibration,
+        metrics: model.validation.clone(),
+        baseline: model.baseline.clone(),
+        curves: curves(&p, &y, 20),
+        baseline_curves: curves(&baseline_score, &y, 20),
+        in_sample_curves: in_sample,
+        coefficients,
+        previous: previous.map(|m| m.validation.clone()),
+    };
+
+    // Today: drift and the population.
+    let scored = score(src, spec, model, as_of)?;
+    let drift = scored.drift(model, Thresholds::default())?;
+    let rows = rank(&scored, spec, src.users, &TierRule::default())?;
+    let mut by_tier = BTreeMap::new();
+    let mut by_play = BTreeMap::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &rows {
+        *by_tier.entry(r.tier.label().to_string()).or_insert(0) += 1;
+        if r.tier.at_least(crate::output::Tier::Medium) {
+            *by_play.entry(r.play.label().to_string()).or_insert(0) += 1;
+        }
+    }
+    for u in &scored.users {
+        let listed = rows
+            .iter()
+            .find(|r| r.user_id == u.user_id)
+            .is_some_and(|r| r.tier.at_least(crate::output::Tier::Medium));
+        if listed {
+            for reason in &u.reasons {
+                *reasons.entry(reason.feature.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+    let mut top_reasons: Vec<(String, usize)> = reasons.into_iter().collect();
+    top_reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top_reasons.truncate(10);
+    let population = Population {
+        scored: rows.len(),
+        by_tier,
+        by_play,
+        top_reasons,
+    };
+    let engagement = engagement(src.events, src.users, spec, as_of - 28 * DAY_MS, as_of)?;
+    Ok(Report {
+        churnrisk_version: env!("CARGO_PKG_VERSION").into(),
+        as_of: format_date(as_of),
+        model: model_section,
+        drift,
+        population,
+        engagement,
+        closed_loop,
+    })
+}
+
+/// Maps scores onto [0, 1] by rank order kept (for the histogram of a raw baseline).
+fn rescale(v: &[f64]) -> Vec<f64> {
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
+    v.iter()
+        .map(|&x| if hi > lo { (x - lo) / (hi - lo) } else { 0.5 })
+        .collect()
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map(|v| format!("{:.1}%", v * 100.0))
+        .unwrap_or_else(|| "–".into())
+}
+
+fn num(x: f64) -> String {
+    format!("{x:.3}")
+}
+
+/// Renders the report as one HTML page (no external resources).
+pub fn render_html(r: &Report) -> String {
+    let m = &r.model;
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>churnrisk report {as_of}</title><style>
+body{{font-family:sans-serif;max-width:1180px;margin:24px auto;color:#222}} h1{{font-size:22px}} h2{{margin-top:36px;border-bottom:1px solid #ccc}}
+.charts{{display:grid;grid-template-columns:repeat(2,1fr);gap:12px}} .charts svg{{width:100%;height:auto;border:1px solid #eee}}
+table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}} th{{background:#f4f4f4}} td.l,th.l{{text-align:left}}
+.note{{color:#555;font-style:italic}}
+</style></head><body><h1>churnrisk report — as of {as_of}</h1>
+<p>Model trained as of {trained}, validated on {val} ({rows} users, {churned} churned). churnrisk {v}.</p>"#,
+        as_of = esc(&r.as_of),
+        trained = esc(&m.trained_as_of),
+        val = esc(&m.validation_date),
+        rows = m.metrics.rows,
+        churned = m.metrics.churned,
+        v = esc(&r.churnrisk_version)
+    );
+
+    // Model.
+    h.push_str(
+        "<h2>Model</h2><table><tr><th class=l>metric</th><th>model</th><th>recency baseline</th>",
+    );
+    if m.previous.is_some() {
+        h.push_str("<th>previous model</th>");
+    }
+    h.push_str("</tr>");
+    type Pick = fn(&Metrics) -> f64;
+    let rows: [(&str, Pick); 6] = [
+        ("ROC AUC", |x| x.roc_auc),
+        ("PR AUC", |x| x.pr_auc),
+        ("log loss", |x| x.log_loss),
+        ("Brier", |x| x.brier),
+        ("top-decile precision", |x| x.top_decile_precision),
+        ("top-decile lift", |x| x.top_decile_lift),
+    ];
+    for (name, f) in rows {
+        let _ = write!(
+            h,
+            "<tr><td class=l>{name}</td><td>{}</td><td>{}</td>",
+            num(f(&m.metrics)),
+            num(f(&m.baseline))
+        );
+        if let Some(prev) = &m.previous {
+            let _ = write!(
+                h,
+                "<td>{} ({:+.3})</td>",
+                num(f(prev)),
+                f(&m.metrics) - f(prev)
+            );
+        }
+        h.push_str("</tr>");
+    }
+    let _ = write!(
+        h,
+        "</table><p class=note>Figures of the model fitted on the training dates only, on the validation date it never saw; the baseline is a logistic fit on days since the last value action alone. The previous model's figures are those stored in its file (its own validation date).{}</p><div class=charts>",
+        if m.in_sample_curves {
+            " This model file keeps no validation predictions: the curves below use the final model, which was also fitted on the validation date, and flatter it."
+        } else {
+            ""
+        }
+    );
+    let pts = |c: &Curves, pr: bool| -> Vec<(f64, f64)> {
+        let v = if pr { &c.pr } else { &c.roc };
+        v.iter().map(|p| (p.x, p.y)).collect()
+    };
+    let unit = |x: &'static str, y: &'static str| Axes {
+        x,
+        y,
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+    };
+    h.push_str(&line_chart(
+        "ROC curve",
+        &unit("false-positive rate", "true-positive rate"),
+        &[
+            Series {
+                name: &format!("model (AUC {:.3})", m.metrics.roc_auc),
+                points: pts(&m.curves, false),
+                dashed: false,
+            },
+            Series {
+                name: &format!("baseline (AUC {:.3})", m.baseline.roc_auc),
+                points: pts(&m.baseline_curves, false),
+                dashed: false,
+            },
+            Series {
+                name: "chance",
+                points: vec![(0.0, 0.0), (1.0, 1.0)],
+                dashed: true,
+            },
+        ],
+        Corner::BottomRight,
+        "Each point is a threshold; higher and further left ranks churners better.",
+    ));
+    h.push_str(&line_chart(
+        "Precision-recall curve",
+        &unit(
+            "recall (share of churners found)",
+            "precision (share of flagged who churned)",
+        ),
+        &[
+            Series {
+                name: &format!("model (AP {:.3})", m.metrics.pr_auc),
+                points: pts(&m.curves, true),
+                dashed: false,
+            },
+            Series {
+                name: &format!("baseline (AP {:.3})", m.baseline.pr_auc),
+                points: pts(&m.baseline_curves, true),
+                dashed: false,
+            },
+            Series {
+                name: &format!("base rate {:.1}%", m.metrics.base_rate * 100.0),
+                points: vec![(0.0, m.metrics.base_rate), (1.0, m.metrics.base_rate)],
+                dashed: true,
+            },
+        ],
+        Corner::TopRight,
+        "Read across: how precise the list stays as it grows to find more churners.",
+    ));
+    let calib: Vec<(f64, f64)> = m
+        .calibration
+        .iter()
+        .map(|b| (b.mean_predicted, b.observed_rate))
+        .collect();
+    h.push_str(&line_chart(
+        "Calibration by decile",
+        &unit("mean predicted probability", "observed churn rate"),
+        &[
+            Series {
+                name: "model",
+                points: calib,
+                dashed: false,
+            },
+            Series {
+                name: "perfect calibration",
+                points: vec![(0.0, 0.0), (1.0, 1.0)],
+                dashed: true,
+            },
+        ],
+        Corner::BottomRight,
+        "Points on the diagonal mean a 30% score churns 30% of the time.",
+    ));
+    let deciles: Vec<String> = m
+        .curves
+        .deciles
+        .iter()
+        .map(|d| d.decile.to_string())
+        .collect();
+    h.push_str(&bar_chart(
+        "Lift by decile",
+        "decile (1 = the 10% most at risk)",
+        "lift (decile churn rate ÷ overall)",
+        &deciles,
+        &[
+            ("model", m.curves.deciles.iter().map(|d| d.lift).collect()),
+            (
+                "baseline",
+                m.baseline_curves.deciles.iter().map(|d| d.lift).collect(),
+            ),
+        ],
+        Corner::TopRight,
+        "A lift of 3 means the decile churns three times as often as users overall.",
+    ));
+    let gain = |c: &Curves| -> Vec<(f64, f64)> {
+        std::iter::once((0.0, 0.0))
+            .chain(
+                c.deciles
+                    .iter()
+                    .map(|d| (d.decile as f64 / 10.0, d.cumulative_gain)),
+            )
+            .collect()
+    };
+    h.push_str(&line_chart(
+        "Cumulative gain",
+        &unit(
+            "share of users contacted, most at risk first",
+            "share of churners reached",
+        ),
+        &[
+            Series {
+                name: "model",
+                points: gain(&m.curves),
+                dashed: false,
+            },
+            Series {
+                name: "baseline",
+                points: gain(&m.baseline_curves),
+                dashed: false,
+            },
+            Series {
+                name: "random order",
+                points: vec![(0.0, 0.0), (1.0, 1.0)],
+                dashed: true,
+            },
+        ],
+        Corner::BottomRight,
+        "Read up from 0.2: the share of churners the top 20% of the list reaches.",
+    ));
+    let hist = &m.curves.histogram;
+    let bins: Vec<String> = hist.edges.iter().map(|e| format!("{:.2}", e)).collect();
+    h.push_str(&bar_chart(
+        "Score histogram (validation date)",
+        "churn probability (bin start)",
+        "users",
+        &bins,
+        &[
+            ("churned", hist.churned.iter().map(|&c| c as f64).collect()),
+            (
+                "retained",
+                hist.retained.iter().map(|&c| c as f64).collect(),
+            ),
+        ],
+        Corner::TopRight,
+        "Churners should sit to the right, retained users to the left.",
+    ));
+    h.push_str("</div><h3>Coefficients</h3><table><tr><th class=l>feature</th><th class=l>meaning</th><th>log-odds per SD</th></tr>");
+    for c in &m.coefficients {
+        let _ = write!(
+            h,
+            "<tr><td class=l>{}</td><td class=l>{}</td><td>{:+.3}</td></tr>",
+            esc(&c.feature),
+            esc(&c.meaning),
+            c.coefficient
+        );
+    }
+    h.push_str("</table><p class=note>Positive coefficients raise the risk; features are standardized, so sizes compare.</p>");
+
+    // Drift.
+    h.push_str("<h2>Drift</h2>");
+    match &r.drift {
+        Some(d) => {
+            let _ = write!(
+                h,
+                "<p>Against the model's training day {}: score PSI {:.3}, largest feature PSI {:.3} ({}) — <b>{:?}</b> (warn at {}, act at {}).</p><div class=charts>",
+                esc(&d.reference_as_of),
+                d.score_psi,
+                d.max_feature_psi,
+                esc(&d.max_feature),
+                d.level,
+                d.warn,
+                d.act
+            );
+            let mut top: Vec<(&String, &f64)> = d.features.iter().collect();
+            top.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
+            top.truncate(12);
+            let names: Vec<String> = (1..=top.len()).map(|i| i.to_string()).collect();
+            h.push_str(&bar_chart(
+                "PSI of the most drifted features",
+                "feature (numbered as in the table)",
+                "PSI",
+                &names,
+                &[("PSI", top.iter().map(|(_, v)| **v).collect())],
+                Corner::TopRight,
+                "Below 0.1 stable, 0.1–0.2 worth a look, 0.2 and above: retrain.",
+            ));
+            h.push_str("</div><table><tr><th>#</th><th class=l>feature</th><th>PSI</th></tr>");
+            for (i, (n, v)) in top.iter().enumerate() {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td class=l>{}</td><td>{:.3}</td></tr>",
+                    i + 1,
+                    esc(n),
+                    v
+                );
+            }
+            h.push_str("</table>");
+        }
+        None => h.push_str(
+            "<p>The model file has no drift reference (written by an older churnrisk).</p>",
+        ),
+    }
+
+    // Population.
+    let p = &r.population;
+    let _ = write!(
+        h,
+        "<h2>At-risk population</h2><p>{} users scored on {}: {} high, {} medium, {} low.</p><div class=charts>",
+        p.scored,
+        esc(&r.as_of),
+        p.by_tier.get("high").unwrap_or(&0),
+        p.by_tier.get("medium").unwrap_or(&0),
+        p.by_tier.get("low").unwrap_or(&0)
+    );
+    let plays: Vec<String> = p.by_play.keys().cloned().collect();
+    h.push_str(&bar_chart(
+        "Users on the list by play",
+        "recommended play",
+        "users (medium or high risk)",
+        &plays,
+        &[("users", p.by_play.values().map(|&v| v as f64).collect())],
+        Corner::TopRight,
+        "Which re-engagement play the list asks CS to run, and for how many users.",
+    ));
+    let reason_names: Vec<String> = (1..=p.top_reasons.len()).map(|i| i.to_string()).collect();
+    h.push_str(&bar_chart(
+        "Most frequent reasons on the list",
+        "reason (numbered as in the table)",
+        "users it explains",
+        &reason_names,
+        &[(
+            "users",
+            p.top_reasons.iter().map(|(_, v)| *v as f64).collect(),
+        )],
+        Corner::TopRight,
+        "How often each feature is among a listed user's top reasons.",
+    ));
+    h.push_str("</div><table><tr><th>#</th><th class=l>reason feature</th><th>users</th></tr>");
+    for (i, (n, v)) in p.top_reasons.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=l>{}</td><td>{v}</td></tr>",
+            i + 1,
+            esc(n)
+        );
+    }
+    h.push_str("</table>");
+
+    // Engagement.
+    let e = &r.engagement;
+    let o = &e.overall;
+    let _ = write!(
+        h,
+        "<h2>Engagement, {} to {}</h2><table><tr><th class=l>metric</th><th>value</th></tr>\
+<tr><td class=l>eligible (active) users</td><td>{}</td></tr>\
+<tr><td class=l>engagement rate</td><td>{}</td></tr>\
+<tr><td class=l>new users / activation rate</td><td>{} / {}</td></tr>\
+<tr><td class=l>time to value, median / mean (days)</td><td>{}</td></tr>\
+<tr><td class=l>return usage rate (7 days)</td><td>{}</td></tr>\
+<tr><td class=l>stickiness (DAU/MAU)</td><td>{}</td></tr>\
+<tr><td class=l>depth (value actions per active user)</td><td>{}</td></tr>\
+<tr><td class=l>feedback participation</td><td>{}</td></tr></table>",
+        esc(&e.window_start),
+        esc(&e.window_end),
+        o.eligible_users,
+        pct(o.engagement_rate),
+        o.new_users,
+        pct(o.activation_rate),
+        o.time_to_value_days
+            .map(|t| format!("{:.1} / {:.1}", t.median, t.mean))
+            .unwrap_or_else(|| "–".into()),
+        pct(o.return_usage_rate),
+        pct(o.stickiness),
+        o.depth
+            .map(|d| format!("{d:.2}"))
+            .unwrap_or_else(|| "–".into()),
+        pct(o.feedback_participation)
+    );
+    h.push_str("<div class=charts>");
+    let adoption: Vec<String> = o.feature_adoption.keys().cloned().collect();
+    h.push_str(&bar_chart(
+        "Feature adoption",
+        "core feature",
+        "share of active users",
+        &adoption,
+        &[("adoption", o.feature_adoption.values().copied().collect())],
+        Corner::TopRight,
+        "Share of the window's active users who used each core feature.",
+    ));
+    for (name, steps) in &o.funnels {
+        let labels: Vec<String> = steps.iter().map(|s| s.step.clone()).collect();
+        h.push_str(&bar_chart(
+            &format!("Funnel: {name}"),
+            "step",
+            "users who reached it",
+            &labels,
+            &[("users", steps.iter().map(|s| s.reached as f64).collect())],
+            Corner::TopRight,
+            "Users who started in the window and reached each step in order.",
+        ));
+    }
+    let heat_rows: Vec<(String, Vec<f64>)> = e
+        .retention
+        .iter()
+        .rev()
+        .take(16)
+        .rev()
+        .map(|(k, v)| (k.clone(), v.iter().take(12).copied().collect()))
+        .collect();
+    h.push_str(&heatmap(
+        "Retention by weekly signup cohort",
+        "weeks after signup",
+        "signup week",
+        &heat_rows,
+        "Share of each cohort active k weeks after its signup week (latest 16 cohorts, 12 weeks).",
+    ));
+    h.push_str("</div><h3>By signup cohort</h3><table><tr><th class=l>cohort</th><th>active</th><th>engagement</th><th>activation</th><th>stickiness</th><th>depth</th></tr>");
+    for (k, c) in &e.by_cohort {
+        let _ =
+            write!(
+            h,
+            "<tr><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(k),
+            c.eligible_users,
+            pct(c.engagement_rate),
+            pct(c.activation_rate),
+            pct(c.stickiness),
+            c.depth.map(|d| format!("{d:.2}")).unwrap_or_else(|| "–".into())
+        );
+    }
+    h.push_str("</table>");
+
+    // Closed loop.
+    h.push_str("<h2>Do the plays work?</h2>");
+    match &r.closed_loop {
+        None => h.push_str("<p>Give <code>--list</code> a past <code>at_risk.csv</code> (with its <code>group</code> column) to compare treated and control users.</p>"),
+        Some(c) => {
+            let _ = write!(
+                h,
+                "<p>List of {}: value action back within {} days{}.</p><table><tr><th class=l>play</th><th>treated</th><th>rate</th><th>control</th><th>rate</th><th>uplift</th><th>95% interval</th><th>retained {} days later</th></tr>",
+                esc(&c.list_as_of),
+                c.window_days,
+                if c.window_complete { "" } else { " (window not complete yet)" },
+                c.retention_days
+            );
+            let line = |h: &mut String, name: &str, x: &crate::uplift::Comparison| {
+                let _ = write!(
+                    h,
+                    "<tr><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(name),
+                    x.treatment.users,
+                    pct(x.treatment.rate),
+                    x.control.users,
+                    pct(x.control.rate),
+                    x.uplift.map(|u| format!("{:+.1} pts", u * 100.0)).unwrap_or_else(|| "–".into()),
+                    x.ci95
+                        .map(|(lo, hi)| format!("{:+.1} to {:+.1}", lo * 100.0, hi * 100.0))
+                        .unwrap_or_else(|| "–".into()),
+                    pct(x.treatment.retention_rate)
+                );
+            };
+            line(&mut h, "all plays", &c.overall);
+            for (name, x) in &c.by_play {
+                line(&mut h, name, x);
+            }
+            h.push_str("</table><p class=note>Intent to treat: every treatment-arm user counts, contacted or not; control users were not to be contacted.</p>");
+        }
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// Reads a past list's users on the list with their play and arm (`group` column).
+pub fn read_past_list(path: &std::path::Path) -> Result<(i64, Vec<crate::uplift::Listed>)> {
+    let bad = |m: String| Error::Config {
+        path: path.into(),
+        message: m,
+    };
+    let mut r = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| bad(e.to_string()))?
+        .iter()
+        .map(String::from)
+        .collect();
+    let at = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(format!("no `{name}` column: not a churnrisk list")))
+    };
+    let (id, as_of, status, play, group) = (
+        at("user_id")?,
+        at("as_of")?,
+        at("status")?,
+        at("recommended_play")?,
+        at("group")?,
+    );
+    let mut date = None;
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        date = date.or_else(|| crate::ingest::parse_as_of(&rec[as_of]).ok());
+        if !matches!(&rec[status], "new" | "still_at_risk") {
+            continue;
+        }
+        out.push(crate::uplift::Listed {
+            user_id: rec[id].trim_start_matches('\'').to_string(),
+            play: rec[play].to_string(),
+            control: &rec[group] == "control",
+        });
+    }
+    let date = date.ok_or_else(|| bad("the list has no rows".into()))?;
+    Ok((date, out))
+}

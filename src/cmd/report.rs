@@ -1,0 +1,111 @@
+//! `churnrisk report`: load → rebuild the validation date → today's drift, population and
+//! engagement → (a past list's closed loop) → report.html and report.json.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use churnrisk::analysis::{build, read_past_list, render_html};
+use churnrisk::error::Error;
+use churnrisk::ingest::{parse_as_of, parse_timestamp, DAY_MS};
+use churnrisk::model::artifact::write_atomic;
+use churnrisk::model::ChurnModel;
+use churnrisk::uplift::{measure, Windows};
+
+use super::{policy_from, settle_rejects, Inputs};
+use crate::cli::ReportArgs;
+
+pub fn run(args: ReportArgs) -> Result<()> {
+    let model = ChurnModel::load(&args.model)
+        .with_context(|| format!("reading model {}", args.model.display()))?;
+    let previous = args
+        .previous_model
+        .as_deref()
+        .map(|p| ChurnModel::load(p).with_context(|| format!("reading model {}", p.display())))
+        .transpose()?;
+    let policy = policy_from(&args.input.validation)?;
+    let inputs = Inputs::load(&args.input, &policy)?;
+    settle_rejects(&inputs, &args.input, &policy)?;
+    let as_of = match &args.as_of {
+        Some(t) => parse_as_of(t)?,
+        None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
+    };
+    let closed_loop = match &args.list {
+        None => None,
+        Some(list) => {
+            let (list_as_of, listed) = read_past_list(list)?;
+            let contacts = args.contacts.as_deref().map(read_contacts).transpose()?;
+            Some(measure(
+                &listed,
+                list_as_of,
+                &inputs.events,
+                &inputs.spec.file.events.value,
+                contacts.as_ref(),
+                Windows::default(),
+            )?)
+        }
+    };
+    let step = super::logging::step("building the report");
+    let report = build(
+        &inputs.sources(),
+        &inputs.spec,
+        &model,
+        previous.as_ref(),
+        as_of,
+        closed_loop,
+    )
+    .context("building the report")?;
+    step.finish_and_clear();
+    let html = render_html(&report);
+    write_atomic(&args.out, html.as_bytes())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    let json_path = args.out.with_extension("json");
+    let mut json = serde_json::to_string_pretty(&report)?;
+    json.push('\n');
+    write_atomic(&json_path, json.as_bytes())
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    println!(
+        "report written to {} ({} KB) and {}",
+        args.out.display(),
+        html.len() / 1024,
+        json_path.display()
+    );
+    Ok(())
+}
+
+/// Reads `user_id, contacted_at[, play]`: the first contact per user counts.
+fn read_contacts(path: &Path) -> Result<HashMap<String, i64>> {
+    let bad = |m: String| Error::Config {
+        path: path.into(),
+        message: m,
+    };
+    let mut r = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| bad(e.to_string()))?
+        .iter()
+        .map(String::from)
+        .collect();
+    let at = |n: &str| {
+        header
+            .iter()
+            .position(|h| h == n)
+            .ok_or_else(|| bad(format!("no `{n}` column (expected user_id, contacted_at)")))
+    };
+    let (id, when) = (at("user_id")?, at("contacted_at")?);
+    let mut out: HashMap<String, i64> = HashMap::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        let t = parse_timestamp(&rec[when]).ok_or_else(|| {
+            bad(format!(
+                "row {}: cannot parse contacted_at {:?}",
+                i + 1,
+                &rec[when]
+            ))
+        })?;
+        let e = out.entry(rec[id].to_string()).or_insert(t);
+        *e = (*e).min(t);
+    }
+    Ok(out)
+}

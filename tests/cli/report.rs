@@ -1,0 +1,165 @@
+//! `churnrisk report`: one self-contained HTML file with labelled charts, the same figures
+//! as JSON, rendered by headless Chromium when the machine has it; and the closed loop on
+//! a past list.
+
+use std::fs;
+use std::path::Path;
+
+use crate::util::*;
+
+fn report(dir: &Path, extra: &[&str]) -> (String, serde_json::Value) {
+    let (events, users, features, model) = (
+        repo().join("data/events.csv.gz"),
+        repo().join("data/users.csv"),
+        default_features(),
+        repo().join("models/sample.json"),
+    );
+    let mut args = vec![
+        "-q",
+        "report",
+        "--events",
+        s(&events),
+        "--users",
+        s(&users),
+        "--features",
+        s(&features),
+        "--model",
+        s(&model),
+        "--out",
+        "r/report.html",
+    ];
+    args.extend_from_slice(extra);
+    ok(dir, &args);
+    let html = fs::read_to_string(dir.join("r/report.html")).unwrap();
+    let json =
+        serde_json::from_str(&fs::read_to_string(dir.join("r/report.json")).unwrap()).unwrap();
+    (html, json)
+}
+
+#[test]
+fn the_report_is_self_contained_labelled_and_matches_its_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (html, json) = report(dir.path(), &[]);
+    // Self-contained: no scripts, no fetches.
+    for needle in ["<script", "http://", "https://", "src=\"", "<link"] {
+        let allowed = needle == "http://"
+            && html.matches(needle).count() == html.matches("http://www.w3.org/2000/svg").count();
+        assert!(!html.contains(needle) || allowed, "{needle}");
+    }
+    // Every chart: a title, both axis titles (heatmap included) and a reading guide.
+    let charts: Vec<&str> = html.split("<svg").skip(1).collect();
+    assert!(charts.len() >= 12, "{} charts", charts.len());
+    for c in &charts {
+        let c = &c[..c.find("</svg>").unwrap()];
+        assert!(c.contains("<title>"), "untitled chart");
+        assert!(c.contains("class=\"axis-x\"") && c.contains("class=\"axis-y\""));
+        assert!(c.contains("font-style=\"italic\""), "no reading guide");
+    }
+    for section in [
+        "<h2>Model</h2>",
+        "<h2>Drift</h2>",
+        "<h2>At-risk population</h2>",
+        "<h2>Engagement",
+        "<h2>Do the plays work?</h2>",
+    ] {
+        assert!(html.contains(section), "{section}");
+    }
+    // The JSON carries the same figures: the stored out-of-sample validation.
+    let model: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(repo().join("models/sample.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        json["model"]["metrics"]["roc_auc"],
+        model["validation"]["roc_auc"]
+    );
+    assert_eq!(json["model"]["in_sample_curves"], false);
+    let auc = json["model"]["metrics"]["roc_auc"].as_f64().unwrap();
+    assert!(html.contains(&format!("model (AUC {auc:.3})")));
+    assert_eq!(json["population"]["scored"], 1099);
+    assert_eq!(json["drift"]["level"], "stable");
+    let e = &json["engagement"]["overall"];
+    assert!(e["eligible_users"].as_u64().unwrap() > 1000);
+    assert!(e["stickiness"].as_f64().unwrap() > 0.0 && e["stickiness"].as_f64().unwrap() < 1.0);
+
+    // Rendered by a real browser, when this machine has one (Debian's `chromium`).
+    let chromium = Path::new("/usr/bin/chromium");
+    if chromium.exists() {
+        let shot = dir.path().join("r/shot.png");
+        let out = std::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--window-size=1200,2000",
+            ])
+            .arg(format!("--screenshot={}", shot.display()))
+            .arg(format!(
+                "file://{}",
+                dir.path().join("r/report.html").display()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let png = fs::read(&shot).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(png.len() > 50_000, "a blank page? {} bytes", png.len());
+    } else {
+        eprintln!("chromium not installed: rendering not checked");
+    }
+}
+
+#[test]
+fn the_closed_loop_compares_treated_and_control_users_of_a_past_list() {
+    let dir = tempfile::tempdir().unwrap();
+    // The list of 2026-06-01 (a backfill: the model is retrained as of that date).
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "run",
+            "--data",
+            s(&repo().join("data")),
+            "--features",
+            s(&default_features()),
+            "--model",
+            "m.json",
+            "--out",
+            "june",
+            "--as-of",
+            "2026-06-01",
+        ],
+    );
+    let (_, rows) = read_csv(&dir.path().join("june/at_risk.csv"));
+    let (header, _) = read_csv(&dir.path().join("june/at_risk.csv"));
+    let at = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let listed: Vec<&Vec<String>> = rows
+        .iter()
+        .filter(|r| r[at("risk_tier")] != "low")
+        .collect();
+    let control = listed
+        .iter()
+        .filter(|r| r[at("group")] == "control")
+        .count();
+    let list = dir.path().join("june/at_risk.csv");
+    let (html, json) = report(dir.path(), &["--list", s(&list)]);
+    let loop_ = &json["closed_loop"];
+    assert_eq!(loop_["list_as_of"], "2026-06-01");
+    assert_eq!(loop_["window_complete"], true);
+    let all = &loop_["overall"];
+    assert_eq!(all["control"]["users"].as_u64().unwrap() as usize, control);
+    assert_eq!(
+        (all["treatment"]["users"].as_u64().unwrap() + all["control"]["users"].as_u64().unwrap())
+            as usize,
+        listed.len()
+    );
+    let (t, c) = (
+        all["treatment"]["rate"].as_f64().unwrap(),
+        all["control"]["rate"].as_f64().unwrap(),
+    );
+    assert!((all["uplift"].as_f64().unwrap() - (t - c)).abs() < 1e-12);
+    assert!(html.contains("all plays") && html.contains("95% interval"));
+}
