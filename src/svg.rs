@@ -80,8 +80,13 @@ impl Frame {
 }
 
 /// Five evenly spaced tick values.
+/// Tick values: multiples of a round step (1, 2, 2.5 or 5 × 10^k) giving about four
+/// intervals over the range.
 fn ticks((lo, hi): (f64, f64)) -> Vec<f64> {
-    (0..=4).map(|k| lo + (hi - lo) * k as f64 / 4.0).collect()
+    let step = nice_ceiling((hi - lo) / 4.0 * 0.999);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
 }
 
 fn tick_label(v: f64) -> String {
@@ -93,7 +98,7 @@ fn tick_label(v: f64) -> String {
 }
 
 /// Axes, grid, ticks and axis titles.
-fn axes(s: &mut String, f: &Frame, a: &Axes, x_ticks: bool) {
+fn axes(s: &mut String, f: &Frame, a: &Axes, x_ticks: bool, x_title_offset: f64) {
     let (x0, x1, y0, y1) = (M.0, W - M.1, H - M.3, M.2);
     for v in ticks(a.y_range) {
         let y = f.py(v);
@@ -121,7 +126,7 @@ fn axes(s: &mut String, f: &Frame, a: &Axes, x_ticks: bool) {
         s,
         r##"<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y0}" stroke="#333"/><line x1="{x0}" y1="{y0}" x2="{x0}" y2="{y1}" stroke="#333"/><text class="axis-x" x="{cx}" y="{ly}" text-anchor="middle">{xt}</text><text class="axis-y" x="16" y="{cy}" text-anchor="middle" transform="rotate(-90 16 {cy})">{yt}</text>"##,
         cx = (x0 + x1) / 2.0,
-        ly = y0 + 36.0,
+        ly = y0 + x_title_offset,
         cy = (y0 + y1) / 2.0,
         xt = esc(a.x),
         yt = esc(a.y)
@@ -200,7 +205,7 @@ pub fn line_chart(
         y: axes_.y_range,
     };
     let mut s = open(title);
-    axes(&mut s, &f, axes_, true);
+    axes(&mut s, &f, axes_, true, 36.0);
     for (i, se) in series.iter().enumerate() {
         let pts: Vec<String> = se
             .points
@@ -246,25 +251,62 @@ pub fn bar_chart(
         x: x_title,
         y: y_title,
         x_range: (0.0, categories.len().max(1) as f64),
-        y_range: (0.0, nice_ceiling(top * 1.05)),
+        y_range: (0.0, {
+            // A whole number of round steps above the highest bar.
+            let step = nice_ceiling(top.max(f64::MIN_POSITIVE) * 1.05 / 4.0);
+            (top * 1.05 / step).ceil().max(1.0) * step
+        }),
     };
     let f = Frame {
         x: axes_.x_range,
         y: axes_.y_range,
     };
     let mut s = open(title);
-    axes(&mut s, &f, &axes_, false);
     let slot = (W - M.0 - M.1) / categories.len().max(1) as f64;
+    // Labels wider than their slot go on two lines, split at the middle space.
+    let wrap = |c: &str| -> (String, Option<String>) {
+        if c.chars().count() as f64 * 6.5 <= slot * 0.95 {
+            return (c.to_string(), None);
+        }
+        let mid = c.len() / 2;
+        match c
+            .char_indices()
+            .filter(|(_, ch)| *ch == ' ' || *ch == '_')
+            .min_by_key(|(i, _)| i.abs_diff(mid))
+        {
+            Some((i, ' ')) => (c[..i].to_string(), Some(c[i + 1..].to_string())),
+            Some((i, _)) => (c[..=i].to_string(), Some(c[i + 1..].to_string())),
+            None => (c.to_string(), None),
+        }
+    };
+    let two_lines = categories.iter().any(|c| wrap(c).1.is_some());
+    axes(
+        &mut s,
+        &f,
+        &axes_,
+        false,
+        if two_lines { 48.0 } else { 36.0 },
+    );
     let bar = slot * 0.8 / series.len().max(1) as f64;
     for (k, cat) in categories.iter().enumerate() {
         let x = M.0 + slot * k as f64;
+        let (first, second) = wrap(cat);
         let _ = write!(
             s,
             r#"<text x="{cx:.1}" y="{ty}" text-anchor="middle">{c}</text>"#,
             cx = x + slot / 2.0,
             ty = H - M.3 + 18.0,
-            c = esc(cat)
+            c = esc(&first)
         );
+        if let Some(second) = second {
+            let _ = write!(
+                s,
+                r#"<text x="{cx:.1}" y="{ty}" text-anchor="middle">{c}</text>"#,
+                cx = x + slot / 2.0,
+                ty = H - M.3 + 31.0,
+                c = esc(&second)
+            );
+        }
         for (i, (name, values)) in series.iter().enumerate() {
             let v = values.get(k).copied().unwrap_or(0.0);
             if !v.is_finite() {
@@ -452,8 +494,8 @@ mod tests {
         assert!(balanced(&svg));
         // Six bars and the legend's box.
         assert_eq!(svg.matches("<rect").count(), 7);
-        // The y axis ends on a round number: 3.0 × 1.05 → 5.
-        assert!(svg.contains(">5<"));
+        // The y axis ends on a whole number of round steps: 3.0 × 1.05 → 4 (step 1).
+        assert!(svg.contains(">4<") && !svg.contains(">5<"));
         assert!(svg.contains("model 1: 3.000"));
         let heat = heatmap(
             "Retention by signup week",
@@ -468,6 +510,13 @@ mod tests {
         assert!(balanced(&heat));
         assert_eq!(heat.matches("<rect").count(), 3);
         assert!(heat.contains("2026-01-05 week 1: 50%"));
+    }
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(ticks((0.0, 1.0)), [0.0, 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(ticks((0.0, 300.0)), [0.0, 100.0, 200.0, 300.0]);
+        assert_eq!(ticks((0.0, 4.0)), [0.0, 1.0, 2.0, 3.0, 4.0]);
     }
 
     #[test]

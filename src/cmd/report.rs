@@ -65,12 +65,14 @@ pub fn run(args: ReportArgs) -> Result<()> {
     json.push('\n');
     write_atomic(&json_path, json.as_bytes())
         .with_context(|| format!("writing {}", json_path.display()))?;
-    println!(
-        "report written to {} ({} KB) and {}",
-        args.out.display(),
-        html.len() / 1024,
-        json_path.display()
-    );
+    if !super::logging::is_quiet() {
+        println!(
+            "report written to {} ({} KB) and {}",
+            args.out.display(),
+            html.len() / 1024,
+            json_path.display()
+        );
+    }
     Ok(())
 }
 
