@@ -163,6 +163,14 @@ pub struct TrainArgs {
     /// Eligibility gate: fewest retained users on the training dates and on the validation date.
     #[arg(long, default_value_t = 50)]
     pub min_retained: usize,
+    /// Train and validate only on users who signed up on or after this date (needs
+    /// --users with signup_at): a model for new cohorts.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Train and validate only on the weekly signup cohort starting on this Monday
+    /// (YYYY-MM-DD; repeat for several).
+    #[arg(long = "cohort")]
+    pub cohorts: Vec<String>,
 }
 
 /// Risk tiers and which users the written list holds.

@@ -36,6 +36,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::features::FeatureSpec;
 use crate::ingest::{format_date, Events, Users, DAY_MS};
+use crate::model::train::week_start;
 
 /// One user's history: signup and events in time order (event names as indices).
 struct UserLog {
@@ -332,13 +333,6 @@ fn metrics(users: &[&UserLog], r: &Roles, start: i64, end: i64) -> Metrics {
         funnels,
         feedback_participation: ratio(feedback, eligible),
     }
-}
-
-/// The Monday 00:00 UTC starting the week of `t`.
-fn week_start(t: i64) -> i64 {
-    // 1970-01-01 was a Thursday: day 4 is the first Monday.
-    let day = t.div_euclid(DAY_MS);
-    (day - (day - 4).rem_euclid(7)) * DAY_MS
 }
 
 /// Per-user histories of events before `end`, with signup times.

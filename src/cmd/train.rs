@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 
 use churnrisk::ingest::parse_as_of;
+use churnrisk::model::train::week_start;
 use churnrisk::model::{train, TrainOptions};
 use churnrisk::report::training_summary;
 
@@ -23,6 +24,25 @@ pub fn run(args: TrainArgs) -> Result<()> {
     opts.step_days = args.panel_step_days;
     opts.min_churned = args.min_churned;
     opts.min_retained = args.min_retained;
+    opts.cohorts.since = args.since.as_deref().map(parse_as_of).transpose()?;
+    for c in &args.cohorts {
+        let t = parse_as_of(c)?;
+        if week_start(t) != t {
+            return Err(churnrisk::error::Error::InvalidArgument {
+                name: "--cohort".into(),
+                message: format!("{c} is not a Monday: cohorts are the weeks starting on Mondays"),
+            }
+            .into());
+        }
+        opts.cohorts.weeks.push(t);
+    }
+    if !opts.cohorts.is_all() && inputs.users.is_none() {
+        return Err(churnrisk::error::Error::InvalidArgument {
+            name: "--since/--cohort".into(),
+            message: "cohorts come from signup times: pass --users with signup_at".into(),
+        }
+        .into());
+    }
     let step = super::logging::step("training");
     let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
     step.finish_and_clear();

@@ -62,6 +62,9 @@ pub struct Training {
     /// The chosen L2 strength (linfa `alpha`, ≈ 1/C of scikit-learn).
     pub alpha: f64,
     pub alpha_search: Vec<AlphaTrial>,
+    /// The signup cohorts the panel was restricted to (absent: everybody).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cohorts: Option<String>,
 }
 
 /// A fitted churn model.

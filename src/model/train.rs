@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::features::{self, FeatureSpec};
 use crate::ingest::{format_date, DAY_MS};
 use crate::labels::{self, LabelRule, Sources};
+use polars::prelude::{BooleanChunked, DataFrame};
 
 /// Training settings.
 #[derive(Debug, Clone)]
@@ -42,6 +43,66 @@ pub struct TrainOptions {
     pub min_churned: usize,
     /// Fewest retained rows accepted on each side of the split (default 50).
     pub min_retained: usize,
+    /// Train (and validate) only on these signup cohorts (default: everybody).
+    pub cohorts: CohortFilter,
+}
+
+/// Which users a panel keeps, by signup time (from the users table). Users without a
+/// signup time are left out whenever a filter is set.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CohortFilter {
+    /// Only users who signed up at or after this moment (epoch ms).
+    pub since: Option<i64>,
+    /// Only users whose signup week starts on one of these Mondays (epoch ms, 00:00 UTC).
+    pub weeks: Vec<i64>,
+}
+
+impl CohortFilter {
+    /// True when no filter is set.
+    pub fn is_all(&self) -> bool {
+        self.since.is_none() && self.weeks.is_empty()
+    }
+
+    /// A one-line description for the model file.
+    pub fn describe(&self) -> Option<String> {
+        if self.is_all() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if let Some(s) = self.since {
+            parts.push(format!("signed up since {}", format_date(s)));
+        }
+        if !self.weeks.is_empty() {
+            let weeks: Vec<String> = self.weeks.iter().map(|w| format_date(*w)).collect();
+            parts.push(format!("signup weeks {}", weeks.join(", ")));
+        }
+        Some(parts.join("; "))
+    }
+
+    /// Keeps the population rows that pass.
+    fn apply(&self, pop: DataFrame) -> Result<DataFrame> {
+        if self.is_all() {
+            return Ok(pop);
+        }
+        let signup = pop.column("signup_ts")?.i64()?;
+        let keep: BooleanChunked = signup
+            .iter()
+            .map(|s| {
+                s.is_some_and(|s| {
+                    self.since.is_none_or(|since| s >= since)
+                        && (self.weeks.is_empty() || self.weeks.contains(&week_start(s)))
+                })
+            })
+            .collect();
+        Ok(pop.filter(&keep)?)
+    }
+}
+
+/// The Monday 00:00 UTC starting the week of `t`.
+pub fn week_start(t: i64) -> i64 {
+    // 1970-01-01 was a Thursday: day 4 is the first Monday.
+    let day = t.div_euclid(DAY_MS);
+    (day - (day - 4).rem_euclid(7)) * DAY_MS
 }
 
 impl TrainOptions {
@@ -55,6 +116,7 @@ impl TrainOptions {
             alphas: vec![0.1, 1.0, 10.0, 100.0, 1000.0],
             min_churned: 50,
             min_retained: 50,
+            cohorts: CohortFilter::default(),
         }
     }
 }
@@ -125,7 +187,9 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         if t < events.min_ts + history {
             break;
         }
-        let pop = labels::population(src, &opts.rule, t)?;
+        let pop = opts
+            .cohorts
+            .apply(labels::population(src, &opts.rule, t)?)?;
         if pop.height() == 0 {
             continue;
         }
@@ -283,6 +347,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
             base_rate: churned as f64 / y_all.len() as f64,
             alpha,
             alpha_search: trials,
+            cohorts: opts.cohorts.describe(),
         },
         validation: validation_metrics,
         baseline,
@@ -441,6 +506,55 @@ mod tests {
         assert!(intercept < -1.5, "intercept {intercept}");
         let p = predict(&x, &coef, intercept);
         assert!(roc_auc(&p, &y) > 0.8);
+    }
+
+    #[test]
+    fn cohort_filter_keeps_signups_since_and_in_chosen_weeks() {
+        let mon = 1_767_571_200_000i64; // 2026-01-05, a Monday
+        assert_eq!(week_start(mon + 3 * DAY_MS + 5), mon);
+        assert_eq!(week_start(mon - 1), mon - 7 * DAY_MS);
+        let pop = DataFrame::new(
+            4,
+            vec![
+                polars::prelude::Column::new("user_id".into(), ["a", "b", "c", "d"]),
+                polars::prelude::Column::new(
+                    "signup_ts".into(),
+                    [
+                        Some(mon - 3 * DAY_MS),
+                        Some(mon + DAY_MS),
+                        Some(mon + 9 * DAY_MS),
+                        None,
+                    ],
+                ),
+            ],
+        )
+        .unwrap();
+        let ids = |f: &CohortFilter| -> Vec<String> {
+            let df = f.apply(pop.clone()).unwrap();
+            df.column("user_id")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .flatten()
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(ids(&CohortFilter::default()), ["a", "b", "c", "d"]);
+        let since = CohortFilter {
+            since: Some(mon),
+            weeks: vec![],
+        };
+        assert_eq!(ids(&since), ["b", "c"]);
+        let week = CohortFilter {
+            since: None,
+            weeks: vec![mon - 7 * DAY_MS, mon + 7 * DAY_MS],
+        };
+        assert_eq!(ids(&week), ["a", "c"]);
+        assert_eq!(
+            week.describe().unwrap(),
+            "signup weeks 2025-12-29, 2026-01-12"
+        );
     }
 
     #[test]

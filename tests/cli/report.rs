@@ -163,3 +163,65 @@ fn the_closed_loop_compares_treated_and_control_users_of_a_past_list() {
     assert!((all["uplift"].as_f64().unwrap() - (t - c)).abs() < 1e-12);
     assert!(html.contains("all plays") && html.contains("95% interval"));
 }
+
+#[test]
+fn training_on_new_cohorts_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (events, users, features) = (
+        repo().join("data/events.csv.gz"),
+        repo().join("data/users.csv"),
+        default_features(),
+    );
+    let train = |extra: &[&str], out: &str| {
+        let mut args = vec![
+            "-q",
+            "train",
+            "--events",
+            s(&events),
+            "--users",
+            s(&users),
+            "--features",
+            s(&features),
+            "--as-of",
+            "2026-07-06",
+            "--model",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        ok(dir.path(), &args);
+        let m: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(dir.path().join(out)).unwrap()).unwrap();
+        m
+    };
+    let all = train(&[], "all.json");
+    let recent = train(&["--since", "2026-02-16"], "recent.json");
+    assert!(all["training"]["cohorts"].is_null());
+    assert_eq!(recent["training"]["cohorts"], "signed up since 2026-02-16");
+    let rows = |m: &serde_json::Value| m["training"]["rows"].as_u64().unwrap();
+    assert!(
+        rows(&recent) < rows(&all),
+        "{} vs {}",
+        rows(&recent),
+        rows(&all)
+    );
+    assert!(recent["validation"]["roc_auc"].as_f64().unwrap() > 0.7);
+    // A cohort must be a signup week, and cohorts need signup times.
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            s(&events),
+            "--users",
+            s(&users),
+            "--features",
+            s(&features),
+            "--as-of",
+            "2026-07-06",
+            "--cohort",
+            "2026-02-18",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Monday"));
+}
