@@ -57,6 +57,28 @@ pub enum Command {
     /// JSON) on the model, drift, the at-risk population, engagement and, given a past
     /// list, whether its plays worked.
     Report(ReportArgs),
+    /// Put two models side by side on the same labelled date (the latest whose horizon
+    /// has passed), to decide which to promote.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// The candidate model.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The model to compare it with (e.g. the one in production).
+    #[arg(long)]
+    pub against: PathBuf,
+    /// The as-of date; the labelled date is this minus the churn horizon. Default: the
+    /// day after the log's last event.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Also write the figures as JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use churnrisk::labels::{Definition, LabelRule, Signal, Sources};
 
 use crate::cli::{Cli, Command, InputArgs, LabelArgs, SignalArg, ValidationArgs};
 
+mod compare;
 mod generate;
 pub mod logging;
 mod report;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Score(args) => score::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 

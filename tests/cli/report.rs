@@ -205,6 +205,40 @@ fn training_on_new_cohorts_only() {
         rows(&all)
     );
     assert!(recent["validation"]["roc_auc"].as_f64().unwrap() > 0.7);
+    // Side by side on the same labelled date.
+    let out = ok(
+        dir.path(),
+        &[
+            "compare",
+            "--events",
+            s(&events),
+            "--users",
+            s(&users),
+            "--features",
+            s(&features),
+            "--model",
+            "recent.json",
+            "--against",
+            "all.json",
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "cmp.json",
+        ],
+    );
+    assert!(out.contains("labelled date 2026-06-08"), "{out}");
+    assert!(
+        out.contains("ROC AUC") && out.contains("in-sample"),
+        "{out}"
+    );
+    let cmp: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("cmp.json")).unwrap()).unwrap();
+    let auc = |k: &str| cmp[k]["metrics"]["roc_auc"].as_f64().unwrap();
+    assert!(auc("model") > 0.7 && auc("against") > 0.7);
+    assert_eq!(
+        cmp["model"]["metrics"]["rows"],
+        cmp["against"]["metrics"]["rows"]
+    );
     // A cohort must be a signup week, and cohorts need signup times.
     let out = churnrisk(
         dir.path(),

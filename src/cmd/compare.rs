@@ -1,0 +1,101 @@
+//! `churnrisk compare`: two models side by side on the same labelled date, so an analyst
+//! can decide which to promote.
+
+use anyhow::{Context, Result};
+
+use churnrisk::error::Error;
+use churnrisk::features;
+use churnrisk::ingest::{format_date, parse_as_of, DAY_MS};
+use churnrisk::labels;
+use churnrisk::model::evaluate::evaluate;
+use churnrisk::model::matrix::to_matrix;
+use churnrisk::model::{ChurnModel, Metrics};
+
+use super::{policy_from, settle_rejects, Inputs};
+use crate::cli::CompareArgs;
+
+pub fn run(args: CompareArgs) -> Result<()> {
+    let load = |p: &std::path::Path| {
+        ChurnModel::load(p).with_context(|| format!("reading model {}", p.display()))
+    };
+    let (a, b) = (load(&args.model)?, load(&args.against)?);
+    if a.label != b.label {
+        return Err(Error::InvalidArgument {
+            name: "--against".into(),
+            message: "the two models define churn differently (label rule); compare models of one definition".into(),
+        }
+        .into());
+    }
+    let policy = policy_from(&args.input.validation)?;
+    let inputs = Inputs::load(&args.input, &policy)?;
+    settle_rejects(&inputs, &args.input, &policy)?;
+    let as_of = match &args.as_of {
+        Some(t) => parse_as_of(t)?,
+        None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
+    };
+    // The latest date whose churn horizon has fully passed.
+    let t = as_of - i64::from(a.label.horizon_days) * DAY_MS;
+    let src = inputs.sources();
+    let pop = labels::population(&src, &a.label, t)?;
+    let y = labels::labels(&src, &a.label, &inputs.spec.file.events.value, &pop, t)?;
+    let prepared = features::prepare(&inputs.events, &inputs.spec);
+    let evaluate_model = |m: &ChurnModel| -> Result<Metrics> {
+        m.check_compatible(&inputs.spec)?;
+        let ff = features::compute(&prepared, &pop, t, &inputs.spec, &m.event_types)?;
+        let z = m.standardize(&to_matrix(&ff.df, &ff.defs)?);
+        let p: Vec<f64> = z.rows().into_iter().map(|r| m.probability(r)).collect();
+        Ok(evaluate(&p, &y))
+    };
+    let (ma, mb) = (evaluate_model(&a)?, evaluate_model(&b)?);
+    println!(
+        "labelled date {} ({} users, {} churned)",
+        format_date(t),
+        ma.rows,
+        ma.churned
+    );
+    println!(
+        "  {:<22} {:>10} {:>10} {:>10}",
+        "metric", "model", "against", "difference"
+    );
+    type Pick = fn(&Metrics) -> f64;
+    let rows: [(&str, Pick); 6] = [
+        ("ROC AUC", |m| m.roc_auc),
+        ("PR AUC", |m| m.pr_auc),
+        ("log loss", |m| m.log_loss),
+        ("Brier", |m| m.brier),
+        ("top-decile precision", |m| m.top_decile_precision),
+        ("top-decile lift", |m| m.top_decile_lift),
+    ];
+    for (name, f) in rows {
+        println!(
+            "  {:<22} {:>10.4} {:>10.4} {:>+10.4}",
+            name,
+            f(&ma),
+            f(&mb),
+            f(&ma) - f(&mb)
+        );
+    }
+    for (name, m) in [("model", &a), ("against", &b)] {
+        // A model trained as of T saw every labelled date up to T − horizon.
+        let trained = parse_as_of(&m.training.as_of)?;
+        if t <= trained - i64::from(m.label.horizon_days) * DAY_MS {
+            println!(
+                "  note: the {name} model (trained as of {}) was fitted on this date too: its figures are in-sample",
+                m.training.as_of
+            );
+        }
+    }
+    if let Some(out) = &args.out {
+        let json = serde_json::json!({
+            "labelled_date": format_date(t),
+            "model": {"path": args.model.display().to_string(), "metrics": ma},
+            "against": {"path": args.against.display().to_string(), "metrics": mb},
+        });
+        churnrisk::model::artifact::write_atomic(
+            out,
+            format!("{}\n", serde_json::to_string_pretty(&json)?).as_bytes(),
+        )
+        .with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
