@@ -331,6 +331,14 @@ pub struct GenerateArgs {
     /// Events file format.
     #[arg(long, value_enum, default_value_t = FormatArg::CsvGz)]
     pub format: FormatArg,
+    /// Simulate re-engagement contacts for the treatment users on this past list
+    /// (at_risk.csv with its group column): see --contact-uplift.
+    #[arg(long)]
+    pub contacts_from: Option<PathBuf>,
+    /// Of the contacted users who would not have come back within 28 days of the list,
+    /// this share does (the simulator's known effect; control users are never touched).
+    #[arg(long, default_value_t = 0.3, requires = "contacts_from")]
+    pub contact_uplift: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -132,8 +132,6 @@ pub struct GenerateConfig {
     pub seed: u64,
     /// Format of the events file (default [`EventFormat::CsvGz`]).
     pub format: EventFormat,
-    /// Reserved for simulating the effect of re-engagement contacts; must lie in 0..=1 (default 0.0).
-    pub contact_uplift: f64,
 }
 
 impl Default for GenerateConfig {
@@ -145,7 +143,6 @@ impl Default for GenerateConfig {
             days: 182,
             seed: 42,
             format: EventFormat::CsvGz,
-            contact_uplift: 0.0,
         }
     }
 }
@@ -740,9 +737,6 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
     if end.is_none_or(|end| end.year() > 9999) {
         return invalid("start", "the period must end before the year 10000");
     }
-    if !(0.0..=1.0).contains(&cfg.contact_uplift) {
-        return invalid("contact_uplift", "is reserved: leave it at 0");
-    }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let base = ChaCha8Rng::seed_from_u64(cfg.seed);
     let stream = |id: u32| {
@@ -832,6 +826,146 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         churned_users,
         files,
     })
+}
+
+/// The simulated effect of re-engagement contacts: of the treated users who would not
+/// have come back to a value action within `window_days` after `as_of`, a share `uplift`
+/// (drawn by a seeded hash of the user id) does: a login and a `report_created` on a day
+/// of the window, and a login a week later. Users who come back anyway are left as they
+/// are, so the true intent-to-treat uplift is `uplift × (share of treated users who would
+/// not have come back)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactEffect {
+    pub treated: Vec<String>,
+    pub as_of: i64,
+    pub window_days: u32,
+    pub uplift: f64,
+    pub seed: u64,
+}
+
+/// What [`apply_contacts`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ContactSummary {
+    pub treated: usize,
+    /// Treated users who came back without help.
+    pub back_anyway: usize,
+    /// Treated users the contact brought back.
+    pub brought_back: usize,
+}
+
+/// The value actions of the generated product.
+const VALUE_EVENTS: [&str; 4] = [
+    "report_created",
+    "report_shared",
+    "dashboard_built",
+    "export_scheduled",
+];
+
+/// Rewrites a generated events file with the contacts' effect (same format and order).
+pub fn apply_contacts(effect: &ContactEffect, events_path: &Path) -> Result<ContactSummary> {
+    use std::io::{Read, Write};
+    if !(0.0..=1.0).contains(&effect.uplift) {
+        return Err(Error::InvalidArgument {
+            name: "--contact-uplift".into(),
+            message: format!("must be between 0 and 1, not {}", effect.uplift),
+        });
+    }
+    let gz = events_path.to_string_lossy().ends_with(".gz");
+    let io = |e| Error::io(events_path, e);
+    let file = std::fs::File::open(events_path).map_err(io)?;
+    let mut text = String::new();
+    if gz {
+        flate2::read::MultiGzDecoder::new(file)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+    } else {
+        std::io::BufReader::new(file)
+            .read_to_string(&mut text)
+            .map_err(io)?;
+    }
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default().to_string();
+    let mut rows: Vec<String> = lines.map(String::from).collect();
+    let end = effect.as_of + i64::from(effect.window_days) * i64::from(DAY) * 1000;
+    let treated: std::collections::HashSet<&str> =
+        effect.treated.iter().map(String::as_str).collect();
+    let mut back: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for row in &rows {
+        let mut cells = row.split(',');
+        let (Some(user), Some(ts), Some(event)) = (cells.next(), cells.next(), cells.next()) else {
+            continue;
+        };
+        if treated.contains(user) && VALUE_EVENTS.contains(&event) {
+            if let Some(t) = crate::ingest::parse_timestamp(ts) {
+                if t > effect.as_of && t <= end {
+                    back.insert(user.to_string());
+                }
+            }
+        }
+    }
+    let mut summary = ContactSummary {
+        treated: treated.len(),
+        back_anyway: back.len(),
+        brought_back: 0,
+    };
+    let stamp = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .unwrap_or_default()
+    };
+    let mut ids: Vec<&str> = treated.iter().copied().collect();
+    ids.sort_unstable();
+    for user in ids {
+        if back.contains(user) {
+            continue;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(effect.seed ^ 0xC0_47AC7);
+        rng.set_stream(user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        }));
+        if rng.random::<f64>() >= effect.uplift {
+            continue;
+        }
+        summary.brought_back += 1;
+        let day = 1 + rng.random_range(0..effect.window_days.max(2) - 1);
+        let t = effect.as_of + i64::from(day) * i64::from(DAY) * 1000 + 10 * 3_600_000;
+        let session = format!("c{user}");
+        rows.push(format!("{user},{},login,,{session}", stamp(t)));
+        rows.push(format!(
+            "{user},{},report_created,,{session}",
+            stamp(t + 300_000)
+        ));
+        rows.push(format!(
+            "{user},{},login,,{session}-2",
+            stamp(t + 7 * i64::from(DAY) * 1000)
+        ));
+    }
+    // The file's order: timestamp, then user id (numeric), then the user's own order.
+    let key = |r: &String| {
+        let mut c = r.split(',');
+        let user = c
+            .next()
+            .unwrap_or_default()
+            .parse::<u64>()
+            .unwrap_or(u64::MAX);
+        (c.next().unwrap_or_default().to_string(), user)
+    };
+    rows.sort_by_cached_key(key);
+    let mut out = header;
+    out.push('\n');
+    for r in rows {
+        out.push_str(&r);
+        out.push('\n');
+    }
+    let bytes = if gz {
+        let mut enc = GzEncoder::new(Vec::new(), Compression::new(3));
+        enc.write_all(out.as_bytes()).map_err(io)?;
+        enc.finish().map_err(io)?
+    } else {
+        out.into_bytes()
+    };
+    crate::model::artifact::write_atomic(events_path, &bytes)?;
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -1044,12 +1178,8 @@ mod tests {
     fn rejects_bad_config() {
         let dir =
             std::env::temp_dir().join(format!("churnrisk-generate-bad-{}", std::process::id()));
-        let edits: [fn(&mut GenerateConfig); 4] = [
-            |c| c.users = 0,
-            |c| c.days = 0,
-            |c| c.days = 3651,
-            |c| c.contact_uplift = 2.0,
-        ];
+        let edits: [fn(&mut GenerateConfig); 3] =
+            [|c| c.users = 0, |c| c.days = 0, |c| c.days = 3651];
         for edit in edits {
             let mut cfg = GenerateConfig::default();
             edit(&mut cfg);

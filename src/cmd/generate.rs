@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 
-use churnrisk::generate::{generate, EventFormat, GenerateConfig};
+use churnrisk::generate::{apply_contacts, generate, ContactEffect, EventFormat, GenerateConfig};
 
 use crate::cli::{FormatArg, GenerateArgs};
 
@@ -22,7 +22,6 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             FormatArg::Csv => EventFormat::Csv,
             FormatArg::CsvGz => EventFormat::CsvGz,
         },
-        ..GenerateConfig::default()
     };
     let started = std::time::Instant::now();
     let summary = generate(&cfg, &args.out)
@@ -37,5 +36,34 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         summary.events as f64 / secs.max(1e-9),
         args.out.display()
     );
+    if let Some(list) = &args.contacts_from {
+        let (as_of, listed) = churnrisk::analysis::read_past_list(list)?;
+        let effect = ContactEffect {
+            treated: listed
+                .into_iter()
+                .filter(|l| !l.control)
+                .map(|l| l.user_id)
+                .collect(),
+            as_of,
+            window_days: 28,
+            uplift: args.contact_uplift,
+            seed: args.seed,
+        };
+        let events = args.out.join(match cfg.format {
+            EventFormat::Csv => "events.csv",
+            EventFormat::CsvGz => "events.csv.gz",
+        });
+        let done = apply_contacts(&effect, &events)
+            .with_context(|| format!("simulating contacts in {}", events.display()))?;
+        tracing::info!(
+            "contacts: {} treated users, {} came back anyway, {} brought back by the contact",
+            done.treated,
+            done.back_anyway,
+            done.brought_back
+        );
+        if !super::logging::is_quiet() {
+            println!("{}", serde_json::to_string(&done)?);
+        }
+    }
     Ok(())
 }
