@@ -5,8 +5,9 @@
 //! baseline, calibration by decile, lift and cumulative gain, score histogram,
 //! coefficients with their meaning, and the figures of a previous model when given);
 //! drift between the model's training day and the as-of date; the at-risk population by
-//! tier and play with the most frequent reasons; engagement (BRIEF §2) over the 28 days
-//! before the as-of date, by weekly signup cohort, with a retention heatmap; and, given a
+//! tier and play with the most frequent reasons; engagement (BRIEF §2) over a window
+//! before the as-of date (28 days by default), by weekly signup cohort, with a retention
+//! heatmap; and, given a
 //! past list, whether its plays worked (treatment against control).
 
 use std::collections::BTreeMap;
@@ -85,6 +86,7 @@ pub fn build(
     model: &ChurnModel,
     previous: Option<&ChurnModel>,
     as_of: i64,
+    window_days: u32,
     closed_loop: Option<Measurement>,
 ) -> Result<Report> {
     model.check_compatible(spec)?;
@@ -184,7 +186,8 @@ pub fn build(
         by_play,
         top_reasons,
     };
-    let engagement = engagement(src.events, src.users, spec, as_of - 28 * DAY_MS, as_of)?;
+    let start = as_of - i64::from(window_days.max(1)) * DAY_MS;
+    let engagement = engagement(src.events, src.users, spec, start, as_of)?;
     Ok(Report {
         churnrisk_version: env!("CARGO_PKG_VERSION").into(),
         as_of: format_date(as_of),

@@ -94,6 +94,9 @@ pub struct ReportArgs {
     /// The as-of date (YYYY-MM-DD); default: the day after the log's last event.
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Days before the as-of date over which the engagement metrics are computed.
+    #[arg(long, default_value_t = 28)]
+    pub window_days: u32,
     /// A past at_risk.csv (with its group column) to measure treatment against control.
     #[arg(long)]
     pub list: Option<PathBuf>,

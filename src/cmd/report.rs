@@ -53,6 +53,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
         &model,
         previous.as_ref(),
         as_of,
+        args.window_days,
         closed_loop,
     )
     .context("building the report")?;

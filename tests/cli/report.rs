@@ -40,6 +40,13 @@ fn report(dir: &Path, extra: &[&str]) -> (String, serde_json::Value) {
 fn the_report_is_self_contained_labelled_and_matches_its_json() {
     let dir = tempfile::tempdir().unwrap();
     let (html, json) = report(dir.path(), &[]);
+    assert_eq!(json["engagement"]["window_start"], "2026-06-08");
+    let (_, week) = report(dir.path(), &["--window-days", "7"]);
+    assert_eq!(week["engagement"]["window_start"], "2026-06-29");
+    assert!(
+        week["engagement"]["overall"]["eligible_users"].as_u64()
+            < json["engagement"]["overall"]["eligible_users"].as_u64()
+    );
     // Self-contained: no scripts, no fetches.
     for needle in ["<script", "http://", "https://", "src=\"", "<link"] {
         let allowed = needle == "http://"
