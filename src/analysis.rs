@@ -166,12 +166,13 @@ pub fn build(
             *by_play.entry(r.play.label().to_string()).or_insert(0) += 1;
         }
     }
+    let listed: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|r| r.tier.at_least(crate::output::Tier::Medium))
+        .map(|r| r.user_id.as_str())
+        .collect();
     for u in &scored.users {
-        let listed = rows
-            .iter()
-            .find(|r| r.user_id == u.user_id)
-            .is_some_and(|r| r.tier.at_least(crate::output::Tier::Medium));
-        if listed {
+        if listed.contains(u.user_id.as_str()) {
             for reason in &u.reasons {
                 *reasons.entry(reason.feature.clone()).or_insert(0) += 1;
             }
@@ -249,16 +250,7 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
         h.push_str("<th>previous model</th>");
     }
     h.push_str("</tr>");
-    type Pick = fn(&Metrics) -> f64;
-    let rows: [(&str, Pick); 6] = [
-        ("ROC AUC", |x| x.roc_auc),
-        ("PR AUC", |x| x.pr_auc),
-        ("log loss", |x| x.log_loss),
-        ("Brier", |x| x.brier),
-        ("top-decile precision", |x| x.top_decile_precision),
-        ("top-decile lift", |x| x.top_decile_lift),
-    ];
-    for (name, f) in rows {
+    for (name, f) in crate::model::evaluate::HEADLINE {
         let _ = write!(
             h,
             "<tr><td class=l>{name}</td><td>{}</td><td>{}</td>",

@@ -60,11 +60,13 @@ pub fn write_hubspot(
         let id = r.crm[1].trim();
         (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
     };
-    let with_email: Vec<&RankedRow> = crm_rows(rows)
-        .into_iter()
+    let eligible = crm_rows(rows);
+    let with_email: Vec<&RankedRow> = eligible
+        .iter()
+        .copied()
         .filter(|r| !r.crm[0].trim().is_empty() || record_id(r).is_some())
         .collect();
-    let skipped = crm_rows(rows).len() - with_email.len();
+    let skipped = eligible.len() - with_email.len();
     let mut header: Vec<String> = [
         "email",
         "hs_object_id",

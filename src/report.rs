@@ -3,11 +3,8 @@
 
 use std::fmt::Write;
 
-use crate::model::{ChurnModel, Metrics};
+use crate::model::ChurnModel;
 use crate::output::{RankedRow, Tier};
-
-/// Reads one figure of a [`Metrics`].
-type MetricOf = fn(&Metrics) -> f64;
 
 /// The evaluation printed by `train`.
 pub fn training_summary(model: &ChurnModel) -> String {
@@ -41,15 +38,7 @@ pub fn training_summary(model: &ChurnModel) -> String {
         v.rows, v.churned
     );
     let _ = writeln!(s, "  {:<22} {:>8} {:>10}", "metric", "model", "baseline");
-    let rows: [(&str, MetricOf); 6] = [
-        ("ROC AUC", |m| m.roc_auc),
-        ("PR AUC", |m| m.pr_auc),
-        ("log loss", |m| m.log_loss),
-        ("Brier", |m| m.brier),
-        ("top-decile precision", |m| m.top_decile_precision),
-        ("top-decile lift", |m| m.top_decile_lift),
-    ];
-    for (name, f) in rows {
+    for (name, f) in crate::model::evaluate::HEADLINE {
         let _ = writeln!(s, "  {:<22} {:>8.4} {:>10.4}", name, f(v), f(b));
     }
     let _ = writeln!(s, "  (baseline: days since the last value action alone)");

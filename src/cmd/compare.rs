@@ -57,16 +57,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         "  {:<22} {:>10} {:>10} {:>10}",
         "metric", "model", "against", "difference"
     );
-    type Pick = fn(&Metrics) -> f64;
-    let rows: [(&str, Pick); 6] = [
-        ("ROC AUC", |m| m.roc_auc),
-        ("PR AUC", |m| m.pr_auc),
-        ("log loss", |m| m.log_loss),
-        ("Brier", |m| m.brier),
-        ("top-decile precision", |m| m.top_decile_precision),
-        ("top-decile lift", |m| m.top_decile_lift),
-    ];
-    for (name, f) in rows {
+    for (name, f) in churnrisk::model::evaluate::HEADLINE {
         println!(
             "  {:<22} {:>10.4} {:>10.4} {:>+10.4}",
             name,

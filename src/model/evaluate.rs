@@ -30,6 +30,20 @@ pub struct Metrics {
     pub calibration: Vec<CalibrationBin>,
 }
 
+/// Reads one figure of a [`Metrics`].
+pub type MetricOf = fn(&Metrics) -> f64;
+
+/// The headline figures in display order, with how to read each from [`Metrics`]: the one
+/// list the training summary, the report and `compare` print.
+pub const HEADLINE: [(&str, MetricOf); 6] = [
+    ("ROC AUC", |m| m.roc_auc),
+    ("PR AUC", |m| m.pr_auc),
+    ("log loss", |m| m.log_loss),
+    ("Brier", |m| m.brier),
+    ("top-decile precision", |m| m.top_decile_precision),
+    ("top-decile lift", |m| m.top_decile_lift),
+];
+
 /// Computes every metric. `p` are churn probabilities, `y` true when churned.
 pub fn evaluate(p: &[f64], y: &[bool]) -> Metrics {
     let n = p.len();
