@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use churnrisk::ingest::{ColumnOverrides, Preset, Shard};
+
 /// Exit codes, shown under `--help`.
 pub const EXIT_CODES: &str = "Exit codes:
   0  success
@@ -60,6 +62,34 @@ pub enum Command {
     /// Put two models side by side on the same labelled date (the latest whose horizon
     /// has passed), to decide which to promote.
     Compare(CompareArgs),
+    /// Combine the part files of `score --shard i/n` workers into the one ranked list an
+    /// unsharded `score` writes.
+    Merge(MergeArgs),
+    /// Read and check an event log (any format, preset or column mapping) without
+    /// scoring: print what was read and set aside, optionally write the canonical events.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The part files (every shard of one run, any order).
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Where to write the ranked list: `.csv`, `.jsonl` or `.parquet`.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Write the canonical events (user_id, timestamp, event, value, session_id; sorted
+    /// by user and time) to this CSV.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -111,9 +141,27 @@ pub struct ReportArgs {
 /// Where the data comes from.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Event log: CSV, CSV.gz or Parquet with user_id, timestamp, event [, value, session_id].
+    /// Event log: CSV, CSV.gz, NDJSON(.gz) or Parquet with user_id, timestamp, event
+    /// [, value, session_id, event_id] (or the fields of --preset / --column); a file, a
+    /// folder of files (hive-partitioned Parquet too) or a quoted glob.
     #[arg(long)]
     pub events: PathBuf,
+    /// Read an analytics tool's export as it is: its user id (with the anonymous id as
+    /// fallback), event name, timestamp and event id fields.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Map a field to the export's column: `user_id=uid`, `anonymous_id=anon`,
+    /// `event=name`, `timestamp=ts`, `timestamp_unit=s|ms|us|ns`, `event_id=id`,
+    /// `value=amount`, `session_id=sid` (repeat; overrides the preset). Fallbacks: `user_id=a,b`.
+    #[arg(long = "column", value_name = "FIELD=COLUMN")]
+    pub columns: Vec<String>,
+    /// Keep only the users of shard i of n (stable user-id hash): run n workers, then
+    /// `churnrisk merge` their outputs.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<Shard>,
+    /// `[inputs.columns]` of a config file (never a flag).
+    #[arg(skip)]
+    pub column_overrides: ColumnOverrides,
     /// Users table: user_id, signup_at [, email, crm_id, account, plan].
     #[arg(long)]
     pub users: Option<PathBuf>,
@@ -265,7 +313,8 @@ pub struct ScoreArgs {
     /// The as-of date T (YYYY-MM-DD, UTC); only events before it are read.
     #[arg(long)]
     pub as_of: String,
-    /// Where to write the ranked list: `.csv`, `.jsonl` or `.parquet`.
+    /// Where to write the ranked list: `.csv`, `.jsonl` or `.parquet`; with --shard, the
+    /// shard's part file for `churnrisk merge` (`.jsonl`).
     #[arg(long)]
     pub out: PathBuf,
     #[command(flatten)]
@@ -350,4 +399,6 @@ pub enum FormatArg {
     Csv,
     /// events.csv.gz
     CsvGz,
+    /// events.parquet (written a row group at a time: use it for 10M+ events)
+    Parquet,
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::ingest::ReadPolicy;
+use crate::ingest::{ColumnOverrides, Preset, ReadPolicy};
 use crate::labels::Signal;
 
 /// The whole file.
@@ -167,6 +167,15 @@ pub struct InputsConfig {
     pub subscriptions: Option<PathBuf>,
     /// Feature definitions (TOML, required).
     pub features: PathBuf,
+    /// The analytics export the log is: `segment`, `amplitude`, `mixpanel`, `snowplow`,
+    /// `ga4`. Optional.
+    #[serde(default)]
+    pub preset: Option<Preset>,
+    /// Source column of each canonical field (`user_id`, `anonymous_id`, `event`,
+    /// `timestamp`, `timestamp_unit`, `event_id`, `value`, `session_id`); overrides the
+    /// preset. Optional.
+    #[serde(default)]
+    pub columns: ColumnOverrides,
 }
 
 /// `[labels]`

@@ -21,8 +21,14 @@ pub enum Error {
     #[error("{}: the file has no rows", path.display())]
     EmptyInput { path: PathBuf },
     /// The file's extension does not name a format churnrisk reads.
-    #[error("{}: unknown file format (expected .csv, .csv.gz or .parquet)", path.display())]
+    #[error(
+        "{}: unknown file format (expected .csv, .csv.gz, .ndjson, .jsonl, .ndjson.gz or .parquet)",
+        path.display()
+    )]
     UnknownFormat { path: PathBuf },
+    /// A folder or glob of inputs names no file churnrisk reads, or files of several formats.
+    #[error("{}: {message}", path.display())]
+    BadInputSet { path: PathBuf, message: String },
     /// A required column is absent.
     #[error("{}: missing required column `{column}` (found: {found})", path.display())]
     MissingColumn {
@@ -122,6 +128,7 @@ impl Error {
             Error::MissingFile { .. } => "missing_file",
             Error::EmptyInput { .. } => "empty_file",
             Error::UnknownFormat { .. } => "unknown_format",
+            Error::BadInputSet { .. } => "bad_input_set",
             Error::MissingColumn { .. } => "missing_column",
             Error::BadColumnType { .. } => "bad_column_type",
             Error::BadTimestamp { .. } => "unparseable_timestamp",
@@ -150,6 +157,7 @@ impl Error {
             | Error::MissingFile { .. }
             | Error::EmptyInput { .. }
             | Error::UnknownFormat { .. }
+            | Error::BadInputSet { .. }
             | Error::MissingColumn { .. }
             | Error::BadColumnType { .. }
             | Error::BadTimestamp { .. }

@@ -107,6 +107,8 @@ pub enum EventFormat {
     Csv,
     /// Gzip-compressed `events.csv.gz`.
     CsvGz,
+    /// `events.parquet` (Snappy), written one row group at a time: for logs of 100M+ events.
+    Parquet,
 }
 
 impl EventFormat {
@@ -115,6 +117,7 @@ impl EventFormat {
         match self {
             EventFormat::Csv => "events.csv",
             EventFormat::CsvGz => "events.csv.gz",
+            EventFormat::Parquet => "events.parquet",
         }
     }
 }
@@ -675,15 +678,15 @@ fn write_atomic<T>(
     written.map_err(|e| Error::io(path, e))
 }
 
-/// Simulates every day and writes the sorted event rows to `w`; returns it and the row count.
-fn simulate<W: Write>(
+/// Simulates every day in order and hands each day's events, sorted by time, to `sink`;
+/// returns the number of events.
+fn simulate_days(
     cfg: &GenerateConfig,
     users: &mut [(ChaCha8Rng, User)],
-    mut w: W,
-) -> std::io::Result<(W, u64)> {
-    w.write_all(b"user_id,timestamp,event,value,session_id\n")?;
+    mut sink: impl FnMut(u32, &[Ev]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
     let weekday0 = cfg.start.weekday().num_days_from_monday();
-    let (mut evs, mut text, mut rows) = (Vec::new(), Vec::new(), 0);
+    let (mut evs, mut rows) = (Vec::new(), 0);
     for d in 0..cfg.days {
         let calendar = ((weekday0 + d) % 7 >= 5, date(cfg.start, d).day());
         let signed_up = users.partition_point(|(_, u)| u.signup_day <= d);
@@ -692,9 +695,25 @@ fn simulate<W: Write>(
             user.day(rng, d, calendar, &mut evs);
         }
         evs.sort_unstable_by_key(|e| (e.t, e.user, e.seq));
+        sink(d, &evs)?;
+        rows += evs.len() as u64;
+    }
+    Ok(rows)
+}
+
+/// Simulates every day and writes the sorted event rows to `w` as CSV; returns it and the
+/// row count.
+fn simulate<W: Write>(
+    cfg: &GenerateConfig,
+    users: &mut [(ChaCha8Rng, User)],
+    mut w: W,
+) -> std::io::Result<(W, u64)> {
+    w.write_all(b"user_id,timestamp,event,value,session_id\n")?;
+    let mut text = Vec::new();
+    let rows = simulate_days(cfg, users, |d, evs| {
         let prefix = date(cfg.start, d).format("%Y-%m-%dT").to_string();
         text.clear();
-        for e in &evs {
+        for e in evs {
             push_num(&mut text, e.user);
             text.push(b',');
             text.extend_from_slice(prefix.as_bytes());
@@ -711,9 +730,91 @@ fn simulate<W: Write>(
             push_num(&mut text, e.sess);
             text.push(b'\n');
         }
-        w.write_all(&text)?;
-        rows += evs.len() as u64;
+        w.write_all(&text)
+    })?;
+    Ok((w, rows))
+}
+
+/// Rows per Parquet row group: the generator holds one group in memory at a time.
+const PARQUET_GROUP_ROWS: usize = 1 << 20;
+
+/// Simulates every day and writes the events to `w` as Parquet (the same rows as the
+/// CSV; `timestamp` a UTC datetime in milliseconds), one row group at a time.
+fn simulate_parquet(
+    cfg: &GenerateConfig,
+    users: &mut [(ChaCha8Rng, User)],
+    mut w: Buffered,
+) -> std::io::Result<(Buffered, u64)> {
+    use polars::prelude::*;
+    let other = |e: PolarsError| std::io::Error::other(e.to_string());
+    let schema = Schema::from_iter([
+        Field::new("user_id".into(), DataType::String),
+        Field::new(
+            "timestamp".into(),
+            DataType::Datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC)),
+        ),
+        Field::new("event".into(), DataType::String),
+        Field::new("value".into(), DataType::Float64),
+        Field::new("session_id".into(), DataType::String),
+    ]);
+    let mut writer = ParquetWriter::new(&mut w)
+        .with_compression(ParquetCompression::Snappy)
+        .batched(&schema)
+        .map_err(other)?;
+    #[derive(Default)]
+    struct Group {
+        user: Vec<String>,
+        ts: Vec<i64>,
+        event: Vec<&'static str>,
+        value: Vec<Option<f64>>,
+        session: Vec<String>,
     }
+    let flush = |g: &mut Group,
+                 writer: &mut polars::io::parquet::write::BatchedWriter<&mut Buffered>|
+     -> std::io::Result<()> {
+        let height = g.ts.len();
+        if height == 0 {
+            return Ok(());
+        }
+        let ts = Int64Chunked::from_vec("timestamp".into(), std::mem::take(&mut g.ts))
+            .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC));
+        let df = DataFrame::new(
+            height,
+            vec![
+                Column::new("user_id".into(), std::mem::take(&mut g.user)),
+                ts.into_column(),
+                Column::new("event".into(), std::mem::take(&mut g.event)),
+                Column::new("value".into(), std::mem::take(&mut g.value)),
+                Column::new("session_id".into(), std::mem::take(&mut g.session)),
+            ],
+        )
+        .map_err(other)?;
+        writer.write_batch(&df).map_err(other)
+    };
+    let mut group = Group::default();
+    let rows = simulate_days(cfg, users, |d, evs| {
+        let midnight = i64::from(d) * i64::from(DAY) * 1000
+            + cfg
+                .start
+                .and_hms_opt(0, 0, 0)
+                .map_or(0, |t| t.and_utc().timestamp_millis());
+        for e in evs {
+            group.user.push(e.user.to_string());
+            group.ts.push(midnight + i64::from(e.t) * 1000);
+            group.event.push(EVENT_VOCABULARY[usize::from(e.kind)]);
+            group
+                .value
+                .push((e.val != NO_VALUE).then_some(f64::from(e.val)));
+            group.session.push(format!("s{}-{}", e.user, e.sess));
+        }
+        if group.ts.len() >= PARQUET_GROUP_ROWS {
+            flush(&mut group, &mut writer)?;
+        }
+        Ok(())
+    })?;
+    flush(&mut group, &mut writer)?;
+    writer.finish().map_err(other)?;
+    drop(writer);
     Ok((w, rows))
 }
 
@@ -772,6 +873,7 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
             let (gz, rows) = simulate(cfg, &mut users, GzEncoder::new(w, Compression::new(3)))?;
             Ok((gz.finish()?, rows))
         }
+        EventFormat::Parquet => simulate_parquet(cfg, &mut users, w),
     })?;
 
     let mut users_csv = String::from("user_id,signup_at,email,crm_id,account,plan\n");

@@ -23,5 +23,6 @@ pub mod model;
 pub mod output;
 pub mod plays;
 pub mod report;
+pub mod shards;
 pub mod svg;
 pub mod uplift;

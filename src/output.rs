@@ -226,27 +226,18 @@ pub fn rank(
 ) -> Result<Vec<RankedRow>> {
     let crm = crm_lookup(users)?;
     let columns = FrameRow::columns(&scored.features.df);
-    let mut order: Vec<&crate::model::ScoredUser> = scored.users.iter().collect();
-    order.sort_by(|a, b| {
-        b.probability
-            .total_cmp(&a.probability)
-            .then_with(|| a.user_id.cmp(&b.user_id))
-    });
-    let probabilities: Vec<f64> = order.iter().map(|u| u.probability).collect();
-    let tiers = tiers.assign(&probabilities);
-    Ok(order
-        .into_iter()
-        .zip(tiers)
-        .enumerate()
-        .map(|(i, (u, tier))| {
+    let mut rows: Vec<RankedRow> = scored
+        .users
+        .iter()
+        .map(|u| {
             let raw = FrameRow::new(&columns, u.row);
             let choice = recommend(spec, &raw);
             RankedRow {
-                rank: i + 1,
+                rank: 0,
                 user_id: u.user_id.clone(),
                 crm: crm.get(u.user_id.as_str()).cloned().unwrap_or_default(),
                 probability: u.probability,
-                tier,
+                tier: Tier::Low,
                 reasons: u.reasons.iter().map(|r| r.text.clone()).collect(),
                 play: choice.play,
                 play_rule: choice.rule,
@@ -263,7 +254,29 @@ pub fn rank(
                 group: Group::Treatment,
             }
         })
-        .collect())
+        .collect();
+    order(&mut rows, tiers);
+    Ok(rows)
+}
+
+/// Puts scored rows in list order — churn probability, highest first, then `user_id` —
+/// numbers them and assigns the tiers. The one ordering of every list, whole or merged
+/// from shards.
+pub fn order(rows: &mut [RankedRow], tiers: &TierRule) {
+    rows.sort_by(|a, b| {
+        b.probability
+            .total_cmp(&a.probability)
+            .then_with(|| a.user_id.cmp(&b.user_id))
+    });
+    let probabilities: Vec<f64> = rows.iter().map(|r| r.probability).collect();
+    for (i, (r, tier)) in rows
+        .iter_mut()
+        .zip(tiers.assign(&probabilities))
+        .enumerate()
+    {
+        r.rank = i + 1;
+        r.tier = tier;
+    }
 }
 
 /// Puts each row in its experiment arm.
@@ -415,6 +428,19 @@ fn json_row<'a>(r: &'a RankedRow, as_of: &'a str) -> JsonRow<'a> {
             .zip(&r.figures)
             .map(|((name, _, _), v)| (*name, v.parse().unwrap_or(f64::NAN)))
             .collect(),
+    }
+}
+
+/// Writes the list in the format its extension names: `.jsonl`, `.parquet`, else CSV.
+pub fn write_list(path: &Path, rows: &[&RankedRow], with_crm: bool, as_of: &str) -> Result<()> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "jsonl" => write_jsonl(path, rows, as_of),
+        "parquet" => write_parquet(path, rows, as_of),
+        _ => write_csv(path, rows, with_crm, as_of),
     }
 }
 

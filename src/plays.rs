@@ -12,7 +12,10 @@
 use crate::features::{FeatureSpec, RawRow};
 
 /// The five plays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Play {
     RepeatValue,
     ProgressMomentum,

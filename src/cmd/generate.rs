@@ -21,8 +21,16 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         format: match args.format {
             FormatArg::Csv => EventFormat::Csv,
             FormatArg::CsvGz => EventFormat::CsvGz,
+            FormatArg::Parquet => EventFormat::Parquet,
         },
     };
+    if cfg.format == EventFormat::Parquet && args.contacts_from.is_some() {
+        return Err(churnrisk::error::Error::InvalidArgument {
+            name: "--contacts-from".into(),
+            message: "contacts are simulated into a CSV log: use --format csv or csv-gz".into(),
+        }
+        .into());
+    }
     let started = std::time::Instant::now();
     let summary = generate(&cfg, &args.out)
         .with_context(|| format!("generating into {}", args.out.display()))?;
@@ -49,10 +57,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             uplift: args.contact_uplift,
             seed: args.seed,
         };
-        let events = args.out.join(match cfg.format {
-            EventFormat::Csv => "events.csv",
-            EventFormat::CsvGz => "events.csv.gz",
-        });
+        let events = args.out.join(cfg.format.file_name());
         let done = apply_contacts(&effect, &events)
             .with_context(|| format!("simulating contacts in {}", events.display()))?;
         tracing::info!(

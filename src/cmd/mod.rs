@@ -10,9 +10,11 @@ use churnrisk::labels::{Definition, LabelRule, Signal, Sources};
 
 use crate::cli::{Cli, Command, InputArgs, LabelArgs, SignalArg, ValidationArgs};
 
+mod check;
 mod compare;
 mod generate;
 pub mod logging;
+mod merge;
 mod report;
 mod run;
 mod score;
@@ -27,6 +29,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Check(args) => check::run(args),
     }
 }
 
@@ -45,9 +49,19 @@ impl Inputs {
     /// first, then calls [`Rejects::enforce`].
     pub fn load(args: &InputArgs, policy: &ReadPolicy) -> Result<Self> {
         let spec = FeatureSpec::load(&args.features)?;
+        Self::load_with(spec, args, policy)
+    }
+
+    /// As [`Inputs::load`], with the feature definitions already read.
+    pub fn load_with(spec: FeatureSpec, args: &InputArgs, policy: &ReadPolicy) -> Result<Self> {
         let mut rejects = Rejects::default();
         let step = logging::step(format!("reading {}", args.events.display()));
-        let events = ingest::load_events(&args.events, policy, &mut rejects)
+        let how = ingest::EventsRead {
+            map: ingest::ColumnMap::build(args.preset, &args.column_overrides)?
+                .with_arguments(&args.columns)?,
+            shard: args.shard,
+        };
+        let events = ingest::load_events_with(&args.events, &how, policy, &mut rejects)
             .with_context(|| format!("reading events {}", args.events.display()))?;
         step.finish_and_clear();
         info!(

@@ -388,6 +388,10 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         return Ok(Settings {
             input: InputArgs {
                 events: find_events(&args.data)?,
+                preset: None,
+                columns: Vec::new(),
+                shard: None,
+                column_overrides: Default::default(),
                 users: Some(args.data.join("users.csv")).filter(|p| p.is_file()),
                 subscriptions: None,
                 features: args.features.clone(),
@@ -465,6 +469,10 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         },
         input: InputArgs {
             events: c.inputs.events,
+            preset: c.inputs.preset,
+            columns: Vec::new(),
+            shard: None,
+            column_overrides: c.inputs.columns.clone(),
             users: c.inputs.users,
             subscriptions: c.inputs.subscriptions,
             features: c.inputs.features,

@@ -5,16 +5,25 @@ use anyhow::{Context, Result};
 use churnrisk::history::compare;
 use churnrisk::ingest::{format_date, parse_as_of};
 use churnrisk::model::{score, ChurnModel};
-use churnrisk::output::{
-    assign_groups, crm_lookup, rank, write_csv, write_jsonl, write_parquet, Tier,
-};
+use churnrisk::output::{assign_groups, crm_lookup, rank, write_list, Tier};
 use churnrisk::report::ranked_summary;
+use churnrisk::shards::{write_part, PartHeader};
 
 use super::{policy_from, settle_rejects, Inputs};
 use crate::cli::ScoreArgs;
 
 pub fn run(args: ScoreArgs) -> Result<()> {
     let as_of = parse_as_of(&args.as_of)?;
+    if args.input.shard.is_some() && !has_extension(&args.out, "jsonl") {
+        return Err(churnrisk::error::Error::InvalidArgument {
+            name: "--out".into(),
+            message: format!(
+                "{}: a shard writes a part file for `churnrisk merge`; name it .jsonl",
+                args.out.display()
+            ),
+        }
+        .into());
+    }
     let (tiers, view) = super::list_from(&args.list)?;
     let model = ChurnModel::load(&args.model)
         .with_context(|| format!("reading model {}", args.model.display()))?;
@@ -24,24 +33,52 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)
         .with_context(|| format!("scoring with {}", args.model.display()))?;
     let mut rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
+    if let Some(shard) = args.input.shard {
+        return write_shard_part(&args, &inputs, shard, &format_date(as_of), &rows);
+    }
     assign_groups(&mut rows, &churnrisk::experiment::Split::default());
     // No previous list here: every user on the list is new.
     let as_of_text = format_date(as_of);
     let crm = crm_lookup(inputs.users.as_ref())?;
     compare(&mut rows, None, &as_of_text, Tier::Medium, &crm);
     let selected = view.select(&rows);
-    let ext = args
-        .out
-        .extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    let written = match ext.as_str() {
-        "jsonl" => write_jsonl(&args.out, &selected, &as_of_text),
-        "parquet" => write_parquet(&args.out, &selected, &as_of_text),
-        _ => write_csv(&args.out, &selected, inputs.users.is_some(), &as_of_text),
-    };
+    let written = write_list(&args.out, &selected, inputs.users.is_some(), &as_of_text);
     written.with_context(|| format!("writing {}", args.out.display()))?;
     print!("{}", ranked_summary(&rows, 10));
     tracing::info!("ranked list written to {}", args.out.display());
+    Ok(())
+}
+
+fn has_extension(path: &std::path::Path, ext: &str) -> bool {
+    path.extension()
+        .is_some_and(|e| e.to_string_lossy().eq_ignore_ascii_case(ext))
+}
+
+/// A shard's scored users, unranked, for `churnrisk merge`.
+fn write_shard_part(
+    args: &ScoreArgs,
+    inputs: &super::Inputs,
+    shard: churnrisk::ingest::Shard,
+    as_of: &str,
+    rows: &[churnrisk::output::RankedRow],
+) -> Result<()> {
+    use churnrisk::manifest::sha256_file;
+    let header = PartHeader {
+        format: String::new(),
+        shard_index: shard.index,
+        shard_count: shard.count,
+        as_of: as_of.to_string(),
+        model_sha256: sha256_file(&args.model)?,
+        features_sha256: sha256_file(&args.input.features)?,
+        with_crm: inputs.users.is_some(),
+        users: rows.len(),
+    };
+    write_part(&args.out, shard, header, rows)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    tracing::info!(
+        "shard {shard}: {} users scored, part written to {}",
+        rows.len(),
+        args.out.display()
+    );
     Ok(())
 }

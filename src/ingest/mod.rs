@@ -5,6 +5,7 @@
 //! This stage reads and validates; it never filters by date (that is the features' and
 //! labels' job) and never prints.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -12,12 +13,18 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 
+pub mod mapping;
+pub mod ndjson;
 pub mod reader;
 pub mod rejects;
+pub mod shard;
 
+pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
+use ndjson::{is_ndjson, read_ndjson_checked};
 use reader::read_csv_checked;
 pub use reader::LINE;
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
+pub use shard::Shard;
 
 /// Milliseconds in a day: all windows are whole days.
 pub const DAY_MS: i64 = 86_400_000;
@@ -62,58 +69,101 @@ pub struct Subscriptions {
 /// The CRM columns carried from the users table to the ranked list, in output order.
 pub const CRM_COLUMNS: [&str; 4] = ["email", "crm_id", "account", "plan"];
 
-/// Reads an event log (CSV, CSV.gz or Parquet) and checks it: rows that break the input
-/// contract go to `rejects` (see [`rejects::RejectClass`]), the rest become the canonical
-/// frame. Exact duplicates, and rows repeating an `event_id`, keep their first copy.
+/// How to read an event log: where each canonical field comes from, and which user-hash
+/// shard to keep (all users when `None`).
+#[derive(Debug, Clone, Default)]
+pub struct EventsRead {
+    pub map: ColumnMap,
+    pub shard: Option<Shard>,
+}
+
+/// Reads an event log with the canonical column names (see [`load_events_with`]).
 pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Result<Events> {
+    load_events_with(path, &EventsRead::default(), policy, rejects)
+}
+
+/// Reads an event log — CSV, CSV.gz, NDJSON, NDJSON.gz or Parquet; one file, a folder of
+/// them or a glob — and checks it: rows that break the input contract go to `rejects`
+/// (see [`rejects::RejectClass`]), the rest become the canonical frame. Exact duplicates,
+/// and rows repeating a user's `event_id`, keep their first copy.
+///
+/// With a shard, only that shard's users are kept. A Parquet log is then filtered while
+/// it is scanned (polars' streaming engine), so memory holds one shard, not the log; the
+/// log's first and last event times are still those of the whole log.
+pub fn load_events_with(
+    path: &Path,
+    how: &EventsRead,
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+) -> Result<Events> {
     let clock = std::time::Instant::now();
-    let wanted = [
-        "user_id",
-        "timestamp",
-        "event",
-        "value",
-        "session_id",
-        "event_id",
-    ];
-    let (lf, schema) = open(
+    let map = &how.map;
+    let wanted = map.sources();
+    // A field with one source must be in a CSV header (which also tells a wrong delimiter).
+    let mut required = vec![map.timestamp.as_str()];
+    for sources in [&map.user_id, &map.event] {
+        if let [only] = sources.as_slice() {
+            required.push(only.as_str());
+        }
+    }
+    let (lf, schema, format, files) = open_events(path, &wanted, &required, policy, rejects)?;
+    let origin = Origin {
         path,
-        &wanted,
-        &["user_id", "timestamp", "event"],
-        policy,
-        rejects,
-    )?;
+        files: &files,
+    };
     tracing::debug!("{}: read in {:?}", path.display(), clock.elapsed());
-    let has = |c: &str| schema.contains(c);
+    let present = |sources: &[String]| -> Vec<String> {
+        sources
+            .iter()
+            .filter(|s| schema.contains(s))
+            .cloned()
+            .collect()
+    };
+    for sources in [&map.user_id, &map.event] {
+        if present(sources).is_empty() {
+            return Err(missing_source(path, &schema, sources, map));
+        }
+    }
+    if !schema.contains(&map.timestamp) {
+        let sources = std::slice::from_ref(&map.timestamp);
+        return Err(missing_source(path, &schema, sources, map));
+    }
+    let value = map.value.as_deref().filter(|v| schema.contains(v));
+    let session = present(&map.session_id);
+    let event_id = present(&map.event_id);
     let mut exprs = vec![
-        text(path, &schema, "user_id")?,
-        text(path, &schema, "event")?,
-        timestamp_expr(path, &schema, "timestamp")?.alias("ts"),
-        col("timestamp"),
-        if has("value") {
-            col("value").cast(DataType::Float64).alias("value")
-        } else {
-            lit(NULL).cast(DataType::Float64).alias("value")
+        first_text(path, &schema, &present(&map.user_id))?.alias("user_id"),
+        first_text(path, &schema, &present(&map.event))?.alias("event"),
+        timestamp_expr(path, &schema, &map.timestamp, map.timestamp_unit)?.alias("ts"),
+        col(map.timestamp.as_str()).alias("timestamp"),
+        match value {
+            Some(v) => col(v).cast(DataType::Float64).alias("value"),
+            None => lit(NULL).cast(DataType::Float64).alias("value"),
         },
-        if has("session_id") {
-            text(path, &schema, "session_id")?
-        } else {
+        if session.is_empty() {
             lit(NULL).cast(DataType::String).alias("session_id")
+        } else {
+            first_text(path, &schema, &session)?.alias("session_id")
         },
         col(LINE),
     ];
     let mut raw = vec!["user_id", "timestamp", "event"];
-    if has("value") {
-        exprs.push(col("value").cast(DataType::String).alias("value_raw"));
+    if let Some(v) = value {
+        exprs.push(col(v).cast(DataType::String).alias("value_raw"));
         raw.push("value_raw");
     }
-    if has("session_id") {
+    if !session.is_empty() {
         raw.push("session_id");
     }
-    if has("event_id") {
-        exprs.push(text(path, &schema, "event_id")?);
+    if !event_id.is_empty() {
+        exprs.push(first_text(path, &schema, &event_id)?.alias("event_id"));
         raw.push("event_id");
     }
-    let df = select_rows(lf, exprs, path, rejects)?;
+    let has = |c: &str| match c {
+        "value" => value.is_some(),
+        "event_id" => !event_id.is_empty(),
+        _ => false,
+    };
 
     let mut checks = vec![
         Check::missing("user_id"),
@@ -123,7 +173,7 @@ pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> R
             col("ts").is_null(),
             RejectClass::UnparseableTimestamp,
             "timestamp",
-            "not ISO-8601 or epoch seconds/milliseconds",
+            "not ISO-8601 or an epoch number",
         ),
         Check::new(
             col("ts").lt(lit(0i64)),
@@ -165,13 +215,38 @@ pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> R
             "not in [validation] known_events",
         ));
     }
+    let streaming = format == Format::Parquet;
+    let mut lf = lf.select(exprs);
+    let mut span = None;
+    if let Some(shard) = how.shard {
+        // The whole log's first and last valid event, before keeping one shard.
+        let valid = checks.iter().fold(lit(true), |acc, c| {
+            acc.and(c.mask.clone().fill_null(lit(false)).not())
+        });
+        let df = collect(
+            lf.clone()
+                .filter(valid)
+                .select([col("ts").min().alias("min"), col("ts").max().alias("max")]),
+            streaming,
+        )?;
+        let get = |c: &str| -> Result<Option<i64>> { Ok(df.column(c)?.i64()?.get(0)) };
+        span = get("min")?.zip(get("max")?);
+        lf = lf.filter(shard.mask(col("user_id")));
+    }
+    let df = collect(lf, streaming)?;
+    if df.height() == 0 && how.shard.is_none() {
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    if format == Format::Parquet {
+        rejects.rows_read(path, df.height() as u64);
+    }
     tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
-    let df = set_aside(df, path, &checks, &raw, rejects)?;
+    let df = set_aside(df, origin, &checks, &raw, rejects)?;
     tracing::debug!("{}: rows checked in {:?}", path.display(), clock.elapsed());
     let exact = ["user_id", "ts", "event", "value", "session_id"];
     let mut df = drop_repeats(
         df,
-        path,
+        origin,
         &exact,
         RejectClass::DuplicateEvent,
         "same user, time, event, value and session as line",
@@ -179,12 +254,14 @@ pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> R
         rejects,
     )?;
     if has("event_id") {
+        // Keyed by user too: an id repeated by another user is not a retry of this event,
+        // and every repeat stays in one shard.
         df = drop_repeats(
             df,
-            path,
-            &["event_id"],
+            origin,
+            &["event_id", "user_id"],
             RejectClass::DuplicateEventId,
-            "same event_id as line",
+            "same user and event_id as line",
             &raw,
             rejects,
         )?;
@@ -197,7 +274,10 @@ pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> R
     let mut df = df.select(["user_id", "ts", "event", "value", "session_id"])?;
     if df.height() == 0 {
         return Err(Error::Rejected {
-            message: format!("{}: every row was rejected", path.display()),
+            message: match how.shard {
+                Some(s) => format!("{}: shard {s} holds no valid events", path.display()),
+                None => format!("{}: every row was rejected", path.display()),
+            },
         });
     }
 
@@ -206,7 +286,7 @@ pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> R
         df = derive_sessions(df)?;
     }
     let ts = df.column("ts")?.i64()?;
-    let (min_ts, max_ts) = (ts.min().unwrap_or(0), ts.max().unwrap_or(0));
+    let (min_ts, max_ts) = span.unwrap_or((ts.min().unwrap_or(0), ts.max().unwrap_or(0)));
     Ok(Events {
         df,
         path: path.into(),
@@ -224,7 +304,7 @@ pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Re
     let (lf, schema) = open(path, &wanted, &["user_id", "signup_at"], policy, rejects)?;
     let mut exprs = vec![
         text(path, &schema, "user_id")?,
-        timestamp_expr(path, &schema, "signup_at")?.alias("signup_ts"),
+        timestamp_expr(path, &schema, "signup_at", TimestampUnit::Auto)?.alias("signup_ts"),
         col("signup_at"),
         col(LINE),
     ];
@@ -240,10 +320,10 @@ pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Re
     let df = select_rows(lf, exprs, path, rejects)?;
     let mut checks = vec![Check::missing("user_id"), Check::empty("signup_at")];
     checks.extend(time_checks("signup_ts", "signup_at", policy));
-    let df = set_aside(df, path, &checks, &raw, rejects)?;
+    let df = set_aside(df, Origin::single(path), &checks, &raw, rejects)?;
     let df = drop_repeats(
         df,
-        path,
+        Origin::single(path),
         &["user_id"],
         RejectClass::DuplicateUser,
         "same user_id as line",
@@ -267,9 +347,9 @@ pub fn load_subscriptions(
     let (lf, schema) = open(path, &required, &required, policy, rejects)?;
     let exprs = vec![
         text(path, &schema, "user_id")?,
-        timestamp_expr(path, &schema, "start_date")?.alias("start_ts"),
+        timestamp_expr(path, &schema, "start_date", TimestampUnit::Auto)?.alias("start_ts"),
         col("start_date"),
-        timestamp_expr(path, &schema, "end_date")?.alias("end_ts"),
+        timestamp_expr(path, &schema, "end_date", TimestampUnit::Auto)?.alias("end_ts"),
         col("end_date"),
         col(LINE),
     ];
@@ -289,7 +369,7 @@ pub fn load_subscriptions(
         "end_date",
         "before 1970-01-01",
     ));
-    let df = set_aside(df, path, &checks, &required, rejects)?;
+    let df = set_aside(df, Origin::single(path), &checks, &required, rejects)?;
     Ok(Subscriptions {
         df: df.select(["user_id", "start_ts", "end_ts"])?,
     })
@@ -383,7 +463,7 @@ fn time_checks(parsed: &str, column: &'static str, policy: &ReadPolicy) -> Vec<C
 /// to `rejects`; returns the rest, in order.
 fn set_aside(
     df: DataFrame,
-    path: &Path,
+    origin: Origin<'_>,
     checks: &[Check],
     raw: &[&str],
     rejects: &mut Rejects,
@@ -416,9 +496,10 @@ fn set_aside(
         let c = &checks[k];
         let value = texts.get(c.column, i);
         let column = c.column.trim_end_matches("_raw");
+        let (file, line) = origin.locate(lines.get(i).unwrap_or(0));
         rejects.add(
-            path,
-            lines.get(i).unwrap_or(0) as u64,
+            file,
+            line,
             c.class,
             format!("`{column}` {value:?}: {}", c.what),
             &texts.row(i),
@@ -434,7 +515,7 @@ fn set_aside(
 /// value, so a hash collision never drops a row and the cost stays one hash per row.
 fn drop_repeats(
     df: DataFrame,
-    path: &Path,
+    origin: Origin<'_>,
     keys: &[&str],
     class: RejectClass,
     what: &str,
@@ -519,13 +600,14 @@ fn drop_repeats(
     let bad = df.take(&idx)?;
     let texts = RowTexts::new(&bad, raw)?;
     for (i, &(row, first)) in repeats.iter().enumerate() {
-        rejects.add(
-            path,
-            lines.get(row).unwrap_or(0) as u64,
-            class,
-            format!("{what} {}", lines.get(first).unwrap_or(0)),
-            &texts.row(i),
-        );
+        let (file, line) = origin.locate(lines.get(row).unwrap_or(0));
+        let (first_file, first_line) = origin.locate(lines.get(first).unwrap_or(0));
+        let at = if first_file == file {
+            first_line.to_string()
+        } else {
+            format!("{first_line} of {}", first_file.display())
+        };
+        rejects.add(file, line, class, format!("{what} {at}"), &texts.row(i));
     }
     let mut keep = vec![true; n];
     for &(row, _) in &repeats {
@@ -551,7 +633,28 @@ impl RowTexts {
     fn new(df: &DataFrame, raw: &[&str]) -> Result<Self> {
         let mut columns = Vec::with_capacity(raw.len());
         for name in raw {
-            let c = df.column(name)?.cast(&DataType::String)?;
+            let c = df.column(name)?;
+            let c = match c.dtype() {
+                // Datetimes (with or without a time zone) as UTC ISO text.
+                DataType::Datetime(unit, _) => {
+                    let per_ms = match unit {
+                        TimeUnit::Nanoseconds => 1_000_000,
+                        TimeUnit::Microseconds => 1_000,
+                        TimeUnit::Milliseconds => 1,
+                    };
+                    let text: StringChunked = c
+                        .to_physical_repr()
+                        .i64()?
+                        .iter()
+                        .map(|v| {
+                            v.and_then(|v| DateTime::from_timestamp_millis(v.div_euclid(per_ms)))
+                                .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                        })
+                        .collect();
+                    text.into_column()
+                }
+                _ => c.cast(&DataType::String)?,
+            };
             columns.push((name.to_string(), c.str()?.clone()));
         }
         Ok(RowTexts { columns })
@@ -613,6 +716,21 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|dt| dt.and_utc().timestamp_millis())
+}
+
+/// Parses one timestamp whose numbers are in `unit` (text dates as [`parse_timestamp`]).
+pub fn parse_timestamp_in(text: &str, unit: TimestampUnit) -> Option<i64> {
+    if unit == TimestampUnit::Auto {
+        return parse_timestamp(text);
+    }
+    let s = text.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Some(unit.int_to_ms(n));
+    }
+    match s.parse::<f64>() {
+        Ok(n) if n.is_finite() => Some(unit.to_ms(n).floor() as i64),
+        _ => parse_timestamp(s),
+    }
 }
 
 /// Parses an as-of date given on the command line: `YYYY-MM-DD` (midnight UTC) or a full
@@ -715,15 +833,29 @@ fn require_column(path: &Path, schema: &Schema, column: &str) -> Result<()> {
 }
 
 /// An expression turning `column` into epoch milliseconds, whatever its type.
-fn timestamp_expr(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
+fn timestamp_expr(path: &Path, schema: &Schema, column: &str, unit: TimestampUnit) -> Result<Expr> {
     let dtype = schema.get(column).cloned().unwrap_or(DataType::String);
     Ok(match dtype {
-        DataType::String => col(column).map(parse_timestamp_column, |_: &Schema, f: &Field| {
-            Ok(Field::new(f.name().clone(), DataType::Int64))
-        }),
+        DataType::String => col(column).map(
+            move |c: Column| parse_timestamp_column(c, unit),
+            |_: &Schema, f: &Field| Ok(Field::new(f.name().clone(), DataType::Int64)),
+        ),
         DataType::Datetime(_, _) | DataType::Date => col(column)
             .cast(DataType::Datetime(TimeUnit::Milliseconds, None))
             .cast(DataType::Int64),
+        d if d.is_integer() && unit != TimestampUnit::Auto => {
+            let n = col(column).cast(DataType::Int64);
+            match unit {
+                TimestampUnit::S => n * lit(1000i64),
+                TimestampUnit::Us => n / lit(1000i64),
+                TimestampUnit::Ns => n / lit(1_000_000i64),
+                _ => n,
+            }
+        }
+        d if d.is_float() && unit != TimestampUnit::Auto => {
+            let factor = unit.to_ms(1.0);
+            (col(column).cast(DataType::Float64) * lit(factor)).cast(DataType::Int64)
+        }
         d if d.is_integer() => {
             let n = col(column).cast(DataType::Int64);
             when(
@@ -752,10 +884,256 @@ fn timestamp_expr(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
     })
 }
 
-fn parse_timestamp_column(c: Column) -> PolarsResult<Column> {
+fn parse_timestamp_column(c: Column, unit: TimestampUnit) -> PolarsResult<Column> {
     let text = c.str()?;
-    let out: Int64Chunked = text.iter().map(|v| v.and_then(parse_timestamp)).collect();
+    let out: Int64Chunked = text
+        .iter()
+        .map(|v| v.and_then(|v| parse_timestamp_in(v, unit)))
+        .collect();
     Ok(out.with_name(c.name().clone()).into_column())
+}
+
+/// The kinds of event files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+fn format_of(path: &Path) -> Option<Format> {
+    let name = path.to_string_lossy().to_lowercase();
+    if name.ends_with(".parquet") || name.ends_with(".pq") {
+        Some(Format::Parquet)
+    } else if is_csv(path) {
+        Some(Format::Csv)
+    } else if is_ndjson(path) {
+        Some(Format::Ndjson)
+    } else {
+        None
+    }
+}
+
+/// The files an input path names: the file itself, every event file under a folder
+/// (recursively, as hive partitions are laid out; names starting with `.` or `_`, such as
+/// `_SUCCESS`, are skipped), or the files a glob matches; sorted by path.
+fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let text = path.to_string_lossy();
+    let mut files = Vec::new();
+    if text.contains(['*', '?', '[']) {
+        let paths = glob::glob(&text).map_err(|e| Error::BadInputSet {
+            path: path.into(),
+            message: format!("not a valid glob pattern: {e}"),
+        })?;
+        files.extend(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()));
+        if files.is_empty() {
+            return Err(Error::BadInputSet {
+                path: path.into(),
+                message: "no file matches this pattern".into(),
+            });
+        }
+    } else if path.is_dir() {
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                let p = entry.map_err(|e| Error::io(&dir, e))?.path();
+                let hidden = p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(['.', '_']));
+                if hidden {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else if format_of(&p).is_some() {
+                    files.push(p);
+                }
+            }
+        }
+        if files.is_empty() {
+            return Err(Error::BadInputSet {
+                path: path.into(),
+                message: "the folder holds no .csv, .csv.gz, .ndjson, .jsonl or .parquet file"
+                    .into(),
+            });
+        }
+    } else if path.is_file() {
+        files.push(path.to_path_buf());
+    } else {
+        return Err(Error::MissingFile { path: path.into() });
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Bits of [`LINE`] holding the line within a file when a log has several files: the
+/// file's index is above them.
+const FILE_SHIFT: u32 = 40;
+
+/// Where a row's [`LINE`] value points: the file (of a multi-file text input) and line.
+#[derive(Debug, Clone, Copy)]
+struct Origin<'a> {
+    path: &'a Path,
+    files: &'a [PathBuf],
+}
+
+impl<'a> Origin<'a> {
+    fn single(path: &'a Path) -> Self {
+        Origin { path, files: &[] }
+    }
+
+    fn locate(&self, line: i64) -> (&'a Path, u64) {
+        let line = line.max(0) as u64;
+        if self.files.len() < 2 {
+            return (self.path, line);
+        }
+        let file = (line >> FILE_SHIFT) as usize;
+        match self.files.get(file) {
+            Some(f) => (f.as_path(), line & ((1 << FILE_SHIFT) - 1)),
+            None => (self.path, line),
+        }
+    }
+}
+
+/// Opens an event log as a lazy frame of its own columns plus [`LINE`]: text files go
+/// through the checked readers (every file of a folder or glob, stacked), Parquet is
+/// scanned lazily with its own types (a folder or glob as one dataset, hive partitions
+/// read as columns). Returns the files read (text inputs) for [`Origin`].
+fn open_events(
+    path: &Path,
+    wanted: &[&str],
+    required: &[&str],
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+) -> Result<(LazyFrame, Schema, Format, Vec<PathBuf>)> {
+    let files = input_files(path)?;
+    let formats: BTreeSet<_> = files
+        .iter()
+        .map(|f| format_of(f).map(|k| format!("{k:?}")))
+        .collect();
+    let format = match format_of(&files[0]) {
+        Some(f) if formats.len() == 1 => f,
+        None => {
+            return Err(Error::UnknownFormat {
+                path: files[0].clone(),
+            })
+        }
+        Some(_) => {
+            return Err(Error::BadInputSet {
+                path: path.into(),
+                message: "the files are of several formats; give one format at a time".into(),
+            })
+        }
+    };
+    for f in &files {
+        let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
+        if meta.len() == 0 {
+            return Err(Error::EmptyInput { path: f.clone() });
+        }
+    }
+    if format == Format::Parquet {
+        let pl_path = PlRefPath::try_from_path(path)?;
+        let mut args = ScanArgsParquet::default();
+        if !path.is_file() {
+            args.hive_options.enabled = Some(true);
+        }
+        let mut lf = LazyFrame::scan_parquet(pl_path, args)?;
+        let schema = lf.collect_schema()?.as_ref().clone();
+        let lf = lf
+            .with_row_index(LINE, Some(1))
+            .with_column(col(LINE).cast(DataType::Int64));
+        return Ok((lf, schema, format, Vec::new()));
+    }
+    let mut frames = Vec::with_capacity(files.len());
+    for (i, f) in files.iter().enumerate() {
+        let mut df = match format {
+            Format::Csv => read_csv_checked(f, wanted, required, policy, rejects)?,
+            _ => read_ndjson_checked(f, wanted, policy, rejects)?,
+        };
+        if files.len() > 1 {
+            let lines = df.column(LINE)?.i64()? + ((i as i64) << FILE_SHIFT);
+            df.with_column(lines.with_name(LINE.into()).into_column())?;
+        }
+        frames.push(df);
+    }
+    // Files may lack some wanted columns: give every frame the union, nulls where absent.
+    let names: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|w| frames.iter().any(|df| df.schema().contains(w)))
+        .chain([LINE])
+        .collect();
+    let mut stacked: Option<DataFrame> = None;
+    for df in frames {
+        let height = df.height();
+        let columns = names
+            .iter()
+            .map(|n| match df.column(n) {
+                Ok(c) => Ok(c.clone()),
+                Err(_) => Ok(Column::full_null((*n).into(), height, &DataType::String)),
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let df = DataFrame::new(height, columns)?;
+        stacked = Some(match stacked {
+            None => df,
+            Some(mut acc) => {
+                acc.vstack_mut(&df)?;
+                acc
+            }
+        });
+    }
+    let df = stacked.ok_or_else(|| Error::EmptyInput { path: path.into() })?;
+    let schema = df.schema().as_ref().clone();
+    Ok((df.lazy(), schema, format, files))
+}
+
+/// Collects `lf`, with polars' streaming engine when `streaming` (a scan that must not be
+/// held in memory whole).
+fn collect(lf: LazyFrame, streaming: bool) -> Result<DataFrame> {
+    Ok(if streaming {
+        lf.collect_with_engine(Engine::Streaming)?.unwrap_single()
+    } else {
+        lf.collect()?
+    })
+}
+
+/// The first non-empty of several text columns, row by row.
+fn first_text(path: &Path, schema: &Schema, sources: &[String]) -> Result<Expr> {
+    let mut exprs = sources
+        .iter()
+        .map(|s| text(path, schema, s))
+        .collect::<Result<Vec<_>>>()?;
+    let Some(mut out) = exprs.pop() else {
+        return Ok(lit(NULL).cast(DataType::String));
+    };
+    while let Some(e) = exprs.pop() {
+        let filled = e
+            .clone()
+            .is_not_null()
+            .and(e.clone().str().len_bytes().gt(lit(0u32)));
+        out = when(filled).then(e).otherwise(out);
+    }
+    Ok(out)
+}
+
+/// No source of a required field is in the file: names every accepted source.
+fn missing_source(path: &Path, schema: &Schema, sources: &[String], map: &ColumnMap) -> Error {
+    let mut column = sources.join("` or `");
+    if map.preset.is_some() {
+        column = format!("{column}` ({}", map.describe());
+        column.push_str(")`");
+        column = column.trim_end_matches('`').to_string();
+    }
+    Error::MissingColumn {
+        path: path.into(),
+        column,
+        found: schema
+            .iter_names()
+            .filter(|n| n.as_str() != LINE)
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 /// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …).
@@ -874,8 +1252,9 @@ mod tests {
              1,2026-01-02,purchase,ten,f\n\
              1,2026-01-02,purchase,10,g\n\
              1,2026-01-02,purchase,10,g\n\
-             2,2026-01-03,login,,a\n\
-             2,2026-01-03,teleport,,h\n",
+             1,2026-01-03,login,,a\n\
+             2,2026-01-03,teleport,,h\n\
+             2,2026-01-04,login,,a\n",
         );
         let policy = ReadPolicy {
             known_events: Some(["login", "purchase"].map(String::from).into()),
@@ -883,7 +1262,8 @@ mod tests {
         };
         let mut rejects = Rejects::default();
         let ev = load_events(&p, &policy, &mut rejects).unwrap();
-        assert_eq!(ev.rows(), 2);
+        // Line 12 repeats line 2's event id, but for another user: not a retry.
+        assert_eq!(ev.rows(), 3);
         let found: Vec<_> = rejects
             .rows
             .iter()
@@ -904,7 +1284,7 @@ mod tests {
         );
         assert_eq!(
             rejects.rows[0].detail,
-            "`timestamp` \"soon\": not ISO-8601 or epoch seconds/milliseconds"
+            "`timestamp` \"soon\": not ISO-8601 or an epoch number"
         );
         assert_eq!(rejects.rows[4].raw, "1,2026-01-02,purchase,ten,f");
         assert_eq!(
@@ -912,7 +1292,7 @@ mod tests {
             "same user, time, event, value and session as line 8"
         );
         let t = &rejects.files[&p.display().to_string()];
-        assert_eq!((t.rows_read, t.total(), t.lost()), (10, 8, 6));
+        assert_eq!((t.rows_read, t.total(), t.lost()), (11, 8, 6));
     }
 
     #[test]

@@ -21,6 +21,20 @@ use crate::error::{Error, Result};
 /// The frame's column holding each row's source line (1 = the header line).
 pub const LINE: &str = "line";
 
+/// The bytes of a file, decompressed when its name ends in `.gz`.
+pub fn open_bytes(path: &Path) -> Result<Box<dyn Read>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let gz = path.to_string_lossy().to_lowercase().ends_with(".gz");
+    Ok(if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            file,
+        )))
+    } else {
+        Box::new(file)
+    })
+}
+
 /// Reads `wanted` columns (those present) of a CSV or CSV.gz file as text, plus [`LINE`].
 /// `required` columns must be in the header. Empty cells become nulls.
 pub fn read_csv_checked(
@@ -30,16 +44,7 @@ pub fn read_csv_checked(
     policy: &ReadPolicy,
     rejects: &mut Rejects,
 ) -> Result<DataFrame> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let gz = path.to_string_lossy().to_lowercase().ends_with(".gz");
-    let source: Box<dyn Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-            1 << 16,
-            file,
-        )))
-    } else {
-        Box::new(file)
-    };
+    let source = open_bytes(path)?;
     let mut source = BufReader::with_capacity(1 << 16, CrlfCounter::new(source));
     let delimiter = match policy.delimiter {
         Some(d) => d,

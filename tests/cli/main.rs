@@ -2,10 +2,12 @@
 //! and shipped data, checked through the files it writes and its exit codes.
 
 mod errors;
+mod exports;
 mod fault;
 mod list;
 mod nightly;
 mod pipeline;
 mod rejects;
 mod report;
+mod shards;
 mod util;

@@ -1,0 +1,112 @@
+//! `churnrisk check`: read an event log the way `run` would (format, preset, column
+//! mapping, validation) and say what came out — before trusting a new export to a night.
+
+use anyhow::{Context, Result};
+
+use churnrisk::ingest::format_date;
+use churnrisk::model::artifact::write_atomic;
+use churnrisk::output::neutralize;
+
+use churnrisk::features::FeatureSpec;
+
+use super::{policy_from, Inputs};
+use crate::cli::CheckArgs;
+
+pub fn run(args: CheckArgs) -> Result<()> {
+    let policy = policy_from(&args.input.validation)?;
+    // The feature file only adds a warning here: without one, check the log anyway.
+    let features = &args.input.features;
+    let spec = match FeatureSpec::load(features) {
+        Ok(spec) => Some(spec),
+        Err(e) if !features.exists() => {
+            tracing::info!("{e}: not checking the log against feature definitions");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let checked = spec.is_some();
+    let spec = match spec {
+        Some(s) => s,
+        // Loading needs none of its definitions: a placeholder stands in.
+        None => FeatureSpec::from_toml("[events]\nvalue = [\"-\"]\n", features)?,
+    };
+    let inputs = Inputs::load_with(spec, &args.input, &policy)?;
+    if let Some(path) = &args.input.validation.rejects {
+        inputs
+            .rejects
+            .write_csv(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let events = &inputs.events;
+    let users = events.df.column("user_id")?.n_unique()?;
+    let names = churnrisk::features::event_names(events)?;
+    if !super::logging::is_quiet() {
+        println!(
+            "{}: {} events of {} users, {} event types, {} to {}{}",
+            args.input.events.display(),
+            events.rows(),
+            users,
+            names.len(),
+            format_date(events.min_ts),
+            format_date(events.max_ts),
+            if events.sessions_derived {
+                " (sessions derived: 30 minutes without an event ends one)"
+            } else {
+                ""
+            }
+        );
+        let summary = inputs
+            .rejects
+            .summary(args.input.validation.rejects.as_deref());
+        println!(
+            "set aside: {} rows ({} lost, {} duplicates)",
+            summary.total,
+            summary.lost,
+            summary.total - summary.lost
+        );
+    }
+    if checked {
+        if let Err(e) = inputs.spec.check_events_exist(&names) {
+            tracing::warn!("{}: {e}", features.display());
+        }
+    }
+    if let Some(out) = &args.out {
+        write_canonical(out, &inputs)?;
+        tracing::info!("canonical events written to {}", out.display());
+    }
+    inputs.rejects.enforce(&policy)?;
+    Ok(())
+}
+
+/// The canonical events as CSV, sorted by user, time and event.
+fn write_canonical(path: &std::path::Path, inputs: &Inputs) -> Result<()> {
+    use polars::prelude::*;
+    let df = inputs
+        .events
+        .df
+        .sort(["user_id", "ts", "event"], SortMultipleOptions::default())?;
+    let user = df.column("user_id")?.str()?;
+    let ts = df.column("ts")?.i64()?;
+    let event = df.column("event")?.str()?;
+    let value = df.column("value")?.f64()?;
+    let session = df.column("session_id")?.str()?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["user_id", "timestamp", "event", "value", "session_id"])?;
+    for i in 0..df.height() {
+        let time = ts
+            .get(i)
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default();
+        w.write_record([
+            neutralize(user.get(i).unwrap_or_default()),
+            time,
+            neutralize(event.get(i).unwrap_or_default()),
+            value.get(i).map(|v| v.to_string()).unwrap_or_default(),
+            neutralize(session.get(i).unwrap_or_default()),
+        ])?;
+    }
+    let bytes = w.into_inner().context("writing CSV")?;
+    write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
