@@ -38,7 +38,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let src = inputs.sources();
     let pop = labels::population(&src, &a.label, t)?;
     let y = labels::labels(&src, &a.label, &inputs.spec.file.events.value, &pop, t)?;
-    let prepared = features::prepare(&inputs.events, &inputs.spec);
+    let prepared = features::prepare(&inputs.events, &inputs.spec)?;
     let evaluate_model = |m: &ChurnModel| -> Result<Metrics> {
         m.check_compatible(&inputs.spec)?;
         let ff = features::compute(&prepared, &pop, t, &inputs.spec, &m.event_types)?;

@@ -44,7 +44,9 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     let selected = view.select(&rows);
     let written = write_list(&args.out, &selected, inputs.users.is_some(), &as_of_text);
     written.with_context(|| format!("writing {}", args.out.display()))?;
-    print!("{}", ranked_summary(&rows, 10));
+    if !super::logging::is_quiet() {
+        print!("{}", ranked_summary(&rows, 10));
+    }
     tracing::info!("ranked list written to {}", args.out.display());
     Ok(())
 }

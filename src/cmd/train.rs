@@ -24,6 +24,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     opts.step_days = args.panel_step_days;
     opts.min_churned = args.min_churned;
     opts.min_retained = args.min_retained;
+    if !args.alphas.is_empty() {
+        opts.alphas = args.alphas.clone();
+    }
     opts.cohorts.since = args.since.as_deref().map(parse_as_of).transpose()?;
     for c in &args.cohorts {
         let t = parse_as_of(c)?;
@@ -49,7 +52,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     model
         .save(&args.model)
         .with_context(|| format!("writing model {}", args.model.display()))?;
-    print!("{}", training_summary(&model));
+    if !super::logging::is_quiet() {
+        print!("{}", training_summary(&model));
+    }
     tracing::info!("model written to {}", args.model.display());
     Ok(())
 }

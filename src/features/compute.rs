@@ -2,7 +2,7 @@
 //! joined onto the population. Only events strictly before the as-of date are read.
 //! It computes raw figures; scaling and the model matrix are `model::matrix`'s job.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use polars::prelude::*;
 
@@ -30,31 +30,66 @@ pub struct FeatureFrame {
 #[derive(Clone)]
 pub struct Prepared {
     lf: LazyFrame,
+    /// Every event name of the log → a small integer: the features compare integers, not
+    /// strings (about 60 comparisons per event row).
+    codes: Arc<HashMap<String, u32>>,
     /// The log's first event: nobody is observable before it.
     min_ts: i64,
 }
 
-/// Adds a day number and one boolean column per event role.
-pub fn prepare(events: &Events, spec: &FeatureSpec) -> Prepared {
+/// Adds a day number, the event's code and one boolean column per event role.
+pub fn prepare(events: &Events, spec: &FeatureSpec) -> Result<Prepared> {
     let e = &spec.file.events;
+    let codes: HashMap<String, u32> = event_names(events)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| (name, i as u32))
+        .collect();
+    let codes = Arc::new(codes);
     let presence = if e.login.is_empty() {
         lit(true)
     } else {
-        any_of(&e.login)
+        any_of(&codes, &e.login)
     };
-    let lf = events.df.clone().lazy().with_columns([
-        (col("ts") / lit(DAY_MS)).alias("day"),
-        presence.alias("is_presence"),
-        any_of(&e.value).alias("is_value"),
-        any_of(&e.activation).alias("is_activation"),
-        any_of(&e.core).alias("is_core"),
-        any_of(&e.feedback).alias("is_feedback"),
-        any_of(&e.friction).alias("is_friction"),
-    ]);
-    Prepared {
+    let lookup = codes.clone();
+    let code = col("event").map(
+        move |c: Column| {
+            let out: UInt32Chunked = c
+                .str()?
+                .iter()
+                .map(|e| Some(e.and_then(|e| lookup.get(e).copied()).unwrap_or(NO_CODE)))
+                .collect();
+            Ok(out.with_name(c.name().clone()).into_column())
+        },
+        |_: &Schema, _: &Field| Ok(Field::new("code".into(), DataType::UInt32)),
+    );
+    let lf = events
+        .df
+        .clone()
+        .lazy()
+        .with_column(code.alias("code"))
+        .with_columns([
+            (col("ts") / lit(DAY_MS)).alias("day"),
+            presence.alias("is_presence"),
+            any_of(&codes, &e.value).alias("is_value"),
+            any_of(&codes, &e.activation).alias("is_activation"),
+            any_of(&codes, &e.core).alias("is_core"),
+            any_of(&codes, &e.feedback).alias("is_feedback"),
+            any_of(&codes, &e.friction).alias("is_friction"),
+        ]);
+    Ok(Prepared {
         lf,
+        codes,
         min_ts: events.min_ts,
-    }
+    })
+}
+
+/// The code of a name no event has: never equal to an event's.
+const NO_CODE: u32 = u32::MAX;
+
+/// Whether the event is `name` (an integer comparison on the event's code).
+fn is_event(codes: &HashMap<String, u32>, name: &str) -> Expr {
+    col("code").eq(lit(codes.get(name).copied().unwrap_or(NO_CODE - 1)))
 }
 
 /// The distinct event names in the log.
@@ -118,6 +153,7 @@ pub fn compute(
     );
     // Windows are whole calendar days (UTC): age 0 is the last day that began before T.
     let last_day = (as_of + DAY_MS - 1).div_euclid(DAY_MS) - 1;
+    let codes = &*prepared.codes;
     let events = prepared
         .lf
         .clone()
@@ -135,30 +171,29 @@ pub fn compute(
             .otherwise(lit(NULL).cast(DataType::Int64))
     };
 
-    let mut aggs = vec![
-        col("ts").min().alias("first_ts"),
-        col("ts").max().alias("last_ts"),
-        ts_if(col("is_value")).max().alias("last_value_ts"),
-        ts_if(col("is_activation")).min().alias("activation_ts"),
-        count_if(col("is_value").and(within(0, r))).alias("value_actions_recent"),
-        count_if(col("is_value").and(within(r, r + p))).alias("value_actions_prior"),
-        count_if(col("is_value").and(within(0, l))).alias("value_actions_long"),
-        len().cast(DataType::Float64).alias("events_total"),
-        count_if(col("is_value")).alias("value_total"),
+    let mut per = PerUser::default();
+    per.plain(col("ts").min().alias("first_ts"));
+    per.plain(col("ts").max().alias("last_ts"));
+    per.max(ts_if(col("is_value")), "last_value_ts");
+    per.min(ts_if(col("is_activation")), "activation_ts");
+    per.count(col("is_value").and(within(0, r)), "value_actions_recent");
+    per.count(col("is_value").and(within(r, r + p)), "value_actions_prior");
+    per.count(col("is_value").and(within(0, l)), "value_actions_long");
+    per.plain(len().cast(DataType::Float64).alias("events_total"));
+    per.count(col("is_value"), "value_total");
+    per.sum(
         when(col("is_value").and(within(0, l)))
             .then(col("value"))
-            .otherwise(lit(0.0))
-            .sum()
-            .cast(DataType::Float64)
-            .alias("value_amount_long"),
-        count_if(col("is_feedback").and(within(0, l))).alias("feedback_long"),
-        count_if(col("is_friction").and(within(0, r))).alias("friction_recent"),
-    ];
+            .otherwise(lit(0.0)),
+        "value_amount_long",
+    );
+    per.count(col("is_feedback").and(within(0, l)), "feedback_long");
+    per.count(col("is_friction").and(within(0, r)), "friction_recent");
     for funnel in &spec.file.funnels {
         for (i, step) in funnel.steps.iter().enumerate() {
-            aggs.push(
-                count_if(col("event").eq(lit(step.as_str())))
-                    .alias(format!("funnel_{}_{i}", funnel.name)),
+            per.count(
+                is_event(codes, step),
+                &format!("funnel_{}_{i}", funnel.name),
             );
         }
     }
@@ -168,23 +203,27 @@ pub fn compute(
         ratio_events.insert(&ratio.denominator);
     }
     for e in &ratio_events {
-        aggs.push(
-            count_if(col("event").eq(lit(*e)).and(within(0, l))).alias(format!("ratio_n_{e}")),
+        per.count(
+            is_event(codes, e).and(within(0, l)),
+            &format!("ratio_n_{e}"),
         );
     }
     for e in event_types {
-        aggs.push(
-            count_if(col("event").eq(lit(e.as_str())).and(within(0, r))).alias(rate_recent_name(e)),
+        per.count(is_event(codes, e).and(within(0, r)), &rate_recent_name(e));
+        per.count(
+            is_event(codes, e).and(within(r, r + p)),
+            &rate_prior_name(e),
         );
-        aggs.push(
-            count_if(col("event").eq(lit(e.as_str())).and(within(r, r + p)))
-                .alias(rate_prior_name(e)),
-        );
-        aggs.push(
-            count_if(col("event").eq(lit(e.as_str())).and(within(0, l))).alias(rate_long_name(e)),
-        );
+        per.count(is_event(codes, e).and(within(0, l)), &rate_long_name(e));
     }
-    let per_user = events.clone().group_by([col("user_id")]).agg(aggs);
+    // The conditions are evaluated as plain columns first (vectorized, in parallel), so
+    // that the group-by only sums, mins and maxes columns: its fast path. Conditions
+    // evaluated inside the aggregation took 8.5 s of 11.7 s on 10M events.
+    let per_user = events
+        .clone()
+        .with_columns(per.columns)
+        .group_by([col("user_id")])
+        .agg(per.aggs);
 
     // Active days: one row per (user, day with presence).
     let horizon = (r + p).max(l).max(7 * SLOPE_WEEKS);
@@ -206,7 +245,7 @@ pub fn compute(
     let core_used = events
         .clone()
         .filter(col("is_core").and(within(0, l)))
-        .select([col("user_id"), col("event")])
+        .select([col("user_id"), col("code")])
         .unique(None, UniqueKeepStrategy::Any)
         .group_by([col("user_id")])
         .agg([len().cast(DataType::Float64).alias("core_features_used")]);
@@ -381,11 +420,15 @@ pub fn compute(
             .map(|d| col(d.name.as_str()).cast(DataType::Float64)),
     );
     out.extend(AUX_COLUMNS.iter().map(|c| col(*c)));
+    // polars' streaming engine: measured on 10M events it runs every part of this query
+    // faster than the in-memory engine (the per-user sums 3.3 s against 5.7 s, session
+    // lengths 0.8 s against 2.0 s) — and it keeps memory to the aggregates.
     let df = filled
         .with_columns(derived)
         .select(out)
         .sort(["user_id"], SortMultipleOptions::default())
-        .collect()?;
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
     Ok(FeatureFrame { df, defs })
 }
 
@@ -395,10 +438,52 @@ fn at_least(e: Expr, floor: f64) -> Expr {
 }
 
 /// `event` is any of `names` (false for an empty list).
-fn any_of(names: &[String]) -> Expr {
+/// The per-user aggregations of the event rows: each condition or value becomes a
+/// column, and the group-by aggregates columns.
+#[derive(Default)]
+struct PerUser {
+    columns: Vec<Expr>,
+    aggs: Vec<Expr>,
+}
+
+impl PerUser {
+    fn column(&mut self, e: Expr) -> Expr {
+        let name = format!("__c{}", self.columns.len());
+        self.columns.push(e.alias(name.as_str()));
+        col(name.as_str())
+    }
+
+    /// Rows where `cond` holds, as `f64`.
+    fn count(&mut self, cond: Expr, name: &str) {
+        let c = self.column(cond);
+        self.aggs.push(c.sum().cast(DataType::Float64).alias(name));
+    }
+
+    fn sum(&mut self, value: Expr, name: &str) {
+        let c = self.column(value);
+        self.aggs.push(c.sum().cast(DataType::Float64).alias(name));
+    }
+
+    fn min(&mut self, value: Expr, name: &str) {
+        let c = self.column(value);
+        self.aggs.push(c.min().alias(name));
+    }
+
+    fn max(&mut self, value: Expr, name: &str) {
+        let c = self.column(value);
+        self.aggs.push(c.max().alias(name));
+    }
+
+    /// An aggregation of the rows' own columns.
+    fn plain(&mut self, agg: Expr) {
+        self.aggs.push(agg);
+    }
+}
+
+fn any_of(codes: &HashMap<String, u32>, names: &[String]) -> Expr {
     names
         .iter()
-        .map(|n| col("event").eq(lit(n.as_str())))
+        .map(|n| is_event(codes, n))
         .reduce(|a, b| a.or(b))
         .unwrap_or(lit(false))
 }
@@ -466,7 +551,7 @@ mod tests {
         let s = spec();
         let as_of = parse_timestamp("2026-04-05").unwrap();
         let pop = df!("user_id" => ["a", "b", "c"], "signup_ts" => [None, None, Some(parse_timestamp("2026-04-01").unwrap())]).unwrap();
-        let ff = compute(&prepare(&ev, &s), &pop, as_of, &s, &[]).unwrap();
+        let ff = compute(&prepare(&ev, &s).unwrap(), &pop, as_of, &s, &[]).unwrap();
         assert_eq!(ff.df.height(), 3);
         // a: logins on 03-20 (16 days before), 03-25 (11), 04-02 (3); 03-01 is 35 days before.
         assert_eq!(value(&ff, "a", "active_days_recent"), 2.0);
@@ -511,7 +596,14 @@ mod tests {
             parse_timestamp("2025-12-01").unwrap(),
         ];
         let pop = df!("user_id" => ["new", "old"], "signup_ts" => signup.map(Some)).unwrap();
-        let ff = compute(&prepare(&ev, &s), &pop, as_of, &s, &["login".to_string()]).unwrap();
+        let ff = compute(
+            &prepare(&ev, &s).unwrap(),
+            &pop,
+            as_of,
+            &s,
+            &["login".to_string()],
+        )
+        .unwrap();
         // Seen for all 14 recent days: the count itself.
         assert_eq!(value(&ff, "old", "n_recent__login"), 2.0);
         // Seen for 5 days, counted as the 7-day minimum: 2 logins → 4 per 14 days.

@@ -91,9 +91,12 @@ impl Scored {
 /// Scores the population at `as_of` with `model`.
 pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) -> Result<Scored> {
     model.check_compatible(spec)?;
+    let clock = std::time::Instant::now();
     let pop = labels::population(src, &model.label, as_of)?;
-    let prepared = features::prepare(src.events, spec);
+    tracing::debug!("population of {} in {:?}", pop.height(), clock.elapsed());
+    let prepared = features::prepare(src.events, spec)?;
     let ff = features::compute(&prepared, &pop, as_of, spec, &model.event_types)?;
+    tracing::debug!("features by {:?}", clock.elapsed());
     model.check_features(&ff.defs)?;
     let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
     let ids = ff.df.column("user_id")?.str()?;
@@ -142,6 +145,7 @@ pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) 
             row: i,
         });
     }
+    tracing::debug!("probabilities and reasons by {:?}", clock.elapsed());
     Ok(Scored {
         users,
         features: ff,

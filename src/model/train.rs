@@ -175,9 +175,10 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
             ),
         });
     }
+    let clock = std::time::Instant::now();
     let event_types = features::top_event_types(events, opts.as_of, spec.file.event_rates.top)?;
     let defs = features::catalog(spec, &event_types);
-    let prepared = features::prepare(events, spec);
+    let prepared = features::prepare(events, spec)?;
     let w = &spec.file.windows;
     let history = (w.recent_days + w.prior_days) as i64 * DAY_MS;
 
@@ -198,6 +199,12 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         let y = labels::labels(src, &opts.rule, &spec.file.events.value, &pop, t)?;
         panel.push(PanelRows { as_of: t, x, y });
     }
+    tracing::debug!(
+        "panel: {} dates, {} rows, features and labels in {:?}",
+        panel.len(),
+        panel.iter().map(|p| p.y.len()).sum::<usize>(),
+        clock.elapsed()
+    );
     let Some(validation) = panel.first() else {
         return Err(Error::NotEnoughData {
             message: format!(
@@ -259,6 +266,11 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         warm = Some(solution);
     }
     trials.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
+    tracing::debug!(
+        "{} regularization strengths fitted by {:?}",
+        trials.len(),
+        clock.elapsed()
+    );
     let Some((alpha, _, validation_metrics, best_solution, val_p)) = best else {
         return Err(Error::InvalidArgument {
             name: "alphas".into(),
@@ -289,6 +301,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let final_z = standardize(&x_all, &mean, &std);
     let (coef, intercept) = fit_from(&final_z, &y_all, alpha, Some(&best_solution))?.churn_side();
 
+    tracing::debug!("baseline and final fit by {:?}", clock.elapsed());
     // The drift reference: the population the model would score on its training day.
     let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
     let pop = labels::population(src, &opts.rule, opts.as_of)?;
