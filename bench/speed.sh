@@ -31,6 +31,9 @@ MEM_CAP_GB=${MEM_CAP_GB:-16}
 # one shard of the log, so peak RSS is a shard's, not the log's. Training then uses the
 # user-hash sample of shard 1/SHARDS.
 SHARD_FROM=${SHARD_FROM:-50000000}
+# churnrisk train at one L2 strength, the peer's (scikit-learn C=1 is linfa alpha 1 on the
+# summed loss): equal work. TRAIN_ARGS="" runs churnrisk's own search over 5 strengths.
+TRAIN_ARGS=${TRAIN_ARGS---alpha 1}
 SHARDS=${SHARDS:-8}
 AS_OF=${AS_OF:-2026-07-06}
 DAYS=182
@@ -94,14 +97,14 @@ machine="$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(grep -m
 {
     echo "# churnrisk speed benchmark"
     echo
-    echo "Command: \`CHURNRISK=$CHURNRISK MEM_CAP_GB=$MEM_CAP_GB bench/speed.sh ${SIZES[*]}\`"
+    echo "Command: \`CHURNRISK=$CHURNRISK MEM_CAP_GB=$MEM_CAP_GB TRAIN_ARGS=\"$TRAIN_ARGS\" bench/speed.sh ${SIZES[*]}\`"
     echo "($(date -u +%Y-%m-%dT%H:%MZ), $("$CHURNRISK" --version 2>/dev/null || echo churnrisk), as-of $AS_OF)"
     echo
     echo "Machine: $machine; load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
     echo "Python: $("$PY" -c 'import sys, pandas, sklearn, duckdb, pyarrow; print(f"{sys.version.split()[0]}, pandas {pandas.__version__}, scikit-learn {sklearn.__version__}, pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}")')"
     echo
-    echo "Wall seconds / peak RSS MB per job (/usr/bin/time). *score* = churnrisk score (read, validate, features, score, write the ranked list) and pandas --mode score (read, features, score, write the list); *train* = the whole training run (churnrisk: 12-date panel, 5 L2 strengths, baseline, refit; pandas: the same panel and purge, one lbfgs fit at C=1). DuckDB: features only. Under the Python jobs, in brackets: their own split of the time after the imports (load = reading the Parquet into typed columns; DuckDB's features include its reading); the rest of the wall time is interpreter start and imports (about 2 s). Ratios: pandas/churnrisk score time; churnrisk/pandas score peak RSS; DuckDB features time / churnrisk score time (churnrisk's score time also reads, validates, scores and writes the list, so this understates DuckDB's ratio to churnrisk's features alone); pandas/churnrisk train time, with each one's validation log loss (churnrisk / pandas)."
+    echo "Wall seconds / peak RSS MB per job (/usr/bin/time). *score* = churnrisk score (read, validate, features, score, write the ranked list) and pandas --mode score (read, features, score, write the list); *train* = the whole training run (churnrisk: 12-date panel, the L2 strengths of TRAIN_ARGS (one, alpha 1, by default), the recency baseline, the refit on every date and the drift reference; pandas: the same panel and purge, one lbfgs fit at C=1). From SHARD_FROM events on, churnrisk scores in SHARDS user-hash shards run one after the other and merged (time summed, RSS of the largest process) and trains on the user-hash sample 1/SHARDS. DuckDB: features only. Under the Python jobs, in brackets: their own split of the time after the imports (load = reading the Parquet into typed columns; DuckDB's features include its reading); the rest of the wall time is interpreter start and imports (about 2 s). Ratios: pandas/churnrisk score time; churnrisk/pandas score peak RSS; DuckDB features time / churnrisk score time (churnrisk's score time also reads, validates, scores and writes the list, so this understates DuckDB's ratio to churnrisk's features alone); pandas/churnrisk train time, with each one's validation log loss (churnrisk / pandas)."
     echo
     echo "| size | events | users (scored) | churnrisk train | churnrisk score | pandas train | pandas score | DuckDB features | score time pandas/churnrisk | score RSS churnrisk/pandas | DuckDB features / churnrisk score | train time pandas/churnrisk (log loss churnrisk / pandas) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -131,7 +134,7 @@ for size in "${SIZES[@]}"; do
     if [[ -z $gen_error ]]; then
         U=$dir/users.csv
         if (( n >= SHARD_FROM )); then
-            run_job cr_train "$CHURNRISK" -q train --events "$E" --users "$U" --as-of "$AS_OF" --model "$WORK/model.json" --shard "1/$SHARDS"
+            run_job cr_train "$CHURNRISK" -q train --events "$E" --users "$U" --as-of "$AS_OF" --model "$WORK/model.json" --shard "1/$SHARDS" $TRAIN_ARGS
             for i in $(seq 1 "$SHARDS"); do
                 run_job "cr_score_$i" "$CHURNRISK" -q score --events "$E" --users "$U" --model "$WORK/model.json" \
                     --as-of "$AS_OF" --shard "$i/$SHARDS" --out "$WORK/part-$i.jsonl"
@@ -145,7 +148,7 @@ for size in "${SIZES[@]}"; do
             : >"$WORK/cr_score.out"
             echo "sharded" >"$WORK/sharded"
         else
-            run_job cr_train "$CHURNRISK" -q train --events "$E" --users "$U" --as-of "$AS_OF" --model "$WORK/model.json"
+            run_job cr_train "$CHURNRISK" -q train --events "$E" --users "$U" --as-of "$AS_OF" --model "$WORK/model.json" $TRAIN_ARGS
             run_job cr_score "$CHURNRISK" -q score --events "$E" --users "$U" --model "$WORK/model.json" --as-of "$AS_OF" --out "$WORK/at_risk.csv"
         fi
         run_job pd_train "$PY" bench/speed_pandas.py --mode train --events "$E" --users "$U" --as-of "$AS_OF" \
