@@ -447,6 +447,25 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_preset_and_column_overrides() {
+        let c = parse(
+            "[inputs]\nevents = \"exports/*.json.gz\"\nfeatures = \"f\"\npreset = \"amplitude\"\n\
+             [inputs.columns]\nuser_id = [\"uid\", \"device_id\"]\ntimestamp_unit = \"ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.inputs.preset, Some(Preset::Amplitude));
+        let map = crate::ingest::ColumnMap::build(c.inputs.preset, &c.inputs.columns).unwrap();
+        assert_eq!(map.user_id, ["uid", "device_id"]);
+        assert_eq!(map.event, ["event_type"]);
+        assert_eq!(map.timestamp_unit, crate::ingest::TimestampUnit::Ms);
+        assert!(parse("[inputs]\nevents = \"e\"\nfeatures = \"f\"\npreset = \"heap\"\n").is_err());
+        assert!(parse(
+            "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[inputs.columns]\nuserid = \"x\"\n"
+        )
+        .is_err());
+    }
+
+    #[test]
     fn rejects_unknown_keys() {
         let err = parse("[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[output]\nfolder = \"x\"\n")
             .unwrap_err();

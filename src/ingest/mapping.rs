@@ -211,7 +211,10 @@ impl ColumnMap {
             let (key, value) = arg
                 .split_once('=')
                 .ok_or_else(|| bad(format!("{arg:?} is not KEY=COLUMN")))?;
-            let list = || Sources::Many(value.split(',').map(|s| s.trim().to_string()).collect());
+            let list = || match value.split_once(',') {
+                None => Sources::One(value.trim().to_string()),
+                Some(_) => Sources::Many(value.split(',').map(|s| s.trim().to_string()).collect()),
+            };
             match key.trim() {
                 "user_id" => o.user_id = Some(list()),
                 "anonymous_id" => o.anonymous_id = Some(list()),
@@ -290,6 +293,7 @@ impl Sources {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnOverrides {
+    /// One column keeps the preset's anonymous-id fallback; a list replaces all sources.
     pub user_id: Option<Sources>,
     /// Used when the user id is empty (replaces a preset's fallback).
     pub anonymous_id: Option<Sources>,
@@ -309,8 +313,13 @@ impl ColumnOverrides {
         if let Some(v) = &self.user_id {
             let fallbacks = map.user_id.split_off(1.min(map.user_id.len()));
             map.user_id = v.to_vec("user_id")?;
-            if self.anonymous_id.is_none() {
-                map.user_id.extend(fallbacks);
+            // One column keeps the preset's anonymous fallback; a list says it all.
+            if matches!(v, Sources::One(_)) && self.anonymous_id.is_none() {
+                for f in fallbacks {
+                    if !map.user_id.contains(&f) {
+                        map.user_id.push(f);
+                    }
+                }
             }
         }
         if let Some(v) = &self.anonymous_id {
@@ -383,6 +392,15 @@ mod tests {
         assert_eq!(m.user_id, ["userId", "anon_id"]);
         assert_eq!(m.event, ["name", "kind"]);
         assert_eq!(m.event_id, ["messageId"]);
+        // One user column keeps the anonymous fallback; a list replaces it.
+        let one = ColumnMap::preset(Preset::Segment)
+            .with_arguments(&["user_id=uid".into()])
+            .unwrap();
+        assert_eq!(one.user_id, ["uid", "anonymousId"]);
+        let list = ColumnMap::preset(Preset::Segment)
+            .with_arguments(&["user_id=uid,other".into()])
+            .unwrap();
+        assert_eq!(list.user_id, ["uid", "other"]);
         assert!(ColumnMap::default()
             .with_arguments(&["colour=red".into()])
             .is_err());

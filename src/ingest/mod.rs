@@ -1118,11 +1118,10 @@ fn first_text(path: &Path, schema: &Schema, sources: &[String]) -> Result<Expr> 
 
 /// No source of a required field is in the file: names every accepted source.
 fn missing_source(path: &Path, schema: &Schema, sources: &[String], map: &ColumnMap) -> Error {
+    // Quoted by the message as `a` or `b`[ of preset `p`].
     let mut column = sources.join("` or `");
-    if map.preset.is_some() {
-        column = format!("{column}` ({}", map.describe());
-        column.push_str(")`");
-        column = column.trim_end_matches('`').to_string();
+    if let Some(p) = map.preset {
+        column = format!("{column}` of preset `{}", p.name());
     }
     Error::MissingColumn {
         path: path.into(),

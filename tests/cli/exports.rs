@@ -163,7 +163,7 @@ fn a_wrong_preset_names_the_fields_it_looked_for() {
         err.contains("userId") && err.contains("anonymousId"),
         "{err}"
     );
-    assert!(err.contains("preset segment"), "{err}");
+    assert!(err.contains("of preset `segment`"), "{err}");
     // A bad line in an NDJSON export is set aside with its line number, not fatal.
     let bad = dir.path().join("bad.ndjson");
     let text = std::fs::read_to_string(fixtures().join("mixpanel.ndjson")).unwrap();
