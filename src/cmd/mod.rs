@@ -214,3 +214,25 @@ pub fn list_from(
     };
     Ok((TierRule::from_mode(mode, high, medium)?, view))
 }
+
+/// The end of `score` and `merge`, one code path so that a merged list is the scored one:
+/// control groups, statuses (no previous list: everyone on it is new), the selected rows
+/// written in `out`'s format, and the summary.
+pub fn write_ranked(
+    mut rows: Vec<churnrisk::output::RankedRow>,
+    view: &churnrisk::output::ListView,
+    out: &std::path::Path,
+    with_crm: bool,
+    as_of: &str,
+) -> Result<()> {
+    use churnrisk::output::{assign_groups, write_list, Tier};
+    assign_groups(&mut rows, &churnrisk::experiment::Split::default());
+    churnrisk::history::compare(&mut rows, None, as_of, Tier::Medium, &Default::default());
+    write_list(out, &view.select(&rows), with_crm, as_of)
+        .with_context(|| format!("writing {}", out.display()))?;
+    if !logging::is_quiet() {
+        print!("{}", churnrisk::report::ranked_summary(&rows, 10));
+    }
+    info!("ranked list written to {}", out.display());
+    Ok(())
+}

@@ -2,11 +2,9 @@
 
 use anyhow::{Context, Result};
 
-use churnrisk::history::compare;
 use churnrisk::ingest::{format_date, parse_as_of};
 use churnrisk::model::{score, ChurnModel};
-use churnrisk::output::{assign_groups, crm_lookup, rank, write_list, Tier};
-use churnrisk::report::ranked_summary;
+use churnrisk::output::rank;
 use churnrisk::shards::{write_part, PartHeader};
 
 use super::{policy_from, settle_rejects, Inputs};
@@ -32,23 +30,17 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     settle_rejects(&inputs, &args.input, &policy)?;
     let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)
         .with_context(|| format!("scoring with {}", args.model.display()))?;
-    let mut rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
+    let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
     if let Some(shard) = args.input.shard {
         return write_shard_part(&args, &inputs, shard, &format_date(as_of), &rows);
     }
-    assign_groups(&mut rows, &churnrisk::experiment::Split::default());
-    // No previous list here: every user on the list is new.
-    let as_of_text = format_date(as_of);
-    let crm = crm_lookup(inputs.users.as_ref())?;
-    compare(&mut rows, None, &as_of_text, Tier::Medium, &crm);
-    let selected = view.select(&rows);
-    let written = write_list(&args.out, &selected, inputs.users.is_some(), &as_of_text);
-    written.with_context(|| format!("writing {}", args.out.display()))?;
-    if !super::logging::is_quiet() {
-        print!("{}", ranked_summary(&rows, 10));
-    }
-    tracing::info!("ranked list written to {}", args.out.display());
-    Ok(())
+    super::write_ranked(
+        rows,
+        &view,
+        &args.out,
+        inputs.users.is_some(),
+        &format_date(as_of),
+    )
 }
 
 fn has_extension(path: &std::path::Path, ext: &str) -> bool {

@@ -1,12 +1,22 @@
-//! Per-user features at an as-of date: one lazy polars query over the prepared events,
-//! joined onto the population. Only events strictly before the as-of date are read.
-//! It computes raw figures; scaling and the model matrix are `model::matrix`'s job.
+//! Per-user features at an as-of date: one pass over each population member's events in
+//! time order (the log regrouped by user once, in `index`). Only events strictly before
+//! the as-of date are read. It computes raw figures; scaling and the model matrix are
+//! `model::matrix`'s job.
+//!
+//! Why not one polars group-by: the ~60 features are windowed counts, distinct days,
+//! distinct sessions and a median per user. As a polars query on 10M events that was
+//! 4.7 s for one date (streaming engine, conditions as integer-coded columns); over the
+//! user-grouped index the same figures take a fraction of that, and a 12-date training
+//! panel reuses the grouping instead of re-aggregating the log twelve times.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::catalog::{catalog, rate_long_name, rate_prior_name, rate_recent_name, FeatureDef};
+use super::index::{EventIndex, ACTIVATION, CORE, FEEDBACK, FRICTION, PRESENCE, VALUE};
 use super::spec::FeatureSpec;
 use crate::error::Result;
 use crate::ingest::{Events, DAY_MS};
@@ -26,18 +36,18 @@ pub struct FeatureFrame {
     pub defs: Vec<FeatureDef>,
 }
 
-/// The event log with the role flags of a feature spec, ready for any as-of date.
+/// The event log regrouped by user with the role flags of a feature spec, ready for any
+/// as-of date.
 #[derive(Clone)]
 pub struct Prepared {
-    lf: LazyFrame,
-    /// Every event name of the log → a small integer: the features compare integers, not
-    /// strings (about 60 comparisons per event row).
+    index: Arc<EventIndex>,
+    /// Every event name of the log → a small integer.
     codes: Arc<HashMap<String, u32>>,
     /// The log's first event: nobody is observable before it.
     min_ts: i64,
 }
 
-/// Adds a day number, the event's code and one boolean column per event role.
+/// Numbers the event names, flags each with its roles and regroups the log by user.
 pub fn prepare(events: &Events, spec: &FeatureSpec) -> Result<Prepared> {
     let e = &spec.file.events;
     let codes: HashMap<String, u32> = event_names(events)?
@@ -45,51 +55,28 @@ pub fn prepare(events: &Events, spec: &FeatureSpec) -> Result<Prepared> {
         .enumerate()
         .map(|(i, name)| (name, i as u32))
         .collect();
-    let codes = Arc::new(codes);
-    let presence = if e.login.is_empty() {
-        lit(true)
-    } else {
-        any_of(&codes, &e.login)
-    };
-    let lookup = codes.clone();
-    let code = col("event").map(
-        move |c: Column| {
-            let out: UInt32Chunked = c
-                .str()?
-                .iter()
-                .map(|e| Some(e.and_then(|e| lookup.get(e).copied()).unwrap_or(NO_CODE)))
-                .collect();
-            Ok(out.with_name(c.name().clone()).into_column())
-        },
-        |_: &Schema, _: &Field| Ok(Field::new("code".into(), DataType::UInt32)),
-    );
-    let lf = events
-        .df
-        .clone()
-        .lazy()
-        .with_column(code.alias("code"))
-        .with_columns([
-            (col("ts") / lit(DAY_MS)).alias("day"),
-            presence.alias("is_presence"),
-            any_of(&codes, &e.value).alias("is_value"),
-            any_of(&codes, &e.activation).alias("is_activation"),
-            any_of(&codes, &e.core).alias("is_core"),
-            any_of(&codes, &e.feedback).alias("is_feedback"),
-            any_of(&codes, &e.friction).alias("is_friction"),
-        ]);
+    // Without login events every event marks presence.
+    let mut role_of = vec![if e.login.is_empty() { PRESENCE } else { 0 }; codes.len()];
+    for (names, bit) in [
+        (&e.login, PRESENCE),
+        (&e.value, VALUE),
+        (&e.activation, ACTIVATION),
+        (&e.core, CORE),
+        (&e.feedback, FEEDBACK),
+        (&e.friction, FRICTION),
+    ] {
+        for c in names.iter().filter_map(|n| codes.get(n)) {
+            role_of[*c as usize] |= bit;
+        }
+    }
+    let clock = std::time::Instant::now();
+    let index = EventIndex::build(events, &codes, &role_of)?;
+    tracing::debug!("events grouped by user in {:?}", clock.elapsed());
     Ok(Prepared {
-        lf,
-        codes,
+        index: Arc::new(index),
+        codes: Arc::new(codes),
         min_ts: events.min_ts,
     })
-}
-
-/// The code of a name no event has: never equal to an event's.
-const NO_CODE: u32 = u32::MAX;
-
-/// Whether the event is `name` (an integer comparison on the event's code).
-fn is_event(codes: &HashMap<String, u32>, name: &str) -> Expr {
-    col("code").eq(lit(codes.get(name).copied().unwrap_or(NO_CODE - 1)))
 }
 
 /// The distinct event names in the log.
@@ -136,6 +123,539 @@ pub fn top_event_types(events: &Events, before: i64, k: usize) -> Result<Vec<Str
         .collect())
 }
 
+/// Which days (ages: 0 is the last day before T) a counter counts.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    /// Every event before T.
+    All,
+    /// Ages in `lo..hi`.
+    Ages(i64, i64),
+}
+
+impl Window {
+    fn holds(self, age: i64) -> bool {
+        match self {
+            Window::All => true,
+            Window::Ages(lo, hi) => age >= lo && age < hi,
+        }
+    }
+}
+
+/// What one as-of date counts per event name, fixed before the pass over users.
+struct Plan {
+    r: i64,
+    p: i64,
+    l: i64,
+    /// Presence days older than this are not needed by any window.
+    horizon: i64,
+    /// The day number of the last day that began before T.
+    last_day: i64,
+    /// Per event code: the counters (slot, window) its rows add to.
+    counters: Vec<Vec<(usize, Window)>>,
+    slots: usize,
+    /// Per event code: its place among the core features, if it is one.
+    core_slot: Vec<Option<usize>>,
+    core_count: usize,
+    /// Counter slots of each funnel's steps, of each ratio's numerator and denominator,
+    /// and of each event type's recent, prior and long counts.
+    funnels: Vec<Vec<usize>>,
+    ratios: Vec<(usize, usize)>,
+    rates: Vec<[usize; 3]>,
+}
+
+impl Plan {
+    fn new(prepared: &Prepared, spec: &FeatureSpec, event_types: &[String], as_of: i64) -> Self {
+        let w = &spec.file.windows;
+        let (r, p, l) = (
+            w.recent_days as i64,
+            w.prior_days as i64,
+            w.long_days as i64,
+        );
+        let codes = &*prepared.codes;
+        let mut counters: Vec<Vec<(usize, Window)>> = vec![Vec::new(); codes.len()];
+        let mut slots = 0;
+        let mut add = |name: &str, window: Window| {
+            let slot = slots;
+            slots += 1;
+            if let Some(&c) = codes.get(name) {
+                counters[c as usize].push((slot, window));
+            }
+            slot
+        };
+        let funnels = spec
+            .file
+            .funnels
+            .iter()
+            .map(|f| f.steps.iter().map(|s| add(s, Window::All)).collect())
+            .collect();
+        let mut ratio_slot: HashMap<&str, usize> = HashMap::new();
+        let mut ratio_events: BTreeSet<&str> = BTreeSet::new();
+        for ratio in &spec.file.ratios {
+            ratio_events.insert(&ratio.numerator);
+            ratio_events.insert(&ratio.denominator);
+        }
+        for e in ratio_events {
+            ratio_slot.insert(e, add(e, Window::Ages(0, l)));
+        }
+        let ratios = spec
+            .file
+            .ratios
+            .iter()
+            .map(|x| {
+                (
+                    ratio_slot[x.numerator.as_str()],
+                    ratio_slot[x.denominator.as_str()],
+                )
+            })
+            .collect();
+        let rates = event_types
+            .iter()
+            .map(|e| {
+                [
+                    add(e, Window::Ages(0, r)),
+                    add(e, Window::Ages(r, r + p)),
+                    add(e, Window::Ages(0, l)),
+                ]
+            })
+            .collect();
+        let mut core_slot = vec![None; codes.len()];
+        let mut core_count = 0;
+        for name in &spec.file.events.core {
+            if let Some(&c) = codes.get(name) {
+                if core_slot[c as usize].is_none() {
+                    core_slot[c as usize] = Some(core_count);
+                    core_count += 1;
+                }
+            }
+        }
+        Plan {
+            r,
+            p,
+            l,
+            horizon: (r + p).max(l).max(7 * SLOPE_WEEKS),
+            // Windows are whole calendar days (UTC): age 0 is the last day that began before T.
+            last_day: (as_of + DAY_MS - 1).div_euclid(DAY_MS) - 1,
+            counters,
+            slots,
+            core_slot,
+            core_count,
+            funnels,
+            ratios,
+            rates,
+        }
+    }
+}
+
+/// One user's raw figures before T.
+#[derive(Debug, Default, Clone)]
+struct Tally {
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+    last_value_ts: Option<i64>,
+    activation_ts: Option<i64>,
+    events_total: f64,
+    value_total: f64,
+    value_recent: f64,
+    value_prior: f64,
+    value_long: f64,
+    value_amount_long: f64,
+    feedback_long: f64,
+    friction_recent: f64,
+    active_recent: f64,
+    active_prior: f64,
+    active_long: f64,
+    weeks: [f64; SLOPE_WEEKS as usize],
+    core_used: f64,
+    sessions_recent: f64,
+    session_minutes: f64,
+    counts: Vec<f64>,
+}
+
+/// Per-thread buffers, reused across users.
+#[derive(Default)]
+struct Scratch {
+    recent_sessions: Vec<u32>,
+    long_sessions: Vec<(u32, i64)>,
+    minutes: Vec<f64>,
+    core_seen: Vec<bool>,
+}
+
+/// Reads rows `rows` of the index (one user, in time order) up to T.
+fn tally(
+    ix: &EventIndex,
+    rows: std::ops::Range<usize>,
+    as_of: i64,
+    plan: &Plan,
+    s: &mut Scratch,
+) -> Tally {
+    let mut t = Tally {
+        counts: vec![0.0; plan.slots],
+        ..Tally::default()
+    };
+    let start = rows.start;
+    let end = start + ix.ts[rows].partition_point(|&ts| ts < as_of);
+    if end == start {
+        return t;
+    }
+    let (r, p, l) = (plan.r, plan.p, plan.l);
+    s.recent_sessions.clear();
+    s.long_sessions.clear();
+    s.core_seen.clear();
+    s.core_seen.resize(plan.core_count, false);
+    let mut last_active_age = i64::MIN;
+    t.first_ts = Some(ix.ts[start]);
+    t.last_ts = Some(ix.ts[end - 1]);
+    for i in start..end {
+        let ts = ix.ts[i];
+        let age = plan.last_day - ts / DAY_MS;
+        let role = ix.role[i];
+        let code = ix.code[i] as usize;
+        let recent = age < r;
+        let long = age < l;
+        t.events_total += 1.0;
+        if role & VALUE != 0 {
+            t.value_total += 1.0;
+            t.last_value_ts = Some(ts);
+            if recent {
+                t.value_recent += 1.0;
+            }
+            if age >= r && age < r + p {
+                t.value_prior += 1.0;
+            }
+            if long {
+                t.value_long += 1.0;
+                let v = ix.value[i];
+                if !v.is_nan() {
+                    t.value_amount_long += v;
+                }
+            }
+        }
+        if role & ACTIVATION != 0 && t.activation_ts.is_none() {
+            t.activation_ts = Some(ts);
+        }
+        if role & FEEDBACK != 0 && long {
+            t.feedback_long += 1.0;
+        }
+        if role & FRICTION != 0 && recent {
+            t.friction_recent += 1.0;
+        }
+        if role & PRESENCE != 0 && age < plan.horizon && age != last_active_age {
+            // Times ascend, so a user's presence days arrive once each, newest last.
+            last_active_age = age;
+            if recent {
+                t.active_recent += 1.0;
+            }
+            if age >= r && age < r + p {
+                t.active_prior += 1.0;
+            }
+            if long {
+                t.active_long += 1.0;
+            }
+            if age < 7 * SLOPE_WEEKS {
+                t.weeks[(age / 7) as usize] += 1.0;
+            }
+        }
+        if role & CORE != 0 && long {
+            if let Some(k) = plan.core_slot.get(code).copied().flatten() {
+                s.core_seen[k] = true;
+            }
+        }
+        if let Some(cs) = plan.counters.get(code) {
+            for &(slot, window) in cs {
+                if window.holds(age) {
+                    t.counts[slot] += 1.0;
+                }
+            }
+        }
+        if recent {
+            s.recent_sessions.push(ix.session[i]);
+        }
+        if long {
+            s.long_sessions.push((ix.session[i], ts));
+        }
+    }
+    t.core_used = s.core_seen.iter().filter(|&&b| b).count() as f64;
+    t.sessions_recent = distinct(&mut s.recent_sessions) as f64;
+    t.session_minutes = median_session_minutes(&mut s.long_sessions, &mut s.minutes);
+    t
+}
+
+/// Number of distinct values (sorts only when needed: a user's sessions usually arrive in
+/// order).
+fn distinct(v: &mut [u32]) -> usize {
+    if v.windows(2).any(|w| w[0] > w[1]) {
+        v.sort_unstable();
+    }
+    v.iter()
+        .enumerate()
+        .filter(|&(i, x)| i == 0 || v[i - 1] != *x)
+        .count()
+}
+
+/// Median over sessions of (last − first event) in minutes; 0 without sessions.
+fn median_session_minutes(v: &mut [(u32, i64)], minutes: &mut Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    if v.windows(2).any(|w| w[0].0 > w[1].0) {
+        v.sort_unstable();
+    }
+    minutes.clear();
+    let mut i = 0;
+    while i < v.len() {
+        let (session, first) = v[i];
+        let (mut lo, mut hi) = (first, first);
+        while i < v.len() && v[i].0 == session {
+            lo = lo.min(v[i].1);
+            hi = hi.max(v[i].1);
+            i += 1;
+        }
+        minutes.push((hi - lo) as f64 * (1.0 / 60_000.0));
+    }
+    minutes.sort_unstable_by(f64::total_cmp);
+    let n = minutes.len();
+    if n % 2 == 1 {
+        minutes[n / 2]
+    } else {
+        // polars' linear interpolation at the 0.5 quantile, to the bit.
+        let (lower, upper) = (minutes[n / 2 - 1], minutes[n / 2]);
+        0.5 * (upper - lower) + lower
+    }
+}
+
+/// `max(x, floor)`.
+fn at_least(x: f64, floor: f64) -> f64 {
+    if x < floor {
+        floor
+    } else {
+        x
+    }
+}
+
+/// Milliseconds as days. Multiplied by the reciprocal, as polars divides a column by a
+/// constant: the figures, and so the lists, stay the same to the bit as when these
+/// features were a polars query.
+fn days(ms: i64) -> f64 {
+    ms as f64 * (1.0 / DAY_MS as f64)
+}
+
+/// Where each output column's value comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Named(Fixed),
+    Funnel(usize),
+    Ratio(usize),
+    RateRecent(usize),
+    RatePrior(usize),
+    RateLong(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fixed {
+    ActiveRecent,
+    ActivePrior,
+    ActivityChange,
+    ActivitySlope,
+    DaysSinceValue,
+    DaysSinceEvent,
+    ValuePerActiveDay,
+    CoreUsed,
+    Tenure,
+    Activated,
+    TimeToValue,
+    SessionsRecent,
+    SessionMinutes,
+    ValueTrend,
+    ValueLong,
+    EventsPerWeek,
+    ValuePerWeek,
+    ValueAmountLong,
+    FeedbackLong,
+    FrictionRecent,
+    ValueRecent,
+    ValuePrior,
+}
+
+fn source_of(name: &str, spec: &FeatureSpec, event_types: &[String]) -> Option<Source> {
+    use Fixed::*;
+    let fixed = match name {
+        "active_days_recent" => ActiveRecent,
+        "active_days_prior" => ActivePrior,
+        "activity_change" => ActivityChange,
+        "activity_slope" => ActivitySlope,
+        "days_since_last_value" => DaysSinceValue,
+        "days_since_last_event" => DaysSinceEvent,
+        "value_per_active_day" => ValuePerActiveDay,
+        "core_features_used" => CoreUsed,
+        "tenure_days" => Tenure,
+        "activated" => Activated,
+        "time_to_value_days" => TimeToValue,
+        "sessions_recent" => SessionsRecent,
+        "session_minutes" => SessionMinutes,
+        "value_trend" => ValueTrend,
+        "value_actions_long" => ValueLong,
+        "events_per_week" => EventsPerWeek,
+        "value_per_week" => ValuePerWeek,
+        "value_amount_long" => ValueAmountLong,
+        "feedback_long" => FeedbackLong,
+        "friction_recent" => FrictionRecent,
+        "value_actions_recent" => ValueRecent,
+        "value_actions_prior" => ValuePrior,
+        _ => {
+            let f = &spec.file;
+            if let Some(i) = f
+                .funnels
+                .iter()
+                .position(|x| name == format!("funnel_{}", x.name))
+            {
+                return Some(Source::Funnel(i));
+            }
+            if let Some(i) = f
+                .ratios
+                .iter()
+                .position(|x| name == format!("ratio_{}", x.name))
+            {
+                return Some(Source::Ratio(i));
+            }
+            for (i, e) in event_types.iter().enumerate() {
+                if name == rate_recent_name(e) {
+                    return Some(Source::RateRecent(i));
+                }
+                if name == rate_prior_name(e) {
+                    return Some(Source::RatePrior(i));
+                }
+                if name == rate_long_name(e) {
+                    return Some(Source::RateLong(i));
+                }
+            }
+            return None;
+        }
+    };
+    Some(Source::Named(fixed))
+}
+
+/// One user's figures at T, derived from the tally (the formulas of the catalog).
+struct Derive<'a> {
+    t: &'a Tally,
+    plan: &'a Plan,
+    as_of: i64,
+    min_ts: i64,
+    signup: i64,
+    tenure: f64,
+}
+
+impl<'a> Derive<'a> {
+    fn new(t: &'a Tally, plan: &'a Plan, as_of: i64, min_ts: i64, signup_ts: Option<i64>) -> Self {
+        let signup = signup_ts.or(t.first_ts).unwrap_or(as_of);
+        Derive {
+            t,
+            plan,
+            as_of,
+            min_ts,
+            signup,
+            tenure: at_least(days(as_of - signup), 0.0),
+        }
+    }
+
+    fn log_ratio(&self, recent: f64, prior: f64) -> f64 {
+        let (rf, pf) = (self.plan.r as f64, self.plan.p as f64);
+        ((recent + 1.0) / (prior * (rf / pf) + 1.0)).log(std::f64::consts::E)
+    }
+
+    /// Days of `cap` before `end` in which the user could be seen (from signup or the
+    /// log's start), capped at `cap`.
+    fn exposure(&self, end: i64, cap: i64) -> f64 {
+        let from = if self.signup > self.min_ts {
+            self.signup
+        } else {
+            self.min_ts
+        };
+        let d = days(end - from);
+        if d > cap as f64 {
+            cap as f64
+        } else {
+            d
+        }
+    }
+
+    /// Per-event-type counts become rates over the part of each window in which the user
+    /// could be seen (at least a week, as in *Fighting Churn with Data*), so a user who
+    /// signed up 5 days ago is not read as a quiet one.
+    fn scale(&self, end: i64, cap: i64) -> f64 {
+        cap as f64 / at_least(self.exposure(end, cap), 7.min(cap) as f64)
+    }
+
+    fn value(&self, source: Source) -> f64 {
+        use Fixed::*;
+        let (t, plan, as_of) = (self.t, self.plan, self.as_of);
+        let (r, p, l) = (plan.r, plan.p, plan.l);
+        match source {
+            Source::Named(f) => match f {
+                ActiveRecent => t.active_recent,
+                ActivePrior => t.active_prior,
+                ActivityChange => self.log_ratio(t.active_recent, t.active_prior),
+                ActivitySlope => {
+                    // Least-squares slope of weekly active days against time (week 0 is
+                    // the latest), summed in week order.
+                    let mean_x = (SLOPE_WEEKS - 1) as f64 / 2.0;
+                    let sxx: f64 = (0..SLOPE_WEEKS).map(|k| (k as f64 - mean_x).powi(2)).sum();
+                    (0..SLOPE_WEEKS as usize)
+                        .map(|k| t.weeks[k] * ((mean_x - k as f64) / sxx))
+                        .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a + x)))
+                        .unwrap_or(0.0)
+                }
+                DaysSinceValue => t.last_value_ts.map_or(self.tenure, |v| days(as_of - v)),
+                DaysSinceEvent => t.last_ts.map_or(self.tenure, |v| days(as_of - v)),
+                ValuePerActiveDay => t.value_long / at_least(t.active_long, 1.0),
+                CoreUsed => t.core_used,
+                Tenure => self.tenure,
+                Activated => t.activation_ts.is_some() as u8 as f64,
+                TimeToValue => t
+                    .activation_ts
+                    .map_or(self.tenure, |a| at_least(days(a - self.signup), 0.0)),
+                SessionsRecent => t.sessions_recent,
+                SessionMinutes => t.session_minutes,
+                ValueTrend => self.log_ratio(t.value_recent, t.value_prior),
+                ValueLong => t.value_long,
+                EventsPerWeek => t.events_total * 7.0 / at_least(self.tenure, 1.0),
+                ValuePerWeek => t.value_total * 7.0 / at_least(self.tenure, 1.0),
+                ValueAmountLong => t.value_amount_long,
+                FeedbackLong => t.feedback_long,
+                FrictionRecent => t.friction_recent,
+                ValueRecent => t.value_recent,
+                ValuePrior => t.value_prior,
+            },
+            Source::Funnel(i) => {
+                // Steps reached in order: step k counts only if every step before it was.
+                let steps = &plan.funnels[i];
+                let reached = steps.iter().take_while(|&&s| t.counts[s] > 0.0).count();
+                (0..steps.len()).fold(0.0, |acc, k| acc + ((k < reached) as u8 as f64))
+                    * (1.0 / steps.len() as f64)
+            }
+            Source::Ratio(i) => {
+                let (num, den) = plan.ratios[i];
+                let (num, den) = (t.counts[num], t.counts[den]);
+                if den > 0.0 {
+                    num / den
+                } else {
+                    0.0
+                }
+            }
+            Source::RateRecent(i) => t.counts[plan.rates[i][0]] * self.scale(as_of, r),
+            Source::RatePrior(i) => {
+                let m = 7.min(p) as f64;
+                if self.exposure(as_of - r * DAY_MS, p) >= m {
+                    t.counts[plan.rates[i][1]] * self.scale(as_of - r * DAY_MS, p)
+                } else {
+                    // Too new for a prior window: no change is assumed.
+                    t.counts[plan.rates[i][0]] * self.scale(as_of, r) * (p as f64 / r as f64)
+                }
+            }
+            Source::RateLong(i) => t.counts[plan.rates[i][2]] * self.scale(as_of, l),
+        }
+    }
+}
+
 /// Computes every feature for `population` (`user_id`, `signup_ts`: i64 or null) at `as_of`.
 /// Users without events before `as_of` get the values of "no activity".
 pub fn compute(
@@ -145,347 +665,65 @@ pub fn compute(
     spec: &FeatureSpec,
     event_types: &[String],
 ) -> Result<FeatureFrame> {
-    let w = &spec.file.windows;
-    let (r, p, l) = (
-        w.recent_days as i64,
-        w.prior_days as i64,
-        w.long_days as i64,
-    );
-    // Windows are whole calendar days (UTC): age 0 is the last day that began before T.
-    let last_day = (as_of + DAY_MS - 1).div_euclid(DAY_MS) - 1;
-    let codes = &*prepared.codes;
-    let events = prepared
-        .lf
-        .clone()
-        .filter(col("ts").lt(lit(as_of)))
-        .with_column((lit(last_day) - col("day")).alias("age"));
-
-    // Every aggregation below is a plain sum/min/max over a full-column expression, which
-    // polars runs on its vectorized group-by path; distinct counts come from small
-    // de-duplicated frames instead of per-group `n_unique` on filtered values.
-    let within = |lo: i64, hi: i64| col("age").gt_eq(lit(lo)).and(col("age").lt(lit(hi)));
-    let count_if = |cond: Expr| cond.cast(DataType::Float64).sum();
-    let ts_if = |cond: Expr| {
-        when(cond)
-            .then(col("ts"))
-            .otherwise(lit(NULL).cast(DataType::Int64))
-    };
-
-    let mut per = PerUser::default();
-    per.plain(col("ts").min().alias("first_ts"));
-    per.plain(col("ts").max().alias("last_ts"));
-    per.max(ts_if(col("is_value")), "last_value_ts");
-    per.min(ts_if(col("is_activation")), "activation_ts");
-    per.count(col("is_value").and(within(0, r)), "value_actions_recent");
-    per.count(col("is_value").and(within(r, r + p)), "value_actions_prior");
-    per.count(col("is_value").and(within(0, l)), "value_actions_long");
-    per.plain(len().cast(DataType::Float64).alias("events_total"));
-    per.count(col("is_value"), "value_total");
-    per.sum(
-        when(col("is_value").and(within(0, l)))
-            .then(col("value"))
-            .otherwise(lit(0.0)),
-        "value_amount_long",
-    );
-    per.count(col("is_feedback").and(within(0, l)), "feedback_long");
-    per.count(col("is_friction").and(within(0, r)), "friction_recent");
-    for funnel in &spec.file.funnels {
-        for (i, step) in funnel.steps.iter().enumerate() {
-            per.count(
-                is_event(codes, step),
-                &format!("funnel_{}_{i}", funnel.name),
-            );
-        }
-    }
-    let mut ratio_events: BTreeSet<&str> = BTreeSet::new();
-    for ratio in &spec.file.ratios {
-        ratio_events.insert(&ratio.numerator);
-        ratio_events.insert(&ratio.denominator);
-    }
-    for e in &ratio_events {
-        per.count(
-            is_event(codes, e).and(within(0, l)),
-            &format!("ratio_n_{e}"),
-        );
-    }
-    for e in event_types {
-        per.count(is_event(codes, e).and(within(0, r)), &rate_recent_name(e));
-        per.count(
-            is_event(codes, e).and(within(r, r + p)),
-            &rate_prior_name(e),
-        );
-        per.count(is_event(codes, e).and(within(0, l)), &rate_long_name(e));
-    }
-    // The conditions are evaluated as plain columns first (vectorized, in parallel), so
-    // that the group-by only sums, mins and maxes columns: its fast path. Conditions
-    // evaluated inside the aggregation took 8.5 s of 11.7 s on 10M events.
-    let per_user = events
-        .clone()
-        .with_columns(per.columns)
-        .group_by([col("user_id")])
-        .agg(per.aggs);
-
-    // Active days: one row per (user, day with presence).
-    let horizon = (r + p).max(l).max(7 * SLOPE_WEEKS);
-    let mut day_aggs = vec![
-        count_if(within(0, r)).alias("active_days_recent"),
-        count_if(within(r, r + p)).alias("active_days_prior"),
-        count_if(within(0, l)).alias("active_days_long"),
-    ];
-    for week in 0..SLOPE_WEEKS {
-        day_aggs.push(count_if(within(7 * week, 7 * week + 7)).alias(format!("week_{week}")));
-    }
-    let active_days = events
-        .clone()
-        .filter(col("is_presence").and(col("age").lt(lit(horizon))))
-        .select([col("user_id"), col("age")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .group_by([col("user_id")])
-        .agg(day_aggs);
-    let core_used = events
-        .clone()
-        .filter(col("is_core").and(within(0, l)))
-        .select([col("user_id"), col("code")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .group_by([col("user_id")])
-        .agg([len().cast(DataType::Float64).alias("core_features_used")]);
-    let sessions = events
-        .clone()
-        .filter(within(0, r))
-        .select([col("user_id"), col("session_id")])
-        .unique(None, UniqueKeepStrategy::Any)
-        .group_by([col("user_id")])
-        .agg([len().cast(DataType::Float64).alias("sessions_recent")]);
-
-    let session_minutes = events
-        .filter(within(0, l))
-        .group_by([col("user_id"), col("session_id")])
-        .agg([
-            ((col("ts").max() - col("ts").min()).cast(DataType::Float64) / lit(60_000.0))
-                .alias("minutes"),
-        ])
-        .group_by([col("user_id")])
-        .agg([col("minutes").median().alias("session_minutes")]);
-
-    let joined = [per_user, session_minutes, active_days, core_used, sessions]
-        .into_iter()
-        .fold(
-            population
-                .clone()
-                .lazy()
-                .select([col("user_id"), col("signup_ts")]),
-            |acc, part| {
-                acc.join(
-                    part,
-                    [col("user_id")],
-                    [col("user_id")],
-                    JoinArgs::new(JoinType::Left),
-                )
-            },
-        );
-
+    let plan = Plan::new(prepared, spec, event_types, as_of);
     let defs = catalog(spec, event_types);
-    let day = |e: Expr| e.cast(DataType::Float64) / lit(DAY_MS as f64);
-    let signup = coalesce(&[col("signup_ts"), col("first_ts"), lit(as_of)]);
-    let tenure = at_least(day(lit(as_of) - signup.clone()), 0.0);
-    let (rf, pf) = (r as f64, p as f64);
-    let log_ratio = |recent: &str, prior: &str| {
-        ((col(recent) + lit(1.0)) / (col(prior) * lit(rf / pf) + lit(1.0)))
-            .log(lit(std::f64::consts::E))
-    };
-    // Least-squares slope of weekly active days against time (week 0 is the latest).
-    let mean_x = (SLOPE_WEEKS - 1) as f64 / 2.0;
-    let sxx: f64 = (0..SLOPE_WEEKS).map(|k| (k as f64 - mean_x).powi(2)).sum();
-    let slope = (0..SLOPE_WEEKS)
-        .map(|k| col(format!("week_{k}")) * lit((mean_x - k as f64) / sxx))
-        .reduce(|a, b| a + b)
-        .unwrap_or(lit(0.0));
-
-    let counts: Vec<String> = [
-        "active_days_recent",
-        "active_days_prior",
-        "active_days_long",
-        "value_actions_recent",
-        "value_actions_prior",
-        "value_actions_long",
-        "core_features_used",
-        "sessions_recent",
-        "events_total",
-        "value_total",
-        "value_amount_long",
-        "feedback_long",
-        "friction_recent",
-        "session_minutes",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain((0..SLOPE_WEEKS).map(|k| format!("week_{k}")))
-    .chain(
-        spec.file
-            .funnels
-            .iter()
-            .flat_map(|f| (0..f.steps.len()).map(move |i| format!("funnel_{}_{i}", f.name))),
-    )
-    .chain(ratio_events.iter().map(|e| format!("ratio_n_{e}")))
-    .chain(
-        event_types
-            .iter()
-            .flat_map(|e| [rate_recent_name(e), rate_prior_name(e), rate_long_name(e)]),
-    )
-    .collect();
-    let filled = joined.with_columns(
-        counts
-            .iter()
-            .map(|c| col(c.as_str()).fill_null(lit(0.0)))
-            .collect::<Vec<_>>(),
-    );
-
-    let mut derived = vec![
-        tenure.clone().alias("tenure_days"),
-        day(lit(as_of) - col("last_ts"))
-            .fill_null(tenure.clone())
-            .alias("days_since_last_event"),
-        day(lit(as_of) - col("last_value_ts"))
-            .fill_null(tenure.clone())
-            .alias("days_since_last_value"),
-        col("activation_ts")
-            .is_not_null()
-            .cast(DataType::Float64)
-            .alias("activated"),
-        at_least(day(col("activation_ts") - signup.clone()), 0.0)
-            .fill_null(tenure.clone())
-            .alias("time_to_value_days"),
-        log_ratio("active_days_recent", "active_days_prior").alias("activity_change"),
-        log_ratio("value_actions_recent", "value_actions_prior").alias("value_trend"),
-        slope.alias("activity_slope"),
-        (col("value_actions_long") / at_least(col("active_days_long"), 1.0))
-            .alias("value_per_active_day"),
-        (col("events_total") * lit(7.0) / at_least(tenure.clone(), 1.0)).alias("events_per_week"),
-        (col("value_total") * lit(7.0) / at_least(tenure, 1.0)).alias("value_per_week"),
-    ];
-    // Per-event-type counts become rates over the part of each window in which the user
-    // could be seen (from signup or the log's start; at least a week, as in *Fighting Churn
-    // with Data*), so a user who signed up 5 days ago is not read as a quiet one. Too new
-    // for a prior window: no change is assumed.
-    let observed_from = when(signup.clone().gt(lit(prepared.min_ts)))
-        .then(signup.clone())
-        .otherwise(lit(prepared.min_ts));
-    let exposure = |end: i64, cap: i64| {
-        let days = day(lit(end) - observed_from.clone());
-        when(days.clone().gt(lit(cap as f64)))
-            .then(lit(cap as f64))
-            .otherwise(days)
-    };
-    let min_exposure = |cap: i64| (7.min(cap)) as f64;
-    let scale =
-        |end: i64, cap: i64| lit(cap as f64) / at_least(exposure(end, cap), min_exposure(cap));
-    let prior_seen = exposure(as_of - r * DAY_MS, p).gt_eq(lit(min_exposure(p)));
-    for e in event_types {
-        let (nr, np, nl) = (rate_recent_name(e), rate_prior_name(e), rate_long_name(e));
-        let recent = col(nr.as_str()) * scale(as_of, r);
-        derived.push(
-            when(prior_seen.clone())
-                .then(col(np.as_str()) * scale(as_of - r * DAY_MS, p))
-                .otherwise(recent.clone() * lit(p as f64 / r as f64))
-                .alias(np.as_str()),
-        );
-        derived.push(recent.alias(nr.as_str()));
-        derived.push((col(nl.as_str()) * scale(as_of, l)).alias(nl.as_str()));
-    }
-    for funnel in &spec.file.funnels {
-        // Steps reached in order: step k counts only if every step before it was reached.
-        let mut reached = lit(true);
-        let mut total = lit(0.0);
-        for i in 0..funnel.steps.len() {
-            reached = reached.and(col(format!("funnel_{}_{i}", funnel.name)).gt(lit(0.0)));
-            total = total + reached.clone().cast(DataType::Float64);
-        }
-        derived.push(
-            (total / lit(funnel.steps.len() as f64)).alias(format!("funnel_{}", funnel.name)),
-        );
-    }
-    for ratio in &spec.file.ratios {
-        let num = col(format!("ratio_n_{}", ratio.numerator));
-        let den = col(format!("ratio_n_{}", ratio.denominator));
-        derived.push(
-            when(den.clone().gt(lit(0.0)))
-                .then(num / den)
-                .otherwise(lit(0.0))
-                .alias(format!("ratio_{}", ratio.name)),
-        );
-    }
-    let mut out = vec![col("user_id")];
-    out.extend(
-        defs.iter()
-            .map(|d| col(d.name.as_str()).cast(DataType::Float64)),
-    );
-    out.extend(AUX_COLUMNS.iter().map(|c| col(*c)));
-    // polars' streaming engine: measured on 10M events it runs every part of this query
-    // faster than the in-memory engine (the per-user sums 3.3 s against 5.7 s, session
-    // lengths 0.8 s against 2.0 s) — and it keeps memory to the aggregates.
-    let df = filled
-        .with_columns(derived)
-        .select(out)
-        .sort(["user_id"], SortMultipleOptions::default())
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    Ok(FeatureFrame { df, defs })
-}
-
-/// `max(e, floor)`, keeping nulls null.
-fn at_least(e: Expr, floor: f64) -> Expr {
-    when(e.clone().lt(lit(floor))).then(lit(floor)).otherwise(e)
-}
-
-/// `event` is any of `names` (false for an empty list).
-/// The per-user aggregations of the event rows: each condition or value becomes a
-/// column, and the group-by aggregates columns.
-#[derive(Default)]
-struct PerUser {
-    columns: Vec<Expr>,
-    aggs: Vec<Expr>,
-}
-
-impl PerUser {
-    fn column(&mut self, e: Expr) -> Expr {
-        let name = format!("__c{}", self.columns.len());
-        self.columns.push(e.alias(name.as_str()));
-        col(name.as_str())
-    }
-
-    /// Rows where `cond` holds, as `f64`.
-    fn count(&mut self, cond: Expr, name: &str) {
-        let c = self.column(cond);
-        self.aggs.push(c.sum().cast(DataType::Float64).alias(name));
-    }
-
-    fn sum(&mut self, value: Expr, name: &str) {
-        let c = self.column(value);
-        self.aggs.push(c.sum().cast(DataType::Float64).alias(name));
-    }
-
-    fn min(&mut self, value: Expr, name: &str) {
-        let c = self.column(value);
-        self.aggs.push(c.min().alias(name));
-    }
-
-    fn max(&mut self, value: Expr, name: &str) {
-        let c = self.column(value);
-        self.aggs.push(c.max().alias(name));
-    }
-
-    /// An aggregation of the rows' own columns.
-    fn plain(&mut self, agg: Expr) {
-        self.aggs.push(agg);
-    }
-}
-
-fn any_of(codes: &HashMap<String, u32>, names: &[String]) -> Expr {
-    names
+    let mut names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    names.extend(AUX_COLUMNS);
+    let sources: Vec<Source> = names
         .iter()
-        .map(|n| is_event(codes, n))
-        .reduce(|a, b| a.or(b))
-        .unwrap_or(lit(false))
+        .map(|n| {
+            source_of(n, spec, event_types).ok_or_else(|| {
+                crate::error::Error::Fit(format!("no computation for the feature `{n}`"))
+            })
+        })
+        .collect::<Result<_>>()?;
+
+    let ids = population.column("user_id")?.str()?;
+    let signup_col = population.column("signup_ts")?.cast(&DataType::Int64)?;
+    let signup = signup_col.i64()?;
+    let mut order: Vec<usize> = (0..population.height()).collect();
+    order.sort_by(|&a, &b| ids.get(a).cmp(&ids.get(b)));
+
+    let ix = &*prepared.index;
+    let width = sources.len();
+    // Users in chunks over the threads; each chunk's rows come back in order.
+    let chunks: Vec<Vec<f64>> = order
+        .par_chunks(2048)
+        .map(|chunk| {
+            let mut scratch = Scratch::default();
+            let mut out = Vec::with_capacity(chunk.len() * width);
+            for &row in chunk {
+                let user = ids.get(row).and_then(|id| ix.users.get(id).copied());
+                let tally = match user {
+                    Some(u) => tally(ix, ix.rows(u), as_of, &plan, &mut scratch),
+                    None => Tally {
+                        counts: vec![0.0; plan.slots],
+                        ..Tally::default()
+                    },
+                };
+                let d = Derive::new(&tally, &plan, as_of, prepared.min_ts, signup.get(row));
+                out.extend(sources.iter().map(|&s| d.value(s)));
+            }
+            out
+        })
+        .collect();
+
+    let n = order.len();
+    let mut columns: Vec<Vec<f64>> = (0..width).map(|_| Vec::with_capacity(n)).collect();
+    for chunk in &chunks {
+        for row in chunk.chunks_exact(width) {
+            for (c, v) in columns.iter_mut().zip(row) {
+                c.push(*v);
+            }
+        }
+    }
+    let user_ids: StringChunked = order.iter().map(|&i| ids.get(i)).collect();
+    let mut cols = vec![user_ids.with_name("user_id".into()).into_column()];
+    for (name, values) in names.iter().zip(columns) {
+        cols.push(Column::new((*name).into(), values));
+    }
+    let df = DataFrame::new(n, cols)?;
+    Ok(FeatureFrame { df, defs })
 }
 
 #[cfg(test)]
@@ -612,6 +850,69 @@ mod tests {
         assert_eq!(value(&ff, "new", "n_prior__login"), 8.0);
         // The old user's 90-day window holds 2 logins; the first login is 94 days old.
         assert_eq!(value(&ff, "old", "n_long__login"), 2.0);
+    }
+
+    /// Every feature of every user, at several as-of dates, equals what the former polars
+    /// query computed (`reference`), on a generated log with the default feature file,
+    /// users with and without signup times, and users with no events before the date.
+    #[test]
+    fn same_figures_as_the_polars_query() {
+        use crate::generate::{generate, EventFormat, GenerateConfig};
+        use crate::ingest::{load_events, ReadPolicy, Rejects};
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = GenerateConfig {
+            users: 300,
+            days: 182,
+            format: EventFormat::Parquet,
+            ..GenerateConfig::default()
+        };
+        generate(&cfg, dir.path()).unwrap();
+        let policy = ReadPolicy::new(parse_timestamp("2027-01-01").unwrap());
+        let path = dir.path().join(EventFormat::Parquet.file_name());
+        let ev = load_events(&path, &policy, &mut Rejects::default()).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let s = FeatureSpec::load(&root.join("features/default.toml")).unwrap();
+        let ours = prepare(&ev, &s).unwrap();
+        let theirs = super::super::reference::prepare(&ev, &s).unwrap();
+        let users: Vec<String> = event_names_of_users(&ev);
+        for as_of in ["2026-04-01", "2026-05-17", "2026-07-06"] {
+            let t = parse_timestamp(as_of).unwrap();
+            let types = top_event_types(&ev, t, 12).unwrap();
+            // Every user, half of them with a signup time, and one nobody has seen.
+            let mut ids = users.clone();
+            ids.push("nobody".into());
+            let signup: Vec<Option<i64>> = (0..ids.len())
+                .map(|i| (i % 2 == 0).then_some(t - (i as i64 % 97) * DAY_MS))
+                .collect();
+            let pop = df!("user_id" => &ids, "signup_ts" => signup).unwrap();
+            let a = compute(&ours, &pop, t, &s, &types).unwrap().df;
+            let b = super::super::reference::compute(&theirs, &pop, t, &s, &types)
+                .unwrap()
+                .df;
+            assert_eq!(a.get_column_names(), b.get_column_names());
+            assert_eq!(a.column("user_id").unwrap(), b.column("user_id").unwrap());
+            for name in a.get_column_names().into_iter().skip(1) {
+                let (x, y) = (
+                    a.column(name).unwrap().f64().unwrap(),
+                    b.column(name).unwrap().f64().unwrap(),
+                );
+                for (i, (x, y)) in x.iter().zip(y.iter()).enumerate() {
+                    let (x, y) = (x.unwrap(), y.unwrap());
+                    // To the bit: lists must not change with the engine.
+                    assert_eq!(
+                        x.to_bits(),
+                        y.to_bits(),
+                        "{as_of} {name} row {i}: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn event_names_of_users(ev: &Events) -> Vec<String> {
+        let u = ev.df.column("user_id").unwrap().str().unwrap();
+        let set: BTreeSet<&str> = u.iter().flatten().collect();
+        set.into_iter().map(String::from).collect()
     }
 
     #[test]

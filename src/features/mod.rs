@@ -3,6 +3,9 @@
 
 pub mod catalog;
 pub mod compute;
+pub mod index;
+#[cfg(test)]
+mod reference;
 pub mod spec;
 
 pub use catalog::{catalog, phrase, FeatureDef, RawRow, Transform};

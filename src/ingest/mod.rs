@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -523,44 +524,63 @@ fn drop_repeats(
     rejects: &mut Rejects,
 ) -> Result<DataFrame> {
     let n = df.height();
+    let key_columns: Vec<Column> = keys
+        .iter()
+        .map(|k| {
+            let c = df.column(k)?;
+            match c.dtype() {
+                DataType::Int64 | DataType::Float64 => Ok(c.clone()),
+                _ => c.cast(&DataType::String),
+            }
+        })
+        .collect::<PolarsResult<_>>()?;
+    // Rows in blocks over the threads: each block hashes its slice of every key column.
+    const BLOCK: usize = 1 << 16;
     let mut hashes = vec![0u64; n];
     let mut null_first = vec![false; n];
-    for (k, name) in keys.iter().enumerate() {
-        let c = df.column(name)?;
-        let mut mix = |i: usize, h: Option<u64>| {
-            // A null hashes apart from every value.
-            let h = h.map_or(0x51_7C_C1_B7_27_22_0A_95, |h| h ^ 1);
-            hashes[i] = (hashes[i].rotate_left(23) ^ h).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            if k == 0 && h == 0x51_7C_C1_B7_27_22_0A_95 {
-                null_first[i] = true;
-            }
-        };
-        match c.dtype() {
-            DataType::Int64 => {
-                for (i, v) in c.i64()?.iter().enumerate() {
-                    mix(i, v.map(|v| fnv1a(&v.to_le_bytes())));
+    hashes
+        .par_chunks_mut(BLOCK)
+        .zip(null_first.par_chunks_mut(BLOCK))
+        .enumerate()
+        .try_for_each(|(b, (hashes, null_first))| -> PolarsResult<()> {
+            for (k, c) in key_columns.iter().enumerate() {
+                let part = c.slice((b * BLOCK) as i64, hashes.len());
+                let mut mix = |i: usize, h: Option<u64>| {
+                    // A null hashes apart from every value.
+                    let h = h.map_or(0x51_7C_C1_B7_27_22_0A_95, |h| h ^ 1);
+                    hashes[i] = (hashes[i].rotate_left(23) ^ h).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    if k == 0 && h == 0x51_7C_C1_B7_27_22_0A_95 {
+                        null_first[i] = true;
+                    }
+                };
+                match part.dtype() {
+                    DataType::Int64 => {
+                        for (i, v) in part.i64()?.iter().enumerate() {
+                            mix(i, v.map(|v| fnv1a(&v.to_le_bytes())));
+                        }
+                    }
+                    DataType::Float64 => {
+                        for (i, v) in part.f64()?.iter().enumerate() {
+                            mix(i, v.map(|v| fnv1a(&v.to_bits().to_le_bytes())));
+                        }
+                    }
+                    _ => {
+                        for (i, v) in part.str()?.iter().enumerate() {
+                            mix(i, v.map(|v| fnv1a(v.as_bytes())));
+                        }
+                    }
                 }
             }
-            DataType::Float64 => {
-                for (i, v) in c.f64()?.iter().enumerate() {
-                    mix(i, v.map(|v| fnv1a(&v.to_bits().to_le_bytes())));
-                }
-            }
-            _ => {
-                let text = c.cast(&DataType::String)?;
-                for (i, v) in text.str()?.iter().enumerate() {
-                    mix(i, v.map(|v| fnv1a(v.as_bytes())));
-                }
-            }
-        }
-    }
+            Ok(())
+        })?;
     let clock = std::time::Instant::now();
     // (hash, row) pairs sorted: equal hashes side by side, each run in source order.
     let mut order: Vec<(u64, u32)> = (0..n)
         .filter(|&i| !null_first[i])
         .map(|i| (hashes[i], i as u32))
         .collect();
-    order.sort_unstable();
+    drop(hashes);
+    order.par_sort_unstable();
     tracing::trace!("sorted {} row hashes in {:?}", n, clock.elapsed());
     let columns: Vec<&Column> = keys
         .iter()

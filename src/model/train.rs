@@ -11,7 +11,7 @@
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use ndarray::{concatenate, Array1, Array2, Axis};
+use ndarray::{concatenate, Array1, Array2, Axis, ShapeBuilder};
 
 use super::artifact::{
     sigmoid, AlphaTrial, ChurnModel, ModelFeature, PanelDate, Training, ValidationPredictions,
@@ -402,7 +402,7 @@ impl Solution {
 /// [`fit`], optionally warm-started from an earlier solution.
 fn fit_from(z: &Array2<f64>, y: &[bool], alpha: f64, warm: Option<&Solution>) -> Result<Solution> {
     let targets = Array1::from_iter(y.iter().copied());
-    let data = Dataset::new(z.clone(), targets);
+    let data = DatasetBase::new(z.view(), targets);
     let mut params = LogisticRegression::default();
     if let Some(w) = warm {
         params = params.initial_params(w.params.clone());
@@ -453,10 +453,14 @@ fn scaling(x: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
         .unzip()
 }
 
+/// Standardized columns, stored column-major. linfa-logistic's gradient is `Xᵀ·r`; without
+/// BLAS, ndarray computes a matrix-vector product row by row of its left side, so a
+/// row-major X makes every row of `Xᵀ` a strided walk through the whole matrix. Column-major
+/// X makes them contiguous (and `X·w` goes through matrixmultiply in either layout).
 fn standardize(x: &Array2<f64>, mean: &[f64], std: &[f64]) -> Array2<f64> {
-    let mut z = x.clone();
-    for (j, mut c) in z.columns_mut().into_iter().enumerate() {
-        c.mapv_inplace(|v| (v - mean[j]) / std[j]);
+    let mut z = Array2::zeros(x.raw_dim().f());
+    for (j, (mut zc, xc)) in z.columns_mut().into_iter().zip(x.columns()).enumerate() {
+        zc.zip_mut_with(&xc, |z, &v| *z = (v - mean[j]) / std[j]);
     }
     z
 }

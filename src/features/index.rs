@@ -1,0 +1,200 @@
+//! The event log regrouped for per-user work: every user's events contiguous and in time
+//! order, as plain integer columns (event codes, role flags, session numbers). Built once
+//! per log; every as-of date then reads each user's slice once. It holds no features.
+
+use std::collections::HashMap;
+
+use foldhash::quality::FixedState;
+use polars::prelude::*;
+use rayon::prelude::*;
+use std::hash::BuildHasher;
+
+use crate::error::Result;
+use crate::ingest::Events;
+
+/// Role flags of an event row.
+pub const PRESENCE: u8 = 1;
+pub const VALUE: u8 = 2;
+pub const ACTIVATION: u8 = 4;
+pub const CORE: u8 = 8;
+pub const FEEDBACK: u8 = 16;
+pub const FRICTION: u8 = 32;
+
+/// Events grouped by user (compressed rows: user `u` owns rows `offsets[u]..offsets[u + 1]`),
+/// each user's rows sorted by time.
+#[derive(Debug)]
+pub struct EventIndex {
+    /// User id → user number.
+    pub users: PlHashMap<String, u32>,
+    pub offsets: Vec<usize>,
+    pub ts: Vec<i64>,
+    /// Event name codes (see `codes`).
+    pub code: Vec<u32>,
+    /// Role flags ([`PRESENCE`], [`VALUE`], …) of the row's event.
+    pub role: Vec<u8>,
+    /// The `value` column; NaN where it is empty.
+    pub value: Vec<f64>,
+    /// Session numbers within the user: equal exactly when the `session_id`s are equal.
+    pub session: Vec<u32>,
+}
+
+impl EventIndex {
+    /// Regroups `events`; `codes` numbers every event name, `role_of[code]` its flags.
+    pub fn build(events: &Events, codes: &HashMap<String, u32>, role_of: &[u8]) -> Result<Self> {
+        let df = &events.df;
+        let n = df.height();
+        let clock = std::time::Instant::now();
+        let user_col = df.column("user_id")?.str()?.rechunk();
+        // Number the users in order of appearance, counting rows per user.
+        let mut users: PlHashMap<String, u32> = PlHashMap::default();
+        let mut row_user: Vec<u32> = Vec::with_capacity(n);
+        let mut counts: Vec<usize> = Vec::new();
+        for u in user_col.iter() {
+            let u = u.unwrap_or("");
+            let id = match users.get(u) {
+                Some(&id) => id,
+                None => {
+                    let id = users.len() as u32;
+                    users.insert(u.to_string(), id);
+                    counts.push(0);
+                    id
+                }
+            };
+            counts[id as usize] += 1;
+            row_user.push(id);
+        }
+        let mut offsets = Vec::with_capacity(counts.len() + 1);
+        offsets.push(0usize);
+        for c in &counts {
+            offsets.push(offsets.last().copied().unwrap_or(0) + c);
+        }
+        // A stable counting sort by user: `order` lists the log's rows user by user.
+        let mut next = offsets.clone();
+        let mut order = vec![0u32; n];
+        for (i, &u) in row_user.iter().enumerate() {
+            let slot = &mut next[u as usize];
+            order[*slot] = i as u32;
+            *slot += 1;
+        }
+        drop(row_user);
+        tracing::trace!(
+            "index: {} users numbered and grouped in {:?}",
+            counts.len(),
+            clock.elapsed()
+        );
+
+        let ts_col = df.column("ts")?.i64()?.rechunk();
+        let ts_all: Vec<i64> = ts_col.iter().map(|t| t.unwrap_or(i64::MIN)).collect();
+        // Within a user, rows keep the log's order unless their times are out of order.
+        let mut per_user = split_by(&mut order, &offsets);
+        per_user.par_iter_mut().for_each(|rows| {
+            if rows
+                .windows(2)
+                .any(|w| ts_all[w[0] as usize] > ts_all[w[1] as usize])
+            {
+                rows.sort_by_key(|&i| ts_all[i as usize]);
+            }
+        });
+        drop(per_user);
+        let ts = gather(&ts_all, &order);
+        drop(ts_all);
+        tracing::trace!("index: times in order by {:?}", clock.elapsed());
+
+        let lookup: PlHashMap<&str, u32> = codes.iter().map(|(k, &v)| (k.as_str(), v)).collect();
+        let code_all = per_row(df.column("event")?.str()?, |e| {
+            e.and_then(|e| lookup.get(e).copied()).unwrap_or(u32::MAX)
+        });
+        let code = gather(&code_all, &order);
+        drop(code_all);
+        let role = code
+            .par_iter()
+            .map(|&c| role_of.get(c as usize).copied().unwrap_or(0))
+            .collect();
+        tracing::trace!("index: event codes by {:?}", clock.elapsed());
+
+        let value_col = df.column("value")?.cast(&DataType::Float64)?;
+        let value_all: Vec<f64> = value_col
+            .f64()?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect();
+        let value = gather(&value_all, &order);
+        drop(value_all);
+        tracing::trace!("index: values by {:?}", clock.elapsed());
+
+        // Sessions numbered within each user. The ids are read in log order (a table of
+        // every id in the log would miss the cache on every row) as a 128-bit hash, which
+        // stands for the text: two ids of one user sharing it is a ~1e-30 chance.
+        let (a, b) = (FixedState::with_seed(1), FixedState::with_seed(2));
+        let hash_all = per_row(df.column("session_id")?.str()?, |s| {
+            s.map_or(0, |s| {
+                (u128::from(a.hash_one(s)) << 64) | u128::from(b.hash_one(s)) | 1
+            })
+        });
+        let hashes = gather(&hash_all, &order);
+        drop(hash_all);
+        let mut session = vec![0u32; n];
+        let mut per_user: Vec<(&mut [u32], &[u128])> = split_by(&mut session, &offsets)
+            .into_iter()
+            .zip(offsets.windows(2).map(|w| &hashes[w[0]..w[1]]))
+            .collect();
+        per_user.par_iter_mut().for_each_init(
+            PlHashMap::<u128, u32>::default,
+            |seen, (numbers, hashes)| {
+                seen.clear();
+                for (out, &h) in numbers.iter_mut().zip(hashes.iter()) {
+                    let next = seen.len() as u32;
+                    *out = *seen.entry(h).or_insert(next);
+                }
+            },
+        );
+        drop(per_user);
+        drop(hashes);
+        tracing::trace!("index: sessions numbered by {:?}", clock.elapsed());
+
+        Ok(EventIndex {
+            users,
+            offsets,
+            ts,
+            code,
+            role,
+            value,
+            session,
+        })
+    }
+
+    /// The rows of user `u`.
+    pub fn rows(&self, u: u32) -> std::ops::Range<usize> {
+        self.offsets[u as usize]..self.offsets[u as usize + 1]
+    }
+}
+
+/// `f` of every cell of a text column, in row order, in blocks over the threads.
+fn per_row<T: Send>(ca: &StringChunked, f: impl Fn(Option<&str>) -> T + Sync) -> Vec<T> {
+    const BLOCK: usize = 1 << 16;
+    let n = ca.len();
+    let blocks: Vec<Vec<T>> = (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|b| {
+            let part = ca.slice((b * BLOCK) as i64, BLOCK.min(n - b * BLOCK));
+            part.iter().map(&f).collect()
+        })
+        .collect();
+    blocks.into_iter().flatten().collect()
+}
+
+/// `v` in the order of `rows`.
+fn gather<T: Copy + Send + Sync>(v: &[T], rows: &[u32]) -> Vec<T> {
+    rows.par_iter().map(|&i| v[i as usize]).collect()
+}
+
+/// `v` cut at `offsets` (user by user).
+fn split_by<'a, T>(mut v: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut [T]> {
+    let mut parts = Vec::with_capacity(offsets.len().saturating_sub(1));
+    for w in offsets.windows(2) {
+        let (head, tail) = std::mem::take(&mut v).split_at_mut(w[1] - w[0]);
+        parts.push(head);
+        v = tail;
+    }
+    parts
+}
