@@ -69,6 +69,9 @@ fn benches(c: &mut Criterion) {
     let pop = labels::population(&src, &model.label, as_of).expect("population");
     let mut g = c.benchmark_group("features");
     g.sample_size(10);
+    g.bench_function("prepare (events grouped by user)", |b| {
+        b.iter(|| features::prepare(&events, &spec).expect("prepare"))
+    });
     g.bench_function("compute (one as-of date)", |b| {
         let prepared = features::prepare(&events, &spec).expect("prepare");
         b.iter(|| {
