@@ -44,24 +44,10 @@ impl EventIndex {
         let df = &events.df;
         let n = df.height();
         let clock = std::time::Instant::now();
-        let user_col = df.column("user_id")?.str()?.rechunk();
-        // Number the users in order of appearance, counting rows per user.
-        let mut users: PlHashMap<String, u32> = PlHashMap::default();
-        let mut row_user: Vec<u32> = Vec::with_capacity(n);
-        let mut counts: Vec<usize> = Vec::new();
-        for u in user_col.iter() {
-            let u = u.unwrap_or("");
-            let id = match users.get(u) {
-                Some(&id) => id,
-                None => {
-                    let id = users.len() as u32;
-                    users.insert(u.to_string(), id);
-                    counts.push(0);
-                    id
-                }
-            };
-            counts[id as usize] += 1;
-            row_user.push(id);
+        let (users, row_user) = number_users(df.column("user_id")?.str()?);
+        let mut counts = vec![0usize; users.len()];
+        for &u in &row_user {
+            counts[u as usize] += 1;
         }
         let mut offsets = Vec::with_capacity(counts.len() + 1);
         offsets.push(0usize);
@@ -167,6 +153,55 @@ impl EventIndex {
     pub fn rows(&self, u: u32) -> std::ops::Range<usize> {
         self.offsets[u as usize]..self.offsets[u as usize + 1]
     }
+}
+
+/// Numbers the users in order of first appearance: each block of rows numbers its own on a
+/// thread, then the blocks' names are merged in row order and their numbers mapped.
+fn number_users(ca: &StringChunked) -> (PlHashMap<String, u32>, Vec<u32>) {
+    let n = ca.len();
+    let block = n.div_ceil(4 * rayon::current_num_threads()).max(1 << 16);
+    let local: Vec<(Vec<String>, Vec<u32>)> = (0..n.div_ceil(block))
+        .into_par_iter()
+        .map(|b| {
+            let part = ca.slice((b * block) as i64, block.min(n - b * block));
+            let mut seen: PlHashMap<&str, u32> = PlHashMap::default();
+            let mut names = Vec::new();
+            let codes = part
+                .iter()
+                .map(|u| {
+                    let u = u.unwrap_or("");
+                    *seen.entry(u).or_insert_with(|| {
+                        names.push(u.to_string());
+                        names.len() as u32 - 1
+                    })
+                })
+                .collect();
+            (names, codes)
+        })
+        .collect();
+    let mut users: PlHashMap<String, u32> = PlHashMap::default();
+    let remaps: Vec<Vec<u32>> = local
+        .iter()
+        .map(|(names, _)| {
+            names
+                .iter()
+                .map(|name| match users.get(name.as_str()) {
+                    Some(&id) => id,
+                    None => {
+                        let id = users.len() as u32;
+                        users.insert(name.clone(), id);
+                        id
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let rows = local
+        .par_iter()
+        .zip(&remaps)
+        .flat_map_iter(|((_, codes), remap)| codes.iter().map(move |&c| remap[c as usize]))
+        .collect();
+    (users, rows)
 }
 
 /// `f` of every cell of a text column, in row order, in blocks over the threads.
