@@ -255,20 +255,41 @@ struct Tally {
     activation_ts: Option<i64>,
     events_total: f64,
     value_total: f64,
-    value_recent: f64,
-    value_prior: f64,
-    value_long: f64,
+    /// Value actions in the recent, prior and long windows.
+    value: Windows,
     value_amount_long: f64,
     feedback_long: f64,
     friction_recent: f64,
-    active_recent: f64,
-    active_prior: f64,
-    active_long: f64,
+    /// Days with presence in the recent, prior and long windows.
+    active: Windows,
     weeks: [f64; SLOPE_WEEKS as usize],
     core_used: f64,
     sessions_recent: f64,
     session_minutes: f64,
     counts: Vec<f64>,
+}
+
+/// Counts in the recent, prior and long windows.
+#[derive(Debug, Default, Clone, Copy)]
+struct Windows {
+    recent: f64,
+    prior: f64,
+    long: f64,
+}
+
+impl Windows {
+    fn count(&mut self, age: i64, plan: &Plan) {
+        let (r, p, l) = (plan.r, plan.p, plan.l);
+        if age < r {
+            self.recent += 1.0;
+        }
+        if age >= r && age < r + p {
+            self.prior += 1.0;
+        }
+        if age < l {
+            self.long += 1.0;
+        }
+    }
 }
 
 /// Per-thread buffers, reused across users.
@@ -297,7 +318,7 @@ fn tally(
     if end == start {
         return t;
     }
-    let (r, p, l) = (plan.r, plan.p, plan.l);
+    let (r, l) = (plan.r, plan.l);
     s.recent_sessions.clear();
     s.long_sessions.clear();
     s.core_seen.clear();
@@ -316,14 +337,8 @@ fn tally(
         if role & VALUE != 0 {
             t.value_total += 1.0;
             t.last_value_ts = Some(ts);
-            if recent {
-                t.value_recent += 1.0;
-            }
-            if age >= r && age < r + p {
-                t.value_prior += 1.0;
-            }
+            t.value.count(age, plan);
             if long {
-                t.value_long += 1.0;
                 let v = ix.value[i];
                 if !v.is_nan() {
                     t.value_amount_long += v;
@@ -342,15 +357,7 @@ fn tally(
         if role & PRESENCE != 0 && age < plan.horizon && age != last_active_age {
             // Times ascend, so a user's presence days arrive once each, newest last.
             last_active_age = age;
-            if recent {
-                t.active_recent += 1.0;
-            }
-            if age >= r && age < r + p {
-                t.active_prior += 1.0;
-            }
-            if long {
-                t.active_long += 1.0;
-            }
+            t.active.count(age, plan);
             if age < 7 * SLOPE_WEEKS {
                 t.weeks[(age / 7) as usize] += 1.0;
             }
@@ -591,9 +598,9 @@ impl<'a> Derive<'a> {
         let (r, p, l) = (plan.r, plan.p, plan.l);
         match source {
             Source::Named(f) => match f {
-                ActiveRecent => t.active_recent,
-                ActivePrior => t.active_prior,
-                ActivityChange => self.log_ratio(t.active_recent, t.active_prior),
+                ActiveRecent => t.active.recent,
+                ActivePrior => t.active.prior,
+                ActivityChange => self.log_ratio(t.active.recent, t.active.prior),
                 ActivitySlope => {
                     // Least-squares slope of weekly active days against time (week 0 is
                     // the latest), summed in week order.
@@ -606,7 +613,7 @@ impl<'a> Derive<'a> {
                 }
                 DaysSinceValue => t.last_value_ts.map_or(self.tenure, |v| days(as_of - v)),
                 DaysSinceEvent => t.last_ts.map_or(self.tenure, |v| days(as_of - v)),
-                ValuePerActiveDay => t.value_long / at_least(t.active_long, 1.0),
+                ValuePerActiveDay => t.value.long / at_least(t.active.long, 1.0),
                 CoreUsed => t.core_used,
                 Tenure => self.tenure,
                 Activated => t.activation_ts.is_some() as u8 as f64,
@@ -615,15 +622,15 @@ impl<'a> Derive<'a> {
                     .map_or(self.tenure, |a| at_least(days(a - self.signup), 0.0)),
                 SessionsRecent => t.sessions_recent,
                 SessionMinutes => t.session_minutes,
-                ValueTrend => self.log_ratio(t.value_recent, t.value_prior),
-                ValueLong => t.value_long,
+                ValueTrend => self.log_ratio(t.value.recent, t.value.prior),
+                ValueLong => t.value.long,
                 EventsPerWeek => t.events_total * 7.0 / at_least(self.tenure, 1.0),
                 ValuePerWeek => t.value_total * 7.0 / at_least(self.tenure, 1.0),
                 ValueAmountLong => t.value_amount_long,
                 FeedbackLong => t.feedback_long,
                 FrictionRecent => t.friction_recent,
-                ValueRecent => t.value_recent,
-                ValuePrior => t.value_prior,
+                ValueRecent => t.value.recent,
+                ValuePrior => t.value.prior,
             },
             Source::Funnel(i) => {
                 // Steps reached in order: step k counts only if every step before it was.
@@ -913,6 +920,27 @@ mod tests {
         let u = ev.df.column("user_id").unwrap().str().unwrap();
         let set: BTreeSet<&str> = u.iter().flatten().collect();
         set.into_iter().map(String::from).collect()
+    }
+
+    #[test]
+    fn sessions_that_interleave_are_still_told_apart() {
+        // Session 1 spans 0–10 min, session 0 spans 2–3 min, session 2 is one event.
+        let mut rows = vec![
+            (1, 0),
+            (0, 120_000),
+            (0, 180_000),
+            (1, 600_000),
+            (2, 700_000),
+        ];
+        let mut minutes = Vec::new();
+        // Lengths 1, 10 and 0 minutes: the median is 1.
+        assert_eq!(median_session_minutes(&mut rows, &mut minutes), 1.0);
+        // An even count takes the midpoint of the middle two, as polars does.
+        let mut rows = vec![(5, 0), (5, 60_000), (3, 0), (3, 240_000)];
+        assert_eq!(median_session_minutes(&mut rows, &mut minutes), 2.5);
+        assert_eq!(median_session_minutes(&mut [], &mut minutes), 0.0);
+        assert_eq!(distinct(&mut [3, 1, 3, 2, 1]), 3);
+        assert_eq!(distinct(&mut []), 0);
     }
 
     #[test]

@@ -233,3 +233,67 @@ fn split_by<'a, T>(mut v: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut [T]> {
     }
     parts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(rows: &[(&str, i64, &str, Option<f64>, &str)]) -> Events {
+        let df = df!(
+            "user_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "ts" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "event" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "value" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            "session_id" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        Events {
+            df,
+            path: "t.csv".into(),
+            min_ts: 0,
+            max_ts: 0,
+            sessions_derived: false,
+        }
+    }
+
+    #[test]
+    fn groups_users_in_time_order_with_their_own_session_numbers() {
+        // b's rows arrive out of time order; both users have a session called "s1".
+        let ev = events(&[
+            ("b", 30, "make", Some(2.5), "s1"),
+            ("a", 10, "login", None, "s1"),
+            ("b", 10, "login", None, "s2"),
+            ("a", 20, "make", Some(1.0), "s1"),
+            ("b", 20, "login", None, "s1"),
+            ("b", 10, "make", None, "s2"),
+        ]);
+        let codes: HashMap<String, u32> = [("login".to_string(), 0), ("make".to_string(), 1)]
+            .into_iter()
+            .collect();
+        let ix = EventIndex::build(&ev, &codes, &[PRESENCE, VALUE]).unwrap();
+        let (a, b) = (ix.users["a"], ix.users["b"]);
+        assert_eq!((a, b), (1, 0), "numbered in order of first appearance");
+        let a_rows = ix.rows(a);
+        assert_eq!(&ix.ts[a_rows.clone()], &[10, 20]);
+        assert_eq!(&ix.session[a_rows.clone()], &[0, 0]);
+        assert_eq!(&ix.role[a_rows.clone()], &[PRESENCE, VALUE]);
+        let b_rows = ix.rows(b);
+        // Sorted by time; equal times keep the log's order (login before make at 10).
+        assert_eq!(&ix.ts[b_rows.clone()], &[10, 10, 20, 30]);
+        assert_eq!(&ix.code[b_rows.clone()], &[0, 1, 0, 1]);
+        // b's "s2" came first in time, so it is b's session 0; "s1" is b's session 1.
+        assert_eq!(&ix.session[b_rows.clone()], &[0, 0, 1, 1]);
+        let v = &ix.value[b_rows];
+        assert!(v[0].is_nan() && v[1].is_nan() && v[2].is_nan());
+        assert_eq!(v[3], 2.5);
+        assert_eq!(ix.value[a_rows.end - 1], 1.0);
+    }
+
+    #[test]
+    fn an_empty_log_has_no_users() {
+        let ev = events(&[]);
+        let ix = EventIndex::build(&ev, &HashMap::new(), &[]).unwrap();
+        assert!(ix.users.is_empty());
+        assert_eq!(ix.offsets, vec![0]);
+    }
+}

@@ -1,5 +1,6 @@
 //! Features: the definition file (`spec`), the catalog of what each feature means
-//! (`catalog`), and their computation at an as-of date (`compute`).
+//! (`catalog`), the log regrouped by user (`index`), and the computation at an as-of
+//! date (`compute`).
 
 pub mod catalog;
 pub mod compute;
