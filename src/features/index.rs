@@ -43,6 +43,16 @@ impl EventIndex {
     pub fn build(events: &Events, codes: &HashMap<String, u32>, role_of: &[u8]) -> Result<Self> {
         let df = &events.df;
         let n = df.height();
+        if u32::try_from(n).is_err() {
+            // Row numbers are u32 here, to keep the index at 4 bytes a row per column.
+            return Err(crate::error::Error::InvalidArgument {
+                name: "--shard".into(),
+                message: format!(
+                    "{n} events are more than one process groups ({}); score the log in user-hash shards (--shard i/n, then merge)",
+                    u32::MAX
+                ),
+            });
+        }
         let clock = std::time::Instant::now();
         let (users, row_user) = number_users(df.column("user_id")?.str()?);
         let mut counts = vec![0usize; users.len()];
