@@ -431,6 +431,7 @@ steps = ["start", "connect", "report"]
             min_ts: rows.iter().map(|r| r.1).min().unwrap(),
             max_ts: rows.iter().map(|r| r.1).max().unwrap(),
             sessions_derived: true,
+            groups: None,
         }
     }
 

@@ -197,6 +197,7 @@ mod tests {
             min_ts: 0,
             max_ts: 0,
             sessions_derived: false,
+            groups: None,
         }
     }
 

@@ -244,6 +244,7 @@ mod tests {
             min_ts: T - 10 * D,
             max_ts: rows.iter().map(|r| r.1).max().unwrap(),
             sessions_derived: true,
+            groups: None,
         }
     }
 

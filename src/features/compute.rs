@@ -81,19 +81,11 @@ pub fn prepare(events: &Events, spec: &FeatureSpec) -> Result<Prepared> {
 
 /// The distinct event names in the log.
 pub fn event_names(events: &Events) -> Result<BTreeSet<String>> {
-    let names = events
-        .df
-        .clone()
-        .lazy()
-        .select([col("event").unique()])
-        .collect()?;
-    Ok(names
-        .column("event")?
-        .str()?
-        .iter()
-        .flatten()
-        .map(String::from)
-        .collect())
+    Ok(
+        crate::ingest::keys::distinct(events.df.column("event")?.str()?)
+            .into_iter()
+            .collect(),
+    )
 }
 
 /// The `k` most frequent event types before `before` (ties by name), for per-event rates.
@@ -761,6 +753,7 @@ mod tests {
             min_ts: 0,
             max_ts: 0,
             sessions_derived: false,
+            groups: None,
         }
     }
 

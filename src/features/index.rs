@@ -4,13 +4,12 @@
 
 use std::collections::HashMap;
 
-use foldhash::quality::FixedState;
 use polars::prelude::*;
 use rayon::prelude::*;
-use std::hash::BuildHasher;
 
 use crate::error::Result;
-use crate::ingest::Events;
+use crate::ingest::group::split_by;
+use crate::ingest::{keys, Events, Groups};
 
 /// Role flags of an event row.
 pub const PRESENCE: u8 = 1;
@@ -43,64 +42,35 @@ impl EventIndex {
     pub fn build(events: &Events, codes: &HashMap<String, u32>, role_of: &[u8]) -> Result<Self> {
         let df = &events.df;
         let n = df.height();
-        if u32::try_from(n).is_err() {
-            // Row numbers are u32 here, to keep the index at 4 bytes a row per column.
-            return Err(crate::error::Error::InvalidArgument {
-                name: "--shard".into(),
-                message: format!(
-                    "{n} events are more than one process groups ({}); score the log in user-hash shards (--shard i/n, then merge)",
-                    u32::MAX
-                ),
-            });
-        }
         let clock = std::time::Instant::now();
-        let (users, row_user) = number_users(df.column("user_id")?.str()?);
-        let mut counts = vec![0usize; users.len()];
-        for &u in &row_user {
-            counts[u as usize] += 1;
-        }
-        let mut offsets = Vec::with_capacity(counts.len() + 1);
-        offsets.push(0usize);
-        for c in &counts {
-            offsets.push(offsets.last().copied().unwrap_or(0) + c);
-        }
-        // A stable counting sort by user: `order` lists the log's rows user by user.
-        let mut next = offsets.clone();
-        let mut order = vec![0u32; n];
-        for (i, &u) in row_user.iter().enumerate() {
-            let slot = &mut next[u as usize];
-            order[*slot] = i as u32;
-            *slot += 1;
-        }
-        drop(row_user);
-        tracing::trace!(
-            "index: {} users numbered and grouped in {:?}",
-            counts.len(),
-            clock.elapsed()
-        );
-
         let ts_col = df.column("ts")?.i64()?.rechunk();
         let ts_all: Vec<i64> = ts_col.iter().map(|t| t.unwrap_or(i64::MIN)).collect();
-        // Within a user, rows keep the log's order unless their times are out of order.
-        let mut per_user = split_by(&mut order, &offsets);
-        per_user.par_iter_mut().for_each(|rows| {
-            if rows
-                .windows(2)
-                .any(|w| ts_all[w[0] as usize] > ts_all[w[1] as usize])
-            {
-                rows.sort_by_key(|&i| ts_all[i as usize]);
+        let built;
+        let groups = match &events.groups {
+            Some(g) => g.as_ref(),
+            None => {
+                built = Groups::build(df.column("user_id")?.str()?, &ts_all)?;
+                &built
             }
-        });
-        drop(per_user);
-        let ts = gather(&ts_all, &order);
+        };
+        let (users, offsets, order) = (groups.users.clone(), groups.offsets.clone(), &groups.order);
+        debug_assert_eq!(order.len(), n);
+        tracing::trace!(
+            "index: {} users grouped by {:?}",
+            users.len(),
+            clock.elapsed()
+        );
+        let ts = gather(&ts_all, order);
         drop(ts_all);
         tracing::trace!("index: times in order by {:?}", clock.elapsed());
 
-        let lookup: PlHashMap<&str, u32> = codes.iter().map(|(k, &v)| (k.as_str(), v)).collect();
-        let code_all = per_row(df.column("event")?.str()?, |e| {
-            e.and_then(|e| lookup.get(e).copied()).unwrap_or(u32::MAX)
-        });
-        let code = gather(&code_all, &order);
+        let lookup: PlHashMap<u128, u32> =
+            codes.iter().map(|(k, &v)| (keys::key_of(k), v)).collect();
+        let code_all: Vec<u32> = text_keys(df.column("event")?.str()?)
+            .into_iter()
+            .map(|k| lookup.get(&k).copied().unwrap_or(u32::MAX))
+            .collect();
+        let code = gather(&code_all, order);
         drop(code_all);
         let role = code
             .par_iter()
@@ -114,38 +84,39 @@ impl EventIndex {
             .iter()
             .map(|v| v.unwrap_or(f64::NAN))
             .collect();
-        let value = gather(&value_all, &order);
+        let value = gather(&value_all, order);
         drop(value_all);
         tracing::trace!("index: values by {:?}", clock.elapsed());
 
-        // Sessions numbered within each user. The ids are read in log order (a table of
-        // every id in the log would miss the cache on every row) as a 128-bit hash, which
-        // stands for the text: two ids of one user sharing it is a ~1e-30 chance.
-        let (a, b) = (FixedState::with_seed(1), FixedState::with_seed(2));
-        let hash_all = per_row(df.column("session_id")?.str()?, |s| {
-            s.map_or(0, |s| {
-                (u128::from(a.hash_one(s)) << 64) | u128::from(b.hash_one(s)) | 1
-            })
-        });
-        let hashes = gather(&hash_all, &order);
-        drop(hash_all);
+        // Sessions numbered within each user, in time order. Each id's key is made in log
+        // order (reading the ids user by user would miss the cache on every row).
+        let keys = text_keys(df.column("session_id")?.str()?);
         let mut session = vec![0u32; n];
-        let mut per_user: Vec<(&mut [u32], &[u128])> = split_by(&mut session, &offsets)
+        let mut per_user: Vec<(&mut [u32], &[u32])> = split_by(&mut session, &offsets)
             .into_iter()
-            .zip(offsets.windows(2).map(|w| &hashes[w[0]..w[1]]))
+            .zip(offsets.windows(2).map(|w| &order[w[0]..w[1]]))
             .collect();
         per_user.par_iter_mut().for_each_init(
             PlHashMap::<u128, u32>::default,
-            |seen, (numbers, hashes)| {
+            |seen, (numbers, rows)| {
                 seen.clear();
-                for (out, &h) in numbers.iter_mut().zip(hashes.iter()) {
-                    let next = seen.len() as u32;
-                    *out = *seen.entry(h).or_insert(next);
+                let mut last = None;
+                for (out, &row) in numbers.iter_mut().zip(rows.iter()) {
+                    let key = keys[row as usize];
+                    // Most events continue the session of the one before.
+                    *out = match last {
+                        Some((k, number)) if k == key => number,
+                        _ => {
+                            let next = seen.len() as u32;
+                            *seen.entry(key).or_insert(next)
+                        }
+                    };
+                    last = Some((key, *out));
                 }
             },
         );
         drop(per_user);
-        drop(hashes);
+        drop(keys);
         tracing::trace!("index: sessions numbered by {:?}", clock.elapsed());
 
         Ok(EventIndex {
@@ -165,83 +136,25 @@ impl EventIndex {
     }
 }
 
-/// Numbers the users in order of first appearance: each block of rows numbers its own on a
-/// thread, then the blocks' names are merged in row order and their numbers mapped.
-fn number_users(ca: &StringChunked) -> (PlHashMap<String, u32>, Vec<u32>) {
-    let n = ca.len();
-    let block = n.div_ceil(4 * rayon::current_num_threads()).max(1 << 16);
-    let local: Vec<(Vec<String>, Vec<u32>)> = (0..n.div_ceil(block))
+/// The key of every cell of a text column (see [`keys`]), in row order, in blocks over
+/// the threads.
+fn text_keys(ca: &StringChunked) -> Vec<u128> {
+    let mut out = vec![keys::NULL_KEY; ca.len()];
+    let parts = keys::par_blocks(ca, |start, part| (start, part.len()));
+    let mut bounds: Vec<usize> = parts.iter().map(|&(start, _)| start).collect();
+    bounds.push(ca.len());
+    split_by(&mut out, &bounds)
         .into_par_iter()
-        .map(|b| {
-            let part = ca.slice((b * block) as i64, block.min(n - b * block));
-            let mut seen: PlHashMap<&str, u32> = PlHashMap::default();
-            let mut names = Vec::new();
-            let codes = part
-                .iter()
-                .map(|u| {
-                    let u = u.unwrap_or("");
-                    *seen.entry(u).or_insert_with(|| {
-                        names.push(u.to_string());
-                        names.len() as u32 - 1
-                    })
-                })
-                .collect();
-            (names, codes)
-        })
-        .collect();
-    let mut users: PlHashMap<String, u32> = PlHashMap::default();
-    let remaps: Vec<Vec<u32>> = local
-        .iter()
-        .map(|(names, _)| {
-            names
-                .iter()
-                .map(|name| match users.get(name.as_str()) {
-                    Some(&id) => id,
-                    None => {
-                        let id = users.len() as u32;
-                        users.insert(name.clone(), id);
-                        id
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let rows = local
-        .par_iter()
-        .zip(&remaps)
-        .flat_map_iter(|((_, codes), remap)| codes.iter().map(move |&c| remap[c as usize]))
-        .collect();
-    (users, rows)
-}
-
-/// `f` of every cell of a text column, in row order, in blocks over the threads.
-fn per_row<T: Send>(ca: &StringChunked, f: impl Fn(Option<&str>) -> T + Sync) -> Vec<T> {
-    const BLOCK: usize = 1 << 16;
-    let n = ca.len();
-    let blocks: Vec<Vec<T>> = (0..n.div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let part = ca.slice((b * BLOCK) as i64, BLOCK.min(n - b * BLOCK));
-            part.iter().map(&f).collect()
-        })
-        .collect();
-    blocks.into_iter().flatten().collect()
+        .zip(parts)
+        .for_each(|(slot, (start, len))| {
+            keys::for_each_key(&ca.slice(start as i64, len), |i, k| slot[i] = k);
+        });
+    out
 }
 
 /// `v` in the order of `rows`.
 fn gather<T: Copy + Send + Sync>(v: &[T], rows: &[u32]) -> Vec<T> {
     rows.par_iter().map(|&i| v[i as usize]).collect()
-}
-
-/// `v` cut at `offsets` (user by user).
-fn split_by<'a, T>(mut v: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut [T]> {
-    let mut parts = Vec::with_capacity(offsets.len().saturating_sub(1));
-    for w in offsets.windows(2) {
-        let (head, tail) = std::mem::take(&mut v).split_at_mut(w[1] - w[0]);
-        parts.push(head);
-        v = tail;
-    }
-    parts
 }
 
 #[cfg(test)]
@@ -263,6 +176,7 @@ mod tests {
             min_ts: 0,
             max_ts: 0,
             sessions_derived: false,
+            groups: None,
         }
     }
 

@@ -14,12 +14,15 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
+pub mod group;
+pub mod keys;
 pub mod mapping;
 pub mod ndjson;
 pub mod reader;
 pub mod rejects;
 pub mod shard;
 
+pub use group::Groups;
 pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
 use ndjson::{is_ndjson, read_ndjson_checked};
 use reader::read_csv_checked;
@@ -45,6 +48,9 @@ pub struct Events {
     pub max_ts: i64,
     /// True when `session_id` was derived from the 30-minute inactivity rule.
     pub sessions_derived: bool,
+    /// The rows of `df` grouped by user in time order (`None` for a frame made by hand;
+    /// the features then group it themselves).
+    pub groups: Option<Arc<Groups>>,
 }
 
 impl Events {
@@ -149,9 +155,17 @@ pub fn load_events_with(
         col(LINE),
     ];
     let mut raw = vec!["user_id", "timestamp", "event"];
+    // A value column read as text may hold cells that are not numbers: its text is kept
+    // to quote them. A numeric column (Parquet) cannot, and is quoted as it is.
+    let value_text =
+        value.is_some_and(|v| schema.get(v).is_some_and(|d| !d.is_primitive_numeric()));
     if let Some(v) = value {
-        exprs.push(col(v).cast(DataType::String).alias("value_raw"));
-        raw.push("value_raw");
+        if value_text {
+            exprs.push(col(v).cast(DataType::String).alias("value_raw"));
+            raw.push("value_raw");
+        } else {
+            raw.push("value");
+        }
     }
     if !session.is_empty() {
         raw.push("session_id");
@@ -160,11 +174,7 @@ pub fn load_events_with(
         exprs.push(first_text(path, &schema, &event_id)?.alias("event_id"));
         raw.push("event_id");
     }
-    let has = |c: &str| match c {
-        "value" => value.is_some(),
-        "event_id" => !event_id.is_empty(),
-        _ => false,
-    };
+    let has_event_id = !event_id.is_empty();
 
     let mut checks = vec![
         Check::missing("user_id"),
@@ -189,7 +199,7 @@ pub fn load_events_with(
             "later than the time of this run",
         ),
     ];
-    if has("value") {
+    if value_text {
         checks.push(Check::new(
             col("value_raw").is_not_null().and(col("value").is_null()),
             RejectClass::UnparseableValue,
@@ -244,35 +254,42 @@ pub fn load_events_with(
     tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
     let df = set_aside(df, origin, &checks, &raw, rejects)?;
     tracing::debug!("{}: rows checked in {:?}", path.display(), clock.elapsed());
-    let exact = ["user_id", "ts", "event", "value", "session_id"];
-    let mut df = drop_repeats(
-        df,
-        origin,
-        &exact,
-        RejectClass::DuplicateEvent,
-        "same user, time, event, value and session as line",
-        &raw,
-        rejects,
-    )?;
-    if has("event_id") {
-        // Keyed by user too: an id repeated by another user is not a retry of this event,
-        // and every repeat stays in one shard.
-        df = drop_repeats(
-            df,
-            origin,
-            &["event_id", "user_id"],
-            RejectClass::DuplicateEventId,
-            "same user and event_id as line",
-            &raw,
-            rejects,
-        )?;
+    let ts_all: Vec<i64> = df
+        .column("ts")?
+        .i64()?
+        .rechunk()
+        .iter()
+        .map(|t| t.unwrap_or(i64::MIN))
+        .collect();
+    let mut groups = Groups::build(df.column("user_id")?.str()?, &ts_all)?;
+    tracing::trace!(
+        "{}: grouped by user by {:?}",
+        path.display(),
+        clock.elapsed()
+    );
+    let keep = find_repeats(&df, &groups, &ts_all, has_event_id, origin, &raw, rejects)?;
+    drop(ts_all);
+    tracing::trace!("{}: repeats found by {:?}", path.display(), clock.elapsed());
+    let canonical = df.select(["user_id", "ts", "event", "value", "session_id"])?;
+    drop(df);
+    let mut df = canonical;
+    if let Some(keep) = keep {
+        // Column by column, each old column freed as its copy is made: the log is in
+        // memory once, not twice.
+        let mask: BooleanChunked = keep.iter().copied().collect();
+        let height = keep.iter().filter(|&&k| k).count();
+        let mut columns = Vec::with_capacity(5);
+        for c in df.into_columns() {
+            columns.push(c.filter(&mask)?);
+        }
+        df = DataFrame::new(height, columns)?;
+        groups.retain(&keep);
     }
     tracing::debug!(
         "{}: duplicates found in {:?}",
         path.display(),
         clock.elapsed()
     );
-    let mut df = df.select(["user_id", "ts", "event", "value", "session_id"])?;
     if df.height() == 0 {
         return Err(Error::Rejected {
             message: match how.shard {
@@ -284,7 +301,7 @@ pub fn load_events_with(
 
     let sessions_derived = df.column("session_id")?.null_count() > 0;
     if sessions_derived {
-        df = derive_sessions(df)?;
+        df = derive_sessions(df, &groups)?;
     }
     let ts = df.column("ts")?.i64()?;
     let (min_ts, max_ts) = span.unwrap_or((ts.min().unwrap_or(0), ts.max().unwrap_or(0)));
@@ -294,6 +311,7 @@ pub fn load_events_with(
         min_ts,
         max_ts,
         sessions_derived,
+        groups: Some(Arc::new(groups)),
     })
 }
 
@@ -1176,25 +1194,159 @@ fn missing_source(path: &Path, schema: &Schema, sources: &[String], map: &Column
 }
 
 /// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …).
-fn derive_sessions(df: DataFrame) -> Result<DataFrame> {
-    let mut df = df.sort(["user_id", "ts"], SortMultipleOptions::default())?;
-    let users = df.column("user_id")?.str()?;
-    let ts = df.column("ts")?.i64()?;
-    let mut ids: Vec<String> = Vec::with_capacity(df.height());
-    let mut prev: Option<(&str, i64)> = None;
-    let mut n = 0u64;
-    for (u, t) in users.iter().zip(ts.iter()) {
-        let (u, t) = (u.unwrap_or(""), t.unwrap_or(0));
-        match prev {
-            Some((pu, pt)) if pu == u && t - pt <= SESSION_GAP_MS => {}
-            Some((pu, _)) if pu == u => n += 1,
-            _ => n = 1,
+fn derive_sessions(mut df: DataFrame, groups: &Groups) -> Result<DataFrame> {
+    let ts = df.column("ts")?.i64()?.rechunk();
+    let ts = ts.cont_slice()?;
+    // Session numbers user by user in time order, written back at each row's place.
+    let mut number = vec![0u32; df.height()];
+    for rows in groups.per_user() {
+        let mut n = 0u32;
+        let mut prev = None;
+        for &row in rows {
+            let t = ts[row as usize];
+            match prev {
+                Some(pt) if t - pt <= SESSION_GAP_MS => {}
+                _ => n += 1,
+            }
+            number[row as usize] = n;
+            prev = Some(t);
         }
-        ids.push(format!("g{n}"));
-        prev = Some((u, t));
     }
-    df.with_column(Column::new("session_id".into(), ids))?;
+    let ids: StringChunked = number.iter().map(|n| Some(format!("g{n}"))).collect();
+    df.with_column(ids.with_name("session_id".into()).into_column())?;
     Ok(df)
+}
+
+/// Finds the repeated events of a checked log and moves them to `rejects`: rows equal to
+/// an earlier row in user, time, event, value and session, then (with an `event_id`
+/// column) rows repeating an earlier row's user and `event_id`. The first copy, in source
+/// order, stays. Returns which rows to keep, or `None` when every row stays.
+///
+/// An exact repeat has its original's user and time, so within the user's rows in time
+/// order it sits in the same run of equal times: only rows of such runs are compared. An
+/// `event_id` repeat is searched among the user's rows by a hash of the id, and the ids
+/// are compared before a row is dropped, so a hash collision never drops one.
+fn find_repeats(
+    df: &DataFrame,
+    groups: &Groups,
+    ts: &[i64],
+    event_id: bool,
+    origin: Origin<'_>,
+    raw: &[&str],
+    rejects: &mut Rejects,
+) -> Result<Option<Vec<bool>>> {
+    let clock = std::time::Instant::now();
+    // Only rows of equal user and time are compared, which are few: cells are read where
+    // they are, without copying the columns into one piece.
+    let event = df.column("event")?.str()?;
+    let value = df.column("value")?.f64()?;
+    let session = df.column("session_id")?.str()?;
+    let same = |a: usize, b: usize| {
+        event.get(a) == event.get(b)
+            && value.get(a).map(f64::to_bits) == value.get(b).map(f64::to_bits)
+            && session.get(a) == session.get(b)
+    };
+    let per_user = groups.per_user();
+    // (repeat, first copy) pairs of each user.
+    let mut exact: Vec<(u32, u32)> = per_user
+        .par_iter()
+        .flat_map_iter(|rows| {
+            let mut found = Vec::new();
+            for run in rows.chunk_by(|a, b| ts[*a as usize] == ts[*b as usize]) {
+                for (j, &row) in run.iter().enumerate().skip(1) {
+                    if let Some(&first) = run[..j]
+                        .iter()
+                        .find(|&&earlier| same(earlier as usize, row as usize))
+                    {
+                        found.push((row, first));
+                    }
+                }
+            }
+            found
+        })
+        .collect();
+    exact.sort_unstable();
+    tracing::trace!("exact repeats searched in {:?}", clock.elapsed());
+    let mut keep = vec![true; df.height()];
+    for &(row, _) in &exact {
+        keep[row as usize] = false;
+    }
+    let mut by_id = Vec::new();
+    if event_id {
+        let ids = df.column("event_id")?.str()?;
+        let state = foldhash::fast::FixedState::with_seed(3);
+        use std::hash::BuildHasher;
+        // Hashed in log order, then read user by user; a null id is never a repeat.
+        let hashes: Vec<Option<u64>> = ids
+            .par_iter()
+            .map(|id| id.map(|id| state.hash_one(id)))
+            .collect();
+        let hash = |row: u32| hashes[row as usize];
+        let kept = &keep;
+        by_id = per_user
+            .par_iter()
+            .flat_map_iter(|rows| {
+                let mut keyed: Vec<(u64, u32)> = rows
+                    .iter()
+                    .filter(|&&row| kept[row as usize])
+                    .filter_map(|&row| hash(row).map(|h| (h, row)))
+                    .collect();
+                keyed.sort_unstable();
+                let mut found = Vec::new();
+                for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+                    for (j, &(_, row)) in run.iter().enumerate().skip(1) {
+                        if let Some(&(_, first)) = run[..j].iter().find(|(_, earlier)| {
+                            ids.get(*earlier as usize) == ids.get(row as usize)
+                        }) {
+                            found.push((row, first));
+                        }
+                    }
+                }
+                found
+            })
+            .collect();
+        by_id.sort_unstable();
+        for &(row, _) in &by_id {
+            keep[row as usize] = false;
+        }
+        tracing::trace!("event_id repeats searched in {:?}", clock.elapsed());
+    }
+    if exact.is_empty() && by_id.is_empty() {
+        return Ok(None);
+    }
+    let lines = df.column(LINE)?.i64()?.rechunk();
+    for (found, class, what) in [
+        (
+            &exact,
+            RejectClass::DuplicateEvent,
+            "same user, time, event, value and session as line",
+        ),
+        (
+            &by_id,
+            RejectClass::DuplicateEventId,
+            "same user and event_id as line",
+        ),
+    ] {
+        if found.is_empty() {
+            continue;
+        }
+        let idx = IdxCa::from_vec(
+            "idx".into(),
+            found.iter().map(|&(r, _)| r as IdxSize).collect(),
+        );
+        let texts = RowTexts::new(&df.take(&idx)?, raw)?;
+        for (i, &(row, first)) in found.iter().enumerate() {
+            let (file, line) = origin.locate(lines.get(row as usize).unwrap_or(0));
+            let (first_file, first_line) = origin.locate(lines.get(first as usize).unwrap_or(0));
+            let at = if first_file == file {
+                first_line.to_string()
+            } else {
+                format!("{first_line} of {}", first_file.display())
+            };
+            rejects.add(file, line, class, format!("{what} {at}"), &texts.row(i));
+        }
+    }
+    Ok(Some(keep))
 }
 
 #[cfg(test)]
@@ -1332,6 +1484,63 @@ mod tests {
         );
         let t = &rejects.files[&p.display().to_string()];
         assert_eq!((t.rows_read, t.total(), t.lost()), (11, 8, 6));
+    }
+
+    #[test]
+    fn repeats_are_found_apart_and_out_of_time_order_and_the_first_copy_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "user_id,timestamp,event,value,session_id,event_id\n\
+             u,2026-01-05T10:00:00Z,save,2.5,s1,x1\n\
+             u,2026-01-05T09:00:00Z,login,,s1,x2\n\
+             v,2026-01-05T10:00:00Z,save,2.5,s1,x1\n\
+             u,2026-01-05T10:00:00Z,save,2.5,s2,x3\n\
+             u,2026-01-05T10:00:00Z,save,2.50,s1,x4\n\
+             u,2026-01-05T10:00:00Z,save,,s1,x5\n\
+             u,2026-01-06T08:00:00Z,login,,s3,x2\n\
+             u,2026-01-05T10:00:00Z,save,2.5,s1,x6\n\
+             w,2026-01-07T08:00:00Z,login,,s9,\n\
+             w,2026-01-07T08:00:00Z,login,,s9,\n\
+             w,2026-01-07T09:00:00Z,save,,s9,\n",
+        );
+        let mut rejects = Rejects::default();
+        let ev = load_events(&p, &policy(), &mut rejects).unwrap();
+        let found: Vec<_> = rejects
+            .rows
+            .iter()
+            .map(|r| (r.line, r.class.name(), r.detail.as_str()))
+            .collect();
+        // Line 6 (2.50) is the value 2.5 again: a repeat of line 2, as are lines 9 and 11.
+        // Line 4 is another user's, line 5 another session, line 7 has no value. Line 8
+        // repeats line 3's event id a day later.
+        let exact = "same user, time, event, value and session as line";
+        assert_eq!(
+            found,
+            [
+                (6, "duplicate_event", format!("{exact} 2").as_str()),
+                (9, "duplicate_event", format!("{exact} 2").as_str()),
+                (11, "duplicate_event", format!("{exact} 10").as_str()),
+                (8, "duplicate_event_id", "same user and event_id as line 3"),
+            ]
+        );
+        assert_eq!(ev.rows(), 7);
+        let groups = ev.groups.as_ref().unwrap();
+        assert_eq!(groups.order.len(), 7);
+        // The grouping is of the frame left: every user's rows in time order.
+        let users = ev.df.column("user_id").unwrap().str().unwrap().clone();
+        let ts = ev.df.column("ts").unwrap().i64().unwrap().clone();
+        for (name, &u) in &groups.users {
+            let rows = groups.rows(u as usize);
+            assert!(rows
+                .iter()
+                .all(|&r| users.get(r as usize) == Some(name.as_str())));
+            assert!(rows
+                .windows(2)
+                .all(|w| ts.get(w[0] as usize) <= ts.get(w[1] as usize)));
+        }
+        assert_eq!(groups.rows(groups.users["u"] as usize).len(), 4);
     }
 
     #[test]

@@ -1,0 +1,224 @@
+//! The checked log's rows grouped by user: user numbers, and every user's rows in time
+//! order. Built once while the log is read, it serves the duplicate search (a repeat has
+//! its original's user and time, so it sits beside it) and the features' per-user index.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::keys;
+use crate::error::{Error, Result};
+
+/// Rows of a frame grouped by user (compressed rows: user `u` owns
+/// `order[offsets[u]..offsets[u + 1]]`), each user's rows sorted by time, equal times in
+/// row order.
+#[derive(Debug, Clone)]
+pub struct Groups {
+    /// User id → user number, numbered in order of first appearance.
+    pub users: PlHashMap<String, u32>,
+    pub offsets: Vec<usize>,
+    /// Row numbers of the frame, user by user.
+    pub order: Vec<u32>,
+}
+
+impl Groups {
+    /// Groups the rows of `user` (one id per row; a null is the empty id) by user, each
+    /// user's in order of `ts`.
+    pub fn build(user: &StringChunked, ts: &[i64]) -> Result<Self> {
+        let n = user.len();
+        if u32::try_from(n).is_err() {
+            // Row numbers are u32, to keep the grouping and the index at 4 bytes a row.
+            return Err(Error::InvalidArgument {
+                name: "--shard".into(),
+                message: format!(
+                    "{n} events are more than one process groups ({}); score the log in user-hash shards (--shard i/n, then merge)",
+                    u32::MAX
+                ),
+            });
+        }
+        let (users, row_user) = number_users(user);
+        let mut offsets = vec![0usize; users.len() + 1];
+        for &u in &row_user {
+            offsets[u as usize + 1] += 1;
+        }
+        for u in 1..offsets.len() {
+            offsets[u] += offsets[u - 1];
+        }
+        // A stable counting sort by user: `order` lists the rows user by user.
+        let mut next = offsets.clone();
+        let mut order = vec![0u32; n];
+        for (i, &u) in row_user.iter().enumerate() {
+            let slot = &mut next[u as usize];
+            order[*slot] = i as u32;
+            *slot += 1;
+        }
+        drop(row_user);
+        // Within a user, rows keep the log's order unless their times are out of order.
+        split_by(&mut order, &offsets)
+            .into_par_iter()
+            .for_each(|rows| {
+                if rows
+                    .windows(2)
+                    .any(|w| ts[w[0] as usize] > ts[w[1] as usize])
+                {
+                    rows.sort_by_key(|&i| ts[i as usize]);
+                }
+            });
+        Ok(Groups {
+            users,
+            offsets,
+            order,
+        })
+    }
+
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// True without users.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows of user `u`, in time order.
+    pub fn rows(&self, u: usize) -> &[u32] {
+        &self.order[self.offsets[u]..self.offsets[u + 1]]
+    }
+
+    /// Every user's rows, user by user (for parallel work per user).
+    pub fn per_user(&self) -> Vec<&[u32]> {
+        self.offsets
+            .windows(2)
+            .map(|w| &self.order[w[0]..w[1]])
+            .collect()
+    }
+
+    /// The grouping of the frame left after dropping the rows where `keep` is false
+    /// (rows renumbered; no user may lose every row).
+    pub fn retain(&mut self, keep: &[bool]) {
+        let mut renumber = vec![0u32; keep.len()];
+        let mut next = 0u32;
+        for (r, &k) in renumber.iter_mut().zip(keep) {
+            *r = next;
+            next += u32::from(k);
+        }
+        let mut offsets = Vec::with_capacity(self.offsets.len());
+        offsets.push(0usize);
+        let mut order = Vec::with_capacity(next as usize);
+        for w in self.offsets.windows(2) {
+            order.extend(
+                self.order[w[0]..w[1]]
+                    .iter()
+                    .filter(|&&row| keep[row as usize])
+                    .map(|&row| renumber[row as usize]),
+            );
+            offsets.push(order.len());
+        }
+        self.order = order;
+        self.offsets = offsets;
+    }
+}
+
+/// Numbers the users in order of first appearance: each block of rows numbers its own on a
+/// thread (by the ids' keys, see [`keys`]), then the blocks' ids are merged in row order
+/// and their numbers mapped.
+fn number_users(ca: &StringChunked) -> (PlHashMap<String, u32>, Vec<u32>) {
+    let empty = keys::key_of("");
+    let local = keys::par_blocks(ca, |_, part| {
+        let mut seen: PlHashMap<u128, u32> = PlHashMap::default();
+        let mut firsts: Vec<(u128, usize)> = Vec::new();
+        let mut codes = Vec::with_capacity(part.len());
+        let mut last = None;
+        keys::for_each_key(part, |row, key| {
+            // A missing id is the empty id.
+            let key = if key == keys::NULL_KEY { empty } else { key };
+            let code = match last {
+                // Logs often hold a user's events together.
+                Some((k, c)) if k == key => c,
+                _ => *seen.entry(key).or_insert_with(|| {
+                    firsts.push((key, row));
+                    firsts.len() as u32 - 1
+                }),
+            };
+            last = Some((key, code));
+            codes.push(code);
+        });
+        let names: Vec<(u128, String)> = firsts
+            .into_iter()
+            .map(|(key, row)| (key, part.get(row).unwrap_or("").to_string()))
+            .collect();
+        (names, codes)
+    });
+    let mut numbers: PlHashMap<u128, u32> = PlHashMap::default();
+    let mut users: PlHashMap<String, u32> = PlHashMap::default();
+    let remaps: Vec<Vec<u32>> = local
+        .iter()
+        .map(|(names, _)| {
+            names
+                .iter()
+                .map(|(key, name)| {
+                    *numbers.entry(*key).or_insert_with(|| {
+                        let id = users.len() as u32;
+                        users.insert(name.clone(), id);
+                        id
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let rows = local
+        .par_iter()
+        .zip(&remaps)
+        .flat_map_iter(|((_, codes), remap)| codes.iter().map(move |&c| remap[c as usize]))
+        .collect();
+    (users, rows)
+}
+
+/// `v` cut at `offsets` (user by user).
+pub fn split_by<'a, T>(mut v: &'a mut [T], offsets: &[usize]) -> Vec<&'a mut [T]> {
+    let mut parts = Vec::with_capacity(offsets.len().saturating_sub(1));
+    for w in offsets.windows(2) {
+        let (head, tail) = std::mem::take(&mut v).split_at_mut(w[1] - w[0]);
+        parts.push(head);
+        v = tail;
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_by_user_in_time_order_and_keeps_ties_in_row_order() {
+        let user = StringChunked::new("u".into(), ["b", "a", "b", "a", "b", "b"]);
+        let ts = [30, 10, 10, 20, 20, 10];
+        let g = Groups::build(&user, &ts).unwrap();
+        assert_eq!((g.users["b"], g.users["a"]), (0, 1));
+        assert_eq!(g.rows(0), &[2, 5, 4, 0]);
+        assert_eq!(g.rows(1), &[1, 3]);
+
+        // Dropping rows 5 and 1 renumbers the rest: 0 1 2 3 4 → 0 _ 1 2 3.
+        let mut g = g;
+        g.retain(&[true, false, true, true, true, false]);
+        assert_eq!(g.rows(0), &[1, 3, 0]);
+        assert_eq!(g.rows(1), &[2]);
+        assert_eq!(g.order.len(), 4);
+    }
+
+    #[test]
+    fn many_blocks_number_users_in_order_of_first_appearance() {
+        // More rows than one block, so the per-block numbers are merged.
+        let ids: Vec<String> = (0..300_000)
+            .map(|i| format!("u{}", (i * 7) % 1000))
+            .collect();
+        let user = StringChunked::new("u".into(), &ids);
+        let ts = vec![0i64; ids.len()];
+        let g = Groups::build(&user, &ts).unwrap();
+        assert_eq!(g.len(), 1000);
+        for (i, id) in ids.iter().take(1000).enumerate() {
+            assert_eq!(g.users[id.as_str()], i as u32);
+        }
+        assert!(g.per_user().iter().all(|rows| rows.len() == 300));
+    }
+}
