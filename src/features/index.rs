@@ -8,7 +8,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::ingest::group::split_by;
+use crate::ingest::group::{split_by, times, values_or_nan};
 use crate::ingest::{keys, Events, Groups};
 
 /// Role flags of an event row.
@@ -43,8 +43,7 @@ impl EventIndex {
         let df = &events.df;
         let n = df.height();
         let clock = std::time::Instant::now();
-        let ts_col = df.column("ts")?.i64()?.rechunk();
-        let ts_all: Vec<i64> = ts_col.iter().map(|t| t.unwrap_or(i64::MIN)).collect();
+        let ts_all = times(df.column("ts")?.i64()?);
         let built;
         let groups = match &events.groups {
             Some(g) => g.as_ref(),
@@ -66,10 +65,9 @@ impl EventIndex {
 
         let lookup: PlHashMap<u128, u32> =
             codes.iter().map(|(k, &v)| (keys::key_of(k), v)).collect();
-        let code_all: Vec<u32> = text_keys(df.column("event")?.str()?)
-            .into_iter()
-            .map(|k| lookup.get(&k).copied().unwrap_or(u32::MAX))
-            .collect();
+        let code_all = map_keys(df.column("event")?.str()?, |k| {
+            lookup.get(&k).copied().unwrap_or(u32::MAX)
+        });
         let code = gather(&code_all, order);
         drop(code_all);
         let role = code
@@ -78,19 +76,14 @@ impl EventIndex {
             .collect();
         tracing::trace!("index: event codes by {:?}", clock.elapsed());
 
-        let value_col = df.column("value")?.cast(&DataType::Float64)?;
-        let value_all: Vec<f64> = value_col
-            .f64()?
-            .iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect();
+        let value_all = values_or_nan(df.column("value")?.cast(&DataType::Float64)?.f64()?);
         let value = gather(&value_all, order);
         drop(value_all);
         tracing::trace!("index: values by {:?}", clock.elapsed());
 
         // Sessions numbered within each user, in time order. Each id's key is made in log
         // order (reading the ids user by user would miss the cache on every row).
-        let keys = text_keys(df.column("session_id")?.str()?);
+        let keys = map_keys(df.column("session_id")?.str()?, |k| k);
         let mut session = vec![0u32; n];
         let mut per_user: Vec<(&mut [u32], &[u32])> = split_by(&mut session, &offsets)
             .into_iter()
@@ -136,10 +129,10 @@ impl EventIndex {
     }
 }
 
-/// The key of every cell of a text column (see [`keys`]), in row order, in blocks over
-/// the threads.
-fn text_keys(ca: &StringChunked) -> Vec<u128> {
-    let mut out = vec![keys::NULL_KEY; ca.len()];
+/// `f` of the key of every cell of a text column (see [`keys`]), in row order, in blocks
+/// over the threads.
+fn map_keys<T: Copy + Send + Default>(ca: &StringChunked, f: impl Fn(u128) -> T + Sync) -> Vec<T> {
+    let mut out = vec![T::default(); ca.len()];
     let parts = keys::par_blocks(ca, |start, part| (start, part.len()));
     let mut bounds: Vec<usize> = parts.iter().map(|&(start, _)| start).collect();
     bounds.push(ca.len());
@@ -147,7 +140,7 @@ fn text_keys(ca: &StringChunked) -> Vec<u128> {
         .into_par_iter()
         .zip(parts)
         .for_each(|(slot, (start, len))| {
-            keys::for_each_key(&ca.slice(start as i64, len), |i, k| slot[i] = k);
+            keys::for_each_key(&ca.slice(start as i64, len), |i, k| slot[i] = f(k));
         });
     out
 }

@@ -96,27 +96,59 @@ impl Groups {
     /// The grouping of the frame left after dropping the rows where `keep` is false
     /// (rows renumbered; no user may lose every row).
     pub fn retain(&mut self, keep: &[bool]) {
-        let mut renumber = vec![0u32; keep.len()];
-        let mut next = 0u32;
-        for (r, &k) in renumber.iter_mut().zip(keep) {
-            *r = next;
-            next += u32::from(k);
-        }
-        let mut offsets = Vec::with_capacity(self.offsets.len());
-        offsets.push(0usize);
-        let mut order = Vec::with_capacity(next as usize);
-        for w in self.offsets.windows(2) {
-            order.extend(
-                self.order[w[0]..w[1]]
-                    .iter()
+        // A row's new number is its old one less the dropped rows before it.
+        let dropped: Vec<u32> = (0..keep.len() as u32)
+            .filter(|&r| !keep[r as usize])
+            .collect();
+        let renumber = |row: u32| row - dropped.partition_point(|&d| d < row) as u32;
+        let parts: Vec<Vec<u32>> = self
+            .per_user()
+            .into_par_iter()
+            .map(|rows| {
+                rows.iter()
                     .filter(|&&row| keep[row as usize])
-                    .map(|&row| renumber[row as usize]),
-            );
-            offsets.push(order.len());
+                    .map(|&row| renumber(row))
+                    .collect()
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(parts.len() + 1);
+        offsets.push(0usize);
+        for p in &parts {
+            offsets.push(offsets[offsets.len() - 1] + p.len());
         }
-        self.order = order;
+        self.order = parts.concat();
         self.offsets = offsets;
     }
+}
+
+/// The times of a checked log's `ts` column in one piece (a null, possible only in a frame
+/// made by hand, as the earliest time).
+pub fn times(ca: &Int64Chunked) -> Vec<i64> {
+    if ca.null_count() > 0 {
+        return ca.iter().map(|t| t.unwrap_or(i64::MIN)).collect();
+    }
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        out.extend_from_slice(arr.values());
+    }
+    out
+}
+
+/// The `value` column in one piece, NaN where it is empty.
+pub fn values_or_nan(ca: &Float64Chunked) -> Vec<f64> {
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        let start = out.len();
+        out.extend_from_slice(arr.values());
+        if let Some(valid) = arr.validity() {
+            for (i, v) in out[start..].iter_mut().enumerate() {
+                if !valid.get_bit(i) {
+                    *v = f64::NAN;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Numbers the users in order of first appearance: each block of rows numbers its own on a

@@ -254,13 +254,7 @@ pub fn load_events_with(
     tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
     let df = set_aside(df, origin, &checks, &raw, rejects)?;
     tracing::debug!("{}: rows checked in {:?}", path.display(), clock.elapsed());
-    let ts_all: Vec<i64> = df
-        .column("ts")?
-        .i64()?
-        .rechunk()
-        .iter()
-        .map(|t| t.unwrap_or(i64::MIN))
-        .collect();
+    let ts_all = group::times(df.column("ts")?.i64()?);
     let mut groups = Groups::build(df.column("user_id")?.str()?, &ts_all)?;
     tracing::trace!(
         "{}: grouped by user by {:?}",
@@ -274,15 +268,7 @@ pub fn load_events_with(
     drop(df);
     let mut df = canonical;
     if let Some(keep) = keep {
-        // Column by column, each old column freed as its copy is made: the log is in
-        // memory once, not twice.
-        let mask: BooleanChunked = keep.iter().copied().collect();
-        let height = keep.iter().filter(|&&k| k).count();
-        let mut columns = Vec::with_capacity(5);
-        for c in df.into_columns() {
-            columns.push(c.filter(&mask)?);
-        }
-        df = DataFrame::new(height, columns)?;
+        df = without_rows(df, &keep)?;
         groups.retain(&keep);
     }
     tracing::debug!(
@@ -1215,6 +1201,36 @@ fn derive_sessions(mut df: DataFrame, groups: &Groups) -> Result<DataFrame> {
     let ids: StringChunked = number.iter().map(|n| Some(format!("g{n}"))).collect();
     df.with_column(ids.with_name("session_id".into()).into_column())?;
     Ok(df)
+}
+
+/// `df` without the rows where `keep` is false. A few dropped rows (the usual case: some
+/// repeated events) leave the frame as slices of its own columns, with nothing copied;
+/// many are filtered out column by column, each old column freed as its copy is made.
+fn without_rows(df: DataFrame, keep: &[bool]) -> Result<DataFrame> {
+    let runs: Vec<(usize, usize)> = keep
+        .chunk_by(|a, b| a == b)
+        .scan(0, |start, run| {
+            let at = *start;
+            *start += run.len();
+            Some((at, run.len(), run[0]))
+        })
+        .filter(|&(_, _, kept)| kept)
+        .map(|(at, len, _)| (at, len))
+        .collect();
+    if runs.len() <= 1024 {
+        let mut out = df.clear();
+        for (at, len) in runs {
+            out.vstack_mut(&df.slice(at as i64, len))?;
+        }
+        return Ok(out);
+    }
+    let mask: BooleanChunked = keep.iter().copied().collect();
+    let height = keep.iter().filter(|&&k| k).count();
+    let mut columns = Vec::with_capacity(df.width());
+    for c in df.into_columns() {
+        columns.push(c.filter(&mask)?);
+    }
+    Ok(DataFrame::new(height, columns)?)
 }
 
 /// Finds the repeated events of a checked log and moves them to `rejects`: rows equal to
