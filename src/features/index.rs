@@ -8,7 +8,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::ingest::group::{split_by, times, values_or_nan};
+use crate::ingest::group::{split_by, times};
 use crate::ingest::{keys, Events, Groups};
 
 /// Role flags of an event row.
@@ -133,15 +133,30 @@ impl EventIndex {
 /// over the threads.
 fn map_keys<T: Copy + Send + Default>(ca: &StringChunked, f: impl Fn(u128) -> T + Sync) -> Vec<T> {
     let mut out = vec![T::default(); ca.len()];
-    let parts = keys::par_blocks(ca, |start, part| (start, part.len()));
-    let mut bounds: Vec<usize> = parts.iter().map(|&(start, _)| start).collect();
-    bounds.push(ca.len());
+    let bounds = keys::block_bounds(ca.len());
     split_by(&mut out, &bounds)
         .into_par_iter()
-        .zip(parts)
-        .for_each(|(slot, (start, len))| {
-            keys::for_each_key(&ca.slice(start as i64, len), |i, k| slot[i] = f(k));
+        .zip(bounds.par_windows(2))
+        .for_each(|(slot, w)| {
+            keys::for_each_key(&ca.slice(w[0] as i64, w[1] - w[0]), |i, k| slot[i] = f(k));
         });
+    out
+}
+
+/// The `value` column in one piece, NaN where it is empty.
+fn values_or_nan(ca: &Float64Chunked) -> Vec<f64> {
+    let mut out = Vec::with_capacity(ca.len());
+    for arr in ca.downcast_iter() {
+        let start = out.len();
+        out.extend_from_slice(arr.values());
+        if let Some(valid) = arr.validity() {
+            for (i, v) in out[start..].iter_mut().enumerate() {
+                if !valid.get_bit(i) {
+                    *v = f64::NAN;
+                }
+            }
+        }
+    }
     out
 }
 

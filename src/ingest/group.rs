@@ -134,23 +134,6 @@ pub fn times(ca: &Int64Chunked) -> Vec<i64> {
     out
 }
 
-/// The `value` column in one piece, NaN where it is empty.
-pub fn values_or_nan(ca: &Float64Chunked) -> Vec<f64> {
-    let mut out = Vec::with_capacity(ca.len());
-    for arr in ca.downcast_iter() {
-        let start = out.len();
-        out.extend_from_slice(arr.values());
-        if let Some(valid) = arr.validity() {
-            for (i, v) in out[start..].iter_mut().enumerate() {
-                if !valid.get_bit(i) {
-                    *v = f64::NAN;
-                }
-            }
-        }
-    }
-    out
-}
-
 /// Numbers the users in order of first appearance: each block of rows numbers its own on a
 /// thread (by the ids' keys, see [`keys`]), then the blocks' ids are merged in row order
 /// and their numbers mapped.

@@ -65,22 +65,23 @@ pub fn for_each_key(ca: &StringChunked, mut f: impl FnMut(usize, u128)) {
     }
 }
 
+/// Where the blocks of `n` rows that [`par_blocks`] hands out start, then `n`.
+pub fn block_bounds(n: usize) -> Vec<usize> {
+    let block = n
+        .div_ceil(4 * rayon::current_num_threads())
+        .clamp(1 << 16, 1 << 20);
+    (0..n).step_by(block).chain([n]).collect()
+}
+
 /// Runs `f` on consecutive blocks of `ca` on rayon's threads: `f(first row, block)`.
 pub fn par_blocks<T: Send>(
     ca: &StringChunked,
     f: impl Fn(usize, &StringChunked) -> T + Sync + Send,
 ) -> Vec<T> {
     use rayon::prelude::*;
-    let n = ca.len();
-    let block = n
-        .div_ceil(4 * rayon::current_num_threads())
-        .clamp(1 << 16, 1 << 20);
-    (0..n.div_ceil(block))
-        .into_par_iter()
-        .map(|b| {
-            let start = b * block;
-            f(start, &ca.slice(start as i64, block.min(n - start)))
-        })
+    block_bounds(ca.len())
+        .par_windows(2)
+        .map(|w| f(w[0], &ca.slice(w[0] as i64, w[1] - w[0])))
         .collect()
 }
 

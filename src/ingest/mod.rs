@@ -1181,8 +1181,7 @@ fn missing_source(path: &Path, schema: &Schema, sources: &[String], map: &Column
 
 /// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …).
 fn derive_sessions(mut df: DataFrame, groups: &Groups) -> Result<DataFrame> {
-    let ts = df.column("ts")?.i64()?.rechunk();
-    let ts = ts.cont_slice()?;
+    let ts = group::times(df.column("ts")?.i64()?);
     // Session numbers user by user in time order, written back at each row's place.
     let mut number = vec![0u32; df.height()];
     for rows in groups.per_user() {
@@ -1269,14 +1268,7 @@ fn find_repeats(
         .flat_map_iter(|rows| {
             let mut found = Vec::new();
             for run in rows.chunk_by(|a, b| ts[*a as usize] == ts[*b as usize]) {
-                for (j, &row) in run.iter().enumerate().skip(1) {
-                    if let Some(&first) = run[..j]
-                        .iter()
-                        .find(|&&earlier| same(earlier as usize, row as usize))
-                    {
-                        found.push((row, first));
-                    }
-                }
+                first_copies(run, |a, b| same(a as usize, b as usize), &mut found);
             }
             found
         })
@@ -1310,13 +1302,12 @@ fn find_repeats(
                 keyed.sort_unstable();
                 let mut found = Vec::new();
                 for run in keyed.chunk_by(|a, b| a.0 == b.0) {
-                    for (j, &(_, row)) in run.iter().enumerate().skip(1) {
-                        if let Some(&(_, first)) = run[..j].iter().find(|(_, earlier)| {
-                            ids.get(*earlier as usize) == ids.get(row as usize)
-                        }) {
-                            found.push((row, first));
-                        }
-                    }
+                    let rows: Vec<u32> = run.iter().map(|&(_, row)| row).collect();
+                    first_copies(
+                        &rows,
+                        |a, b| ids.get(a as usize) == ids.get(b as usize),
+                        &mut found,
+                    );
                 }
                 found
             })
@@ -1363,6 +1354,16 @@ fn find_repeats(
         }
     }
     Ok(Some(keep))
+}
+
+/// Within `run` (candidate rows in source order), each row equal to an earlier one, as
+/// (row, the first row it equals).
+fn first_copies(run: &[u32], same: impl Fn(u32, u32) -> bool, found: &mut Vec<(u32, u32)>) {
+    for (j, &row) in run.iter().enumerate().skip(1) {
+        if let Some(&first) = run[..j].iter().find(|&&earlier| same(earlier, row)) {
+            found.push((row, first));
+        }
+    }
 }
 
 #[cfg(test)]
