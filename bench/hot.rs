@@ -65,6 +65,7 @@ fn benches(c: &mut Criterion) {
         events: &events,
         users: None,
         subscriptions: None,
+        prepared: None,
     };
     let pop = labels::population(&src, &model.label, as_of).expect("population");
     let mut g = c.benchmark_group("features");

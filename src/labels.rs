@@ -12,6 +12,7 @@
 use polars::prelude::*;
 
 use crate::error::Result;
+use crate::features::Prepared;
 use crate::ingest::{Events, Subscriptions, Users, DAY_MS};
 
 /// Which churn definition applies.
@@ -44,24 +45,48 @@ pub struct LabelRule {
 }
 
 /// The tables a population and its labels come from.
+#[derive(Clone, Copy)]
 pub struct Sources<'a> {
     pub events: &'a Events,
     pub users: Option<&'a Users>,
     pub subscriptions: Option<&'a Subscriptions>,
+    /// The features' per-user index of `events`, once built: who had events in a window
+    /// is then read off it (two binary searches a user) instead of a query over the log.
+    /// Both give the same users.
+    pub prepared: Option<&'a Prepared>,
+}
+
+/// The users of `src.events` with an event in `[from, to)` (with `names`, one of those
+/// events), as a one-column frame `user_id`.
+fn users_with(src: &Sources, from: i64, to: i64, names: Option<&[String]>) -> Result<LazyFrame> {
+    if let Some(p) = src.prepared {
+        let ids = p.users_with(from, to, names);
+        return Ok(DataFrame::new(ids.len(), vec![Column::new("user_id".into(), ids)])?.lazy());
+    }
+    let mut window = col("ts").gt_eq(lit(from)).and(col("ts").lt(lit(to)));
+    if let Some(names) = names {
+        let any = names
+            .iter()
+            .map(|n| col("event").eq(lit(n.as_str())))
+            .reduce(|a, b| a.or(b))
+            .unwrap_or(lit(false));
+        window = window.and(any);
+    }
+    Ok(src
+        .events
+        .df
+        .clone()
+        .lazy()
+        .filter(window)
+        .select([col("user_id")])
+        .unique(None, UniqueKeepStrategy::Any))
 }
 
 /// The users scored at `as_of`: `user_id`, `signup_ts` (i64 or null), sorted by `user_id`.
 pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFrame> {
     let ids = match rule.definition {
         Definition::Inactivity => {
-            let from = as_of - rule.active_days as i64 * DAY_MS;
-            src.events
-                .df
-                .clone()
-                .lazy()
-                .filter(col("ts").lt(lit(as_of)).and(col("ts").gt_eq(lit(from))))
-                .select([col("user_id")])
-                .unique(None, UniqueKeepStrategy::Any)
+            users_with(src, as_of - rule.active_days as i64 * DAY_MS, as_of, None)?
         }
         Definition::Subscription => running_subscriptions(src, as_of)?
             .select([col("user_id")])
@@ -110,27 +135,11 @@ pub fn labels(
     let until = as_of + rule.horizon_days as i64 * DAY_MS;
     let retained = match rule.definition {
         Definition::Inactivity => {
-            let signal = match rule.signal {
-                Signal::AnyEvent => lit(true),
-                Signal::ValueAction => spec_value
-                    .iter()
-                    .map(|n| col("event").eq(lit(n.as_str())))
-                    .reduce(|a, b| a.or(b))
-                    .unwrap_or(lit(false)),
+            let names = match rule.signal {
+                Signal::AnyEvent => None,
+                Signal::ValueAction => Some(spec_value),
             };
-            src.events
-                .df
-                .clone()
-                .lazy()
-                .filter(
-                    col("ts")
-                        .gt_eq(lit(as_of))
-                        .and(col("ts").lt(lit(until)))
-                        .and(signal),
-                )
-                .select([col("user_id")])
-                .unique(None, UniqueKeepStrategy::Any)
-                .with_column(lit(true).alias("retained"))
+            users_with(src, as_of, until, names)?.with_column(lit(true).alias("retained"))
         }
         Definition::Subscription => running_subscriptions(src, as_of)?
             .filter(col("end_ts").is_null().or(col("end_ts").gt(lit(until))))
@@ -213,11 +222,27 @@ mod tests {
     #[test]
     fn inactivity_population_and_labels() {
         let ev = events();
-        let src = Sources {
-            events: &ev,
-            users: None,
-            subscriptions: None,
-        };
+        let spec = crate::features::FeatureSpec::from_toml(
+            "[events]\nvalue = [\"make\"]\n",
+            std::path::Path::new("t.toml"),
+        )
+        .unwrap();
+        let prepared = crate::features::prepare(&ev, &spec).unwrap();
+        // The same answers from a query over the log and from the features' index.
+        for prepared in [None, Some(&prepared)] {
+            inactivity_from(
+                Sources {
+                    events: &ev,
+                    users: None,
+                    subscriptions: None,
+                    prepared,
+                },
+                prepared.is_some(),
+            );
+        }
+    }
+
+    fn inactivity_from(src: Sources, indexed: bool) {
         let as_of = ts("2026-04-01");
         let pop = population(&src, &rule(Definition::Inactivity), as_of).unwrap();
         let ids: Vec<_> = pop
@@ -229,7 +254,7 @@ mod tests {
             .flatten()
             .collect();
         // c was last seen in January; d's only event is after T.
-        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(ids, ["a", "b"], "indexed: {indexed}");
         let y = labels(
             &src,
             &rule(Definition::Inactivity),
@@ -239,7 +264,7 @@ mod tests {
         )
         .unwrap();
         // a made something on 04-10 (retained); b only logged in before T (churned).
-        assert_eq!(y, [false, true]);
+        assert_eq!(y, [false, true], "indexed: {indexed}");
         let any = LabelRule {
             signal: Signal::AnyEvent,
             ..rule(Definition::Inactivity)
@@ -265,6 +290,7 @@ mod tests {
             events: &ev,
             users: None,
             subscriptions: Some(&subs),
+            prepared: None,
         };
         let as_of = ts("2026-04-01");
         let pop = population(&src, &rule(Definition::Subscription), as_of).unwrap();

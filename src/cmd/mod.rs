@@ -118,6 +118,7 @@ impl Inputs {
             events: &self.events,
             users: self.users.as_ref(),
             subscriptions: self.subscriptions.as_ref(),
+            prepared: None,
         }
     }
 }

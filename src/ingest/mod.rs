@@ -493,7 +493,8 @@ fn set_aside(
         .map(|n| bad.column(n).and_then(|c| c.bool().cloned()))
         .collect::<PolarsResult<Vec<_>>>()?;
     let texts = RowTexts::new(&bad, raw)?;
-    let lines = bad.column(LINE)?.i64()?;
+    let all: Vec<IdxSize> = (0..bad.height() as IdxSize).collect();
+    let lines = lines_of(&bad, &all)?;
     for i in 0..bad.height() {
         let Some(k) = masks.iter().position(|m| m.get(i) == Some(true)) else {
             continue;
@@ -501,7 +502,7 @@ fn set_aside(
         let c = &checks[k];
         let value = texts.get(c.column, i);
         let column = c.column.trim_end_matches("_raw");
-        let (file, line) = origin.locate(lines.get(i).unwrap_or(0));
+        let (file, line) = origin.locate(lines[i]);
         rejects.add(
             file,
             line,
@@ -1083,9 +1084,8 @@ fn open_events(
         }
         let mut lf = LazyFrame::scan_parquet(pl_path, args)?;
         let schema = lf.collect_schema()?.as_ref().clone();
-        let lf = lf
-            .with_row_index(LINE, Some(1))
-            .with_column(col(LINE).cast(DataType::Int64));
+        // Row numbers as polars' index type: see `lines_of`.
+        let lf = lf.with_row_index(LINE, Some(1));
         return Ok((lf, schema, format, Vec::new()));
     }
     let mut frames = Vec::with_capacity(files.len());
@@ -1321,7 +1321,6 @@ fn find_repeats(
     if exact.is_empty() && by_id.is_empty() {
         return Ok(None);
     }
-    let lines = df.column(LINE)?.i64()?.rechunk();
     for (found, class, what) in [
         (
             &exact,
@@ -1342,9 +1341,12 @@ fn find_repeats(
             found.iter().map(|&(r, _)| r as IdxSize).collect(),
         );
         let texts = RowTexts::new(&df.take(&idx)?, raw)?;
-        for (i, &(row, first)) in found.iter().enumerate() {
-            let (file, line) = origin.locate(lines.get(row as usize).unwrap_or(0));
-            let (first_file, first_line) = origin.locate(lines.get(first as usize).unwrap_or(0));
+        // The lines of each repeat and its first copy, side by side.
+        let pairs: Vec<IdxSize> = found.iter().flat_map(|&(r, f)| [r, f]).collect();
+        let lines = lines_of(df, &pairs)?;
+        for i in 0..found.len() {
+            let (file, line) = origin.locate(lines[2 * i]);
+            let (first_file, first_line) = origin.locate(lines[2 * i + 1]);
             let at = if first_file == file {
                 first_line.to_string()
             } else {
@@ -1354,6 +1356,14 @@ fn find_repeats(
         }
     }
     Ok(Some(keep))
+}
+
+/// The [`LINE`] of each of `rows` of `df`. A Parquet log numbers its rows in the index
+/// type polars gives them (4 bytes a row, not the text readers' 8): only the rows a reject
+/// names are widened.
+fn lines_of(df: &DataFrame, rows: &[IdxSize]) -> Result<Vec<i64>> {
+    let lines = df.column(LINE)?.take_slice(rows)?.cast(&DataType::Int64)?;
+    Ok(lines.i64()?.iter().map(|l| l.unwrap_or(0)).collect())
 }
 
 /// Within `run` (candidate rows in source order), each row equal to an earlier one, as

@@ -1,6 +1,8 @@
 //! Scoring: features of the population at T → probabilities, per-feature contributions and
 //! the top reasons in plain words. Writes nothing; ranking and files are `output`'s job.
 
+use std::collections::HashMap;
+
 use polars::prelude::*;
 
 use super::artifact::ChurnModel;
@@ -42,25 +44,38 @@ pub struct Scored {
     pub features: FeatureFrame,
 }
 
-/// The `f64` columns of a feature frame by name, built once and shared by every row.
-pub type FrameColumns<'a> = Vec<(&'a str, &'a Float64Chunked)>;
+/// The `f64` columns of a feature frame by name, built once and shared by every row: a
+/// row's figure is a hash lookup and an offset (a list of 30k users reads several
+/// hundred thousand figures for its reasons, plays and figure columns).
+pub struct FrameColumns<'a> {
+    by_name: HashMap<&'a str, usize>,
+    values: Vec<std::borrow::Cow<'a, [f64]>>,
+}
 
 /// Raw figures of one row of a feature frame, by column name.
 pub struct FrameRow<'a> {
-    columns: &'a [(&'a str, &'a Float64Chunked)],
+    columns: &'a FrameColumns<'a>,
     row: usize,
 }
 
 impl<'a> FrameRow<'a> {
-    /// The `f64` columns of `df`, to read rows from.
+    /// The `f64` columns of `df`, to read rows from (an empty cell reads as 0).
     pub fn columns(df: &'a DataFrame) -> FrameColumns<'a> {
-        df.columns()
-            .iter()
-            .filter_map(|c| c.f64().ok().map(|ca| (c.name().as_str(), ca)))
-            .collect()
+        let mut by_name = HashMap::new();
+        let mut values = Vec::new();
+        for c in df.columns() {
+            let Ok(ca) = c.f64() else { continue };
+            let v = match ca.cont_slice() {
+                Ok(v) => std::borrow::Cow::Borrowed(v),
+                Err(_) => ca.iter().map(|v| v.unwrap_or(0.0)).collect(),
+            };
+            by_name.insert(c.name().as_str(), values.len());
+            values.push(v);
+        }
+        FrameColumns { by_name, values }
     }
 
-    pub fn new(columns: &'a [(&'a str, &'a Float64Chunked)], row: usize) -> Self {
+    pub fn new(columns: &'a FrameColumns<'a>, row: usize) -> Self {
         FrameRow { columns, row }
     }
 }
@@ -68,9 +83,10 @@ impl<'a> FrameRow<'a> {
 impl RawRow for FrameRow<'_> {
     fn get(&self, name: &str) -> f64 {
         self.columns
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, ca)| ca.get(self.row))
+            .by_name
+            .get(name)
+            .and_then(|&k| self.columns.values[k].get(self.row))
+            .copied()
             .unwrap_or(0.0)
     }
 }
@@ -92,9 +108,13 @@ impl Scored {
 pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) -> Result<Scored> {
     model.check_compatible(spec)?;
     let clock = std::time::Instant::now();
-    let pop = labels::population(src, &model.label, as_of)?;
-    tracing::debug!("population of {} in {:?}", pop.height(), clock.elapsed());
     let prepared = features::prepare(src.events, spec)?;
+    let src = &Sources {
+        prepared: Some(&prepared),
+        ..*src
+    };
+    let pop = labels::population(src, &model.label, as_of)?;
+    tracing::debug!("population of {} by {:?}", pop.height(), clock.elapsed());
     let ff = features::compute(&prepared, &pop, as_of, spec, &model.event_types)?;
     tracing::debug!("features by {:?}", clock.elapsed());
     model.check_features(&ff.defs)?;

@@ -179,6 +179,11 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let event_types = features::top_event_types(events, opts.as_of, spec.file.event_rates.top)?;
     let defs = features::catalog(spec, &event_types);
     let prepared = features::prepare(events, spec)?;
+    // Populations and labels of every date read off the index.
+    let src = &Sources {
+        prepared: Some(&prepared),
+        ..*src
+    };
     let w = &spec.file.windows;
     let history = (w.recent_days + w.prior_days) as i64 * DAY_MS;
 
