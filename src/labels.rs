@@ -242,6 +242,56 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_index_and_the_query_agree_on_a_generated_log() {
+        use crate::generate::{generate, EventFormat, GenerateConfig};
+        use crate::ingest::{load_events, ReadPolicy, Rejects};
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = GenerateConfig {
+            users: 300,
+            days: 182,
+            format: EventFormat::Parquet,
+            ..GenerateConfig::default()
+        };
+        generate(&cfg, dir.path()).unwrap();
+        let policy = ReadPolicy::new(ts("2027-01-01"));
+        let path = dir.path().join(EventFormat::Parquet.file_name());
+        let ev = load_events(&path, &policy, &mut Rejects::default()).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let spec = crate::features::FeatureSpec::load(&root.join("features/default.toml")).unwrap();
+        let prepared = crate::features::prepare(&ev, &spec).unwrap();
+        let query = Sources {
+            events: &ev,
+            users: None,
+            subscriptions: None,
+            prepared: None,
+        };
+        let indexed = Sources {
+            prepared: Some(&prepared),
+            ..query
+        };
+        let value = &spec.file.events.value;
+        for as_of in ["2026-03-02", "2026-05-17", "2026-06-08"] {
+            for signal in [Signal::ValueAction, Signal::AnyEvent] {
+                let rule = LabelRule {
+                    signal,
+                    ..rule(Definition::Inactivity)
+                };
+                let t = ts(as_of);
+                let a = population(&query, &rule, t).unwrap();
+                let b = population(&indexed, &rule, t).unwrap();
+                assert!(a.height() > 50, "{as_of}: {} users", a.height());
+                assert!(a.equals_missing(&b), "{as_of}: populations differ");
+                let (ya, yb) = (
+                    labels(&query, &rule, value, &a, t).unwrap(),
+                    labels(&indexed, &rule, value, &b, t).unwrap(),
+                );
+                assert_eq!(ya, yb, "{as_of} {signal:?}");
+                assert!(ya.iter().any(|&c| c) && ya.iter().any(|&c| !c));
+            }
+        }
+    }
+
     fn inactivity_from(src: Sources, indexed: bool) {
         let as_of = ts("2026-04-01");
         let pop = population(&src, &rule(Definition::Inactivity), as_of).unwrap();

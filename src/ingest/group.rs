@@ -94,30 +94,39 @@ impl Groups {
     }
 
     /// The grouping of the frame left after dropping the rows where `keep` is false
-    /// (rows renumbered; no user may lose every row).
+    /// (rows renumbered; no user may lose every row). In place: each user's rows are
+    /// compacted on the threads, then the users' runs are closed up in one pass.
     pub fn retain(&mut self, keep: &[bool]) {
         // A row's new number is its old one less the dropped rows before it.
         let dropped: Vec<u32> = (0..keep.len() as u32)
             .filter(|&r| !keep[r as usize])
             .collect();
         let renumber = |row: u32| row - dropped.partition_point(|&d| d < row) as u32;
-        let parts: Vec<Vec<u32>> = self
-            .per_user()
+        let kept: Vec<usize> = split_by(&mut self.order, &self.offsets)
             .into_par_iter()
             .map(|rows| {
-                rows.iter()
-                    .filter(|&&row| keep[row as usize])
-                    .map(|&row| renumber(row))
-                    .collect()
+                let mut n = 0;
+                for k in 0..rows.len() {
+                    let row = rows[k];
+                    if keep[row as usize] {
+                        rows[n] = renumber(row);
+                        n += 1;
+                    }
+                }
+                n
             })
             .collect();
-        let mut offsets = Vec::with_capacity(parts.len() + 1);
-        offsets.push(0usize);
-        for p in &parts {
-            offsets.push(offsets[offsets.len() - 1] + p.len());
+        let mut at = 0;
+        for (u, n) in kept.into_iter().enumerate() {
+            let from = self.offsets[u];
+            self.order.copy_within(from..from + n, at);
+            self.offsets[u] = at;
+            at += n;
         }
-        self.order = parts.concat();
-        self.offsets = offsets;
+        if let Some(last) = self.offsets.last_mut() {
+            *last = at;
+        }
+        self.order.truncate(at);
     }
 }
 

@@ -267,8 +267,14 @@ pub fn load_events_with(
     let canonical = df.select(["user_id", "ts", "event", "value", "session_id"])?;
     drop(df);
     let mut df = canonical;
+    tracing::trace!(
+        "{}: canonical columns by {:?}",
+        path.display(),
+        clock.elapsed()
+    );
     if let Some(keep) = keep {
         df = without_rows(df, &keep)?;
+        tracing::trace!("{}: rows dropped by {:?}", path.display(), clock.elapsed());
         groups.retain(&keep);
     }
     tracing::debug!(
