@@ -501,14 +501,14 @@ fn set_aside(
     let texts = RowTexts::new(&bad, raw)?;
     let all: Vec<IdxSize> = (0..bad.height() as IdxSize).collect();
     let lines = lines_of(&bad, &all)?;
-    for i in 0..bad.height() {
+    for (i, &source_line) in lines.iter().enumerate() {
         let Some(k) = masks.iter().position(|m| m.get(i) == Some(true)) else {
             continue;
         };
         let c = &checks[k];
         let value = texts.get(c.column, i);
         let column = c.column.trim_end_matches("_raw");
-        let (file, line) = origin.locate(lines[i]);
+        let (file, line) = origin.locate(source_line);
         rejects.add(
             file,
             line,
