@@ -244,19 +244,7 @@ mod tests {
 
     #[test]
     fn the_index_and_the_query_agree_on_a_generated_log() {
-        use crate::generate::{generate, EventFormat, GenerateConfig};
-        use crate::ingest::{load_events, ReadPolicy, Rejects};
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = GenerateConfig {
-            users: 300,
-            days: 182,
-            format: EventFormat::Parquet,
-            ..GenerateConfig::default()
-        };
-        generate(&cfg, dir.path()).unwrap();
-        let policy = ReadPolicy::new(ts("2027-01-01"));
-        let path = dir.path().join(EventFormat::Parquet.file_name());
-        let ev = load_events(&path, &policy, &mut Rejects::default()).unwrap();
+        let (_dir, ev) = crate::generate::loaded_sample(300);
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let spec = crate::features::FeatureSpec::load(&root.join("features/default.toml")).unwrap();
         let prepared = crate::features::prepare(&ev, &spec).unwrap();

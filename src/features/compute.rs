@@ -887,19 +887,7 @@ mod tests {
     /// users with and without signup times, and users with no events before the date.
     #[test]
     fn same_figures_as_the_polars_query() {
-        use crate::generate::{generate, EventFormat, GenerateConfig};
-        use crate::ingest::{load_events, ReadPolicy, Rejects};
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = GenerateConfig {
-            users: 300,
-            days: 182,
-            format: EventFormat::Parquet,
-            ..GenerateConfig::default()
-        };
-        generate(&cfg, dir.path()).unwrap();
-        let policy = ReadPolicy::new(parse_timestamp("2027-01-01").unwrap());
-        let path = dir.path().join(EventFormat::Parquet.file_name());
-        let ev = load_events(&path, &policy, &mut Rejects::default()).unwrap();
+        let (_dir, ev) = crate::generate::loaded_sample(300);
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let s = FeatureSpec::load(&root.join("features/default.toml")).unwrap();
         let ours = prepare(&ev, &s).unwrap();
