@@ -8,6 +8,9 @@
 //!   subscriptions end by `T + horizon`.
 //!
 //! Labels read events at and after T by design; features never do.
+//!
+//! Who had events in a window is read off the features' per-user index when the caller
+//! has built it ([`Sources::prepared`]; `score` and `train` do), else queried from the log.
 
 use polars::prelude::*;
 
