@@ -112,8 +112,9 @@ pub fn build(
             false,
         ),
         None => {
-            let pop = labels::population(src, &model.label, t0)?;
             let prepared = features::prepare(src.events, spec)?;
+            let src = &src.with_index(&prepared);
+            let pop = labels::population(src, &model.label, t0)?;
             let ff = features::compute(&prepared, &pop, t0, spec, &model.event_types)?;
             let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
             let p: Vec<f64> = z.rows().into_iter().map(|r| model.probability(r)).collect();

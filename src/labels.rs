@@ -59,6 +59,16 @@ pub struct Sources<'a> {
     pub prepared: Option<&'a Prepared>,
 }
 
+impl<'a> Sources<'a> {
+    /// These sources with the features' per-user index of their events at hand.
+    pub fn with_index(self, prepared: &'a Prepared) -> Self {
+        Sources {
+            prepared: Some(prepared),
+            ..self
+        }
+    }
+}
+
 /// The users of `src.events` with an event in `[from, to)` (with `names`, one of those
 /// events), as a one-column frame `user_id`.
 fn users_with(src: &Sources, from: i64, to: i64, names: Option<&[String]>) -> Result<LazyFrame> {
@@ -257,10 +267,7 @@ mod tests {
             subscriptions: None,
             prepared: None,
         };
-        let indexed = Sources {
-            prepared: Some(&prepared),
-            ..query
-        };
+        let indexed = query.with_index(&prepared);
         let value = &spec.file.events.value;
         for as_of in ["2026-03-02", "2026-05-17", "2026-06-08"] {
             for signal in [Signal::ValueAction, Signal::AnyEvent] {

@@ -35,10 +35,10 @@ pub fn run(args: CompareArgs) -> Result<()> {
     };
     // The latest date whose churn horizon has fully passed.
     let t = as_of - i64::from(a.label.horizon_days) * DAY_MS;
-    let src = inputs.sources();
+    let prepared = features::prepare(&inputs.events, &inputs.spec)?;
+    let src = inputs.sources().with_index(&prepared);
     let pop = labels::population(&src, &a.label, t)?;
     let y = labels::labels(&src, &a.label, &inputs.spec.file.events.value, &pop, t)?;
-    let prepared = features::prepare(&inputs.events, &inputs.spec)?;
     let evaluate_model = |m: &ChurnModel| -> Result<Metrics> {
         m.check_compatible(&inputs.spec)?;
         let ff = features::compute(&prepared, &pop, t, &inputs.spec, &m.event_types)?;

@@ -109,10 +109,7 @@ pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) 
     model.check_compatible(spec)?;
     let clock = std::time::Instant::now();
     let prepared = features::prepare(src.events, spec)?;
-    let src = &Sources {
-        prepared: Some(&prepared),
-        ..*src
-    };
+    let src = &src.with_index(&prepared);
     let pop = labels::population(src, &model.label, as_of)?;
     tracing::debug!("population of {} by {:?}", pop.height(), clock.elapsed());
     let ff = features::compute(&prepared, &pop, as_of, spec, &model.event_types)?;

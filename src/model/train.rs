@@ -180,10 +180,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let defs = features::catalog(spec, &event_types);
     let prepared = features::prepare(events, spec)?;
     // Populations and labels of every date read off the index.
-    let src = &Sources {
-        prepared: Some(&prepared),
-        ..*src
-    };
+    let src = &src.with_index(&prepared);
     let w = &spec.file.windows;
     let history = (w.recent_days + w.prior_days) as i64 * DAY_MS;
 
