@@ -20,6 +20,8 @@ use crate::cli::LogFormat;
 
 static BARS: OnceLock<Option<MultiProgress>> = OnceLock::new();
 static QUIET: OnceLock<bool> = OnceLock::new();
+/// True with `-vv`: debug and trace lines end with the process's memory.
+static MEMORY: OnceLock<bool> = OnceLock::new();
 
 /// True with `-q`: nothing but errors, not even the summary on stdout.
 pub fn is_quiet() -> bool {
@@ -30,6 +32,7 @@ pub fn is_quiet() -> bool {
 pub fn init(quiet: bool, verbose: u8, format: LogFormat) {
     let tty = std::io::stderr().is_terminal();
     let _ = QUIET.set(quiet);
+    let _ = MEMORY.set(!quiet && verbose >= 2);
     let level = match (quiet, verbose) {
         (true, _) => Level::ERROR,
         (false, 0) if tty => Level::INFO,
@@ -136,6 +139,29 @@ where
         };
         write!(writer, "churnrisk: {prefix}")?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
+        if *event.metadata().level() >= Level::DEBUG && MEMORY.get() == Some(&true) {
+            // With -vv each step also says how much memory the process holds, and its
+            // peak so far: where a run reaches its peak RSS.
+            if let Some((now, peak)) = memory_mb() {
+                write!(writer, " [rss {now} MB, peak {peak} MB]")?;
+            }
+        }
         writeln!(writer)
     }
+}
+
+/// Resident and peak resident memory of this process in MB (Linux; `None` elsewhere).
+fn memory_mb() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb / 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
 }
