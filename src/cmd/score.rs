@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result};
 
+use churnrisk::features::prepare_owned;
 use churnrisk::ingest::{format_date, parse_as_of};
-use churnrisk::model::{score, ChurnModel};
+use churnrisk::model::{score_prepared, ChurnModel};
 use churnrisk::output::rank;
 use churnrisk::shards::{write_part, PartHeader};
 
@@ -26,10 +27,17 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     let model = ChurnModel::load(&args.model)
         .with_context(|| format!("reading model {}", args.model.display()))?;
     let policy = policy_from(&args.input.validation)?;
-    let inputs = Inputs::load(&args.input, &policy)?;
+    let mut inputs = Inputs::load(&args.input, &policy)?;
     settle_rejects(&inputs, &args.input, &policy)?;
-    let scored = score(&inputs.sources(), &inputs.spec, &model, as_of)
-        .with_context(|| format!("scoring with {}", args.model.display()))?;
+    let scoring = || format!("scoring with {}", args.model.display());
+    model.check_compatible(&inputs.spec).with_context(scoring)?;
+    // Nothing reads the log's rows after the features' index: it takes them, freeing each
+    // column as it is read, so the log and its index never fill memory side by side.
+    let rows = inputs.events.take_rows();
+    let prepared = prepare_owned(rows, &inputs.spec).with_context(scoring)?;
+    let scored = score_prepared(&inputs.sources(), &prepared, &inputs.spec, &model, as_of)
+        .with_context(scoring)?;
+    drop(prepared);
     let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
     if let Some(shard) = args.input.shard {
         return write_shard_part(&args, &inputs, shard, &format_date(as_of), &rows);

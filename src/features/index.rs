@@ -3,12 +3,13 @@
 //! per log; every as-of date then reads each user's slice once. It holds no features.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::ingest::group::{split_by, times};
+use crate::ingest::group::split_by;
 use crate::ingest::{keys, Events, Groups};
 
 /// Role flags of an event row.
@@ -40,50 +41,97 @@ pub struct EventIndex {
 impl EventIndex {
     /// Regroups `events`; `codes` numbers every event name, `role_of[code]` its flags.
     pub fn build(events: &Events, codes: &HashMap<String, u32>, role_of: &[u8]) -> Result<Self> {
-        let df = &events.df;
+        Self::from_rows(events.df.clone(), events.groups.clone(), codes, role_of)
+    }
+
+    /// As [`EventIndex::build`], from a log's rows and grouping given away: each column
+    /// of `df` is freed as soon as it is read, and a grouping held nowhere else becomes the
+    /// index's own, so the log and its index are never in memory whole side by side.
+    pub fn from_rows(
+        mut df: DataFrame,
+        groups: Option<Arc<Groups>>,
+        codes: &HashMap<String, u32>,
+        role_of: &[u8],
+    ) -> Result<Self> {
         let n = df.height();
         let clock = std::time::Instant::now();
-        let ts_all = times(df.column("ts")?.i64()?);
-        let built;
-        let groups = match &events.groups {
-            Some(g) => g.as_ref(),
-            None => {
-                built = Groups::build(df.column("user_id")?.str()?, &ts_all)?;
-                &built
+        let groups = match groups {
+            Some(g) => g,
+            None => Arc::new(Groups::build(
+                df.column("user_id")?.str()?,
+                df.column("ts")?.i64()?,
+            )?),
+        };
+        df.drop_in_place("user_id")?;
+        df.drop_in_place("ts")?;
+        // Owned when nobody else holds the grouping: its parts move into the index.
+        let shared;
+        let owned_order;
+        let (users, offsets, ts, order): (_, _, _, &[u32]) = match Arc::try_unwrap(groups) {
+            Ok(g) => {
+                owned_order = g.order;
+                (g.users, g.offsets, g.ts, &owned_order)
+            }
+            Err(g) => {
+                shared = g;
+                (
+                    shared.users.clone(),
+                    shared.offsets.clone(),
+                    shared.ts.clone(),
+                    &shared.order,
+                )
             }
         };
-        let (users, offsets, order) = (groups.users.clone(), groups.offsets.clone(), &groups.order);
         debug_assert_eq!(order.len(), n);
         tracing::trace!(
-            "index: {} users grouped by {:?}",
+            "index: {} users grouped, times in order by {:?}",
             users.len(),
             clock.elapsed()
         );
-        let ts = gather(&ts_all, order);
-        drop(ts_all);
-        tracing::trace!("index: times in order by {:?}", clock.elapsed());
 
+        // Codes are gathered from bytes when the names are few (as they are: tens of
+        // event types), so the rows read out of order lie in a tenth of the memory.
         let lookup: PlHashMap<u128, u32> =
             codes.iter().map(|(k, &v)| (keys::key_of(k), v)).collect();
-        let code_all = map_keys(df.column("event")?.str()?, |k| {
-            lookup.get(&k).copied().unwrap_or(u32::MAX)
-        });
-        let code = gather(&code_all, order);
-        drop(code_all);
+        let event = df.drop_in_place("event")?;
+        let code: Vec<u32> = if codes.len() < usize::from(u8::MAX) {
+            let code_all = map_keys(event.str()?, |k| {
+                lookup.get(&k).map_or(u8::MAX, |&c| c as u8)
+            });
+            drop(event);
+            order
+                .par_iter()
+                .map(|&i| match code_all[i as usize] {
+                    u8::MAX => u32::MAX,
+                    c => u32::from(c),
+                })
+                .collect()
+        } else {
+            let code_all = map_keys(event.str()?, |k| {
+                lookup.get(&k).copied().unwrap_or(u32::MAX)
+            });
+            drop(event);
+            gather(&code_all, order)
+        };
         let role = code
             .par_iter()
             .map(|&c| role_of.get(c as usize).copied().unwrap_or(0))
             .collect();
         tracing::trace!("index: event codes by {:?}", clock.elapsed());
 
-        let value_all = values_or_nan(df.column("value")?.cast(&DataType::Float64)?.f64()?);
-        let value = gather(&value_all, order);
-        drop(value_all);
+        let value = df.drop_in_place("value")?;
+        let sparse = SparseValues::new(value.cast(&DataType::Float64)?.f64()?);
+        drop(value);
+        let value = order.par_iter().map(|&i| sparse.get(i as usize)).collect();
+        drop(sparse);
         tracing::trace!("index: values by {:?}", clock.elapsed());
 
         // Sessions numbered within each user, in time order. Each id's key is made in log
         // order (reading the ids user by user would miss the cache on every row).
-        let keys = map_keys(df.column("session_id")?.str()?, |k| k);
+        let session_id = df.drop_in_place("session_id")?;
+        let keys = map_keys(session_id.str()?, |k| k);
+        drop(session_id);
+        drop(df);
         let mut session = vec![0u32; n];
         let mut per_user: Vec<(&mut [u32], &[u32])> = split_by(&mut session, &offsets)
             .into_iter()
@@ -143,21 +191,57 @@ fn map_keys<T: Copy + Send + Default>(ca: &StringChunked, f: impl Fn(u128) -> T 
     out
 }
 
-/// The `value` column in one piece, NaN where it is empty.
-fn values_or_nan(ca: &Float64Chunked) -> Vec<f64> {
-    let mut out = Vec::with_capacity(ca.len());
-    for arr in ca.downcast_iter() {
-        let start = out.len();
-        out.extend_from_slice(arr.values());
-        if let Some(valid) = arr.validity() {
-            for (i, v) in out[start..].iter_mut().enumerate() {
-                if !valid.get_bit(i) {
-                    *v = f64::NAN;
+/// The `value` column, to read by row number: only its non-empty values are kept, found
+/// through the column's validity bits and a count of the values before every 64th row. An
+/// event log's values are mostly empty (only some events carry one), so the rows read out
+/// of order lie in a few MB instead of 8 bytes a row.
+struct SparseValues {
+    /// Bit `r % 64` of word `r / 64`: row `r` has a value.
+    words: Vec<u64>,
+    /// Values before row `64 * w`.
+    before: Vec<u32>,
+    values: Vec<f64>,
+}
+
+impl SparseValues {
+    fn new(ca: &Float64Chunked) -> Self {
+        let n = ca.len();
+        let mut words = vec![0u64; n.div_ceil(64)];
+        let mut values = Vec::with_capacity(n - ca.null_count());
+        let mut row = 0;
+        for arr in ca.downcast_iter() {
+            let valid = arr.validity();
+            for (i, &v) in arr.values().iter().enumerate() {
+                if valid.is_none_or(|b| b.get_bit(i)) {
+                    words[row / 64] |= 1 << (row % 64);
+                    values.push(v);
                 }
+                row += 1;
             }
         }
+        let mut before = Vec::with_capacity(words.len());
+        let mut count = 0u32;
+        for w in &words {
+            before.push(count);
+            count += w.count_ones();
+        }
+        SparseValues {
+            words,
+            before,
+            values,
+        }
     }
-    out
+
+    /// The value of row `row`; NaN where it is empty.
+    fn get(&self, row: usize) -> f64 {
+        let word = self.words[row / 64];
+        let bit = 1u64 << (row % 64);
+        if word & bit == 0 {
+            return f64::NAN;
+        }
+        let k = self.before[row / 64] as usize + (word & (bit - 1)).count_ones() as usize;
+        self.values[k]
+    }
 }
 
 /// `v` in the order of `rows`.
@@ -219,6 +303,62 @@ mod tests {
         assert!(v[0].is_nan() && v[1].is_nan() && v[2].is_nan());
         assert_eq!(v[3], 2.5);
         assert_eq!(ix.value[a_rows.end - 1], 1.0);
+    }
+
+    #[test]
+    fn an_index_from_rows_given_away_equals_one_from_the_borrowed_log() {
+        let (_dir, ev) = crate::generate::loaded_sample(40);
+        let names = crate::features::event_names(&ev).unwrap();
+        let codes: HashMap<String, u32> = names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, i as u32))
+            .collect();
+        let role_of: Vec<u8> = (0..codes.len()).map(|c| (c % 64) as u8).collect();
+        let borrowed = EventIndex::build(&ev, &codes, &role_of).unwrap();
+        let mut ev = ev;
+        let rows = ev.take_rows();
+        assert_eq!(ev.rows(), 0);
+        let owned = EventIndex::from_rows(rows.df, rows.groups, &codes, &role_of).unwrap();
+        assert!(borrowed.ts.len() > 1000);
+        assert_eq!(owned.users, borrowed.users);
+        assert_eq!(owned.offsets, borrowed.offsets);
+        assert_eq!(owned.ts, borrowed.ts);
+        assert_eq!(owned.code, borrowed.code);
+        assert_eq!(owned.role, borrowed.role);
+        assert_eq!(owned.session, borrowed.session);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&owned.value), bits(&borrowed.value));
+        // Times ascend within each user.
+        for u in 0..owned.users.len() as u32 {
+            assert!(owned.ts[owned.rows(u)].windows(2).all(|w| w[0] <= w[1]));
+        }
+    }
+
+    #[test]
+    fn sparse_values_read_as_the_column_does() {
+        // Two pieces, values here and there, across word boundaries.
+        let mut ca: Float64Chunked = (0..150)
+            .map(|i| (i % 7 == 0 || i == 63 || i == 64).then_some(i as f64 / 2.0))
+            .collect();
+        ca.append(
+            &(0..90)
+                .map(|i| (i % 3 == 1).then_some(-(i as f64)))
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(ca.chunks().len(), 2);
+        let sparse = SparseValues::new(&ca);
+        for (row, v) in ca.iter().enumerate() {
+            match v {
+                Some(v) => assert_eq!(sparse.get(row), v, "row {row}"),
+                None => assert!(sparse.get(row).is_nan(), "row {row}"),
+            }
+        }
+        // No validity at all: every row has its value.
+        let full = Float64Chunked::from_vec("v".into(), vec![1.5, 2.5, 3.5]);
+        let sparse = SparseValues::new(&full);
+        assert_eq!((sparse.get(0), sparse.get(2)), (1.5, 3.5));
     }
 
     #[test]

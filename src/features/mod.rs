@@ -11,6 +11,7 @@ pub mod spec;
 
 pub use catalog::{catalog, phrase, FeatureDef, RawRow, Transform};
 pub use compute::{
-    compute, event_names, prepare, top_event_types, FeatureFrame, Prepared, AUX_COLUMNS,
+    compute, event_names, prepare, prepare_owned, top_event_types, FeatureFrame, Prepared,
+    AUX_COLUMNS,
 };
 pub use spec::FeatureSpec;

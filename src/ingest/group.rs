@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// Rows of a frame grouped by user (compressed rows: user `u` owns
 /// `order[offsets[u]..offsets[u + 1]]`), each user's rows sorted by time, equal times in
-/// row order.
+/// row order, with their times beside them.
 #[derive(Debug, Clone)]
 pub struct Groups {
     /// User id → user number, numbered in order of first appearance.
@@ -18,12 +18,15 @@ pub struct Groups {
     pub offsets: Vec<usize>,
     /// Row numbers of the frame, user by user.
     pub order: Vec<u32>,
+    /// The time of each row of `order`: user by user, each user's in ascending order (a
+    /// null time, possible only in a frame made by hand, is the earliest).
+    pub ts: Vec<i64>,
 }
 
 impl Groups {
     /// Groups the rows of `user` (one id per row; a null is the empty id) by user, each
     /// user's in order of `ts`.
-    pub fn build(user: &StringChunked, ts: &[i64]) -> Result<Self> {
+    pub fn build(user: &StringChunked, ts: &Int64Chunked) -> Result<Self> {
         let n = user.len();
         if u32::try_from(n).is_err() {
             // Row numbers are u32, to keep the grouping and the index at 4 bytes a row.
@@ -43,30 +46,49 @@ impl Groups {
         for u in 1..offsets.len() {
             offsets[u] += offsets[u - 1];
         }
-        // A stable counting sort by user: `order` lists the rows user by user.
+        // A stable counting sort by user: `order` lists the rows user by user, and each
+        // row's time goes beside it (read in log order, so the log's times are never
+        // copied whole nor read out of order).
         let mut next = offsets.clone();
         let mut order = vec![0u32; n];
-        for (i, &u) in row_user.iter().enumerate() {
-            let slot = &mut next[u as usize];
-            order[*slot] = i as u32;
-            *slot += 1;
+        let mut times = vec![0i64; n];
+        let mut row = 0;
+        for arr in ts.downcast_iter() {
+            let valid = arr.validity();
+            for (i, &t) in arr.values().iter().enumerate() {
+                let t = match valid {
+                    Some(v) if !v.get_bit(i) => i64::MIN,
+                    _ => t,
+                };
+                let slot = &mut next[row_user[row] as usize];
+                order[*slot] = row as u32;
+                times[*slot] = t;
+                *slot += 1;
+                row += 1;
+            }
         }
         drop(row_user);
         // Within a user, rows keep the log's order unless their times are out of order.
         split_by(&mut order, &offsets)
             .into_par_iter()
-            .for_each(|rows| {
-                if rows
-                    .windows(2)
-                    .any(|w| ts[w[0] as usize] > ts[w[1] as usize])
-                {
-                    rows.sort_by_key(|&i| ts[i as usize]);
+            .zip(split_by(&mut times, &offsets))
+            .for_each(|(rows, ts)| {
+                if ts.windows(2).any(|w| w[0] > w[1]) {
+                    let mut pairs: Vec<(i64, u32)> =
+                        ts.iter().copied().zip(rows.iter().copied()).collect();
+                    // Row numbers are distinct, so equal times keep row order.
+                    pairs.sort_unstable();
+                    for (k, (t, r)) in pairs.into_iter().enumerate() {
+                        ts[k] = t;
+                        rows[k] = r;
+                    }
                 }
             });
         Ok(Groups {
             users,
             offsets,
             order,
+            ts: times,
         })
     }
 
@@ -93,6 +115,14 @@ impl Groups {
             .collect()
     }
 
+    /// Every user's rows and their times, user by user.
+    pub fn per_user_with_times(&self) -> Vec<(&[u32], &[i64])> {
+        self.offsets
+            .windows(2)
+            .map(|w| (&self.order[w[0]..w[1]], &self.ts[w[0]..w[1]]))
+            .collect()
+    }
+
     /// The grouping of the frame left after dropping the rows where `keep` is false
     /// (rows renumbered; no user may lose every row). In place: each user's rows are
     /// compacted on the threads, then the users' runs are closed up in one pass.
@@ -104,12 +134,14 @@ impl Groups {
         let renumber = |row: u32| row - dropped.partition_point(|&d| d < row) as u32;
         let kept: Vec<usize> = split_by(&mut self.order, &self.offsets)
             .into_par_iter()
-            .map(|rows| {
+            .zip(split_by(&mut self.ts, &self.offsets))
+            .map(|(rows, ts)| {
                 let mut n = 0;
                 for k in 0..rows.len() {
                     let row = rows[k];
                     if keep[row as usize] {
                         rows[n] = renumber(row);
+                        ts[n] = ts[k];
                         n += 1;
                     }
                 }
@@ -120,6 +152,7 @@ impl Groups {
         for (u, n) in kept.into_iter().enumerate() {
             let from = self.offsets[u];
             self.order.copy_within(from..from + n, at);
+            self.ts.copy_within(from..from + n, at);
             self.offsets[u] = at;
             at += n;
         }
@@ -127,6 +160,7 @@ impl Groups {
             *last = at;
         }
         self.order.truncate(at);
+        self.ts.truncate(at);
     }
 }
 
@@ -144,58 +178,66 @@ pub fn times(ca: &Int64Chunked) -> Vec<i64> {
 }
 
 /// Numbers the users in order of first appearance: each block of rows numbers its own on a
-/// thread (by the ids' keys, see [`keys`]), then the blocks' ids are merged in row order
-/// and their numbers mapped.
+/// thread (by the ids' keys, see [`keys`]) into its part of the output, then the blocks'
+/// ids are merged in row order and each part's numbers mapped in place.
 fn number_users(ca: &StringChunked) -> (PlHashMap<String, u32>, Vec<u32>) {
     let empty = keys::key_of("");
-    let local = keys::par_blocks(ca, |_, part| {
-        let mut seen: PlHashMap<u128, u32> = PlHashMap::default();
-        let mut firsts: Vec<(u128, usize)> = Vec::new();
-        let mut codes = Vec::with_capacity(part.len());
-        let mut last = None;
-        keys::for_each_key(part, |row, key| {
-            // A missing id is the empty id.
-            let key = if key == keys::NULL_KEY { empty } else { key };
-            let code = match last {
-                // Logs often hold a user's events together.
-                Some((k, c)) if k == key => c,
-                _ => *seen.entry(key).or_insert_with(|| {
-                    firsts.push((key, row));
-                    firsts.len() as u32 - 1
-                }),
-            };
-            last = Some((key, code));
-            codes.push(code);
-        });
-        let names: Vec<(u128, String)> = firsts
-            .into_iter()
-            .map(|(key, row)| (key, part.get(row).unwrap_or("").to_string()))
-            .collect();
-        (names, codes)
-    });
+    let bounds = keys::block_bounds(ca.len());
+    let mut codes = vec![0u32; ca.len()];
+    let firsts: Vec<Vec<(u128, String)>> = split_by(&mut codes, &bounds)
+        .into_par_iter()
+        .zip(bounds.par_windows(2))
+        .map(|(out, w)| {
+            let part = ca.slice(w[0] as i64, w[1] - w[0]);
+            let mut seen: PlHashMap<u128, u32> = PlHashMap::default();
+            let mut firsts: Vec<(u128, usize)> = Vec::new();
+            let mut last = None;
+            keys::for_each_key(&part, |row, key| {
+                // A missing id is the empty id.
+                let key = if key == keys::NULL_KEY { empty } else { key };
+                let code = match last {
+                    // Logs often hold a user's events together.
+                    Some((k, c)) if k == key => c,
+                    _ => *seen.entry(key).or_insert_with(|| {
+                        firsts.push((key, row));
+                        firsts.len() as u32 - 1
+                    }),
+                };
+                last = Some((key, code));
+                out[row] = code;
+            });
+            firsts
+                .into_iter()
+                .map(|(key, row)| (key, part.get(row).unwrap_or("").to_string()))
+                .collect()
+        })
+        .collect();
     let mut numbers: PlHashMap<u128, u32> = PlHashMap::default();
     let mut users: PlHashMap<String, u32> = PlHashMap::default();
-    let remaps: Vec<Vec<u32>> = local
-        .iter()
-        .map(|(names, _)| {
+    let remaps: Vec<Vec<u32>> = firsts
+        .into_iter()
+        .map(|names| {
             names
-                .iter()
+                .into_iter()
                 .map(|(key, name)| {
-                    *numbers.entry(*key).or_insert_with(|| {
+                    *numbers.entry(key).or_insert_with(|| {
                         let id = users.len() as u32;
-                        users.insert(name.clone(), id);
+                        users.insert(name, id);
                         id
                     })
                 })
                 .collect()
         })
         .collect();
-    let rows = local
-        .par_iter()
+    split_by(&mut codes, &bounds)
+        .into_par_iter()
         .zip(&remaps)
-        .flat_map_iter(|((_, codes), remap)| codes.iter().map(move |&c| remap[c as usize]))
-        .collect();
-    (users, rows)
+        .for_each(|(part, remap)| {
+            for c in part {
+                *c = remap[*c as usize];
+            }
+        });
+    (users, codes)
 }
 
 /// `v` cut at `offsets` (user by user).
@@ -216,11 +258,12 @@ mod tests {
     #[test]
     fn groups_by_user_in_time_order_and_keeps_ties_in_row_order() {
         let user = StringChunked::new("u".into(), ["b", "a", "b", "a", "b", "b"]);
-        let ts = [30, 10, 10, 20, 20, 10];
+        let ts = Int64Chunked::new("ts".into(), [30, 10, 10, 20, 20, 10]);
         let g = Groups::build(&user, &ts).unwrap();
         assert_eq!((g.users["b"], g.users["a"]), (0, 1));
         assert_eq!(g.rows(0), &[2, 5, 4, 0]);
         assert_eq!(g.rows(1), &[1, 3]);
+        assert_eq!(g.ts, vec![10, 10, 20, 30, 10, 20]);
 
         // Dropping rows 5 and 1 renumbers the rest: 0 1 2 3 4 → 0 _ 1 2 3.
         let mut g = g;
@@ -228,6 +271,7 @@ mod tests {
         assert_eq!(g.rows(0), &[1, 3, 0]);
         assert_eq!(g.rows(1), &[2]);
         assert_eq!(g.order.len(), 4);
+        assert_eq!(g.ts, vec![10, 20, 30, 20]);
     }
 
     #[test]
@@ -237,7 +281,7 @@ mod tests {
             .map(|i| format!("u{}", (i * 7) % 1000))
             .collect();
         let user = StringChunked::new("u".into(), &ids);
-        let ts = vec![0i64; ids.len()];
+        let ts = Int64Chunked::full("ts".into(), 0, ids.len());
         let g = Groups::build(&user, &ts).unwrap();
         assert_eq!(g.len(), 1000);
         for (i, id) in ids.iter().take(1000).enumerate() {

@@ -58,6 +58,20 @@ impl Events {
     pub fn rows(&self) -> usize {
         self.df.height()
     }
+
+    /// Moves the rows and their grouping out, leaving this log's path and span without
+    /// rows: for a caller that gives the rows to the features' index (which frees them
+    /// as it reads them) and reads the log no more.
+    pub fn take_rows(&mut self) -> Events {
+        Events {
+            df: std::mem::replace(&mut self.df, DataFrame::empty()),
+            path: self.path.clone(),
+            min_ts: self.min_ts,
+            max_ts: self.max_ts,
+            sessions_derived: self.sessions_derived,
+            groups: self.groups.take(),
+        }
+    }
 }
 
 /// Optional per-user facts: signup time and CRM identifiers.
@@ -252,17 +266,16 @@ pub fn load_events_with(
         rejects.rows_read(path, df.height() as u64);
     }
     tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
-    let df = set_aside(df, origin, &checks, &raw, rejects)?;
+    let mut df = set_aside(df, origin, &checks, &raw, rejects)?;
+    let lines = Lines::take(&mut df)?;
     tracing::debug!("{}: rows checked in {:?}", path.display(), clock.elapsed());
-    let ts_all = group::times(df.column("ts")?.i64()?);
-    let mut groups = Groups::build(df.column("user_id")?.str()?, &ts_all)?;
+    let mut groups = Groups::build(df.column("user_id")?.str()?, df.column("ts")?.i64()?)?;
     tracing::trace!(
         "{}: grouped by user by {:?}",
         path.display(),
         clock.elapsed()
     );
-    let keep = find_repeats(&df, &groups, &ts_all, has_event_id, origin, &raw, rejects)?;
-    drop(ts_all);
+    let keep = find_repeats(&df, &lines, &groups, has_event_id, origin, &raw, rejects)?;
     tracing::trace!("{}: repeats found by {:?}", path.display(), clock.elapsed());
     let canonical = df.select(["user_id", "ts", "event", "value", "session_id"])?;
     drop(df);
@@ -1187,14 +1200,12 @@ fn missing_source(path: &Path, schema: &Schema, sources: &[String], map: &Column
 
 /// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …).
 fn derive_sessions(mut df: DataFrame, groups: &Groups) -> Result<DataFrame> {
-    let ts = group::times(df.column("ts")?.i64()?);
     // Session numbers user by user in time order, written back at each row's place.
     let mut number = vec![0u32; df.height()];
-    for rows in groups.per_user() {
+    for (rows, ts) in groups.per_user_with_times() {
         let mut n = 0u32;
         let mut prev = None;
-        for &row in rows {
-            let t = ts[row as usize];
+        for (&row, &t) in rows.iter().zip(ts) {
             match prev {
                 Some(pt) if t - pt <= SESSION_GAP_MS => {}
                 _ => n += 1,
@@ -1249,8 +1260,8 @@ fn without_rows(df: DataFrame, keep: &[bool]) -> Result<DataFrame> {
 /// are compared before a row is dropped, so a hash collision never drops one.
 fn find_repeats(
     df: &DataFrame,
+    lines: &Lines,
     groups: &Groups,
-    ts: &[i64],
     event_id: bool,
     origin: Origin<'_>,
     raw: &[&str],
@@ -1267,14 +1278,23 @@ fn find_repeats(
             && value.get(a).map(f64::to_bits) == value.get(b).map(f64::to_bits)
             && session.get(a) == session.get(b)
     };
-    let per_user = groups.per_user();
-    // (repeat, first copy) pairs of each user.
+    let per_user = groups.per_user_with_times();
+    // (repeat, first copy) pairs of each user: within each run of equal times.
     let mut exact: Vec<(u32, u32)> = per_user
         .par_iter()
-        .flat_map_iter(|rows| {
+        .flat_map_iter(|&(rows, ts)| {
             let mut found = Vec::new();
-            for run in rows.chunk_by(|a, b| ts[*a as usize] == ts[*b as usize]) {
-                first_copies(run, |a, b| same(a as usize, b as usize), &mut found);
+            let mut start = 0;
+            for run in ts.chunk_by(|a, b| a == b) {
+                let end = start + run.len();
+                if run.len() > 1 {
+                    first_copies(
+                        &rows[start..end],
+                        |a, b| same(a as usize, b as usize),
+                        &mut found,
+                    );
+                }
+                start = end;
             }
             found
         })
@@ -1299,7 +1319,7 @@ fn find_repeats(
         let kept = &keep;
         by_id = per_user
             .par_iter()
-            .flat_map_iter(|rows| {
+            .flat_map_iter(|&(rows, _)| {
                 let mut keyed: Vec<(u64, u32)> = rows
                     .iter()
                     .filter(|&&row| kept[row as usize])
@@ -1349,7 +1369,7 @@ fn find_repeats(
         let texts = RowTexts::new(&df.take(&idx)?, raw)?;
         // The lines of each repeat and its first copy, side by side.
         let pairs: Vec<IdxSize> = found.iter().flat_map(|&(r, f)| [r, f]).collect();
-        let lines = lines_of(df, &pairs)?;
+        let lines = lines.of(df, &pairs)?;
         for i in 0..found.len() {
             let (file, line) = origin.locate(lines[2 * i]);
             let (first_file, first_line) = origin.locate(lines[2 * i + 1]);
@@ -1370,6 +1390,71 @@ fn find_repeats(
 fn lines_of(df: &DataFrame, rows: &[IdxSize]) -> Result<Vec<i64>> {
     let lines = df.column(LINE)?.take_slice(rows)?.cast(&DataType::Int64)?;
     Ok(lines.i64()?.iter().map(|l| l.unwrap_or(0)).collect())
+}
+
+/// The [`LINE`] of a checked frame's rows, as runs of consecutive lines when they are few
+/// (the column itself is then dropped from the frame). A log's rows mostly come in long
+/// runs: a Parquet file's rows are numbered 1, 2, 3 …, a CSV file's lines likewise, and
+/// only set-aside rows, blank lines or the next file break a run. So the column's 4 or 8
+/// bytes a row, the size of a text id's whole share of the frame, shrink to a few runs.
+enum Lines {
+    /// Row `starts[k] + j` is line `lines[k] + j`, up to the next run's start.
+    Runs {
+        starts: Vec<IdxSize>,
+        lines: Vec<i64>,
+    },
+    /// Too many runs (a shard's rows are scattered through the log): the frame keeps it.
+    Column,
+}
+
+impl Lines {
+    /// The runs of `df`'s [`LINE`] column, dropped from `df`, when there is at most one
+    /// per 64 rows; otherwise the column stays.
+    fn take(df: &mut DataFrame) -> Result<Self> {
+        let most = df.height() / 64 + 1;
+        let mut starts: Vec<IdxSize> = Vec::new();
+        let mut lines: Vec<i64> = Vec::new();
+        let mut next = None;
+        let mut push = |row: usize, line: i64| -> bool {
+            if next != Some(line) {
+                starts.push(row as IdxSize);
+                lines.push(line);
+            }
+            next = Some(line + 1);
+            starts.len() <= most
+        };
+        let column = df.column(LINE)?;
+        let few = if column.null_count() > 0 {
+            false
+        } else if let Ok(ca) = column.i64() {
+            ca.into_no_null_iter().enumerate().all(|(r, l)| push(r, l))
+        } else {
+            column
+                .idx()?
+                .into_no_null_iter()
+                .enumerate()
+                .all(|(r, l)| push(r, i64::from(l)))
+        };
+        if !few {
+            return Ok(Lines::Column);
+        }
+        df.drop_in_place(LINE)?;
+        Ok(Lines::Runs { starts, lines })
+    }
+
+    /// The line of each of `rows` of `df` (the frame this was taken from).
+    fn of(&self, df: &DataFrame, rows: &[IdxSize]) -> Result<Vec<i64>> {
+        match self {
+            Lines::Column => lines_of(df, rows),
+            Lines::Runs { starts, lines } => Ok(rows
+                .iter()
+                .map(|&row| {
+                    let k = starts.partition_point(|&s| s <= row).saturating_sub(1);
+                    lines.get(k).map_or(0, |l| l + i64::from(row - starts[k]))
+                })
+                .collect()),
+        }
+    }
 }
 
 /// Within `run` (candidate rows in source order), each row equal to an earlier one, as
@@ -1574,6 +1659,42 @@ mod tests {
                 .all(|w| ts.get(w[0] as usize) <= ts.get(w[1] as usize)));
         }
         assert_eq!(groups.rows(groups.users["u"] as usize).len(), 4);
+        // Each row's time sits beside it.
+        for (k, &row) in groups.order.iter().enumerate() {
+            assert_eq!(ts.get(row as usize), Some(groups.ts[k]));
+        }
+    }
+
+    #[test]
+    fn lines_kept_as_runs_read_as_the_column_does() {
+        // Two gaps (set-aside rows) and a jump (the next file): three runs in 300 rows.
+        let lines: Vec<i64> = (2..102).chain(105..205).chain(300..400).collect();
+        let rows: Vec<IdxSize> = vec![0, 99, 100, 101, 199, 200, 299, 150, 0];
+        let wide = df!(LINE => &lines, "x" => vec![0i32; 300]).unwrap();
+        let narrow = df!(
+            LINE => lines.iter().map(|&l| l as IdxSize).collect::<Vec<_>>(),
+            "x" => vec![0i32; 300]
+        )
+        .unwrap();
+        for df in [wide, narrow] {
+            let mut taken = df.clone();
+            let runs = Lines::take(&mut taken).unwrap();
+            assert!(matches!(&runs, Lines::Runs { starts, .. } if starts == &[0, 100, 200]));
+            assert!(taken.column(LINE).is_err(), "the column is dropped");
+            let expected = lines_of(&df, &rows).unwrap();
+            assert_eq!(expected, [2, 101, 105, 106, 204, 300, 399, 155, 2]);
+            assert_eq!(runs.of(&taken, &rows).unwrap(), expected);
+        }
+        // One run per row (a shard's rows): the frame keeps its column.
+        let scattered: Vec<i64> = (0..300).map(|i| 2 * i + 1).collect();
+        let df = df!(LINE => &scattered).unwrap();
+        let mut taken = df.clone();
+        let kept = Lines::take(&mut taken).unwrap();
+        assert!(matches!(kept, Lines::Column));
+        assert_eq!(
+            kept.of(&taken, &rows).unwrap(),
+            lines_of(&df, &rows).unwrap()
+        );
     }
 
     #[test]

@@ -12,5 +12,5 @@ pub mod train;
 
 pub use artifact::ChurnModel;
 pub use evaluate::Metrics;
-pub use score::{score, Scored, ScoredUser};
+pub use score::{score, score_prepared, Scored, ScoredUser};
 pub use train::{train, TrainOptions};

@@ -9,7 +9,7 @@ use super::artifact::ChurnModel;
 use super::drift::{Drift, Thresholds};
 use super::matrix::to_matrix;
 use crate::error::Result;
-use crate::features::{self, FeatureFrame, FeatureSpec, RawRow, Transform};
+use crate::features::{self, FeatureFrame, FeatureSpec, Prepared, RawRow, Transform};
 use crate::labels::{self, Sources};
 
 /// The most reasons listed per user.
@@ -107,12 +107,25 @@ impl Scored {
 /// Scores the population at `as_of` with `model`.
 pub fn score(src: &Sources, spec: &FeatureSpec, model: &ChurnModel, as_of: i64) -> Result<Scored> {
     model.check_compatible(spec)?;
-    let clock = std::time::Instant::now();
     let prepared = features::prepare(src.events, spec)?;
-    let src = &src.with_index(&prepared);
+    score_prepared(src, &prepared, spec, model, as_of)
+}
+
+/// As [`score`], with the log already regrouped by user (`prepared`, made from
+/// `src.events` with `spec`): the log's rows themselves are then not read.
+pub fn score_prepared(
+    src: &Sources,
+    prepared: &Prepared,
+    spec: &FeatureSpec,
+    model: &ChurnModel,
+    as_of: i64,
+) -> Result<Scored> {
+    model.check_compatible(spec)?;
+    let clock = std::time::Instant::now();
+    let src = &src.with_index(prepared);
     let pop = labels::population(src, &model.label, as_of)?;
     tracing::debug!("population of {} by {:?}", pop.height(), clock.elapsed());
-    let ff = features::compute(&prepared, &pop, as_of, spec, &model.event_types)?;
+    let ff = features::compute(prepared, &pop, as_of, spec, &model.event_types)?;
     tracing::debug!("features by {:?}", clock.elapsed());
     model.check_features(&ff.defs)?;
     let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
