@@ -18,7 +18,8 @@ use crate::model::artifact::write_atomic;
 use crate::model::score::FrameRow;
 use crate::model::Scored;
 use crate::plays::{recommend, Play};
-use polars::prelude::{Column, DataFrame, DataType, ParquetWriter};
+use polars::prelude::{Column, DataFrame, DataType, ParquetWriter, StringChunked};
+use rayon::prelude::*;
 
 /// How users are put in tiers: by probability thresholds, or by rank (the top `high`
 /// users, or the top `high` percent, are high; down to `medium` at least medium).
@@ -224,18 +225,19 @@ pub fn rank(
     users: Option<&Users>,
     tiers: &TierRule,
 ) -> Result<Vec<RankedRow>> {
-    let crm = crm_lookup(users)?;
+    let crm = CrmRows::new(users)?;
     let columns = FrameRow::columns(&scored.features.df);
+    // Users are independent: their rows are made on the threads.
     let mut rows: Vec<RankedRow> = scored
         .users
-        .iter()
+        .par_iter()
         .map(|u| {
             let raw = FrameRow::new(&columns, u.row);
             let choice = recommend(spec, &raw);
             RankedRow {
                 rank: 0,
                 user_id: u.user_id.clone(),
-                crm: crm.get(u.user_id.as_str()).cloned().unwrap_or_default(),
+                crm: crm.get(&u.user_id),
                 probability: u.probability,
                 tier: Tier::Low,
                 reasons: u.reasons.iter().map(|r| r.text.clone()).collect(),
@@ -555,6 +557,50 @@ pub fn neutralize(s: &str) -> String {
     match s.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{s}"),
         _ => s.to_string(),
+    }
+}
+
+/// The users table's CRM columns, read where they are: only the scored users' cells are
+/// copied (a users table usually lists many more users than a night scores).
+struct CrmRows<'a> {
+    row_of: HashMap<&'a str, usize>,
+    columns: Vec<Option<&'a StringChunked>>,
+}
+
+impl<'a> CrmRows<'a> {
+    fn new(users: Option<&'a Users>) -> Result<Self> {
+        let Some(users) = users else {
+            return Ok(CrmRows {
+                row_of: HashMap::new(),
+                columns: Vec::new(),
+            });
+        };
+        let df = &users.df;
+        let mut row_of = HashMap::with_capacity(df.height());
+        for (i, id) in df.column("user_id")?.str()?.iter().enumerate() {
+            // One row per user: `load_users` sets a repeated user_id aside.
+            if let Some(id) = id {
+                row_of.insert(id, i);
+            }
+        }
+        let columns = CRM_COLUMNS
+            .iter()
+            .map(|c| df.column(c).ok().and_then(|c| c.str().ok()))
+            .collect();
+        Ok(CrmRows { row_of, columns })
+    }
+
+    /// The CRM cells of `user` (empty when the table does not list the user).
+    fn get(&self, user: &str) -> [String; 4] {
+        let mut out: [String; 4] = Default::default();
+        if let Some(&i) = self.row_of.get(user) {
+            for (cell, c) in out.iter_mut().zip(&self.columns) {
+                if let Some(ca) = c {
+                    *cell = ca.get(i).unwrap_or_default().to_string();
+                }
+            }
+        }
+        out
     }
 }
 

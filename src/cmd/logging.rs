@@ -20,8 +20,9 @@ use crate::cli::LogFormat;
 
 static BARS: OnceLock<Option<MultiProgress>> = OnceLock::new();
 static QUIET: OnceLock<bool> = OnceLock::new();
-/// True with `-vv`: debug and trace lines end with the process's memory.
-static MEMORY: OnceLock<bool> = OnceLock::new();
+/// With `-vv`: when logging started; every line ends with the time since then and the
+/// process's memory.
+static STARTED: OnceLock<Option<std::time::Instant>> = OnceLock::new();
 
 /// True with `-q`: nothing but errors, not even the summary on stdout.
 pub fn is_quiet() -> bool {
@@ -32,7 +33,7 @@ pub fn is_quiet() -> bool {
 pub fn init(quiet: bool, verbose: u8, format: LogFormat) {
     let tty = std::io::stderr().is_terminal();
     let _ = QUIET.set(quiet);
-    let _ = MEMORY.set(!quiet && verbose >= 2);
+    let _ = STARTED.set((!quiet && verbose >= 2).then(std::time::Instant::now));
     let level = match (quiet, verbose) {
         (true, _) => Level::ERROR,
         (false, 0) if tty => Level::INFO,
@@ -139,12 +140,15 @@ where
         };
         write!(writer, "churnrisk: {prefix}")?;
         ctx.field_format().format_fields(writer.by_ref(), event)?;
-        if *event.metadata().level() >= Level::DEBUG && MEMORY.get() == Some(&true) {
-            // With -vv each step also says how much memory the process holds, and its
-            // peak so far: where a run reaches its peak RSS.
+        if let Some(Some(started)) = STARTED.get() {
+            // With -vv each line also says when it was written and how much memory the
+            // process holds, and its peak so far: where a run spends its time and reaches
+            // its peak.
+            write!(writer, " [at {:.2} s", started.elapsed().as_secs_f64())?;
             if let Some((now, peak)) = memory_mb() {
-                write!(writer, " [rss {now} MB, peak {peak} MB]")?;
+                write!(writer, ", rss {now} MB, peak {peak} MB")?;
             }
+            write!(writer, "]")?;
         }
         writeln!(writer)
     }

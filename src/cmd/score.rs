@@ -29,6 +29,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     let policy = policy_from(&args.input.validation)?;
     let mut inputs = Inputs::load(&args.input, &policy)?;
     settle_rejects(&inputs, &args.input, &policy)?;
+    tracing::debug!("inputs read and checked");
     let scoring = || format!("scoring with {}", args.model.display());
     model.check_compatible(&inputs.spec).with_context(scoring)?;
     // Nothing reads the log's rows after the features' index: it takes them, freeing each
@@ -38,7 +39,9 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     let scored = score_prepared(&inputs.sources(), &prepared, &inputs.spec, &model, as_of)
         .with_context(scoring)?;
     drop(prepared);
+    tracing::debug!("scored");
     let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
+    tracing::debug!("ranked");
     if let Some(shard) = args.input.shard {
         return write_shard_part(&args, &inputs, shard, &format_date(as_of), &rows);
     }

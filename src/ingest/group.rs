@@ -127,11 +127,15 @@ impl Groups {
     /// (rows renumbered; no user may lose every row). In place: each user's rows are
     /// compacted on the threads, then the users' runs are closed up in one pass.
     pub fn retain(&mut self, keep: &[bool]) {
-        // A row's new number is its old one less the dropped rows before it.
+        // A row's new number is its old one less the dropped rows before it; a row is
+        // dropped when it is itself in the list. Dropped rows are few (repeats), so the
+        // list is searched in cache instead of `keep` being read out of order.
         let dropped: Vec<u32> = (0..keep.len() as u32)
             .filter(|&r| !keep[r as usize])
             .collect();
-        let renumber = |row: u32| row - dropped.partition_point(|&d| d < row) as u32;
+        if dropped.is_empty() {
+            return;
+        }
         let kept: Vec<usize> = split_by(&mut self.order, &self.offsets)
             .into_par_iter()
             .zip(split_by(&mut self.ts, &self.offsets))
@@ -139,8 +143,9 @@ impl Groups {
                 let mut n = 0;
                 for k in 0..rows.len() {
                     let row = rows[k];
-                    if keep[row as usize] {
-                        rows[n] = renumber(row);
+                    let before = dropped.partition_point(|&d| d < row);
+                    if dropped.get(before) != Some(&row) {
+                        rows[n] = row - before as u32;
                         ts[n] = ts[k];
                         n += 1;
                     }
@@ -151,8 +156,10 @@ impl Groups {
         let mut at = 0;
         for (u, n) in kept.into_iter().enumerate() {
             let from = self.offsets[u];
-            self.order.copy_within(from..from + n, at);
-            self.ts.copy_within(from..from + n, at);
+            if from != at {
+                self.order.copy_within(from..from + n, at);
+                self.ts.copy_within(from..from + n, at);
+            }
             self.offsets[u] = at;
             at += n;
         }
