@@ -606,24 +606,12 @@ impl<'a> CrmRows<'a> {
 
 /// CRM columns by user id, from the users table.
 pub fn crm_lookup(users: Option<&Users>) -> Result<HashMap<String, [String; 4]>> {
-    let Some(users) = users else {
-        return Ok(HashMap::new());
-    };
-    let df = &users.df;
-    let ids = df.column("user_id")?.str()?;
-    let cols = CRM_COLUMNS.map(|c| df.column(c).and_then(|c| c.str().cloned()));
-    let mut map = HashMap::with_capacity(df.height());
-    for (i, id) in ids.iter().enumerate() {
-        let Some(id) = id else { continue };
-        let mut vals: [String; 4] = Default::default();
-        for (k, c) in cols.iter().enumerate() {
-            if let Ok(ca) = c {
-                vals[k] = ca.get(i).unwrap_or_default().to_string();
-            }
-        }
-        map.insert(id.to_string(), vals);
-    }
-    Ok(map)
+    let crm = CrmRows::new(users)?;
+    Ok(crm
+        .row_of
+        .keys()
+        .map(|&id| (id.to_string(), crm.get(id)))
+        .collect())
 }
 
 #[cfg(test)]

@@ -107,14 +107,6 @@ impl Groups {
         &self.order[self.offsets[u]..self.offsets[u + 1]]
     }
 
-    /// Every user's rows, user by user (for parallel work per user).
-    pub fn per_user(&self) -> Vec<&[u32]> {
-        self.offsets
-            .windows(2)
-            .map(|w| &self.order[w[0]..w[1]])
-            .collect()
-    }
-
     /// Every user's rows and their times, user by user.
     pub fn per_user_with_times(&self) -> Vec<(&[u32], &[i64])> {
         self.offsets
@@ -169,19 +161,6 @@ impl Groups {
         self.order.truncate(at);
         self.ts.truncate(at);
     }
-}
-
-/// The times of a checked log's `ts` column in one piece (a null, possible only in a frame
-/// made by hand, as the earliest time).
-pub fn times(ca: &Int64Chunked) -> Vec<i64> {
-    if ca.null_count() > 0 {
-        return ca.iter().map(|t| t.unwrap_or(i64::MIN)).collect();
-    }
-    let mut out = Vec::with_capacity(ca.len());
-    for arr in ca.downcast_iter() {
-        out.extend_from_slice(arr.values());
-    }
-    out
 }
 
 /// Numbers the users in order of first appearance: each block of rows numbers its own on a
@@ -294,6 +273,9 @@ mod tests {
         for (i, id) in ids.iter().take(1000).enumerate() {
             assert_eq!(g.users[id.as_str()], i as u32);
         }
-        assert!(g.per_user().iter().all(|rows| rows.len() == 300));
+        assert!(g
+            .per_user_with_times()
+            .iter()
+            .all(|(rows, _)| rows.len() == 300));
     }
 }
