@@ -6,8 +6,12 @@ use clap::Parser;
 
 use churnrisk::error::{Category, Error};
 
+mod alloc;
 mod cli;
 mod cmd;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Allocator = alloc::Allocator;
 
 fn main() -> ExitCode {
     return_freed_buffers();

@@ -3,6 +3,7 @@
 //! per log; every as-of date then reads each user's slice once. It holds no features.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use polars::prelude::*;
@@ -89,30 +90,22 @@ impl EventIndex {
             clock.elapsed()
         );
 
-        // Codes are gathered from bytes when the names are few (as they are: tens of
-        // event types), so the rows read out of order lie in a tenth of the memory.
+        // Every column is read in log order and each row written to its place in the
+        // grouped order (reads in sequence, writes out of order: a store does not wait
+        // for memory as a load does), on the threads.
+        let place = places(order);
+        tracing::trace!("index: places by {:?}", clock.elapsed());
+
         let lookup: PlHashMap<u128, u32> =
             codes.iter().map(|(k, &v)| (keys::key_of(k), v)).collect();
         let event = df.drop_in_place("event")?;
-        let code: Vec<u32> = if codes.len() < usize::from(u8::MAX) {
-            let code_all = map_keys(event.str()?, |k| {
-                lookup.get(&k).map_or(u8::MAX, |&c| c as u8)
-            });
-            drop(event);
-            order
-                .par_iter()
-                .map(|&i| match code_all[i as usize] {
-                    u8::MAX => u32::MAX,
-                    c => u32::from(c),
-                })
-                .collect()
-        } else {
-            let code_all = map_keys(event.str()?, |k| {
-                lookup.get(&k).copied().unwrap_or(u32::MAX)
-            });
-            drop(event);
-            gather(&code_all, order)
-        };
+        let code = atomics32(n, u32::MAX);
+        scatter_keys(event.str()?, &place, |p, k| {
+            let c = lookup.get(&k).copied().unwrap_or(u32::MAX);
+            code[p].store(c, Relaxed);
+        });
+        drop(event);
+        let code: Vec<u32> = code.into_iter().map(AtomicU32::into_inner).collect();
         let role = code
             .par_iter()
             .map(|&c| role_of.get(c as usize).copied().unwrap_or(0))
@@ -120,30 +113,37 @@ impl EventIndex {
         tracing::trace!("index: event codes by {:?}", clock.elapsed());
 
         let value = df.drop_in_place("value")?;
-        let sparse = SparseValues::new(value.cast(&DataType::Float64)?.f64()?);
-        drop(value);
-        let value = order.par_iter().map(|&i| sparse.get(i as usize)).collect();
-        drop(sparse);
+        let value = scatter_values(value.cast(&DataType::Float64)?.f64()?, &place);
         tracing::trace!("index: values by {:?}", clock.elapsed());
 
-        // Sessions numbered within each user, in time order. Each id's key is made in log
-        // order (reading the ids user by user would miss the cache on every row).
+        // Sessions numbered within each user, in time order, from the ids' keys put in
+        // grouped order (a key as two words).
         let session_id = df.drop_in_place("session_id")?;
-        let keys = map_keys(session_id.str()?, |k| k);
+        let key_words = atomics64(2 * n, 0);
+        scatter_keys(session_id.str()?, &place, |p, k| {
+            key_words[2 * p].store(k as u64, Relaxed);
+            key_words[2 * p + 1].store((k >> 64) as u64, Relaxed);
+        });
         drop(session_id);
+        drop(place);
         drop(df);
+        let key_of_row = |j: usize| {
+            u128::from(key_words[2 * j].load(Relaxed))
+                | (u128::from(key_words[2 * j + 1].load(Relaxed)) << 64)
+        };
         let mut session = vec![0u32; n];
-        let mut per_user: Vec<(&mut [u32], &[u32])> = split_by(&mut session, &offsets)
-            .into_iter()
-            .zip(offsets.windows(2).map(|w| &order[w[0]..w[1]]))
+        let mut per_user: Vec<(usize, &mut [u32])> = offsets
+            .iter()
+            .copied()
+            .zip(split_by(&mut session, &offsets))
             .collect();
         per_user.par_iter_mut().for_each_init(
             PlHashMap::<u128, u32>::default,
-            |seen, (numbers, rows)| {
+            |seen, (first, numbers)| {
                 seen.clear();
                 let mut last = None;
-                for (out, &row) in numbers.iter_mut().zip(rows.iter()) {
-                    let key = keys[row as usize];
+                for (j, out) in numbers.iter_mut().enumerate() {
+                    let key = key_of_row(*first + j);
                     // Most events continue the session of the one before.
                     *out = match last {
                         Some((k, number)) if k == key => number,
@@ -157,7 +157,7 @@ impl EventIndex {
             },
         );
         drop(per_user);
-        drop(keys);
+        drop(key_words);
         tracing::trace!("index: sessions numbered by {:?}", clock.elapsed());
 
         Ok(EventIndex {
@@ -177,76 +177,57 @@ impl EventIndex {
     }
 }
 
-/// `f` of the key of every cell of a text column (see [`keys`]), in row order, in blocks
-/// over the threads.
-fn map_keys<T: Copy + Send + Default>(ca: &StringChunked, f: impl Fn(u128) -> T + Sync) -> Vec<T> {
-    let mut out = vec![T::default(); ca.len()];
+/// Each log row's place in the grouped order (the inverse of `order`).
+fn places(order: &[u32]) -> Vec<u32> {
+    let place = atomics32(order.len(), 0);
+    order
+        .par_iter()
+        .enumerate()
+        .with_min_len(1 << 16)
+        .for_each(|(j, &row)| place[row as usize].store(j as u32, Relaxed));
+    place.into_iter().map(AtomicU32::into_inner).collect()
+}
+
+fn atomics32(n: usize, v: u32) -> Vec<AtomicU32> {
+    (0..n).map(|_| AtomicU32::new(v)).collect()
+}
+
+fn atomics64(n: usize, v: u64) -> Vec<AtomicU64> {
+    (0..n).map(|_| AtomicU64::new(v)).collect()
+}
+
+/// Calls `put(place[row], key)` with the key (see [`keys`]) of every cell of a text
+/// column, reading it in blocks of rows over the threads.
+fn scatter_keys(ca: &StringChunked, place: &[u32], put: impl Fn(usize, u128) + Sync) {
     let bounds = keys::block_bounds(ca.len());
-    split_by(&mut out, &bounds)
-        .into_par_iter()
-        .zip(bounds.par_windows(2))
-        .for_each(|(slot, w)| {
-            keys::for_each_key(&ca.slice(w[0] as i64, w[1] - w[0]), |i, k| slot[i] = f(k));
+    bounds.par_windows(2).for_each(|w| {
+        let place = &place[w[0]..w[1]];
+        keys::for_each_key(&ca.slice(w[0] as i64, w[1] - w[0]), |i, k| {
+            put(place[i] as usize, k)
         });
-    out
+    });
 }
 
-/// The `value` column, to read by row number: only its non-empty values are kept, found
-/// through the column's validity bits and a count of the values before every 64th row. An
-/// event log's values are mostly empty (only some events carry one), so the rows read out
-/// of order lie in a few MB instead of 8 bytes a row.
-struct SparseValues {
-    /// Bit `r % 64` of word `r / 64`: row `r` has a value.
-    words: Vec<u64>,
-    /// Values before row `64 * w`.
-    before: Vec<u32>,
-    values: Vec<f64>,
-}
-
-impl SparseValues {
-    fn new(ca: &Float64Chunked) -> Self {
-        let n = ca.len();
-        let mut words = vec![0u64; n.div_ceil(64)];
-        let mut values = Vec::with_capacity(n - ca.null_count());
-        let mut row = 0;
-        for arr in ca.downcast_iter() {
+/// The `value` column in grouped order; NaN where it is empty.
+fn scatter_values(ca: &Float64Chunked, place: &[u32]) -> Vec<f64> {
+    let out = atomics64(ca.len(), f64::NAN.to_bits());
+    let bounds = keys::block_bounds(ca.len());
+    bounds.par_windows(2).for_each(|w| {
+        let part = ca.slice(w[0] as i64, w[1] - w[0]);
+        let mut row = w[0];
+        for arr in part.downcast_iter() {
             let valid = arr.validity();
             for (i, &v) in arr.values().iter().enumerate() {
                 if valid.is_none_or(|b| b.get_bit(i)) {
-                    words[row / 64] |= 1 << (row % 64);
-                    values.push(v);
+                    out[place[row] as usize].store(v.to_bits(), Relaxed);
                 }
                 row += 1;
             }
         }
-        let mut before = Vec::with_capacity(words.len());
-        let mut count = 0u32;
-        for w in &words {
-            before.push(count);
-            count += w.count_ones();
-        }
-        SparseValues {
-            words,
-            before,
-            values,
-        }
-    }
-
-    /// The value of row `row`; NaN where it is empty.
-    fn get(&self, row: usize) -> f64 {
-        let word = self.words[row / 64];
-        let bit = 1u64 << (row % 64);
-        if word & bit == 0 {
-            return f64::NAN;
-        }
-        let k = self.before[row / 64] as usize + (word & (bit - 1)).count_ones() as usize;
-        self.values[k]
-    }
-}
-
-/// `v` in the order of `rows`.
-fn gather<T: Copy + Send + Sync>(v: &[T], rows: &[u32]) -> Vec<T> {
-    rows.par_iter().map(|&i| v[i as usize]).collect()
+    });
+    out.into_iter()
+        .map(|v| f64::from_bits(v.into_inner()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -336,10 +317,10 @@ mod tests {
     }
 
     #[test]
-    fn sparse_values_read_as_the_column_does() {
-        // Two pieces, values here and there, across word boundaries.
+    fn values_land_at_their_rows_places() {
+        // Two pieces, values here and there, across the pieces' boundary; rows reversed.
         let mut ca: Float64Chunked = (0..150)
-            .map(|i| (i % 7 == 0 || i == 63 || i == 64).then_some(i as f64 / 2.0))
+            .map(|i| (i % 7 == 0 || i == 149).then_some(i as f64 / 2.0))
             .collect();
         ca.append(
             &(0..90)
@@ -348,17 +329,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ca.chunks().len(), 2);
-        let sparse = SparseValues::new(&ca);
+        let n = ca.len();
+        let order: Vec<u32> = (0..n as u32).rev().collect();
+        let place = places(&order);
+        assert_eq!(place[0] as usize, n - 1);
+        let out = scatter_values(&ca, &place);
         for (row, v) in ca.iter().enumerate() {
+            let got = out[n - 1 - row];
             match v {
-                Some(v) => assert_eq!(sparse.get(row), v, "row {row}"),
-                None => assert!(sparse.get(row).is_nan(), "row {row}"),
+                Some(v) => assert_eq!(got, v, "row {row}"),
+                None => assert!(got.is_nan(), "row {row}"),
             }
         }
-        // No validity at all: every row has its value.
-        let full = Float64Chunked::from_vec("v".into(), vec![1.5, 2.5, 3.5]);
-        let sparse = SparseValues::new(&full);
-        assert_eq!((sparse.get(0), sparse.get(2)), (1.5, 3.5));
     }
 
     #[test]
