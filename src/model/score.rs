@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use super::artifact::ChurnModel;
 use super::drift::{Drift, Thresholds};
@@ -131,7 +132,6 @@ pub fn score_prepared(
     let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
     let ids = ff.df.column("user_id")?.str()?;
     let columns = FrameRow::columns(&ff.df);
-    let mut users = Vec::with_capacity(z.nrows());
     let typical: Vec<f64> = model
         .features
         .iter()
@@ -140,41 +140,48 @@ pub fn score_prepared(
             Transform::None => f.mean,
         })
         .collect();
-    for (i, (zrow, id)) in z.rows().into_iter().zip(ids.iter()).enumerate() {
-        let raw = FrameRow::new(&columns, i);
-        let mut contributions: Vec<(usize, f64)> = zrow
-            .iter()
-            .zip(&model.features)
-            .map(|(v, f)| v * f.coefficient)
-            .enumerate()
-            .filter(|&(j, c)| c >= MIN_REASON_CONTRIBUTION && ff.defs[j].is_reason(zrow[j], &raw))
-            .collect();
-        contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        // One reason per family: "no value action for 40 days" and "0 reports in 90 days"
-        // say the same thing to a CS manager.
-        let mut families = Vec::new();
-        let mut reasons = Vec::new();
-        for (j, c) in contributions {
-            if reasons.len() == MAX_REASONS {
-                break;
+    // Users are independent: each one's reasons are worded on the threads.
+    let users: Vec<ScoredUser> = (0..z.nrows())
+        .into_par_iter()
+        .map(|i| {
+            let zrow = z.row(i);
+            let raw = FrameRow::new(&columns, i);
+            let mut contributions: Vec<(usize, f64)> = zrow
+                .iter()
+                .zip(&model.features)
+                .map(|(v, f)| v * f.coefficient)
+                .enumerate()
+                .filter(|&(j, c)| {
+                    c >= MIN_REASON_CONTRIBUTION && ff.defs[j].is_reason(zrow[j], &raw)
+                })
+                .collect();
+            contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            // One reason per family: "no value action for 40 days" and "0 reports in 90
+            // days" say the same thing to a CS manager.
+            let mut families = Vec::new();
+            let mut reasons = Vec::new();
+            for (j, c) in contributions {
+                if reasons.len() == MAX_REASONS {
+                    break;
+                }
+                if families.contains(&&ff.defs[j].family) {
+                    continue;
+                }
+                families.push(&ff.defs[j].family);
+                reasons.push(Reason {
+                    feature: model.features[j].name.clone(),
+                    contribution: c,
+                    text: features::phrase(spec, &model.features[j].name, &raw, typical[j]),
+                });
             }
-            if families.contains(&&ff.defs[j].family) {
-                continue;
+            ScoredUser {
+                user_id: ids.get(i).unwrap_or_default().to_string(),
+                probability: model.probability(zrow),
+                reasons,
+                row: i,
             }
-            families.push(&ff.defs[j].family);
-            reasons.push(Reason {
-                feature: model.features[j].name.clone(),
-                contribution: c,
-                text: features::phrase(spec, &model.features[j].name, &raw, typical[j]),
-            });
-        }
-        users.push(ScoredUser {
-            user_id: id.unwrap_or_default().to_string(),
-            probability: model.probability(zrow),
-            reasons,
-            row: i,
-        });
-    }
+        })
+        .collect();
     tracing::debug!("probabilities and reasons by {:?}", clock.elapsed());
     Ok(Scored {
         users,
