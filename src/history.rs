@@ -154,7 +154,9 @@ pub fn compare(
     let (mut new, mut still, mut recovered) = (0, 0, 0);
     let mut seen = std::collections::HashSet::new();
     for r in rows.iter_mut() {
-        seen.insert(r.user_id.clone());
+        if !prev.users.is_empty() {
+            seen.insert(r.user_id.clone());
+        }
         let before = prev.users.get(&r.user_id);
         let on_list = r.tier.at_least(list_tier);
         r.status = match (on_list, before) {

@@ -265,11 +265,26 @@ pub fn rank(
 /// numbers them and assigns the tiers. The one ordering of every list, whole or merged
 /// from shards.
 pub fn order(rows: &mut [RankedRow], tiers: &TierRule) {
-    rows.sort_by(|a, b| {
+    // The row numbers are sorted, then the rows moved once each to their places (a row
+    // is a few hundred bytes; sorting the rows themselves moves each one many times).
+    let mut from: Vec<usize> = (0..rows.len()).collect();
+    from.sort_by(|&a, &b| {
+        let (a, b) = (&rows[a], &rows[b]);
         b.probability
             .total_cmp(&a.probability)
             .then_with(|| a.user_id.cmp(&b.user_id))
     });
+    // Place k takes the row at from[k]: each cycle of the permutation is walked once.
+    for start in 0..from.len() {
+        let mut at = start;
+        while from[at] != start {
+            let next = from[at];
+            rows.swap(at, next);
+            from[at] = at;
+            at = next;
+        }
+        from[at] = at;
+    }
     let probabilities: Vec<f64> = rows.iter().map(|r| r.probability).collect();
     for (i, (r, tier)) in rows
         .iter_mut()
@@ -353,30 +368,49 @@ pub fn csv_header(with_crm: bool) -> Vec<String> {
 pub fn write_csv(path: &Path, rows: &[&RankedRow], with_crm: bool, as_of: &str) -> Result<()> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
+        .from_writer(Vec::with_capacity(rows.len() * 400));
     let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
     w.write_record(csv_header(with_crm)).map_err(io)?;
+    // Cells are written one by one (no record of owned strings per row); numbers are
+    // formatted into one reused buffer.
+    let mut number = String::new();
+    let put = |w: &mut csv::Writer<Vec<u8>>, cell: &str| w.write_field(cell).map_err(io);
     for r in rows {
-        let mut rec: Vec<String> = vec![r.rank.to_string(), neutralize(&r.user_id)];
+        use std::fmt::Write as _;
+        number.clear();
+        let _ = write!(number, "{}", r.rank);
+        put(&mut w, &number)?;
+        put(&mut w, &neutralized(&r.user_id))?;
         if with_crm {
-            rec.extend(r.crm.iter().map(|c| neutralize(c)));
+            for c in &r.crm {
+                put(&mut w, &neutralized(c))?;
+            }
         }
-        rec.push(as_of.into());
-        rec.push(format!("{:.4}", r.probability));
-        rec.push(r.tier.label().into());
-        rec.push(r.status.label().into());
-        rec.push(r.first_flagged.clone().unwrap_or_default());
-        rec.push(r.days_on_list.map(|d| d.to_string()).unwrap_or_default());
-        rec.push(r.group.label().into());
+        put(&mut w, as_of)?;
+        number.clear();
+        let _ = write!(number, "{:.4}", r.probability);
+        put(&mut w, &number)?;
+        put(&mut w, r.tier.label())?;
+        put(&mut w, r.status.label())?;
+        put(&mut w, r.first_flagged.as_deref().unwrap_or_default())?;
+        number.clear();
+        if let Some(d) = r.days_on_list {
+            let _ = write!(number, "{d}");
+        }
+        put(&mut w, &number)?;
+        put(&mut w, r.group.label())?;
         for i in 0..REASON_COLUMNS {
-            rec.push(neutralize(
-                r.reasons.get(i).map(String::as_str).unwrap_or(""),
-            ));
+            put(
+                &mut w,
+                &neutralized(r.reasons.get(i).map(String::as_str).unwrap_or("")),
+            )?;
         }
-        rec.push(r.play.label().into());
-        rec.push(neutralize(&r.play_rule));
-        rec.extend(r.figures.iter().cloned());
-        w.write_record(&rec).map_err(io)?;
+        put(&mut w, r.play.label())?;
+        put(&mut w, &neutralized(&r.play_rule))?;
+        for f in &r.figures {
+            put(&mut w, f)?;
+        }
+        w.write_record(None::<&[u8]>).map_err(io)?;
     }
     let bytes = w
         .into_inner()
@@ -554,9 +588,14 @@ where
 /// Neutralizes a text cell against spreadsheet formula injection (OWASP): a cell starting
 /// with `=`, `+`, `-`, `@`, tab, CR or LF gets a leading `'`.
 pub fn neutralize(s: &str) -> String {
+    neutralized(s).into_owned()
+}
+
+/// [`neutralize`]d, borrowing the cell when it needs no change.
+pub fn neutralized(s: &str) -> std::borrow::Cow<'_, str> {
     match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{s}"),
-        _ => s.to_string(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{s}").into(),
+        _ => s.into(),
     }
 }
 
@@ -703,6 +742,35 @@ mod tests {
         assert_eq!(&rec[7], "0.6124");
         assert_eq!(&rec[12], "treatment");
         assert_eq!(&rec[13], "'-3 logins");
+    }
+
+    #[test]
+    fn rows_are_ordered_by_probability_then_user_and_numbered() {
+        // 60 rows in a scrambled order, probabilities in 7 ties, distinct ids.
+        let mut rows: Vec<RankedRow> = (0..60)
+            .map(|i| {
+                let k = (i * 37) % 60;
+                let mut r = sample_row(0, &[]);
+                r.user_id = format!("u{k:02}");
+                r.probability = (k % 7) as f64 / 10.0;
+                r
+            })
+            .collect();
+        let mut expected: Vec<(f64, String)> = rows
+            .iter()
+            .map(|r| (r.probability, r.user_id.clone()))
+            .collect();
+        expected.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        order(&mut rows, &TierRule::new(0.5, 0.3).unwrap());
+        let got: Vec<(f64, String)> = rows
+            .iter()
+            .map(|r| (r.probability, r.user_id.clone()))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(rows[0].user_id, "u06");
+        assert!(rows.iter().enumerate().all(|(i, r)| r.rank == i + 1));
+        assert_eq!(rows[0].tier, Tier::High);
+        assert_eq!(rows[59].tier, Tier::Low);
     }
 
     #[test]

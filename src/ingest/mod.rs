@@ -492,21 +492,24 @@ fn set_aside(
     raw: &[&str],
     rejects: &mut Rejects,
 ) -> Result<DataFrame> {
+    // One pass flags the rows failing any check; each check's own mask is then made
+    // on the flagged rows alone (usually none or a few).
+    let failed = checks.iter().fold(lit(false), |acc, c| {
+        acc.or(c.mask.clone().fill_null(lit(false)))
+    });
+    let flagged = df.lazy().with_column(failed.alias("__failed")).collect()?;
+    let any = flagged.column("__failed")?.bool()?.clone();
+    let flagged = flagged.drop("__failed")?;
+    if !any.any() {
+        return Ok(flagged);
+    }
     let names: Vec<String> = (0..checks.len()).map(|i| format!("__check{i}")).collect();
     let masks: Vec<Expr> = checks
         .iter()
         .zip(&names)
         .map(|(c, n)| c.mask.clone().fill_null(lit(false)).alias(n.as_str()))
         .collect();
-    let flagged = df.lazy().with_columns(masks).collect()?;
-    let mut any = BooleanChunked::full("any".into(), false, flagged.height());
-    for n in &names {
-        any = &any | flagged.column(n)?.bool()?;
-    }
-    if !any.iter().any(|v| v == Some(true)) {
-        return Ok(flagged.drop_many(names));
-    }
-    let bad = flagged.filter(&any)?;
+    let bad = flagged.filter(&any)?.lazy().with_columns(masks).collect()?;
     let masks = names
         .iter()
         .map(|n| bad.column(n).and_then(|c| c.bool().cloned()))
@@ -530,7 +533,7 @@ fn set_aside(
             &texts.row(i),
         );
     }
-    Ok(flagged.filter(&!&any)?.drop_many(names))
+    Ok(flagged.filter(&!&any)?)
 }
 
 /// Moves every row whose `keys` columns repeat an earlier row's to `rejects` (rows are
