@@ -4,6 +4,7 @@
 
 use polars::prelude::*;
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering::Relaxed};
 
 use super::keys;
 use crate::error::{Error, Result};
@@ -39,34 +40,65 @@ impl Groups {
             });
         }
         let (users, row_user) = number_users(user);
-        let mut offsets = vec![0usize; users.len() + 1];
-        for &u in &row_user {
-            offsets[u as usize + 1] += 1;
-        }
-        for u in 1..offsets.len() {
-            offsets[u] += offsets[u - 1];
-        }
         // A stable counting sort by user: `order` lists the rows user by user, and each
         // row's time goes beside it (read in log order, so the log's times are never
-        // copied whole nor read out of order).
-        let mut next = offsets.clone();
-        let mut order = vec![0u32; n];
-        let mut times = vec![0i64; n];
-        let mut row = 0;
-        for arr in ts.downcast_iter() {
-            let valid = arr.validity();
-            for (i, &t) in arr.values().iter().enumerate() {
-                let t = match valid {
-                    Some(v) if !v.get_bit(i) => i64::MIN,
-                    _ => t,
-                };
-                let slot = &mut next[row_user[row] as usize];
-                order[*slot] = row as u32;
-                times[*slot] = t;
-                *slot += 1;
-                row += 1;
+        // copied whole nor read out of order). The rows are cut into one part per thread;
+        // each part counts its rows per user, which gives it its own run of places in
+        // every user's range, so the parts are placed side by side. (One part when users
+        // are so many that the counts would outweigh the rows.)
+        let threads = rayon::current_num_threads().max(1);
+        let parts = if users.len().saturating_mul(threads) <= n {
+            threads
+        } else {
+            1
+        };
+        let bounds: Vec<usize> = (0..=parts).map(|p| p * n / parts).collect();
+        let mut next: Vec<Vec<u32>> = bounds
+            .par_windows(2)
+            .map(|w| {
+                let mut count = vec![0u32; users.len()];
+                for &u in &row_user[w[0]..w[1]] {
+                    count[u as usize] += 1;
+                }
+                count
+            })
+            .collect();
+        // Each part's first place per user: the user's offset plus the parts before.
+        let mut offsets = vec![0usize; users.len() + 1];
+        let mut at = 0u32;
+        for u in 0..users.len() {
+            offsets[u] = at as usize;
+            for part in next.iter_mut() {
+                let count = part[u];
+                part[u] = at;
+                at += count;
             }
         }
+        offsets[users.len()] = at as usize;
+        let order: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+        let times: Vec<AtomicI64> = (0..n).map(|_| AtomicI64::new(0)).collect();
+        next.par_iter_mut()
+            .zip(bounds.par_windows(2))
+            .for_each(|(next, w)| {
+                let part = ts.slice(w[0] as i64, w[1] - w[0]);
+                let mut row = w[0];
+                for arr in part.downcast_iter() {
+                    let valid = arr.validity();
+                    for (i, &t) in arr.values().iter().enumerate() {
+                        let t = match valid {
+                            Some(v) if !v.get_bit(i) => i64::MIN,
+                            _ => t,
+                        };
+                        let slot = &mut next[row_user[row] as usize];
+                        order[*slot as usize].store(row as u32, Relaxed);
+                        times[*slot as usize].store(t, Relaxed);
+                        *slot += 1;
+                        row += 1;
+                    }
+                }
+            });
+        let mut order: Vec<u32> = order.into_iter().map(AtomicU32::into_inner).collect();
+        let mut times: Vec<i64> = times.into_iter().map(AtomicI64::into_inner).collect();
         drop(row_user);
         // Within a user, rows keep the log's order unless their times are out of order.
         split_by(&mut order, &offsets)
@@ -277,5 +309,13 @@ mod tests {
             .per_user_with_times()
             .iter()
             .all(|(rows, _)| rows.len() == 300));
+        // Equal times: each user's rows stay in log order across the parts that placed them.
+        for u in 0..g.len() {
+            let rows = g.rows(u);
+            assert!(rows.windows(2).all(|w| w[0] < w[1]), "user {u}: {rows:?}");
+            assert!(rows
+                .iter()
+                .all(|&r| g.users[ids[r as usize].as_str()] == u as u32));
+        }
     }
 }
