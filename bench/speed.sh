@@ -6,6 +6,7 @@
 #   bench/speed.sh                  # sizes 1M 10M (events)
 #   bench/speed.sh 200k 1M 10M 100M
 #   CHURNRISK=path/to/churnrisk MEM_CAP_GB=16 bench/speed.sh 10M
+#   ROUNDS=1 bench/speed.sh 1M      # each job once (default 3 rounds, medians reported)
 #
 # Per size: `churnrisk generate` writes bench/data/speed_SIZE/ (about 190 events per user
 # over 182 days, so users = SIZE / 190.6; skipped when events.parquet is already there;
@@ -35,6 +36,12 @@ SHARD_FROM=${SHARD_FROM:-50000000}
 # summed loss): equal work. TRAIN_ARGS="" runs churnrisk's own search over 5 strengths.
 TRAIN_ARGS=${TRAIN_ARGS---alpha 1}
 SHARDS=${SHARDS:-8}
+# Every job runs ROUNDS times, the rounds interleaved (churnrisk, pandas and DuckDB in turn,
+# then again), and the table shows each job's median wall time and largest peak RSS. On a
+# shared virtual machine one run of the same command varies by a third or more (memory
+# handed back to the host is slow to touch again), so one run each is not a ratio.
+# Sharded sizes (from SHARD_FROM) run once.
+ROUNDS=${ROUNDS:-3}
 AS_OF=${AS_OF:-2026-07-06}
 DAYS=182
 EVENTS_PER_USER=190.6   # 9,531,829 events for 50,000 users over 182 days
@@ -84,27 +91,31 @@ os.replace(dst + ".tmp", dst)
 EOF
 }
 
-# run_job NAME CMD... : runs CMD under /usr/bin/time in $WORK; NAME.out/.err/.time/.rc
+# run_job NAME CMD... : runs CMD under /usr/bin/time in $WORK; NAME.out/.err (of the last
+# run) and .rc (the worst exit code of its runs); NAME.time gets one line per run.
 run_job() {
     local name=$1; shift
     echo "  $name ..." >&2
     local rc=0
-    /usr/bin/time -f '%e %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
-    echo "$rc" >"$WORK/$name.rc"
+    /usr/bin/time -a -f '%e %M' -o "$WORK/$name.time" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+    local before=0
+    [[ -s $WORK/$name.rc ]] && before=$(cat "$WORK/$name.rc")
+    (( rc > before )) && before=$rc
+    echo "$before" >"$WORK/$name.rc"
 }
 
 machine="$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo 'unknown CPU')"
 {
     echo "# churnrisk speed benchmark"
     echo
-    echo "Command: \`CHURNRISK=$CHURNRISK MEM_CAP_GB=$MEM_CAP_GB TRAIN_ARGS=\"$TRAIN_ARGS\" bench/speed.sh ${SIZES[*]}\`"
+    echo "Command: \`CHURNRISK=$CHURNRISK MEM_CAP_GB=$MEM_CAP_GB TRAIN_ARGS=\"$TRAIN_ARGS\" ROUNDS=$ROUNDS bench/speed.sh ${SIZES[*]}\`"
     echo "($(date -u +%Y-%m-%dT%H:%MZ), $("$CHURNRISK" --version 2>/dev/null || echo churnrisk), as-of $AS_OF)"
     echo
     echo "Machine: $machine; load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
     echo "Python: $("$PY" -c 'import sys, pandas, sklearn, duckdb, pyarrow; print(f"{sys.version.split()[0]}, pandas {pandas.__version__}, scikit-learn {sklearn.__version__}, pyarrow {pyarrow.__version__}, duckdb {duckdb.__version__}")')"
     echo
-    echo "Wall seconds / peak RSS MB per job (/usr/bin/time). *score* = churnrisk score (read, validate, features, score, write the ranked list) and pandas --mode score (read, features, score, write the list); *train* = the whole training run (churnrisk: 12-date panel, the L2 strengths of TRAIN_ARGS (one, alpha 1, by default), the recency baseline, the refit on every date and the drift reference; pandas: the same panel and purge, one lbfgs fit at C=1). From SHARD_FROM events on, churnrisk scores in SHARDS user-hash shards run one after the other and merged (time summed, RSS of the largest process) and trains on the user-hash sample 1/SHARDS. DuckDB: features only. Under the Python jobs, in brackets: their own split of the time after the imports (load = reading the Parquet into typed columns; DuckDB's features include its reading); the rest of the wall time is interpreter start and imports (about 2 s). Ratios: pandas/churnrisk score time; churnrisk/pandas score peak RSS; DuckDB features time / churnrisk score time (churnrisk's score time also reads, validates, scores and writes the list, so this understates DuckDB's ratio to churnrisk's features alone); pandas/churnrisk train time, with each one's validation log loss (churnrisk / pandas)."
+    echo "Wall seconds / peak RSS MB per job (/usr/bin/time): the median wall time of the job's runs (all of them in brackets when there are several, in the order run) and the largest peak RSS. *score* = churnrisk score (read, validate, features, score, write the ranked list) and pandas --mode score (read, features, score, write the list); *train* = the whole training run (churnrisk: 12-date panel, the L2 strengths of TRAIN_ARGS (one, alpha 1, by default), the recency baseline, the refit on every date and the drift reference; pandas: the same panel and purge, one lbfgs fit at C=1). From SHARD_FROM events on, churnrisk scores in SHARDS user-hash shards run one after the other and merged (time summed, RSS of the largest process) and trains on the user-hash sample 1/SHARDS. DuckDB: features only. Under the Python jobs, in brackets: their own split of the time after the imports (load = reading the Parquet into typed columns; DuckDB's features include its reading); the rest of the wall time is interpreter start and imports (about 2 s). Ratios: pandas/churnrisk score time; churnrisk/pandas score peak RSS; DuckDB features time / churnrisk score time (churnrisk's score time also reads, validates, scores and writes the list, so this understates DuckDB's ratio to churnrisk's features alone); pandas/churnrisk train time, with each one's validation log loss (churnrisk / pandas)."
     echo
     echo "| size | events | users (scored) | churnrisk train | churnrisk score | pandas train | pandas score | DuckDB features | score time pandas/churnrisk | score RSS churnrisk/pandas | DuckDB features / churnrisk score | train time pandas/churnrisk (log loss churnrisk / pandas) |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -147,20 +158,26 @@ for size in "${SIZES[@]}"; do
             cat "$WORK"/cr_score_*.err "$WORK/cr_merge.err" >"$WORK/cr_score.err" 2>/dev/null || true
             : >"$WORK/cr_score.out"
             echo "sharded" >"$WORK/sharded"
-        else
-            run_job cr_train "$CHURNRISK" -q train --events "$E" --users "$U" --as-of "$AS_OF" --model "$WORK/model.json" $TRAIN_ARGS
-            run_job cr_score "$CHURNRISK" -q score --events "$E" --users "$U" --model "$WORK/model.json" --as-of "$AS_OF" --out "$WORK/at_risk.csv"
         fi
-        run_job pd_train "$PY" bench/speed_pandas.py --mode train --events "$E" --users "$U" --as-of "$AS_OF" \
-            --mem-cap-gb "$MEM_CAP_GB" --save-model "$WORK/pandas_model.json"
-        model_arg=()
-        [[ -s $WORK/pandas_model.json ]] && model_arg=(--model-json "$WORK/pandas_model.json")
-        run_job pd_score "$PY" bench/speed_pandas.py --mode score --events "$E" --users "$U" --as-of "$AS_OF" \
-            --mem-cap-gb "$MEM_CAP_GB" "${model_arg[@]}" --out "$WORK/pandas_at_risk.csv"
-        run_job duckdb "$PY" bench/speed_duckdb.py --events "$E" --users "$U" --as-of "$AS_OF" --mem-cap-gb "$MEM_CAP_GB"
+        rounds=$ROUNDS
+        (( n >= SHARD_FROM )) && rounds=1
+        for round in $(seq 1 "$rounds"); do
+            (( rounds > 1 )) && echo "  round $round of $rounds" >&2
+            if (( n < SHARD_FROM )); then
+                run_job cr_train "$CHURNRISK" -q train --events "$E" --users "$U" --as-of "$AS_OF" --model "$WORK/model.json" $TRAIN_ARGS
+                run_job cr_score "$CHURNRISK" -q score --events "$E" --users "$U" --model "$WORK/model.json" --as-of "$AS_OF" --out "$WORK/at_risk.csv"
+            fi
+            run_job pd_train "$PY" bench/speed_pandas.py --mode train --events "$E" --users "$U" --as-of "$AS_OF" \
+                --mem-cap-gb "$MEM_CAP_GB" --save-model "$WORK/pandas_model.json"
+            model_arg=()
+            [[ -s $WORK/pandas_model.json ]] && model_arg=(--model-json "$WORK/pandas_model.json")
+            run_job pd_score "$PY" bench/speed_pandas.py --mode score --events "$E" --users "$U" --as-of "$AS_OF" \
+                --mem-cap-gb "$MEM_CAP_GB" "${model_arg[@]}" --out "$WORK/pandas_at_risk.csv"
+            run_job duckdb "$PY" bench/speed_duckdb.py --events "$E" --users "$U" --as-of "$AS_OF" --mem-cap-gb "$MEM_CAP_GB"
+        done
     fi
     "$PY" - "$size" "$users" "$E" "$WORK" "$gen_error" <<'EOF' | tee -a "$OUT"
-import json, sys
+import json, statistics, sys
 from pathlib import Path
 
 size, users, events_path, work, gen_error = sys.argv[1:6]
@@ -176,8 +193,10 @@ def job(name):
         return {"error": "not run"}
     rc = int(rc_file.read_text().strip() or 1)
     lines = (work / f"{name}.time").read_text().split("\n") if (work / f"{name}.time").exists() else []
-    timing = [l for l in lines if l and l[0].isdigit()]
-    s, kb = (timing[-1].split() + ["nan", "nan"])[:2] if timing else ("nan", "nan")
+    runs = [l.split()[:2] for l in lines if l and l[0].isdigit() and len(l.split()) >= 2]
+    walls = [float(r[0]) for r in runs]
+    s = statistics.median(walls) if walls else float("nan")
+    kb = max(float(r[1]) for r in runs) if runs else float("nan")
     out = (work / f"{name}.out").read_text(errors="replace").strip().splitlines()
     err = (work / f"{name}.err").read_text(errors="replace").strip().splitlines()
     data = None
@@ -194,7 +213,7 @@ def job(name):
         error = f"exit {rc}" + (f": {msg.strip()}" if msg else "")
         if rc in (137, -9) or "Killed" in msg:
             error = f"exit {rc}: killed (out of memory?)"
-    return {"s": float(s), "mb": float(kb) / 1024, "json": data or {}, "error": error}
+    return {"s": s, "walls": walls, "mb": kb / 1024, "json": data or {}, "error": error}
 
 
 def cell(j, *parts):
@@ -203,7 +222,8 @@ def cell(j, *parts):
         e = j["error"].replace("|", "/")
         return "failed: " + (e if len(e) <= 90 else e[:87] + "...")
     inner = " + ".join(f"{k} {j['json'][k + '_s']:.1f}" for k in parts if j["json"].get(k + "_s") is not None)
-    return f"{j['s']:.1f} s / {j['mb']:,.0f} MB" + (f"<br>({inner})" if inner else "")
+    runs = f" ({', '.join(f'{w:.2f}' for w in j['walls'])})" if len(j["walls"]) > 1 else ""
+    return f"{j['s']:.2f} s{runs} / {j['mb']:,.0f} MB" + (f"<br>({inner}, last run)" if inner else "")
 
 
 def ok(*js):
