@@ -308,8 +308,7 @@ pub fn load_events_with(
     if sessions_derived {
         df = derive_sessions(df, &groups)?;
     }
-    let ts = df.column("ts")?.i64()?;
-    let (min_ts, max_ts) = span.unwrap_or((ts.min().unwrap_or(0), ts.max().unwrap_or(0)));
+    let (min_ts, max_ts) = span.or(groups.span()).unwrap_or((0, 0));
     Ok(Events {
         df,
         path: path.into(),
@@ -449,9 +448,8 @@ impl Check {
     /// An empty or absent text value.
     fn missing(column: &'static str) -> Self {
         Check::new(
-            col(column)
-                .is_null()
-                .or(col(column).str().len_bytes().eq(lit(0u32))),
+            // Compared as a text (a view's length), not measured into a column of lengths.
+            col(column).is_null().or(col(column).eq(lit(""))),
             RejectClass::MissingValue,
             column,
             "empty",
@@ -492,27 +490,28 @@ fn set_aside(
     raw: &[&str],
     rejects: &mut Rejects,
 ) -> Result<DataFrame> {
-    // One pass flags the rows failing any check; each check's own mask is then made
-    // on the flagged rows alone (usually none or a few).
-    let failed = checks.iter().fold(lit(false), |acc, c| {
-        acc.or(c.mask.clone().fill_null(lit(false)))
-    });
-    let flagged = df.lazy().with_column(failed.alias("__failed")).collect()?;
-    let any = flagged.column("__failed")?.bool()?.clone();
-    let flagged = flagged.drop("__failed")?;
-    if !any.any() {
-        return Ok(flagged);
-    }
+    // Each check's mask is its own expression of one `select`, which polars evaluates
+    // side by side on its threads; their union flags the rows failing any check.
     let names: Vec<String> = (0..checks.len()).map(|i| format!("__check{i}")).collect();
     let masks: Vec<Expr> = checks
         .iter()
         .zip(&names)
         .map(|(c, n)| c.mask.clone().fill_null(lit(false)).alias(n.as_str()))
         .collect();
-    let bad = flagged.filter(&any)?.lazy().with_columns(masks).collect()?;
+    let all_masks = df.clone().lazy().select(masks).collect()?;
+    let mut any = BooleanChunked::full("__failed".into(), false, df.height());
+    for n in &names {
+        any = &any | all_masks.column(n)?.bool()?;
+    }
+    if !any.any() {
+        return Ok(df);
+    }
+    let bad = df.filter(&any)?;
+    let bad_masks = all_masks.filter(&any)?;
+    drop(all_masks);
     let masks = names
         .iter()
-        .map(|n| bad.column(n).and_then(|c| c.bool().cloned()))
+        .map(|n| bad_masks.column(n).and_then(|c| c.bool().cloned()))
         .collect::<PolarsResult<Vec<_>>>()?;
     let texts = RowTexts::new(&bad, raw)?;
     let all: Vec<IdxSize> = (0..bad.height() as IdxSize).collect();
@@ -533,7 +532,7 @@ fn set_aside(
             &texts.row(i),
         );
     }
-    Ok(flagged.filter(&!&any)?)
+    Ok(df.filter(&!&any)?)
 }
 
 /// Moves every row whose `keys` columns repeat an earlier row's to `rejects` (rows are
