@@ -188,12 +188,14 @@ fn places(order: &[u32]) -> Vec<u32> {
     place.into_iter().map(AtomicU32::into_inner).collect()
 }
 
+// The index's buffers are made on the threads: the first writes to their new pages (the
+// page faults) go side by side.
 fn atomics32(n: usize, v: u32) -> Vec<AtomicU32> {
-    (0..n).map(|_| AtomicU32::new(v)).collect()
+    (0..n).into_par_iter().map(|_| AtomicU32::new(v)).collect()
 }
 
 fn atomics64(n: usize, v: u64) -> Vec<AtomicU64> {
-    (0..n).map(|_| AtomicU64::new(v)).collect()
+    (0..n).into_par_iter().map(|_| AtomicU64::new(v)).collect()
 }
 
 /// Calls `put(place[row], key)` with the key (see [`keys`]) of every cell of a text
