@@ -366,56 +366,80 @@ pub fn csv_header(with_crm: bool) -> Vec<String> {
 /// Writes the list as CSV (UTF-8, RFC 4180, CRLF, header, ISO dates). CRM columns are
 /// included when `with_crm` is true. Text cells are neutralized, numbers are not.
 pub fn write_csv(path: &Path, rows: &[&RankedRow], with_crm: bool, as_of: &str) -> Result<()> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(rows.len() * 400));
     let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
+    let mut w = csv_writer(Vec::new());
     w.write_record(csv_header(with_crm)).map_err(io)?;
+    let mut bytes = w
+        .into_inner()
+        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+    // Blocks of rows are formatted on the threads, then put together in order.
+    let blocks = rows
+        .par_chunks(CSV_BLOCK)
+        .map(|block| csv_rows(block, with_crm, as_of))
+        .collect::<std::result::Result<Vec<_>, csv::Error>>()
+        .map_err(io)?;
+    bytes.reserve(blocks.iter().map(Vec::len).sum());
+    for block in blocks {
+        bytes.extend_from_slice(&block);
+    }
+    write_atomic(path, &bytes)
+}
+
+/// Rows of the CSV list formatted per block (see [`write_csv`]).
+const CSV_BLOCK: usize = 4096;
+
+fn csv_writer(out: Vec<u8>) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out)
+}
+
+/// The CSV lines of `rows` (no header).
+fn csv_rows(
+    rows: &[&RankedRow],
+    with_crm: bool,
+    as_of: &str,
+) -> std::result::Result<Vec<u8>, csv::Error> {
+    let mut w = csv_writer(Vec::with_capacity(rows.len() * 400));
     // Cells are written one by one (no record of owned strings per row); numbers are
     // formatted into one reused buffer.
     let mut number = String::new();
-    let put = |w: &mut csv::Writer<Vec<u8>>, cell: &str| w.write_field(cell).map_err(io);
     for r in rows {
         use std::fmt::Write as _;
         number.clear();
         let _ = write!(number, "{}", r.rank);
-        put(&mut w, &number)?;
-        put(&mut w, &neutralized(&r.user_id))?;
+        w.write_field(&number)?;
+        w.write_field(neutralized(&r.user_id).as_ref())?;
         if with_crm {
             for c in &r.crm {
-                put(&mut w, &neutralized(c))?;
+                w.write_field(neutralized(c).as_ref())?;
             }
         }
-        put(&mut w, as_of)?;
+        w.write_field(as_of)?;
         number.clear();
         let _ = write!(number, "{:.4}", r.probability);
-        put(&mut w, &number)?;
-        put(&mut w, r.tier.label())?;
-        put(&mut w, r.status.label())?;
-        put(&mut w, r.first_flagged.as_deref().unwrap_or_default())?;
+        w.write_field(&number)?;
+        w.write_field(r.tier.label())?;
+        w.write_field(r.status.label())?;
+        w.write_field(r.first_flagged.as_deref().unwrap_or_default())?;
         number.clear();
         if let Some(d) = r.days_on_list {
             let _ = write!(number, "{d}");
         }
-        put(&mut w, &number)?;
-        put(&mut w, r.group.label())?;
+        w.write_field(&number)?;
+        w.write_field(r.group.label())?;
         for i in 0..REASON_COLUMNS {
-            put(
-                &mut w,
-                &neutralized(r.reasons.get(i).map(String::as_str).unwrap_or("")),
-            )?;
+            let reason = r.reasons.get(i).map(String::as_str).unwrap_or("");
+            w.write_field(neutralized(reason).as_ref())?;
         }
-        put(&mut w, r.play.label())?;
-        put(&mut w, &neutralized(&r.play_rule))?;
+        w.write_field(r.play.label())?;
+        w.write_field(neutralized(&r.play_rule).as_ref())?;
         for f in &r.figures {
-            put(&mut w, f)?;
+            w.write_field(f)?;
         }
-        w.write_record(None::<&[u8]>).map_err(io)?;
+        w.write_record(None::<&[u8]>)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
-    write_atomic(path, &bytes)
+    w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// One list row as JSON: typed numbers, reasons as an array.
