@@ -754,6 +754,40 @@ mod tests {
     }
 
     #[test]
+    fn csv_blocks_join_into_one_list_in_row_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // More rows than two blocks, with reasons of varying count and a text to quote.
+        let n = 2 * CSV_BLOCK + 3;
+        let rows: Vec<RankedRow> = (1..=n)
+            .map(|k| match k % 3 {
+                0 => sample_row(k, &["no login, \"14 days\""]),
+                1 => sample_row(k, &["a", "b", "c"]),
+                _ => sample_row(k, &[]),
+            })
+            .collect();
+        let refs: Vec<&RankedRow> = rows.iter().collect();
+        let p = dir.path().join("l.csv");
+        write_csv(&p, &refs, true, "2026-07-06").unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        let mut r = csv::Reader::from_reader(bytes.as_slice());
+        let header = r.headers().unwrap().clone();
+        assert_eq!(header.iter().next(), Some("rank"));
+        let records: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+        assert_eq!(records.len(), n);
+        for (k, rec) in records.iter().enumerate() {
+            assert_eq!(rec.len(), header.len());
+            assert_eq!(rec[0], (k + 1).to_string());
+            assert_eq!(rec[1], format!("'=u{}", k + 1));
+        }
+        assert_eq!(
+            records[2].get(header.iter().position(|h| h == "reason_1").unwrap()),
+            Some("no login, \"14 days\"")
+        );
+        // Every line ends CRLF, the blocks' seams included.
+        assert_eq!(bytes.windows(2).filter(|w| w == b"\r\n").count(), n + 1);
+    }
+
+    #[test]
     fn csv_neutralizes_text_but_not_numbers() {
         let dir = tempfile::tempdir().unwrap();
         let rows = [sample_row(1, &["-3 logins"])];
