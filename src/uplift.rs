@@ -245,6 +245,7 @@ mod tests {
             max_ts: rows.iter().map(|r| r.1).max().unwrap(),
             sessions_derived: true,
             groups: None,
+            names: Default::default(),
         }
     }
 

@@ -133,11 +133,14 @@ impl Prepared {
 
 /// The distinct event names in the log.
 pub fn event_names(events: &Events) -> Result<BTreeSet<String>> {
-    Ok(
-        crate::ingest::keys::distinct(events.df.column("event")?.str()?)
-            .into_iter()
-            .collect(),
-    )
+    if let Some(names) = events.names.get() {
+        return Ok(names.clone());
+    }
+    let names: BTreeSet<String> = crate::ingest::keys::distinct(events.df.column("event")?.str()?)
+        .into_iter()
+        .collect();
+    let _ = events.names.set(names.clone());
+    Ok(names)
 }
 
 /// The `k` most frequent event types before `before` (ties by name), for per-event rates.
@@ -806,6 +809,7 @@ mod tests {
             max_ts: 0,
             sessions_derived: false,
             groups: None,
+            names: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use polars::prelude::*;
@@ -51,6 +52,10 @@ pub struct Events {
     /// The rows of `df` grouped by user in time order (`None` for a frame made by hand;
     /// the features then group it themselves).
     pub groups: Option<Arc<Groups>>,
+    /// The distinct event names of `df`, kept the first time they are asked for
+    /// (`features::event_names`): a run asks twice, to check the feature file against
+    /// the log and to number the events. Leave it empty when making a log by hand.
+    pub names: OnceLock<BTreeSet<String>>,
 }
 
 impl Events {
@@ -70,6 +75,7 @@ impl Events {
             max_ts: self.max_ts,
             sessions_derived: self.sessions_derived,
             groups: self.groups.take(),
+            names: self.names.clone(),
         }
     }
 }
@@ -316,6 +322,7 @@ pub fn load_events_with(
         max_ts,
         sessions_derived,
         groups: Some(Arc::new(groups)),
+        names: OnceLock::new(),
     })
 }
 
