@@ -432,6 +432,7 @@ steps = ["start", "connect", "report"]
             max_ts: rows.iter().map(|r| r.1).max().unwrap(),
             sessions_derived: true,
             groups: None,
+            names: Default::default(),
         }
     }
 

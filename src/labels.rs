@@ -220,6 +220,7 @@ mod tests {
             max_ts: 0,
             sessions_derived: false,
             groups: None,
+            names: Default::default(),
         }
     }
 
