@@ -1485,10 +1485,7 @@ impl Lines {
             runs.chunks(ca.downcast_iter().map(|a| a.values().as_slice()), |l| l)
         } else {
             let ca = column.idx()?;
-            runs.chunks(
-                ca.downcast_iter().map(|a| a.values().as_slice()),
-                i64::from,
-            )
+            runs.chunks(ca.downcast_iter().map(|a| a.values().as_slice()), i64::from)
         };
         if !few {
             return Ok(Lines::Column);
