@@ -114,9 +114,12 @@ impl Prepared {
                 .filter_map(|n| self.codes.get(n).copied())
                 .collect()
         });
-        ix.users
-            .iter()
-            .filter(|&(_, &u)| {
+        // Users in the index's order, so their rows are read in sequence, on the threads.
+        let mut users: Vec<(&String, u32)> = ix.users.iter().map(|(id, &u)| (id, u)).collect();
+        users.sort_unstable_by_key(|&(_, u)| u);
+        users
+            .into_par_iter()
+            .filter(|&(_, u)| {
                 let rows = ix.rows(u);
                 let ts = &ix.ts[rows.clone()];
                 let lo = rows.start + ts.partition_point(|&t| t < from);
