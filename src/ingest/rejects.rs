@@ -225,6 +225,25 @@ impl Rejects {
         }
     }
 
+    /// Takes in the rejects of files read on another thread, as if they had been
+    /// recorded after this one's: their rows follow (within the kept number), tallies add.
+    pub fn append(&mut self, later: Rejects) {
+        for (name, tally) in later.files {
+            let t = self.files.entry(name).or_default();
+            if tally.rows_read != 0 {
+                t.rows_read = tally.rows_read;
+            }
+            for (class, n) in tally.rejected {
+                *t.rejected.entry(class).or_default() += n;
+            }
+            for (finding, n) in tally.findings {
+                *t.findings.entry(finding).or_default() += n;
+            }
+        }
+        let room = MAX_KEPT.saturating_sub(self.rows.len());
+        self.rows.extend(later.rows.into_iter().take(room));
+    }
+
     /// Records how many data rows `file` had.
     pub fn rows_read(&mut self, file: &Path, rows: u64) {
         self.files
@@ -394,6 +413,65 @@ fn trim_float(x: f64, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn appended_rejects_equal_the_same_rejects_recorded_in_turn() {
+        let (e, u) = (Path::new("events.csv"), Path::new("users.csv"));
+        let record_events = |r: &mut Rejects| {
+            r.rows_read(e, 10);
+            r.add(
+                e,
+                3,
+                RejectClass::MissingValue,
+                "`user_id` \"\": empty".into(),
+                "x",
+            );
+            r.finding(e, Finding::CrlfLineEnds, 2);
+        };
+        let record_users = |r: &mut Rejects| {
+            r.rows_read(u, 4);
+            r.add(
+                u,
+                2,
+                RejectClass::MissingValue,
+                "`user_id` \"\": empty".into(),
+                "y",
+            );
+            r.add(
+                u,
+                5,
+                RejectClass::MissingValue,
+                "`user_id` \"\": empty".into(),
+                "z",
+            );
+        };
+        let mut in_turn = Rejects::default();
+        record_events(&mut in_turn);
+        record_users(&mut in_turn);
+
+        let mut appended = Rejects::default();
+        record_events(&mut appended);
+        let mut users = Rejects::default();
+        record_users(&mut users);
+        appended.append(users);
+        assert_eq!(appended, in_turn);
+        assert_eq!(
+            appended.rows.iter().map(|r| r.line).collect::<Vec<_>>(),
+            [3, 2, 5]
+        );
+
+        // The kept rows stop at MAX_KEPT; the tallies still count every row.
+        let mut full = Rejects {
+            rows: vec![appended.rows[0].clone(); MAX_KEPT - 1],
+            ..Default::default()
+        };
+        let mut more = Rejects::default();
+        record_users(&mut more);
+        full.append(more);
+        assert_eq!(full.rows.len(), MAX_KEPT);
+        assert_eq!(full.rows[MAX_KEPT - 1].line, 2);
+        assert_eq!(full.files["users.csv"].total(), 2);
+    }
 
     fn tally(rows: u64, bad: &[(RejectClass, u64)]) -> Rejects {
         let mut r = Rejects::default();
