@@ -47,6 +47,32 @@ fn missing_events_file() {
 }
 
 #[test]
+fn missing_users_file() {
+    // The users table is read on its own thread: its error still names the file.
+    let dir = tempfile::tempdir().unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--users",
+            "nope.csv",
+            "--features",
+            s(&default_features()),
+            "--model",
+            s(&repo().join("models/sample.json")),
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "list.csv",
+        ],
+    );
+    expect(out, 3, &["reading users", "nope.csv", "no such file"]);
+    assert!(!dir.path().join("list.csv").exists());
+}
+
+#[test]
 fn missing_column() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("e.csv");

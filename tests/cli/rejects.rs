@@ -412,3 +412,48 @@ fn a_tolerant_night_sets_bad_rows_aside_and_writes_the_list() {
     assert_eq!(m["exit_code"], 0);
     assert_eq!(m["rejects"]["lost"], 3);
 }
+
+#[test]
+fn rejects_of_the_log_come_before_those_of_the_users_table() {
+    // The users table is read on a thread of its own beside the log; the reject file
+    // still lists the log's rows first, as when the files were read in turn.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::write(d.join("events.csv"), with_lines(&[b"7,soon,login,,s7-1"])).unwrap();
+    let mut users = fs::read_to_string(repo().join("data/users.csv")).unwrap();
+    users.push_str("1,2026-01-05T03:35:14Z,again@example.com,,,starter\n");
+    fs::write(d.join("users.csv"), users).unwrap();
+    let model = repo().join("models/sample.json");
+    ok(
+        d,
+        &[
+            "score",
+            "--events",
+            "events.csv",
+            "--users",
+            "users.csv",
+            "--features",
+            s(&default_features()),
+            "--model",
+            s(&model),
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "list.csv",
+            "--rejects",
+            "rejects.csv",
+        ],
+    );
+    let (_, rows) = read_csv(&d.join("rejects.csv"));
+    let found: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].rsplit('/').next().unwrap_or(""), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("events.csv", "unparseable_timestamp"),
+            ("users.csv", "duplicate_user")
+        ]
+    );
+}
