@@ -10,7 +10,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::Result;
-use crate::ingest::group::split_by;
+use crate::ingest::group::{atomics, split_by};
 use crate::ingest::{keys, Events, Groups};
 
 /// Role flags of an event row.
@@ -99,7 +99,7 @@ impl EventIndex {
         let lookup: PlHashMap<u128, u32> =
             codes.iter().map(|(k, &v)| (keys::key_of(k), v)).collect();
         let event = df.drop_in_place("event")?;
-        let code = atomics32(n, u32::MAX);
+        let code = atomics(n, || AtomicU32::new(u32::MAX));
         scatter_keys(event.str()?, &place, |p, k| {
             let c = lookup.get(&k).copied().unwrap_or(u32::MAX);
             code[p].store(c, Relaxed);
@@ -119,7 +119,7 @@ impl EventIndex {
         // Sessions numbered within each user, in time order, from the ids' keys put in
         // grouped order (a key as two words).
         let session_id = df.drop_in_place("session_id")?;
-        let key_words = atomics64(2 * n, 0);
+        let key_words = atomics(2 * n, || AtomicU64::new(0));
         scatter_keys(session_id.str()?, &place, |p, k| {
             key_words[2 * p].store(k as u64, Relaxed);
             key_words[2 * p + 1].store((k >> 64) as u64, Relaxed);
@@ -179,23 +179,13 @@ impl EventIndex {
 
 /// Each log row's place in the grouped order (the inverse of `order`).
 fn places(order: &[u32]) -> Vec<u32> {
-    let place = atomics32(order.len(), 0);
+    let place = atomics(order.len(), || AtomicU32::new(0));
     order
         .par_iter()
         .enumerate()
         .with_min_len(1 << 16)
         .for_each(|(j, &row)| place[row as usize].store(j as u32, Relaxed));
     place.into_iter().map(AtomicU32::into_inner).collect()
-}
-
-// The index's buffers are made on the threads: the first writes to their new pages (the
-// page faults) go side by side.
-fn atomics32(n: usize, v: u32) -> Vec<AtomicU32> {
-    (0..n).into_par_iter().map(|_| AtomicU32::new(v)).collect()
-}
-
-fn atomics64(n: usize, v: u64) -> Vec<AtomicU64> {
-    (0..n).into_par_iter().map(|_| AtomicU64::new(v)).collect()
 }
 
 /// Calls `put(place[row], key)` with the key (see [`keys`]) of every cell of a text
@@ -212,7 +202,7 @@ fn scatter_keys(ca: &StringChunked, place: &[u32], put: impl Fn(usize, u128) + S
 
 /// The `value` column in grouped order; NaN where it is empty.
 fn scatter_values(ca: &Float64Chunked, place: &[u32]) -> Vec<f64> {
-    let out = atomics64(ca.len(), f64::NAN.to_bits());
+    let out = atomics(ca.len(), || AtomicU64::new(f64::NAN.to_bits()));
     let bounds = keys::block_bounds(ca.len());
     bounds.par_windows(2).for_each(|w| {
         let part = ca.slice(w[0] as i64, w[1] - w[0]);

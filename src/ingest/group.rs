@@ -75,9 +75,8 @@ impl Groups {
             }
         }
         offsets[users.len()] = at as usize;
-        // Made on the threads: their first writes take the new pages' faults side by side.
-        let order: Vec<AtomicU32> = (0..n).into_par_iter().map(|_| AtomicU32::new(0)).collect();
-        let times: Vec<AtomicI64> = (0..n).into_par_iter().map(|_| AtomicI64::new(0)).collect();
+        let order = atomics(n, || AtomicU32::new(0));
+        let times = atomics(n, || AtomicI64::new(0));
         next.par_iter_mut()
             .zip(bounds.par_windows(2))
             .for_each(|(next, w)| {
@@ -267,6 +266,12 @@ fn number_users(ca: &StringChunked) -> (PlHashMap<String, u32>, Vec<u32>) {
             }
         });
     (users, codes)
+}
+
+/// `n` values made by `new` on the threads: a large buffer's first writes, which take its
+/// new pages' faults, go side by side (the grouping's and the features' index's buffers).
+pub fn atomics<A: Send>(n: usize, new: impl Fn() -> A + Sync + Send) -> Vec<A> {
+    (0..n).into_par_iter().map(|_| new()).collect()
 }
 
 /// `v` cut at `offsets` (user by user).

@@ -314,7 +314,7 @@ pub fn load_events_with(
     if sessions_derived {
         df = derive_sessions(df, &groups)?;
     }
-    let (min_ts, max_ts) = span.or(groups.span()).unwrap_or((0, 0));
+    let (min_ts, max_ts) = span.or_else(|| groups.span()).unwrap_or((0, 0));
     Ok(Events {
         df,
         path: path.into(),
