@@ -4,7 +4,7 @@
 What it measures
 ----------------
 The time and memory a competent, vectorized pandas implementation needs for the work that
-`churnrisk score` and `churnrisk train` do on the same Parquet event log, so that
+`churnrisk score` and `churnrisk train` do on the same event log (Parquet, CSV, CSV.gz or NDJSON), so that
 bench/speed.sh can put the two side by side. It is not a quality peer (that is
 bench/fcwd_peer.py): the features follow churnrisk's default catalog
 (features/default.toml + src/features/catalog.rs + src/features/compute.rs) closely, not
@@ -41,7 +41,7 @@ long = 90 d; the lengths and the event roles are read from the feature file):
 Prints one JSON line at the end, e.g.
   {"tool": "pandas+sklearn", "mode": "train", "events": N, "users": U, "load_s": ...,
    "features_s": ..., "fit_s": ..., "total_s": ..., "log_loss": ..., "roc_auc": ...}
-load_s is reading the Parquet into typed columns, features_s the per-user aggregation
+load_s is reading the log into typed columns, features_s the per-user aggregation
 (with populations and labels), total_s everything from interpreter start (imports too).
 Memory is capped with RLIMIT_AS (--mem-cap-gb, default 16): when it is hit the JSON line
 carries "error": "out of memory at N GB cap" and the exit code is 3.
@@ -149,20 +149,54 @@ def codes_of(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int32), np.asarray(names).astype(str).astype(object)
 
 
+def read_log(path: Path) -> pd.DataFrame:
+    """The log's canonical columns, whatever the file format: Parquet through pyarrow,
+    CSV / CSV.gz with pyarrow's multi-threaded CSV reader, NDJSON(.gz) with pyarrow's JSON
+    reader (the fastest readers pandas has). Text columns come in as dictionaries: pandas
+    categoricals, no Python strings."""
+    names = ("user_id", "timestamp", "event", "value", "session_id")
+    lower = str(path).lower()
+    if lower.endswith((".csv", ".csv.gz")):
+        import pyarrow.csv as pacsv
+        header = pacsv.open_csv(path).schema.names
+        cols = [c for c in names if c in header]
+        types = {c: pa.string() for c in ("user_id", "event", "session_id")}
+        types["value"] = pa.float64()
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=cols, column_types={c: t for c, t in types.items() if c in cols},
+            timestamp_parsers=[pacsv.ISO8601]))
+    elif lower.endswith((".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")):
+        import pyarrow.json as pajson
+        table = pajson.read_json(path)
+        table = table.select([c for c in names if c in table.column_names])
+        if "timestamp" in table.column_names and pa.types.is_string(table["timestamp"].type):
+            ts = pd.to_datetime(table["timestamp"].to_pandas(), utc=True, format="ISO8601")
+            table = table.set_column(table.column_names.index("timestamp"), "timestamp",
+                                     pa.array(ts))
+    else:
+        dataset = ds.dataset(path, format="parquet")
+        schema = dataset.schema
+        cols = [c for c in names if c in schema.names]
+        text = [c for c in ("user_id", "event", "session_id") if c in cols
+                and (pa.types.is_string(schema.field(c).type)
+                     or pa.types.is_large_string(schema.field(c).type))]
+        return pd.read_parquet(path, engine="pyarrow", columns=cols, read_dictionary=text)
+    for c in ("user_id", "event", "session_id"):
+        if c in table.column_names:
+            i = table.column_names.index(c)
+            col = table[c]
+            if not pa.types.is_string(col.type):
+                col = col.cast(pa.string())
+            table = table.set_column(i, c, col.dictionary_encode())
+    return table.to_pandas()
+
+
 class Events:
     """The log as numpy columns: user code, ts (epoch ms), event code, value, session code;
     sorted by ts when `sort` (train: many dates) so windows are slices."""
 
     def __init__(self, path: Path, before: int, sort: bool):
-        dataset = ds.dataset(path, format="parquet")
-        schema = dataset.schema
-        cols = [c for c in ("user_id", "timestamp", "event", "value", "session_id")
-                if c in schema.names]
-        # Text columns come in as dictionaries: pandas categoricals, no Python strings.
-        text = [c for c in ("user_id", "event", "session_id") if c in cols
-                and (pa.types.is_string(schema.field(c).type)
-                     or pa.types.is_large_string(schema.field(c).type))]
-        df = pd.read_parquet(path, engine="pyarrow", columns=cols, read_dictionary=text)
+        df = read_log(path)
         ts = to_epoch_ms(df["timestamp"])
         ok = (ts >= 0) & df["user_id"].notna().to_numpy() & df["event"].notna().to_numpy()
         self.n_rows = len(df)
@@ -537,7 +571,7 @@ def run(a: argparse.Namespace, result: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", required=True, type=Path,
-                    help="a Parquet file, or a directory of Parquet files")
+                    help="the event log: Parquet (a file or a folder), CSV, CSV.gz or NDJSON(.gz)")
     ap.add_argument("--users", type=Path, help="users.csv (user_id, signup_at, ...)")
     ap.add_argument("--as-of", required=True, help="YYYY-MM-DD (midnight UTC)")
     ap.add_argument("--mode", required=True, choices=["score", "train"])

@@ -9,12 +9,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::DateTime;
 use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
+pub mod blocks;
 pub mod group;
 pub mod keys;
 pub mod mapping;
@@ -22,6 +23,7 @@ pub mod ndjson;
 pub mod reader;
 pub mod rejects;
 pub mod shard;
+pub mod timestamp;
 
 pub use group::Groups;
 pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
@@ -30,6 +32,8 @@ use reader::read_csv_checked;
 pub use reader::LINE;
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
 pub use shard::Shard;
+pub use timestamp::{parse_timestamp, parse_timestamp_in};
+use timestamp::parse_timestamp_column;
 
 /// Milliseconds in a day: all windows are whole days.
 pub const DAY_MS: i64 = 86_400_000;
@@ -751,61 +755,6 @@ impl RowTexts {
     }
 }
 
-/// Parses one timestamp: ISO-8601 date-time with or without offset (none means UTC),
-/// a bare ISO date (midnight UTC), or integer epoch seconds / milliseconds
-/// (|n| ≥ 10^11 is read as milliseconds). Returns epoch milliseconds.
-pub fn parse_timestamp(text: &str) -> Option<i64> {
-    let s = text.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if s.bytes()
-        .enumerate()
-        .all(|(i, b)| b.is_ascii_digit() || (i == 0 && b == b'-'))
-    {
-        return s.parse::<i64>().ok().map(epoch_to_ms);
-    }
-    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
-        return Some(dt.timestamp_millis());
-    }
-    const WITH_OFFSET: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"];
-    for fmt in WITH_OFFSET {
-        if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
-            return Some(dt.timestamp_millis());
-        }
-    }
-    const NAIVE: [&str; 4] = [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ];
-    for fmt in NAIVE {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(dt.and_utc().timestamp_millis());
-        }
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|dt| dt.and_utc().timestamp_millis())
-}
-
-/// Parses one timestamp whose numbers are in `unit` (text dates as [`parse_timestamp`]).
-pub fn parse_timestamp_in(text: &str, unit: TimestampUnit) -> Option<i64> {
-    if unit == TimestampUnit::Auto {
-        return parse_timestamp(text);
-    }
-    let s = text.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return Some(unit.int_to_ms(n));
-    }
-    match s.parse::<f64>() {
-        Ok(n) if n.is_finite() => Some(unit.to_ms(n).floor() as i64),
-        _ => parse_timestamp(s),
-    }
-}
-
 /// Parses an as-of date given on the command line: `YYYY-MM-DD` (midnight UTC) or a full
 /// ISO-8601 date-time. Returns epoch milliseconds.
 pub fn parse_as_of(text: &str) -> Result<i64> {
@@ -822,14 +771,6 @@ pub fn format_date(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| ms.to_string())
-}
-
-fn epoch_to_ms(n: i64) -> i64 {
-    if n.unsigned_abs() >= 100_000_000_000 {
-        n
-    } else {
-        n.saturating_mul(1000)
-    }
 }
 
 fn is_csv(path: &Path) -> bool {
@@ -955,15 +896,6 @@ fn timestamp_expr(path: &Path, schema: &Schema, column: &str, unit: TimestampUni
             })
         }
     })
-}
-
-fn parse_timestamp_column(c: Column, unit: TimestampUnit) -> PolarsResult<Column> {
-    let text = c.str()?;
-    let out: Int64Chunked = text
-        .iter()
-        .map(|v| v.and_then(|v| parse_timestamp_in(v, unit)))
-        .collect();
-    Ok(out.with_name(c.name().clone()).into_column())
 }
 
 /// The kinds of event files.

@@ -6,13 +6,14 @@
 //! nested field `b` of the object `a` (Mixpanel's `properties.time`). Numbers and booleans
 //! become their JSON text; objects and arrays their compact JSON; `null` a null.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde_json::Value;
 
-use super::reader::{open_bytes, LINE};
+use super::blocks::{split_at_lines, Blocks, BLOCK_BYTES};
+use super::reader::LINE;
 use super::rejects::{ReadPolicy, RejectClass, Rejects};
 use crate::error::{Error, Result};
 
@@ -25,33 +26,118 @@ pub fn is_ndjson(path: &Path) -> bool {
 
 /// Reads `wanted` fields of every object in an NDJSON file as text, plus [`LINE`]. A
 /// wanted field no object has is left out of the frame (the caller treats it as absent).
+///
+/// The file is read in blocks of whole lines; each block's parts are parsed side by side
+/// (a JSON object never spans lines) and joined in order.
 pub fn read_ndjson_checked(
     path: &Path,
     wanted: &[&str],
     policy: &ReadPolicy,
     rejects: &mut Rejects,
 ) -> Result<DataFrame> {
-    let mut source = BufReader::with_capacity(1 << 20, open_bytes(path)?);
-    let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); wanted.len()];
+    read_ndjson_in_blocks(path, wanted, policy, rejects, BLOCK_BYTES)
+}
+
+fn read_ndjson_in_blocks(
+    path: &Path,
+    wanted: &[&str],
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+    block_bytes: usize,
+) -> Result<DataFrame> {
+    let mut blocks = Blocks::open(path, block_bytes)?;
+    let mut parts: Vec<Part> = Vec::new();
+    let mut line: u64 = 1;
+    while let Some(block) = blocks.next_block()? {
+        let ranges = split_at_lines(&block, 2 * rayon::current_num_threads());
+        let newlines: Vec<u64> = ranges
+            .par_iter()
+            .map(|r| memchr::memchr_iter(b'\n', &block[r.clone()]).count() as u64)
+            .collect();
+        let firsts: Vec<u64> = newlines
+            .iter()
+            .scan(line, |first, n| {
+                let this = *first;
+                *first += n;
+                Some(this)
+            })
+            .collect();
+        line += newlines.iter().sum::<u64>();
+        let parsed: Vec<Part> = ranges
+            .into_par_iter()
+            .zip(firsts)
+            .map(|(range, first)| parse_part(path, &block[range], first, wanted, policy))
+            .collect();
+        parts.extend(parsed);
+    }
+    let read: u64 = parts.iter().map(|p| p.read).sum();
+    let mut columns: Vec<Option<StringChunked>> = vec![None; wanted.len()];
     let mut seen = vec![false; wanted.len()];
-    let mut lines: Vec<i64> = Vec::new();
-    let mut buf: Vec<u8> = Vec::new();
-    let mut line_no: u64 = 0;
-    let mut read: u64 = 0;
-    loop {
-        buf.clear();
-        let n = source
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
+    let mut lines: Vec<i64> = Vec::with_capacity(parts.iter().map(|p| p.lines.len()).sum());
+    for part in parts {
+        for (i, builder) in part.columns.into_iter().enumerate() {
+            seen[i] |= part.seen[i];
+            let chunk = builder.finish();
+            match &mut columns[i] {
+                Some(c) => c.append_owned(chunk)?,
+                None => columns[i] = Some(chunk),
+            }
         }
-        line_no += 1;
-        let text = buf.trim_ascii();
+        lines.extend_from_slice(&part.lines);
+        rejects.append(part.rejects);
+    }
+    rejects.rows_read(path, read);
+    if read == 0 {
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    let height = lines.len();
+    let mut out: Vec<Column> = columns
+        .into_iter()
+        .zip(seen)
+        .filter_map(|(c, seen)| c.filter(|_| seen))
+        .map(IntoColumn::into_column)
+        .collect();
+    out.push(Column::new(LINE.into(), lines));
+    Ok(DataFrame::new(height, out)?)
+}
+
+/// The rows of one part of a file, in order.
+struct Part {
+    columns: Vec<StringChunkedBuilder>,
+    /// Whether any object of the part had the wanted field.
+    seen: Vec<bool>,
+    lines: Vec<i64>,
+    rejects: Rejects,
+    /// Non-empty lines read.
+    read: u64,
+}
+
+/// Parses the lines of `text`, the first being source line `first`.
+fn parse_part(
+    path: &Path,
+    text: &[u8],
+    first: u64,
+    wanted: &[&str],
+    policy: &ReadPolicy,
+) -> Part {
+    let mut part = Part {
+        columns: wanted
+            .iter()
+            .map(|w| StringChunkedBuilder::new((*w).into(), 1 << 12))
+            .collect(),
+        seen: vec![false; wanted.len()],
+        lines: Vec::new(),
+        rejects: Rejects::default(),
+        read: 0,
+    };
+    let mut cells: Vec<Option<String>> = Vec::with_capacity(wanted.len());
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line_no = first + i as u64;
+        let text = line.trim_ascii();
         if text.is_empty() {
             continue;
         }
-        read += 1;
+        part.read += 1;
         let raw = || String::from_utf8_lossy(text).into_owned();
         let object = match serde_json::from_slice::<Value>(text) {
             Ok(Value::Object(o)) => o,
@@ -63,7 +149,7 @@ pub fn read_ndjson_checked(
                     Value::Bool(_) => "a boolean",
                     _ => "null",
                 };
-                rejects.add(
+                part.rejects.add(
                     path,
                     line_no,
                     RejectClass::MalformedRow,
@@ -78,16 +164,17 @@ pub fn read_ndjson_checked(
                 } else {
                     RejectClass::MalformedRow
                 };
-                rejects.add(path, line_no, class, format!("not JSON: {e}"), &raw());
+                part.rejects
+                    .add(path, line_no, class, format!("not JSON: {e}"), &raw());
                 continue;
             }
         };
-        let mut cells: Vec<Option<String>> = Vec::with_capacity(wanted.len());
+        cells.clear();
         let mut oversized = None;
         for (i, name) in wanted.iter().enumerate() {
             let cell = field(&object, name).and_then(as_text);
             if let Some(c) = &cell {
-                seen[i] = true;
+                part.seen[i] = true;
                 if c.len() > policy.max_field_bytes {
                     oversized = Some((name, c.len()));
                 }
@@ -95,7 +182,7 @@ pub fn read_ndjson_checked(
             cells.push(cell);
         }
         if let Some((name, len)) = oversized {
-            rejects.add(
+            part.rejects.add(
                 path,
                 line_no,
                 RejectClass::OversizedField,
@@ -104,24 +191,15 @@ pub fn read_ndjson_checked(
             );
             continue;
         }
-        for (column, cell) in columns.iter_mut().zip(cells) {
-            column.push(cell);
+        for (column, cell) in part.columns.iter_mut().zip(cells.drain(..)) {
+            match cell {
+                Some(c) => column.append_value(c),
+                None => column.append_null(),
+            }
         }
-        lines.push(line_no as i64);
+        part.lines.push(line_no as i64);
     }
-    rejects.rows_read(path, read);
-    if read == 0 {
-        return Err(Error::EmptyInput { path: path.into() });
-    }
-    let height = lines.len();
-    let mut out: Vec<Column> = Vec::with_capacity(wanted.len() + 1);
-    for ((name, values), seen) in wanted.iter().zip(columns).zip(seen) {
-        if seen {
-            out.push(Column::new((*name).into(), values));
-        }
-    }
-    out.push(Column::new(LINE.into(), lines));
-    Ok(DataFrame::new(height, out)?)
+    part
 }
 
 /// The field `name` of `object`: the key itself, else the dotted path.

@@ -7,33 +7,31 @@
 //! error naming the delimiter), rows with the wrong number of fields or an unclosed
 //! quote, fields over the size limit, and fields that are not UTF-8. Values are
 //! interpreted (timestamps, numbers) by the caller, which knows each column's role.
+//!
+//! The file is read in blocks of whole lines ([`Blocks`]); each block is cut into parts at
+//! line ends and the parts are parsed side by side, each from the start of a record. A
+//! part whose end falls inside a quoted field (a line break within quotes) shows it: its
+//! parser ends in the middle of a record. From there the rest of the block is parsed in
+//! one piece by that part's parser, which holds the true state, so the rows are exactly
+//! those of one parse from the top; the next block is cut into parts again.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::ops::Range;
 use std::path::Path;
 
-use csv::ByteRecord;
+use csv_core::ReadRecordResult;
 use polars::prelude::*;
+use rayon::prelude::*;
 
+use super::blocks::{split_at_lines, Blocks, BLOCK_BYTES};
 use super::rejects::{Finding, ReadPolicy, RejectClass, Rejects};
 use crate::error::{Error, Result};
+
+pub use super::blocks::open_bytes;
 
 /// The frame's column holding each row's source line (1 = the header line).
 pub const LINE: &str = "line";
 
-/// The bytes of a file, decompressed when its name ends in `.gz`.
-pub fn open_bytes(path: &Path) -> Result<Box<dyn Read>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let gz = path.to_string_lossy().to_lowercase().ends_with(".gz");
-    Ok(if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-            1 << 16,
-            file,
-        )))
-    } else {
-        Box::new(file)
-    })
-}
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Reads `wanted` columns (those present) of a CSV or CSV.gz file as text, plus [`LINE`].
 /// `required` columns must be in the header. Empty cells become nulls.
@@ -44,104 +42,394 @@ pub fn read_csv_checked(
     policy: &ReadPolicy,
     rejects: &mut Rejects,
 ) -> Result<DataFrame> {
-    let source = open_bytes(path)?;
-    let mut source = BufReader::with_capacity(1 << 16, CrlfCounter::new(source));
+    let cut = Cut {
+        block_bytes: BLOCK_BYTES,
+        parts: 2 * rayon::current_num_threads(),
+    };
+    read_csv_in_blocks(path, wanted, required, policy, rejects, cut)
+}
+
+/// How a file is cut: blocks of about `block_bytes`, each in up to `parts` parts.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    block_bytes: usize,
+    parts: usize,
+}
+
+/// [`read_csv_checked`] cut as `cut` says (tests cut small files many ways).
+fn read_csv_in_blocks(
+    path: &Path,
+    wanted: &[&str],
+    required: &[&str],
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+    cut: Cut,
+) -> Result<DataFrame> {
+    let mut blocks = Blocks::open(path, cut.block_bytes)?;
+    let Some(mut text) = blocks.next_block()? else {
+        return Err(Error::EmptyInput { path: path.into() });
+    };
+    let mut crlf = count_crlf(&text);
+    let mut start = 0;
+    if text.starts_with(BOM) {
+        rejects.finding(path, Finding::ByteOrderMark, 1);
+        start = BOM.len();
+    }
     let delimiter = match policy.delimiter {
         Some(d) => d,
-        None => sniff(source.fill_buf().map_err(|e| Error::io(path, e))?),
+        None => sniff(&text[start..]),
     };
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .buffer_capacity(1 << 20)
-        .from_reader(source);
-    let io = |e: csv::Error| match e.into_kind() {
-        csv::ErrorKind::Io(e) => Error::io(path, e),
-        other => Error::io(path, std::io::Error::other(format!("{other:?}"))),
+    // The header: the first record, read on its own (a quoted header may span blocks).
+    let (header, after_header, lines_before) = loop {
+        if let Some(found) = read_header(&text[start..], delimiter) {
+            break found;
+        }
+        match blocks.next_block()? {
+            Some(more) => {
+                crlf += count_crlf(&more);
+                text.extend_from_slice(&more);
+            }
+            None => return Err(Error::EmptyInput { path: path.into() }),
+        }
+    };
+    check_header(path, &header, required, delimiter)?;
+    let layout = Layout {
+        path,
+        picks: wanted
+            .iter()
+            .filter_map(|w| header.iter().position(|h| h == w).map(|i| (i, *w)))
+            .collect(),
+        header,
+        delimiter,
+        max_field_bytes: policy.max_field_bytes,
     };
 
-    let mut rec = ByteRecord::new();
-    if !rdr.read_byte_record(&mut rec).map_err(io)? {
+    let mut line = 1 + lines_before;
+    let mut parts: Vec<Part> = Vec::new();
+    let mut sequential: Option<Parser> = None;
+    let mut block = text.split_off(start + after_header);
+    drop(text);
+    loop {
+        line = parse_block(&layout, &block, cut.parts, line, &mut sequential, &mut parts);
+        match blocks.next_block()? {
+            Some(next) => {
+                crlf += count_crlf(&next);
+                block = next;
+            }
+            None => break,
+        }
+    }
+    if let Some(mut parser) = sequential {
+        parser.finish(&layout);
+        parts.push(parser.out);
+    }
+
+    let rows_read: u64 = parts.iter().map(|p| p.rows_read).sum();
+    if rows_read == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
-    if rdr.get_ref().get_ref().head == b"\xEF\xBB\xBF" {
-        rejects.finding(path, Finding::ByteOrderMark, 1);
+    let mut columns: Vec<Option<StringChunked>> = vec![None; layout.picks.len()];
+    let mut lines: Vec<i64> = Vec::with_capacity(parts.iter().map(|p| p.lines.len()).sum());
+    for part in parts {
+        for (column, builder) in columns.iter_mut().zip(part.columns) {
+            let chunk = builder.finish();
+            match column {
+                Some(c) => c.append_owned(chunk)?,
+                None => *column = Some(chunk),
+            }
+        }
+        lines.extend_from_slice(&part.lines);
+        rejects.append(part.rejects);
     }
-    let mut header: Vec<String> = Vec::with_capacity(rec.len());
-    for (i, field) in rec.iter().enumerate() {
-        // The csv crate removes a leading byte-order mark itself; be sure of it.
-        let field = match field.strip_prefix(b"\xEF\xBB\xBF") {
-            Some(rest) if i == 0 => rest,
-            _ => field,
-        };
-        header.push(String::from_utf8_lossy(field).trim().to_string());
+    rejects.rows_read(path, rows_read);
+    if crlf > 0 {
+        rejects.finding(path, Finding::CrlfLineEnds, crlf);
     }
-    check_header(path, &header, required, delimiter)?;
-
-    // Output columns: the wanted ones the header has, by header position.
-    let picks: Vec<(usize, &str)> = wanted
-        .iter()
-        .filter_map(|w| header.iter().position(|h| h == w).map(|i| (i, *w)))
+    let height = lines.len();
+    let mut columns: Vec<Column> = columns
+        .into_iter()
+        .flatten()
+        .map(IntoColumn::into_column)
         .collect();
-    let mut builders: Vec<StringChunkedBuilder> = picks
-        .iter()
-        .map(|(_, name)| StringChunkedBuilder::new((*name).into(), 1 << 16))
-        .collect();
-    let mut lines: Vec<i64> = Vec::with_capacity(1 << 16);
-    let mut rows_read = 0u64;
-    let delim = char::from(delimiter).to_string();
+    columns.push(Column::new(LINE.into(), lines));
+    Ok(DataFrame::new(height, columns)?)
+}
 
-    while rdr.read_byte_record(&mut rec).map_err(io)? {
-        rows_read += 1;
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+/// Parses one block whose first line is source line `line`; returns the line after it.
+///
+/// Without a record left open by the block before (`sequential` is `None`), the block's
+/// parts are parsed side by side. The first part that ends inside a record, and every
+/// part after it, is parsed again in one piece by that part's parser, which stays in
+/// `sequential` until a block ends between records.
+fn parse_block(
+    layout: &Layout<'_>,
+    block: &[u8],
+    cuts: usize,
+    line: u64,
+    sequential: &mut Option<Parser>,
+    parts: &mut Vec<Part>,
+) -> u64 {
+    let ranges = split_at_lines(block, cuts);
+    let newlines: Vec<u64> = ranges
+        .par_iter()
+        .map(|r| memchr::memchr_iter(b'\n', &block[r.clone()]).count() as u64)
+        .collect();
+    if let Some(parser) = sequential {
+        parser.feed(layout, block);
+    } else {
+        let firsts = newlines.iter().scan(line, |first, n| {
+            let this = *first;
+            *first += n;
+            Some(this)
+        });
+        let jobs: Vec<(Range<usize>, u64)> = ranges.iter().cloned().zip(firsts).collect();
+        let parsed: Vec<Parser> = jobs
+            .into_par_iter()
+            .map(|(range, first)| {
+                let mut parser = Parser::new(layout, first);
+                parser.feed(layout, &block[range]);
+                parser
+            })
+            .collect();
+        for (mut parser, range) in parsed.into_iter().zip(&ranges) {
+            if parser.in_record {
+                parser.feed(layout, &block[range.end..]);
+                *sequential = Some(parser);
+                break;
+            }
+            parts.push(parser.out);
+        }
+    }
+    if sequential.as_ref().is_some_and(|p| !p.in_record) {
+        if let Some(parser) = sequential.take() {
+            parts.push(parser.out);
+        }
+    }
+    line + newlines.iter().sum::<u64>()
+}
+
+fn count_crlf(text: &[u8]) -> u64 {
+    memchr::memmem::find_iter(text, b"\r\n").count() as u64
+}
+
+/// The header record at the start of `text`: its trimmed fields, the bytes it took and
+/// the line ends in them. `None` when the record does not end within `text`.
+fn read_header(text: &[u8], delimiter: u8) -> Option<(Vec<String>, usize, u64)> {
+    let mut core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    let mut fields = vec![0u8; text.len().max(1)];
+    let mut ends = vec![0usize; 1024];
+    let (mut pos, mut outlen, mut endlen) = (0, 0, 0);
+    loop {
+        let input = &text[pos..];
+        let (res, nin, nout, nend) =
+            core.read_record(input, &mut fields[outlen..], &mut ends[endlen..]);
+        pos += nin;
+        outlen += nout;
+        endlen += nend;
+        match res {
+            ReadRecordResult::Record => break,
+            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+            ReadRecordResult::OutputFull => fields.resize(fields.len() * 2, 0),
+            // Input ran out inside the record (or the text holds none).
+            ReadRecordResult::InputEmpty | ReadRecordResult::End => return None,
+        }
+    }
+    // The rest of the header's line end (the `\n` of a CR LF).
+    if text.get(pos) == Some(&b'\n') && pos > 0 && text[pos - 1] == b'\r' {
+        pos += 1;
+    }
+    let mut header = Vec::with_capacity(endlen);
+    let mut from = 0;
+    for &end in &ends[..endlen] {
+        header.push(String::from_utf8_lossy(&fields[from..end]).trim().to_string());
+        from = end;
+    }
+    let lines = memchr::memchr_iter(b'\n', &text[..pos]).count() as u64;
+    Some((header, pos, lines))
+}
+
+/// What the parsers of one file share.
+struct Layout<'a> {
+    path: &'a Path,
+    header: Vec<String>,
+    /// The output columns: header position and name.
+    picks: Vec<(usize, &'a str)>,
+    delimiter: u8,
+    max_field_bytes: usize,
+}
+
+/// The rows of one part of a file, in order.
+struct Part {
+    columns: Vec<StringChunkedBuilder>,
+    lines: Vec<i64>,
+    rejects: Rejects,
+    /// Data rows read (a rejected record counts every line it swallowed).
+    rows_read: u64,
+}
+
+/// A CSV parser that can be fed a part of a file, or the rest of it piece by piece.
+struct Parser {
+    core: csv_core::Reader,
+    fields: Vec<u8>,
+    ends: Vec<usize>,
+    outlen: usize,
+    endlen: usize,
+    /// Inside a record (bytes of it read, its end not yet).
+    in_record: bool,
+    /// The line of the next byte to read.
+    line: u64,
+    /// The line the record being read starts on.
+    record_line: u64,
+    out: Part,
+}
+
+impl Parser {
+    /// A parser at the start of a record on source line `line`.
+    fn new(layout: &Layout<'_>, line: u64) -> Self {
+        Parser {
+            core: csv_core::ReaderBuilder::new()
+                .delimiter(layout.delimiter)
+                .build(),
+            fields: vec![0; 4096],
+            ends: vec![0; layout.header.len().max(8) * 2],
+            outlen: 0,
+            endlen: 0,
+            in_record: false,
+            line,
+            record_line: line,
+            out: Part {
+                columns: layout
+                    .picks
+                    .iter()
+                    .map(|(_, name)| StringChunkedBuilder::new((*name).into(), 1 << 12))
+                    .collect(),
+                lines: Vec::new(),
+                rejects: Rejects::default(),
+                rows_read: 0,
+            },
+        }
+    }
+
+    /// Reads `input`, the bytes after those fed before.
+    fn feed(&mut self, layout: &Layout<'_>, input: &[u8]) {
+        let mut pos = 0;
+        while pos < input.len() {
+            if !self.in_record {
+                // Line ends between records are skipped here rather than by the core, so
+                // a record's line is where its first byte is (after a CR LF, after blank
+                // lines); the core would skip them alike.
+                while pos < input.len() && matches!(input[pos], b'\n' | b'\r') {
+                    self.line += u64::from(input[pos] == b'\n');
+                    pos += 1;
+                }
+                if pos == input.len() {
+                    break;
+                }
+                self.in_record = true;
+                self.record_line = self.line;
+            }
+            let (res, nin, nout, nend) = self.core.read_record(
+                &input[pos..],
+                &mut self.fields[self.outlen..],
+                &mut self.ends[self.endlen..],
+            );
+            pos += nin;
+            self.outlen += nout;
+            self.endlen += nend;
+            // A record read to its end took its line end with it when that is `\n` (a CR
+            // LF's `\n` is skipped above, before the next record).
+            let lf_end = nin > 0 && input[pos - 1] == b'\n';
+            self.step(layout, res, lf_end);
+        }
+    }
+
+    /// Ends the file: a record left open (an unclosed quote) is read as it stands.
+    fn finish(&mut self, layout: &Layout<'_>) {
+        while self.in_record {
+            let (res, _, nout, nend) = self.core.read_record(
+                &[],
+                &mut self.fields[self.outlen..],
+                &mut self.ends[self.endlen..],
+            );
+            self.outlen += nout;
+            self.endlen += nend;
+            if matches!(res, ReadRecordResult::End | ReadRecordResult::InputEmpty) {
+                self.in_record = false;
+            }
+            self.step(layout, res, false);
+        }
+    }
+
+    fn step(&mut self, layout: &Layout<'_>, res: ReadRecordResult, lf_end: bool) {
+        match res {
+            ReadRecordResult::OutputFull => {
+                let n = self.fields.len() * 2;
+                self.fields.resize(n, 0);
+            }
+            ReadRecordResult::OutputEndsFull => {
+                let n = self.ends.len() * 2;
+                self.ends.resize(n, 0);
+            }
+            ReadRecordResult::Record => {
+                let inner = self.record(layout);
+                self.line += inner + u64::from(lf_end);
+                self.outlen = 0;
+                self.endlen = 0;
+                self.in_record = false;
+            }
+            ReadRecordResult::InputEmpty | ReadRecordResult::End => {}
+        }
+    }
+
+    /// Checks the record just read and keeps it, or sets it aside. Returns the line ends
+    /// inside it (within quotes).
+    fn record(&mut self, layout: &Layout<'_>) -> u64 {
+        let ends = &self.ends[..self.endlen];
+        let fields = &self.fields[..self.outlen];
+        let field = |i: usize| &fields[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+        let out = &mut self.out;
+        out.rows_read += 1;
+        let n_fields = ends.len();
+        let width = layout.header.len();
         // Lines this record spans: more than one only inside quotes.
-        let spanned = 1 + rec
-            .iter()
-            .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
-            .sum::<u64>();
-        let problem = if rec.len() != header.len() {
-            rows_read += spanned - 1;
+        let inner = memchr::memchr_iter(b'\n', fields).count() as u64;
+        let spanned = 1 + inner;
+        let problem = if n_fields != width {
+            out.rows_read += spanned - 1;
             Some((
                 RejectClass::MalformedRow,
                 if spanned > 1 {
                     format!(
-                        "{} fields, the header has {}; a quote left open swallowed {spanned} lines",
-                        rec.len(),
-                        header.len()
+                        "{n_fields} fields, the header has {width}; a quote left open swallowed {spanned} lines",
                     )
                 } else {
-                    format!(
-                        "{} fields, the header has {} (a stray delimiter or quote?)",
-                        rec.len(),
-                        header.len()
-                    )
+                    format!("{n_fields} fields, the header has {width} (a stray delimiter or quote?)")
                 },
             ))
-        } else if let Some(i) = rec.iter().position(|f| f.len() > policy.max_field_bytes) {
+        } else if let Some(i) = (0..n_fields).find(|&i| field(i).len() > layout.max_field_bytes) {
             Some((
                 RejectClass::OversizedField,
                 format!(
                     "field `{}` is {} bytes, the limit is {}",
-                    header[i],
-                    rec[i].len(),
-                    policy.max_field_bytes
+                    layout.header[i],
+                    field(i).len(),
+                    layout.max_field_bytes
                 ),
             ))
         } else {
-            rec.iter()
-                .position(|f| std::str::from_utf8(f).is_err())
+            (0..n_fields)
+                .find(|&i| std::str::from_utf8(field(i)).is_err())
                 .map(|i| {
                     (
                         RejectClass::InvalidUtf8,
-                        format!("field `{}` is not valid UTF-8", header[i]),
+                        format!("field `{}` is not valid UTF-8", layout.header[i]),
                     )
                 })
         };
         if let Some((class, detail)) = problem {
-            let raw = rec
-                .iter()
-                .map(String::from_utf8_lossy)
+            let delim = char::from(layout.delimiter).to_string();
+            let raw = (0..n_fields)
+                .map(|i| String::from_utf8_lossy(field(i)))
                 .collect::<Vec<_>>()
                 .join(&delim);
             let lost = if class == RejectClass::MalformedRow {
@@ -149,35 +437,22 @@ pub fn read_csv_checked(
             } else {
                 1
             };
-            rejects.add_lines(path, line, class, detail, &raw, lost);
-            continue;
+            out.rejects
+                .add_lines(layout.path, self.record_line, class, detail, &raw, lost);
+            return inner;
         }
-        for ((i, _), b) in picks.iter().zip(builders.iter_mut()) {
+        for ((i, _), b) in layout.picks.iter().zip(out.columns.iter_mut()) {
             // Checked above: every field is UTF-8.
-            let text = std::str::from_utf8(&rec[*i]).unwrap_or_default().trim();
+            let text = std::str::from_utf8(field(*i)).unwrap_or_default().trim();
             if text.is_empty() {
                 b.append_null();
             } else {
                 b.append_value(text);
             }
         }
-        lines.push(line as i64);
+        out.lines.push(self.record_line as i64);
+        inner
     }
-    rejects.rows_read(path, rows_read);
-    let crlf = rdr.into_inner().into_inner().crlf;
-    if crlf > 0 {
-        rejects.finding(path, Finding::CrlfLineEnds, crlf);
-    }
-    if rows_read == 0 {
-        return Err(Error::EmptyInput { path: path.into() });
-    }
-    let height = lines.len();
-    let mut columns: Vec<Column> = builders
-        .into_iter()
-        .map(|b| b.finish().into_column())
-        .collect();
-    columns.push(Column::new(LINE.into(), lines));
-    Ok(DataFrame::new(height, columns)?)
 }
 
 /// Fails on a missing required column; when the header is one column that another common
@@ -240,41 +515,6 @@ fn separator_text(sep: u8) -> &'static str {
         b'\t' => "\\t",
         b'|' => "|",
         _ => "?",
-    }
-}
-
-/// Passes bytes through, counting CR LF pairs (also across reads) and keeping the first
-/// three bytes (the csv crate drops a byte-order mark silently; this sees it).
-struct CrlfCounter<R> {
-    inner: R,
-    last_cr: bool,
-    crlf: u64,
-    head: Vec<u8>,
-}
-
-impl<R> CrlfCounter<R> {
-    fn new(inner: R) -> Self {
-        CrlfCounter {
-            inner,
-            last_cr: false,
-            crlf: 0,
-            head: Vec::with_capacity(3),
-        }
-    }
-}
-
-impl<R: Read> Read for CrlfCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let want = (3 - self.head.len()).min(n);
-        self.head.extend_from_slice(&buf[..want]);
-        for &b in &buf[..n] {
-            if b == b'\n' && self.last_cr {
-                self.crlf += 1;
-            }
-            self.last_cr = b == b'\r';
-        }
-        Ok(n)
     }
 }
 
@@ -379,6 +619,151 @@ mod tests {
         ] {
             let (df, _) = read(text, &auto);
             assert_eq!(df.unwrap().height(), 1);
+        }
+    }
+
+    /// Reads `text` cut as `cut`: the frame's columns as rows of texts, and the rejects.
+    fn read_cut(text: &[u8], cut: Cut) -> (Vec<Vec<Option<String>>>, Rejects) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.csv");
+        std::fs::write(&p, text).unwrap();
+        let mut rejects = Rejects::default();
+        let policy = ReadPolicy {
+            max_field_bytes: 40,
+            ..ReadPolicy::new(0)
+        };
+        let wanted = ["user_id", "timestamp", "event"];
+        let df = read_csv_in_blocks(&p, &wanted, &wanted, &policy, &mut rejects, cut).unwrap();
+        let mut rows = Vec::new();
+        for i in 0..df.height() {
+            let mut row: Vec<Option<String>> = wanted
+                .iter()
+                .map(|w| df.column(w).unwrap().str().unwrap().get(i).map(String::from))
+                .collect();
+            let line = df.column(LINE).unwrap().i64().unwrap().get(i);
+            row.push(line.map(|l| l.to_string()));
+            rows.push(row);
+        }
+        (rows, rejects)
+    }
+
+    const ONE_PIECE: Cut = Cut {
+        block_bytes: usize::MAX >> 1,
+        parts: 1,
+    };
+
+    /// A log with every shape the reader must get right: quoted fields holding line ends,
+    /// CR LF and blank lines, rows with too many fields, oversized and non-UTF-8 fields,
+    /// and an unclosed quote near the end.
+    fn awkward_log() -> Vec<u8> {
+        let mut t = b"user_id,timestamp,event\r\n".to_vec();
+        for i in 0..120 {
+            let row = match i % 11 {
+                0 => format!("u{i},2026-01-01,\"multi\nline {i}\"\n"),
+                1 => format!("u{i},2026-01-01,login,extra\n"),
+                2 => format!("u{i},2026-01-01,\"a,b\"\"c\"\r\n"),
+                3 => format!("u{i},2026-01-01,{}\n", "x".repeat(50)),
+                4 => "\n\n".to_string(),
+                5 => format!("\"u{i}\r\nquoted\",2026-01-02, login \n"),
+                6 => format!("u{i},,\n"),
+                _ => format!("u{i},2026-01-0{},view\n", i % 9 + 1),
+            };
+            t.extend_from_slice(row.as_bytes());
+            if i == 57 {
+                t.extend_from_slice(b"u57b,2026-01-01,caf\xE9\n");
+            }
+        }
+        t.extend_from_slice(b"u-open,\"never closed\nlast,2026,x\n");
+        t
+    }
+
+    #[test]
+    fn every_cut_reads_as_one_parse() {
+        let text = awkward_log();
+        let (want, want_rejects) = read_cut(&text, ONE_PIECE);
+        assert!(want.len() > 60, "{}", want.len());
+        assert!(want_rejects.total() > 20);
+        for block_bytes in [1, 2, 3, 5, 8, 13, 40, 64, 100, 333, 1000] {
+            for parts in [1, 2, 3, 4, 7] {
+                let cut = Cut { block_bytes, parts };
+                let (rows, rejects) = read_cut(&text, cut);
+                assert_eq!(rows, want, "{cut:?}");
+                assert_eq!(rejects, want_rejects, "{cut:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_parse_matches_the_csv_crate() {
+        let text = awkward_log();
+        let (rows, rejects) = read_cut(&text, ONE_PIECE);
+        // The csv crate on the same bytes: records of three fields (the header's width).
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(&text[..]);
+        let mut expected = Vec::new();
+        for rec in rdr.byte_records() {
+            let rec = rec.unwrap();
+            let ok = rec.len() == 3
+                && rec.iter().all(|f| f.len() <= 40 && std::str::from_utf8(f).is_ok());
+            if ok {
+                expected.push(
+                    rec.iter()
+                        .map(|f| std::str::from_utf8(f).unwrap().trim())
+                        .map(|f| (!f.is_empty()).then(|| f.to_string()))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        let fields: Vec<Vec<Option<String>>> = rows.iter().map(|r| r[..3].to_vec()).collect();
+        assert_eq!(fields, expected);
+        // Source lines: where each kept row starts (line 2 is the first data line).
+        assert_eq!(rows[0][3].as_deref(), Some("2"));
+        assert_eq!(rows[0][2].as_deref(), Some("multi\nline 0"));
+        assert_eq!(rows[1][3].as_deref(), Some("5"), "{:?}", rows[1]);
+        // The unclosed quote swallows the last two lines into one malformed record.
+        let last = rejects.rows.last().unwrap();
+        assert_eq!(last.class, RejectClass::MalformedRow);
+        assert!(last.raw.starts_with("u-open"), "{}", last.raw);
+    }
+
+    #[test]
+    fn a_quoted_line_break_at_every_part_edge() {
+        let mut text = b"user_id,timestamp,event\n".to_vec();
+        for i in 0..40 {
+            text.extend_from_slice(format!("u{i},2026-01-01,\"x\ny\"\n").as_bytes());
+        }
+        // Every block size from 1 to a few rows cuts some row inside its quotes.
+        for block_bytes in 1..=60 {
+            let (rows, rejects) = read_cut(&text, Cut { block_bytes, parts: 3 });
+            assert_eq!(rows.len(), 40, "{block_bytes}");
+            assert_eq!(rejects.total(), 0);
+            for (i, row) in rows.iter().enumerate() {
+                assert_eq!(row[2].as_deref(), Some("x\ny"));
+                assert_eq!(row[3], Some((2 + 2 * i).to_string()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_malformed_row_in_every_part_keeps_its_line() {
+        let mut text = b"user_id,timestamp,event\n".to_vec();
+        let mut bad_lines = Vec::new();
+        for i in 0..300u64 {
+            if i % 10 == 3 {
+                text.extend_from_slice(format!("u{i},2026-01-01,login,extra\n").as_bytes());
+                bad_lines.push(i + 2);
+            } else {
+                text.extend_from_slice(format!("u{i},2026-01-01,login\n").as_bytes());
+            }
+        }
+        for cut in [Cut { block_bytes: 64, parts: 4 }, Cut { block_bytes: 500, parts: 8 }] {
+            let (rows, rejects) = read_cut(&text, cut);
+            assert_eq!(rows.len(), 270);
+            let lines: Vec<u64> = rejects.rows.iter().map(|r| r.line).collect();
+            assert_eq!(lines, bad_lines, "{cut:?}");
+            assert_eq!(rejects.files.values().next().unwrap().rows_read, 300);
         }
     }
 

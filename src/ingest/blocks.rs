@@ -1,0 +1,223 @@
+//! A text file (plain or gzipped) as consecutive blocks of whole lines, read and
+//! decompressed on a thread of its own while the caller parses the block before.
+//!
+//! Every block but the last ends with `\n`, so a reader can split a block into parts at
+//! line ends and parse the parts side by side. At most three blocks are in memory at once
+//! (one being filled, one waiting, one being parsed): the file is never held whole.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::JoinHandle;
+
+use crate::error::{Error, Result};
+
+/// How many bytes a block holds (more when a line is longer).
+pub const BLOCK_BYTES: usize = 16 << 20;
+
+/// The bytes of a file, decompressed when it starts with the gzip magic bytes or its
+/// name ends in `.gz`.
+pub fn open_bytes(path: &Path) -> Result<Box<dyn Read + Send>> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
+    let file = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
+    let gz = n == 2 && magic == [0x1f, 0x8b]
+        || path.to_string_lossy().to_lowercase().ends_with(".gz");
+    Ok(if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            file,
+        )))
+    } else {
+        Box::new(file)
+    })
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// The blocks of one file, in order.
+pub struct Blocks {
+    path: PathBuf,
+    rx: Receiver<std::io::Result<Vec<u8>>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Blocks {
+    /// Starts reading `path` in blocks of about `block_bytes`.
+    pub fn open(path: &Path, block_bytes: usize) -> Result<Self> {
+        let source = open_bytes(path)?;
+        let (tx, rx) = sync_channel(1);
+        let block_bytes = block_bytes.max(1);
+        let reader = std::thread::Builder::new()
+            .name("churnrisk-read".into())
+            .spawn(move || {
+                let mut source = source;
+                let mut carry = Vec::new();
+                loop {
+                    let (block, eof) = match next_block(&mut source, &mut carry, block_bytes) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    if !block.is_empty() && tx.send(Ok(block)).is_err() {
+                        return; // the parser stopped early
+                    }
+                    if eof {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Error::io(path, e))?;
+        Ok(Blocks {
+            path: path.into(),
+            rx,
+            reader: Some(reader),
+        })
+    }
+
+    /// The next block, or `None` after the last.
+    pub fn next_block(&mut self) -> Result<Option<Vec<u8>>> {
+        match self.rx.recv() {
+            Ok(Ok(block)) => Ok(Some(block)),
+            Ok(Err(e)) => Err(Error::io(&self.path, e)),
+            Err(_) => {
+                // The reader is done; a panic in it (a decompressor's) is an input error.
+                if let Some(handle) = self.reader.take() {
+                    if handle.join().is_err() {
+                        return Err(Error::io(
+                            &self.path,
+                            std::io::Error::other("the file could not be decompressed"),
+                        ));
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Reads the next block: `carry` (the previous read's unfinished line) and at least
+/// `size` more bytes, cut after the last `\n` (the rest is carried). A block with no line
+/// end grows until it has one or the file ends. Returns the block and whether the file
+/// has ended.
+fn next_block(
+    source: &mut impl Read,
+    carry: &mut Vec<u8>,
+    size: usize,
+) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut block = std::mem::take(carry);
+    loop {
+        let want = size as u64;
+        let got = source.by_ref().take(want).read_to_end(&mut block)?;
+        if (got as u64) < want {
+            return Ok((block, true));
+        }
+        if let Some(end) = memchr::memrchr(b'\n', &block) {
+            *carry = block.split_off(end + 1);
+            return Ok((block, false));
+        }
+    }
+}
+
+/// Splits `text` into at most `parts` consecutive ranges of about equal size, each but
+/// the last ending just after a `\n`.
+pub fn split_at_lines(text: &[u8], parts: usize) -> Vec<std::ops::Range<usize>> {
+    let target = text.len().div_ceil(parts.max(1)).max(1);
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    while start < text.len() {
+        let nominal = start + target;
+        let end = if nominal >= text.len() {
+            text.len()
+        } else {
+            match memchr::memchr(b'\n', &text[nominal..]) {
+                Some(i) => nominal + i + 1,
+                None => text.len(),
+            }
+        };
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_end_at_line_ends_and_add_up_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..500).map(|i| format!("line {i} {}\n", "x".repeat(i % 37))).collect();
+        let text = format!("{text}last line without end");
+        for (name, gz) in [("t.txt", false), ("t.txt.gz", true)] {
+            let p = dir.path().join(name);
+            if gz {
+                let mut w = flate2::write::GzEncoder::new(
+                    File::create(&p).unwrap(),
+                    flate2::Compression::fast(),
+                );
+                std::io::Write::write_all(&mut w, text.as_bytes()).unwrap();
+                w.finish().unwrap();
+            } else {
+                std::fs::write(&p, &text).unwrap();
+            }
+            for size in [1, 7, 100, 1 << 20] {
+                let mut blocks = Blocks::open(&p, size).unwrap();
+                let mut all = Vec::new();
+                let mut n = 0;
+                while let Some(b) = blocks.next_block().unwrap() {
+                    all.extend_from_slice(&b);
+                    n += 1;
+                    if all.len() < text.len() {
+                        assert_eq!(b.last(), Some(&b'\n'));
+                    }
+                }
+                assert_eq!(all, text.as_bytes(), "{name} {size}");
+                assert!(n >= 1);
+            }
+        }
+    }
+
+    #[test]
+    fn gzip_is_known_by_its_magic_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("1700000000.events");
+        let mut w =
+            flate2::write::GzEncoder::new(File::create(&p).unwrap(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut w, b"{\"a\":1}\n").unwrap();
+        w.finish().unwrap();
+        let mut text = String::new();
+        open_bytes(&p).unwrap().read_to_string(&mut text).unwrap();
+        assert_eq!(text, "{\"a\":1}\n");
+    }
+
+    #[test]
+    fn parts_end_after_line_ends() {
+        let text = b"aa\nbbbb\nc\n\ndddddd\ne";
+        for parts in 1..8 {
+            let ranges = split_at_lines(text, parts);
+            assert_eq!(ranges.first().unwrap().start, 0);
+            assert_eq!(ranges.last().unwrap().end, text.len());
+            for w in ranges.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_eq!(text[w[0].end - 1], b'\n');
+            }
+            assert!(ranges.len() <= parts);
+        }
+        assert!(split_at_lines(b"", 4).is_empty());
+    }
+}
