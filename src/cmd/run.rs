@@ -16,6 +16,7 @@ use churnrisk::config::{DriftConfig, RunConfig, ValidationConfig};
 use churnrisk::crm::{write_hubspot, write_salesforce, HUBSPOT_MAX_ROWS, SALESFORCE_MAX_ROWS};
 use churnrisk::error::Error;
 use churnrisk::experiment::{Group, Split};
+use churnrisk::features::{self, Prepared};
 use churnrisk::history;
 use churnrisk::ingest::{format_date, parse_as_of, DAY_MS};
 use churnrisk::labels::{Definition, LabelRule, Signal};
@@ -24,7 +25,7 @@ use churnrisk::manifest::ListSummary;
 use churnrisk::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierCounts};
 use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
 use churnrisk::model::policy::{check_population, retrain_reason};
-use churnrisk::model::{score, train, ChurnModel, Scored, TrainOptions};
+use churnrisk::model::{score_prepared, train_prepared, ChurnModel, Scored, TrainOptions};
 use churnrisk::output::{
     assign_groups, crm_lookup, rank, write_csv, write_jsonl, write_parquet, ListView, RankedRow,
     Tier, TierRule,
@@ -130,6 +131,9 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     };
     m.as_of = Some(format_date(as_of));
     info!("as of {}", format_date(as_of));
+    // The log regrouped by user once, for scoring with the kept model, training and
+    // scoring with the new one alike.
+    let prepared = features::prepare(&inputs.events, &inputs.spec)?;
     clock.lap(m, "load");
 
     let existing = if s.model.is_file() {
@@ -154,7 +158,7 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     // Keep the model unless it must go; then look at how far the population moved.
     let mut kept = None;
     if let (Some(model), None) = (existing, &reason) {
-        let (scored, drift) = score_gated(&inputs, &model, as_of, s.gate.2, thresholds)?;
+        let (scored, drift) = score_gated(&inputs, &prepared, &model, as_of, s.gate.2, thresholds)?;
         match &drift {
             None => warn!(
                 "{} has no drift reference (written by an older churnrisk); retrain it to measure drift",
@@ -179,13 +183,15 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
             (opts.panel_dates, opts.step_days) = s.panel;
             (opts.min_churned, opts.min_retained) = (s.gate.0, s.gate.1);
             let step = logging::step(format!("training ({why})"));
-            let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
+            let model = train_prepared(&inputs.sources(), &prepared, &inputs.spec, &opts)
+                .context("training")?;
             step.finish_and_clear();
             model
                 .save(&s.model)
                 .with_context(|| format!("writing model {}", s.model.display()))?;
             info!("{}", training_summary(&model).trim_end());
-            let (scored, drift) = score_gated(&inputs, &model, as_of, s.gate.2, thresholds)?;
+            let (scored, drift) =
+                score_gated(&inputs, &prepared, &model, as_of, s.gate.2, thresholds)?;
             if let Some(d) = drift.as_ref().filter(|d| d.level != DriftLevel::Stable) {
                 warn!(
                     "drift against the new model's training day: {}",
@@ -350,6 +356,7 @@ fn publish(
 /// measures its drift.
 fn score_gated(
     inputs: &Inputs,
+    prepared: &Prepared,
     model: &ChurnModel,
     as_of: i64,
     min_share: f64,
@@ -357,7 +364,7 @@ fn score_gated(
 ) -> Result<(Scored, Option<Drift>)> {
     info!("scoring the users active on {}", format_date(as_of));
     let step = logging::step("scoring");
-    let scored = score(&inputs.sources(), &inputs.spec, model, as_of)?;
+    let scored = score_prepared(&inputs.sources(), prepared, &inputs.spec, model, as_of)?;
     step.finish_and_clear();
     check_population(model, scored.users.len(), min_share)?;
     let drift = scored.drift(model, thresholds)?;

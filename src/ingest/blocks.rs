@@ -23,8 +23,8 @@ pub fn open_bytes(path: &Path) -> Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
     let file = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
-    let gz = n == 2 && magic == [0x1f, 0x8b]
-        || path.to_string_lossy().to_lowercase().ends_with(".gz");
+    let gz =
+        n == 2 && magic == [0x1f, 0x8b] || path.to_string_lossy().to_lowercase().ends_with(".gz");
     Ok(if gz {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
             1 << 16,
@@ -161,7 +161,9 @@ mod tests {
     #[test]
     fn blocks_end_at_line_ends_and_add_up_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let text: String = (0..500).map(|i| format!("line {i} {}\n", "x".repeat(i % 37))).collect();
+        let text: String = (0..500)
+            .map(|i| format!("line {i} {}\n", "x".repeat(i % 37)))
+            .collect();
         let text = format!("{text}last line without end");
         for (name, gz) in [("t.txt", false), ("t.txt.gz", true)] {
             let p = dir.path().join(name);

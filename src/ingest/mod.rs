@@ -32,8 +32,8 @@ use reader::read_csv_checked;
 pub use reader::LINE;
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
 pub use shard::Shard;
-pub use timestamp::{parse_timestamp, parse_timestamp_in};
 use timestamp::parse_timestamp_column;
+pub use timestamp::{parse_timestamp, parse_timestamp_in};
 
 /// Milliseconds in a day: all windows are whole days.
 pub const DAY_MS: i64 = 86_400_000;

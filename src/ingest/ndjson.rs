@@ -113,13 +113,7 @@ struct Part {
 }
 
 /// Parses the lines of `text`, the first being source line `first`.
-fn parse_part(
-    path: &Path,
-    text: &[u8],
-    first: u64,
-    wanted: &[&str],
-    policy: &ReadPolicy,
-) -> Part {
+fn parse_part(path: &Path, text: &[u8], first: u64, wanted: &[&str], policy: &ReadPolicy) -> Part {
     let mut part = Part {
         columns: wanted
             .iter()

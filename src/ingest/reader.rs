@@ -110,7 +110,14 @@ fn read_csv_in_blocks(
     let mut block = text.split_off(start + after_header);
     drop(text);
     loop {
-        line = parse_block(&layout, &block, cut.parts, line, &mut sequential, &mut parts);
+        line = parse_block(
+            &layout,
+            &block,
+            cut.parts,
+            line,
+            &mut sequential,
+            &mut parts,
+        );
         match blocks.next_block()? {
             Some(next) => {
                 crlf += count_crlf(&next);
@@ -241,7 +248,11 @@ fn read_header(text: &[u8], delimiter: u8) -> Option<(Vec<String>, usize, u64)> 
     let mut header = Vec::with_capacity(endlen);
     let mut from = 0;
     for &end in &ends[..endlen] {
-        header.push(String::from_utf8_lossy(&fields[from..end]).trim().to_string());
+        header.push(
+            String::from_utf8_lossy(&fields[from..end])
+                .trim()
+                .to_string(),
+        );
         from = end;
     }
     let lines = memchr::memchr_iter(b'\n', &text[..pos]).count() as u64;
@@ -403,7 +414,9 @@ impl Parser {
                         "{n_fields} fields, the header has {width}; a quote left open swallowed {spanned} lines",
                     )
                 } else {
-                    format!("{n_fields} fields, the header has {width} (a stray delimiter or quote?)")
+                    format!(
+                        "{n_fields} fields, the header has {width} (a stray delimiter or quote?)"
+                    )
                 },
             ))
         } else if let Some(i) = (0..n_fields).find(|&i| field(i).len() > layout.max_field_bytes) {
@@ -623,28 +636,40 @@ mod tests {
     }
 
     /// Reads `text` cut as `cut`: the frame's columns as rows of texts, and the rejects.
-    fn read_cut(text: &[u8], cut: Cut) -> (Vec<Vec<Option<String>>>, Rejects) {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("e.csv");
-        std::fs::write(&p, text).unwrap();
+    fn read_cut(p: &Path, cut: Cut) -> (Vec<Vec<Option<String>>>, Rejects) {
         let mut rejects = Rejects::default();
         let policy = ReadPolicy {
             max_field_bytes: 40,
             ..ReadPolicy::new(0)
         };
         let wanted = ["user_id", "timestamp", "event"];
-        let df = read_csv_in_blocks(&p, &wanted, &wanted, &policy, &mut rejects, cut).unwrap();
+        let df = read_csv_in_blocks(p, &wanted, &wanted, &policy, &mut rejects, cut).unwrap();
         let mut rows = Vec::new();
         for i in 0..df.height() {
             let mut row: Vec<Option<String>> = wanted
                 .iter()
-                .map(|w| df.column(w).unwrap().str().unwrap().get(i).map(String::from))
+                .map(|w| {
+                    df.column(w)
+                        .unwrap()
+                        .str()
+                        .unwrap()
+                        .get(i)
+                        .map(String::from)
+                })
                 .collect();
             let line = df.column(LINE).unwrap().i64().unwrap().get(i);
             row.push(line.map(|l| l.to_string()));
             rows.push(row);
         }
         (rows, rejects)
+    }
+
+    /// `text` written to a file of a new temporary folder (removed when dropped).
+    fn written(text: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.csv");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
     }
 
     const ONE_PIECE: Cut = Cut {
@@ -679,14 +704,14 @@ mod tests {
 
     #[test]
     fn every_cut_reads_as_one_parse() {
-        let text = awkward_log();
-        let (want, want_rejects) = read_cut(&text, ONE_PIECE);
+        let (_dir, p) = written(&awkward_log());
+        let (want, want_rejects) = read_cut(&p, ONE_PIECE);
         assert!(want.len() > 60, "{}", want.len());
         assert!(want_rejects.total() > 20);
         for block_bytes in [1, 2, 3, 5, 8, 13, 40, 64, 100, 333, 1000] {
             for parts in [1, 2, 3, 4, 7] {
                 let cut = Cut { block_bytes, parts };
-                let (rows, rejects) = read_cut(&text, cut);
+                let (rows, rejects) = read_cut(&p, cut);
                 assert_eq!(rows, want, "{cut:?}");
                 assert_eq!(rejects, want_rejects, "{cut:?}");
             }
@@ -696,7 +721,8 @@ mod tests {
     #[test]
     fn one_parse_matches_the_csv_crate() {
         let text = awkward_log();
-        let (rows, rejects) = read_cut(&text, ONE_PIECE);
+        let (_dir, p) = written(&text);
+        let (rows, rejects) = read_cut(&p, ONE_PIECE);
         // The csv crate on the same bytes: records of three fields (the header's width).
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -706,7 +732,9 @@ mod tests {
         for rec in rdr.byte_records() {
             let rec = rec.unwrap();
             let ok = rec.len() == 3
-                && rec.iter().all(|f| f.len() <= 40 && std::str::from_utf8(f).is_ok());
+                && rec
+                    .iter()
+                    .all(|f| f.len() <= 40 && std::str::from_utf8(f).is_ok());
             if ok {
                 expected.push(
                     rec.iter()
@@ -734,9 +762,16 @@ mod tests {
         for i in 0..40 {
             text.extend_from_slice(format!("u{i},2026-01-01,\"x\ny\"\n").as_bytes());
         }
+        let (_dir, p) = written(&text);
         // Every block size from 1 to a few rows cuts some row inside its quotes.
         for block_bytes in 1..=60 {
-            let (rows, rejects) = read_cut(&text, Cut { block_bytes, parts: 3 });
+            let (rows, rejects) = read_cut(
+                &p,
+                Cut {
+                    block_bytes,
+                    parts: 3,
+                },
+            );
             assert_eq!(rows.len(), 40, "{block_bytes}");
             assert_eq!(rejects.total(), 0);
             for (i, row) in rows.iter().enumerate() {
@@ -758,8 +793,18 @@ mod tests {
                 text.extend_from_slice(format!("u{i},2026-01-01,login\n").as_bytes());
             }
         }
-        for cut in [Cut { block_bytes: 64, parts: 4 }, Cut { block_bytes: 500, parts: 8 }] {
-            let (rows, rejects) = read_cut(&text, cut);
+        let (_dir, p) = written(&text);
+        for cut in [
+            Cut {
+                block_bytes: 64,
+                parts: 4,
+            },
+            Cut {
+                block_bytes: 500,
+                parts: 8,
+            },
+        ] {
+            let (rows, rejects) = read_cut(&p, cut);
             assert_eq!(rows.len(), 270);
             let lines: Vec<u64> = rejects.rows.iter().map(|r| r.line).collect();
             assert_eq!(lines, bad_lines, "{cut:?}");

@@ -13,4 +13,4 @@ pub mod train;
 pub use artifact::ChurnModel;
 pub use evaluate::Metrics;
 pub use score::{score, score_prepared, Scored, ScoredUser};
-pub use train::{train, TrainOptions};
+pub use train::{train, train_prepared, TrainOptions};

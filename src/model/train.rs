@@ -21,7 +21,7 @@ use super::drift::DriftReference;
 use super::evaluate::{evaluate, Metrics};
 use super::matrix::to_matrix;
 use crate::error::{Error, Result};
-use crate::features::{self, FeatureSpec};
+use crate::features::{self, FeatureSpec, Prepared};
 use crate::ingest::{format_date, DAY_MS};
 use crate::labels::{self, LabelRule, Sources};
 use polars::prelude::{BooleanChunked, DataFrame};
@@ -163,6 +163,19 @@ struct PanelRows {
 
 /// Trains a model; `Err(NotEnoughData)` explains what is missing.
 pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<ChurnModel> {
+    let prepared = features::prepare(src.events, spec)?;
+    train_prepared(src, &prepared, spec, opts)
+}
+
+/// As [`train`], with the log already regrouped by user (`prepared`, made from
+/// `src.events` with `spec`): a nightly run builds that index once for training and
+/// scoring.
+pub fn train_prepared(
+    src: &Sources,
+    prepared: &Prepared,
+    spec: &FeatureSpec,
+    opts: &TrainOptions,
+) -> Result<ChurnModel> {
     opts.check()?;
     let events = src.events;
     let horizon = opts.rule.horizon_days as i64 * DAY_MS;
@@ -178,9 +191,8 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let clock = std::time::Instant::now();
     let event_types = features::top_event_types(events, opts.as_of, spec.file.event_rates.top)?;
     let defs = features::catalog(spec, &event_types);
-    let prepared = features::prepare(events, spec)?;
     // Populations and labels of every date read off the index.
-    let src = &src.with_index(&prepared);
+    let src = &src.with_index(prepared);
     let w = &spec.file.windows;
     let history = (w.recent_days + w.prior_days) as i64 * DAY_MS;
 
@@ -196,7 +208,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
         if pop.height() == 0 {
             continue;
         }
-        let ff = features::compute(&prepared, &pop, t, spec, &event_types)?;
+        let ff = features::compute(prepared, &pop, t, spec, &event_types)?;
         let x = to_matrix(&ff.df, &defs)?;
         let y = labels::labels(src, &opts.rule, &spec.file.events.value, &pop, t)?;
         panel.push(PanelRows { as_of: t, x, y });
@@ -312,7 +324,7 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
     let pop = labels::population(src, &opts.rule, opts.as_of)?;
     let (ref_date, x_ref) = if pop.height() > 0 {
-        let ff = features::compute(&prepared, &pop, opts.as_of, spec, &event_types)?;
+        let ff = features::compute(prepared, &pop, opts.as_of, spec, &event_types)?;
         (opts.as_of, to_matrix(&ff.df, &defs)?)
     } else {
         (t0, x_val.clone())
