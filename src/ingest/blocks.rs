@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::thread::JoinHandle;
 
 use crate::error::{Error, Result};
@@ -50,6 +50,9 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 pub struct Blocks {
     path: PathBuf,
     rx: Receiver<std::io::Result<Vec<u8>>>,
+    /// Parsed blocks go back to the reader to be filled again: the same few buffers
+    /// take every block, instead of fresh memory (page faults) for each.
+    spare: Sender<Vec<u8>>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -58,6 +61,7 @@ impl Blocks {
     pub fn open(path: &Path, block_bytes: usize) -> Result<Self> {
         let source = open_bytes(path)?;
         let (tx, rx) = sync_channel(1);
+        let (spare, spares) = channel::<Vec<u8>>();
         let block_bytes = block_bytes.max(1);
         let reader = std::thread::Builder::new()
             .name("churnrisk-read".into())
@@ -65,7 +69,10 @@ impl Blocks {
                 let mut source = source;
                 let mut carry = Vec::new();
                 loop {
-                    let (block, eof) = match next_block(&mut source, &mut carry, block_bytes) {
+                    let mut block = spares.try_recv().unwrap_or_default();
+                    block.clear();
+                    let filled = next_block(&mut source, &mut carry, block_bytes, block);
+                    let (block, eof) = match filled {
                         Ok(b) => b,
                         Err(e) => {
                             let _ = tx.send(Err(e));
@@ -84,8 +91,15 @@ impl Blocks {
         Ok(Blocks {
             path: path.into(),
             rx,
+            spare,
             reader: Some(reader),
         })
+    }
+
+    /// Hands a parsed block back for the reader to fill again.
+    pub fn recycle(&self, block: Vec<u8>) {
+        // The reader may have finished: the block is then simply freed.
+        let _ = self.spare.send(block);
     }
 
     /// The next block, or `None` after the last.
@@ -94,12 +108,12 @@ impl Blocks {
             Ok(Ok(block)) => Ok(Some(block)),
             Ok(Err(e)) => Err(Error::io(&self.path, e)),
             Err(_) => {
-                // The reader is done; a panic in it (a decompressor's) is an input error.
+                // The reader is done; a panic in it is reported as a read error of the file.
                 if let Some(handle) = self.reader.take() {
                     if handle.join().is_err() {
                         return Err(Error::io(
                             &self.path,
-                            std::io::Error::other("the file could not be decompressed"),
+                            std::io::Error::other("the reading thread stopped unexpectedly"),
                         ));
                     }
                 }
@@ -109,16 +123,21 @@ impl Blocks {
     }
 }
 
-/// Reads the next block: `carry` (the previous read's unfinished line) and at least
-/// `size` more bytes, cut after the last `\n` (the rest is carried). A block with no line
-/// end grows until it has one or the file ends. Returns the block and whether the file
-/// has ended.
+/// Reads the next block into `block` (empty, perhaps with room): `carry` (the previous
+/// read's unfinished line) and at least `size` more bytes, cut after the last `\n` (the
+/// rest is carried). A block with no line end grows until it has one or the file ends.
+/// Returns the block and whether the file has ended.
 fn next_block(
     source: &mut impl Read,
     carry: &mut Vec<u8>,
     size: usize,
+    mut block: Vec<u8>,
 ) -> std::io::Result<(Vec<u8>, bool)> {
-    let mut block = std::mem::take(carry);
+    // Room for the carry, the read and read_to_end's probe, so the block is not moved
+    // (up to 1 GiB at once: a larger block grows as it is read).
+    block.reserve(carry.len() + size.min(1 << 30) + (64 << 10));
+    block.extend_from_slice(carry);
+    carry.clear();
     loop {
         let want = size as u64;
         let got = source.by_ref().take(want).read_to_end(&mut block)?;
@@ -126,7 +145,8 @@ fn next_block(
             return Ok((block, true));
         }
         if let Some(end) = memchr::memrchr(b'\n', &block) {
-            *carry = block.split_off(end + 1);
+            carry.extend_from_slice(&block[end + 1..]);
+            block.truncate(end + 1);
             return Ok((block, false));
         }
     }
@@ -187,6 +207,7 @@ mod tests {
                     if all.len() < text.len() {
                         assert_eq!(b.last(), Some(&b'\n'));
                     }
+                    blocks.recycle(b);
                 }
                 assert_eq!(all, text.as_bytes(), "{name} {size}");
                 assert!(n >= 1);

@@ -66,14 +66,19 @@ fn read_ndjson_in_blocks(
         let parsed: Vec<Part> = ranges
             .into_par_iter()
             .zip(firsts)
-            .map(|(range, first)| parse_part(path, &block[range], first, wanted, policy))
+            .zip(newlines)
+            .map(|((range, first), rows)| {
+                parse_part(path, &block[range], first, rows as usize, wanted, policy)
+            })
             .collect();
         parts.extend(parsed);
+        blocks.recycle(block);
     }
     let read: u64 = parts.iter().map(|p| p.read).sum();
+    // Every column, LINE too, in one chunk per part.
     let mut columns: Vec<Option<StringChunked>> = vec![None; wanted.len()];
     let mut seen = vec![false; wanted.len()];
-    let mut lines: Vec<i64> = Vec::with_capacity(parts.iter().map(|p| p.lines.len()).sum());
+    let mut lines: Option<Int64Chunked> = None;
     for part in parts {
         for (i, builder) in part.columns.into_iter().enumerate() {
             seen[i] |= part.seen[i];
@@ -83,13 +88,18 @@ fn read_ndjson_in_blocks(
                 None => columns[i] = Some(chunk),
             }
         }
-        lines.extend_from_slice(&part.lines);
+        let chunk = Int64Chunked::from_vec(LINE.into(), part.lines);
+        match &mut lines {
+            Some(l) => l.append_owned(chunk)?,
+            None => lines = Some(chunk),
+        }
         rejects.append(part.rejects);
     }
     rejects.rows_read(path, read);
     if read == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
+    let lines = lines.unwrap_or_else(|| Int64Chunked::from_vec(LINE.into(), Vec::new()));
     let height = lines.len();
     let mut out: Vec<Column> = columns
         .into_iter()
@@ -97,8 +107,12 @@ fn read_ndjson_in_blocks(
         .filter_map(|(c, seen)| c.filter(|_| seen))
         .map(IntoColumn::into_column)
         .collect();
-    out.push(Column::new(LINE.into(), lines));
-    Ok(DataFrame::new(height, out)?)
+    out.push(lines.into_column());
+    let mut df = DataFrame::new(height, out)?;
+    // One chunk per column, joined on the threads: polars' row-wise steps would otherwise
+    // join them later, one column after the other.
+    df.rechunk_mut_par();
+    Ok(df)
 }
 
 /// The rows of one part of a file, in order.
@@ -112,15 +126,22 @@ struct Part {
     read: u64,
 }
 
-/// Parses the lines of `text`, the first being source line `first`.
-fn parse_part(path: &Path, text: &[u8], first: u64, wanted: &[&str], policy: &ReadPolicy) -> Part {
+/// Parses the lines of `text` (about `rows`), the first being source line `first`.
+fn parse_part(
+    path: &Path,
+    text: &[u8],
+    first: u64,
+    rows: usize,
+    wanted: &[&str],
+    policy: &ReadPolicy,
+) -> Part {
     let mut part = Part {
         columns: wanted
             .iter()
-            .map(|w| StringChunkedBuilder::new((*w).into(), 1 << 12))
+            .map(|w| StringChunkedBuilder::new((*w).into(), rows))
             .collect(),
         seen: vec![false; wanted.len()],
-        lines: Vec::new(),
+        lines: Vec::with_capacity(rows),
         rejects: Rejects::default(),
         read: 0,
     };

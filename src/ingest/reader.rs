@@ -118,7 +118,9 @@ fn read_csv_in_blocks(
             &mut sequential,
             &mut parts,
         );
-        match blocks.next_block()? {
+        let next = blocks.next_block()?;
+        blocks.recycle(std::mem::take(&mut block));
+        match next {
             Some(next) => {
                 crlf += count_crlf(&next);
                 block = next;
@@ -135,8 +137,9 @@ fn read_csv_in_blocks(
     if rows_read == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
+    // Every column, LINE too, in one chunk per part.
     let mut columns: Vec<Option<StringChunked>> = vec![None; layout.picks.len()];
-    let mut lines: Vec<i64> = Vec::with_capacity(parts.iter().map(|p| p.lines.len()).sum());
+    let mut lines: Option<Int64Chunked> = None;
     for part in parts {
         for (column, builder) in columns.iter_mut().zip(part.columns) {
             let chunk = builder.finish();
@@ -145,21 +148,30 @@ fn read_csv_in_blocks(
                 None => *column = Some(chunk),
             }
         }
-        lines.extend_from_slice(&part.lines);
+        let chunk = Int64Chunked::from_vec(LINE.into(), part.lines);
+        match &mut lines {
+            Some(l) => l.append_owned(chunk)?,
+            None => lines = Some(chunk),
+        }
         rejects.append(part.rejects);
     }
     rejects.rows_read(path, rows_read);
     if crlf > 0 {
         rejects.finding(path, Finding::CrlfLineEnds, crlf);
     }
+    let lines = lines.unwrap_or_else(|| Int64Chunked::from_vec(LINE.into(), Vec::new()));
     let height = lines.len();
     let mut columns: Vec<Column> = columns
         .into_iter()
         .flatten()
         .map(IntoColumn::into_column)
         .collect();
-    columns.push(Column::new(LINE.into(), lines));
-    Ok(DataFrame::new(height, columns)?)
+    columns.push(lines.into_column());
+    let mut df = DataFrame::new(height, columns)?;
+    // One chunk per column, joined on the threads: polars' row-wise steps would otherwise
+    // join them later, one column after the other.
+    df.rechunk_mut_par();
+    Ok(df)
 }
 
 /// Parses one block whose first line is source line `line`; returns the line after it.
@@ -189,11 +201,17 @@ fn parse_block(
             *first += n;
             Some(this)
         });
-        let jobs: Vec<(Range<usize>, u64)> = ranges.iter().cloned().zip(firsts).collect();
+        let jobs: Vec<(Range<usize>, u64, u64)> = ranges
+            .iter()
+            .cloned()
+            .zip(firsts)
+            .zip(&newlines)
+            .map(|((range, first), &rows)| (range, first, rows))
+            .collect();
         let parsed: Vec<Parser> = jobs
             .into_par_iter()
-            .map(|(range, first)| {
-                let mut parser = Parser::new(layout, first);
+            .map(|(range, first, rows)| {
+                let mut parser = Parser::new(layout, first, rows as usize);
                 parser.feed(layout, &block[range]);
                 parser
             })
@@ -295,8 +313,8 @@ struct Parser {
 }
 
 impl Parser {
-    /// A parser at the start of a record on source line `line`.
-    fn new(layout: &Layout<'_>, line: u64) -> Self {
+    /// A parser at the start of a record on source line `line`, with room for `rows`.
+    fn new(layout: &Layout<'_>, line: u64, rows: usize) -> Self {
         Parser {
             core: csv_core::ReaderBuilder::new()
                 .delimiter(layout.delimiter)
@@ -312,9 +330,9 @@ impl Parser {
                 columns: layout
                     .picks
                     .iter()
-                    .map(|(_, name)| StringChunkedBuilder::new((*name).into(), 1 << 12))
+                    .map(|(_, name)| StringChunkedBuilder::new((*name).into(), rows))
                     .collect(),
-                lines: Vec::new(),
+                lines: Vec::with_capacity(rows),
                 rejects: Rejects::default(),
                 rows_read: 0,
             },
