@@ -16,7 +16,8 @@
 # Jobs, each in ROUNDS rounds whose order alternates (churnrisk then pandas, then pandas
 # then churnrisk: ABBA), under /usr/bin/time (wall s, peak RSS):
 #   read   churnrisk check: read, validate, de-duplicate (file MB / wall s = MB/s)
-#   score  churnrisk score   vs  pandas --mode score (model from the train job, else fit)
+#   score  churnrisk score (a model trained once, untimed, on the Parquet copy)  vs
+#          pandas --mode score (its model from its train job, else fitted untimed)
 #   train  churnrisk train --alpha 1  vs  pandas --mode train (one fit at C=1: equal work)
 # The table (medians, all runs in brackets) goes to stdout and bench/data/formats_results.md.
 # Never builds: uses $CHURNRISK (default target/release/churnrisk).
@@ -105,6 +106,9 @@ for shape in $SHAPES; do
     convert "$dir" "$zone"
     users=()
     [[ -s $dir/users.csv ]] && users=(--users "$dir/users.csv")
+    # score's model: trained once (untimed) on the Parquet copy, the same for every format
+    [[ -s $dir/model.json ]] || "$CHURNRISK" -q train --events "$dir/events.parquet" "${users[@]}" \
+        --as-of "$as_of" --model "$dir/model.json" --alpha 1
     for fmt in $FORMATS; do
         E=$dir/events.$fmt
         WORK=$dir/run_$fmt
@@ -116,7 +120,7 @@ for shape in $SHAPES; do
                 [[ " $JOBS " == *" train "* ]] && run_job cr_train "$CHURNRISK" -q train --events "$E" "${users[@]}" \
                     --as-of "$as_of" --model "$WORK/model.json" --alpha 1
                 [[ " $JOBS " == *" score "* ]] && run_job cr_score "$CHURNRISK" -q score --events "$E" "${users[@]}" \
-                    --as-of "$as_of" --model "$WORK/model.json" --out "$WORK/at_risk.csv"
+                    --as-of "$as_of" --model "$dir/model.json" --out "$WORK/at_risk.csv"
                 true
             }
             pd() {

@@ -6,11 +6,12 @@
 //! nested field `b` of the object `a` (Mixpanel's `properties.time`). Numbers and booleans
 //! become their JSON text; objects and arrays their compact JSON; `null` a null.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use polars::prelude::*;
 use rayon::prelude::*;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::blocks::{split_at_lines, Blocks, BLOCK_BYTES};
 use super::reader::LINE;
@@ -145,8 +146,12 @@ fn parse_part(
         rejects: Rejects::default(),
         read: 0,
     };
-    let mut cells: Vec<Option<String>> = Vec::with_capacity(wanted.len());
-    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+    let picker = Picker::new(wanted);
+    let ends = memchr::memchr_iter(b'\n', text).chain([text.len()]);
+    let mut start = 0;
+    for (i, end) in ends.enumerate() {
+        let line = &text[start.min(end)..end];
+        start = end + 1;
         let line_no = first + i as u64;
         let text = line.trim_ascii();
         if text.is_empty() {
@@ -154,40 +159,22 @@ fn parse_part(
         }
         part.read += 1;
         let raw = || String::from_utf8_lossy(text).into_owned();
-        let object = match serde_json::from_slice::<Value>(text) {
-            Ok(Value::Object(o)) => o,
-            Ok(other) => {
-                let kind = match other {
-                    Value::Array(_) => "an array",
-                    Value::String(_) => "a string",
-                    Value::Number(_) => "a number",
-                    Value::Bool(_) => "a boolean",
-                    _ => "null",
-                };
-                part.rejects.add(
-                    path,
-                    line_no,
-                    RejectClass::MalformedRow,
-                    format!("{kind}, not a JSON object"),
-                    &raw(),
-                );
-                continue;
-            }
-            Err(e) => {
-                let class = if std::str::from_utf8(text).is_err() {
-                    RejectClass::InvalidUtf8
-                } else {
-                    RejectClass::MalformedRow
-                };
-                part.rejects
-                    .add(path, line_no, class, format!("not JSON: {e}"), &raw());
-                continue;
-            }
+        // Only the wanted fields are built; a line the fast path does not take (not an
+        // object, not JSON, escaped keys) is read whole below, for the same verdict.
+        let fields = match picker.pick(text) {
+            Some(fields) => fields,
+            None => match whole_object(text) {
+                Ok(object) => picker.of_object(&object),
+                Err((class, detail)) => {
+                    part.rejects.add(path, line_no, class, detail, &raw());
+                    continue;
+                }
+            },
         };
-        cells.clear();
+        let mut cells: Vec<Option<Cow<str>>> = Vec::with_capacity(wanted.len());
         let mut oversized = None;
         for (i, name) in wanted.iter().enumerate() {
-            let cell = field(&object, name).and_then(as_text);
+            let cell = picker.field(&fields, i).and_then(as_text);
             if let Some(c) = &cell {
                 part.seen[i] = true;
                 if c.len() > policy.max_field_bytes {
@@ -206,9 +193,9 @@ fn parse_part(
             );
             continue;
         }
-        for (column, cell) in part.columns.iter_mut().zip(cells.drain(..)) {
+        for (column, cell) in part.columns.iter_mut().zip(cells) {
             match cell {
-                Some(c) => column.append_value(c),
+                Some(c) => column.append_value(c.as_ref()),
                 None => column.append_null(),
             }
         }
@@ -217,26 +204,137 @@ fn parse_part(
     part
 }
 
-/// The field `name` of `object`: the key itself, else the dotted path.
-fn field<'a>(object: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a Value> {
-    if let Some(v) = object.get(name) {
-        return Some(v);
+/// A line read whole as JSON: its object, or the reject class and detail of a line that
+/// is not one.
+fn whole_object(text: &[u8]) -> std::result::Result<Map<String, Value>, (RejectClass, String)> {
+    match serde_json::from_slice::<Value>(text) {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(other) => {
+            let kind = match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            };
+            Err((
+                RejectClass::MalformedRow,
+                format!("{kind}, not a JSON object"),
+            ))
+        }
+        Err(e) => {
+            let class = if std::str::from_utf8(text).is_err() {
+                RejectClass::InvalidUtf8
+            } else {
+                RejectClass::MalformedRow
+            };
+            Err((class, format!("not JSON: {e}")))
+        }
     }
-    let mut parts = name.split('.');
-    let mut v = object.get(parts.next()?)?;
-    for part in parts {
-        v = v.as_object()?.get(part)?;
-    }
-    Some(v)
 }
 
-fn as_text(v: &Value) -> Option<String> {
+/// Reads the wanted fields of an object without building the rest of it: the top-level
+/// keys a wanted field names (`a.b` names the key `a.b` and, for the nested field, `a`)
+/// are kept as values, every other value is skipped as it is parsed.
+struct Picker<'w> {
+    wanted: &'w [&'w str],
+    /// The top-level keys to keep.
+    keys: Vec<&'w str>,
+}
+
+impl<'w> Picker<'w> {
+    fn new(wanted: &'w [&'w str]) -> Self {
+        let mut keys: Vec<&str> = Vec::new();
+        for w in wanted {
+            for k in [*w, w.split('.').next().unwrap_or(w)] {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        Picker { wanted, keys }
+    }
+
+    /// The kept keys' values of the object on `text`; `None` when the line is not a
+    /// JSON object this path reads (the caller then reads it whole).
+    fn pick(&self, text: &[u8]) -> Option<Vec<Option<Value>>> {
+        let text = std::str::from_utf8(text).ok()?;
+        let mut de = serde_json::Deserializer::from_str(text);
+        let fields = serde::de::DeserializeSeed::deserialize(self, &mut de).ok()?;
+        de.end().ok()?;
+        Some(fields)
+    }
+
+    /// The kept keys' values of an object read whole.
+    fn of_object(&self, object: &Map<String, Value>) -> Vec<Option<Value>> {
+        self.keys.iter().map(|k| object.get(*k).cloned()).collect()
+    }
+
+    /// Wanted field `i` from the kept values: the key itself, else the dotted path.
+    fn field<'v>(&self, kept: &'v [Option<Value>], i: usize) -> Option<&'v Value> {
+        let name = self.wanted[i];
+        let at = |k: &str| self.keys.iter().position(|x| *x == k);
+        if let Some(v) = at(name).and_then(|j| kept[j].as_ref()) {
+            return Some(v);
+        }
+        let mut parts = name.split('.');
+        let first = parts.next()?;
+        let mut v = at(first).and_then(|j| kept[j].as_ref())?;
+        let mut nested = false;
+        for part in parts {
+            v = v.as_object()?.get(part)?;
+            nested = true;
+        }
+        nested.then_some(v)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &Picker<'_> {
+    type Value = Vec<Option<Value>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        de: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        de.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &Picker<'_> {
+    type Value = Vec<Option<Value>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut kept: Vec<Option<Value>> = vec![None; self.keys.len()];
+        // Keys borrowed from the line: a key with escapes is not taken here (the line is
+        // then read whole), so every key compares as written.
+        while let Some(key) = map.next_key::<&str>()? {
+            match self.keys.iter().position(|k| *k == key) {
+                // A repeated key keeps its last value, as a whole read does.
+                Some(j) => kept[j] = Some(map.next_value::<Value>()?),
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(kept)
+    }
+}
+
+fn as_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        other => Some(other.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(true) => Some(Cow::Borrowed("true")),
+        Value::Bool(false) => Some(Cow::Borrowed("false")),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
@@ -288,5 +386,53 @@ mod tests {
         assert_eq!(rejects.total(), 2);
         assert!(is_ndjson(Path::new("a/B.JSONL.gz")));
         assert!(!is_ndjson(Path::new("a.csv")));
+    }
+
+    #[test]
+    fn picking_fields_reads_as_a_whole_read_does() {
+        let wanted = ["user_id", "properties.time", "event", "value", "a.b.c"];
+        let picker = Picker::new(&wanted);
+        let lines = [
+            r#"{"user_id":"u1","event":"login","value":1.50,"properties":{"time":17}}"#,
+            r#"{"user_id":7,"user_id":"last","event":null,"extra":{"deep":[1,2,{"x":"y"}]}}"#,
+            r#"{"properties.time":"flat","properties":{"time":"nested"},"a":{"b":{"c":true}}}"#,
+            r#"{"us\u0065r_id":"escaped key","event":"e\n\"q\""}"#,
+            r#"{"a":{"b":5},"value":{"k":[1, 2]},"event":"caf\u00e9"}"#,
+            r#"{"value":-0.0,"event":"x","properties":[1]}"#,
+        ];
+        for line in lines {
+            let whole = picker.of_object(&whole_object(line.as_bytes()).unwrap());
+            let cells = |kept: &[Option<Value>]| -> Vec<Option<String>> {
+                (0..wanted.len())
+                    .map(|i| picker.field(kept, i).and_then(as_text).map(Cow::into_owned))
+                    .collect()
+            };
+            match picker.pick(line.as_bytes()) {
+                Some(kept) => assert_eq!(cells(&kept), cells(&whole), "{line}"),
+                None => assert!(line.contains("\\u0065"), "{line}"),
+            }
+        }
+        let first = picker.pick(lines[0].as_bytes()).unwrap();
+        assert_eq!(
+            picker.field(&first, 1).and_then(as_text).as_deref(),
+            Some("17")
+        );
+        assert_eq!(
+            picker.field(&first, 3).and_then(as_text).as_deref(),
+            Some("1.5")
+        );
+        let flat = picker.pick(lines[2].as_bytes()).unwrap();
+        assert_eq!(
+            picker.field(&flat, 1).and_then(as_text).as_deref(),
+            Some("flat")
+        );
+        assert_eq!(
+            picker.field(&flat, 4).and_then(as_text).as_deref(),
+            Some("true")
+        );
+        for bad in [&b"[1,2]"[..], b"{\"a\":1} x", b"{\"a\":", b"\"s\""] {
+            assert!(picker.pick(bad).is_none());
+            assert!(whole_object(bad).is_err());
+        }
     }
 }
