@@ -83,7 +83,7 @@ machine="$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(grep -m
     echo "Command: \`CHURNRISK=$CHURNRISK SIZES=\"$SIZES\" SHAPES=\"$SHAPES\" FORMATS=\"$FORMATS\" JOBS=\"$JOBS\" ROUNDS=$ROUNDS bench/formats.sh\`"
     echo "($(date -u +%Y-%m-%dT%H:%MZ), $("$CHURNRISK" --version 2>/dev/null)); machine: $machine"
     echo
-    echo "Median wall s (runs in brackets) / peak RSS MB. read = churnrisk check (MB/s of the file). train + score = the two jobs summed."
+    echo "Median wall s (runs in brackets) / peak RSS MB. read = churnrisk check: read, validate, de-duplicate, derive sessions (MB/s of the file's text: for .csv.gz, of the CSV it holds). train + score = the two jobs summed (peak: the larger)."
     echo
     echo "| shape | size | format | file MB | churnrisk read (MB/s) | churnrisk score | pandas score | score ratio | RSS ratio | churnrisk train + score | pandas train + score | train+score ratio |"
     echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -159,9 +159,11 @@ def cell(r):
     walls = ", ".join(f"{w:.2f}" for w, _ in r)
     return f"{med(r):.2f} s ({walls}) / {peak(r):,.0f} MB"
 mb = os.path.getsize(events) / 1e6
+# a gzip file's rate is of the text it holds (the .csv beside it)
+text_mb = os.path.getsize(events[:-3]) / 1e6 if events.endswith(".gz") and os.path.exists(events[:-3]) else mb
 rd, cs, ps, ct, pt = (runs(n) for n in ("cr_read", "cr_score", "pd_score", "cr_train", "pd_train"))
 ok = lambda *r: all(isinstance(x, list) and x for x in r)
-read = f"{cell(rd)} ({mb / med(rd):.0f} MB/s)" if ok(rd) else cell(rd)
+read = f"{cell(rd)} ({text_mb / med(rd):.0f} MB/s)" if ok(rd) else cell(rd)
 ratio = f"{med(ps) / med(cs):.1f}x" if ok(cs, ps) else "-"
 rss = f"{peak(cs) / peak(ps):.2f}" if ok(cs, ps) else "-"
 if ok(ct, cs, pt, ps):

@@ -27,8 +27,10 @@ import pyarrow.parquet as pq
 
 EVENTS = ["login", "page_view", "report_created", "report_shared", "dashboard_built",
           "export_scheduled", "help_viewed", "error_shown", "integration_connected",
-          "teammate_invited", "nps_submitted", "import_failed", "search", "comment_added"]
-WEIGHTS = np.array([18, 30, 7, 3, 2, 1.5, 6, 2, 0.3, 0.4, 0.1, 0.7, 15, 14])
+          "teammate_invited", "nps_submitted", "import_failed", "search", "comment_added",
+          "onboarding_started", "data_source_connected", "data_imported", "survey_submitted"]
+WEIGHTS = np.array([18, 30, 7, 3, 2, 1.5, 6, 2, 0.3, 0.4, 0.1, 0.7, 15, 14,
+                    0.05, 0.05, 0.2, 0.05])
 START = np.datetime64("2020-01-01T00:00:00", "ms").astype(np.int64)
 DAY = 86_400_000
 DAYS = 366

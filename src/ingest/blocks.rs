@@ -1,5 +1,7 @@
 //! A text file (plain or gzipped) as consecutive blocks of whole lines, read and
-//! decompressed on a thread of its own while the caller parses the block before.
+//! decompressed on a thread of its own while the caller parses the block before; and what
+//! the CSV and NDJSON readers share to parse a block's parts side by side and join their
+//! rows in order.
 //!
 //! Every block but the last ends with `\n`, so a reader can split a block into parts at
 //! line ends and parse the parts side by side. At most three blocks are in memory at once
@@ -11,7 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::thread::JoinHandle;
 
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::rejects::Rejects;
 use crate::error::{Error, Result};
+
+/// The frame's column holding each row's source line (1 = the header line).
+pub const LINE: &str = "line";
 
 /// How many bytes a block holds (more when a line is longer).
 pub const BLOCK_BYTES: usize = 16 << 20;
@@ -172,6 +181,94 @@ pub fn split_at_lines(text: &[u8], parts: usize) -> Vec<std::ops::Range<usize>> 
         start = end;
     }
     out
+}
+
+/// One part of a block to parse: its bytes, the source line it starts on and the line
+/// ends in it (an upper bound of its rows).
+pub struct PartPlan {
+    pub range: std::ops::Range<usize>,
+    pub first_line: u64,
+    pub newlines: u64,
+}
+
+/// Cuts `block`, whose first line is source line `line`, into at most `parts` parts.
+pub fn plan_parts(block: &[u8], parts: usize, line: u64) -> Vec<PartPlan> {
+    let ranges = split_at_lines(block, parts);
+    let newlines: Vec<u64> = ranges
+        .par_iter()
+        .map(|r| memchr::memchr_iter(b'\n', &block[r.clone()]).count() as u64)
+        .collect();
+    let mut first_line = line;
+    ranges
+        .into_iter()
+        .zip(newlines)
+        .map(|(range, newlines)| {
+            let plan = PartPlan {
+                range,
+                first_line,
+                newlines,
+            };
+            first_line += newlines;
+            plan
+        })
+        .collect()
+}
+
+/// The rows one part of a text file yielded: its text columns, each row's source line,
+/// and the rows it set aside.
+pub struct PartRows {
+    pub columns: Vec<StringChunkedBuilder>,
+    pub lines: Vec<i64>,
+    pub rejects: Rejects,
+}
+
+impl PartRows {
+    /// Empty columns `names` with room for `rows`.
+    pub fn new<'a>(names: impl Iterator<Item = &'a str>, rows: usize) -> Self {
+        PartRows {
+            columns: names
+                .map(|n| StringChunkedBuilder::new(n.into(), rows))
+                .collect(),
+            lines: Vec::with_capacity(rows),
+            rejects: Rejects::default(),
+        }
+    }
+}
+
+/// Joins the parts' rows in order: each column and [`LINE`] in one chunk per part, then
+/// every column joined into one chunk on the threads (polars' row-wise steps would
+/// otherwise join them later, one column after the other). `keep(i)` says which columns
+/// go into the frame; the parts' rejects are appended to `rejects` in order.
+pub fn join_parts(
+    parts: Vec<PartRows>,
+    width: usize,
+    keep: impl Fn(usize) -> bool,
+    rejects: &mut Rejects,
+) -> Result<DataFrame> {
+    let mut columns: Vec<Option<StringChunked>> = vec![None; width];
+    let mut lines = Int64Chunked::from_vec(LINE.into(), Vec::new());
+    for part in parts {
+        for (column, builder) in columns.iter_mut().zip(part.columns) {
+            let chunk = builder.finish();
+            match column {
+                Some(c) => c.append_owned(chunk)?,
+                None => *column = Some(chunk),
+            }
+        }
+        lines.append_owned(Int64Chunked::from_vec(LINE.into(), part.lines))?;
+        rejects.append(part.rejects);
+    }
+    let height = lines.len();
+    let mut out: Vec<Column> = columns
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| keep(*i))
+        .filter_map(|(_, c)| c.map(IntoColumn::into_column))
+        .collect();
+    out.push(lines.into_column());
+    let mut df = DataFrame::new(height, out)?;
+    df.rechunk_mut_par();
+    Ok(df)
 }
 
 #[cfg(test)]

@@ -1155,7 +1155,13 @@ fn derive_sessions(mut df: DataFrame, groups: &Groups) -> Result<DataFrame> {
             prev = Some(t);
         }
     }
-    let ids: StringChunked = number.iter().map(|n| Some(format!("g{n}"))).collect();
+    // Each id's text made once (`g1` … up to the most sessions one user has).
+    let most = number.iter().copied().max().unwrap_or(0) as usize;
+    let names: Vec<String> = (0..=most).map(|n| format!("g{n}")).collect();
+    let ids: StringChunked = number
+        .iter()
+        .map(|&n| Some(names[n as usize].as_str()))
+        .collect();
     df.with_column(ids.with_name("session_id".into()).into_column())?;
     Ok(df)
 }

@@ -13,8 +13,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 
-use super::blocks::{split_at_lines, Blocks, BLOCK_BYTES};
-use super::reader::LINE;
+use super::blocks::{join_parts, plan_parts, Blocks, PartRows, BLOCK_BYTES};
 use super::rejects::{ReadPolicy, RejectClass, Rejects};
 use crate::error::{Error, Result};
 
@@ -50,79 +49,46 @@ fn read_ndjson_in_blocks(
     let mut parts: Vec<Part> = Vec::new();
     let mut line: u64 = 1;
     while let Some(block) = blocks.next_block()? {
-        let ranges = split_at_lines(&block, 2 * rayon::current_num_threads());
-        let newlines: Vec<u64> = ranges
-            .par_iter()
-            .map(|r| memchr::memchr_iter(b'\n', &block[r.clone()]).count() as u64)
-            .collect();
-        let firsts: Vec<u64> = newlines
-            .iter()
-            .scan(line, |first, n| {
-                let this = *first;
-                *first += n;
-                Some(this)
-            })
-            .collect();
-        line += newlines.iter().sum::<u64>();
-        let parsed: Vec<Part> = ranges
+        let plans = plan_parts(&block, 2 * rayon::current_num_threads(), line);
+        line += plans.iter().map(|p| p.newlines).sum::<u64>();
+        let parsed: Vec<Part> = plans
             .into_par_iter()
-            .zip(firsts)
-            .zip(newlines)
-            .map(|((range, first), rows)| {
-                parse_part(path, &block[range], first, rows as usize, wanted, policy)
+            .map(|plan| {
+                let text = &block[plan.range];
+                parse_part(
+                    path,
+                    text,
+                    plan.first_line,
+                    plan.newlines as usize,
+                    wanted,
+                    policy,
+                )
             })
             .collect();
         parts.extend(parsed);
         blocks.recycle(block);
     }
     let read: u64 = parts.iter().map(|p| p.read).sum();
-    // Every column, LINE too, in one chunk per part.
-    let mut columns: Vec<Option<StringChunked>> = vec![None; wanted.len()];
-    let mut seen = vec![false; wanted.len()];
-    let mut lines: Option<Int64Chunked> = None;
-    for part in parts {
-        for (i, builder) in part.columns.into_iter().enumerate() {
-            seen[i] |= part.seen[i];
-            let chunk = builder.finish();
-            match &mut columns[i] {
-                Some(c) => c.append_owned(chunk)?,
-                None => columns[i] = Some(chunk),
-            }
-        }
-        let chunk = Int64Chunked::from_vec(LINE.into(), part.lines);
-        match &mut lines {
-            Some(l) => l.append_owned(chunk)?,
-            None => lines = Some(chunk),
-        }
-        rejects.append(part.rejects);
-    }
-    rejects.rows_read(path, read);
     if read == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
-    let lines = lines.unwrap_or_else(|| Int64Chunked::from_vec(LINE.into(), Vec::new()));
-    let height = lines.len();
-    let mut out: Vec<Column> = columns
-        .into_iter()
-        .zip(seen)
-        .filter_map(|(c, seen)| c.filter(|_| seen))
-        .map(IntoColumn::into_column)
-        .collect();
-    out.push(lines.into_column());
-    let mut df = DataFrame::new(height, out)?;
-    // One chunk per column, joined on the threads: polars' row-wise steps would otherwise
-    // join them later, one column after the other.
-    df.rechunk_mut_par();
+    let mut seen = vec![false; wanted.len()];
+    for part in &parts {
+        for (s, p) in seen.iter_mut().zip(&part.seen) {
+            *s |= p;
+        }
+    }
+    let rows = parts.into_iter().map(|p| p.rows).collect();
+    let df = join_parts(rows, wanted.len(), |i| seen[i], rejects)?;
+    rejects.rows_read(path, read);
     Ok(df)
 }
 
 /// The rows of one part of a file, in order.
 struct Part {
-    columns: Vec<StringChunkedBuilder>,
+    rows: PartRows,
     /// Whether any object of the part had the wanted field.
     seen: Vec<bool>,
-    lines: Vec<i64>,
-    rejects: Rejects,
     /// Non-empty lines read.
     read: u64,
 }
@@ -137,13 +103,8 @@ fn parse_part(
     policy: &ReadPolicy,
 ) -> Part {
     let mut part = Part {
-        columns: wanted
-            .iter()
-            .map(|w| StringChunkedBuilder::new((*w).into(), rows))
-            .collect(),
+        rows: PartRows::new(wanted.iter().copied(), rows),
         seen: vec![false; wanted.len()],
-        lines: Vec::with_capacity(rows),
-        rejects: Rejects::default(),
         read: 0,
     };
     let picker = Picker::new(wanted);
@@ -166,7 +127,7 @@ fn parse_part(
             None => match whole_object(text) {
                 Ok(object) => picker.of_object(&object),
                 Err((class, detail)) => {
-                    part.rejects.add(path, line_no, class, detail, &raw());
+                    part.rows.rejects.add(path, line_no, class, detail, &raw());
                     continue;
                 }
             },
@@ -184,7 +145,7 @@ fn parse_part(
             cells.push(cell);
         }
         if let Some((name, len)) = oversized {
-            part.rejects.add(
+            part.rows.rejects.add(
                 path,
                 line_no,
                 RejectClass::OversizedField,
@@ -193,13 +154,13 @@ fn parse_part(
             );
             continue;
         }
-        for (column, cell) in part.columns.iter_mut().zip(cells) {
+        for (column, cell) in part.rows.columns.iter_mut().zip(cells) {
             match cell {
                 Some(c) => column.append_value(c.as_ref()),
                 None => column.append_null(),
             }
         }
-        part.lines.push(line_no as i64);
+        part.rows.lines.push(line_no as i64);
     }
     part
 }
@@ -341,6 +302,7 @@ fn as_text(v: &Value) -> Option<Cow<'_, str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::LINE;
 
     #[test]
     fn reads_nested_fields_and_sets_aside_bad_lines() {

@@ -15,21 +15,17 @@
 //! one piece by that part's parser, which holds the true state, so the rows are exactly
 //! those of one parse from the top; the next block is cut into parts again.
 
-use std::ops::Range;
 use std::path::Path;
 
 use csv_core::ReadRecordResult;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::blocks::{split_at_lines, Blocks, BLOCK_BYTES};
+use super::blocks::{join_parts, plan_parts, Blocks, PartRows, BLOCK_BYTES};
 use super::rejects::{Finding, ReadPolicy, RejectClass, Rejects};
 use crate::error::{Error, Result};
 
-pub use super::blocks::open_bytes;
-
-/// The frame's column holding each row's source line (1 = the header line).
-pub const LINE: &str = "line";
+pub use super::blocks::{open_bytes, LINE};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -137,40 +133,12 @@ fn read_csv_in_blocks(
     if rows_read == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
-    // Every column, LINE too, in one chunk per part.
-    let mut columns: Vec<Option<StringChunked>> = vec![None; layout.picks.len()];
-    let mut lines: Option<Int64Chunked> = None;
-    for part in parts {
-        for (column, builder) in columns.iter_mut().zip(part.columns) {
-            let chunk = builder.finish();
-            match column {
-                Some(c) => c.append_owned(chunk)?,
-                None => *column = Some(chunk),
-            }
-        }
-        let chunk = Int64Chunked::from_vec(LINE.into(), part.lines);
-        match &mut lines {
-            Some(l) => l.append_owned(chunk)?,
-            None => lines = Some(chunk),
-        }
-        rejects.append(part.rejects);
-    }
+    let rows = parts.into_iter().map(|p| p.rows).collect();
+    let df = join_parts(rows, layout.picks.len(), |_| true, rejects)?;
     rejects.rows_read(path, rows_read);
     if crlf > 0 {
         rejects.finding(path, Finding::CrlfLineEnds, crlf);
     }
-    let lines = lines.unwrap_or_else(|| Int64Chunked::from_vec(LINE.into(), Vec::new()));
-    let height = lines.len();
-    let mut columns: Vec<Column> = columns
-        .into_iter()
-        .flatten()
-        .map(IntoColumn::into_column)
-        .collect();
-    columns.push(lines.into_column());
-    let mut df = DataFrame::new(height, columns)?;
-    // One chunk per column, joined on the threads: polars' row-wise steps would otherwise
-    // join them later, one column after the other.
-    df.rechunk_mut_par();
     Ok(df)
 }
 
@@ -188,37 +156,22 @@ fn parse_block(
     sequential: &mut Option<Parser>,
     parts: &mut Vec<Part>,
 ) -> u64 {
-    let ranges = split_at_lines(block, cuts);
-    let newlines: Vec<u64> = ranges
-        .par_iter()
-        .map(|r| memchr::memchr_iter(b'\n', &block[r.clone()]).count() as u64)
-        .collect();
+    let plans = plan_parts(block, cuts, line);
+    let newlines: u64 = plans.iter().map(|p| p.newlines).sum();
     if let Some(parser) = sequential {
         parser.feed(layout, block);
     } else {
-        let firsts = newlines.iter().scan(line, |first, n| {
-            let this = *first;
-            *first += n;
-            Some(this)
-        });
-        let jobs: Vec<(Range<usize>, u64, u64)> = ranges
-            .iter()
-            .cloned()
-            .zip(firsts)
-            .zip(&newlines)
-            .map(|((range, first), &rows)| (range, first, rows))
-            .collect();
-        let parsed: Vec<Parser> = jobs
+        let parsed: Vec<(Parser, usize)> = plans
             .into_par_iter()
-            .map(|(range, first, rows)| {
-                let mut parser = Parser::new(layout, first, rows as usize);
-                parser.feed(layout, &block[range]);
-                parser
+            .map(|plan| {
+                let mut parser = Parser::new(layout, plan.first_line, plan.newlines as usize);
+                parser.feed(layout, &block[plan.range.clone()]);
+                (parser, plan.range.end)
             })
             .collect();
-        for (mut parser, range) in parsed.into_iter().zip(&ranges) {
+        for (mut parser, end) in parsed {
             if parser.in_record {
-                parser.feed(layout, &block[range.end..]);
+                parser.feed(layout, &block[end..]);
                 *sequential = Some(parser);
                 break;
             }
@@ -230,7 +183,7 @@ fn parse_block(
             parts.push(parser.out);
         }
     }
-    line + newlines.iter().sum::<u64>()
+    line + newlines
 }
 
 fn count_crlf(text: &[u8]) -> u64 {
@@ -289,9 +242,7 @@ struct Layout<'a> {
 
 /// The rows of one part of a file, in order.
 struct Part {
-    columns: Vec<StringChunkedBuilder>,
-    lines: Vec<i64>,
-    rejects: Rejects,
+    rows: PartRows,
     /// Data rows read (a rejected record counts every line it swallowed).
     rows_read: u64,
 }
@@ -327,13 +278,7 @@ impl Parser {
             line,
             record_line: line,
             out: Part {
-                columns: layout
-                    .picks
-                    .iter()
-                    .map(|(_, name)| StringChunkedBuilder::new((*name).into(), rows))
-                    .collect(),
-                lines: Vec::with_capacity(rows),
-                rejects: Rejects::default(),
+                rows: PartRows::new(layout.picks.iter().map(|(_, name)| *name), rows),
                 rows_read: 0,
             },
         }
@@ -468,11 +413,12 @@ impl Parser {
             } else {
                 1
             };
-            out.rejects
+            out.rows
+                .rejects
                 .add_lines(layout.path, self.record_line, class, detail, &raw, lost);
             return inner;
         }
-        for ((i, _), b) in layout.picks.iter().zip(out.columns.iter_mut()) {
+        for ((i, _), b) in layout.picks.iter().zip(out.rows.columns.iter_mut()) {
             // Checked above: every field is UTF-8.
             let text = std::str::from_utf8(field(*i)).unwrap_or_default().trim();
             if text.is_empty() {
@@ -481,7 +427,7 @@ impl Parser {
                 b.append_value(text);
             }
         }
-        out.lines.push(self.record_line as i64);
+        out.rows.lines.push(self.record_line as i64);
         inner
     }
 }
