@@ -19,6 +19,9 @@
 #   score  churnrisk score (a model trained once, untimed, on the Parquet copy)  vs
 #          pandas --mode score (its model from its train job, else fitted untimed)
 #   train  churnrisk train --alpha 1  vs  pandas --mode train (one fit at C=1: equal work)
+#   run    churnrisk run --config (a retraining night: read once, index once, train over
+#          the default 5 L2 strengths, score, write the list and manifest) vs pandas
+#          train + score (not in the default JOBS)
 # The table (medians, all runs in brackets) goes to stdout and bench/data/formats_results.md.
 # Never builds: uses $CHURNRISK (default target/release/churnrisk).
 set -euo pipefail
@@ -85,8 +88,8 @@ machine="$(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GB RAM, $(grep -m
     echo
     echo "Median wall s (runs in brackets) / peak RSS MB. read = churnrisk check: read, validate, de-duplicate, derive sessions (MB/s of the file's text: for .csv.gz, of the CSV it holds). train + score = the two jobs summed (peak: the larger)."
     echo
-    echo "| shape | size | format | file MB | churnrisk read (MB/s) | churnrisk score | pandas score | score ratio | RSS ratio | churnrisk train + score | pandas train + score | train+score ratio |"
-    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| shape | size | format | file MB | churnrisk read (MB/s) | churnrisk score | pandas score | score ratio | RSS ratio | churnrisk train + score | pandas train + score | train+score ratio | churnrisk run, retraining (pandas train + score / it) |"
+    echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } | tee "$OUT"
 
 for shape in $SHAPES; do
@@ -121,6 +124,21 @@ for shape in $SHAPES; do
                     --as-of "$as_of" --model "$WORK/model.json" --alpha 1
                 [[ " $JOBS " == *" score "* ]] && run_job cr_score "$CHURNRISK" -q score --events "$E" "${users[@]}" \
                     --as-of "$as_of" --model "$dir/model.json" --out "$WORK/at_risk.csv"
+                if [[ " $JOBS " == *" run "* ]]; then
+                    rm -rf "$WORK/night"; mkdir -p "$WORK/night"
+                    {
+                        echo "as_of = \"$as_of\""
+                        echo "[inputs]"
+                        echo "events = \"$E\""
+                        [[ -s $dir/users.csv ]] && echo "users = \"$dir/users.csv\""
+                        echo "features = \"$ROOT/features/default.toml\""
+                        echo "[model]"
+                        echo "path = \"$WORK/night/model.json\""
+                        echo "[output]"
+                        echo "dir = \"$WORK/night/out\""
+                    } >"$WORK/night/night.toml"
+                    run_job cr_run "$CHURNRISK" -q run --config "$WORK/night/night.toml" --retrain
+                fi
                 true
             }
             pd() {
@@ -161,7 +179,7 @@ def cell(r):
 mb = os.path.getsize(events) / 1e6
 # a gzip file's rate is of the text it holds (the .csv beside it)
 text_mb = os.path.getsize(events[:-3]) / 1e6 if events.endswith(".gz") and os.path.exists(events[:-3]) else mb
-rd, cs, ps, ct, pt = (runs(n) for n in ("cr_read", "cr_score", "pd_score", "cr_train", "pd_train"))
+rd, cs, ps, ct, pt, cr = (runs(n) for n in ("cr_read", "cr_score", "pd_score", "cr_train", "pd_train", "cr_run"))
 ok = lambda *r: all(isinstance(x, list) and x for x in r)
 read = f"{cell(rd)} ({text_mb / med(rd):.0f} MB/s)" if ok(rd) else cell(rd)
 ratio = f"{med(ps) / med(cs):.1f}x" if ok(cs, ps) else "-"
@@ -173,7 +191,12 @@ if ok(ct, cs, pt, ps):
     tr = f"{p / c:.1f}x"
 else:
     ts, tp, tr = cell(ct), cell(pt), "-"
-print(f"| {shape} | {size} | {fmt} | {mb:,.0f} | {read} | {cell(cs)} | {cell(ps)} | {ratio} | {rss} | {ts} | {tp} | {tr} |")
+night = "-"
+if ok(cr, pt, ps):
+    night = f"{cell(cr)} ({(med(pt) + med(ps)) / med(cr):.1f}x)"
+elif cr is not None:
+    night = cell(cr)
+print(f"| {shape} | {size} | {fmt} | {mb:,.0f} | {read} | {cell(cs)} | {cell(ps)} | {ratio} | {rss} | {ts} | {tp} | {tr} | {night} |")
 PYEOF
     done
   done
