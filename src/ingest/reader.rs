@@ -777,6 +777,26 @@ mod tests {
     }
 
     #[test]
+    fn crlf_and_blank_lines_keep_each_row_on_its_own_line() {
+        // Lines 1-6; the old reader put a CR LF row one line early (the line before its
+        // first byte) and a row after a blank line on the blank line.
+        let (df, r) = read(
+            b"user_id,timestamp,event\r\na,2026-01-01,login\r\nb,2026-01-01,login,x\r\n\r\nc,2026-01-02,login\r\nd,2026-01-03,login,y\r\n",
+            &ReadPolicy::new(0),
+        );
+        let lines: Vec<_> = df
+            .unwrap()
+            .column(LINE)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(lines, [Some(2), Some(5)]);
+        assert_eq!(classes(&r), [(3, "malformed_row"), (6, "malformed_row")]);
+    }
+
+    #[test]
     fn header_only_and_empty_files_are_empty_input() {
         for text in [&b""[..], b"user_id,timestamp,event\n"] {
             let (df, _) = read(text, &ReadPolicy::new(0));
