@@ -8,7 +8,7 @@
 //! (one being filled, one waiting, one being parsed): the file is never held whole.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::thread::JoinHandle;
@@ -30,10 +30,9 @@ pub const BLOCK_BYTES: usize = 16 << 20;
 pub fn open_bytes(path: &Path) -> Result<Box<dyn Read + Send>> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
-    let file = std::io::Cursor::new(magic[..n].to_vec()).chain(file);
-    let gz =
-        n == 2 && magic == [0x1f, 0x8b] || path.to_string_lossy().to_lowercase().ends_with(".gz");
+    let gz_magic = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    file.rewind().map_err(|e| Error::io(path, e))?;
+    let gz = gz_magic || path.to_string_lossy().to_lowercase().ends_with(".gz");
     Ok(if gz {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
             1 << 16,
@@ -42,17 +41,6 @@ pub fn open_bytes(path: &Path) -> Result<Box<dyn Read + Send>> {
     } else {
         Box::new(file)
     })
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match r.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 /// The blocks of one file, in order.

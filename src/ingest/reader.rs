@@ -194,7 +194,7 @@ fn count_crlf(text: &[u8]) -> u64 {
 /// the line ends in them. `None` when the record does not end within `text`.
 fn read_header(text: &[u8], delimiter: u8) -> Option<(Vec<String>, usize, u64)> {
     let mut core = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
-    let mut fields = vec![0u8; text.len().max(1)];
+    let mut fields = vec![0u8; 4096];
     let mut ends = vec![0usize; 1024];
     let (mut pos, mut outlen, mut endlen) = (0, 0, 0);
     loop {
@@ -794,6 +794,15 @@ mod tests {
             .collect();
         assert_eq!(lines, [Some(2), Some(5)]);
         assert_eq!(classes(&r), [(3, "malformed_row"), (6, "malformed_row")]);
+    }
+
+    #[test]
+    fn a_long_header_is_read_whole() {
+        let long = "x".repeat(10_000);
+        let text = format!("user_id,timestamp,event,{long}\na,2026-01-01,login,1\n");
+        let (df, r) = read(text.as_bytes(), &ReadPolicy::new(0));
+        assert_eq!(df.unwrap().height(), 1);
+        assert_eq!(r.total(), 0);
     }
 
     #[test]
