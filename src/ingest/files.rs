@@ -1,0 +1,258 @@
+//! Which files an input names (a file, a folder, a glob) and their format, where a row's
+//! line points (file and line of a multi-file input), and the opening of each format.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::ndjson::{is_ndjson, read_ndjson_checked};
+use super::reader::read_csv_checked;
+use super::rejects::{ReadPolicy, Rejects};
+use super::{require_column, LINE};
+use crate::error::{Error, Result};
+
+pub(super) fn is_csv(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_lowercase();
+    name.ends_with(".csv") || name.ends_with(".csv.gz")
+}
+
+/// Opens an input: CSV and CSV.gz through the checked reader (text columns), Parquet
+/// lazily with its own types. Either way the frame carries [`LINE`].
+pub(super) fn open(
+    path: &Path,
+    wanted: &[&str],
+    required: &[&str],
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+) -> Result<(LazyFrame, Schema)> {
+    if !path.is_file() {
+        return Err(Error::MissingFile { path: path.into() });
+    }
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.len() == 0 {
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    let name = path.to_string_lossy().to_lowercase();
+    if name.ends_with(".parquet") {
+        let pl_path = PlRefPath::try_from_path(path)?;
+        let mut lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?;
+        let schema = lf.collect_schema()?.as_ref().clone();
+        for column in required {
+            require_column(path, &schema, column)?;
+        }
+        let lf = lf
+            .with_row_index(LINE, Some(1))
+            .with_column(col(LINE).cast(DataType::Int64));
+        return Ok((lf, schema));
+    }
+    if !is_csv(path) {
+        return Err(Error::UnknownFormat { path: path.into() });
+    }
+    let df = read_csv_checked(path, wanted, required, policy, rejects)?;
+    let schema = df.schema().as_ref().clone();
+    Ok((df.lazy(), schema))
+}
+
+/// The kinds of event files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+pub(super) fn format_of(path: &Path) -> Option<Format> {
+    let name = path.to_string_lossy().to_lowercase();
+    if name.ends_with(".parquet") || name.ends_with(".pq") {
+        Some(Format::Parquet)
+    } else if is_csv(path) {
+        Some(Format::Csv)
+    } else if is_ndjson(path) {
+        Some(Format::Ndjson)
+    } else {
+        None
+    }
+}
+
+/// The files an input path names: the file itself, every event file under a folder
+/// (recursively, as hive partitions are laid out; names starting with `.` or `_`, such as
+/// `_SUCCESS`, are skipped), or the files a glob matches; sorted by path.
+pub(super) fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let text = path.to_string_lossy();
+    let mut files = Vec::new();
+    if text.contains(['*', '?', '[']) {
+        let paths = glob::glob(&text).map_err(|e| Error::BadInputSet {
+            path: path.into(),
+            message: format!("not a valid glob pattern: {e}"),
+        })?;
+        files.extend(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()));
+        if files.is_empty() {
+            return Err(Error::BadInputSet {
+                path: path.into(),
+                message: "no file matches this pattern".into(),
+            });
+        }
+    } else if path.is_dir() {
+        let mut stack = vec![path.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                let p = entry.map_err(|e| Error::io(&dir, e))?.path();
+                let hidden = p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(['.', '_']));
+                if hidden {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else if format_of(&p).is_some() {
+                    files.push(p);
+                }
+            }
+        }
+        if files.is_empty() {
+            return Err(Error::BadInputSet {
+                path: path.into(),
+                message: "the folder holds no .csv, .csv.gz, .ndjson, .jsonl or .parquet file"
+                    .into(),
+            });
+        }
+    } else if path.is_file() {
+        files.push(path.to_path_buf());
+    } else {
+        return Err(Error::MissingFile { path: path.into() });
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Bits of [`LINE`] holding the line within a file when a log has several files: the
+/// file's index is above them.
+pub(super) const FILE_SHIFT: u32 = 40;
+
+/// Where a row's [`LINE`] value points: the file (of a multi-file text input) and line.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Origin<'a> {
+    pub(super) path: &'a Path,
+    pub(super) files: &'a [PathBuf],
+}
+
+impl<'a> Origin<'a> {
+    pub(super) fn single(path: &'a Path) -> Self {
+        Origin { path, files: &[] }
+    }
+
+    pub(super) fn locate(&self, line: i64) -> (&'a Path, u64) {
+        let line = line.max(0) as u64;
+        if self.files.len() < 2 {
+            return (self.path, line);
+        }
+        let file = (line >> FILE_SHIFT) as usize;
+        match self.files.get(file) {
+            Some(f) => (f.as_path(), line & ((1 << FILE_SHIFT) - 1)),
+            None => (self.path, line),
+        }
+    }
+}
+
+/// Opens an event log as a lazy frame of its own columns plus [`LINE`]: text files go
+/// through the checked readers (every file of a folder or glob, stacked), Parquet is
+/// scanned lazily with its own types (a folder or glob as one dataset, hive partitions
+/// read as columns). Returns the files read (text inputs) for [`Origin`].
+pub(super) fn open_events(
+    path: &Path,
+    wanted: &[&str],
+    required: &[&str],
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+) -> Result<(LazyFrame, Schema, Format, Vec<PathBuf>)> {
+    let files = input_files(path)?;
+    let formats: BTreeSet<_> = files
+        .iter()
+        .map(|f| format_of(f).map(|k| format!("{k:?}")))
+        .collect();
+    let format = match format_of(&files[0]) {
+        Some(f) if formats.len() == 1 => f,
+        None => {
+            return Err(Error::UnknownFormat {
+                path: files[0].clone(),
+            })
+        }
+        Some(_) => {
+            return Err(Error::BadInputSet {
+                path: path.into(),
+                message: "the files are of several formats; give one format at a time".into(),
+            })
+        }
+    };
+    for f in &files {
+        let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
+        if meta.len() == 0 {
+            return Err(Error::EmptyInput { path: f.clone() });
+        }
+    }
+    if format == Format::Parquet {
+        let pl_path = PlRefPath::try_from_path(path)?;
+        let mut args = ScanArgsParquet::default();
+        if !path.is_file() {
+            args.hive_options.enabled = Some(true);
+        }
+        let mut lf = LazyFrame::scan_parquet(pl_path, args)?;
+        let schema = lf.collect_schema()?.as_ref().clone();
+        // Row numbers as polars' index type: see `lines_of`.
+        let lf = lf.with_row_index(LINE, Some(1));
+        return Ok((lf, schema, format, Vec::new()));
+    }
+    let mut frames = Vec::with_capacity(files.len());
+    for (i, f) in files.iter().enumerate() {
+        let mut df = match format {
+            Format::Csv => read_csv_checked(f, wanted, required, policy, rejects)?,
+            _ => read_ndjson_checked(f, wanted, policy, rejects)?,
+        };
+        if files.len() > 1 {
+            let lines = df.column(LINE)?.i64()? + ((i as i64) << FILE_SHIFT);
+            df.with_column(lines.with_name(LINE.into()).into_column())?;
+        }
+        frames.push(df);
+    }
+    // Files may lack some wanted columns: give every frame the union, nulls where absent.
+    let names: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|w| frames.iter().any(|df| df.schema().contains(w)))
+        .chain([LINE])
+        .collect();
+    let mut stacked: Option<DataFrame> = None;
+    for df in frames {
+        let height = df.height();
+        let columns = names
+            .iter()
+            .map(|n| match df.column(n) {
+                Ok(c) => Ok(c.clone()),
+                Err(_) => Ok(Column::full_null((*n).into(), height, &DataType::String)),
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let df = DataFrame::new(height, columns)?;
+        stacked = Some(match stacked {
+            None => df,
+            Some(mut acc) => {
+                acc.vstack_mut(&df)?;
+                acc
+            }
+        });
+    }
+    let df = stacked.ok_or_else(|| Error::EmptyInput { path: path.into() })?;
+    let schema = df.schema().as_ref().clone();
+    Ok((df.lazy(), schema, format, files))
+}
+
+/// Collects `lf`, with polars' streaming engine when `streaming` (a scan that must not be
+/// held in memory whole).
+pub(super) fn collect(lf: LazyFrame, streaming: bool) -> Result<DataFrame> {
+    Ok(if streaming {
+        lf.collect_with_engine(Engine::Streaming)?.unwrap_single()
+    } else {
+        lf.collect()?
+    })
+}
