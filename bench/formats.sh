@@ -37,18 +37,7 @@ MEM_CAP_GB=${MEM_CAP_GB:-16}
 DATA=$ROOT/bench/data
 VENV=$ROOT/bench/.venv
 OUT=$DATA/formats_results.md
-[[ -x $CHURNRISK ]] || { echo "no churnrisk binary at $CHURNRISK (build it, or set CHURNRISK)" >&2; exit 2; }
-[[ -x /usr/bin/time ]] || { echo "/usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
-[[ -x $VENV/bin/python ]] || python3 -m venv "$VENV"
-PY=$VENV/bin/python
-"$PY" -c 'import duckdb, numpy, pandas, pyarrow, sklearn' 2>/dev/null \
-    || "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements.txt
-mkdir -p "$DATA"
-
-events_of() {
-    awk -v s="$1" 'BEGIN { n = s + 0; u = toupper(substr(s, length(s)))
-        if (u == "K") n *= 1e3; else if (u == "M") n *= 1e6; if (n <= 0) exit 1; printf "%d\n", n }'
-}
+source bench/setup.sh
 
 # convert DIR ZONE: events.parquet -> events.csv, .csv.gz, .ndjson (ISO text timestamps + ZONE)
 convert() {
