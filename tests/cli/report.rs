@@ -88,35 +88,42 @@ fn the_report_is_self_contained_labelled_and_matches_its_json() {
     assert!(e["eligible_users"].as_u64().unwrap() > 1000);
     assert!(e["stickiness"].as_f64().unwrap() > 0.0 && e["stickiness"].as_f64().unwrap() < 1.0);
 
-    // Rendered by a real browser, when this machine has one (Debian's `chromium`).
+    // Rendered by a real browser (Debian's `chromium`, which .ci/run installs).
     let chromium = Path::new("/usr/bin/chromium");
-    if chromium.exists() {
-        let shot = dir.path().join("r/shot.png");
-        let out = std::process::Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--window-size=1200,2000",
-            ])
-            .arg(format!("--screenshot={}", shot.display()))
-            .arg(format!(
-                "file://{}",
-                dir.path().join("r/report.html").display()
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let png = fs::read(&shot).unwrap();
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        assert!(png.len() > 50_000, "a blank page? {} bytes", png.len());
-    } else {
-        eprintln!("chromium not installed: rendering not checked");
-    }
+    assert!(
+        chromium.exists(),
+        "this test renders the report in Chromium: apt-get install -y chromium"
+    );
+    let shot = dir.path().join("r/shot.png");
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--window-size=1200,2000",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("chromium-profile").display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!(
+            "file://{}",
+            dir.path().join("r/report.html").display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 50_000, "a blank page? {} bytes", png.len());
 }
 
 #[test]
