@@ -131,10 +131,10 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     };
     m.as_of = Some(format_date(as_of));
     info!("as of {}", format_date(as_of));
-    // The log regrouped by user once, for scoring with the kept model, training and
-    // scoring with the new one alike.
-    let prepared = features::prepare(&inputs.events, &inputs.spec)?;
     clock.lap(m, "load");
+    // The log regrouped by user once, for scoring with the kept model, training and
+    // scoring with the new one alike (timed with them).
+    let prepared = features::prepare(&inputs.events, &inputs.spec)?;
 
     let existing = if s.model.is_file() {
         Some(

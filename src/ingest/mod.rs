@@ -28,13 +28,13 @@ pub mod rejects;
 pub mod shard;
 pub mod timestamp;
 
+pub use blocks::LINE;
 use checks::{set_aside, time_checks, Check};
 use dedup::{drop_repeats, find_repeats, without_rows};
 use files::{collect, is_csv, open, open_events, Format, Origin};
 pub use group::Groups;
 use lines::Lines;
 pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
-pub use reader::LINE;
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
 pub use shard::Shard;
 use timestamp::parse_timestamp_column;

@@ -25,11 +25,9 @@ use super::blocks::{join_parts, plan_parts, Blocks, PartRows, BLOCK_BYTES};
 use super::rejects::{Finding, ReadPolicy, RejectClass, Rejects};
 use crate::error::{Error, Result};
 
-pub use super::blocks::{open_bytes, LINE};
-
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Reads `wanted` columns (those present) of a CSV or CSV.gz file as text, plus [`LINE`].
+/// Reads `wanted` columns (those present) of a CSV or CSV.gz file as text, plus [`LINE`](super::LINE).
 /// `required` columns must be in the header. Empty cells become nulls.
 pub fn read_csv_checked(
     path: &Path,
@@ -498,6 +496,7 @@ fn separator_text(sep: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::LINE;
 
     fn read(text: &[u8], policy: &ReadPolicy) -> (Result<DataFrame>, Rejects) {
         let dir = tempfile::tempdir().unwrap();
