@@ -433,6 +433,8 @@ steps = ["start", "connect", "report"]
             sessions_derived: true,
             groups: None,
             names: Default::default(),
+            files: Vec::new(),
+            identity: Default::default(),
         }
     }
 

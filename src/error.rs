@@ -36,6 +36,13 @@ pub enum Error {
         column: String,
         found: String,
     },
+    /// A column named in a mapping (`--column`, `[inputs.columns]`) is not in the log.
+    #[error("{}: the column mapping names `{column}`, which is not in the file (found: {found}); fix the mapping or the export", path.display())]
+    MappedColumnMissing {
+        path: PathBuf,
+        column: String,
+        found: String,
+    },
     /// A column has a type churnrisk cannot use for its role.
     #[error("{}: column `{column}` has type {dtype}, expected {expected}", path.display())]
     BadColumnType {
@@ -130,6 +137,7 @@ impl Error {
             Error::UnknownFormat { .. } => "unknown_format",
             Error::BadInputSet { .. } => "bad_input_set",
             Error::MissingColumn { .. } => "missing_column",
+            Error::MappedColumnMissing { .. } => "mapped_column_missing",
             Error::BadColumnType { .. } => "bad_column_type",
             Error::BadTimestamp { .. } => "unparseable_timestamp",
             Error::EmptyValue { .. } => "missing_value",
@@ -170,6 +178,7 @@ impl Error {
             | Error::Config { .. }
             | Error::UnknownEvents { .. }
             | Error::InvalidArgument { .. }
+            | Error::MappedColumnMissing { .. }
             | Error::FeatureMismatch { .. }
             | Error::BadModel { .. } => Category::Config,
             Error::NotEnoughData { .. } => Category::Refused,

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::crm::CrmExport;
 use crate::error::{Error, Result};
 use crate::ingest::rejects::RejectSummary;
+use crate::ingest::IdentitySummary;
 use crate::model::artifact::write_atomic;
 use crate::model::drift::Drift;
 
@@ -116,6 +117,9 @@ pub struct RunManifest {
     pub inputs: Vec<FileEntry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejects: Option<RejectSummary>,
+    /// Anonymous traffic (not scored), stitched visits and identity calls of the log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentitySummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelUsed>,
     /// PSI of today's population against the one on the model's training day.
@@ -146,6 +150,7 @@ impl RunManifest {
             as_of: None,
             inputs: Vec::new(),
             rejects: None,
+            identity: None,
             model: None,
             drift: None,
             scored_users: None,

@@ -246,6 +246,8 @@ mod tests {
             sessions_derived: true,
             groups: None,
             names: Default::default(),
+            files: Vec::new(),
+            identity: Default::default(),
         }
     }
 

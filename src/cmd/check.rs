@@ -64,6 +64,12 @@ pub fn run(args: CheckArgs) -> Result<()> {
             summary.lost,
             summary.total - summary.lost
         );
+        if let Some(line) = events.identity.describe() {
+            println!("{line}");
+        }
+        if events.files.len() > 1 {
+            println!("read {} files", events.files.len());
+        }
     }
     if checked {
         if let Err(e) = inputs.spec.check_events_exist(&names) {

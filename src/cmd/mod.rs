@@ -84,7 +84,19 @@ impl Inputs {
             });
             (events, users)
         });
-        let events = events?;
+        let events = match events {
+            Ok(events) => events,
+            // No event left: the reject file says why row by row.
+            Err(e) => match &args.validation.rejects {
+                Some(path) if rejects.total() > 0 => {
+                    rejects
+                        .write_csv(path)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    return Err(e.context(format!("rows set aside are in {}", path.display())));
+                }
+                _ => return Err(e),
+            },
+        };
         step.finish_and_clear();
         info!(
             "read {} events from {}",
@@ -106,8 +118,15 @@ impl Inputs {
                     .with_context(|| format!("reading subscriptions {}", p.display()))
             })
             .transpose()?;
-        for line in rejects.describe() {
-            warn!("{line}");
+        for (act, line) in rejects.describe() {
+            if act {
+                warn!("{line}");
+            } else {
+                info!("{line}");
+            }
+        }
+        if let Some(line) = events.identity.describe() {
+            info!("{line}");
         }
         Ok(Inputs {
             spec,

@@ -67,7 +67,9 @@ struct ListSettings {
 /// taken, `manifest.json` says how the run ended; a failed run replaces no list.
 pub fn run(args: RunArgs) -> Result<()> {
     let started_at = now_text();
-    let s = settings(&args)?;
+    let mut s = settings(&args)?;
+    // A night where no event is left still writes the reject file that says why.
+    s.input.validation.rejects = Some(s.out.join("rejects.csv"));
     let _lock = RunLock::acquire(&s.out)?;
     let mut manifest = RunManifest::begin(started_at);
     let result = night(&args, &s, &mut manifest);
@@ -119,6 +121,7 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
         .write_csv(&rejects_path)
         .with_context(|| format!("writing {}", rejects_path.display()))?;
     m.rejects = Some(inputs.rejects.summary(Some(&rejects_path)));
+    m.identity = Some(inputs.events.identity).filter(|i| *i != Default::default());
     inputs
         .rejects
         .enforce(&policy)
@@ -371,13 +374,24 @@ fn score_gated(
     Ok((scored, drift))
 }
 
-/// The manifest's entries for the files read.
+/// The manifest's entries for the files read: each event file (of a folder, glob or
+/// archive) with the data rows read from it, then the tables and the feature file.
 fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
-    let mut files = vec![FileEntry::new(
-        "events",
-        &input.events,
-        Some(inputs.events.rows()),
-    )?];
+    let events = &inputs.events;
+    let mut files = Vec::with_capacity(events.files.len() + 3);
+    for f in &events.files {
+        let rows = inputs
+            .rejects
+            .files
+            .get(&f.display().to_string())
+            .map(|t| t.rows_read as usize)
+            .filter(|&n| n > 0);
+        let rows = match rows {
+            Some(n) => Some(n),
+            None => Some(churnrisk::ingest::parquet_rows(f)?),
+        };
+        files.push(FileEntry::new("events", f, rows)?);
+    }
     if let (Some(p), Some(u)) = (&input.users, &inputs.users) {
         files.push(FileEntry::new("users", p, Some(u.df.height()))?);
     }

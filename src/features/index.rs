@@ -243,6 +243,8 @@ mod tests {
             sessions_derived: false,
             groups: None,
             names: Default::default(),
+            files: Vec::new(),
+            identity: Default::default(),
         }
     }
 

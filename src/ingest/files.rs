@@ -159,7 +159,7 @@ impl<'a> Origin<'a> {
 /// Opens an event log as a lazy frame of its own columns plus [`LINE`]: text files go
 /// through the checked readers (every file of a folder or glob, stacked), Parquet is
 /// scanned lazily with its own types (a folder or glob as one dataset, hive partitions
-/// read as columns). Returns the files read (text inputs) for [`Origin`].
+/// read as columns). Returns the files read.
 pub(super) fn open_events(
     path: &Path,
     wanted: &[&str],
@@ -202,7 +202,7 @@ pub(super) fn open_events(
         let schema = lf.collect_schema()?.as_ref().clone();
         // Row numbers as polars' index type: see `lines_of`.
         let lf = lf.with_row_index(LINE, Some(1));
-        return Ok((lf, schema, format, Vec::new()));
+        return Ok((lf, schema, format, files));
     }
     let mut frames = Vec::with_capacity(files.len());
     for (i, f) in files.iter().enumerate() {

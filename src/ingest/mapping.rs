@@ -104,12 +104,22 @@ impl Preset {
 }
 
 /// Source fields of the canonical event fields. Each text field lists its sources in
-/// order: the first non-empty one wins (so `user_id = ["userId", "anonymousId"]` falls
-/// back to the anonymous id). A dotted name (`properties.time`) is a column of that
-/// exact name, or in JSON the nested field.
+/// order: the first non-empty one wins. A dotted name (`properties.time`) is a column of
+/// that exact name, or in JSON the nested field.
+///
+/// Identity: `user_id` names the identified user (the one the list is about) and
+/// `anonymous_id` the visitor or device before sign-in. An event that carries both links
+/// the two; an event with only an anonymous id belongs to the user it is linked to, and
+/// is anonymous traffic (never scored) when it is linked to none. See
+/// [`super::identity`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnMap {
     pub user_id: Vec<String>,
+    /// Anonymous (device, cookie) ids: used to link a visitor's events to the user it
+    /// later identifies as; never scored themselves.
+    pub anonymous_id: Vec<String>,
+    /// A user id starting with one of these is anonymous (Mixpanel's `$device:`).
+    pub anonymous_prefixes: Vec<String>,
     pub event: Vec<String>,
     pub timestamp: String,
     pub timestamp_unit: TimestampUnit,
@@ -117,6 +127,13 @@ pub struct ColumnMap {
     pub event_id: Vec<String>,
     pub value: Option<String>,
     pub session_id: Vec<String>,
+    /// Session ids that mean "no session" (Amplitude's `-1`).
+    pub no_session: Vec<String>,
+    /// Events that are identity calls, not product use (Segment `identify`): they link
+    /// ids, then are dropped and counted.
+    pub identity_events: Vec<String>,
+    /// Columns the user named (`--column`, `[inputs.columns]`): each must be in the file.
+    pub named: Vec<String>,
     /// The preset this map started from, for messages.
     pub preset: Option<Preset>,
 }
@@ -125,12 +142,17 @@ impl Default for ColumnMap {
     fn default() -> Self {
         ColumnMap {
             user_id: vec!["user_id".into()],
+            anonymous_id: Vec::new(),
+            anonymous_prefixes: Vec::new(),
             event: vec!["event".into()],
             timestamp: "timestamp".into(),
             timestamp_unit: TimestampUnit::Auto,
             event_id: vec!["event_id".into()],
             value: Some("value".into()),
             session_id: vec!["session_id".into()],
+            no_session: Vec::new(),
+            identity_events: Vec::new(),
+            named: Vec::new(),
             preset: None,
         }
     }
@@ -151,31 +173,45 @@ impl ColumnMap {
         };
         match preset {
             Preset::Segment => ColumnMap {
-                user_id: names(&["userId", "anonymousId"]),
-                // page, screen and identify calls carry no event name: their type is one.
+                user_id: names(&["userId"]),
+                anonymous_id: names(&["anonymousId"]),
+                // page and screen calls carry no event name: their type is one.
                 event: names(&["event", "type"]),
                 timestamp: "timestamp".into(),
                 event_id: names(&["messageId"]),
+                // identify, group and alias calls tie ids and traits, not product use.
+                identity_events: names(&["identify", "group", "alias"]),
                 ..base
             },
             Preset::Amplitude => ColumnMap {
-                user_id: names(&["user_id", "device_id"]),
+                user_id: names(&["user_id"]),
+                anonymous_id: names(&["device_id"]),
                 event: names(&["event_type"]),
                 timestamp: "event_time".into(),
                 event_id: names(&["$insert_id", "uuid"]),
                 session_id: names(&["session_id"]),
+                // Amplitude writes -1 for an event outside any session.
+                no_session: names(&["-1"]),
+                identity_events: names(&["$identify", "$groupidentify"]),
                 ..base
             },
             Preset::Mixpanel => ColumnMap {
-                user_id: names(&["properties.distinct_id"]),
+                // Simplified ID merge: `$user_id` once identified, `distinct_id` is
+                // `$device:<id>` before; original ID merge: `distinct_id` only.
+                user_id: names(&["properties.$user_id", "properties.distinct_id"]),
+                anonymous_id: names(&["properties.$device_id", "properties.$anon_distinct_id"]),
+                anonymous_prefixes: names(&["$device:"]),
                 event: names(&["event"]),
                 timestamp: "properties.time".into(),
-                timestamp_unit: TimestampUnit::S,
+                // Seconds by default, milliseconds with the export's `time_in_ms`.
+                timestamp_unit: TimestampUnit::Auto,
                 event_id: names(&["properties.$insert_id"]),
+                identity_events: names(&["$identify", "$create_alias", "$merge"]),
                 ..base
             },
             Preset::Snowplow => ColumnMap {
-                user_id: names(&["user_id", "domain_userid"]),
+                user_id: names(&["user_id"]),
+                anonymous_id: names(&["domain_userid"]),
                 event: names(&["event_name"]),
                 timestamp: "derived_tstamp".into(),
                 event_id: names(&["event_id"]),
@@ -183,7 +219,8 @@ impl ColumnMap {
                 ..base
             },
             Preset::Ga4 => ColumnMap {
-                user_id: names(&["user_id", "user_pseudo_id"]),
+                user_id: names(&["user_id"]),
+                anonymous_id: names(&["user_pseudo_id"]),
                 event: names(&["event_name"]),
                 timestamp: "event_timestamp".into(),
                 timestamp_unit: TimestampUnit::Us,
@@ -242,6 +279,7 @@ impl ColumnMap {
         let all = self
             .user_id
             .iter()
+            .chain(&self.anonymous_id)
             .chain(&self.event)
             .chain(std::iter::once(&self.timestamp))
             .chain(&self.event_id)
@@ -279,7 +317,7 @@ impl Sources {
             Sources::Many(v) => v.clone(),
         };
         let v: Vec<String> = v.into_iter().filter(|s| !s.is_empty()).collect();
-        if v.is_empty() && matches!(field, "user_id" | "event") {
+        if v.is_empty() && matches!(field, "user_id" | "event" | "timestamp") {
             return Err(Error::InvalidArgument {
                 name: field.into(),
                 message: "needs at least one source column".into(),
@@ -293,9 +331,10 @@ impl Sources {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnOverrides {
-    /// One column keeps the preset's anonymous-id fallback; a list replaces all sources.
+    /// The identified user's id (replaces the preset's; its anonymous id stays).
     pub user_id: Option<Sources>,
-    /// Used when the user id is empty (replaces a preset's fallback).
+    /// The anonymous (device, cookie) id that links pre-sign-in events to the user
+    /// (replaces the preset's; an empty list means none).
     pub anonymous_id: Option<Sources>,
     pub event: Option<Sources>,
     pub timestamp: Option<String>,
@@ -305,45 +344,51 @@ pub struct ColumnOverrides {
     /// An empty string means "no value column".
     pub value: Option<String>,
     pub session_id: Option<Sources>,
+    /// Event names that are identity calls, not product use (replaces the preset's list).
+    pub identity_events: Option<Vec<String>>,
 }
 
 impl ColumnOverrides {
-    /// Replaces the sources of every field this names.
+    /// Replaces the sources of every field this names, and records the named columns
+    /// (each must then be in the file).
     pub fn apply(&self, map: &mut ColumnMap) -> Result<()> {
+        let mut named: Vec<String> = Vec::new();
+        let mut take = |field: &str, v: &Sources| -> Result<Vec<String>> {
+            let list = v.to_vec(field)?;
+            named.extend(list.iter().cloned());
+            Ok(list)
+        };
         if let Some(v) = &self.user_id {
-            let fallbacks = map.user_id.split_off(1.min(map.user_id.len()));
-            map.user_id = v.to_vec("user_id")?;
-            // One column keeps the preset's anonymous fallback; a list says it all.
-            if matches!(v, Sources::One(_)) && self.anonymous_id.is_none() {
-                for f in fallbacks {
-                    if !map.user_id.contains(&f) {
-                        map.user_id.push(f);
-                    }
-                }
-            }
+            map.user_id = take("user_id", v)?;
         }
         if let Some(v) = &self.anonymous_id {
-            // The anonymous id replaces any fallback after the user id.
-            map.user_id.truncate(1);
-            map.user_id.extend(v.to_vec("anonymous_id")?);
+            map.anonymous_id = take("anonymous_id", v)?;
         }
         if let Some(v) = &self.event {
-            map.event = v.to_vec("event")?;
+            map.event = take("event", v)?;
         }
         if let Some(v) = &self.timestamp {
-            map.timestamp = v.clone();
+            map.timestamp = take("timestamp", &Sources::One(v.clone()))?.remove(0);
+        }
+        if let Some(v) = &self.event_id {
+            map.event_id = take("event_id", v)?;
+        }
+        if let Some(v) = &self.value {
+            map.value = take("value", &Sources::One(v.clone()))?.pop();
+        }
+        if let Some(v) = &self.session_id {
+            map.session_id = take("session_id", v)?;
         }
         if let Some(v) = &self.timestamp_unit {
             map.timestamp_unit = TimestampUnit::parse(v)?;
         }
-        if let Some(v) = &self.event_id {
-            map.event_id = v.to_vec("event_id")?;
+        if let Some(v) = &self.identity_events {
+            map.identity_events = v.clone();
         }
-        if let Some(v) = &self.value {
-            map.value = Some(v.clone()).filter(|v| !v.is_empty());
-        }
-        if let Some(v) = &self.session_id {
-            map.session_id = v.to_vec("session_id")?;
+        for n in named {
+            if !map.named.contains(&n) {
+                map.named.push(n);
+            }
         }
         Ok(())
     }
@@ -356,14 +401,20 @@ mod tests {
     #[test]
     fn presets_name_their_exports_fields() {
         let m = ColumnMap::preset(Preset::Mixpanel);
-        assert_eq!(m.user_id, ["properties.distinct_id"]);
-        assert_eq!(m.timestamp_unit, TimestampUnit::S);
+        assert_eq!(m.user_id, ["properties.$user_id", "properties.distinct_id"]);
+        assert_eq!(m.anonymous_prefixes, ["$device:"]);
+        // Seconds or milliseconds (the export's time_in_ms), told apart by magnitude.
+        assert_eq!(m.timestamp_unit, TimestampUnit::Auto);
         let g = ColumnMap::preset(Preset::Ga4);
-        assert_eq!(g.user_id, ["user_id", "user_pseudo_id"]);
+        assert_eq!(g.user_id, ["user_id"]);
+        assert_eq!(g.anonymous_id, ["user_pseudo_id"]);
         assert_eq!(g.timestamp_unit, TimestampUnit::Us);
         assert!(g.event_id.is_empty());
+        assert_eq!(ColumnMap::preset(Preset::Amplitude).no_session, ["-1"]);
+        let seg = ColumnMap::preset(Preset::Segment);
+        assert_eq!(seg.identity_events, ["identify", "group", "alias"]);
         assert_eq!(
-            ColumnMap::preset(Preset::Segment).sources(),
+            seg.sources(),
             [
                 "userId",
                 "anonymousId",
@@ -373,36 +424,44 @@ mod tests {
                 "messageId"
             ]
         );
+        assert!(seg.named.is_empty());
     }
 
     #[test]
     fn overrides_replace_only_what_they_name() {
         let o: ColumnOverrides = toml::from_str(
-            "user_id = \"uid\"\nanonymous_id = [\"anon\"]\ntimestamp_unit = \"ms\"\nvalue = \"\"",
+            "user_id = \"uid\"\nanonymous_id = [\"anon\"]\ntimestamp_unit = \"ms\"\nvalue = \"\"\n\
+             identity_events = [\"sync\"]",
         )
         .unwrap();
         let m = ColumnMap::build(Some(Preset::Amplitude), &o).unwrap();
-        assert_eq!(m.user_id, ["uid", "anon"]);
+        assert_eq!(m.user_id, ["uid"]);
+        assert_eq!(m.anonymous_id, ["anon"]);
         assert_eq!(m.event, ["event_type"]);
         assert_eq!(m.timestamp_unit, TimestampUnit::Ms);
         assert_eq!(m.value, None);
+        assert_eq!(m.identity_events, ["sync"]);
+        // The columns named must be in the file; the preset's own need not be.
+        assert_eq!(m.named, ["uid", "anon"]);
         let m = ColumnMap::preset(Preset::Segment)
             .with_arguments(&["anonymous_id=anon_id".into(), "event=name,kind".into()])
             .unwrap();
-        assert_eq!(m.user_id, ["userId", "anon_id"]);
+        assert_eq!(m.user_id, ["userId"]);
+        assert_eq!(m.anonymous_id, ["anon_id"]);
         assert_eq!(m.event, ["name", "kind"]);
         assert_eq!(m.event_id, ["messageId"]);
-        // One user column keeps the anonymous fallback; a list replaces it.
+        assert_eq!(m.named, ["anon_id", "name", "kind"]);
+        // A user column keeps the preset's anonymous id.
         let one = ColumnMap::preset(Preset::Segment)
             .with_arguments(&["user_id=uid".into()])
             .unwrap();
-        assert_eq!(one.user_id, ["uid", "anonymousId"]);
-        let list = ColumnMap::preset(Preset::Segment)
-            .with_arguments(&["user_id=uid,other".into()])
-            .unwrap();
-        assert_eq!(list.user_id, ["uid", "other"]);
+        assert_eq!(one.user_id, ["uid"]);
+        assert_eq!(one.anonymous_id, ["anonymousId"]);
         assert!(ColumnMap::default()
             .with_arguments(&["colour=red".into()])
+            .is_err());
+        assert!(ColumnMap::default()
+            .with_arguments(&["timestamp=".into()])
             .is_err());
         assert!(toml::from_str::<ColumnOverrides>("userid = \"x\"").is_err());
         assert!(ColumnMap::build(

@@ -19,6 +19,7 @@ mod checks;
 mod dedup;
 mod files;
 pub mod group;
+pub mod identity;
 pub mod keys;
 mod lines;
 pub mod mapping;
@@ -33,6 +34,7 @@ use checks::{set_aside, time_checks, Check};
 use dedup::{drop_repeats, find_repeats, without_rows};
 use files::{collect, is_csv, open, open_events, Format, Origin};
 pub use group::Groups;
+pub use identity::IdentitySummary;
 use lines::Lines;
 pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
@@ -65,6 +67,11 @@ pub struct Events {
     /// (`features::event_names`): a run asks twice, to check the feature file against
     /// the log and to number the events. Leave it empty when making a log by hand.
     pub names: OnceLock<BTreeSet<String>>,
+    /// The files read (one for a single file; every file of a folder, glob or archive).
+    pub files: Vec<PathBuf>,
+    /// Anonymous traffic, stitched visits and identity calls (all zero for the canonical
+    /// layout, which has no anonymous id).
+    pub identity: IdentitySummary,
 }
 
 impl Events {
@@ -85,6 +92,8 @@ impl Events {
             sessions_derived: self.sessions_derived,
             groups: self.groups.take(),
             names: self.names.clone(),
+            files: self.files.clone(),
+            identity: self.identity,
         }
     }
 }
@@ -135,17 +144,28 @@ pub fn load_events_with(
     let clock = std::time::Instant::now();
     let map = &how.map;
     let wanted = map.sources();
-    // A field with one source must be in a CSV header (which also tells a wrong delimiter).
+    // A field with one source must be in a CSV header (which also tells a wrong delimiter);
+    // the user id need not be when an anonymous id can stand in.
     let mut required = vec![map.timestamp.as_str()];
-    for sources in [&map.user_id, &map.event] {
+    let mut single = vec![&map.event];
+    if map.anonymous_id.is_empty() {
+        single.push(&map.user_id);
+    }
+    for sources in single {
         if let [only] = sources.as_slice() {
             required.push(only.as_str());
         }
     }
     let (lf, schema, format, files) = open_events(path, &wanted, &required, policy, rejects)?;
+    // Rows of text files carry their file in the line number; a Parquet dataset's are
+    // numbered across it.
     let origin = Origin {
         path,
-        files: &files,
+        files: if format == Format::Parquet {
+            &[]
+        } else {
+            &files
+        },
     };
     tracing::debug!("{}: read in {:?}", path.display(), clock.elapsed());
     let present = |sources: &[String]| -> Vec<String> {
@@ -155,7 +175,22 @@ pub fn load_events_with(
             .cloned()
             .collect()
     };
-    for sources in [&map.user_id, &map.event] {
+    for column in &map.named {
+        if !schema.contains(column) {
+            return Err(Error::MappedColumnMissing {
+                path: path.into(),
+                column: column.clone(),
+                found: found_columns(&schema),
+            });
+        }
+    }
+    let ids: Vec<String> = map
+        .user_id
+        .iter()
+        .chain(&map.anonymous_id)
+        .cloned()
+        .collect();
+    for sources in [&ids, &map.event] {
         if present(sources).is_empty() {
             return Err(missing_source(path, &schema, sources, map));
         }
@@ -167,6 +202,8 @@ pub fn load_events_with(
     let value = map.value.as_deref().filter(|v| schema.contains(v));
     let session = present(&map.session_id);
     let event_id = present(&map.event_id);
+    let resolve_ids = identity::applies(map);
+    let anonymous = present(&map.anonymous_id);
     let mut exprs = vec![
         first_text(path, &schema, &present(&map.user_id))?.alias("user_id"),
         first_text(path, &schema, &present(&map.event))?.alias("event"),
@@ -179,10 +216,25 @@ pub fn load_events_with(
         if session.is_empty() {
             lit(NULL).cast(DataType::String).alias("session_id")
         } else {
-            first_text(path, &schema, &session)?.alias("session_id")
+            let id = first_text(path, &schema, &session)?;
+            let none = map
+                .no_session
+                .iter()
+                .map(|v| id.clone().eq(lit(v.clone())))
+                .reduce(|a, b| a.or(b));
+            match none {
+                None => id.alias("session_id"),
+                Some(none) => when(none.fill_null(lit(false)))
+                    .then(lit(NULL).cast(DataType::String))
+                    .otherwise(id)
+                    .alias("session_id"),
+            }
         },
         col(LINE),
     ];
+    if !anonymous.is_empty() {
+        exprs.push(first_text(path, &schema, &anonymous)?.alias(identity::ANON));
+    }
     let mut raw = vec!["user_id", "timestamp", "event"];
     // A value column read as text may hold cells that are not numbers: its text is kept
     // to quote them. A numeric column (Parquet) cannot, and is quoted as it is.
@@ -271,7 +323,10 @@ pub fn load_events_with(
         )?;
         let get = |c: &str| -> Result<Option<i64>> { Ok(df.column(c)?.i64()?.get(0)) };
         span = get("min")?.zip(get("max")?);
-        lf = lf.filter(shard.mask(col("user_id")));
+        // With anonymous ids a row's user is known only once ids are linked (below).
+        if !resolve_ids {
+            lf = lf.filter(shard.mask(col("user_id")));
+        }
     }
     let df = collect(lf, streaming)?;
     if df.height() == 0 && how.shard.is_none() {
@@ -281,6 +336,28 @@ pub fn load_events_with(
         rejects.rows_read(path, df.height() as u64);
     }
     tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
+    let mut summary = IdentitySummary::default();
+    let df = if resolve_ids {
+        let (mut df, s) = identity::resolve(df, map)?;
+        summary = s;
+        if let Some(shard) = how.shard {
+            let keep = df
+                .column("user_id")?
+                .str()?
+                .iter()
+                .map(|u| shard.holds(u))
+                .collect();
+            df = df.filter(&keep)?;
+        }
+        tracing::debug!(
+            "{}: identities resolved in {:?}",
+            path.display(),
+            clock.elapsed()
+        );
+        df
+    } else {
+        df
+    };
     let mut df = set_aside(df, origin, &checks, &raw, rejects)?;
     let lines = Lines::take(&mut df)?;
     tracing::debug!("{}: rows checked in {:?}", path.display(), clock.elapsed());
@@ -314,7 +391,7 @@ pub fn load_events_with(
         return Err(Error::Rejected {
             message: match how.shard {
                 Some(s) => format!("{}: shard {s} holds no valid events", path.display()),
-                None => format!("{}: every row was rejected", path.display()),
+                None => no_events_left(path, rejects, &summary),
             },
         });
     }
@@ -332,7 +409,48 @@ pub fn load_events_with(
         sessions_derived,
         groups: Some(Arc::new(groups)),
         names: OnceLock::new(),
+        files,
+        identity: summary,
     })
+}
+
+/// The rows of a Parquet file, from its footer.
+pub fn parquet_rows(path: &Path) -> Result<usize> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(ParquetReader::new(file).num_rows()?)
+}
+
+/// Why no event is left: the reject classes, and anonymous traffic or identity calls.
+fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) -> String {
+    let mut why: Vec<String> = rejects.class_counts();
+    if identity.anonymous_rows > 0 {
+        why.push(format!(
+            "{} rows of anonymous visitors who never identified",
+            identity.anonymous_rows
+        ));
+    }
+    if identity.identity_calls > 0 {
+        why.push(format!("{} identity calls", identity.identity_calls));
+    }
+    format!(
+        "{}: no event of an identified user is left ({})",
+        path.display(),
+        if why.is_empty() {
+            "no rows".to_string()
+        } else {
+            why.join(", ")
+        }
+    )
+}
+
+/// The columns of `schema` for messages, without the line column.
+fn found_columns(schema: &Schema) -> String {
+    schema
+        .iter_names()
+        .filter(|n| n.as_str() != LINE)
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Reads the users table: `user_id` and `signup_at` required, CRM columns optional. A
@@ -571,14 +689,21 @@ fn missing_source(path: &Path, schema: &Schema, sources: &[String], map: &Column
     }
 }
 
-/// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …).
+/// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …) for the
+/// rows without a session id; rows with one keep it (an export where only some events
+/// are in a session, such as Amplitude's server-side events with session -1).
 fn derive_sessions(mut df: DataFrame, groups: &Groups) -> Result<DataFrame> {
+    let given = df.column("session_id")?.str()?.rechunk().into_owned();
+    let none_given = given.null_count() == given.len();
     // Session numbers user by user in time order, written back at each row's place.
     let mut number = vec![0u32; df.height()];
     for (rows, ts) in groups.per_user_with_times() {
         let mut n = 0u32;
         let mut prev = None;
         for (&row, &t) in rows.iter().zip(ts) {
+            if !none_given && given.get(row as usize).is_some() {
+                continue;
+            }
             match prev {
                 Some(pt) if t - pt <= SESSION_GAP_MS => {}
                 _ => n += 1,
@@ -590,10 +715,18 @@ fn derive_sessions(mut df: DataFrame, groups: &Groups) -> Result<DataFrame> {
     // Each id's text made once (`g1` … up to the most sessions one user has).
     let most = number.iter().copied().max().unwrap_or(0) as usize;
     let names: Vec<String> = (0..=most).map(|n| format!("g{n}")).collect();
-    let ids: StringChunked = number
-        .iter()
-        .map(|&n| Some(names[n as usize].as_str()))
-        .collect();
+    let ids: StringChunked = if none_given {
+        number
+            .iter()
+            .map(|&n| Some(names[n as usize].as_str()))
+            .collect()
+    } else {
+        number
+            .iter()
+            .zip(given.iter())
+            .map(|(&n, g)| Some(g.unwrap_or(names[n as usize].as_str())))
+            .collect()
+    };
     df.with_column(ids.with_name("session_id".into()).into_column())?;
     Ok(df)
 }

@@ -280,29 +280,69 @@ impl Rejects {
         }
     }
 
-    /// One line per file with rejects or findings, for the log.
-    pub fn describe(&self) -> Vec<String> {
-        self.files
+    /// Rows set aside by class over every file (`"3 unparseable_timestamp"`), for messages.
+    pub fn class_counts(&self) -> Vec<String> {
+        let mut by_class: BTreeMap<RejectClass, u64> = BTreeMap::new();
+        for t in self.files.values() {
+            for (c, n) in &t.rejected {
+                *by_class.entry(*c).or_default() += n;
+            }
+        }
+        by_class
+            .iter()
+            .map(|(c, n)| format!("{n} {}", c.name()))
+            .collect()
+    }
+
+    /// Lines for the log, each with whether it needs action (rows were lost): those are
+    /// warnings; duplicates set aside and file findings (CR LF line ends, a byte-order
+    /// mark) are information. One line per file, or one for all when many files have
+    /// something to say (an hourly export would otherwise print a line per hour).
+    pub fn describe(&self) -> Vec<(bool, String)> {
+        const PER_FILE: usize = 3;
+        let noted: Vec<(&String, &FileTally)> = self
+            .files
             .iter()
             .filter(|(_, t)| t.total() > 0 || !t.findings.is_empty())
-            .map(|(f, t)| {
-                let mut parts: Vec<String> = t
-                    .rejected
-                    .iter()
-                    .map(|(c, n)| format!("{n} {}", c.name()))
-                    .collect();
-                parts.extend(t.findings.iter().map(|(k, n)| match k {
-                    Finding::ByteOrderMark => "byte-order mark removed".to_string(),
-                    Finding::CrlfLineEnds => format!("{n} CRLF line ends read as line ends"),
-                }));
+            .collect();
+        let line = |f: &str, t: &FileTally| {
+            let mut parts: Vec<String> = t
+                .rejected
+                .iter()
+                .map(|(c, n)| format!("{n} {}", c.name()))
+                .collect();
+            parts.extend(t.findings.iter().map(|(k, n)| match k {
+                Finding::ByteOrderMark if *n > 1 => format!("byte-order mark removed in {n} files"),
+                Finding::ByteOrderMark => "byte-order mark removed".to_string(),
+                Finding::CrlfLineEnds => format!("{n} CRLF line ends read as line ends"),
+            }));
+            (
+                t.lost() > 0,
                 format!(
                     "{f}: {} of {} rows set aside ({})",
                     t.total(),
                     t.rows_read,
                     parts.join(", ")
-                )
-            })
-            .collect()
+                ),
+            )
+        };
+        if noted.len() <= PER_FILE {
+            return noted.into_iter().map(|(f, t)| line(f, t)).collect();
+        }
+        let mut all = FileTally::default();
+        for t in self.files.values() {
+            all.rows_read += t.rows_read;
+            for (c, n) in &t.rejected {
+                *all.rejected.entry(*c).or_default() += n;
+            }
+            for (k, n) in &t.findings {
+                *all.findings.entry(*k).or_default() += match k {
+                    Finding::ByteOrderMark => 1,
+                    Finding::CrlfLineEnds => *n,
+                };
+            }
+        }
+        vec![line(&format!("{} files", self.files.len()), &all)]
     }
 
     /// Fails when a file lost rows in strict mode, or more than the allowed share.
