@@ -159,6 +159,11 @@ pub struct InputArgs {
     /// `churnrisk merge` their outputs.
     #[arg(long, value_name = "i/n")]
     pub shard: Option<Shard>,
+    /// Field separator of a CSV event log: one character (`;`, `|`, `\t` for tab) or
+    /// `auto`. Default: tab for `.tsv` files and headerless Snowplow TSV, else `,`. The
+    /// users and subscriptions tables keep their own (`[validation] delimiter`).
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
     /// `[inputs.columns]` of a config file (never a flag).
     #[arg(skip)]
     pub column_overrides: ColumnOverrides,

@@ -108,6 +108,7 @@ impl ValidationConfig {
             } else {
                 Some(delimiter_byte(&self.delimiter).unwrap_or(b','))
             },
+            events_delimiter: None,
             max_field_bytes: self.max_field_bytes,
             known_events: self
                 .known_events
@@ -119,6 +120,21 @@ impl ValidationConfig {
             max_reject_fraction: self.max_reject_fraction,
         }
     }
+}
+
+/// A delimiter setting: `auto` (`None`: picked per file) or one character.
+pub fn parse_delimiter(name: &str, text: &str) -> crate::error::Result<Option<u8>> {
+    if text == "auto" {
+        return Ok(None);
+    }
+    delimiter_byte(text)
+        .map(Some)
+        .ok_or_else(|| crate::error::Error::InvalidArgument {
+            name: name.into(),
+            message: format!(
+                "must be one character such as \",\", \";\" or \"\\t\", or \"auto\", not {text:?}"
+            ),
+        })
 }
 
 fn delimiter_byte(text: &str) -> Option<u8> {
@@ -167,6 +183,10 @@ pub struct InputsConfig {
     pub subscriptions: Option<PathBuf>,
     /// Feature definitions (TOML, required).
     pub features: PathBuf,
+    /// Field separator of a CSV event log (one character, `\t` for tab, or `auto`).
+    /// Default: tab for `.tsv` and headerless Snowplow files, else `[validation] delimiter`.
+    #[serde(default)]
+    pub delimiter: Option<String>,
     /// The analytics export the log is: `segment`, `amplitude`, `mixpanel`, `snowplow`,
     /// `ga4`. Optional.
     #[serde(default)]
@@ -359,6 +379,9 @@ impl RunConfig {
                 "[validation] delimiter must be one character such as \",\", \";\" or \"\\t\", or \"auto\", not {:?}",
                 cfg.validation.delimiter
             )));
+        }
+        if let Some(d) = &cfg.inputs.delimiter {
+            parse_delimiter("[inputs] delimiter", d).map_err(|e| bad(e.to_string()))?;
         }
         if !(0.0..=1.0).contains(&cfg.validation.max_reject_fraction) {
             return Err(bad(format!(

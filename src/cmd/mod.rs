@@ -55,6 +55,17 @@ impl Inputs {
     /// As [`Inputs::load`], with the feature definitions already read.
     pub fn load_with(spec: FeatureSpec, args: &InputArgs, policy: &ReadPolicy) -> Result<Self> {
         let mut rejects = Rejects::default();
+        let with_delimiter;
+        let policy = match &args.delimiter {
+            Some(d) => {
+                with_delimiter = ReadPolicy {
+                    events_delimiter: Some(churnrisk::config::parse_delimiter("--delimiter", d)?),
+                    ..policy.clone()
+                };
+                &with_delimiter
+            }
+            None => policy,
+        };
         let step = logging::step(format!("reading {}", args.events.display()));
         let how = ingest::EventsRead {
             map: ingest::ColumnMap::build(args.preset, &args.column_overrides)?

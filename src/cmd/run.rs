@@ -410,6 +410,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             input: InputArgs {
                 events: find_events(&args.data)?,
                 preset: None,
+                delimiter: None,
                 columns: Vec::new(),
                 shard: None,
                 column_overrides: Default::default(),
@@ -491,6 +492,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         input: InputArgs {
             events: c.inputs.events,
             preset: c.inputs.preset,
+            delimiter: c.inputs.delimiter.clone(),
             columns: Vec::new(),
             shard: None,
             column_overrides: c.inputs.columns.clone(),

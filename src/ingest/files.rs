@@ -14,7 +14,17 @@ use crate::error::{Error, Result};
 
 pub(super) fn is_csv(path: &Path) -> bool {
     let name = path.to_string_lossy().to_lowercase();
-    name.ends_with(".csv") || name.ends_with(".csv.gz")
+    name.ends_with(".csv") || name.ends_with(".csv.gz") || is_tsv(path)
+}
+
+/// Tab-separated by name (`.tsv`, `.tsv.gz`; Snowplow's enriched events).
+pub(super) fn is_tsv(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_lowercase();
+    name.ends_with(".tsv") || name.ends_with(".tsv.gz")
+}
+
+fn is_zip(path: &Path) -> bool {
+    path.to_string_lossy().to_lowercase().ends_with(".zip")
 }
 
 /// Opens an input: CSV and CSV.gz through the checked reader (text columns), Parquet
@@ -62,6 +72,7 @@ pub(super) enum Format {
     Parquet,
 }
 
+/// The format a file's name says.
 pub(super) fn format_of(path: &Path) -> Option<Format> {
     let name = path.to_string_lossy().to_lowercase();
     if name.ends_with(".parquet") || name.ends_with(".pq") {
@@ -73,6 +84,48 @@ pub(super) fn format_of(path: &Path) -> Option<Format> {
     } else {
         None
     }
+}
+
+/// What a file holds, by its name or else by its first bytes (an export's files are not
+/// always named for their format: Segment's S3 logs are `….gz` files of NDJSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Content {
+    Events(Format),
+    /// Tab-separated text without a telling name (a headerless Snowplow file).
+    Tsv,
+    Zip,
+}
+
+pub(super) fn content_of(path: &Path) -> Result<Option<Content>> {
+    if let Some(f) = format_of(path) {
+        return Ok(Some(Content::Events(f)));
+    }
+    if is_zip(path) {
+        return Ok(Some(Content::Zip));
+    }
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| Error::io(path, e))?;
+    match &head[..n] {
+        [b'P', b'A', b'R', b'1'] => return Ok(Some(Content::Events(Format::Parquet))),
+        [b'P', b'K', 3, 4] => return Ok(Some(Content::Zip)),
+        _ => {}
+    }
+    // The first line of the text (gzip or plain).
+    let mut text = Vec::with_capacity(8192);
+    let reader = super::blocks::open_bytes(path)?;
+    // A file that is not valid gzip past its magic bytes is simply not recognised.
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(reader, 64 * 1024), &mut text);
+    let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    let first = line.iter().find(|b| !b.is_ascii_whitespace());
+    Ok(if first == Some(&b'{') {
+        Some(Content::Events(Format::Ndjson))
+    } else if memchr::memchr_iter(b'\t', line).count() >= 8 {
+        Some(Content::Tsv)
+    } else {
+        None
+    })
 }
 
 /// The files an input path names: the file itself, every event file under a folder
@@ -106,7 +159,7 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
                 }
                 if p.is_dir() {
                     stack.push(p);
-                } else if format_of(&p).is_some() {
+                } else if content_of(&p)?.is_some() {
                     files.push(p);
                 }
             }
@@ -114,7 +167,8 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
         if files.is_empty() {
             return Err(Error::BadInputSet {
                 path: path.into(),
-                message: "the folder holds no .csv, .csv.gz, .ndjson, .jsonl or .parquet file"
+                message: "the folder holds no event file (CSV, TSV, NDJSON or Parquet, plain or \
+                          gzipped, or a zip of them)"
                     .into(),
             });
         }
@@ -167,30 +221,63 @@ pub(super) fn open_events(
     policy: &ReadPolicy,
     rejects: &mut Rejects,
 ) -> Result<(LazyFrame, Schema, Format, Vec<PathBuf>)> {
-    let files = input_files(path)?;
-    let formats: BTreeSet<_> = files
-        .iter()
-        .map(|f| format_of(f).map(|k| format!("{k:?}")))
-        .collect();
-    let format = match format_of(&files[0]) {
-        Some(f) if formats.len() == 1 => f,
-        None => {
-            return Err(Error::UnknownFormat {
-                path: files[0].clone(),
-            })
+    // Archives are unpacked (kept until the files are read) and stand for their files.
+    let mut unpacked = Vec::new();
+    // (file to read, its name in messages, how it is read)
+    let mut files: Vec<(PathBuf, PathBuf, Content)> = Vec::new();
+    for f in input_files(path)? {
+        match content_of(&f)? {
+            Some(Content::Zip) => {
+                let u = super::archive::unpack(&f)?;
+                for (at, shown) in &u.entries {
+                    match content_of(at)? {
+                        Some(Content::Zip) | None => {}
+                        Some(c) => files.push((at.clone(), shown.clone(), c)),
+                    }
+                }
+                if u.entries.is_empty() || files.is_empty() {
+                    return Err(Error::BadInputSet {
+                        path: f.clone(),
+                        message: "the archive holds no event file".into(),
+                    });
+                }
+                unpacked.push(u);
+            }
+            Some(c) => files.push((f.clone(), f, c)),
+            None => return Err(Error::UnknownFormat { path: f }),
         }
-        Some(_) => {
-            return Err(Error::BadInputSet {
-                path: path.into(),
-                message: "the files are of several formats; give one format at a time".into(),
-            })
-        }
+    }
+    let format_of_content = |c: &Content| match c {
+        Content::Events(f) => *f,
+        Content::Tsv | Content::Zip => Format::Csv,
     };
-    for f in &files {
+    let formats: BTreeSet<String> = files
+        .iter()
+        .map(|(_, _, c)| format!("{:?}", format_of_content(c)))
+        .collect();
+    if formats.len() > 1 {
+        return Err(Error::BadInputSet {
+            path: path.into(),
+            message: "the files are of several formats; give one format at a time".into(),
+        });
+    }
+    let Some(format) = files.first().map(|(_, _, c)| format_of_content(c)) else {
+        return Err(Error::EmptyInput { path: path.into() });
+    };
+    for (f, shown, _) in &files {
         let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
         if meta.len() == 0 {
-            return Err(Error::EmptyInput { path: f.clone() });
+            return Err(Error::EmptyInput {
+                path: shown.clone(),
+            });
         }
+    }
+    let shown: Vec<PathBuf> = files.iter().map(|(_, s, _)| s.clone()).collect();
+    if format == Format::Parquet && !unpacked.is_empty() {
+        return Err(Error::BadInputSet {
+            path: path.into(),
+            message: "Parquet files in a zip archive: unpack it and give the folder".into(),
+        });
     }
     if format == Format::Parquet {
         let pl_path = PlRefPath::try_from_path(path)?;
@@ -202,14 +289,37 @@ pub(super) fn open_events(
         let schema = lf.collect_schema()?.as_ref().clone();
         // Row numbers as polars' index type: see `lines_of`.
         let lf = lf.with_row_index(LINE, Some(1));
-        return Ok((lf, schema, format, files));
+        return Ok((lf, schema, format, shown));
     }
     let mut frames = Vec::with_capacity(files.len());
-    for (i, f) in files.iter().enumerate() {
-        let mut df = match format {
-            Format::Csv => read_csv_checked(f, wanted, required, policy, rejects)?,
-            _ => read_ndjson_checked(f, wanted, policy, rejects)?,
+    for (i, (f, name, content)) in files.iter().enumerate() {
+        let mut read = Rejects::default();
+        let tsv = *content == Content::Tsv || is_tsv(name);
+        let delimiter = match policy.events_delimiter {
+            Some(d) => d,
+            None if tsv => Some(b'\t'),
+            None => policy.delimiter,
         };
+        let read_policy = ReadPolicy {
+            delimiter,
+            ..policy.clone()
+        };
+        let df = match format {
+            Format::Csv => read_csv_checked(f, wanted, required, &read_policy, &mut read),
+            _ => read_ndjson_checked(f, wanted, policy, &mut read),
+        };
+        // A file unpacked from an archive is named as the archive's entry.
+        let mut df = df.map_err(|e| match f != name {
+            true => Error::BadInputSet {
+                path: name.clone(),
+                message: e.to_string().replace(&format!("{}: ", f.display()), ""),
+            },
+            false => e,
+        })?;
+        if f != name {
+            read.rename_file(f, name);
+        }
+        rejects.append(read);
         if files.len() > 1 {
             let lines = df.column(LINE)?.i64()? + ((i as i64) << FILE_SHIFT);
             df.with_column(lines.with_name(LINE.into()).into_column())?;
@@ -244,7 +354,7 @@ pub(super) fn open_events(
     }
     let df = stacked.ok_or_else(|| Error::EmptyInput { path: path.into() })?;
     let schema = df.schema().as_ref().clone();
-    Ok((df.lazy(), schema, format, files))
+    Ok((df.lazy(), schema, format, shown))
 }
 
 /// Collects `lf`, with polars' streaming engine when `streaming` (a scan that must not be

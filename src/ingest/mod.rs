@@ -14,6 +14,7 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 
+mod archive;
 pub mod blocks;
 mod checks;
 mod dedup;

@@ -86,7 +86,14 @@ fn read_csv_in_blocks(
             None => return Err(Error::EmptyInput { path: path.into() }),
         }
     };
-    check_header(path, &header, required, delimiter)?;
+    // Snowplow's enriched events have no header: their 131 fields in the documented order.
+    let headerless = delimiter == b'\t' && is_snowplow_enriched(&header, required);
+    let (header, after_header, lines_before) = if headerless {
+        (SNOWPLOW_ENRICHED.map(String::from).to_vec(), 0, 0)
+    } else {
+        check_header(path, &header, required, delimiter)?;
+        (header, after_header, lines_before)
+    };
     let layout = Layout {
         path,
         picks: wanted
@@ -95,6 +102,8 @@ fn read_csv_in_blocks(
             .collect(),
         header,
         delimiter,
+        // Snowplow writes JSON fields unquoted: a quote is text there.
+        quoting: !headerless,
         max_field_bytes: policy.max_field_bytes,
     };
 
@@ -188,6 +197,151 @@ fn count_crlf(text: &[u8]) -> u64 {
     memchr::memmem::find_iter(text, b"\r\n").count() as u64
 }
 
+/// Whether a tab-separated file's first record is a Snowplow enriched event rather than
+/// a header: as many fields as the format has, none of them a column name asked for.
+fn is_snowplow_enriched(first: &[String], required: &[&str]) -> bool {
+    first.len() == SNOWPLOW_ENRICHED.len()
+        && !first
+            .iter()
+            .any(|f| required.contains(&f.as_str()) || SNOWPLOW_ENRICHED.contains(&f.as_str()))
+}
+
+/// The fields of Snowplow's enriched event TSV, in order (Snowplow's documentation,
+/// "Enriched stream TSV file format"): the files carry no header.
+pub const SNOWPLOW_ENRICHED: [&str; 131] = [
+    "app_id",
+    "platform",
+    "etl_tstamp",
+    "collector_tstamp",
+    "dvce_created_tstamp",
+    "event",
+    "event_id",
+    "txn_id",
+    "name_tracker",
+    "v_tracker",
+    "v_collector",
+    "v_etl",
+    "user_id",
+    "user_ipaddress",
+    "user_fingerprint",
+    "domain_userid",
+    "domain_sessionidx",
+    "network_userid",
+    "geo_country",
+    "geo_region",
+    "geo_city",
+    "geo_zipcode",
+    "geo_latitude",
+    "geo_longitude",
+    "geo_region_name",
+    "ip_isp",
+    "ip_organization",
+    "ip_domain",
+    "ip_netspeed",
+    "page_url",
+    "page_title",
+    "page_referrer",
+    "page_urlscheme",
+    "page_urlhost",
+    "page_urlport",
+    "page_urlpath",
+    "page_urlquery",
+    "page_urlfragment",
+    "refr_urlscheme",
+    "refr_urlhost",
+    "refr_urlport",
+    "refr_urlpath",
+    "refr_urlquery",
+    "refr_urlfragment",
+    "refr_medium",
+    "refr_source",
+    "refr_term",
+    "mkt_medium",
+    "mkt_source",
+    "mkt_term",
+    "mkt_content",
+    "mkt_campaign",
+    "contexts",
+    "se_category",
+    "se_action",
+    "se_label",
+    "se_property",
+    "se_value",
+    "unstruct_event",
+    "tr_orderid",
+    "tr_affiliation",
+    "tr_total",
+    "tr_tax",
+    "tr_shipping",
+    "tr_city",
+    "tr_state",
+    "tr_country",
+    "ti_orderid",
+    "ti_sku",
+    "ti_name",
+    "ti_category",
+    "ti_price",
+    "ti_quantity",
+    "pp_xoffset_min",
+    "pp_xoffset_max",
+    "pp_yoffset_min",
+    "pp_yoffset_max",
+    "useragent",
+    "br_name",
+    "br_family",
+    "br_version",
+    "br_type",
+    "br_renderengine",
+    "br_lang",
+    "br_features_pdf",
+    "br_features_flash",
+    "br_features_java",
+    "br_features_director",
+    "br_features_quicktime",
+    "br_features_realplayer",
+    "br_features_windowsmedia",
+    "br_features_gears",
+    "br_features_silverlight",
+    "br_cookies",
+    "br_colordepth",
+    "br_viewwidth",
+    "br_viewheight",
+    "os_name",
+    "os_family",
+    "os_manufacturer",
+    "os_timezone",
+    "dvce_type",
+    "dvce_ismobile",
+    "dvce_screenwidth",
+    "dvce_screenheight",
+    "doc_charset",
+    "doc_width",
+    "doc_height",
+    "tr_currency",
+    "tr_total_base",
+    "tr_tax_base",
+    "tr_shipping_base",
+    "ti_currency",
+    "ti_price_base",
+    "base_currency",
+    "geo_timezone",
+    "mkt_clickid",
+    "mkt_network",
+    "etl_tags",
+    "dvce_sent_tstamp",
+    "refr_domain_userid",
+    "refr_device_tstamp",
+    "derived_contexts",
+    "domain_sessionid",
+    "derived_tstamp",
+    "event_vendor",
+    "event_name",
+    "event_format",
+    "event_version",
+    "event_fingerprint",
+    "true_tstamp",
+];
+
 /// The header record at the start of `text`: its trimmed fields, the bytes it took and
 /// the line ends in them. `None` when the record does not end within `text`.
 fn read_header(text: &[u8], delimiter: u8) -> Option<(Vec<String>, usize, u64)> {
@@ -235,6 +389,8 @@ struct Layout<'a> {
     /// The output columns: header position and name.
     picks: Vec<(usize, &'a str)>,
     delimiter: u8,
+    /// Whether `"` quotes fields (off for Snowplow's TSV).
+    quoting: bool,
     max_field_bytes: usize,
 }
 
@@ -267,6 +423,7 @@ impl Parser {
         Parser {
             core: csv_core::ReaderBuilder::new()
                 .delimiter(layout.delimiter)
+                .quoting(layout.quoting)
                 .build(),
             fields: vec![0; 4096],
             ends: vec![0; layout.header.len().max(8) * 2],

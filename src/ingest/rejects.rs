@@ -24,6 +24,10 @@ pub struct ReadPolicy {
     /// Field separator of CSV inputs (default `,`); `None` picks, per file, the common
     /// separator (`,` `;` tab `|`) that splits its header into the most fields.
     pub delimiter: Option<u8>,
+    /// The event log's own separator when set (`Some(None)`: picked per file as above);
+    /// unset, a `.tsv` file (or a headerless tab-separated one) is read with tabs and any
+    /// other with [`ReadPolicy::delimiter`], which the users and subscriptions tables use.
+    pub events_delimiter: Option<Option<u8>>,
     /// A field longer than this many bytes makes its row a reject (default 65,536).
     pub max_field_bytes: usize,
     /// When set, events with any other name are rejected as `unknown_event`.
@@ -44,6 +48,7 @@ impl ReadPolicy {
     pub fn new(now_ms: i64) -> Self {
         ReadPolicy {
             delimiter: Some(b','),
+            events_delimiter: None,
             max_field_bytes: 65_536,
             known_events: None,
             now_ms,
@@ -242,6 +247,18 @@ impl Rejects {
         }
         let room = MAX_KEPT.saturating_sub(self.rows.len());
         self.rows.extend(later.rows.into_iter().take(room));
+    }
+
+    /// Names `from`'s rows and tally as `to`'s (a file unpacked from an archive is
+    /// reported as the archive's entry).
+    pub fn rename_file(&mut self, from: &Path, to: &Path) {
+        let (from, to) = (from.display().to_string(), to.display().to_string());
+        if let Some(t) = self.files.remove(&from) {
+            self.files.insert(to.clone(), t);
+        }
+        for r in self.rows.iter_mut().filter(|r| r.file == from) {
+            r.file = to.clone();
+        }
     }
 
     /// Records how many data rows `file` had.

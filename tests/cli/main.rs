@@ -4,6 +4,7 @@
 mod errors;
 mod exports;
 mod fault;
+mod landed;
 mod list;
 mod nightly;
 mod pipeline;
