@@ -141,13 +141,15 @@ pub struct ReportArgs {
 /// Where the data comes from.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Event log: CSV, CSV.gz, NDJSON(.gz) or Parquet with user_id, timestamp, event
-    /// [, value, session_id, event_id] (or the fields of --preset / --column); a file, a
-    /// folder of files (hive-partitioned Parquet too) or a quoted glob.
+    /// Event log: CSV/TSV, NDJSON or Parquet (plain or gzipped, or a zip of them) with
+    /// user_id, timestamp, event [, value, session_id, event_id] (or the fields of
+    /// --preset / --column); a file, a folder of files (hive-partitioned Parquet too) or a
+    /// quoted glob.
     #[arg(long)]
     pub events: PathBuf,
-    /// Read an analytics tool's export as it is: its user id (with the anonymous id as
-    /// fallback), event name, timestamp and event id fields.
+    /// Read an analytics tool's export as it is: its identified user and anonymous ids
+    /// (visits before sign-up count as the user's; anonymous-only traffic and identity
+    /// calls are counted, not scored), event name, timestamp and event id fields.
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
     /// Map a field to the export's column: `user_id=uid`, `anonymous_id=anon`,
