@@ -359,3 +359,43 @@ fn a_night_runs_on_a_segment_s3_folder_and_scores_identified_users_only() {
     let plain_users: BTreeSet<&str> = plain_rows.iter().map(|r| r[plain_user].as_str()).collect();
     assert_eq!(listed, plain_users);
 }
+
+#[test]
+fn shards_of_a_segment_folder_merge_into_the_whole_list() {
+    let dir = tempfile::tempdir().unwrap();
+    segment_s3(dir.path());
+    let (features, model) = (default_features(), repo().join("models/sample.json"));
+    let score = |shard: Option<&str>, out: &str| {
+        let mut args = vec![
+            "-q",
+            "score",
+            "--events",
+            "segment-logs",
+            "--preset",
+            "segment",
+            "--features",
+            s(&features),
+            "--model",
+            s(&model),
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            out,
+        ];
+        if let Some(sh) = shard {
+            args.extend(["--shard", sh]);
+        }
+        ok(dir.path(), &args);
+    };
+    score(None, "whole.csv");
+    score(Some("2/2"), "part-2.jsonl");
+    score(Some("1/2"), "part-1.jsonl");
+    ok(
+        dir.path(),
+        &["-q", "merge", "--out", "merged.csv", "part-2.jsonl", "part-1.jsonl"],
+    );
+    let whole = fs::read(dir.path().join("whole.csv")).unwrap();
+    assert!(whole.len() > 1000);
+    // Visits before sign-up are linked before a shard keeps its users: the same list.
+    assert!(whole == fs::read(dir.path().join("merged.csv")).unwrap());
+}
