@@ -78,41 +78,36 @@ pub(super) fn applies(map: &ColumnMap) -> bool {
 /// drops anonymous traffic and identity calls. Rows with no id at all are kept, for the
 /// checks to reject as a missing `user_id`.
 pub(super) fn resolve(df: DataFrame, map: &ColumnMap) -> Result<(DataFrame, IdentitySummary)> {
-    let user = df.column("user_id")?.str()?.clone();
-    let anon = match df.column(ANON) {
-        Ok(c) => Some(c.str()?.clone()),
-        Err(_) => None,
-    };
-    let event = df.column("event")?.str()?.clone();
-    let ts = df.column("ts")?.i64()?.clone();
+    resolve_in(&df, map).and_then(|(user, keep, summary)| finish(df, user, keep, summary))
+}
+
+/// The resolved user column, the rows to keep, and the counts.
+fn resolve_in(
+    df: &DataFrame,
+    map: &ColumnMap,
+) -> Result<(StringChunked, BooleanChunked, IdentitySummary)> {
     let n = df.height();
+    let user = df.column("user_id")?.str()?;
+    let no_anon;
+    let anon = match df.column(ANON) {
+        Ok(c) => c.str()?,
+        Err(_) => {
+            no_anon = StringChunked::full_null(ANON.into(), n);
+            &no_anon
+        }
+    };
+    let event = df.column("event")?.str()?;
+    let ts = df.column("ts")?.i64()?;
     let prefixes = &map.anonymous_prefixes;
     let identity: HashSet<&str> = map.identity_events.iter().map(String::as_str).collect();
 
-    // Each row's identified user and anonymous id.
-    let mut ids: Vec<(Option<&str>, Option<&str>)> = Vec::with_capacity(n);
-    let mut anon_iter = anon.as_ref().map(|a| a.iter());
-    for u in user.iter() {
-        let a = anon_iter
-            .as_mut()
-            .and_then(|it| it.next().flatten())
-            .filter(|a| !a.is_empty());
-        let u = u.filter(|u| !u.is_empty());
-        let row = match u {
-            Some(u) => match prefixes.iter().find(|p| u.starts_with(p.as_str())) {
-                Some(p) => (None, a.or(Some(&u[p.len()..]).filter(|s| !s.is_empty()))),
-                None if Some(u) == a => (None, a),
-                None => (Some(u), a),
-            },
-            None => (None, a),
-        };
-        ids.push(row);
-    }
+    let ids = |u, a| split_ids(u, a, prefixes);
+    let rows = || user.iter().zip(anon.iter());
 
     // Links: anonymous id → the user of its earliest event carrying both.
     let mut links: HashMap<&str, (i64, &str)> = HashMap::new();
-    for ((u, a), t) in ids.iter().zip(ts.iter()) {
-        if let (Some(u), Some(a)) = (u, a) {
+    for ((u, a), t) in rows().zip(ts.iter()) {
+        if let (Some(u), Some(a)) = ids(u, a) {
             let t = t.unwrap_or(i64::MAX);
             let e = links.entry(a).or_insert((t, u));
             if t < e.0 {
@@ -124,51 +119,75 @@ pub(super) fn resolve(df: DataFrame, map: &ColumnMap) -> Result<(DataFrame, Iden
     let mut summary = IdentitySummary::default();
     let mut anonymous: HashSet<&str> = HashSet::new();
     let mut stitched: HashSet<&str> = HashSet::new();
-    let mut keep = Vec::with_capacity(n);
-    let mut resolved: Vec<Option<&str>> = Vec::with_capacity(n);
-    for ((u, a), e) in ids.iter().zip(event.iter()) {
-        let call = e.is_some_and(|e| identity.contains(e));
-        let who = match (u, a) {
-            (Some(u), _) => Some(*u),
-            (None, Some(a)) => match links.get(a) {
-                Some(&(_, u)) => {
-                    if !call {
-                        summary.stitched_rows += 1;
-                        stitched.insert(a);
+    let mut keep: Vec<bool> = Vec::with_capacity(n);
+    let resolved: StringChunked = rows()
+        .zip(event.iter())
+        .map(|((u, a), e)| {
+            let call = e.is_some_and(|e| identity.contains(e));
+            summary.identity_calls += u64::from(call);
+            let who = match ids(u, a) {
+                (Some(u), _) => Some(u),
+                (None, Some(a)) => match links.get(a) {
+                    Some(&(_, u)) => {
+                        if !call {
+                            summary.stitched_rows += 1;
+                            stitched.insert(a);
+                        }
+                        Some(u)
                     }
-                    Some(u)
-                }
-                None => {
-                    if !call {
-                        summary.anonymous_rows += 1;
-                        anonymous.insert(a);
+                    None => {
+                        if !call {
+                            summary.anonymous_rows += 1;
+                            anonymous.insert(a);
+                        }
+                        keep.push(false);
+                        return None;
                     }
-                    keep.push(false);
-                    resolved.push(None);
-                    if call {
-                        summary.identity_calls += 1;
-                    }
-                    continue;
-                }
-            },
-            (None, None) => None,
-        };
-        if call {
-            summary.identity_calls += 1;
-        }
-        keep.push(!call);
-        resolved.push(who);
-    }
+                },
+                // No id at all: kept for the checks to reject as a missing user_id.
+                (None, None) => None,
+            };
+            keep.push(!call);
+            who
+        })
+        .collect();
     summary.anonymous_visitors = anonymous.len() as u64;
     summary.stitched_ids = stitched.len() as u64;
+    let keep: BooleanChunked = keep.into_iter().map(Some).collect();
+    Ok((resolved, keep, summary))
+}
 
-    let resolved: StringChunked = resolved.into_iter().collect();
-    let mut df = df;
-    df.with_column(resolved.with_name("user_id".into()).into_column())?;
-    if anon.is_some() {
+/// A row's identified user and anonymous id, from its two id columns.
+fn split_ids<'s>(
+    user: Option<&'s str>,
+    anon: Option<&'s str>,
+    anonymous_prefixes: &[String],
+) -> (Option<&'s str>, Option<&'s str>) {
+    let a = anon.filter(|a| !a.is_empty());
+    match user.filter(|u| !u.is_empty()) {
+        Some(u) => match anonymous_prefixes
+            .iter()
+            .find(|p| u.starts_with(p.as_str()))
+        {
+            Some(p) => (None, a.or(Some(&u[p.len()..]).filter(|s| !s.is_empty()))),
+            None if Some(u) == a => (None, a),
+            None => (Some(u), a),
+        },
+        None => (None, a),
+    }
+}
+
+/// `df` with the resolved user column, without [`ANON`], and only the rows kept.
+fn finish(
+    mut df: DataFrame,
+    user: StringChunked,
+    keep: BooleanChunked,
+    summary: IdentitySummary,
+) -> Result<(DataFrame, IdentitySummary)> {
+    df.with_column(user.with_name("user_id".into()).into_column())?;
+    if df.column(ANON).is_ok() {
         df = df.drop(ANON)?;
     }
-    let keep: BooleanChunked = keep.into_iter().map(Some).collect();
     let df = if keep.all() { df } else { df.filter(&keep)? };
     Ok((df, summary))
 }
