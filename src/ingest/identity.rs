@@ -15,6 +15,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use foldhash::fast::FixedState;
+
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -105,7 +107,7 @@ fn resolve_in(
     let rows = || user.iter().zip(anon.iter());
 
     // Links: anonymous id → the user of its earliest event carrying both.
-    let mut links: HashMap<&str, (i64, &str)> = HashMap::new();
+    let mut links: HashMap<&str, (i64, &str), FixedState> = HashMap::default();
     for ((u, a), t) in rows().zip(ts.iter()) {
         if let (Some(u), Some(a)) = ids(u, a) {
             let t = t.unwrap_or(i64::MAX);
@@ -115,44 +117,55 @@ fn resolve_in(
             }
         }
     }
+    // A row's user: its own, the one its anonymous id is linked to, or none.
+    let owner = |u, a| match ids(u, a) {
+        (Some(u), _) => Ok(Some(u)),
+        (None, Some(a)) => links.get(a).map(|&(_, u)| Some(u)).ok_or(a),
+        (None, None) => Ok(None),
+    };
 
     let mut summary = IdentitySummary::default();
-    let mut anonymous: HashSet<&str> = HashSet::new();
-    let mut stitched: HashSet<&str> = HashSet::new();
+    let mut anonymous: HashSet<&str, FixedState> = HashSet::default();
+    let mut stitched: HashSet<&str, FixedState> = HashSet::default();
     let mut keep: Vec<bool> = Vec::with_capacity(n);
-    let resolved: StringChunked = rows()
-        .zip(event.iter())
-        .map(|((u, a), e)| {
-            let call = e.is_some_and(|e| identity.contains(e));
-            summary.identity_calls += u64::from(call);
-            let who = match ids(u, a) {
-                (Some(u), _) => Some(u),
-                (None, Some(a)) => match links.get(a) {
-                    Some(&(_, u)) => {
-                        if !call {
-                            summary.stitched_rows += 1;
-                            stitched.insert(a);
-                        }
-                        Some(u)
+    // Whether any row's user is not the one its column holds.
+    let mut changed = false;
+    for ((u, a), e) in rows().zip(event.iter()) {
+        let call = e.is_some_and(|e| identity.contains(e));
+        summary.identity_calls += u64::from(call);
+        let who = match ids(u, a) {
+            (Some(who), _) => Some(who),
+            (None, Some(a)) => match links.get(a) {
+                Some(&(_, who)) => {
+                    if !call {
+                        summary.stitched_rows += 1;
+                        stitched.insert(a);
                     }
-                    None => {
-                        if !call {
-                            summary.anonymous_rows += 1;
-                            anonymous.insert(a);
-                        }
-                        keep.push(false);
-                        return None;
+                    Some(who)
+                }
+                None => {
+                    if !call {
+                        summary.anonymous_rows += 1;
+                        anonymous.insert(a);
                     }
-                },
-                // No id at all: kept for the checks to reject as a missing user_id.
-                (None, None) => None,
-            };
-            keep.push(!call);
-            who
-        })
-        .collect();
+                    keep.push(false);
+                    continue;
+                }
+            },
+            (None, None) => None,
+        };
+        changed |= who != u.filter(|u| !u.is_empty());
+        keep.push(!call);
+    }
     summary.anonymous_visitors = anonymous.len() as u64;
     summary.stitched_ids = stitched.len() as u64;
+    let resolved = if changed {
+        rows()
+            .map(|(u, a)| owner(u, a).ok().flatten())
+            .collect::<StringChunked>()
+    } else {
+        user.clone()
+    };
     let keep: BooleanChunked = keep.into_iter().map(Some).collect();
     Ok((resolved, keep, summary))
 }

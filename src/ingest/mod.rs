@@ -289,6 +289,17 @@ pub fn load_events_with(
             "not a number",
         ));
     }
+    if value.is_some() {
+        // `inf`, `NaN`, `1e309`: numbers no feature can sum.
+        checks.push(Check::new(
+            col("value")
+                .is_not_null()
+                .and(col("value").is_finite().not()),
+            RejectClass::UnparseableValue,
+            if value_text { "value_raw" } else { "value" },
+            "not a finite number",
+        ));
+    }
     if let Some(known) = &policy.known_events {
         let known = Arc::new(known.clone());
         checks.push(Check::new(

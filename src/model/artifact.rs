@@ -127,7 +127,41 @@ impl ChurnModel {
             }
             None => return Err(bad("no format_version: not a churnrisk model".into())),
         }
-        serde_json::from_value(version).map_err(|e| bad(e.to_string()))
+        let model: ChurnModel = serde_json::from_value(version).map_err(|e| bad(e.to_string()))?;
+        model.check_parameters().map_err(bad)?;
+        Ok(model)
+    }
+
+    /// Refuses parameters that cannot score: a zero, negative or non-finite scale, a
+    /// non-finite mean, or a coefficient or intercept that is not a finite log-odds of a
+    /// sane size (beyond ±1e6 per standard deviation no fit produces; it would turn every
+    /// probability into 0, 1 or NaN).
+    fn check_parameters(&self) -> std::result::Result<(), String> {
+        const MAX_LOG_ODDS: f64 = 1e6;
+        for f in &self.features {
+            if !(f.std.is_finite() && f.std > 0.0) {
+                return Err(format!(
+                    "feature `{}` has scale (std) {}: it must be a positive number",
+                    f.name, f.std
+                ));
+            }
+            if !f.mean.is_finite() {
+                return Err(format!("feature `{}` has mean {}", f.name, f.mean));
+            }
+            if !(f.coefficient.is_finite() && f.coefficient.abs() <= MAX_LOG_ODDS) {
+                return Err(format!(
+                    "feature `{}` has coefficient {}: not a fitted log-odds",
+                    f.name, f.coefficient
+                ));
+            }
+        }
+        if !(self.intercept.is_finite() && self.intercept.abs() <= MAX_LOG_ODDS) {
+            return Err(format!(
+                "intercept {}: not a fitted log-odds",
+                self.intercept
+            ));
+        }
+        Ok(())
     }
 
     /// Writes the model atomically (pretty JSON, trailing newline).
@@ -282,6 +316,38 @@ mod tests {
             ChurnModel::load(&p).unwrap_err(),
             Error::BadModel { .. }
         ));
+    }
+
+    #[test]
+    fn refuses_parameters_that_cannot_score() {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sample.json");
+        let good: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&sample).unwrap()).unwrap();
+        let p = dir.path().join("m.json");
+        std::fs::write(&p, good.to_string()).unwrap();
+        assert!(ChurnModel::load(&p).is_ok());
+        let cases: [(&str, serde_json::Value, &str); 5] = [
+            ("/features/0/std", 0.0.into(), "scale (std) 0"),
+            ("/features/1/std", (-1.0).into(), "scale (std) -1"),
+            (
+                "/features/0/coefficient",
+                1e308.into(),
+                "not a fitted log-odds",
+            ),
+            ("/features/2/mean", serde_json::Value::Null, "invalid type"),
+            ("/intercept", (-1e300).into(), "intercept"),
+        ];
+        for (at, value, says) in cases {
+            let mut bad = good.clone();
+            *bad.pointer_mut(at).unwrap() = value;
+            std::fs::write(&p, bad.to_string()).unwrap();
+            let err = ChurnModel::load(&p).unwrap_err();
+            assert!(
+                matches!(err, Error::BadModel { ref message, .. } if message.contains(says)),
+                "{at}: {err}"
+            );
+        }
     }
 
     #[test]
