@@ -41,7 +41,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
     let users = events.df.column("user_id")?.n_unique()?;
     let names = churnrisk::features::event_names(events)?;
     if !super::logging::is_quiet() {
-        println!(
+        crate::cmd::sayln!(
             "{}: {} events of {} users, {} event types, {} to {}{}",
             args.input.events.display(),
             events.rows(),
@@ -54,21 +54,21 @@ pub fn run(args: CheckArgs) -> Result<()> {
             } else {
                 ""
             }
-        );
+        )?;
         let summary = inputs
             .rejects
             .summary(args.input.validation.rejects.as_deref());
-        println!(
+        crate::cmd::sayln!(
             "set aside: {} rows ({} lost, {} duplicates)",
             summary.total,
             summary.lost,
             summary.total - summary.lost
-        );
+        )?;
         if let Some(line) = events.identity.describe() {
-            println!("{line}");
+            crate::cmd::sayln!("{line}")?;
         }
         if events.files.len() > 1 {
-            println!("read {} files", events.files.len());
+            crate::cmd::sayln!("read {} files", events.files.len())?;
         }
     }
     if checked {

@@ -47,33 +47,36 @@ pub fn run(args: CompareArgs) -> Result<()> {
         Ok(evaluate(&p, &y))
     };
     let (ma, mb) = (evaluate_model(&a)?, evaluate_model(&b)?);
-    println!(
+    crate::cmd::sayln!(
         "labelled date {} ({} users, {} churned)",
         format_date(t),
         ma.rows,
         ma.churned
-    );
-    println!(
+    )?;
+    crate::cmd::sayln!(
         "  {:<22} {:>10} {:>10} {:>10}",
-        "metric", "model", "against", "difference"
-    );
+        "metric",
+        "model",
+        "against",
+        "difference"
+    )?;
     for (name, f) in churnrisk::model::evaluate::HEADLINE {
-        println!(
+        crate::cmd::sayln!(
             "  {:<22} {:>10.4} {:>10.4} {:>+10.4}",
             name,
             f(&ma),
             f(&mb),
             f(&ma) - f(&mb)
-        );
+        )?;
     }
     for (name, m) in [("model", &a), ("against", &b)] {
         // A model trained as of T saw every labelled date up to T − horizon.
         let trained = parse_as_of(&m.training.as_of)?;
         if t <= trained - i64::from(m.label.horizon_days) * DAY_MS {
-            println!(
+            crate::cmd::sayln!(
                 "  note: the {name} model (trained as of {}) was fitted on this date too: its figures are in-sample",
                 m.training.as_of
-            );
+            )?;
         }
     }
     if let Some(out) = &args.out {

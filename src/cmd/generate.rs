@@ -67,7 +67,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             done.brought_back
         );
         if !super::logging::is_quiet() {
-            println!("{}", serde_json::to_string(&done)?);
+            crate::cmd::sayln!("{}", serde_json::to_string(&done)?)?;
         }
     }
     Ok(())

@@ -10,6 +10,25 @@ use churnrisk::labels::{Definition, LabelRule, Signal, Sources};
 
 use crate::cli::{Cli, Command, InputArgs, LabelArgs, SignalArg, ValidationArgs};
 
+/// `print!` that returns the write's result: a closed pipe (`churnrisk check … | head`)
+/// ends the command quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `println!` that returns the write's result (see [`say!`]).
+macro_rules! sayln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+pub(crate) use {say, sayln};
+
 mod check;
 mod compare;
 mod generate;
@@ -283,7 +302,7 @@ pub fn write_ranked(
     write_list(out, &view.select(&rows), with_crm, as_of)
         .with_context(|| format!("writing {}", out.display()))?;
     if !logging::is_quiet() {
-        print!("{}", churnrisk::report::ranked_summary(&rows, 10));
+        crate::cmd::say!("{}", churnrisk::report::ranked_summary(&rows, 10))?;
     }
     info!("ranked list written to {}", out.display());
     Ok(())

@@ -67,12 +67,12 @@ pub fn run(args: ReportArgs) -> Result<()> {
     write_atomic(&json_path, json.as_bytes())
         .with_context(|| format!("writing {}", json_path.display()))?;
     if !super::logging::is_quiet() {
-        println!(
+        crate::cmd::sayln!(
             "report written to {} ({} KB) and {}",
             args.out.display(),
             html.len() / 1024,
             json_path.display()
-        );
+        )?;
     }
     Ok(())
 }

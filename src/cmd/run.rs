@@ -239,7 +239,7 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     m.write(&manifest_path)
         .with_context(|| format!("writing {}", manifest_path.display()))?;
     if !logging::is_quiet() {
-        print!("{}", ranked_summary(&rows, 10));
+        crate::cmd::say!("{}", ranked_summary(&rows, 10))?;
     }
     info!("lists written to {}", s.out.display());
     Ok(())
@@ -380,15 +380,20 @@ fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
     let events = &inputs.events;
     let mut files = Vec::with_capacity(events.files.len() + 3);
     for f in &events.files {
-        let rows = inputs
+        // A file's rows, or the rows of an archive's entries (`archive.zip:entry`).
+        let name = f.display().to_string();
+        let entries = format!("{name}:");
+        let rows: u64 = inputs
             .rejects
             .files
-            .get(&f.display().to_string())
-            .map(|t| t.rows_read as usize)
-            .filter(|&n| n > 0);
+            .iter()
+            .filter(|(k, _)| **k == name || k.starts_with(&entries))
+            .map(|(_, t)| t.rows_read)
+            .sum();
+        let rows = Some(rows as usize).filter(|&n| n > 0);
         let rows = match rows {
-            Some(n) => Some(n),
-            None => Some(churnrisk::ingest::parquet_rows(f)?),
+            None if churnrisk::ingest::is_parquet(f) => Some(churnrisk::ingest::parquet_rows(f)?),
+            rows => rows,
         };
         files.push(FileEntry::new("events", f, rows)?);
     }

@@ -53,7 +53,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .save(&args.model)
         .with_context(|| format!("writing model {}", args.model.display()))?;
     if !super::logging::is_quiet() {
-        print!("{}", training_summary(&model));
+        crate::cmd::say!("{}", training_summary(&model))?;
     }
     tracing::info!("model written to {}", args.model.display());
     Ok(())

@@ -74,7 +74,7 @@ pub(super) fn unpack(path: &Path) -> Result<Unpacked> {
         let shown = PathBuf::from(format!("{}:{}", path.display(), name.display()));
         entries.push((to, shown));
     }
-    entries.sort_by(|a, b| a.1.cmp(&b.1));
+    entries.sort_by(|a, b| super::files::natural_order(&a.1, &b.1));
     Ok(Unpacked { _dir: dir, entries })
 }
 

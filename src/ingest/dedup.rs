@@ -220,10 +220,18 @@ pub(super) fn find_repeats(
     let event = df.column("event")?.str()?;
     let value = df.column("value")?.f64()?;
     let session = df.column("session_id")?.str()?;
+    // Two events with their own ids are two events, however alike (two page views in
+    // the same second): only rows whose ids are equal too are copies.
+    let id = if event_id {
+        Some(df.column("event_id")?.str()?)
+    } else {
+        None
+    };
     let same = |a: usize, b: usize| {
         event.get(a) == event.get(b)
             && value.get(a).map(f64::to_bits) == value.get(b).map(f64::to_bits)
             && session.get(a) == session.get(b)
+            && id.is_none_or(|id| id.get(a) == id.get(b))
     };
     let per_user = groups.per_user_with_times();
     // (repeat, first copy) pairs of each user: within each run of equal times.

@@ -1,14 +1,14 @@
 //! Which files an input names (a file, a folder, a glob) and their format, where a row's
 //! line points (file and line of a multi-file input), and the opening of each format.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
 use super::ndjson::{is_ndjson, read_ndjson_checked};
 use super::reader::read_csv_checked;
-use super::rejects::{ReadPolicy, Rejects};
+use super::rejects::{Finding, ReadPolicy, Rejects};
 use super::{require_column, LINE};
 use crate::error::{Error, Result};
 
@@ -177,8 +177,41 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
     } else {
         return Err(Error::MissingFile { path: path.into() });
     }
-    files.sort();
+    files.sort_by(|a, b| natural_order(a, b));
     Ok(files)
+}
+
+/// Paths in the order a person reads them: runs of digits compare as numbers, so an
+/// export's hour `_8` comes before `_14` (and the earlier copy of a retried event is the
+/// one kept).
+pub(super) fn natural_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    let (a, b) = (a.to_string_lossy(), b.to_string_lossy());
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return std::cmp::Ordering::Equal,
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (&a[..da], &b[..db]);
+                let strip = |n: &'_ [u8]| -> usize { n.iter().take_while(|&&c| c == b'0').count() };
+                let (ta, tb) = (&na[strip(na)..], &nb[strip(nb)..]);
+                let order = ta.len().cmp(&tb.len()).then(ta.cmp(tb)).then(da.cmp(&db));
+                if order != std::cmp::Ordering::Equal {
+                    return order;
+                }
+                (a, b) = (&a[da..], &b[db..]);
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                (a, b) = (&a[1..], &b[1..]);
+            }
+        }
+    }
 }
 
 /// Bits of [`LINE`] holding the line within a file when a log has several files: the
@@ -213,19 +246,22 @@ impl<'a> Origin<'a> {
 /// Opens an event log as a lazy frame of its own columns plus [`LINE`]: text files go
 /// through the checked readers (every file of a folder or glob, stacked), Parquet is
 /// scanned lazily with its own types (a folder or glob as one dataset, hive partitions
-/// read as columns). Returns the files read.
+/// read as columns). Returns the files read by their names in messages (an archive's
+/// entries as `archive.zip:entry`), and the files the input names (archives whole).
+#[allow(clippy::type_complexity)]
 pub(super) fn open_events(
     path: &Path,
     wanted: &[&str],
     required: &[&str],
     policy: &ReadPolicy,
     rejects: &mut Rejects,
-) -> Result<(LazyFrame, Schema, Format, Vec<PathBuf>)> {
+) -> Result<(LazyFrame, Schema, Format, Vec<PathBuf>, Vec<PathBuf>)> {
     // Archives are unpacked (kept until the files are read) and stand for their files.
     let mut unpacked = Vec::new();
     // (file to read, its name in messages, how it is read)
     let mut files: Vec<(PathBuf, PathBuf, Content)> = Vec::new();
-    for f in input_files(path)? {
+    let sources = input_files(path)?;
+    for f in sources.iter().cloned() {
         match content_of(&f)? {
             Some(Content::Zip) => {
                 let u = super::archive::unpack(&f)?;
@@ -251,22 +287,35 @@ pub(super) fn open_events(
         Content::Events(f) => *f,
         Content::Tsv | Content::Zip => Format::Csv,
     };
-    let formats: BTreeSet<String> = files
-        .iter()
-        .map(|(_, _, c)| format!("{:?}", format_of_content(c)))
-        .collect();
+    // One file of each format, to name in a message.
+    let mut formats: BTreeMap<String, &Path> = BTreeMap::new();
+    for (_, shown, c) in &files {
+        formats
+            .entry(format!("{:?}", format_of_content(c)))
+            .or_insert(shown);
+    }
     if formats.len() > 1 {
+        let seen: Vec<String> = formats
+            .iter()
+            .map(|(f, p)| format!("{f} such as {}", p.display()))
+            .collect();
         return Err(Error::BadInputSet {
             path: path.into(),
-            message: "the files are of several formats; give one format at a time".into(),
+            message: format!(
+                "the files are of several formats ({}); give one format at a time",
+                seen.join(", ")
+            ),
         });
     }
     let Some(format) = files.first().map(|(_, _, c)| format_of_content(c)) else {
         return Err(Error::EmptyInput { path: path.into() });
     };
+    // One file must hold rows; in a set of files, one without (an hour without events)
+    // is skipped and noted.
+    let several = files.len() > 1;
     for (f, shown, _) in &files {
         let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
-        if meta.len() == 0 {
+        if meta.len() == 0 && !several {
             return Err(Error::EmptyInput {
                 path: shown.clone(),
             });
@@ -289,7 +338,7 @@ pub(super) fn open_events(
         let schema = lf.collect_schema()?.as_ref().clone();
         // Row numbers as polars' index type: see `lines_of`.
         let lf = lf.with_row_index(LINE, Some(1));
-        return Ok((lf, schema, format, shown));
+        return Ok((lf, schema, format, shown, sources));
     }
     let mut frames = Vec::with_capacity(files.len());
     for (i, (f, name, content)) in files.iter().enumerate() {
@@ -307,6 +356,13 @@ pub(super) fn open_events(
         let df = match format {
             Format::Csv => read_csv_checked(f, wanted, required, &read_policy, &mut read),
             _ => read_ndjson_checked(f, wanted, policy, &mut read),
+        };
+        let df = match df {
+            Err(Error::EmptyInput { .. }) if several => {
+                rejects.finding(name, Finding::NoRows, 1);
+                continue;
+            }
+            df => df,
         };
         // A file unpacked from an archive is named as the archive's entry.
         let mut df = df.map_err(|e| match f != name {
@@ -354,7 +410,7 @@ pub(super) fn open_events(
     }
     let df = stacked.ok_or_else(|| Error::EmptyInput { path: path.into() })?;
     let schema = df.schema().as_ref().clone();
-    Ok((df.lazy(), schema, format, shown))
+    Ok((df.lazy(), schema, format, shown, sources))
 }
 
 /// Collects `lf`, with polars' streaming engine when `streaming` (a scan that must not be
@@ -365,4 +421,70 @@ pub(super) fn collect(lf: LazyFrame, streaming: bool) -> Result<DataFrame> {
     } else {
         lf.collect()?
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_sort_as_people_read_them() {
+        let mut names: Vec<PathBuf> = [
+            "p_2026-07-01_14#0.json.gz",
+            "p_2026-07-01_8#1.json.gz",
+            "p_2026-07-01_8#0.json.gz",
+            "p_2026-07-01_08#0.json.gz",
+            "p_2026-07-02_0#0.json.gz",
+            "a.json",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        names.sort_by(|a, b| natural_order(a, b));
+        let got: Vec<String> = names.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "a.json",
+                "p_2026-07-01_8#0.json.gz",
+                "p_2026-07-01_8#1.json.gz",
+                // Equal numbers: the shorter spelling first.
+                "p_2026-07-01_08#0.json.gz",
+                "p_2026-07-01_14#0.json.gz",
+                "p_2026-07-02_0#0.json.gz",
+            ]
+        );
+    }
+
+    #[test]
+    fn formats_are_known_by_content_when_the_name_does_not_say() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, b"{\"type\": \"track\"}\n").unwrap();
+        let segment = write("1783296000000.a1b2.gz", &gz.finish().unwrap());
+        assert_eq!(
+            content_of(&segment).unwrap(),
+            Some(Content::Events(Format::Ndjson))
+        );
+        let tsv = write("part-0000", "a\tb\tc\td\te\tf\tg\th\ti\tj\n".as_bytes());
+        assert_eq!(content_of(&tsv).unwrap(), Some(Content::Tsv));
+        let zip = write("export", b"PK\x03\x04rest");
+        assert_eq!(content_of(&zip).unwrap(), Some(Content::Zip));
+        let parquet = write("data", b"PAR1....");
+        assert_eq!(
+            content_of(&parquet).unwrap(),
+            Some(Content::Events(Format::Parquet))
+        );
+        assert_eq!(content_of(&write("notes.txt", b"hello\n")).unwrap(), None);
+        assert_eq!(content_of(&write("empty", b"")).unwrap(), None);
+        assert_eq!(
+            content_of(&write("x.tsv.gz", b"")).unwrap(),
+            Some(Content::Events(Format::Csv))
+        );
+    }
 }

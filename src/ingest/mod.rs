@@ -68,7 +68,8 @@ pub struct Events {
     /// (`features::event_names`): a run asks twice, to check the feature file against
     /// the log and to number the events. Leave it empty when making a log by hand.
     pub names: OnceLock<BTreeSet<String>>,
-    /// The files read (one for a single file; every file of a folder, glob or archive).
+    /// The files the input names (one for a single file; every file of a folder or glob;
+    /// an archive as itself, not its entries).
     pub files: Vec<PathBuf>,
     /// Anonymous traffic, stitched visits and identity calls (all zero for the canonical
     /// layout, which has no anonymous id).
@@ -157,7 +158,8 @@ pub fn load_events_with(
             required.push(only.as_str());
         }
     }
-    let (lf, schema, format, files) = open_events(path, &wanted, &required, policy, rejects)?;
+    let (lf, schema, format, files, sources) =
+        open_events(path, &wanted, &required, policy, rejects)?;
     // Rows of text files carry their file in the line number; a Parquet dataset's are
     // numbered across it.
     let origin = Origin {
@@ -421,9 +423,17 @@ pub fn load_events_with(
         sessions_derived,
         groups: Some(Arc::new(groups)),
         names: OnceLock::new(),
-        files,
+        files: sources,
         identity: summary,
     })
+}
+
+/// Whether `path` is a Parquet file (by its name or its first bytes).
+pub fn is_parquet(path: &Path) -> bool {
+    matches!(
+        files::content_of(path),
+        Ok(Some(files::Content::Events(Format::Parquet)))
+    )
 }
 
 /// The rows of a Parquet file, from its footer.
@@ -689,15 +699,21 @@ fn missing_source(path: &Path, schema: &Schema, sources: &[String], map: &Column
     if let Some(p) = map.preset {
         column = format!("{column}` of preset `{}", p.name());
     }
+    let mut found = found_columns(schema);
+    if found.is_empty() {
+        // A JSON file is read for the fields looked for only.
+        found = "none of the fields looked for".into();
+    }
+    if map.preset.is_none() {
+        found.push_str(
+            "; an analytics export is read with --preset segment, amplitude, mixpanel, \
+             snowplow or ga4",
+        );
+    }
     Error::MissingColumn {
         path: path.into(),
         column,
-        found: schema
-            .iter_names()
-            .filter(|n| n.as_str() != LINE)
-            .map(|n| n.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
+        found,
     }
 }
 
@@ -881,6 +897,38 @@ mod tests {
     }
 
     #[test]
+    fn a_file_without_rows_in_a_folder_is_skipped_and_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let hours = dir.path().join("hours");
+        std::fs::create_dir(&hours).unwrap();
+        write(
+            &hours,
+            "h_1.jsonl",
+            "{\"user_id\": \"u\", \"timestamp\": \"2026-01-05T10:00:00Z\", \"event\": \"login\"}\n",
+        );
+        write(&hours, "h_2.jsonl", "");
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::fs::write(hours.join("h_3.jsonl.gz"), gz.finish().unwrap()).unwrap();
+        let mut rejects = Rejects::default();
+        let ev = load_events(&hours, &policy(), &mut rejects).unwrap();
+        assert_eq!(ev.rows(), 1);
+        assert_eq!(ev.files.len(), 3);
+        let noted: Vec<&String> = rejects
+            .files
+            .iter()
+            .filter(|(_, t)| t.findings.contains_key(&rejects::Finding::NoRows))
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(noted.len(), 2, "{:?}", rejects.files);
+        // One file alone must hold rows.
+        let only = write(dir.path(), "empty.jsonl", "");
+        assert!(matches!(
+            load_events(&only, &policy(), &mut Rejects::default()),
+            Err(Error::EmptyInput { .. })
+        ));
+    }
+
+    #[test]
     fn repeats_are_found_apart_and_out_of_time_order_and_the_first_copy_stays() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(
@@ -891,13 +939,14 @@ mod tests {
              u,2026-01-05T09:00:00Z,login,,s1,x2\n\
              v,2026-01-05T10:00:00Z,save,2.5,s1,x1\n\
              u,2026-01-05T10:00:00Z,save,2.5,s2,x3\n\
-             u,2026-01-05T10:00:00Z,save,2.50,s1,x4\n\
+             u,2026-01-05T10:00:00Z,save,2.50,s1,x1\n\
              u,2026-01-05T10:00:00Z,save,,s1,x5\n\
              u,2026-01-06T08:00:00Z,login,,s3,x2\n\
-             u,2026-01-05T10:00:00Z,save,2.5,s1,x6\n\
+             u,2026-01-05T10:00:00Z,save,2.5,s1,x1\n\
              w,2026-01-07T08:00:00Z,login,,s9,\n\
              w,2026-01-07T08:00:00Z,login,,s9,\n\
-             w,2026-01-07T09:00:00Z,save,,s9,\n",
+             w,2026-01-07T09:00:00Z,save,,s9,\n\
+             u,2026-01-05T10:00:00Z,save,2.5,s1,x7\n",
         );
         let mut rejects = Rejects::default();
         let ev = load_events(&p, &policy(), &mut rejects).unwrap();
@@ -908,7 +957,8 @@ mod tests {
             .collect();
         // Line 6 (2.50) is the value 2.5 again: a repeat of line 2, as are lines 9 and 11.
         // Line 4 is another user's, line 5 another session, line 7 has no value. Line 8
-        // repeats line 3's event id a day later.
+        // repeats line 3's event id a day later. Line 13 is line 2 with an id of its own:
+        // another event in the same second, kept.
         let exact = "same user, time, event, value and session as line";
         assert_eq!(
             found,
@@ -919,9 +969,9 @@ mod tests {
                 (8, "duplicate_event_id", "same user and event_id as line 3"),
             ]
         );
-        assert_eq!(ev.rows(), 7);
+        assert_eq!(ev.rows(), 8);
         let groups = ev.groups.as_ref().unwrap();
-        assert_eq!(groups.order.len(), 7);
+        assert_eq!(groups.order.len(), 8);
         // The grouping is of the frame left: every user's rows in time order.
         let users = ev.df.column("user_id").unwrap().str().unwrap().clone();
         let ts = ev.df.column("ts").unwrap().i64().unwrap().clone();
@@ -934,7 +984,7 @@ mod tests {
                 .windows(2)
                 .all(|w| ts.get(w[0] as usize) <= ts.get(w[1] as usize)));
         }
-        assert_eq!(groups.rows(groups.users["u"] as usize).len(), 4);
+        assert_eq!(groups.rows(groups.users["u"] as usize).len(), 5);
         // Each row's time sits beside it.
         for (k, &row) in groups.order.iter().enumerate() {
             assert_eq!(ts.get(row as usize), Some(groups.ts[k]));

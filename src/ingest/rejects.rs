@@ -127,6 +127,8 @@ pub enum Finding {
     ByteOrderMark,
     /// Lines end in CR LF (Windows); the count is the number of such line ends.
     CrlfLineEnds,
+    /// A file of a folder, glob or archive holds no rows (an hour without events): skipped.
+    NoRows,
 }
 
 /// One rejected row.
@@ -332,6 +334,8 @@ impl Rejects {
                 Finding::ByteOrderMark if *n > 1 => format!("byte-order mark removed in {n} files"),
                 Finding::ByteOrderMark => "byte-order mark removed".to_string(),
                 Finding::CrlfLineEnds => format!("{n} CRLF line ends read as line ends"),
+                Finding::NoRows if *n > 1 => format!("{n} files without rows skipped"),
+                Finding::NoRows => "no rows: skipped".to_string(),
             }));
             (
                 t.lost() > 0,
@@ -354,7 +358,7 @@ impl Rejects {
             }
             for (k, n) in &t.findings {
                 *all.findings.entry(*k).or_default() += match k {
-                    Finding::ByteOrderMark => 1,
+                    Finding::ByteOrderMark | Finding::NoRows => 1,
                     Finding::CrlfLineEnds => *n,
                 };
             }

@@ -358,6 +358,54 @@ fn a_night_runs_on_a_segment_s3_folder_and_scores_identified_users_only() {
     let plain_user = plain_header.iter().position(|h| h == "user_id").unwrap();
     let plain_users: BTreeSet<&str> = plain_rows.iter().map(|r| r[plain_user].as_str()).collect();
     assert_eq!(listed, plain_users);
+
+    // The same export zipped: the same list; the manifest names the archive.
+    let zipped = dir.path().join("segment.zip");
+    let mut w = zip::ZipWriter::new(fs::File::create(&zipped).unwrap());
+    let mut stack = vec![dir.path().join("segment-logs")];
+    let mut names = Vec::new();
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                names.push(p);
+            }
+        }
+    }
+    names.sort();
+    for p in names {
+        let name = p
+            .strip_prefix(dir.path())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(&fs::read(&p).unwrap()).unwrap();
+    }
+    w.finish().unwrap();
+    let cfg = fs::read_to_string(dir.path().join("churnrisk.toml"))
+        .unwrap()
+        .replace("events = \"segment-logs/\"", "events = \"segment.zip\"")
+        .replace("dir = \"out\"", "dir = \"out-zip\"");
+    fs::write(dir.path().join("zip.toml"), cfg).unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", "zip.toml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        fs::read(dir.path().join("out/at_risk.csv")).unwrap(),
+        fs::read(dir.path().join("out-zip/at_risk.csv")).unwrap()
+    );
+    let m: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(dir.path().join("out-zip/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let events = &m["inputs"][0];
+    assert_eq!(events["role"], "events");
+    assert!(events["path"].as_str().unwrap().ends_with("segment.zip"));
+    assert_eq!(events["rows"].as_u64().unwrap(), rows_read);
 }
 
 #[test]
@@ -392,10 +440,35 @@ fn shards_of_a_segment_folder_merge_into_the_whole_list() {
     score(Some("1/2"), "part-1.jsonl");
     ok(
         dir.path(),
-        &["-q", "merge", "--out", "merged.csv", "part-2.jsonl", "part-1.jsonl"],
+        &[
+            "-q",
+            "merge",
+            "--out",
+            "merged.csv",
+            "part-2.jsonl",
+            "part-1.jsonl",
+        ],
     );
     let whole = fs::read(dir.path().join("whole.csv")).unwrap();
     assert!(whole.len() > 1000);
     // Visits before sign-up are linked before a shard keeps its users: the same list.
     assert!(whole == fs::read(dir.path().join("merged.csv")).unwrap());
+}
+
+#[test]
+fn a_closed_pipe_ends_check_quietly() {
+    // `churnrisk check … | head -1`: the reader is gone before the summary is printed.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_churnrisk"))
+        .args(["check", "--events"])
+        .arg(landed().join("segment-logs"))
+        .args(["--preset", "segment"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
 }
