@@ -123,12 +123,17 @@ fn days_between(a: &str, b: &str) -> Option<i64> {
 /// Rotates the state files for a run at `as_of` and returns the comparison base: the
 /// state of the latest run with an earlier as-of date, if any.
 pub fn previous_state(dir: &Path, as_of: &str) -> Result<Option<ListState>> {
+    previous_state_into(dir, as_of, dir)
+}
+
+/// As [`previous_state`], writing the rotated state into `to` (a night's staging folder).
+pub fn previous_state_into(dir: &Path, as_of: &str, to: &Path) -> Result<Option<ListState>> {
     let current = dir.join(STATE_FILE);
     let previous = dir.join(PREVIOUS_FILE);
     if let Some(state) = ListState::read(&current)? {
         if state.as_of.as_str() < as_of && !state.as_of.is_empty() {
             let bytes = std::fs::read(&current).map_err(|e| Error::io(&current, e))?;
-            write_atomic(&previous, &bytes)?;
+            write_atomic(&to.join(PREVIOUS_FILE), &bytes)?;
             return Ok(Some(state));
         }
     }

@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod model;
 pub mod output;
 pub mod plays;
+pub mod publish;
 pub mod report;
 pub mod shards;
 pub mod svg;

@@ -30,6 +30,7 @@ use churnrisk::output::{
     assign_groups, crm_lookup, rank, write_csv, write_jsonl, write_parquet, ListView, RankedRow,
     Tier, TierRule,
 };
+use churnrisk::publish::Night;
 use churnrisk::report::{ranked_summary, training_summary};
 
 use super::{check_fraction, list_from, logging, Inputs};
@@ -72,7 +73,31 @@ pub fn run(args: RunArgs) -> Result<()> {
     s.input.validation.rejects = Some(s.out.join("rejects.csv"));
     let _lock = RunLock::acquire(&s.out)?;
     let mut manifest = RunManifest::begin(started_at);
-    let result = night(&args, &s, &mut manifest);
+    // Every output is staged, then published at once (`churnrisk::publish`).
+    let result = Night::begin(&s.out)
+        .map_err(anyhow::Error::from)
+        .and_then(|staged| {
+            match night(&args, &s, &staged, &mut manifest) {
+                Ok(summary) => {
+                    staged
+                        .commit()
+                        .with_context(|| format!("publishing the night in {}", s.out.display()))?;
+                    Ok(summary)
+                }
+                Err(e) => {
+                    // The reject file stays: the failure message points to it.
+                    staged.abandon(&["rejects.csv"]);
+                    Err(e)
+                }
+            }
+        });
+    let result = result.and_then(|summary| {
+        if !logging::is_quiet() {
+            crate::cmd::say!("{summary}")?;
+        }
+        info!("lists written to {}", s.out.display());
+        Ok(())
+    });
     if let Err(err) = &result {
         manifest.status = "failed".into();
         manifest.exit_code = crate::exit_code(err);
@@ -110,7 +135,8 @@ impl Stopwatch {
     }
 }
 
-fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
+/// The night, staged in `staged`; returns the terminal summary to print once published.
+fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> Result<String> {
     let mut clock = Stopwatch(Instant::now());
     let policy = s.validation.policy(Utc::now().timestamp_millis());
     let inputs = Inputs::load(&s.input, &policy)?;
@@ -118,7 +144,7 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     let rejects_path = s.out.join("rejects.csv");
     inputs
         .rejects
-        .write_csv(&rejects_path)
+        .write_csv(&staged.path("rejects.csv"))
         .with_context(|| format!("writing {}", rejects_path.display()))?;
     m.rejects = Some(inputs.rejects.summary(Some(&rejects_path)));
     m.identity = Some(inputs.events.identity).filter(|i| *i != Default::default());
@@ -222,7 +248,7 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     let mut rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &s.list.tiers)?;
     assign_groups(&mut rows, &s.list.split);
     let as_of_text = format_date(as_of);
-    let summary = publish(s, &inputs, &mut rows, &as_of_text, m)?;
+    let summary = publish(s, staged, &inputs, &mut rows, &as_of_text, m)?;
     clock.lap(m, "write");
 
     let count = |t: Tier| rows.iter().filter(|r| r.tier == t).count();
@@ -236,28 +262,31 @@ fn night(args: &RunArgs, s: &Settings, m: &mut RunManifest) -> Result<()> {
     m.status = "ok".into();
     m.finished_at = now_text();
     let manifest_path = s.out.join("manifest.json");
-    m.write(&manifest_path)
+    m.write(&staged.path("manifest.json"))
         .with_context(|| format!("writing {}", manifest_path.display()))?;
-    if !logging::is_quiet() {
-        crate::cmd::say!("{}", ranked_summary(&rows, 10))?;
-    }
-    info!("lists written to {}", s.out.display());
-    Ok(())
+    Ok(ranked_summary(&rows, 10))
 }
 
 /// Compares with the previous list, writes every list format, the changes file, the
 /// account roll-up and the list state (last, so that a killed run is redone the same way).
 fn publish(
     s: &Settings,
+    staged: &Night,
     inputs: &Inputs,
     rows: &mut [RankedRow],
     as_of: &str,
     m: &mut RunManifest,
 ) -> Result<ListSummary> {
-    let out = &s.out;
     let l = &s.list;
     let crm = crm_lookup(inputs.users.as_ref())?;
-    let previous = history::previous_state(out, as_of)?;
+    let previous = history::previous_state_into(&s.out, as_of, &staged.path(""))?;
+    // Each output is written to its staged place; messages and the manifest name the
+    // place it is published to.
+    let entry = |role: &str, staged_path: &Path, rows: Option<usize>| -> Result<FileEntry> {
+        let mut e = FileEntry::new(role, staged_path, rows)?;
+        e.path = staged.published(staged_path).display().to_string();
+        Ok(e)
+    };
     let (state, cmp) = history::compare(rows, previous.as_ref(), as_of, l.list_tier, &crm);
     let view = l.view.select(rows);
     let with_crm = inputs.users.is_some();
@@ -276,22 +305,21 @@ fn publish(
             .count(),
         crm: BTreeMap::new(),
     };
-    let context = |p: &Path| format!("writing {}", p.display());
+    let context = |p: &Path| format!("writing {}", staged.published(p).display());
     for format in &l.formats {
         match format.as_str() {
             "csv" | "jsonl" | "parquet" => {
-                let path = out.join(format!("at_risk.{format}"));
+                let path = staged.path(&format!("at_risk.{format}"));
                 match format.as_str() {
                     "csv" => write_csv(&path, &view, with_crm, as_of),
                     "jsonl" => write_jsonl(&path, &view, as_of),
                     _ => write_parquet(&path, &view, as_of),
                 }
                 .with_context(|| context(&path))?;
-                m.outputs
-                    .push(FileEntry::new("at_risk", &path, Some(view.len()))?);
+                m.outputs.push(entry("at_risk", &path, Some(view.len()))?);
             }
             "hubspot" | "salesforce" => {
-                let dir = out.join(format.as_str());
+                let dir = staged.path(format.as_str());
                 let export = if format == "hubspot" {
                     write_hubspot(&dir, &view, as_of, l.hubspot_max_rows)
                 } else {
@@ -311,7 +339,7 @@ fn publish(
                     );
                 }
                 for f in &export.files {
-                    m.outputs.push(FileEntry::new(format, f, None)?);
+                    m.outputs.push(entry(format, f, None)?);
                 }
                 summary.crm.insert(format.clone(), export);
             }
@@ -333,22 +361,22 @@ fn publish(
             .collect(),
         ..cmp.clone()
     };
-    let changes_path = out.join("changes.csv");
+    let changes_path = staged.path("changes.csv");
     history::write_changes(&changes_path, &changes, as_of)
         .with_context(|| context(&changes_path))?;
-    m.outputs.push(FileEntry::new(
+    m.outputs.push(entry(
         "changes",
         &changes_path,
         Some(changes.changes.len()),
     )?);
     let accounts = roll_up(rows, l.list_tier, &l.tiers);
     if !accounts.is_empty() {
-        let path = out.join("accounts.csv");
+        let path = staged.path("accounts.csv");
         write_accounts(&path, &accounts, as_of).with_context(|| context(&path))?;
         m.outputs
-            .push(FileEntry::new("accounts", &path, Some(accounts.len()))?);
+            .push(entry("accounts", &path, Some(accounts.len()))?);
     }
-    let state_path = out.join(history::STATE_FILE);
+    let state_path = staged.path(history::STATE_FILE);
     state
         .write(&state_path)
         .with_context(|| context(&state_path))?;

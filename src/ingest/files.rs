@@ -72,6 +72,17 @@ pub(super) enum Format {
     Parquet,
 }
 
+impl Format {
+    /// How messages name it.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "CSV",
+            Format::Ndjson => "NDJSON",
+            Format::Parquet => "Parquet",
+        }
+    }
+}
+
 /// The format a file's name says.
 pub(super) fn format_of(path: &Path) -> Option<Format> {
     let name = path.to_string_lossy().to_lowercase();
@@ -291,7 +302,7 @@ pub(super) fn open_events(
     let mut formats: BTreeMap<String, &Path> = BTreeMap::new();
     for (_, shown, c) in &files {
         formats
-            .entry(format!("{:?}", format_of_content(c)))
+            .entry(format_of_content(c).name().to_string())
             .or_insert(shown);
     }
     if formats.len() > 1 {
@@ -342,6 +353,11 @@ pub(super) fn open_events(
     }
     let mut frames = Vec::with_capacity(files.len());
     for (i, (f, name, content)) in files.iter().enumerate() {
+        if several && std::fs::metadata(f).map(|m| m.len() == 0).unwrap_or(false) {
+            // 0 bytes (not even a gzip header): an hour without events.
+            rejects.finding(name, Finding::NoRows, 1);
+            continue;
+        }
         let mut read = Rejects::default();
         let tsv = *content == Content::Tsv || is_tsv(name);
         let delimiter = match policy.events_delimiter {

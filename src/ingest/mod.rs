@@ -909,17 +909,19 @@ mod tests {
         write(&hours, "h_2.jsonl", "");
         let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::fs::write(hours.join("h_3.jsonl.gz"), gz.finish().unwrap()).unwrap();
+        // 0 bytes, not even a gzip header.
+        write(&hours, "h_4.jsonl.gz", "");
         let mut rejects = Rejects::default();
         let ev = load_events(&hours, &policy(), &mut rejects).unwrap();
         assert_eq!(ev.rows(), 1);
-        assert_eq!(ev.files.len(), 3);
+        assert_eq!(ev.files.len(), 4);
         let noted: Vec<&String> = rejects
             .files
             .iter()
             .filter(|(_, t)| t.findings.contains_key(&rejects::Finding::NoRows))
             .map(|(f, _)| f)
             .collect();
-        assert_eq!(noted.len(), 2, "{:?}", rejects.files);
+        assert_eq!(noted.len(), 3, "{:?}", rejects.files);
         // One file alone must hold rows.
         let only = write(dir.path(), "empty.jsonl", "");
         assert!(matches!(

@@ -274,7 +274,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Fault injection for the kill tests: with `CHURNRISK_FAULT_PAUSE=<file name>:<ms>`, the
 /// atomic write of that file waits `ms` between syncing its temporary file and renaming
 /// it, so a test can kill the process at exactly that moment.
-fn pause_for_fault_tests(name: &str) {
+pub(crate) fn pause_for_fault_tests(name: &str) {
     let Ok(spec) = std::env::var("CHURNRISK_FAULT_PAUSE") else {
         return;
     };

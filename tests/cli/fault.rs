@@ -30,13 +30,18 @@ fn config(dir: &Path, data: &Path, as_of: &str) -> PathBuf {
 }
 
 fn start(dir: &Path, cfg: &Path, pause_ms: Option<u64>) -> Child {
+    start_paused(dir, cfg, pause_ms.map(|ms| format!("at_risk.csv:{ms}")))
+}
+
+/// Starts a run with `CHURNRISK_FAULT_PAUSE` set to `pause` (`<point>:<ms>`).
+fn start_paused(dir: &Path, cfg: &Path, pause: Option<String>) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_churnrisk"));
     cmd.current_dir(dir)
         .args(["-v", "run", "--config", s(cfg)])
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    if let Some(ms) = pause_ms {
-        cmd.env("CHURNRISK_FAULT_PAUSE", format!("at_risk.csv:{ms}"));
+    if let Some(p) = pause {
+        cmd.env("CHURNRISK_FAULT_PAUSE", p);
     }
     cmd.spawn().expect("the binary starts")
 }
@@ -63,23 +68,24 @@ fn wait_for_line(child: &mut Child, needle: &str) -> Vec<String> {
     panic!("the run ended without logging {needle:?}: {lines:#?}");
 }
 
-/// Waits until `child` has written its temporary `name` (`.name.<pid>.tmp`): it then holds
-/// the lock and sits in the injected pause before the rename.
+/// Waits until `child` has written its staged temporary `name` (`.night/.name.<pid>.tmp`):
+/// it then holds the lock and sits in the injected pause before the rename.
 fn wait_for_temp_file(out: &Path, name: &str, child: &mut Child) {
+    let temp = out.join(format!(".night/.{name}.{}.tmp", child.id()));
+    wait_until(child, &format!("a temporary {name}"), || temp.exists());
+}
+
+/// Polls `done` every 20 ms while `child` runs (at most 10 minutes).
+fn wait_until(child: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
-    let temp = out.join(format!(".{name}.{}.tmp", child.id()));
-    loop {
-        let found = temp.exists();
-        if found {
-            return;
-        }
+    while !done() {
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the run ended before writing {name}"
+            "the run ended before {what}"
         );
         assert!(
             started.elapsed() < Duration::from_secs(600),
-            "no temporary {name} after 10 minutes"
+            "no {what} after 10 minutes"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -168,4 +174,145 @@ fn kill_9_during_scoring_and_writing_leaves_yesterday_intact() {
         fs::read(clean.path().join("out/at_risk.csv")).unwrap(),
         after[0]
     );
+}
+
+/// The files of a published night.
+const NIGHT: [&str; 6] = [
+    "at_risk.csv",
+    "changes.csv",
+    "list_state.csv",
+    "list_state.previous.csv",
+    "manifest.json",
+    "rejects.csv",
+];
+
+fn night_files(out: &Path) -> Vec<Option<Vec<u8>>> {
+    NIGHT.iter().map(|n| fs::read(out.join(n)).ok()).collect()
+}
+
+/// Without the times of the run, which differ between two runs of the same night, and
+/// with the run's folder (`dir`, in its paths) as `DIR`.
+fn timeless(manifest: &[u8], dir: &Path) -> serde_json::Value {
+    let text = String::from_utf8_lossy(manifest).replace(&dir.display().to_string(), "DIR");
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for key in ["started_at", "finished_at", "timings_ms"] {
+        m[key] = serde_json::Value::Null;
+    }
+    m
+}
+
+#[test]
+fn kill_9_between_the_renames_of_a_publish_is_repaired_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 3000, 182, 9);
+    let model = repo().join("models/sample.json");
+    // Two undisturbed nights: yesterday's files, then tonight's.
+    let clean = dir.path().join("clean");
+    fs::create_dir_all(&clean).unwrap();
+    fs::copy(&model, clean.join("model.json")).unwrap();
+    let mut nights = Vec::new();
+    for night in ["2026-07-06", "2026-07-07"] {
+        ok(
+            &clean,
+            &["-q", "run", "--config", s(&config(&clean, &data, night))],
+        );
+        nights.push(night_files(&clean.join("out")));
+    }
+    let (yesterday, tonight) = (&nights[0], &nights[1]);
+    // Kill after each rename of tonight's publish: the next run finishes it first.
+    for (k, name) in NIGHT.iter().enumerate() {
+        let case = dir.path().join(format!("kill-{k}"));
+        fs::create_dir_all(&case).unwrap();
+        fs::copy(&model, case.join("model.json")).unwrap();
+        let out = case.join("out");
+        ok(
+            &case,
+            &[
+                "-q",
+                "run",
+                "--config",
+                s(&config(&case, &data, "2026-07-06")),
+            ],
+        );
+        let cfg = config(&case, &data, "2026-07-07");
+        let mut run = start_paused(&case, &cfg, Some(format!("published {name}:120000")));
+        let staged = out.join(".night").join(name);
+        wait_until(&mut run, &format!("{name} published"), || {
+            out.join(".night.publish").exists() && !staged.exists()
+        });
+        kill9(&mut run);
+        // Each file is yesterday's or tonight's, and the journal says what is left.
+        let now = night_files(&out);
+        for (i, n) in NIGHT.iter().enumerate() {
+            let is = |night: &[Option<Vec<u8>>]| {
+                if *n == "manifest.json" {
+                    now[i].as_deref().map(|m| timeless(m, &case))
+                        == night[i].as_deref().map(|m| timeless(m, &clean))
+                } else {
+                    now[i] == night[i]
+                }
+            };
+            assert!(is(yesterday) || is(tonight), "killed after {name}: {n}");
+        }
+        assert!(out.join(".night.publish").exists());
+        // The next run repairs the set (and says so), then runs its night.
+        let again = churnrisk(&case, &["run", "--config", s(&cfg)]);
+        let err = String::from_utf8_lossy(&again.stderr);
+        assert!(again.status.success(), "{err}");
+        assert!(err.contains("stopped while publishing"), "{err}");
+        let after = night_files(&out);
+        for (i, n) in NIGHT.iter().enumerate() {
+            if *n == "manifest.json" {
+                assert_eq!(
+                    after[i].as_deref().map(|m| timeless(m, &case)),
+                    tonight[i].as_deref().map(|m| timeless(m, &clean))
+                );
+            } else {
+                assert_eq!(after[i], tonight[i], "after the repair: {n}");
+            }
+        }
+        assert!(!out.join(".night").exists() && !out.join(".night.publish").exists());
+    }
+}
+
+#[test]
+fn a_night_that_fails_while_writing_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 3000, 182, 9);
+    fs::copy(
+        repo().join("models/sample.json"),
+        dir.path().join("model.json"),
+    )
+    .unwrap();
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "run",
+            "--config",
+            s(&config(dir.path(), &data, "2026-07-06")),
+        ],
+    );
+    let out = dir.path().join("out");
+    let before = night_files(&out);
+    // A file where the HubSpot folder must go: the CRM export fails after the list.
+    fs::write(out.join("hubspot"), "x").unwrap();
+    let cfg = config(dir.path(), &data, "2026-07-07");
+    let text = fs::read_to_string(&cfg).unwrap().replace(
+        "dir = \"out\"\n",
+        "dir = \"out\"\nformats = [\"csv\", \"hubspot\"]\n",
+    );
+    fs::write(&cfg, text).unwrap();
+    let failed = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    assert!(!failed.status.success());
+    let after = night_files(&out);
+    // The lists and the state are yesterday's; the manifest says the night failed.
+    for (i, n) in NIGHT.iter().enumerate() {
+        if !matches!(*n, "manifest.json" | "rejects.csv") {
+            assert_eq!(after[i], before[i], "{n}");
+        }
+    }
+    let m: serde_json::Value = serde_json::from_slice(after[4].as_deref().unwrap()).unwrap();
+    assert_eq!(m["status"], "failed");
+    assert!(!out.join(".night").exists());
 }
