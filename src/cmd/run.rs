@@ -180,10 +180,22 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
     let mut reason = retrain_reason(
         existing.as_ref(),
         &inputs.spec,
+        &s.rule,
         as_of,
         s.max_age_days,
         args.retrain,
     );
+    // A backfill (an as-of date before the production model's) never replaces that
+    // model: it trains into a file of its own beside it.
+    let backfill = existing
+        .as_ref()
+        .and_then(|m| churnrisk::ingest::parse_timestamp(&m.training.as_of))
+        .is_some_and(|trained| as_of < trained);
+    let model_path = if backfill {
+        backfill_path(&s.model, &format_date(as_of))
+    } else {
+        s.model.clone()
+    };
     // Keep the model unless it must go; then look at how far the population moved.
     let mut kept = None;
     if let (Some(model), None) = (existing, &reason) {
@@ -203,6 +215,7 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
             kept = Some((model, scored, drift));
         }
     }
+    let kept_model = kept.is_some();
     let (model, scored, drift) = match kept {
         Some(k) => k,
         None => {
@@ -216,8 +229,15 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
                 .context("training")?;
             step.finish_and_clear();
             model
-                .save(&s.model)
-                .with_context(|| format!("writing model {}", s.model.display()))?;
+                .save(&model_path)
+                .with_context(|| format!("writing model {}", model_path.display()))?;
+            if backfill {
+                info!(
+                    "backfill: the model is written to {}; {} stays the production model",
+                    model_path.display(),
+                    s.model.display()
+                );
+            }
             info!("{}", training_summary(&model).trim_end());
             let (scored, drift) =
                 score_gated(&inputs, &prepared, &model, as_of, s.gate.2, thresholds)?;
@@ -230,9 +250,10 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
             (model, scored, drift)
         }
     };
+    let used = if kept_model { &s.model } else { &model_path };
     m.model = Some(ModelUsed {
-        path: s.model.display().to_string(),
-        sha256: churnrisk::manifest::sha256_file(&s.model)?,
+        path: used.display().to_string(),
+        sha256: churnrisk::manifest::sha256_file(used)?,
         trained_as_of: model.training.as_of.clone(),
         trained_rows: model.training.rows,
         trained_churned: model.training.churned,
@@ -400,6 +421,15 @@ fn score_gated(
     check_population(model, scored.users.len(), min_share)?;
     let drift = scored.drift(model, thresholds)?;
     Ok((scored, drift))
+}
+
+/// Where a backfill at `as_of` writes its model: `models/x.json` → `models/x.backfill-<as_of>.json`.
+fn backfill_path(production: &Path, as_of: &str) -> PathBuf {
+    let stem = production
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    production.with_file_name(format!("{stem}.backfill-{as_of}.json"))
 }
 
 /// The manifest's entries for the files read: each event file (of a folder, glob or

@@ -897,6 +897,35 @@ mod tests {
     }
 
     #[test]
+    fn values_that_are_not_finite_numbers_are_rejects_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "user_id,timestamp,event,value\n\
+             u,2026-01-05T10:00:00Z,purchase,inf\n\
+             u,2026-01-05T10:01:00Z,purchase,-Infinity\n\
+             u,2026-01-05T10:02:00Z,purchase,1e309\n\
+             u,2026-01-05T10:03:00Z,purchase,NaN\n\
+             u,2026-01-05T10:04:00Z,purchase,12.5\n",
+        );
+        let mut rejects = Rejects::default();
+        let ev = load_events(&p, &policy(), &mut rejects).unwrap();
+        assert_eq!(ev.rows(), 1);
+        let found: Vec<(u64, &str, &str)> = rejects
+            .rows
+            .iter()
+            .map(|r| (r.line, r.class.name(), r.detail.as_str()))
+            .collect();
+        assert_eq!(found.len(), 4, "{found:?}");
+        for (k, (line, class, detail)) in found.into_iter().enumerate() {
+            assert_eq!(line, k as u64 + 2);
+            assert_eq!(class, "unparseable_value");
+            assert!(detail.contains("not a finite number"), "{detail}");
+        }
+    }
+
+    #[test]
     fn a_file_without_rows_in_a_folder_is_skipped_and_noted() {
         let dir = tempfile::tempdir().unwrap();
         let hours = dir.path().join("hours");

@@ -1,15 +1,18 @@
 //! When the nightly run retrains: no model, a model this build cannot use with these
-//! feature definitions, a model older than the configured age, or an explicit request.
+//! feature definitions or churn definition, a model older than the configured age, or an
+//! explicit request.
 
 use super::artifact::ChurnModel;
 use crate::error::{Error, Result};
 use crate::features::FeatureSpec;
 use crate::ingest::{parse_timestamp, DAY_MS};
+use crate::labels::{Definition, LabelRule, Signal};
 
 /// Why a run retrains, or `None` to keep the model. The text goes into the manifest.
 pub fn retrain_reason(
     existing: Option<&ChurnModel>,
     spec: &FeatureSpec,
+    rule: &LabelRule,
     as_of: i64,
     max_age_days: u32,
     forced: bool,
@@ -23,6 +26,14 @@ pub fn retrain_reason(
     if let Err(e) = model.check_compatible(spec) {
         return Some(format!(
             "the model does not fit the feature definitions: {e}"
+        ));
+    }
+    // The model predicts churn as it was defined when it was trained.
+    if model.label != *rule {
+        return Some(format!(
+            "the churn definition changed: the model has {}, the run asks for {}",
+            rule_text(&model.label),
+            rule_text(rule)
         ));
     }
     let trained = parse_timestamp(&model.training.as_of).unwrap_or(i64::MIN / 2);
@@ -40,6 +51,22 @@ pub fn retrain_reason(
         ));
     }
     None
+}
+
+/// A label rule in words, for messages.
+fn rule_text(r: &LabelRule) -> String {
+    let definition = match r.definition {
+        Definition::Inactivity => "inactivity",
+        Definition::Subscription => "subscription",
+    };
+    let signal = match r.signal {
+        Signal::ValueAction => "value_action",
+        Signal::AnyEvent => "any_event",
+    };
+    format!(
+        "{definition} churn, horizon {} days, active {} days, signal {signal}",
+        r.horizon_days, r.active_days
+    )
 }
 
 /// Refuses to score a population much smaller than the one the model was validated on

@@ -250,3 +250,51 @@ fn json_log_lines_for_log_shippers() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn a_backfill_trains_its_own_model_and_a_new_churn_definition_retrains() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    let production = fs::read(dir.path().join("m.json")).unwrap();
+    let cfg = config(dir.path(), "max_age_days = 1000\n");
+    // A backfill a week before the production model's as-of date.
+    ok(
+        dir.path(),
+        &["-q", "run", "--config", s(&cfg), "--as-of", "2026-06-29"],
+    );
+    let m = manifest(dir.path());
+    assert_eq!(m["status"], "ok");
+    assert_eq!(m["model"]["retrained"], true);
+    assert!(m["model"]["retrain_reason"]
+        .as_str()
+        .unwrap()
+        .contains("a backfill"));
+    assert!(m["model"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("m.backfill-2026-06-29.json"));
+    assert_eq!(m["model"]["trained_as_of"], "2026-06-29");
+    assert!(dir.path().join("m.backfill-2026-06-29.json").is_file());
+    // The production model is untouched, and the next normal night keeps it.
+    assert_eq!(fs::read(dir.path().join("m.json")).unwrap(), production);
+    ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
+    let m = manifest(dir.path());
+    assert_eq!(m["model"]["retrained"], false);
+    assert_eq!(m["model"]["trained_as_of"], "2026-07-06");
+
+    // The churn definition changed in the config: the stored model no longer answers
+    // the question asked, so the night retrains and says why.
+    let text = fs::read_to_string(&cfg).unwrap() + "[labels]\nhorizon_days = 21\n";
+    fs::write(&cfg, text).unwrap();
+    ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
+    let m = manifest(dir.path());
+    assert_eq!(m["model"]["retrained"], true);
+    let why = m["model"]["retrain_reason"].as_str().unwrap();
+    assert!(
+        why.contains("the churn definition changed")
+            && why.contains("horizon 28 days")
+            && why.contains("horizon 21 days"),
+        "{why}"
+    );
+    assert_ne!(fs::read(dir.path().join("m.json")).unwrap(), production);
+}
