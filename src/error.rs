@@ -36,6 +36,9 @@ pub enum Error {
         column: String,
         found: String,
     },
+    /// An input file that its reader cannot decode (a damaged Parquet footer, say).
+    #[error("{}: cannot be read: {message} (a damaged or truncated file?)", path.display())]
+    CorruptFile { path: PathBuf, message: String },
     /// A column named in a mapping (`--column`, `[inputs.columns]`) is not in the log.
     #[error("{}: the column mapping names `{column}`, which is not in the file (found: {found}); fix the mapping or the export", path.display())]
     MappedColumnMissing {
@@ -138,6 +141,7 @@ impl Error {
             Error::BadInputSet { .. } => "bad_input_set",
             Error::MissingColumn { .. } => "missing_column",
             Error::MappedColumnMissing { .. } => "mapped_column_missing",
+            Error::CorruptFile { .. } => "corrupt_file",
             Error::BadColumnType { .. } => "bad_column_type",
             Error::BadTimestamp { .. } => "unparseable_timestamp",
             Error::EmptyValue { .. } => "missing_value",
@@ -167,6 +171,7 @@ impl Error {
             | Error::UnknownFormat { .. }
             | Error::BadInputSet { .. }
             | Error::MissingColumn { .. }
+            | Error::CorruptFile { .. }
             | Error::BadColumnType { .. }
             | Error::BadTimestamp { .. }
             | Error::EmptyValue { .. }

@@ -15,6 +15,14 @@ static ALLOCATOR: alloc::Allocator = alloc::Allocator;
 
 fn main() -> ExitCode {
     return_freed_buffers();
+    // A panic inside a guarded file reader becomes that file's error message (exit 3):
+    // the trace of it would only alarm.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !churnrisk::ingest::in_guarded_reader() {
+            report(info)
+        }
+    }));
     let cli = cli::Cli::parse();
     cmd::logging::init(cli.quiet, cli.verbose, cli.log_format);
     match cmd::run(cli) {

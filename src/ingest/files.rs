@@ -45,9 +45,12 @@ pub(super) fn open(
     }
     let name = path.to_string_lossy().to_lowercase();
     if name.ends_with(".parquet") {
-        let pl_path = PlRefPath::try_from_path(path)?;
-        let mut lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?;
-        let schema = lf.collect_schema()?.as_ref().clone();
+        let (lf, schema) = guarded(path, || {
+            let pl_path = PlRefPath::try_from_path(path)?;
+            let mut lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?;
+            let schema = lf.collect_schema()?.as_ref().clone();
+            Ok((lf, schema))
+        })?;
         for column in required {
             require_column(path, &schema, column)?;
         }
@@ -62,6 +65,41 @@ pub(super) fn open(
     let df = read_csv_checked(path, wanted, required, policy, rejects)?;
     let schema = df.schema().as_ref().clone();
     Ok((df.lazy(), schema))
+}
+
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside [`guarded`]: a panic here is reported as the file's
+/// error, so the panic hook need not print it.
+pub fn in_guarded_reader() -> bool {
+    GUARDED.with(|g| g.get())
+}
+
+/// Runs a third-party reader on `path`: its errors, and a panic inside it (polars on a
+/// damaged Parquet file), become [`Error::CorruptFile`] naming the file (exit 3), not a
+/// crash or "a defect".
+pub(super) fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    GUARDED.with(|g| g.set(false));
+    match result {
+        Ok(Err(Error::Polars(e))) => Err(Error::CorruptFile {
+            path: path.into(),
+            message: e.to_string(),
+        }),
+        Ok(r) => r,
+        Err(panic) => Err(Error::CorruptFile {
+            path: path.into(),
+            message: panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("the reader stopped")
+                .to_string(),
+        }),
+    }
 }
 
 /// The kinds of event files.
@@ -340,13 +378,16 @@ pub(super) fn open_events(
         });
     }
     if format == Format::Parquet {
-        let pl_path = PlRefPath::try_from_path(path)?;
-        let mut args = ScanArgsParquet::default();
-        if !path.is_file() {
-            args.hive_options.enabled = Some(true);
-        }
-        let mut lf = LazyFrame::scan_parquet(pl_path, args)?;
-        let schema = lf.collect_schema()?.as_ref().clone();
+        let (lf, schema) = guarded(path, || {
+            let pl_path = PlRefPath::try_from_path(path)?;
+            let mut args = ScanArgsParquet::default();
+            if !path.is_file() {
+                args.hive_options.enabled = Some(true);
+            }
+            let mut lf = LazyFrame::scan_parquet(pl_path, args)?;
+            let schema = lf.collect_schema()?.as_ref().clone();
+            Ok((lf, schema))
+        })?;
         // Row numbers as polars' index type: see `lines_of`.
         let lf = lf.with_row_index(LINE, Some(1));
         return Ok((lf, schema, format, shown, sources));

@@ -33,7 +33,8 @@ pub mod timestamp;
 pub use blocks::LINE;
 use checks::{set_aside, time_checks, Check};
 use dedup::{drop_repeats, find_repeats, without_rows};
-use files::{collect, is_csv, open, open_events, Format, Origin};
+pub use files::in_guarded_reader;
+use files::{collect, guarded, is_csv, open, open_events, Format, Origin};
 pub use group::Groups;
 pub use identity::IdentitySummary;
 use lines::Lines;
@@ -322,6 +323,11 @@ pub fn load_events_with(
         ));
     }
     let streaming = format == Format::Parquet;
+    // Parquet is decoded here, by polars: guarded (see `files::guarded`).
+    let read = |lf: LazyFrame| match format {
+        Format::Parquet => guarded(path, || collect(lf, streaming)),
+        _ => collect(lf, streaming),
+    };
     let mut lf = lf.select(exprs);
     let mut span = None;
     if let Some(shard) = how.shard {
@@ -329,11 +335,10 @@ pub fn load_events_with(
         let valid = checks.iter().fold(lit(true), |acc, c| {
             acc.and(c.mask.clone().fill_null(lit(false)).not())
         });
-        let df = collect(
+        let df = read(
             lf.clone()
                 .filter(valid)
                 .select([col("ts").min().alias("min"), col("ts").max().alias("max")]),
-            streaming,
         )?;
         let get = |c: &str| -> Result<Option<i64>> { Ok(df.column(c)?.i64()?.get(0)) };
         span = get("min")?.zip(get("max")?);
@@ -342,7 +347,7 @@ pub fn load_events_with(
             lf = lf.filter(shard.mask(col("user_id")));
         }
     }
-    let df = collect(lf, streaming)?;
+    let df = read(lf)?;
     if df.height() == 0 && how.shard.is_none() {
         return Err(Error::EmptyInput { path: path.into() });
     }
@@ -439,7 +444,7 @@ pub fn is_parquet(path: &Path) -> bool {
 /// The rows of a Parquet file, from its footer.
 pub fn parquet_rows(path: &Path) -> Result<usize> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    Ok(ParquetReader::new(file).num_rows()?)
+    guarded(path, || Ok(ParquetReader::new(file).num_rows()?))
 }
 
 /// Why no event is left: the reject classes, and anonymous traffic or identity calls.
@@ -562,7 +567,11 @@ fn select_rows(
     path: &Path,
     rejects: &mut Rejects,
 ) -> Result<DataFrame> {
-    let df = lf.select(exprs).collect()?;
+    let df = if is_csv(path) {
+        lf.select(exprs).collect()?
+    } else {
+        guarded(path, || Ok(lf.select(exprs).collect()?))?
+    };
     if df.height() == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
@@ -894,6 +903,51 @@ mod tests {
         );
         let t = &rejects.files[&p.display().to_string()];
         assert_eq!((t.rows_read, t.total(), t.lost()), (11, 8, 6));
+    }
+
+    #[test]
+    fn a_damaged_parquet_file_is_an_input_error_never_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/exports/ga4/event_date=20260701");
+        let source = std::fs::read_dir(&fixture)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .unwrap();
+        let good = std::fs::read(&source).unwrap();
+        let map = ColumnMap::preset(Preset::Ga4);
+        let how = EventsRead { map, shard: None };
+        let p = dir.path().join("e.parquet");
+        // Every bit of the footer's last 64 bytes, and 400 bits spread over the file.
+        let n = good.len();
+        let mut flips: Vec<usize> = (n.saturating_sub(64) * 8..n * 8).collect();
+        let mut x: u64 = 7;
+        for _ in 0..400 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            flips.push((x >> 33) as usize % (n * 8));
+        }
+        let mut refused = 0;
+        for bit in flips {
+            let mut bytes = good.clone();
+            bytes[bit / 8] ^= 1 << (bit % 8);
+            std::fs::write(&p, &bytes).unwrap();
+            match load_events_with(&p, &how, &policy(), &mut Rejects::default()) {
+                Ok(_) => {}
+                Err(e) => {
+                    refused += 1;
+                    assert_ne!(
+                        e.category(),
+                        crate::error::Category::Internal,
+                        "bit {bit}: {e}"
+                    );
+                }
+            }
+        }
+        assert!(refused > 64, "{refused}");
     }
 
     #[test]
