@@ -15,7 +15,8 @@ pub const EXIT_CODES: &str = "Exit codes:
      log, or rejected rows above --max-reject-fraction / any in --strict mode)
   4  bad configuration (feature definitions, arguments, model file that does not match)
   5  refused: too little data to train or score responsibly
-  6  busy: another run holds the lock on the output folder";
+  6  busy: another run holds the lock on the output folder
+  7  an output could not be written (permissions, disk full, a file where a folder goes)";
 
 /// Predicts which users are about to churn, from a product event log, and writes a ranked,
 /// explained list of them with the re-engagement play that fits each.

@@ -324,7 +324,10 @@ impl RunConfig {
     /// Reads a config file and resolves its relative paths against its folder.
     pub fn load(path: &Path) -> Result<Self> {
         if !path.is_file() {
-            return Err(Error::MissingFile { path: path.into() });
+            return Err(Error::Config {
+                path: path.into(),
+                message: "no such file".into(),
+            });
         }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let base = path.parent().unwrap_or(Path::new("."));

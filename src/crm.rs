@@ -233,7 +233,7 @@ fn write_split(
     }
     // Parts beyond this export's last are from an earlier run: an import must not pick
     // them up.
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::write(dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let part = name
@@ -242,7 +242,7 @@ fn write_split(
             .and_then(|n| n.parse::<usize>().ok());
         if part.is_some_and(|k| k > files.len()) {
             let stale = entry.path();
-            std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+            std::fs::remove_file(&stale).map_err(|e| Error::write(&stale, e))?;
         }
     }
     Ok(files)

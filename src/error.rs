@@ -14,6 +14,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Writing an output failed (permissions, a full disk, a file where a folder goes).
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// An input file does not exist.
     #[error("{}: no such file", path.display())]
     MissingFile { path: PathBuf },
@@ -123,6 +130,14 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Wraps an I/O error of writing an output.
+    pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Write {
+            path: path.into(),
+            source,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
@@ -135,6 +150,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Io { .. } => "io",
+            Error::Write { .. } => "write_failed",
             Error::MissingFile { .. } => "missing_file",
             Error::EmptyInput { .. } => "empty_file",
             Error::UnknownFormat { .. } => "unknown_format",
@@ -188,6 +204,7 @@ impl Error {
             | Error::BadModel { .. } => Category::Config,
             Error::NotEnoughData { .. } => Category::Refused,
             Error::Locked { .. } => Category::Busy,
+            Error::Write { .. } => Category::Output,
             Error::Fit(_) | Error::Polars(_) => Category::Internal,
         }
     }
@@ -204,6 +221,8 @@ pub enum Category {
     Refused,
     /// Another run is in progress.
     Busy,
+    /// An output could not be written.
+    Output,
     /// A defect or an engine failure.
     Internal,
 }

@@ -63,6 +63,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         Some(Category::Config) => 4,
         Some(Category::Refused) => 5,
         Some(Category::Busy) => 6,
+        Some(Category::Output) => 7,
         Some(Category::Internal) | None => 1,
     }
 }

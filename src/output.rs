@@ -366,12 +366,12 @@ pub fn csv_header(with_crm: bool) -> Vec<String> {
 /// Writes the list as CSV (UTF-8, RFC 4180, CRLF, header, ISO dates). CRM columns are
 /// included when `with_crm` is true. Text cells are neutralized, numbers are not.
 pub fn write_csv(path: &Path, rows: &[&RankedRow], with_crm: bool, as_of: &str) -> Result<()> {
-    let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
+    let io = |e: csv::Error| Error::write(path, std::io::Error::other(e));
     let mut w = csv_writer(Vec::new());
     w.write_record(csv_header(with_crm)).map_err(io)?;
     let mut bytes = w
         .into_inner()
-        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+        .map_err(|e| Error::write(path, std::io::Error::other(e.to_string())))?;
     // Blocks of rows are formatted on the threads, then put together in order.
     let blocks = rows
         .par_chunks(CSV_BLOCK)
@@ -509,7 +509,7 @@ pub fn write_jsonl(path: &Path, rows: &[&RankedRow], as_of: &str) -> Result<()> 
     let mut out = Vec::new();
     for r in rows {
         serde_json::to_writer(&mut out, &json_row(r, as_of))
-            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+            .map_err(|e| Error::write(path, std::io::Error::other(e)))?;
         out.push(b'\n');
     }
     write_atomic(path, &out)
@@ -598,14 +598,14 @@ where
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
+    let io = |e: csv::Error| Error::write(path, std::io::Error::other(e));
     w.write_record(header).map_err(io)?;
     for row in rows {
         w.write_record(row).map_err(io)?;
     }
     let bytes = w
         .into_inner()
-        .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
+        .map_err(|e| Error::write(path, std::io::Error::other(e.to_string())))?;
     write_atomic(path, &bytes)
 }
 

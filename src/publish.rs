@@ -49,7 +49,7 @@ impl Night {
     pub fn begin(out: &Path) -> Result<Night> {
         recover(out)?;
         let dir = out.join(STAGING);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
         Ok(Night {
             out: out.to_path_buf(),
             dir,
@@ -79,8 +79,8 @@ impl Night {
         let mut rename = Vec::new();
         let mut stack = vec![self.dir.clone()];
         while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
-                let p = entry.map_err(|e| Error::io(&d, e))?.path();
+            for entry in std::fs::read_dir(&d).map_err(|e| Error::write(&d, e))? {
+                let p = entry.map_err(|e| Error::write(&d, e))?.path();
                 if p.is_dir() {
                     stack.push(p);
                 } else if let Ok(rel) = p.strip_prefix(&self.dir) {
@@ -113,11 +113,11 @@ impl Night {
         for rel in &rename {
             let to = self.out.join(rel);
             let ready = match to.parent() {
-                Some(dir) => std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e)),
+                Some(dir) => std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e)),
                 None => Ok(()),
             }
             .and_then(|()| match to.is_dir() {
-                true => Err(Error::io(
+                true => Err(Error::write(
                     &to,
                     std::io::Error::other("a folder is where this file goes"),
                 )),
@@ -168,11 +168,11 @@ pub fn recover(out: &Path) -> Result<bool> {
             true
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(Error::io(&path, e)),
+        Err(e) => return Err(Error::write(&path, e)),
     };
     let staging = out.join(STAGING);
     if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        std::fs::remove_dir_all(&staging).map_err(|e| Error::write(&staging, e))?;
     }
     Ok(finished)
 }
@@ -187,8 +187,8 @@ fn roll_forward(out: &Path, journal: &Journal) -> Result<()> {
             continue;
         }
         let dir = to.parent().unwrap_or(out).to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::write(&dir, e))?;
+        std::fs::rename(&from, &to).map_err(|e| Error::write(&to, e))?;
         if !synced.contains(&dir) {
             synced.push(dir);
         }
@@ -197,7 +197,7 @@ fn roll_forward(out: &Path, journal: &Journal) -> Result<()> {
     for rel in &journal.remove {
         let p = out.join(rel);
         match std::fs::remove_file(&p) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::write(&p, e)),
             _ => {}
         }
     }
@@ -205,14 +205,14 @@ fn roll_forward(out: &Path, journal: &Journal) -> Result<()> {
     for dir in &synced {
         std::fs::File::open(dir)
             .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io(dir, e))?;
+            .map_err(|e| Error::write(dir, e))?;
     }
     let path = out.join(JOURNAL);
-    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+    std::fs::remove_file(&path).map_err(|e| Error::write(&path, e))?;
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::File::open(out)
         .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(out, e))
+        .map_err(|e| Error::write(out, e))
 }
 
 #[cfg(test)]

@@ -232,3 +232,29 @@ fn bad_as_of_and_model_mismatch() {
     expect(out, 4, &["m.json"]);
     assert!(!dir.path().join("x.csv").exists());
 }
+
+#[test]
+fn a_missing_config_is_a_configuration_error_and_an_unwritable_output_is_not_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", "nope.toml"]);
+    expect(out, 4, &["nope.toml", "no such file"]);
+    // `score --out` into a folder that is a file: the input is fine, the output is not.
+    fs::write(dir.path().join("blocked"), "a file").unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--features",
+            s(&default_features()),
+            "--model",
+            s(&repo().join("models/sample.json")),
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "blocked/at_risk.csv",
+        ],
+    );
+    expect(out, 7, &["blocked", "cannot write"]);
+}

@@ -304,7 +304,13 @@ fn a_night_that_fails_while_writing_publishes_nothing() {
     );
     fs::write(&cfg, text).unwrap();
     let failed = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
-    assert!(!failed.status.success());
+    // Exit 7: an output could not be written (not "bad input").
+    assert_eq!(
+        failed.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
     let after = night_files(&out);
     // The lists and the state are yesterday's; the manifest says the night failed.
     for (i, n) in NIGHT.iter().enumerate() {
