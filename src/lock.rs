@@ -5,7 +5,7 @@
 //! reused pid cannot fake a live one. The file itself stays; the lock is what counts.
 //!
 //! Taking the lock also removes temporary files (`.name.pid.tmp`) that a killed run left
-//! behind: with the lock held, no other run can be writing them.
+//! behind: only names churnrisk makes, of processes that no longer run.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek, Write};
@@ -24,6 +24,16 @@ pub struct RunLock {
 }
 
 impl RunLock {
+    /// Takes the lock on `dir` when a run uses it (it holds the lock file): for a command
+    /// such as `score --out` writing into a run's folder. `None` for any other folder.
+    pub fn acquire_if_used(dir: &Path) -> Result<Option<Self>> {
+        if dir.join(LOCK_FILE).is_file() {
+            Self::acquire(dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Takes the lock on `dir` (created if missing), or fails with [`Error::Locked`].
     pub fn acquire(dir: &Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -51,21 +61,8 @@ impl RunLock {
         file.rewind().map_err(io)?;
         writeln!(file, "{}", std::process::id()).map_err(io)?;
         file.sync_all().map_err(io)?;
-        remove_leftovers(dir);
+        crate::model::artifact::remove_stale_temps(dir, None);
         Ok(RunLock { _file: file, path })
-    }
-}
-
-/// Removes `.name.pid.tmp` files of earlier, killed runs.
-fn remove_leftovers(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.ends_with(".tmp") {
-            let _ = std::fs::remove_file(entry.path());
-        }
     }
 }
 

@@ -297,6 +297,12 @@ pub fn write_ranked(
     as_of: &str,
 ) -> Result<()> {
     use churnrisk::output::{assign_groups, write_list, Tier};
+    // Writing into a run's output folder waits for no one: it takes the run's lock.
+    let folder = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let _lock = churnrisk::lock::RunLock::acquire_if_used(folder)?;
     assign_groups(&mut rows, &churnrisk::experiment::Split::default());
     churnrisk::history::compare(&mut rows, None, as_of, Tier::Medium, &Default::default());
     write_list(out, &view.select(&rows), with_crm, as_of)

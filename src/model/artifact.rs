@@ -255,7 +255,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    remove_stale_temps(dir, Some(&name));
+    let tmp = dir.join(temp_name(&name, std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -269,6 +270,51 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::write(path, e)
     })
+}
+
+/// The temporary name of `name` for process `pid`: `.name.pid.tmp`, the name cut to 200
+/// bytes so that the whole stays within the 255 bytes a file name may have.
+pub fn temp_name(name: &str, pid: u32) -> String {
+    let mut end = name.len().min(200);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.{pid}.tmp", &name[..end])
+}
+
+/// Removes temporary files (`.name.pid.tmp`, of `name` only when given) that a process
+/// which no longer runs left in `dir`: a killed run's, never another's or a user's.
+pub fn remove_stale_temps(dir: &Path, name: Option<&str>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix('.').and_then(|f| f.strip_suffix(".tmp")) else {
+            continue;
+        };
+        let Some((stem, pid)) = rest.rsplit_once('.') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let ours = name.is_none_or(|n| temp_name(n, pid) == file) && stem.len() <= 200;
+        if ours && pid != std::process::id() && !process_runs(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` exists.
+fn process_runs(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // Signal 0 checks without sending; EPERM means it exists under another user.
+    // SAFETY: kill with signal 0 has no effect on the process.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Fault injection for the kill tests: with `CHURNRISK_FAULT_PAUSE=<file name>:<ms>`, the
@@ -348,6 +394,27 @@ mod tests {
                 "{at}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn temporary_names_stay_short_and_only_dead_runs_leftovers_go() {
+        let long = "é".repeat(125); // 250 bytes
+        let t = temp_name(&long, 4_999_997);
+        assert!(t.len() <= 255, "{}", t.len());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(&long);
+        write_atomic(&p, b"ok").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"ok");
+        // A dead run's temporary file goes; a live one's and a user's stay.
+        let dead = dir.path().join(temp_name("at_risk.csv", 4_999_998));
+        let live = dir.path().join(temp_name("at_risk.csv", 1));
+        let users = dir.path().join(".notes.tmp");
+        for f in [&dead, &live, &users] {
+            std::fs::write(f, "x").unwrap();
+        }
+        write_atomic(&dir.path().join("at_risk.csv"), b"list").unwrap();
+        assert!(!dead.exists());
+        assert!(live.exists() && users.exists());
     }
 
     #[test]

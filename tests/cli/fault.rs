@@ -145,6 +145,29 @@ fn kill_9_during_scoring_and_writing_leaves_yesterday_intact() {
         stderr.contains(&format!("another churnrisk run (pid {})", first.id())),
         "{stderr}"
     );
+    // So is a `score` writing its list into the run's folder.
+    let score = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            s(&data.join("events.csv")),
+            "--features",
+            s(&default_features()),
+            "--model",
+            "model.json",
+            "--as-of",
+            "2026-07-07",
+            "--out",
+            "out/at_risk.csv",
+        ],
+    );
+    assert_eq!(
+        score.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&score.stderr)
+    );
     kill9(&mut first);
     assert_eq!(snapshot(&out), before, "refused run or killed first run");
 
