@@ -72,8 +72,14 @@ pub fn run(args: CheckArgs) -> Result<()> {
         }
     }
     if checked {
-        if let Err(e) = inputs.spec.check_events_exist(&names) {
-            tracing::warn!("{}: {e}", features.display());
+        match inputs.spec.check_events_exist(&names) {
+            Err(e) => tracing::warn!("{}: {e}", features.display()),
+            Ok(missing) if !missing.is_empty() => tracing::warn!(
+                "{}: names events that never occur in the log: {}",
+                features.display(),
+                missing.join(", ")
+            ),
+            Ok(_) => {}
         }
     }
     if let Some(out) = &args.out {

@@ -167,11 +167,13 @@ impl Inputs {
         })
     }
 
-    /// Fails when the feature definitions name events the log never has (a typo, or a
-    /// log that is not this product's). Call it after the rejects are settled: bad rows
-    /// are the first thing to report.
+    /// Fails when the log has none of the feature definitions' value events (a typo, or
+    /// a log that is not this product's); warns about other events it never has (a rare
+    /// event absent tonight: its features are zero). Call it after the rejects are
+    /// settled: bad rows are the first thing to report.
     pub fn check_events(&self, args: &InputArgs) -> Result<()> {
-        self.spec
+        let missing = self
+            .spec
             .check_events_exist(&event_names(&self.events)?)
             .with_context(|| {
                 format!(
@@ -180,6 +182,14 @@ impl Inputs {
                     args.events.display()
                 )
             })?;
+        if !missing.is_empty() {
+            warn!(
+                "{} names events that never occur in {}: {} (their features are zero; a typo?)",
+                args.features.display(),
+                args.events.display(),
+                missing.join(", ")
+            );
+        }
         Ok(())
     }
 

@@ -553,6 +553,12 @@ pub fn load_subscriptions(
         "end_date",
         "before 1970-01-01",
     ));
+    checks.push(Check::new(
+        col("end_ts").lt(col("start_ts")),
+        RejectClass::EndBeforeStart,
+        "end_date",
+        "before the start_date",
+    ));
     let df = set_aside(df, Origin::single(path), &checks, &required, rejects)?;
     Ok(Subscriptions {
         df: df.select(["user_id", "start_ts", "end_ts"])?,
@@ -1177,13 +1183,19 @@ mod tests {
         let bad = write(
             dir.path(),
             "b.csv",
-            "user_id,start_date,end_date\n1,2026-01-01,never\n2,2026-01-01,\n",
+            "user_id,start_date,end_date\n1,2026-01-01,never\n2,2026-01-01,\n\
+             3,2026-03-01,2026-02-01\n",
         );
         let mut rejects = Rejects::default();
         let subs = load_subscriptions(&bad, &policy(), &mut rejects).unwrap();
         assert_eq!(subs.df.height(), 1);
         assert_eq!(rejects.rows[0].class, RejectClass::UnparseableTimestamp);
         assert!(rejects.rows[0].detail.contains("`end_date` \"never\""));
+        // Ending before it starts: set aside, not a user silently out of the population.
+        assert_eq!(
+            (rejects.rows[1].line, rejects.rows[1].class),
+            (4, RejectClass::EndBeforeStart)
+        );
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub enum RejectClass {
     UnparseableValue,
     /// The event name is not in the configured list of known events.
     UnknownEvent,
+    /// A subscription that ends before it starts.
+    EndBeforeStart,
     /// An exact copy of an earlier row (the first copy is kept).
     DuplicateEvent,
     /// Same `event_id` as an earlier row (the first is kept).
@@ -102,6 +104,7 @@ impl RejectClass {
             RejectClass::Before1970 => "before_1970",
             RejectClass::UnparseableValue => "unparseable_value",
             RejectClass::UnknownEvent => "unknown_event",
+            RejectClass::EndBeforeStart => "end_before_start",
             RejectClass::DuplicateEvent => "duplicate_event",
             RejectClass::DuplicateEventId => "duplicate_event_id",
             RejectClass::DuplicateUser => "duplicate_user",

@@ -150,13 +150,26 @@ fn unknown_event_names_in_the_feature_file() {
         "user_id,timestamp,event\n1,2026-01-01T00:00:00Z,login\n1,2026-01-02T00:00:00Z,purchase\n",
     )
     .unwrap();
+    // No value event of the feature file occurs: a typo or another product's log.
     let f = dir.path().join("f.toml");
     fs::write(
         &f,
-        "[events]\nlogin = [\"login\"]\nvalue = [\"purchase\", \"purchse_typo\"]\n",
+        "[events]\nlogin = [\"login\"]\nvalue = [\"purchse_typo\"]\n",
     )
     .unwrap();
     expect(train_on(dir.path(), &p, &f), 4, &["purchse_typo", "f.toml"]);
+    // One rare event absent: a warning naming it; the run goes on (and here stops at
+    // the gate, this log being two rows).
+    fs::write(
+        &f,
+        "[events]\nlogin = [\"login\"]\nvalue = [\"purchase\", \"refund_requested\"]\n",
+    )
+    .unwrap();
+    expect(
+        train_on(dir.path(), &p, &f),
+        5,
+        &["refund_requested", "never occur", "not enough data"],
+    );
 }
 
 #[test]
