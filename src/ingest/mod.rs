@@ -349,6 +349,13 @@ pub fn load_events_with(
     }
     let df = read(lf)?;
     if df.height() == 0 && how.shard.is_none() {
+        // Rows were read but every one was set aside (a comma header over semicolon
+        // rows): say why, not "no rows".
+        if rejects.total() > 0 {
+            return Err(Error::Rejected {
+                message: no_events_left(path, rejects, &IdentitySummary::default()),
+            });
+        }
         return Err(Error::EmptyInput { path: path.into() });
     }
     if format == Format::Parquet {
@@ -460,7 +467,7 @@ fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) ->
         why.push(format!("{} identity calls", identity.identity_calls));
     }
     format!(
-        "{}: no event of an identified user is left ({})",
+        "{}: no event is left to score ({})",
         path.display(),
         if why.is_empty() {
             "no rows".to_string()
@@ -472,12 +479,13 @@ fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) ->
 
 /// The columns of `schema` for messages, without the line column.
 fn found_columns(schema: &Schema) -> String {
-    schema
+    let names = schema
         .iter_names()
         .filter(|n| n.as_str() != LINE)
         .map(|n| n.to_string())
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    rejects::shorten(&names, 300)
 }
 
 /// Reads the users table: `user_id` and `signup_at` required, CRM columns optional. A

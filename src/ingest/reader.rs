@@ -613,7 +613,8 @@ fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8
     Err(Error::MissingColumn {
         path: path.into(),
         column: (*missing).into(),
-        found: header.join(", "),
+        // A header can be megabytes (a file without line ends): quoted in part.
+        found: super::rejects::shorten(&header.join(", "), 300),
     })
 }
 

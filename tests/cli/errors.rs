@@ -271,3 +271,30 @@ fn a_missing_config_is_a_configuration_error_and_an_unwritable_output_is_not_bad
     );
     expect(out, 7, &["blocked", "cannot write"]);
 }
+
+#[test]
+fn rows_that_all_break_the_header_and_a_huge_header_get_short_clear_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    // A comma header over semicolon rows: every row is malformed, and says so.
+    let p = dir.path().join("e.csv");
+    fs::write(
+        &p,
+        "user_id,timestamp,event\n1;2026-01-01T00:00:00Z;login\n2;2026-01-02T00:00:00Z;login\n",
+    )
+    .unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let out = churnrisk(
+        dir.path(),
+        &["check", "--events", s(&p), "--rejects", s(&rejects)],
+    );
+    expect(out, 3, &["no event is left to score", "2 malformed_row"]);
+    let (_, rows) = read_csv(&rejects);
+    assert_eq!(rows.len(), 2);
+    // A 10 MB first line without a line end: named in part, not echoed whole.
+    let huge = dir.path().join("huge.csv");
+    fs::write(&huge, "x".repeat(10 << 20)).unwrap();
+    let out = churnrisk(dir.path(), &["check", "--events", s(&huge)]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    expect(out, 3, &["huge.csv"]);
+    assert!(err.len() < 2_000, "{} bytes of message", err.len());
+}

@@ -175,7 +175,7 @@ fn a_log_with_no_event_left_names_the_classes_and_writes_the_reject_file() {
     let class = rows[0][2].clone();
     assert!(rows.iter().all(|r| r[2] == class), "{rows:?}");
     assert!(
-        err.contains("no event of an identified user is left")
+        err.contains("no event is left to score")
             && err.contains(&format!("8 {class}"))
             && err.contains("3 rows of anonymous visitors")
             && err.contains("3 identity calls")
