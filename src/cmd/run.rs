@@ -158,6 +158,26 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
         None if args.config.is_some() => Utc::now().timestamp_millis().div_euclid(DAY_MS) * DAY_MS,
         None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
     };
+    // Without a date given, the night is the log's last day: a log that stops early (cut
+    // off mid-file) would publish an older night over the one already out.
+    if s.as_of.is_none() && args.config.is_none() {
+        if let Some(last) = history::ListState::read(&s.out.join(history::STATE_FILE))? {
+            if last.as_of.as_str() > format_date(as_of).as_str() {
+                return Err(Error::NotEnoughData {
+                    message: format!(
+                        "the log ends on {}, so this night would be {}, before the night already \
+                         published ({}): is the log cut short? Give --as-of {} to run that \
+                         night on purpose",
+                        format_date(inputs.events.max_ts),
+                        format_date(as_of),
+                        last.as_of,
+                        format_date(as_of)
+                    ),
+                }
+                .into());
+            }
+        }
+    }
     m.as_of = Some(format_date(as_of));
     info!("as of {}", format_date(as_of));
     clock.lap(m, "load");
@@ -477,7 +497,8 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                 columns: Vec::new(),
                 shard: None,
                 column_overrides: Default::default(),
-                users: Some(args.data.join("users.csv")).filter(|p| p.is_file()),
+                // Required as in a config's night: without it the CRM columns would vanish.
+                users: Some(args.data.join("users.csv")),
                 subscriptions: None,
                 features: args.features.clone(),
                 validation: ValidationArgs {

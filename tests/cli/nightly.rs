@@ -298,3 +298,64 @@ fn a_backfill_trains_its_own_model_and_a_new_churn_definition_retrains() {
     );
     assert_ne!(fs::read(dir.path().join("m.json")).unwrap(), production);
 }
+
+#[test]
+fn sample_mode_refuses_a_log_cut_short_and_a_missing_users_table() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    fs::create_dir_all(&data).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(fs::File::open(repo().join("data/events.csv.gz")).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    fs::write(data.join("events.csv"), &text).unwrap();
+    fs::copy(repo().join("data/users.csv"), data.join("users.csv")).unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    let features = default_features();
+    let args = [
+        "-q",
+        "run",
+        "--data",
+        "data",
+        "--model",
+        "m.json",
+        "--features",
+        s(&features),
+    ];
+    ok(dir.path(), &args);
+    let published = fs::read(dir.path().join("out/at_risk.csv")).unwrap();
+    // The log cut off in April: tonight would be an April night over July's list.
+    let cut: String = text
+        .lines()
+        .enumerate()
+        .filter(|(k, l)| *k == 0 || l.split(',').nth(1).is_none_or(|t| t < "2026-04-15"))
+        .map(|(_, l)| l)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::File::create(data.join("events.csv"))
+        .unwrap()
+        .write_all(cut.as_bytes())
+        .unwrap();
+    let out = churnrisk(dir.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(
+        err.contains("is the log cut short?") && err.contains("--as-of"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(dir.path().join("out/at_risk.csv")).unwrap(),
+        published
+    );
+    // Without users.csv the CRM columns would silently vanish: refused like a config's.
+    fs::write(data.join("events.csv"), &text).unwrap();
+    fs::remove_file(data.join("users.csv")).unwrap();
+    let out = churnrisk(dir.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("users.csv") && err.contains("no such file"),
+        "{err}"
+    );
+}
