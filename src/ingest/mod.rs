@@ -919,6 +919,94 @@ mod tests {
         assert_eq!((t.rows_read, t.total(), t.lost()), (11, 8, 6));
     }
 
+    /// Deterministic byte mutations of `good`: flips, CSV/JSON specials, line ends,
+    /// invalid UTF-8, cuts and repeats.
+    fn mutants(good: &[u8], n: usize, seed: u64) -> Vec<Vec<u8>> {
+        let mut x = seed;
+        let mut next = move |m: usize| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize % m.max(1)
+        };
+        const SPECIAL: &[u8] = b"\"\n\r,;{}[]:\\\t\xff\xc3\x00 0e9-";
+        (0..n)
+            .map(|_| {
+                let mut b = good.to_vec();
+                for _ in 0..1 + next(6) {
+                    let at = next(b.len() + 1);
+                    match next(5) {
+                        0 if at < b.len() => b[at] ^= 1 << next(8),
+                        1 => b.insert(at, SPECIAL[next(SPECIAL.len())]),
+                        2 if at < b.len() => {
+                            b.remove(at);
+                        }
+                        3 => b.truncate(at),
+                        _ => {
+                            let end = (at + next(40)).min(b.len());
+                            let piece = b[at..end].to_vec();
+                            b.splice(at..at, piece);
+                        }
+                    }
+                }
+                b
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_text_reader_survives_mutated_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = "user_id,timestamp,event,value,session_id,event_id\n\
+                   1,2026-01-05T10:00:00Z,login,,s1,a\n\
+                   1,2026-01-05T10:05:00.250Z,purchase,12.5,s1,b\n\
+                   \"2\",\"2026-01-06 08:00:00\",\"report, shared\",,s2,c\n\
+                   3,1767600000,login,,s3,d\n";
+        let ndjson = "{\"user_id\": \"1\", \"timestamp\": \"2026-01-05T10:00:00Z\", \"event\": \"login\", \"value\": 1.5}\n\
+                      {\"user_id\": 2, \"timestamp\": 1767600000123, \"event\": \"purchase\", \"extra\": {\"a\": [1, 2]}}\n\
+                      {\"user_id\": \"3\", \"timestamp\": \"2026-01-06\", \"event\": \"l\\u00e9\"}\n";
+        let users = "user_id,signup_at,email,crm_id,account,plan\n\
+                     1,2026-01-01,a@x.com,003A,acme,pro\n2,2026-01-02,,,,\n";
+        let subs = "user_id,start_date,end_date\n1,2026-01-01,\n2,2026-01-01,2026-02-01\n";
+        let cases: [(&str, &str); 4] = [
+            ("e.csv", csv),
+            ("e.ndjson", ndjson),
+            ("u.csv", users),
+            ("s.csv", subs),
+        ];
+        let mut outcomes = [0usize; 2];
+        for (k, (name, good)) in cases.into_iter().enumerate() {
+            for (i, bytes) in mutants(good.as_bytes(), 300, k as u64 + 1)
+                .into_iter()
+                .enumerate()
+            {
+                let p = dir.path().join(format!("{i}-{name}"));
+                std::fs::write(&p, &bytes).unwrap();
+                let mut rejects = Rejects::default();
+                let result = match name {
+                    "u.csv" => load_users(&p, &policy(), &mut rejects).map(|_| ()),
+                    "s.csv" => load_subscriptions(&p, &policy(), &mut rejects).map(|_| ()),
+                    _ => load_events(&p, &policy(), &mut rejects).map(|_| ()),
+                };
+                // A panic fails this test; an error must be about the input, not a defect.
+                match result {
+                    Ok(()) => outcomes[0] += 1,
+                    Err(e) => {
+                        outcomes[1] += 1;
+                        assert_ne!(
+                            e.category(),
+                            crate::error::Category::Internal,
+                            "{name} mutant {i}: {e}\n{}",
+                            String::from_utf8_lossy(&bytes)
+                        );
+                    }
+                }
+            }
+        }
+        // Both kinds of outcome occur: the mutations reach the readers' checks.
+        assert!(outcomes[0] > 100 && outcomes[1] > 100, "{outcomes:?}");
+    }
+
     #[test]
     fn a_damaged_parquet_file_is_an_input_error_never_a_crash() {
         let dir = tempfile::tempdir().unwrap();

@@ -111,13 +111,14 @@ impl ChurnModel {
         if !path.is_file() {
             return Err(Error::MissingFile { path: path.into() });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let bad = |message: String| Error::BadModel {
             path: path.into(),
             message,
         };
+        // Not UTF-8 is not JSON: the JSON parser says so, as a bad model.
         let version: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
         match version.get("format_version").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
             Some(v) => {
@@ -394,6 +395,48 @@ mod tests {
                 "{at}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_mutated_model_file_is_refused_never_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/sample.json");
+        let good = std::fs::read(&sample).unwrap();
+        let p = dir.path().join("m.json");
+        let mut x: u64 = 11;
+        let mut next = |m: usize| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) as usize % m.max(1)
+        };
+        let (mut loaded, mut refused) = (0, 0);
+        for _ in 0..300 {
+            let mut b = good.clone();
+            let at = next(b.len());
+            match next(4) {
+                0 => b[at] ^= 1 << next(8),
+                1 => b.truncate(at),
+                2 => b.insert(at, b"-9e99\"{},:"[next(10)]),
+                _ => {
+                    // A number made huge, negative or zero where a digit stood.
+                    if b[at].is_ascii_digit() {
+                        b.splice(at..at + 1, b"1e308".iter().copied());
+                    } else {
+                        b[at] = b'0';
+                    }
+                }
+            }
+            std::fs::write(&p, &b).unwrap();
+            match ChurnModel::load(&p) {
+                Ok(_) => loaded += 1,
+                Err(e) => {
+                    refused += 1;
+                    assert!(matches!(e, Error::BadModel { .. }), "{e}");
+                }
+            }
+        }
+        assert!(loaded > 10 && refused > 100, "{loaded} {refused}");
     }
 
     #[test]
