@@ -298,3 +298,26 @@ fn rows_that_all_break_the_header_and_a_huge_header_get_short_clear_messages() {
     expect(out, 3, &["huge.csv"]);
     assert!(err.len() < 2_000, "{} bytes of message", err.len());
 }
+
+#[test]
+fn damaged_parquet_files_are_input_errors_never_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = repo().join("tests/fixtures/exports/ga4/event_date=20260701/events_000.parquet");
+    let good = fs::read(&fixture).unwrap();
+    let p = dir.path().join("e.parquet");
+    // Every 4th bit of the footer's last 48 bytes (its thrift metadata and length).
+    let n = good.len();
+    for bit in ((n - 48) * 8..n * 8).step_by(4) {
+        let mut bytes = good.clone();
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        fs::write(&p, &bytes).unwrap();
+        let out = churnrisk(dir.path(), &["check", "--events", s(&p), "--preset", "ga4"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(3)),
+            "bit {bit}: {:?} {err}",
+            out.status.code()
+        );
+        assert!(!err.contains("panicked"), "bit {bit}: {err}");
+    }
+}

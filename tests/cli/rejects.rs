@@ -455,3 +455,81 @@ fn rejects_of_the_log_come_before_those_of_the_users_table() {
         ]
     );
 }
+
+#[test]
+fn values_that_are_not_finite_are_rejects_and_a_model_that_cannot_score_is_refused() {
+    // `inf`, `Infinity` and `1e309` are rows set aside, not the end of the night.
+    let dir = tempfile::tempdir().unwrap();
+    let lines: [&[u8]; 3] = [
+        b"7,2026-06-01T10:00:00Z,report_created,inf,s7-1",
+        b"7,2026-06-01T10:01:00Z,report_created,-Infinity,s7-1",
+        b"7,2026-06-01T10:02:00Z,report_created,1e309,s7-1",
+    ];
+    let out = night(dir.path(), &with_lines(&lines), "");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let found: Vec<(u64, String)> = rejects(dir.path())
+        .into_iter()
+        .map(|r| (r.0, r.1))
+        .collect();
+    let n = sample_lines();
+    assert_eq!(
+        found,
+        (1..=3)
+            .map(|k| (n + k, "unparseable_value".to_string()))
+            .collect::<Vec<_>>()
+    );
+    let (header, rows) = read_csv(&dir.path().join("out/at_risk.csv"));
+    let p = header
+        .iter()
+        .position(|h| h == "churn_probability")
+        .unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| r[p].parse::<f64>().is_ok_and(f64::is_finite)));
+
+    // A model file whose scale is 0 would score NaN for everyone: refused (exit 4).
+    let mut model: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(repo().join("models/sample.json")).unwrap())
+            .unwrap();
+    model["features"][0]["std"] = 0.0.into();
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("events.csv"), sample()).unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            "events.csv",
+            "--features",
+            s(&default_features()),
+            "--model",
+            "model.json",
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "list.csv",
+        ],
+    );
+    // (no model yet: a missing file)
+    assert_eq!(out.status.code(), Some(3));
+    fs::write(dir.path().join("model.json"), model.to_string()).unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            "events.csv",
+            "--features",
+            s(&default_features()),
+            "--model",
+            "model.json",
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "list.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("scale (std) 0"), "{}", stderr(&out));
+    assert!(!dir.path().join("list.csv").exists());
+}
