@@ -359,3 +359,77 @@ fn sample_mode_refuses_a_log_cut_short_and_a_missing_users_table() {
         "{err}"
     );
 }
+
+#[test]
+fn clean_up_touches_only_its_own_leftovers_and_long_names_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "max_age_days = 1000\n");
+    fs::create_dir_all(dir.path().join("out")).unwrap();
+    // A user's file that looks temporary, and leftovers of a killed run and training.
+    let mine = dir.path().join("out/.notes.tmp");
+    let dead_list = dir.path().join("out/.at_risk.csv.4999999.tmp");
+    let dead_model = dir.path().join(".m.json.4999998.tmp");
+    for f in [&mine, &dead_list, &dead_model] {
+        fs::write(f, "x").unwrap();
+    }
+    ok(dir.path(), &["-q", "run", "--config", s(&cfg), "--retrain"]);
+    assert!(mine.exists(), "a file churnrisk did not make is left alone");
+    assert!(!dead_list.exists() && !dead_model.exists());
+    // A 250-byte list name: its temporary name still fits in 255 bytes.
+    let long = format!("{}.csv", "l".repeat(246));
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "score",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--features",
+            s(&default_features()),
+            "--model",
+            "m.json",
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            &long,
+        ],
+    );
+    assert!(dir.path().join(&long).is_file());
+    // A subscription that ends before it starts is set aside, not silently dropped.
+    let subs = dir.path().join("subs.csv");
+    fs::write(
+        &subs,
+        "user_id,start_date,end_date\n1,2026-01-05,\n2,2026-03-01,2026-02-01\n",
+    )
+    .unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--subscriptions",
+            s(&subs),
+            "--features",
+            s(&default_features()),
+            "--model",
+            "m.json",
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "subs_list.csv",
+            "--rejects",
+            s(&rejects),
+            "--max-reject-fraction",
+            "1",
+        ],
+    );
+    let (_, rows) = read_csv(&rejects);
+    assert!(
+        rows.iter()
+            .any(|r| r[0].ends_with("subs.csv") && r[1] == "3" && r[2] == "end_before_start"),
+        "{rows:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
