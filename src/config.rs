@@ -326,7 +326,11 @@ impl RunConfig {
         if !path.is_file() {
             return Err(Error::Config {
                 path: path.into(),
-                message: "no such file".into(),
+                message: if path.is_dir() {
+                    "a folder, not a config file".into()
+                } else {
+                    "no such file".into()
+                },
             });
         }
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

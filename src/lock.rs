@@ -4,7 +4,7 @@
 //! ends in any way, `kill -9` included, so a dead run never blocks the next one and a
 //! reused pid cannot fake a live one. The file itself stays; the lock is what counts.
 //!
-//! Taking the lock also removes temporary files (`.name.pid.tmp`) that a killed run left
+//! Taking the lock also removes temporary files (`.name.pid.churnrisk.tmp`) that a killed run left
 //! behind: only names churnrisk makes, of processes that no longer run.
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -36,9 +36,9 @@ impl RunLock {
 
     /// Takes the lock on `dir` (created if missing), or fails with [`Error::Locked`].
     pub fn acquire(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         let path = dir.join(LOCK_FILE);
-        let io = |e| Error::io(&path, e);
+        let io = |e| Error::write(&path, e);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -84,7 +84,11 @@ mod tests {
     fn a_lock_file_without_a_live_holder_is_taken_over_and_leftovers_removed() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(LOCK_FILE), "4999999\n").unwrap();
-        std::fs::write(dir.path().join(".at_risk.csv.4999999.tmp"), "half").unwrap();
+        std::fs::write(
+            dir.path().join(".at_risk.csv.4999999.churnrisk.tmp"),
+            "half",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("at_risk.csv"), "whole").unwrap();
         let lock = RunLock::acquire(dir.path()).unwrap();
         let owner = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();

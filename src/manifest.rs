@@ -171,6 +171,11 @@ impl RunManifest {
 }
 
 /// SHA-256 of a file's bytes, streamed.
+/// The SHA-256 of `bytes`, in hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();

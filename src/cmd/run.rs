@@ -78,10 +78,16 @@ pub fn run(args: RunArgs) -> Result<()> {
         .map_err(anyhow::Error::from)
         .and_then(|staged| {
             match night(&args, &s, &staged, &mut manifest) {
-                Ok(summary) => {
+                Ok((summary, trained)) => {
                     staged
                         .commit()
                         .with_context(|| format!("publishing the night in {}", s.out.display()))?;
+                    // A model trained tonight replaces the one on disk only with its night
+                    // published: a night that fails leaves yesterday's model too.
+                    if let Some((path, bytes)) = trained {
+                        churnrisk::model::artifact::write_atomic(&path, &bytes)
+                            .with_context(|| format!("writing model {}", path.display()))?;
+                    }
                     Ok(summary)
                 }
                 Err(e) => {
@@ -135,8 +141,17 @@ impl Stopwatch {
     }
 }
 
-/// The night, staged in `staged`; returns the terminal summary to print once published.
-fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> Result<String> {
+/// A model trained tonight: where it goes and its file's bytes.
+type Trained = Option<(PathBuf, Vec<u8>)>;
+
+/// The night, staged in `staged`; returns the terminal summary to print once published,
+/// and the model trained tonight, to write once the night is published.
+fn night(
+    args: &RunArgs,
+    s: &Settings,
+    staged: &Night,
+    m: &mut RunManifest,
+) -> Result<(String, Trained)> {
     let mut clock = Stopwatch(Instant::now());
     let policy = s.validation.policy(Utc::now().timestamp_millis());
     let inputs = Inputs::load(&s.input, &policy)?;
@@ -236,6 +251,7 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
         }
     }
     let kept_model = kept.is_some();
+    let mut trained: Trained = None;
     let (model, scored, drift) = match kept {
         Some(k) => k,
         None => {
@@ -248,9 +264,7 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
             let model = train_prepared(&inputs.sources(), &prepared, &inputs.spec, &opts)
                 .context("training")?;
             step.finish_and_clear();
-            model
-                .save(&model_path)
-                .with_context(|| format!("writing model {}", model_path.display()))?;
+            trained = Some((model_path.clone(), model.to_bytes(&model_path)?));
             if backfill {
                 info!(
                     "backfill: the model is written to {}; {} stays the production model",
@@ -273,7 +287,10 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
     let used = if kept_model { &s.model } else { &model_path };
     m.model = Some(ModelUsed {
         path: used.display().to_string(),
-        sha256: churnrisk::manifest::sha256_file(used)?,
+        sha256: match &trained {
+            Some((_, bytes)) => churnrisk::manifest::sha256_bytes(bytes),
+            None => churnrisk::manifest::sha256_file(used)?,
+        },
         trained_as_of: model.training.as_of.clone(),
         trained_rows: model.training.rows,
         trained_churned: model.training.churned,
@@ -305,7 +322,7 @@ fn night(args: &RunArgs, s: &Settings, staged: &Night, m: &mut RunManifest) -> R
     let manifest_path = s.out.join("manifest.json");
     m.write(&staged.path("manifest.json"))
         .with_context(|| format!("writing {}", manifest_path.display()))?;
-    Ok(ranked_summary(&rows, 10))
+    Ok((ranked_summary(&rows, 10), trained))
 }
 
 /// Compares with the previous list, writes every list format, the changes file, the

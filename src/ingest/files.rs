@@ -67,23 +67,24 @@ pub(super) fn open(
     Ok((df.lazy(), schema))
 }
 
-thread_local! {
-    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
+/// Guarded reads under way: polars decodes Parquet on threads of its own too, whose
+/// panic reaches [`guarded`] as the file's error.
+static GUARDED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Whether this thread is inside [`guarded`]: a panic here is reported as the file's
-/// error, so the panic hook need not print it.
+/// Whether a [`guarded`] read is under way: a panic now is reported as the file's error,
+/// so the panic hook need not print it.
 pub fn in_guarded_reader() -> bool {
-    GUARDED.with(|g| g.get())
+    GUARDED.load(std::sync::atomic::Ordering::SeqCst) > 0
 }
 
 /// Runs a third-party reader on `path`: its errors, and a panic inside it (polars on a
 /// damaged Parquet file), become [`Error::CorruptFile`] naming the file (exit 3), not a
 /// crash or "a defect".
 pub(super) fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Result<T> {
-    GUARDED.with(|g| g.set(true));
+    use std::sync::atomic::Ordering::SeqCst;
+    GUARDED.fetch_add(1, SeqCst);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
-    GUARDED.with(|g| g.set(false));
+    GUARDED.fetch_sub(1, SeqCst);
     match result {
         Ok(Err(Error::Polars(e))) => Err(Error::CorruptFile {
             path: path.into(),

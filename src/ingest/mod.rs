@@ -47,6 +47,9 @@ pub use timestamp::{parse_timestamp, parse_timestamp_in};
 /// Milliseconds in a day: all windows are whole days.
 pub const DAY_MS: i64 = 86_400_000;
 
+/// The largest `value` magnitude read as an amount (larger ones are rejects).
+pub const MAX_VALUE: f64 = 1e12;
+
 /// A session ends after this long without an event when the log has no `session_id`.
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 
@@ -293,7 +296,8 @@ pub fn load_events_with(
         ));
     }
     if value.is_some() {
-        // `inf`, `NaN`, `1e309`: numbers no feature can sum.
+        // `inf`, `NaN`, `1e309`: numbers no feature can sum; nor 1e308 twice, which
+        // overflows a sum: an amount beyond ±10^12 is not one.
         checks.push(Check::new(
             col("value")
                 .is_not_null()
@@ -301,6 +305,14 @@ pub fn load_events_with(
             RejectClass::UnparseableValue,
             if value_text { "value_raw" } else { "value" },
             "not a finite number",
+        ));
+        checks.push(Check::new(
+            col("value")
+                .gt(lit(MAX_VALUE))
+                .or(col("value").lt(lit(-MAX_VALUE))),
+            RejectClass::UnparseableValue,
+            if value_text { "value_raw" } else { "value" },
+            "beyond ±10^12: not an amount",
         ));
     }
     if let Some(known) = &policy.known_events {
@@ -1063,7 +1075,8 @@ mod tests {
              u,2026-01-05T10:01:00Z,purchase,-Infinity\n\
              u,2026-01-05T10:02:00Z,purchase,1e309\n\
              u,2026-01-05T10:03:00Z,purchase,NaN\n\
-             u,2026-01-05T10:04:00Z,purchase,12.5\n",
+             u,2026-01-05T10:04:00Z,purchase,1e308\n\
+             u,2026-01-05T10:05:00Z,purchase,12.5\n",
         );
         let mut rejects = Rejects::default();
         let ev = load_events(&p, &policy(), &mut rejects).unwrap();
@@ -1073,11 +1086,16 @@ mod tests {
             .iter()
             .map(|r| (r.line, r.class.name(), r.detail.as_str()))
             .collect();
-        assert_eq!(found.len(), 4, "{found:?}");
+        assert_eq!(found.len(), 5, "{found:?}");
         for (k, (line, class, detail)) in found.into_iter().enumerate() {
             assert_eq!(line, k as u64 + 2);
             assert_eq!(class, "unparseable_value");
-            assert!(detail.contains("not a finite number"), "{detail}");
+            let why = if k < 4 {
+                "not a finite number"
+            } else {
+                "beyond ±10^12"
+            };
+            assert!(detail.contains(why), "{detail}");
         }
     }
 

@@ -133,21 +133,25 @@ impl ChurnModel {
         Ok(model)
     }
 
-    /// Refuses parameters that cannot score: a zero, negative or non-finite scale, a
-    /// non-finite mean, or a coefficient or intercept that is not a finite log-odds of a
+    /// Refuses parameters that cannot score: a scale below 1e-9 or non-finite, a mean
+    /// beyond ±1e15, or a coefficient or intercept that is not a finite log-odds of a
     /// sane size (beyond ±1e6 per standard deviation no fit produces; it would turn every
     /// probability into 0, 1 or NaN).
     fn check_parameters(&self) -> std::result::Result<(), String> {
         const MAX_LOG_ODDS: f64 = 1e6;
+        // Training gives a constant feature the scale 1; a smaller scale than this turns
+        // a difference of one unit into an overflow.
+        const MIN_STD: f64 = 1e-9;
+        const MAX_MEAN: f64 = 1e15;
         for f in &self.features {
-            if !(f.std.is_finite() && f.std > 0.0) {
+            if !(f.std.is_finite() && f.std >= MIN_STD) {
                 return Err(format!(
-                    "feature `{}` has scale (std) {}: it must be a positive number",
+                    "feature `{}` has scale (std) {:e}: it must be at least {MIN_STD:e}",
                     f.name, f.std
                 ));
             }
-            if !f.mean.is_finite() {
-                return Err(format!("feature `{}` has mean {}", f.name, f.mean));
+            if !(f.mean.is_finite() && f.mean.abs() <= MAX_MEAN) {
+                return Err(format!("feature `{}` has mean {:e}", f.name, f.mean));
             }
             if !(f.coefficient.is_finite() && f.coefficient.abs() <= MAX_LOG_ODDS) {
                 return Err(format!(
@@ -167,12 +171,17 @@ impl ChurnModel {
 
     /// Writes the model atomically (pretty JSON, trailing newline).
     pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, &self.to_bytes(path)?)
+    }
+
+    /// The model file's bytes (pretty JSON, trailing newline); `path` names it in errors.
+    pub fn to_bytes(&self, path: &Path) -> Result<Vec<u8>> {
         let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::BadModel {
             path: path.into(),
             message: e.to_string(),
         })?;
         text.push('\n');
-        write_atomic(path, text.as_bytes())
+        Ok(text.into_bytes())
     }
 
     /// Fails unless the feature definitions are the ones the model was trained with.
@@ -273,25 +282,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-/// The temporary name of `name` for process `pid`: `.name.pid.tmp`, the name cut to 200
-/// bytes so that the whole stays within the 255 bytes a file name may have.
+/// The temporary name of `name` for process `pid`: `.name.pid.churnrisk.tmp` (a name no
+/// one else writes, so clean-up can tell churnrisk's own), the name cut to 200 bytes so
+/// that the whole stays within the 255 bytes a file name may have.
 pub fn temp_name(name: &str, pid: u32) -> String {
     let mut end = name.len().min(200);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    format!(".{}.{pid}.tmp", &name[..end])
+    format!(".{}.{pid}{TEMP_SUFFIX}", &name[..end])
 }
 
-/// Removes temporary files (`.name.pid.tmp`, of `name` only when given) that a process
-/// which no longer runs left in `dir`: a killed run's, never another's or a user's.
+/// What ends every temporary name churnrisk makes.
+const TEMP_SUFFIX: &str = ".churnrisk.tmp";
+
+/// Removes temporary files (`.name.pid.churnrisk.tmp`, of `name` only when given) that a
+/// process which no longer runs left in `dir`: a killed run's, never another's or a user's.
 pub fn remove_stale_temps(dir: &Path, name: Option<&str>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = file.strip_prefix('.').and_then(|f| f.strip_suffix(".tmp")) else {
+        let Some(rest) = file
+            .strip_prefix('.')
+            .and_then(|f| f.strip_suffix(TEMP_SUFFIX))
+        else {
             continue;
         };
         let Some((stem, pid)) = rest.rsplit_once('.') else {
@@ -374,9 +390,10 @@ mod tests {
         let p = dir.path().join("m.json");
         std::fs::write(&p, good.to_string()).unwrap();
         assert!(ChurnModel::load(&p).is_ok());
-        let cases: [(&str, serde_json::Value, &str); 5] = [
-            ("/features/0/std", 0.0.into(), "scale (std) 0"),
-            ("/features/1/std", (-1.0).into(), "scale (std) -1"),
+        let cases: [(&str, serde_json::Value, &str); 6] = [
+            ("/features/0/std", 0.0.into(), "scale (std) 0e0"),
+            ("/features/1/std", (-1.0).into(), "scale (std) -1e0"),
+            ("/features/1/std", 1e-320.into(), "scale (std) 1e-320"),
             (
                 "/features/0/coefficient",
                 1e308.into(),
@@ -448,16 +465,18 @@ mod tests {
         let p = dir.path().join(&long);
         write_atomic(&p, b"ok").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"ok");
-        // A dead run's temporary file goes; a live one's and a user's stay.
+        // A dead run's temporary file goes; a live one's and a user's stay, even one
+        // that looks like ours but for the suffix.
         let dead = dir.path().join(temp_name("at_risk.csv", 4_999_998));
         let live = dir.path().join(temp_name("at_risk.csv", 1));
         let users = dir.path().join(".notes.tmp");
-        for f in [&dead, &live, &users] {
+        let backup = dir.path().join(".at_risk.csv.2024.tmp");
+        for f in [&dead, &live, &users, &backup] {
             std::fs::write(f, "x").unwrap();
         }
         write_atomic(&dir.path().join("at_risk.csv"), b"list").unwrap();
         assert!(!dead.exists());
-        assert!(live.exists() && users.exists());
+        assert!(live.exists() && users.exists() && backup.exists());
     }
 
     #[test]

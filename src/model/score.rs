@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::artifact::ChurnModel;
 use super::drift::{Drift, Thresholds};
 use super::matrix::to_matrix;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::features::{self, FeatureFrame, FeatureSpec, Prepared, RawRow, Transform};
 use crate::labels::{self, Sources};
 
@@ -183,6 +183,16 @@ pub fn score_prepared(
         })
         .collect();
     tracing::debug!("probabilities and reasons by {:?}", clock.elapsed());
+    // The last guard: no number that is not a number reaches a list.
+    if let Some(u) = users.iter().find(|u| !u.probability.is_finite()) {
+        return Err(Error::InvalidArgument {
+            name: "model".into(),
+            message: format!(
+                "its parameters give user {} the probability {}: retrain it",
+                u.user_id, u.probability
+            ),
+        });
+    }
     Ok(Scored {
         users,
         features: ff,

@@ -71,7 +71,7 @@ fn wait_for_line(child: &mut Child, needle: &str) -> Vec<String> {
 /// Waits until `child` has written its staged temporary `name` (`.night/.name.<pid>.tmp`):
 /// it then holds the lock and sits in the injected pause before the rename.
 fn wait_for_temp_file(out: &Path, name: &str, child: &mut Child) {
-    let temp = out.join(format!(".night/.{name}.{}.tmp", child.id()));
+    let temp = out.join(format!(".night/.{name}.{}.churnrisk.tmp", child.id()));
     wait_until(child, &format!("a temporary {name}"), || temp.exists());
 }
 
@@ -326,7 +326,13 @@ fn a_night_that_fails_while_writing_publishes_nothing() {
         "dir = \"out\"\nformats = [\"csv\", \"hubspot\"]\n",
     );
     fs::write(&cfg, text).unwrap();
-    let failed = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    let model_before = fs::read(dir.path().join("model.json")).unwrap();
+    // Retraining tonight: the new model would go with the night, so it does not go either.
+    let failed = churnrisk(dir.path(), &["run", "--config", s(&cfg), "--retrain"]);
+    assert_eq!(
+        fs::read(dir.path().join("model.json")).unwrap(),
+        model_before
+    );
     // Exit 7: an output could not be written (not "bad input").
     assert_eq!(
         failed.status.code(),

@@ -367,13 +367,17 @@ fn clean_up_touches_only_its_own_leftovers_and_long_names_work() {
     fs::create_dir_all(dir.path().join("out")).unwrap();
     // A user's file that looks temporary, and leftovers of a killed run and training.
     let mine = dir.path().join("out/.notes.tmp");
-    let dead_list = dir.path().join("out/.at_risk.csv.4999999.tmp");
-    let dead_model = dir.path().join(".m.json.4999998.tmp");
-    for f in [&mine, &dead_list, &dead_model] {
+    let backup = dir.path().join("out/.backup.2024.tmp");
+    let dead_list = dir.path().join("out/.at_risk.csv.4999999.churnrisk.tmp");
+    let dead_model = dir.path().join(".m.json.4999998.churnrisk.tmp");
+    for f in [&mine, &backup, &dead_list, &dead_model] {
         fs::write(f, "x").unwrap();
     }
     ok(dir.path(), &["-q", "run", "--config", s(&cfg), "--retrain"]);
-    assert!(mine.exists(), "a file churnrisk did not make is left alone");
+    assert!(
+        mine.exists() && backup.exists(),
+        "files churnrisk did not make are left alone"
+    );
     assert!(!dead_list.exists() && !dead_model.exists());
     // A 250-byte list name: its temporary name still fits in 255 bytes.
     let long = format!("{}.csv", "l".repeat(246));

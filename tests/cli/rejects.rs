@@ -530,6 +530,6 @@ fn values_that_are_not_finite_are_rejects_and_a_model_that_cannot_score_is_refus
         ],
     );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
-    assert!(stderr(&out).contains("scale (std) 0"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("scale (std) 0e0"), "{}", stderr(&out));
     assert!(!dir.path().join("list.csv").exists());
 }
