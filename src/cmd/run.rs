@@ -141,6 +141,9 @@ impl Stopwatch {
     }
 }
 
+/// Days between the log's last event and the night from which the log is called late.
+const STALE_DAYS: i64 = 3;
+
 /// A model trained tonight: where it goes and its file's bytes.
 type Trained = Option<(PathBuf, Vec<u8>)>;
 
@@ -195,6 +198,16 @@ fn night(
     }
     m.as_of = Some(format_date(as_of));
     info!("as of {}", format_date(as_of));
+    // An export that stopped arriving days ago still scores, but everyone on it looks
+    // less active than they are: the on-call engineer should know.
+    let stale_days = (as_of - inputs.events.max_ts).div_euclid(DAY_MS);
+    if stale_days >= STALE_DAYS {
+        warn!(
+            "the log's last event is on {}, {stale_days} days before this night ({}): is the export late?",
+            format_date(inputs.events.max_ts),
+            format_date(as_of)
+        );
+    }
     clock.lap(m, "load");
     // The log regrouped by user once, for scoring with the kept model, training and
     // scoring with the new one alike (timed with them).

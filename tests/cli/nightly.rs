@@ -437,3 +437,23 @@ fn clean_up_touches_only_its_own_leftovers_and_long_names_work() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_log_that_stopped_days_before_the_night_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    let cfg = config(dir.path(), "max_age_days = 1000\n");
+    // The sample's last event is on 2026-07-05: a night on 07-10 runs on a late export.
+    let out = churnrisk(
+        dir.path(),
+        &["run", "--config", s(&cfg), "--as-of", "2026-07-10"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the log's last event is on 2026-07-05, 4 days before this night"),
+        "{err}"
+    );
+    // The night before is on time: no such warning.
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("is the export late?"));
+}
