@@ -88,7 +88,7 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Write the canonical events (user_id, timestamp, event, value, session_id; sorted
-    /// by user and time) to this CSV.
+    /// by user and time) to this CSV (`-`: to stdout, instead of the summary).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -40,7 +40,9 @@ pub fn run(args: CheckArgs) -> Result<()> {
     let events = &inputs.events;
     let users = events.df.column("user_id")?.n_unique()?;
     let names = churnrisk::features::event_names(events)?;
-    if !super::logging::is_quiet() {
+    // With `--out -` stdout holds the events alone.
+    let to_stdout = args.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if !super::logging::is_quiet() && !to_stdout {
         crate::cmd::sayln!(
             "{}: {} events of {} users, {} event types, {} to {}{}",
             args.input.events.display(),
@@ -119,6 +121,12 @@ fn write_canonical(path: &std::path::Path, inputs: &Inputs) -> Result<()> {
         ])?;
     }
     let bytes = w.into_inner().context("writing CSV")?;
+    if path.as_os_str() == "-" {
+        // `--out -`: the canonical events on stdout (for `| head`, `| duckdb`, …).
+        use std::io::Write as _;
+        std::io::stdout().lock().write_all(&bytes)?;
+        return Ok(());
+    }
     write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

@@ -456,6 +456,38 @@ fn shards_of_a_segment_folder_merge_into_the_whole_list() {
 }
 
 #[test]
+fn check_writes_the_canonical_events_to_stdout_with_out_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file_rows, _) = read_as(dir.path(), &landed().join("segment-logs"), "segment");
+    let printed = ok(
+        dir.path(),
+        &[
+            "check",
+            "--events",
+            s(&landed().join("segment-logs")),
+            "--preset",
+            "segment",
+            "--out",
+            "-",
+        ],
+    );
+    assert!(!dir.path().join("-").exists());
+    let mut lines = printed.lines();
+    assert_eq!(
+        lines.next(),
+        Some("user_id,timestamp,event,value,session_id")
+    );
+    let mut rows: Vec<[String; 3]> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            [f[0].to_string(), f[1].to_string(), f[2].to_string()]
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(rows, file_rows);
+}
+
+#[test]
 fn a_closed_pipe_ends_check_quietly() {
     // `churnrisk check … | head -1`: the reader is gone before the summary is printed.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_churnrisk"))
