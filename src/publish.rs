@@ -61,11 +61,6 @@ impl Night {
         self.dir.join(name)
     }
 
-    /// The output folder.
-    pub fn out(&self) -> &Path {
-        &self.out
-    }
-
     /// The published place of a staged path.
     pub fn published(&self, staged: &Path) -> PathBuf {
         match staged.strip_prefix(&self.dir) {

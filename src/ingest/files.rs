@@ -178,10 +178,12 @@ pub(super) fn content_of(path: &Path) -> Result<Option<Content>> {
     })
 }
 
-/// The files an input path names: the file itself, every event file under a folder
-/// (recursively, as hive partitions are laid out; names starting with `.` or `_`, such as
-/// `_SUCCESS`, are skipped), or the files a glob matches; sorted by path.
-pub(super) fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
+/// The files an input path names, each with what it holds: the file itself, every event
+/// file under a folder (recursively, as hive partitions are laid out; names starting with
+/// `.` or `_`, such as `_SUCCESS`, are skipped, and so are files of no known content), or
+/// the files a glob matches; sorted by path. A file named on its own or by a glob must be
+/// of a known format.
+pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
     let text = path.to_string_lossy();
     let mut files = Vec::new();
     if text.contains(['*', '?', '[']) {
@@ -189,7 +191,9 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
             path: path.into(),
             message: format!("not a valid glob pattern: {e}"),
         })?;
-        files.extend(paths.filter_map(|p| p.ok()).filter(|p| p.is_file()));
+        for p in paths.filter_map(|p| p.ok()).filter(|p| p.is_file()) {
+            files.push(known(p)?);
+        }
         if files.is_empty() {
             return Err(Error::BadInputSet {
                 path: path.into(),
@@ -209,8 +213,8 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
                 }
                 if p.is_dir() {
                     stack.push(p);
-                } else if content_of(&p)?.is_some() {
-                    files.push(p);
+                } else if let Some(c) = content_of(&p)? {
+                    files.push((p, c));
                 }
             }
         }
@@ -223,12 +227,20 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<PathBuf>> {
             });
         }
     } else if path.is_file() {
-        files.push(path.to_path_buf());
+        files.push(known(path.to_path_buf())?);
     } else {
         return Err(Error::MissingFile { path: path.into() });
     }
-    files.sort_by(|a, b| natural_order(a, b));
+    files.sort_by(|a, b| natural_order(&a.0, &b.0));
     Ok(files)
+}
+
+/// `path` with its content, which must be known.
+fn known(path: PathBuf) -> Result<(PathBuf, Content)> {
+    match content_of(&path)? {
+        Some(c) => Ok((path, c)),
+        None => Err(Error::UnknownFormat { path }),
+    }
 }
 
 /// Paths in the order a person reads them: runs of digits compare as numbers, so an
@@ -310,18 +322,19 @@ pub(super) fn open_events(
     let mut unpacked = Vec::new();
     // (file to read, its name in messages, how it is read)
     let mut files: Vec<(PathBuf, PathBuf, Content)> = Vec::new();
-    let sources = input_files(path)?;
-    for f in sources.iter().cloned() {
-        match content_of(&f)? {
-            Some(Content::Zip) => {
+    let listed = input_files(path)?;
+    for (f, content) in listed.iter().cloned() {
+        match content {
+            Content::Zip => {
                 let u = super::archive::unpack(&f)?;
+                let before = files.len();
                 for (at, shown) in &u.entries {
                     match content_of(at)? {
                         Some(Content::Zip) | None => {}
                         Some(c) => files.push((at.clone(), shown.clone(), c)),
                     }
                 }
-                if u.entries.is_empty() || files.is_empty() {
+                if files.len() == before {
                     return Err(Error::BadInputSet {
                         path: f.clone(),
                         message: "the archive holds no event file".into(),
@@ -329,10 +342,10 @@ pub(super) fn open_events(
                 }
                 unpacked.push(u);
             }
-            Some(c) => files.push((f.clone(), f, c)),
-            None => return Err(Error::UnknownFormat { path: f }),
+            c => files.push((f.clone(), f, c)),
         }
     }
+    let sources: Vec<PathBuf> = listed.into_iter().map(|(f, _)| f).collect();
     let format_of_content = |c: &Content| match c {
         Content::Events(f) => *f,
         Content::Tsv | Content::Zip => Format::Csv,

@@ -42,15 +42,6 @@ pub struct IdentitySummary {
 }
 
 impl IdentitySummary {
-    /// Adds another file's or shard's counts.
-    pub fn add(&mut self, other: &IdentitySummary) {
-        self.anonymous_rows += other.anonymous_rows;
-        self.anonymous_visitors += other.anonymous_visitors;
-        self.identity_calls += other.identity_calls;
-        self.stitched_rows += other.stitched_rows;
-        self.stitched_ids += other.stitched_ids;
-    }
-
     /// One line for `check` and the logs; `None` when nothing was resolved.
     pub fn describe(&self) -> Option<String> {
         if *self == IdentitySummary::default() {

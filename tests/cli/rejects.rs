@@ -494,41 +494,29 @@ fn values_that_are_not_finite_are_rejects_and_a_model_that_cannot_score_is_refus
     model["features"][0]["std"] = 0.0.into();
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("events.csv"), sample()).unwrap();
-    let out = churnrisk(
-        dir.path(),
-        &[
-            "score",
-            "--events",
-            "events.csv",
-            "--features",
-            s(&default_features()),
-            "--model",
-            "model.json",
-            "--as-of",
-            "2026-07-06",
-            "--out",
-            "list.csv",
-        ],
-    );
+    let features = default_features();
+    let score = || {
+        churnrisk(
+            dir.path(),
+            &[
+                "score",
+                "--events",
+                "events.csv",
+                "--features",
+                s(&features),
+                "--model",
+                "model.json",
+                "--as-of",
+                "2026-07-06",
+                "--out",
+                "list.csv",
+            ],
+        )
+    };
     // (no model yet: a missing file)
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(score().status.code(), Some(3));
     fs::write(dir.path().join("model.json"), model.to_string()).unwrap();
-    let out = churnrisk(
-        dir.path(),
-        &[
-            "score",
-            "--events",
-            "events.csv",
-            "--features",
-            s(&default_features()),
-            "--model",
-            "model.json",
-            "--as-of",
-            "2026-07-06",
-            "--out",
-            "list.csv",
-        ],
-    );
+    let out = score();
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     assert!(stderr(&out).contains("scale (std) 0e0"), "{}", stderr(&out));
     assert!(!dir.path().join("list.csv").exists());
