@@ -378,6 +378,11 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
+    /// Which product to simulate: `saas` (logins, sessions, onboarding; churn follows
+    /// visible decline) or `purchases` (a shop's orders with silent BG/NBD-style dropout;
+    /// also writes the log's features.toml).
+    #[arg(long, value_enum, default_value_t = ScenarioArg::Saas)]
+    pub scenario: ScenarioArg,
     /// Output folder.
     #[arg(long, default_value = "data")]
     pub out: PathBuf,
@@ -404,6 +409,14 @@ pub struct GenerateArgs {
     /// this share does (the simulator's known effect; control users are never touched).
     #[arg(long, default_value_t = 0.3, requires = "contacts_from")]
     pub contact_uplift: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScenarioArg {
+    /// A reporting SaaS: events.csv.gz, users, subscriptions, truth
+    Saas,
+    /// A shop's purchase log: events, users, truth, features.toml (CSV formats only)
+    Purchases,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

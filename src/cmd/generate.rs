@@ -2,9 +2,11 @@
 
 use anyhow::{Context, Result};
 
-use churnrisk::generate::{apply_contacts, generate, ContactEffect, EventFormat, GenerateConfig};
+use churnrisk::generate::{
+    apply_contacts, generate, ContactEffect, EventFormat, GenerateConfig, Scenario,
+};
 
-use crate::cli::{FormatArg, GenerateArgs};
+use crate::cli::{FormatArg, GenerateArgs, ScenarioArg};
 
 pub fn run(args: GenerateArgs) -> Result<()> {
     let start = chrono::NaiveDate::parse_from_str(&args.start, "%Y-%m-%d")
@@ -14,6 +16,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             message: format!("{e:#}"),
         })?;
     let cfg = GenerateConfig {
+        scenario: match args.scenario {
+            ScenarioArg::Saas => Scenario::Saas,
+            ScenarioArg::Purchases => Scenario::Purchases,
+        },
         users: args.users,
         start,
         days: args.days,
@@ -24,6 +30,13 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             FormatArg::Parquet => EventFormat::Parquet,
         },
     };
+    if cfg.scenario == Scenario::Purchases && args.contacts_from.is_some() {
+        return Err(churnrisk::error::Error::InvalidArgument {
+            name: "--contacts-from".into(),
+            message: "contacts are simulated for the saas scenario".into(),
+        }
+        .into());
+    }
     if cfg.format == EventFormat::Parquet && args.contacts_from.is_some() {
         return Err(churnrisk::error::Error::InvalidArgument {
             name: "--contacts-from".into(),

@@ -48,6 +48,8 @@
 //! **Subscriptions** start at signup and end 3–21 days after the departed user's last session, not before
 //! the departure (empty when that falls after the period); 10% of departed users' subscriptions linger
 //! and 2% of staying users cancel anyway.
+pub mod purchases;
+
 use crate::error::{Error, Result};
 use chrono::{Datelike, NaiveDate};
 use flate2::{write::GzEncoder, Compression};
@@ -122,9 +124,21 @@ impl EventFormat {
     }
 }
 
+/// Which product is simulated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scenario {
+    /// The reporting SaaS of this module's docs (logins, sessions, onboarding, features).
+    #[default]
+    Saas,
+    /// A shop's purchase log with silent dropout ([`purchases`]).
+    Purchases,
+}
+
 /// What to simulate.
 #[derive(Debug, Clone)]
 pub struct GenerateConfig {
+    /// Which product (default [`Scenario::Saas`]).
+    pub scenario: Scenario,
     /// Number of users who sign up during the period, at least 1 (default 2000).
     pub users: usize,
     /// First day of the log, UTC (default 2026-01-05, a Monday).
@@ -141,6 +155,7 @@ impl Default for GenerateConfig {
     fn default() -> Self {
         let start = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default();
         GenerateConfig {
+            scenario: Scenario::Saas,
             users: 2000,
             start,
             days: 182,
@@ -837,6 +852,9 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         .checked_add_days(chrono::Days::new(u64::from(cfg.days) + 1));
     if end.is_none_or(|end| end.year() > 9999) {
         return invalid("start", "the period must end before the year 10000");
+    }
+    if cfg.scenario == Scenario::Purchases {
+        return purchases::generate(cfg, out_dir);
     }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
     let base = ChaCha8Rng::seed_from_u64(cfg.seed);

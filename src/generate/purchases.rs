@@ -1,0 +1,401 @@
+//! The `purchases` scenario: the purchase log of a shop, a churn mechanism unlike the
+//! SaaS simulator's. Nothing here is a logistic function of churnrisk's features.
+//!
+//! # Mechanism (BG/NBD with a Pareto/NBD lifetime)
+//! - **Acquisition**: each customer's first purchase falls on a day drawn uniformly from
+//!   the first 90 days of the log (fewer if the log is shorter), at a daytime hour.
+//! - **Purchases** follow a Poisson process while the customer is alive. The rate is the
+//!   customer's own, drawn from a gamma distribution (shape 0.5, mean one purchase per
+//!   60 days, clamped to 1 per 1,000 days … 1 per 2 days): a few buy every week, many
+//!   every few months, some once.
+//! - **Silent dropout**: after every repeat purchase the customer leaves with their own
+//!   probability p ~ Beta(0.8, 2.4) (mean 0.25), as in BG/NBD; and, whatever they buy,
+//!   their lifetime ends after an exponential time whose rate is drawn from a gamma
+//!   distribution (shape 1, mean lifetime 500 days), as in Pareto/NBD. Nobody says
+//!   goodbye: a dead customer simply stops.
+//! - **Spend**: each customer has a mean order value m ~ LogNormal(ln 30, 0.7); an order
+//!   is Gamma(3, m/3), at least 1.00, in cents. Spend and dropout are independent.
+//! - **Browsing**: a purchase session has 0–4 `product_viewed` events minutes before the
+//!   `purchase`; an alive customer also has browse-only sessions (1–4 views) at their own
+//!   purchase rate. After dropout 20% of customers keep window-shopping at half their
+//!   purchase rate for an exponential time of mean 90 days: events without purchases.
+//!
+//! # Files
+//! `events.csv[.gz]` (`user_id,timestamp,event,value,session_id`; `value` is the order
+//! amount on `purchase`), `users.csv` (signup = the first purchase), `truth.csv`
+//! (`user_id,persona,departed_at`: the moment the customer dropped out, empty if alive at
+//! the log's end) and `features.toml`, the feature definitions for this log (`purchase` is
+//! the value action; every event marks presence). There is no subscriptions table.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal};
+
+use super::{
+    chance, company, time_of_day, write_atomic, EventFormat, GenerateConfig, GenerateSummary, DAY,
+};
+use crate::error::{Error, Result};
+
+/// The feature definitions written beside the log.
+pub const FEATURES_TOML: &str =
+    "# Feature definitions for `churnrisk generate --scenario purchases` (a shop).
+# Every event marks presence (there is no login); a purchase is the value action.
+[events]
+value = [\"purchase\"]
+";
+
+const PURCHASE: u8 = 0;
+const VIEW: u8 = 1;
+const NAMES: [&str; 2] = ["purchase", "product_viewed"];
+
+/// One event: seconds since the log's start, customer, order within the customer, kind,
+/// amount in cents (purchases), session number.
+struct Ev {
+    t: u64,
+    user: u32,
+    seq: u32,
+    kind: u8,
+    cents: u32,
+    sess: u32,
+}
+
+/// One customer's simulated history.
+struct Customer {
+    first: u64,
+    departed: Option<u64>,
+    events: Vec<Ev>,
+    crm: [u8; 15],
+    account: u32,
+}
+
+fn bad(message: impl Into<String>) -> Error {
+    Error::InvalidArgument {
+        name: "scenario".into(),
+        message: message.into(),
+    }
+}
+
+/// A whole distribution's parameters, checked once.
+struct Draws {
+    rate: Gamma<f64>,
+    dropout: Beta<f64>,
+    lifetime_rate: Gamma<f64>,
+    spend: LogNormal<f64>,
+}
+
+impl Draws {
+    fn new() -> Result<Self> {
+        let e = |e: String| bad(format!("distribution: {e}"));
+        Ok(Draws {
+            rate: Gamma::new(0.5, (1.0 / 60.0) / 0.5).map_err(|x| e(x.to_string()))?,
+            dropout: Beta::new(0.8, 2.4).map_err(|x| e(x.to_string()))?,
+            lifetime_rate: Gamma::new(1.0, 1.0 / 500.0).map_err(|x| e(x.to_string()))?,
+            spend: LogNormal::new(30f64.ln(), 0.7).map_err(|x| e(x.to_string()))?,
+        })
+    }
+}
+
+/// Seconds into a day at a daytime hour.
+fn daytime(rng: &mut ChaCha8Rng, day: u64) -> u64 {
+    day * u64::from(DAY) + u64::from(time_of_day(rng, 14.0))
+}
+
+/// An exponential waiting time in days at `rate` per day.
+fn wait(rng: &mut ChaCha8Rng, rate: f64) -> f64 {
+    Exp::new(rate.max(1e-9)).map_or(f64::INFINITY, |d| d.sample(rng))
+}
+
+fn simulate(rng: &mut ChaCha8Rng, id: u32, cfg: &GenerateConfig, d: &Draws) -> Customer {
+    let days = u64::from(cfg.days);
+    let acquisition = 90.min(days);
+    let first_day = rng.random_range(0..acquisition);
+    let rate = d.rate.sample(rng).clamp(1.0 / 1000.0, 0.5);
+    let p = d.dropout.sample(rng);
+    let lifetime_rate = d.lifetime_rate.sample(rng).max(1e-6);
+    let lifetime = wait(rng, lifetime_rate);
+    let spend = d.spend.sample(rng);
+    let order = Gamma::new(3.0, spend / 3.0).ok();
+    let base62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let crm = std::array::from_fn(|_| base62[rng.random_range(0..62)]);
+    let account = rng.random_range(0..(cfg.users as u32 / 20).max(1));
+    let end = days * u64::from(DAY);
+    let first = daytime(rng, first_day);
+    let mut c = Customer {
+        first,
+        departed: None,
+        events: Vec::new(),
+        crm,
+        account,
+    };
+    let (mut seq, mut sess) = (0u32, 0u32);
+    let mut session = |rng: &mut ChaCha8Rng, at: u64, purchase: bool, events: &mut Vec<Ev>| {
+        sess += 1;
+        let views = if purchase {
+            rng.random_range(0u32..=4)
+        } else {
+            rng.random_range(1u32..=4)
+        };
+        let mut t = at.saturating_sub(u64::from(views) * 90);
+        for _ in 0..views {
+            events.push(Ev {
+                t,
+                user: id,
+                seq,
+                kind: VIEW,
+                cents: 0,
+                sess,
+            });
+            seq += 1;
+            t += rng.random_range(20u64..160);
+        }
+        if purchase {
+            let amount = order.map_or(spend, |g| g.sample(rng)).max(1.0);
+            events.push(Ev {
+                t: t.max(at),
+                user: id,
+                seq,
+                kind: PURCHASE,
+                cents: (amount * 100.0).round().min(f64::from(u32::MAX)) as u32,
+                sess,
+            });
+            seq += 1;
+        }
+    };
+    // Purchases while alive: the first at acquisition, then a Poisson process.
+    let born = c.first as f64 / f64::from(DAY);
+    let death_by_lifetime = born + lifetime;
+    session(rng, c.first, true, &mut c.events);
+    let mut now = born;
+    let mut dead_at = None;
+    loop {
+        let next = now + wait(rng, rate);
+        if next >= death_by_lifetime {
+            dead_at = Some(death_by_lifetime);
+            break;
+        }
+        if next >= days as f64 {
+            break;
+        }
+        let at = daytime(rng, next as u64);
+        session(rng, at, true, &mut c.events);
+        now = next;
+        if chance(rng, p as f32) {
+            // Leaves right after this purchase.
+            dead_at = Some(now + 1e-3);
+            break;
+        }
+    }
+    let alive_until = dead_at.unwrap_or(days as f64).min(days as f64);
+    // Browse-only sessions while alive.
+    let mut t = born;
+    loop {
+        t += wait(rng, rate);
+        if t >= alive_until {
+            break;
+        }
+        let at = daytime(rng, t as u64);
+        session(rng, at, false, &mut c.events);
+    }
+    if let Some(dead) = dead_at.filter(|&x| x < days as f64) {
+        // Orders are placed at a daytime hour of their day: the departure is after the last.
+        let last_order = c
+            .events
+            .iter()
+            .filter(|e| e.kind == PURCHASE)
+            .map(|e| e.t + 1);
+        c.departed = last_order.chain([(dead * f64::from(DAY)) as u64]).max();
+        if chance(rng, 0.2) {
+            let until = (dead + wait(rng, 1.0 / 90.0)).min(days as f64);
+            let mut t = dead;
+            loop {
+                t += wait(rng, 0.5 * rate);
+                if t >= until {
+                    break;
+                }
+                let at = daytime(rng, t as u64);
+                session(rng, at, false, &mut c.events);
+            }
+        }
+    }
+    c.events
+        .retain(|e| e.t < end && e.t >= c.first.saturating_sub(600));
+    c
+}
+
+fn stamp(start: NaiveDate, secs: u64) -> String {
+    let day = (secs / u64::from(DAY)) as u32;
+    super::timestamp(start, day, (secs % u64::from(DAY)) as u32)
+}
+
+/// Simulates the shop for `cfg` and writes its files into `out_dir`.
+pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary> {
+    if cfg.format == EventFormat::Parquet {
+        return Err(bad(
+            "the purchases scenario writes CSV: use --format csv or csv-gz",
+        ));
+    }
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    let draws = Draws::new()?;
+    let base = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let customers: Vec<Customer> = (1..=cfg.users as u32)
+        .map(|id| {
+            let mut rng = base.clone();
+            rng.set_stream(u64::from(id));
+            simulate(&mut rng, id, cfg, &draws)
+        })
+        .collect();
+    let mut events: Vec<&Ev> = customers.iter().flat_map(|c| c.events.iter()).collect();
+    events.sort_unstable_by_key(|e| (e.t, e.user, e.seq));
+
+    let events_path = out_dir.join(cfg.format.file_name());
+    let write_events = |mut w: &mut dyn Write| -> std::io::Result<()> {
+        w.write_all(b"user_id,timestamp,event,value,session_id\n")?;
+        for e in &events {
+            let value = if e.kind == PURCHASE {
+                format!("{}.{:02}", e.cents / 100, e.cents % 100)
+            } else {
+                String::new()
+            };
+            writeln!(
+                &mut w,
+                "{},{},{},{value},s{}-{}",
+                e.user,
+                stamp(cfg.start, e.t),
+                NAMES[usize::from(e.kind)],
+                e.user,
+                e.sess
+            )?;
+        }
+        Ok(())
+    };
+    write_atomic(&events_path, |mut w| match cfg.format {
+        EventFormat::CsvGz => {
+            let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::new(3));
+            write_events(&mut gz)?;
+            Ok((gz.finish()?, ()))
+        }
+        _ => {
+            write_events(&mut w)?;
+            Ok((w, ()))
+        }
+    })?;
+
+    let mut users_csv = String::from("user_id,signup_at,email,crm_id,account,plan\n");
+    let mut truth_csv = String::from("user_id,persona,departed_at\n");
+    for (id, c) in (1..).zip(&customers) {
+        let account = company(c.account);
+        let drawn = format!("003{}", String::from_utf8_lossy(&c.crm));
+        let crm = crate::crm::salesforce_id18(drawn.get(..15).unwrap_or_default()).unwrap_or(drawn);
+        let domain = account.to_lowercase().replace(' ', "-");
+        // Signed up with the first event (views may come minutes before the first order).
+        let signup = c.events.iter().map(|e| e.t).min().unwrap_or(c.first);
+        users_csv += &format!(
+            "{id},{},buyer{id}@{domain}.example,{crm},{account},retail\n",
+            stamp(cfg.start, signup)
+        );
+        let departed = c.departed.map(|t| stamp(cfg.start, t)).unwrap_or_default();
+        truth_csv += &format!("{id},buyer,{departed}\n");
+    }
+    let mut files = vec![events_path];
+    for (name, body) in [
+        ("users.csv", users_csv.as_str()),
+        ("truth.csv", truth_csv.as_str()),
+        ("features.toml", FEATURES_TOML),
+    ] {
+        let path = out_dir.join(name);
+        write_atomic(&path, |mut w| {
+            w.write_all(body.as_bytes()).map(|()| (w, ()))
+        })?;
+        files.push(path);
+    }
+    Ok(GenerateSummary {
+        users: cfg.users,
+        events: events.len() as u64,
+        churned_users: customers.iter().filter(|c| c.departed.is_some()).count(),
+        files,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(seed: u64, users: usize, days: u32) -> (tempfile::TempDir, String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = GenerateConfig {
+            users,
+            days,
+            seed,
+            format: EventFormat::Csv,
+            scenario: super::super::Scenario::Purchases,
+            ..GenerateConfig::default()
+        };
+        super::super::generate(&cfg, dir.path()).unwrap();
+        let events = std::fs::read_to_string(dir.path().join("events.csv")).unwrap();
+        let truth = std::fs::read_to_string(dir.path().join("truth.csv")).unwrap();
+        (dir, events, truth)
+    }
+
+    #[test]
+    fn same_seed_same_files_and_a_parseable_feature_file() {
+        let (dir, a, _) = run(3, 300, 200);
+        let (_, b, _) = run(3, 300, 200);
+        assert_eq!(a, b);
+        let (_, c, _) = run(4, 300, 200);
+        assert_ne!(a, c);
+        let spec = crate::features::FeatureSpec::load(&dir.path().join("features.toml")).unwrap();
+        assert_eq!(spec.file.events.value, ["purchase"]);
+        assert!(spec.file.events.login.is_empty());
+    }
+
+    #[test]
+    fn customers_buy_at_their_own_pace_and_leave_silently() {
+        let (_, events, truth) = run(11, 2000, 540);
+        let mut purchases: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        let mut last_any: std::collections::HashMap<&str, &str> = Default::default();
+        for line in events.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            assert_eq!(f.len(), 5, "{line}");
+            last_any.insert(f[0], f[1]);
+            if f[2] == "purchase" {
+                assert!(f[3].parse::<f64>().unwrap() >= 1.0, "{line}");
+                purchases.entry(f[0]).or_default().push(f[1]);
+            } else {
+                assert_eq!((f[2], f[3]), ("product_viewed", ""), "{line}");
+            }
+        }
+        // Everybody buys at least once (the acquisition), in the first 90 days.
+        assert_eq!(purchases.len(), 2000);
+        assert!(purchases.values().all(|p| p[0] < "2026-04-05"));
+        // Heterogeneous: one-time buyers and frequent buyers both exist.
+        let once = purchases.values().filter(|p| p.len() == 1).count();
+        let often = purchases.values().filter(|p| p.len() >= 10).count();
+        assert!(once > 200 && once < 1200, "one-time buyers {once}");
+        assert!(often > 50, "frequent buyers {often}");
+        // Most customers drop out within 18 months, and none buys after dropping out.
+        let departed: Vec<(&str, &str)> = truth
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (!f[2].is_empty()).then(|| (f[0], f[2]))
+            })
+            .collect();
+        assert!(
+            departed.len() > 1200 && departed.len() < 1950,
+            "{}",
+            departed.len()
+        );
+        for (user, at) in &departed {
+            let last = purchases[user].last().unwrap();
+            assert!(*last < *at, "{user} bought at {last} after leaving at {at}");
+        }
+        // Some who left keep window-shopping: a later view than the last purchase.
+        let browsing = departed.iter().filter(|(u, at)| last_any[u] > *at).count();
+        assert!(browsing > 50, "window shoppers {browsing}");
+    }
+}
