@@ -1,80 +1,166 @@
 #!/usr/bin/env bash
-# Model quality: churnrisk vs. a hand-written Fighting-Churn-with-Data peer (bench/fcwd_peer.py)
-# on the same observation panel and labels. Prints a markdown table of validation metrics.
+# Model quality on a true held-out protocol: churnrisk vs. a hand-written
+# Fighting-Churn-with-Data peer (bench/fcwd_peer.py --score-at) vs. two simple baselines,
+# scored at a date T from a log that ends before T and judged on what happened after T.
 #
-#   bench/compare_quality.sh                 # seeds 1 2 3, inactivity + subscription definitions
-#   SEEDS="7" bench/compare_quality.sh       # other seeds
-#   CHURNRISK=path/to/churnrisk bench/compare_quality.sh
+#   bench/compare_quality.sh                              # SCENARIOS="saas purchases", SEEDS="1 2 3"
+#   SEEDS="7" SCENARIOS=saas bench/compare_quality.sh
+#   CHURNRISK=path/to/churnrisk bench/compare_quality.sh  # default target/release/churnrisk (never builds)
 #
-# Uses target/release/churnrisk if built, else target/debug/churnrisk; never builds.
-# Generated data, models and peer results go to bench/data/ (gitignored); the Python venv
-# to bench/.venv (gitignored). About 40 s per seed with the debug binary.
+# Scenarios (one full log per scenario and seed, regenerated every run):
+#   saas       generate --users 3000 --days 210 --start 2026-01-05 ($SAAS_START);
+#              T = start + 182 d = 2026-07-06, H = 28, --active-days 28,
+#              features/default.toml, --users users.csv.
+#   purchases  generate --scenario purchases --users 6000 --days 540 --start 2025-01-06
+#              ($PURCHASES_START: the truncated logs must lie before churnrisk's wall clock,
+#              which rejects later timestamps as future_timestamp); H = 182 with T = start + 358 d
+#              and H = 91 with T = start + 449 d, --active-days 365,
+#              --features DIR/features.toml (written by the generator), --users users.csv.
+#              Skipped with a message while the binary's `generate` has no --scenario.
+# Per scenario, seed and horizon (all Python in bench/holdout.py and bench/fcwd_peer.py):
+#   1. events_T.csv = the rows of events.csv with timestamp < T.
+#   2. churnrisk train + score on events_T.csv at --as-of T (the scored list holds everyone:
+#      its churn_probability column is used). Every method sees only the truncated log and
+#      users.csv; only step 4 reads the full log.
+#   3. peer:      fcwd_peer.py --score-at T on events_T.csv: its own panel t_k = T - H - 7k
+#                 (k < 12; dates before log start + 28 d left out), C chosen on t_0 after
+#                 fitting on the later dates, refitted on all dates, population at T scored.
+#      recency:   logistic regression on log1p(days since the last value action), same panel.
+#      rft:       logistic regression on log1p(recency, lifetime value actions, tenure), C chosen
+#                 like the peer's, same panel.
+#   4. truth from the FULL log: population = users with an event in [T - A, T); churned = no
+#      value action ([events] value of the feature file) in [T, T + H). Metrics: ROC AUC,
+#      Brier score, top-decile lift. "pop. mismatch" = users churnrisk scored that are not in
+#      that population plus those it did not score (should be 0).
+# Prints a markdown table (one row per scenario x horizon x seed, then a mean row per
+# scenario and horizon; notes under it: churnrisk's windows from model.json, the peer's and
+# RFT's C, any population mismatch, the binary's hash) and writes it to
+# bench/data/quality/results.md; per-run files
+# (model, scores, logs, run.json) stay in bench/data/quality/<scenario>/seed<S>/h<H>/
+# (gitignored). A method that fails shows "–" and its log is named on stderr.
+# Never builds. Python: bench/.venv (created from bench/requirements.txt if missing).
+# Deterministic (the same binary and seeds give the same table). Runtime on the 2-core box:
+# about 15 s per saas seed and 30 s per purchases seed (both horizons): 2 minutes by default.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SEEDS=${SEEDS:-"1 2 3"}
-USERS=${USERS:-3000}
-DAYS=${DAYS:-182}
-AS_OF=${AS_OF:-2026-07-06}
-DATA=$ROOT/bench/data
+SCENARIOS=${SCENARIOS:-"saas purchases"}
+CHURNRISK=${CHURNRISK:-target/release/churnrisk}
+SAAS_START=${SAAS_START:-2026-01-05}
+# churnrisk rejects events later than its wall clock (`future_timestamp`), so the purchases
+# log must be in the past up to its latest T: it starts a year earlier (also a Monday).
+PURCHASES_START=${PURCHASES_START:-2025-01-06}
+OUT=$ROOT/bench/data/quality
 VENV=$ROOT/bench/.venv
 
-if [[ -z ${CHURNRISK:-} ]]; then
-    for b in target/release/churnrisk target/debug/churnrisk; do
-        if [[ -x $b ]]; then CHURNRISK=$ROOT/$b; break; fi
-    done
-fi
-[[ -n ${CHURNRISK:-} && -x $CHURNRISK ]] || { echo "no churnrisk binary (build it first)" >&2; exit 2; }
-
+[[ -x $CHURNRISK ]] || { echo "no churnrisk binary at $CHURNRISK (set CHURNRISK)" >&2; exit 2; }
+mkdir -p "$OUT"
+# one binary for the whole run, even if $CHURNRISK is replaced meanwhile
+cp "$CHURNRISK" "$OUT/.churnrisk.$$"
+trap 'rm -f "$OUT/.churnrisk.$$"' EXIT
+BIN_NOTE="churnrisk: $CHURNRISK ($("$OUT/.churnrisk.$$" --version), sha256 $(sha256sum "$OUT/.churnrisk.$$" | cut -c1-12), modified $(date -u -r "$CHURNRISK" '+%F %T') UTC)"
+CHURNRISK=$OUT/.churnrisk.$$
 if [[ ! -x $VENV/bin/python ]]; then
     python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 PY=$VENV/bin/python
+HO=$ROOT/bench/holdout.py
 
-mkdir -p "$DATA"
-results=()
-for seed in $SEEDS; do
-    dir=$DATA/seed$seed
-    if [[ ! -s $dir/events.csv ]]; then
-        "$CHURNRISK" generate -q --out "$dir" --users "$USERS" --days "$DAYS" --seed "$seed" --format csv
-    fi
-    for def in inactivity subscription; do
-        extra=()
-        [[ $def == subscription ]] && extra=(--subscriptions "$dir/subscriptions.csv")
-        model=$dir/model_$def.json
-        peer=$dir/peer_$def.json
-        echo "seed $seed, $def: churnrisk train ..." >&2
-        "$CHURNRISK" train -q --events "$dir/events.csv" --users "$dir/users.csv" "${extra[@]}" \
-            --as-of "$AS_OF" --model "$model" >"$dir/train_$def.log"
-        echo "seed $seed, $def: peer ..." >&2
-        "$PY" bench/fcwd_peer.py --quiet --events "$dir/events.csv" --users "$dir/users.csv" \
-            "${extra[@]}" --as-of "$AS_OF" --model "$model" --json "$peer" >/dev/null || true
-        results+=("seed$seed-$def|$model|$peer")
+plus_days() { date -u -d "$START + $1 days" +%F; }  # uses the scenario's START
+say() { echo "[$(date +%T)] $*" >&2; }
+
+runs=()
+t_start=$SECONDS
+for scenario in $SCENARIOS; do
+    case $scenario in
+        saas)
+            START=$SAAS_START; days=210; gen=(--users 3000 --days $days); horizons="28"; active=28
+            t_of() { plus_days 182; } ;;
+        purchases)
+            if ! "$CHURNRISK" generate --help | grep -q -- '--scenario'; then
+                say "SKIP purchases: $CHURNRISK generate has no --scenario flag yet"
+                continue
+            fi
+            START=$PURCHASES_START; days=540; gen=(--scenario purchases --users 6000 --days $days)
+            horizons="182 91"
+            active=365
+            t_of() { plus_days $((540 - $1)); } ;;
+        *) echo "unknown scenario $scenario (saas, purchases)" >&2; exit 2 ;;
+    esac
+    for seed in $SEEDS; do
+        dir=$OUT/$scenario/seed$seed
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        say "$scenario seed $seed: generate ${gen[*]}"
+        "$CHURNRISK" generate -q --out "$dir" "${gen[@]}" --start "$START" --seed "$seed" \
+            --format csv
+        if [[ $scenario == saas ]]; then
+            features=$ROOT/features/default.toml
+        else
+            features=$dir/features.toml
+            [[ -s $features ]] || { say "ERROR: $dir/features.toml missing"; exit 3; }
+        fi
+        for H in $horizons; do
+            T=$(t_of "$H")
+            run=$dir/h$H
+            mkdir -p "$run"
+            say "$scenario seed $seed H=$H: T=$T, truncating"
+            if [[ $T > $(date -u +%F) ]]; then
+                say "WARNING: T=$T is after today: churnrisk rejects events after its clock" \
+                    "(future_timestamp); set an earlier ${scenario^^}_START"
+            fi
+            "$PY" "$HO" truncate --events "$dir/events.csv" --as-of "$T" --out "$run/events_T.csv" \
+                2>"$run/truncate.log"
+            inputs=(--events "$run/events_T.csv" --users "$dir/users.csv" --features "$features")
+            methods=()
+
+            say "  churnrisk train + score"
+            if "$CHURNRISK" train "${inputs[@]}" --as-of "$T" --horizon-days "$H" \
+                    --active-days "$active" --model "$run/model.json" >"$run/train.log" 2>&1 &&
+               "$CHURNRISK" score -q "${inputs[@]}" --as-of "$T" --model "$run/model.json" \
+                    --out "$run/churnrisk.csv" >"$run/score.log" 2>&1; then
+                methods+=(--method "churnrisk=$run/churnrisk.csv")
+                grep -i 'window' "$run/train.log" | grep -vE '^\s*[+-][0-9]' | sed 's/^/    train: /' >&2 || true
+            else
+                say "  churnrisk FAILED: see $run/train.log / $run/score.log"
+            fi
+
+            say "  peer"
+            if "$PY" bench/fcwd_peer.py --quiet "${inputs[@]}" --score-at "$T" --horizon-days "$H" \
+                    --active-days "$active" --scores-out "$run/peer.csv" --json "$run/peer.json" \
+                    >"$run/peer.log" 2>&1; then
+                methods+=(--method "peer=$run/peer.csv")
+            else
+                say "  peer FAILED: see $run/peer.log"
+            fi
+
+            say "  recency + RFT baselines"
+            if "$PY" "$HO" baselines "${inputs[@]}" --as-of "$T" --horizon-days "$H" \
+                    --active-days "$active" --out-dir "$run" >"$run/baselines.log" 2>&1; then
+                methods+=(--method "recency=$run/recency.csv" --method "rft=$run/rft.csv")
+            else
+                say "  baselines FAILED: see $run/baselines.log"
+            fi
+
+            if ((${#methods[@]} == 0)); then
+                say "  nothing to evaluate"
+                continue
+            fi
+            "$PY" "$HO" evaluate --events "$dir/events.csv" --features "$features" --as-of "$T" \
+                --horizon-days "$H" --active-days "$active" "${methods[@]}" \
+                --model "$run/model.json" --peer-json "$run/peer.json" \
+                --rft-json "$run/baselines.json" \
+                --label "scenario=$scenario" --label "seed=$seed" --json "$run/run.json"
+            runs+=("$run/run.json")
+        done
     done
 done
 
-"$PY" - "${results[@]}" <<'EOF'
-import json, sys
-print()
-print("| dataset | churnrisk ROC AUC | churnrisk PR AUC | churnrisk log loss "
-      "| peer ROC AUC | peer PR AUC | peer log loss | recency baseline ROC AUC | panel |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
-for item in sys.argv[1:]:
-    name, model, peer = item.split("|")
-    m = json.load(open(model))
-    try:
-        p = json.load(open(peer))
-    except (OSError, ValueError):
-        p = None
-    cr, base = m["validation"], m["baseline"]
-    if p is None:
-        pv, panel = {"roc_auc": float("nan"), "pr_auc": float("nan"), "log_loss": float("nan")}, "peer failed"
-    else:
-        pv = p["validation"]
-        panel = "match" if not p["panel_mismatches"] else f"MISMATCH ({len(p['panel_mismatches'])} dates)"
-    print(f"| {name} | {cr['roc_auc']:.4f} | {cr['pr_auc']:.4f} | {cr['log_loss']:.4f} "
-          f"| {pv['roc_auc']:.4f} | {pv['pr_auc']:.4f} | {pv['log_loss']:.4f} "
-          f"| {base['roc_auc']:.4f} | {panel} |")
-EOF
+((${#runs[@]})) || { echo "no runs" >&2; exit 1; }
+say "done in $((SECONDS - t_start)) s"
+echo
+"$PY" "$HO" table "${runs[@]}" --md "$OUT/results.md" --note "$BIN_NOTE" \
+    --note "seeds: $SEEDS; $((SECONDS - t_start)) s"

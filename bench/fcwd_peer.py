@@ -32,7 +32,9 @@ Windows: R = [t - 28d, t) ("this month"), P = [t - 56d, t - 28d) ("last month").
 - active_days: distinct UTC days with any event in R (and active_days_prior in P).
 - ratio metrics over R (0 when the denominator is 0): report_shared per report_created,
   value actions per login, page_views per login, help_viewed per login, friction events
-  (error_shown + import_failed) per login, events per active day.
+  (error_shown + import_failed) per login, events per active day. A ratio whose events the
+  log does not have is dropped; with no login list in the feature file every event counts
+  as presence (a login), so the features work on any log (e.g. purchase + product_viewed).
 - percent change (R vs P rate) of logins, value actions and active days:
   (R - P) / P, 0 when both are 0, capped to [-1, 3] (P = 0 and R > 0 gives the cap).
 - days_since_last_event, days_since_last_value (tenure when there was none).
@@ -47,9 +49,21 @@ Model: LogisticRegression(penalty="l2", solver="lbfgs"), C chosen from
 the reported validation metrics (ROC AUC, PR AUC = average precision, log loss) are that
 model's on t_0 -- the same protocol as churnrisk's reported validation. Deterministic.
 
+Held-out mode (--score-at T, used by bench/compare_quality.sh)
+--------------------------------------------------------------
+The events file must end before T (a truncated log). The peer builds its own panel:
+t_k = T - H - 7k, k = 0..11, leaving out dates earlier than log start + 28 days
+(--min-history-days); labels (inactivity definition) from [t_k, t_k + H), which ends by T.
+Event types are those of the whole (truncated) log. C is chosen on t_0 after fitting on the
+training dates exactly as above; then the transforms and the model are refitted on every
+panel date with that C, and the population at T (an event in [T - active_days, T)) is scored
+from events before T. Writes user_id,probability to --scores-out (and details to --json).
+
 Usage:
   python bench/fcwd_peer.py --events E.csv [--users U.csv] [--subscriptions S.csv] \
       --as-of 2026-07-06 [--model churnrisk_model.json] [--json OUT.json]
+  python bench/fcwd_peer.py --events E_before_T.csv [--users U.csv] [--features F.toml] \
+      --score-at 2026-07-06 --horizon-days 28 --active-days 28 --scores-out S.csv [--json J]
 """
 
 from __future__ import annotations
@@ -258,13 +272,19 @@ def features(d: Data, t: int, pop: np.ndarray, types: list[str], ev_code: np.nda
                   "logins", "logins_prior", "active_days", "active_days_prior",
                   "value_actions84", "active_days84"}
 
-    # ratio metrics (raw counts of the recent window)
+    # ratio metrics (raw counts of the recent window); a ratio whose numerator or
+    # denominator events the log does not have (e.g. no report_created in a purchase log)
+    # is dropped; with no login list every event counts as presence
     raw_login = col(c_r, login_types) if login_types else c_r.sum(axis=1)
-    f["shares_per_report"] = ratio(col(c_r, ["report_shared"]), col(c_r, ["report_created"]))
-    f["value_per_login"] = ratio(col(c_r, value_types), raw_login)
-    f["views_per_login"] = ratio(col(c_r, ["page_view"]), raw_login)
-    f["help_per_login"] = ratio(col(c_r, ["help_viewed"]), raw_login)
-    f["friction_per_login"] = ratio(col(c_r, ["error_shown", "import_failed"]), raw_login)
+    has = lambda names: any(n in types for n in names)  # noqa: E731
+    has_login = has(login_types) if login_types else True
+    if has(["report_shared"]) and has(["report_created"]):
+        f["shares_per_report"] = ratio(col(c_r, ["report_shared"]), col(c_r, ["report_created"]))
+    for name, num in (("value_per_login", value_types), ("views_per_login", ["page_view"]),
+                      ("help_per_login", ["help_viewed"]),
+                      ("friction_per_login", ["error_shown", "import_failed"])):
+        if has_login and has(num):
+            f[name] = ratio(col(c_r, num), raw_login)
     f["events_per_active_day"] = ratio(c_r.sum(axis=1), ad_r)
 
     # percent change, recent vs prior month
@@ -321,6 +341,132 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict:
             "log_loss": float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]))}
 
 
+def logreg(C: float) -> LogisticRegression:
+    return LogisticRegression(penalty="l2", C=C, solver="lbfgs", max_iter=10_000, tol=1e-8)
+
+
+def choose_c(z_tr: np.ndarray, y_tr: np.ndarray, z_va: np.ndarray, y_va: np.ndarray,
+             say=lambda *m: None) -> tuple[float, dict, LogisticRegression, list]:
+    """Fit on the training rows for each C in CS; keep the best validation log loss
+    (the first on a tie). Returns (C, validation metrics, fitted model, trials)."""
+    trials, best = [], None
+    for C in CS:
+        lr = logreg(C).fit(z_tr, y_tr)
+        mt = metrics(y_va, lr.predict_proba(z_va)[:, 1])
+        trials.append({"C": C, **mt})
+        say(f"  C={C:<7g} val log loss {mt['log_loss']:.4f}  ROC AUC {mt['roc_auc']:.4f}")
+        if best is None or mt["log_loss"] < best[1]["log_loss"]:
+            best = (C, mt, lr)
+    return best[0], best[1], best[2], trials
+
+
+def holdout_dates(T: int, horizon_days: int, min_ts: int, n: int = 12, step_days: int = 7,
+                  min_history_days: int = 28) -> list[int]:
+    """Panel dates of the held-out protocol: t_k = T - H - step*k (k = 0..n-1), leaving out
+    dates earlier than the log start + min_history_days. Every label window [t_k, t_k + H)
+    ends by T, so a log truncated at T labels them all."""
+    out = []
+    for k in range(n):
+        t = T - horizon_days * DAY_MS - k * step_days * DAY_MS
+        if t >= min_ts + min_history_days * DAY_MS:
+            out.append(t)
+    return out
+
+
+def train_dates(panel_as_of: list[int], horizon_days: int) -> list[int]:
+    """Indices of the training dates: the later panel dates whose label window ends by t_0,
+    or all of them when fewer than two do (panel_as_of[0] is t_0)."""
+    t0 = panel_as_of[0]
+    purged = [i for i in range(1, len(panel_as_of))
+              if panel_as_of[i] + horizon_days * DAY_MS <= t0]
+    return purged if len(purged) >= 2 else list(range(1, len(panel_as_of)))
+
+
+# --------------------------------------------------------------------- held-out mode
+def read_spec(path: Path) -> tuple[list[str], list[str], list[str]]:
+    """value, login and activation event lists of a churnrisk feature file."""
+    spec = tomllib.loads(path.read_text())
+    value_types = list(spec["events"]["value"])
+    login_types = list(spec["events"].get("login", []))
+    activation_types = list(spec["events"].get("activation", [])) or value_types
+    return value_types, login_types, activation_types
+
+
+def event_codes(d: Data, before: int) -> tuple[list[str], np.ndarray]:
+    """Event types seen before `before` (most frequent first) and each event's code."""
+    vc = pd.Series(d.event_names[d.window(d.min_ts, before)]).value_counts()
+    types = sorted(vc.index, key=lambda e: (-vc[e], e))
+    code = {e: i for i, e in enumerate(types)}
+    ev_code = np.array([code.get(e, 0) for e in d.event_names], dtype=np.int64)
+    return types, ev_code
+
+
+def score_at(a) -> int:
+    """Held-out mode. The events file must hold only events before T (the caller truncates
+    it): panel dates t_k = T - H - 7k, k = 0..11 (dates earlier than log start +
+    --min-history-days left out), labels from [t_k, t_k + H) which ends by T; C chosen on
+    t_0 after fitting on the training dates (as in the validation mode), then Prep and the
+    model refitted on every panel date; the population at T (an event in [T - A, T)) scored
+    with features from events before T."""
+    say = (lambda *m: None) if a.quiet else (lambda *m: print(*m, file=sys.stderr))
+    value_types, login_types, activation_types = read_spec(a.features)
+    d = Data(a.events, a.users, None)
+    T = parse_date_ms(a.score_at)
+    if d.max_ts >= T:
+        sys.exit(f"{a.events}: has events at or after {a.score_at}; truncate the log at T first")
+    value_mask = np.isin(d.event_names, value_types)
+    dates = holdout_dates(T, a.horizon_days, d.min_ts, a.panel_dates, a.panel_step_days,
+                          a.min_history_days)
+    types, ev_code = event_codes(d, T)
+    panel, rate_cols = [], set()
+    for t in dates:
+        pop, y = population_and_labels(d, "inactivity", t, a.horizon_days, a.active_days,
+                                       value_mask)
+        if len(pop) == 0:
+            continue
+        x, rate_cols = features(d, t, pop, types, ev_code, value_types, login_types,
+                                activation_types)
+        panel.append({"as_of": t, "x": x, "y": y.astype(int)})
+    if len(panel) < 2:
+        sys.exit(f"held-out panel has {len(panel)} usable date(s); need 2")
+    train_idx = train_dates([p["as_of"] for p in panel], a.horizon_days)
+    x_tr = pd.concat([panel[i]["x"] for i in train_idx], ignore_index=True)
+    y_tr = np.concatenate([panel[i]["y"] for i in train_idx])
+    x_va, y_va = panel[0]["x"], panel[0]["y"]
+    if len(np.unique(y_tr)) < 2 or len(np.unique(y_va)) < 2:
+        sys.exit("a panel split has a single class")
+    prep = Prep(x_tr, rate_cols)
+    C, val, _, trials = choose_c(prep(x_tr), y_tr, prep(x_va), y_va, say)
+    # refit on every panel date with the chosen C
+    x_all = pd.concat([p["x"] for p in panel], ignore_index=True)
+    y_all = np.concatenate([p["y"] for p in panel])
+    prep = Prep(x_all, rate_cols)
+    lr = logreg(C).fit(prep(x_all), y_all)
+    # score the population at T
+    pop = np.unique(d.uid[d.window(T - a.active_days * DAY_MS, T)])
+    x_T, _ = features(d, T, pop, types, ev_code, value_types, login_types, activation_types)
+    p_T = lr.predict_proba(prep(x_T))[:, 1]
+    pd.DataFrame({"user_id": d.user_ids[pop], "probability": p_T}).to_csv(
+        a.scores_out, index=False, float_format="%.6f")
+    out = {
+        "score_at": a.score_at, "horizon_days": a.horizon_days, "active_days": a.active_days,
+        "panel": [{"as_of": fmt_date(p["as_of"]), "rows": int(len(p["y"])),
+                   "churned": int(p["y"].sum()),
+                   "role": "validation" if i == 0 else ("train" if i in train_idx else "purged")}
+                  for i, p in enumerate(panel)],
+        "C": C, "validation": val, "c_search": trials, "n_features": len(prep.cols),
+        "refit_rows": int(len(y_all)), "scored": int(len(pop)),
+        "coefficients": dict(sorted(zip(prep.cols, map(float, lr.coef_[0])),
+                                    key=lambda kv: -abs(kv[1]))),
+    }
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=2))
+    say(f"peer held-out: C={C}, {len(prep.cols)} features, refit on {len(y_all)} rows of "
+        f"{len(panel)} dates ({fmt_date(panel[-1]['as_of'])}..{fmt_date(panel[0]['as_of'])}), "
+        f"scored {len(pop)} users at {a.score_at}")
+    return 0
+
+
 # -------------------------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -330,7 +476,7 @@ def main() -> int:
     ap.add_argument("--features", type=Path,
                     default=Path(__file__).resolve().parent.parent / "features" / "default.toml",
                     help="churnrisk feature file (value/login events, panel history)")
-    ap.add_argument("--as-of", required=True)
+    ap.add_argument("--as-of", help="as-of date T of the churnrisk-mirroring validation mode")
     ap.add_argument("--horizon-days", type=int, default=28)
     ap.add_argument("--active-days", type=int, default=28)
     ap.add_argument("--panel-dates", type=int, default=12)
@@ -338,7 +484,19 @@ def main() -> int:
     ap.add_argument("--model", type=Path, help="churnrisk model JSON whose panel to check against")
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--score-at", metavar="T",
+                    help="held-out mode: build the peer's own panel t_k = T - H - 7k from a log "
+                         "that ends before T, fit, and score the population at T")
+    ap.add_argument("--scores-out", type=Path, help="held-out mode: write user_id,probability here")
+    ap.add_argument("--min-history-days", type=int, default=28,
+                    help="held-out mode: leave out panel dates earlier than log start + this")
     a = ap.parse_args()
+    if a.score_at:
+        if a.subscriptions or not a.scores_out:
+            ap.error("--score-at needs --scores-out and the inactivity definition")
+        return score_at(a)
+    if not a.as_of:
+        ap.error("--as-of is required (or --score-at for the held-out mode)")
 
     spec = tomllib.loads(a.features.read_text())
     value_types = list(spec["events"]["value"])
@@ -415,16 +573,7 @@ def main() -> int:
     x_va, y_va = panel[0]["x"], panel[0]["y"]
     prep = Prep(x_tr, rate_cols)
     z_tr, z_va = prep(x_tr), prep(x_va)
-    trials, best = [], None
-    for C in CS:
-        lr = LogisticRegression(penalty="l2", C=C, solver="lbfgs", max_iter=10_000, tol=1e-8)
-        lr.fit(z_tr, y_tr)
-        mt = metrics(y_va, lr.predict_proba(z_va)[:, 1])
-        trials.append({"C": C, **mt})
-        say(f"  C={C:<7g} val log loss {mt['log_loss']:.4f}  ROC AUC {mt['roc_auc']:.4f}")
-        if best is None or mt["log_loss"] < best[1]["log_loss"]:
-            best = (C, mt, lr)
-    C, val, lr = best
+    C, val, lr, trials = choose_c(z_tr, y_tr, z_va, y_va, say)
     # recency-only reference with the peer's own transform
     j = prep.cols.index("days_since_last_value")
     rec = LogisticRegression(C=1.0, max_iter=10_000).fit(z_tr[:, [j]], y_tr)

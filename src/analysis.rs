@@ -89,7 +89,7 @@ pub fn build(
     window_days: u32,
     closed_loop: Option<Measurement>,
 ) -> Result<Report> {
-    model.check_compatible(spec)?;
+    let spec = &model.resolve(spec)?;
     // The validation date, rebuilt: population, features, labels, probabilities.
     let t0_text = model
         .training

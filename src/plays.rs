@@ -47,7 +47,7 @@ pub struct PlayChoice {
 /// Applies the rules in order.
 pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
     let f = &spec.file;
-    let recent = f.windows.recent_days;
+    let recent = spec.windows.recent_days;
     let friction = if f.events.friction.is_empty() {
         0.0
     } else {

@@ -12,12 +12,55 @@ pub fn training_summary(model: &ChurnModel) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "trained on {} rows from {} panel dates (base rate {:.1}%), alpha {}",
+        "trained on {} rows from {} panel dates (base rate {:.1}%), alpha {} per row",
         t.rows,
         t.panel.len(),
         t.base_rate * 100.0,
         t.alpha
     );
+    let w = &model.windows;
+    let _ = writeln!(
+        s,
+        "windows: recent {} days, prior {}, long {} (typical gap between value actions {:.1} days)",
+        w.recent_days, w.prior_days, w.long_days, model.typical_value_gap_days
+    );
+    let _ = writeln!(
+        s,
+        "solver: gradient norm {:.1e} ({})",
+        t.solver.gradient_norm,
+        if t.solver.converged {
+            "converged"
+        } else {
+            "NOT converged"
+        }
+    );
+    match &t.calibration {
+        Some(c) => {
+            let _ = writeln!(
+                s,
+                "calibration (Platt, on the validation date): slope {:.3}, intercept {:+.3}; Brier {:.4} -> {:.4}",
+                c.slope, c.intercept, c.brier_before, c.brier_after
+            );
+        }
+        None => {
+            let _ = writeln!(s, "calibration: none (it did not lower the Brier score)");
+        }
+    }
+    if !t.shift.is_empty() {
+        let top: Vec<String> = t
+            .shift
+            .iter()
+            .take(5)
+            .map(|f| format!("{} {:.2}", f.name, f.psi))
+            .collect();
+        let _ = writeln!(
+            s,
+            "population shift at {} vs the training dates (PSI >= 0.2): {} feature(s), largest {}",
+            t.as_of,
+            t.shift.len(),
+            top.join(", ")
+        );
+    }
     let _ = writeln!(s, "panel:");
     for d in &t.panel {
         let _ = writeln!(
@@ -42,7 +85,10 @@ pub fn training_summary(model: &ChurnModel) -> String {
         let _ = writeln!(s, "  {:<22} {:>8.4} {:>10.4}", name, f(v), f(b));
     }
     let _ = writeln!(s, "  (baseline: days since the last value action alone)");
-    let _ = writeln!(s, "alpha search (validation log loss / ROC AUC):");
+    let _ = writeln!(
+        s,
+        "alpha search (validation log loss / ROC AUC; * = the strongest within one standard error of the best (paired)):"
+    );
     for a in &t.alpha_search {
         let mark = if a.alpha == t.alpha { " *" } else { "" };
         let _ = writeln!(

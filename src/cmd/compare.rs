@@ -40,8 +40,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let pop = labels::population(&src, &a.label, t)?;
     let y = labels::labels(&src, &a.label, &inputs.spec.file.events.value, &pop, t)?;
     let evaluate_model = |m: &ChurnModel| -> Result<Metrics> {
-        m.check_compatible(&inputs.spec)?;
-        let ff = features::compute(&prepared, &pop, t, &inputs.spec, &m.event_types)?;
+        let spec = m.resolve(&inputs.spec)?;
+        let ff = features::compute(&prepared, &pop, t, &spec, &m.event_types)?;
         let z = m.standardize(&to_matrix(&ff.df, &ff.defs)?);
         let p: Vec<f64> = z.rows().into_iter().map(|r| m.probability(r)).collect();
         Ok(evaluate(&p, &y))

@@ -316,7 +316,8 @@ fn night(
     m.drift = drift;
     clock.lap(m, "model_and_score");
 
-    let mut rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &s.list.tiers)?;
+    let spec = model.resolve(&inputs.spec)?;
+    let mut rows = rank(&scored, &spec, inputs.users.as_ref(), &s.list.tiers)?;
     assign_groups(&mut rows, &s.list.split);
     let as_of_text = format_date(as_of);
     let summary = publish(s, staged, &inputs, &mut rows, &as_of_text, m)?;

@@ -31,7 +31,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     settle_rejects(&inputs, &args.input, &policy)?;
     tracing::debug!("inputs read and checked");
     let scoring = || format!("scoring with {}", args.model.display());
-    model.check_compatible(&inputs.spec).with_context(scoring)?;
+    let spec = model.resolve(&inputs.spec).with_context(scoring)?;
     // Nothing reads the log's rows after the features' index: it takes them, freeing each
     // column as it is read, so the log and its index never fill memory side by side.
     let rows = inputs.events.take_rows();
@@ -40,7 +40,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         .with_context(scoring)?;
     drop(prepared);
     tracing::debug!("scored");
-    let rows = rank(&scored, &inputs.spec, inputs.users.as_ref(), &tiers)?;
+    let rows = rank(&scored, &spec, inputs.users.as_ref(), &tiers)?;
     tracing::debug!("ranked");
     if let Some(shard) = args.input.shard {
         return write_shard_part(&args, &inputs, shard, &format_date(as_of), &rows);

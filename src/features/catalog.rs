@@ -81,7 +81,7 @@ pub trait RawRow {
 /// Builds the catalog for a spec and the chosen per-event-type list, in model order.
 pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
     let f = &spec.file;
-    let w = &f.windows;
+    let w = &spec.windows;
     let (r, p, l) = (w.recent_days, w.prior_days, w.long_days);
     let mut defs: Vec<FeatureDef> = Vec::new();
     let mut add = |name: String, meaning: String, transform: Transform| {
@@ -190,6 +190,31 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
         ),
         Log1p,
     );
+    add(
+        "value_actions_total".into(),
+        "value actions since the first event".into(),
+        Log1p,
+    );
+    add(
+        "value_amount_mean".into(),
+        "mean `value` of the value actions that have one, since the first event (0 without)".into(),
+        Log1p,
+    );
+    add(
+        "value_overdue".into(),
+        format!("days since the last value action over the user's own mean gap between value actions (the log's typical {:.1} days with fewer than two; at least 1 day)", spec.typical_gap_days),
+        Log1p,
+    );
+    add(
+        "active_weeks".into(),
+        "weeks with presence since the first event (7-day steps back from the as-of date)".into(),
+        Log1p,
+    );
+    add(
+        "active_week_share".into(),
+        "share of the weeks the user was observable that had presence".into(),
+        Raw,
+    );
     if !f.events.feedback.is_empty() {
         add(
             "feedback_long".into(),
@@ -242,6 +267,16 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
             format!("`{e}` events in the last {l} days ({seen})"),
             Log1p,
         );
+        add(
+            rate_life_name(e),
+            format!("`{e}` events since the first event"),
+            Log1p,
+        );
+        add(
+            rate_week_name(e),
+            format!("`{e}` events per week the user was observable"),
+            Log1p,
+        );
     }
     defs
 }
@@ -258,7 +293,11 @@ fn family_of(spec: &FeatureSpec, name: &str) -> (String, Direction) {
         | "value_trend"
         | "value_actions_long"
         | "value_per_week"
-        | "value_amount_long" => ("value", Lower),
+        | "value_amount_long"
+        | "value_actions_total" => ("value", Lower),
+        "value_amount_mean" => ("value", Either),
+        "value_overdue" => ("recency", Higher),
+        "active_weeks" | "active_week_share" => ("activity", Lower),
         "core_features_used" => ("depth", Lower),
         "tenure_days" => ("tenure", Lower),
         "activated" => ("activation", Lower),
@@ -268,10 +307,16 @@ fn family_of(spec: &FeatureSpec, name: &str) -> (String, Direction) {
         n if n.starts_with("funnel_") => ("activation", Lower),
         n if n.starts_with("ratio_") => return (n.to_string(), Either),
         n => {
-            let event = ["n_recent__", "n_prior__", "n_long__"]
-                .iter()
-                .find_map(|p| n.strip_prefix(p))
-                .unwrap_or(n);
+            let event = [
+                "n_recent__",
+                "n_prior__",
+                "n_long__",
+                "n_life__",
+                "n_week__",
+            ]
+            .iter()
+            .find_map(|p| n.strip_prefix(p))
+            .unwrap_or(n);
             let e = &spec.file.events;
             let has = |list: &[String]| list.iter().any(|x| x == event);
             if has(&e.friction) {
@@ -304,6 +349,16 @@ pub fn rate_prior_name(event: &str) -> String {
     format!("n_prior__{event}")
 }
 
+/// Feature name of an event type's count since the user's first event.
+pub fn rate_life_name(event: &str) -> String {
+    format!("n_life__{event}")
+}
+
+/// Feature name of an event type's count per week the user was observable.
+pub fn rate_week_name(event: &str) -> String {
+    format!("n_week__{event}")
+}
+
 /// Feature name of an event type's long-window count.
 pub fn rate_long_name(event: &str) -> String {
     format!("n_long__{event}")
@@ -313,7 +368,7 @@ pub fn rate_long_name(event: &str) -> String {
 /// `typical` is the feature's typical raw value in training, quoted where it helps.
 pub fn phrase(spec: &FeatureSpec, name: &str, row: &dyn RawRow, typical: f64) -> String {
     let f = &spec.file;
-    let w = &f.windows;
+    let w = &spec.windows;
     let (r, p, l) = (
         w.recent_days as f64,
         w.prior_days as f64,
@@ -365,13 +420,22 @@ pub fn phrase(spec: &FeatureSpec, name: &str, row: &dyn RawRow, typical: f64) ->
         "value_amount_long" => format!("value of {v:.2} over the last {l} days"),
         "feedback_long" => format!("{} feedback responses in the last {l} days", n(v)),
         "friction_recent" => format!("{} errors or failures in the last {r} days", n(v)),
+        "value_actions_total" => format!("{} value actions since signup", n(v)),
+        "value_amount_mean" => format!("average value {v:.2} (typical {typical:.2})"),
+        "value_overdue" => format!("{v:.1}× the usual gap since the last value action"),
+        "active_weeks" => format!("active in {} weeks since signup", n(v)),
+        "active_week_share" => format!(
+            "active in {:.0}% of weeks since signup (typical {:.0}%)",
+            v * 100.0,
+            typical * 100.0
+        ),
         _ => other_phrase(spec, name, v, typical),
     }
 }
 
 fn other_phrase(spec: &FeatureSpec, name: &str, v: f64, typical: f64) -> String {
     let f = &spec.file;
-    let w = &f.windows;
+    let w = &spec.windows;
     if let Some(funnel) = name
         .strip_prefix("funnel_")
         .and_then(|x| f.funnels.iter().find(|g| g.name == x))
@@ -413,6 +477,16 @@ fn other_phrase(spec: &FeatureSpec, name: &str, v: f64, typical: f64) -> String 
     }
     if let Some(e) = name.strip_prefix("n_long__") {
         return rate(e, w.long_days);
+    }
+    if let Some(e) = name.strip_prefix("n_life__") {
+        return format!(
+            "{} × {e} since signup (typical {})",
+            format_count(v),
+            format_count(typical.round())
+        );
+    }
+    if let Some(e) = name.strip_prefix("n_week__") {
+        return format!("{v:.1} × {e} a week since signup (typical {typical:.1})");
     }
     if let Some(e) = name.strip_prefix("n_prior__") {
         return format!(

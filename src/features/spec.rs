@@ -10,9 +10,9 @@
 //! feedback = ["nps_submitted"] # survey / NPS answers (default: none)
 //! friction = ["error_shown"]   # errors and failures (default: none)
 //!
-//! [windows]                    # all in days, counted back from the as-of date
-//! recent_days = 14             # "recent" window
-//! prior_days = 28              # the window just before it, for declines
+//! [windows]                    # optional, in days counted back from the as-of date;
+//! recent_days = 14             # each one set here overrides the rule below
+//! prior_days = 28              # the window just before the recent one, for declines
 //! long_days = 90               # depth, adoption and per-event rates over a longer view
 //!
 //! [[funnels]]                  # ordered steps; progress = share of steps reached
@@ -42,9 +42,10 @@ use crate::error::{Error, Result};
 pub struct FeatureFile {
     /// Which event names play which role.
     pub events: EventRoles,
-    /// Window lengths in days.
+    /// Window lengths in days, as written: unset ones follow the horizon and the log's
+    /// cadence ([`Windows::follow`]).
     #[serde(default)]
-    pub windows: Windows,
+    pub windows: WindowSetting,
     /// Ordered funnels (e.g. onboarding); may be empty.
     #[serde(default)]
     pub funnels: Vec<Funnel>,
@@ -79,9 +80,21 @@ pub struct EventRoles {
     pub friction: Vec<String>,
 }
 
-/// Window lengths, in days before the as-of date.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// The `[windows]` table as written: a window left out follows the rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSetting {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_days: Option<u32>,
+}
+
+/// Window lengths, in days before the as-of date, as used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Windows {
     /// The recent window (default 14).
     pub recent_days: u32,
@@ -97,6 +110,41 @@ impl Default for Windows {
             recent_days: 14,
             prior_days: 28,
             long_days: 90,
+        }
+    }
+}
+
+impl Windows {
+    /// The documented rule: windows follow the churn horizon `H` and the log's typical gap
+    /// `g` between a user's value actions (days), in whole weeks:
+    /// - recent = the longest of 14 days, H/2 and g (capped at 364): a regular user has a
+    ///   value action in it, and it sees half as far as the label looks ahead;
+    /// - prior = 2 × recent (the window a decline is measured against);
+    /// - long = the longest of 90 days, 2H and recent + prior, at most 364 days.
+    ///
+    /// A daily app with a 28-day horizon gets 14 / 28 / 90; a shop whose customers buy
+    /// every two months, with a 182-day horizon, gets 91 / 182 / 364. Windows set in the
+    /// file are kept as written.
+    pub fn follow(setting: WindowSetting, horizon_days: u32, typical_gap_days: f64) -> Windows {
+        let weeks = |d: f64| ((d / 7.0).ceil().max(1.0) * 7.0).min(364.0) as u32;
+        let h = f64::from(horizon_days);
+        let g = if typical_gap_days.is_finite() {
+            typical_gap_days.max(0.0)
+        } else {
+            0.0
+        };
+        let recent = setting
+            .recent_days
+            .unwrap_or_else(|| weeks(14f64.max(h / 2.0).max(g)));
+        let prior = setting.prior_days.unwrap_or(2 * recent);
+        let long = setting
+            .long_days
+            .unwrap_or_else(|| weeks(2.0 * h).max(recent + prior).clamp(90, 364))
+            .max(recent);
+        Windows {
+            recent_days: recent,
+            prior_days: prior,
+            long_days: long,
         }
     }
 }
@@ -144,6 +192,14 @@ pub struct FeatureSpec {
     pub path: PathBuf,
     /// SHA-256 of the canonical JSON form: stored in models, checked before scoring.
     pub fingerprint: String,
+    /// The windows features are computed with: the file's, else the rule's for the
+    /// training horizon and cadence ([`FeatureSpec::fitted_to`]; a model stores them).
+    /// Before that, the file's with 14 / 28 / 90 for unset ones.
+    pub windows: Windows,
+    /// The log's typical gap between a user's value actions, in days: a user with fewer
+    /// than two value actions is measured against it (`value_overdue`). Set by training
+    /// and stored in the model; 7 before.
+    pub typical_gap_days: f64,
 }
 
 impl FeatureSpec {
@@ -185,16 +241,33 @@ impl FeatureSpec {
                 return Err(bad(format!("[events] {role} lists an event twice")));
             }
         }
-        let w = &file.windows;
-        if w.recent_days == 0 || w.prior_days == 0 || w.long_days == 0 {
+        let w = file.windows;
+        if [w.recent_days, w.prior_days, w.long_days].contains(&Some(0)) {
             return Err(bad("[windows] every window must be at least 1 day".into()));
         }
-        if w.long_days < w.recent_days {
-            return Err(bad(format!(
-                "[windows] long_days ({}) must be at least recent_days ({})",
-                w.long_days, w.recent_days
-            )));
+        if [w.recent_days, w.prior_days, w.long_days]
+            .iter()
+            .any(|d| d.is_some_and(|d| d > 3650))
+        {
+            return Err(bad("[windows] a window is at most 3650 days".into()));
         }
+        if let (Some(long), Some(recent)) = (w.long_days, w.recent_days) {
+            if long < recent {
+                return Err(bad(format!(
+                    "[windows] long_days ({long}) must be at least recent_days ({recent})"
+                )));
+            }
+        }
+        let defaults = Windows::default();
+        let windows = Windows {
+            recent_days: w.recent_days.unwrap_or(defaults.recent_days),
+            prior_days: w.prior_days.unwrap_or(defaults.prior_days),
+            long_days: w.long_days.unwrap_or(defaults.long_days),
+        };
+        let windows = Windows {
+            long_days: windows.long_days.max(windows.recent_days),
+            ..windows
+        };
         let mut names = BTreeSet::new();
         for f in &file.funnels {
             if !is_identifier(&f.name) {
@@ -233,7 +306,28 @@ impl FeatureSpec {
             file,
             path: path.into(),
             fingerprint,
+            windows,
+            typical_gap_days: 7.0,
         })
+    }
+
+    /// This spec with its windows set by [`Windows::follow`] for a churn horizon and the
+    /// log's typical gap between value actions: what training computes features with.
+    pub fn fitted_to(&self, horizon_days: u32, typical_gap_days: f64) -> FeatureSpec {
+        FeatureSpec {
+            windows: Windows::follow(self.file.windows, horizon_days, typical_gap_days),
+            typical_gap_days,
+            ..self.clone()
+        }
+    }
+
+    /// This spec with a model's windows and cadence: what scoring computes features with.
+    pub fn with_resolved(&self, windows: Windows, typical_gap_days: f64) -> FeatureSpec {
+        FeatureSpec {
+            windows,
+            typical_gap_days,
+            ..self.clone()
+        }
     }
 
     /// Every event name the file mentions, sorted.
@@ -309,7 +403,8 @@ mod tests {
         assert!(s.file.events.login.is_empty());
         assert_eq!(s.file.events.activation, ["purchase"]);
         assert_eq!(s.file.events.core, ["purchase"]);
-        assert_eq!(s.file.windows, Windows::default());
+        assert_eq!(s.file.windows, WindowSetting::default());
+        assert_eq!(s.windows, Windows::default());
         assert_eq!(s.file.event_rates.top, 12);
         assert_eq!(s.fingerprint.len(), 64);
     }
@@ -360,6 +455,33 @@ mod tests {
         let seen: BTreeSet<String> = ["in".to_string()].into();
         let err = s.check_events_exist(&seen).unwrap_err();
         assert!(matches!(err, Error::UnknownEvents { ref names } if names == &["a", "rare"]));
+    }
+
+    #[test]
+    fn windows_follow_the_horizon_and_the_cadence_unless_set() {
+        let w = |h: u32, g: f64| Windows::follow(WindowSetting::default(), h, g);
+        let days = |w: Windows| (w.recent_days, w.prior_days, w.long_days);
+        // A daily app, 28-day horizon: the long-standing 14 / 28 / 90.
+        assert_eq!(days(w(28, 2.0)), (14, 28, 90));
+        assert_eq!(days(w(28, 13.9)), (14, 28, 90));
+        // Weekly-ish value work, 28 days: the recent window holds a typical gap.
+        assert_eq!(days(w(28, 17.0)), (21, 42, 90));
+        // A shop: buys every ~2 months, 6-month horizon.
+        assert_eq!(days(w(182, 60.0)), (91, 182, 364));
+        // Every 4 months, 3-month horizon: the gap sets the recent window.
+        assert_eq!(days(w(91, 120.0)), (126, 252, 364));
+        // A missing cadence (nobody did two value actions) counts as none.
+        assert_eq!(days(w(28, f64::NAN)), (14, 28, 90));
+        // What the file sets stays.
+        let set = WindowSetting {
+            recent_days: Some(30),
+            prior_days: None,
+            long_days: Some(182),
+        };
+        assert_eq!(days(Windows::follow(set, 182, 60.0)), (30, 60, 182));
+        let s = parse("[events]\nvalue = [\"a\"]\n[windows]\nrecent_days = 30\n").unwrap();
+        assert_eq!(days(s.windows), (30, 28, 90));
+        assert_eq!(days(s.fitted_to(182, 60.0).windows), (30, 60, 364));
     }
 
     #[test]

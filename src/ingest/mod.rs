@@ -342,14 +342,14 @@ pub fn load_events_with(
     };
     let mut lf = lf.select(exprs);
     let mut span = None;
+    let valid = checks.iter().fold(lit(true), |acc, c| {
+        acc.and(c.mask.clone().fill_null(lit(false)).not())
+    });
     if let Some(shard) = how.shard {
         // The whole log's first and last valid event, before keeping one shard.
-        let valid = checks.iter().fold(lit(true), |acc, c| {
-            acc.and(c.mask.clone().fill_null(lit(false)).not())
-        });
         let df = read(
             lf.clone()
-                .filter(valid)
+                .filter(valid.clone())
                 .select([col("ts").min().alias("min"), col("ts").max().alias("max")]),
         )?;
         let get = |c: &str| -> Result<Option<i64>> { Ok(df.column(c)?.i64()?.get(0)) };
@@ -375,6 +375,18 @@ pub fn load_events_with(
     }
     tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
     let mut summary = IdentitySummary::default();
+    if resolve_ids && span.is_none() {
+        // The log's first and last valid event, anonymous visits and identity calls
+        // included, as a shard takes them: the log starts with its first row of any kind.
+        let ends = df
+            .clone()
+            .lazy()
+            .filter(valid)
+            .select([col("ts").min().alias("min"), col("ts").max().alias("max")])
+            .collect()?;
+        let get = |c: &str| -> Result<Option<i64>> { Ok(ends.column(c)?.i64()?.get(0)) };
+        span = get("min")?.zip(get("max")?);
+    }
     let df = if resolve_ids {
         let (mut df, s) = identity::resolve(df, map)?;
         summary = s;

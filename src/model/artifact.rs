@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 use super::drift::DriftReference;
 use super::evaluate::Metrics;
 use crate::error::{Error, Result};
-use crate::features::spec::FeatureFile;
+use crate::features::spec::{FeatureFile, Windows};
 use crate::features::{FeatureDef, FeatureSpec, Transform};
 use crate::labels::LabelRule;
 
 /// The model file format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One feature of a fitted model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,12 +59,52 @@ pub struct Training {
     pub rows: usize,
     pub churned: usize,
     pub base_rate: f64,
-    /// The chosen L2 strength (linfa `alpha`, ≈ 1/C of scikit-learn).
+    /// The chosen L2 strength per row (the penalty against the mean log loss; linfa's
+    /// alpha is this × rows, scikit-learn's C is 1 / (this × rows)).
     pub alpha: f64,
     pub alpha_search: Vec<AlphaTrial>,
     /// The signup cohorts the panel was restricted to (absent: everybody).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cohorts: Option<String>,
+    /// How far the solver got on the final fit.
+    pub solver: SolverCheck,
+    /// The probability calibration fitted on the validation date (folded into the
+    /// coefficients and intercept); absent when it did not help.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+    /// Features whose distribution in the population at the as-of date differs from the
+    /// training dates' (PSI ≥ 0.2), largest first: relations learned on the panel may not
+    /// hold for them at T.
+    #[serde(default)]
+    pub shift: Vec<FeatureShift>,
+}
+
+/// The final fit's convergence: the L2 norm of the gradient of the penalized mean log
+/// loss at the solution (0 at the optimum; the solver stops below 1e-4).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SolverCheck {
+    pub gradient_norm: f64,
+    /// `gradient_norm` ≤ 1e-3.
+    pub converged: bool,
+}
+
+/// Platt scaling on the validation date: `p = σ(slope · logit + intercept)`, where logit is
+/// the model's log-odds. Fitted on the predictions of the model trained without that date.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub slope: f64,
+    pub intercept: f64,
+    /// Brier score on the validation date before and after (the after is in-sample: the
+    /// two parameters were fitted there).
+    pub brier_before: f64,
+    pub brier_after: f64,
+}
+
+/// One feature's population stability between the training dates and the as-of date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureShift {
+    pub name: String,
+    pub psi: f64,
 }
 
 /// A fitted churn model.
@@ -77,6 +117,11 @@ pub struct ChurnModel {
     pub feature_fingerprint: String,
     /// Those feature definitions, as parsed (defaults filled in), for the record.
     pub feature_definitions: FeatureFile,
+    /// The windows the features were computed with (the file's, else the rule's for the
+    /// horizon and the log's cadence); scoring uses the same.
+    pub windows: Windows,
+    /// The log's typical gap between a user's value actions at training, in days.
+    pub typical_value_gap_days: f64,
     /// The per-event-type rate features' event names, in order.
     pub event_types: Vec<String>,
     pub features: Vec<ModelFeature>,
@@ -197,6 +242,13 @@ impl ChurnModel {
             });
         }
         Ok(())
+    }
+
+    /// The feature definitions to compute this model's features with: `spec` (which must
+    /// be compatible) with the model's windows and cadence.
+    pub fn resolve(&self, spec: &FeatureSpec) -> Result<FeatureSpec> {
+        self.check_compatible(spec)?;
+        Ok(spec.with_resolved(self.windows, self.typical_value_gap_days))
     }
 
     /// Fails unless this build computes exactly the model's features from `spec`: same

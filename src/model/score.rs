@@ -121,7 +121,8 @@ pub fn score_prepared(
     model: &ChurnModel,
     as_of: i64,
 ) -> Result<Scored> {
-    model.check_compatible(spec)?;
+    // The model's windows and cadence, not the file's defaults.
+    let spec = &model.resolve(spec)?;
     let clock = std::time::Instant::now();
     let src = &src.with_index(prepared);
     let pop = labels::population(src, &model.label, as_of)?;

@@ -1,23 +1,37 @@
 //! Training: build the observation panel, choose the L2 strength on the latest fully
-//! labelled date, fit linfa-logistic on standardized features, and assemble the model.
+//! labelled date, fit linfa-logistic on standardized features, calibrate, and assemble the
+//! model.
 //!
-//! The panel holds weekly as-of dates `t_k = T − H − k·step` (k = 0, 1, …), so every label
-//! window `[t_k, t_k + H)` ends by T and is fully observed. `t_0` is the validation date.
-//! Training dates are those whose label window ends by `t_0` ("purged": no label of a
-//! training row looks into the validation horizon); if fewer than two such dates exist the
-//! purge is dropped and the model file says so. The final model is refitted on every panel
-//! date with the chosen strength. Dates whose windows reach before the first event are
-//! skipped: their users' history would be cut off.
+//! - **Windows** follow the horizon and the log's typical gap between a user's value
+//!   actions ([`crate::features::spec::Windows::follow`]) unless the feature file sets them;
+//!   the model stores them and the gap, and scoring uses the same.
+//! - **Panel**: weekly as-of dates `t_k = T − H − k·step` (k = 0, 1, …), so every label
+//!   window `[t_k, t_k + H)` ends by T and is fully observed. `t_0` is the validation date.
+//!   Training dates are those whose label window ends by `t_0` ("purged": no label of a
+//!   training row looks into the validation horizon); if fewer than two such dates exist
+//!   the purge is dropped and the model file says so. A date needs one recent window of log
+//!   before it; longer windows are clipped to the log, as they are for young users at T.
+//! - **Regularization**: `alpha` is per row (the penalty against the mean log loss), so the
+//!   refit on all dates is as regularized as the fit chosen on validation. The strongest
+//!   alpha within one standard error of the best validation log loss is kept.
+//! - **Final model**: refitted on every panel date with that alpha; the gradient norm at
+//!   its solution is recorded (converged or not).
+//! - **Calibration**: Platt scaling fitted on the validation date's out-of-sample log-odds,
+//!   folded into the coefficients and intercept (ranking and reasons unchanged), kept only
+//!   when it lowers the Brier score there.
+//! - **Shift check**: each feature's distribution on the training dates against the
+//!   population at T (PSI, the drift machinery); features at 0.2 or more are recorded and
+//!   printed by `train`.
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{concatenate, Array1, Array2, Axis, ShapeBuilder};
 
 use super::artifact::{
-    sigmoid, AlphaTrial, ChurnModel, ModelFeature, PanelDate, Training, ValidationPredictions,
-    FORMAT_VERSION,
+    sigmoid, AlphaTrial, Calibration, ChurnModel, FeatureShift, ModelFeature, PanelDate,
+    SolverCheck, Training, ValidationPredictions, FORMAT_VERSION,
 };
-use super::drift::DriftReference;
+use super::drift::{DriftReference, Histogram};
 use super::evaluate::{evaluate, Metrics};
 use super::matrix::to_matrix;
 use crate::error::{Error, Result};
@@ -36,7 +50,10 @@ pub struct TrainOptions {
     pub panel_dates: usize,
     /// Days between panel dates (default 7).
     pub step_days: u32,
-    /// L2 strengths tried (linfa `alpha`; the loss is a sum, so ≈ 1/C of scikit-learn).
+    /// L2 strengths tried, per row: the penalty `alpha · ‖w‖² / 2` is set against the
+    /// mean log loss, so a strength means the same on the validation fit and on the refit
+    /// over more rows (linfa's own alpha, on the summed loss, is `alpha × rows`; scikit-
+    /// learn's C is `1 / (alpha × rows)`).
     pub alphas: Vec<f64>,
     /// The eligibility gate: fewest churned rows accepted on the training dates and on the
     /// validation date (default 50; GA4's predictive audiences ask for 1,000).
@@ -106,14 +123,15 @@ pub fn week_start(t: i64) -> i64 {
 }
 
 impl TrainOptions {
-    /// Defaults: 12 weekly panel dates, alphas 0.1 … 1000, at least 10 rows per class.
+    /// Defaults: 12 weekly panel dates, alphas 1e-5 … 0.1 per row, at least 50 rows per
+    /// class.
     pub fn new(as_of: i64, rule: LabelRule) -> Self {
         TrainOptions {
             as_of,
             rule,
             panel_dates: 12,
             step_days: 7,
-            alphas: vec![0.1, 1.0, 10.0, 100.0, 1000.0],
+            alphas: vec![1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
             min_churned: 50,
             min_retained: 50,
             cohorts: CohortFilter::default(),
@@ -189,12 +207,17 @@ pub fn train_prepared(
         });
     }
     let clock = std::time::Instant::now();
+    // Windows follow the horizon and the log's cadence (unless the file sets them).
+    let typical_gap = prepared.typical_value_gap(opts.as_of).unwrap_or(0.0);
+    let spec = &spec.fitted_to(opts.rule.horizon_days, typical_gap);
     let event_types = features::top_event_types(events, opts.as_of, spec.file.event_rates.top)?;
     let defs = features::catalog(spec, &event_types);
     // Populations and labels of every date read off the index.
     let src = &src.with_index(prepared);
-    let w = &spec.file.windows;
-    let history = (w.recent_days + w.prior_days) as i64 * DAY_MS;
+    let w = &spec.windows;
+    // A date needs a full recent window of log before it; longer windows are clipped to
+    // the log (rates per observable day), as they are for young users at T.
+    let history = w.recent_days as i64 * DAY_MS;
 
     let mut panel = Vec::new();
     for k in 0..opts.panel_dates {
@@ -223,7 +246,7 @@ pub fn train_prepared(
         return Err(Error::NotEnoughData {
             message: format!(
                 "no panel date has both {} days of history and a full {}-day horizon before {}; the log covers {} to {}",
-                w.recent_days + w.prior_days,
+                w.recent_days,
                 opts.rule.horizon_days,
                 format_date(opts.as_of),
                 format_date(events.min_ts),
@@ -259,7 +282,8 @@ pub fn train_prepared(
     let z_train = standardize(&x_train, mean, std);
     let z_val = standardize(&x_val, mean, std);
     let mut trials = Vec::new();
-    let mut best: Option<(f64, f64, Metrics, Solution, Vec<f64>)> = None;
+    // Every strength's fit, its validation metrics and predictions.
+    let mut fits: Vec<(f64, Metrics, Solution, Vec<f64>)> = Vec::new();
     // Strongest regularization first, each fit starting from the previous solution: the
     // path is smooth, so warm starts save the solver iterations.
     let mut alphas = opts.alphas.clone();
@@ -275,11 +299,27 @@ pub fn train_prepared(
             log_loss: m.log_loss,
             roc_auc: m.roc_auc,
         });
-        if best.as_ref().is_none_or(|b| m.log_loss < b.1) {
-            best = Some((alpha, m.log_loss, m, solution.clone(), p));
-        }
-        warm = Some(solution);
+        warm = Some(solution.clone());
+        fits.push((alpha, m, solution, p));
     }
+    // The one-standard-error rule (as glmnet's lambda.1se), on paired differences: the
+    // strongest regularization whose validation log loss exceeds the best one's by no more
+    // than the standard error of that excess (row by row, same users). The validation
+    // date shares the training dates' users and ages, so the best strength there is tuned
+    // to them; the list is scored on a later, older population.
+    let lowest = fits
+        .iter()
+        .min_by(|a, b| a.1.log_loss.total_cmp(&b.1.log_loss))
+        .map(|f| f.3.clone());
+    let best = lowest.and_then(|best_p| {
+        fits.into_iter()
+            .filter(|f| {
+                let (excess, se) = paired_excess(&f.3, &best_p, &y_val);
+                excess <= se
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(alpha, m, solution, p)| (alpha, m.log_loss, m, solution, p))
+    });
     trials.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
     tracing::debug!(
         "{} regularization strengths fitted by {:?}",
@@ -299,7 +339,7 @@ pub fn train_prepared(
         .position(|d| d.name == BASELINE_FEATURE)
         .ok_or_else(|| Error::Fit(format!("the catalog has no {BASELINE_FEATURE}")))?;
     let zb_train = z_train.select(Axis(1), &[b]);
-    let (bc, bi) = fit(&zb_train, &y_train, 1.0)?;
+    let (bc, bi) = fit(&zb_train, &y_train, 1e-4)?;
     let baseline_p = predict(&z_val.select(Axis(1), &[b]), &bc, bi);
     let baseline = evaluate(&baseline_p, &y_val);
     let round = |v: &[f64]| v.iter().map(|p| (p * 1e4).round() / 1e4).collect();
@@ -318,6 +358,26 @@ pub fn train_prepared(
     // so the solver only has the extra dates to learn.
     let start = best_solution.rescaled((&train_mean, &train_std), (&mean, &std));
     let (coef, intercept) = fit_from(&final_z, &y_all, alpha, Some(&start))?.churn_side();
+    let norm = gradient_norm(&final_z, &y_all, alpha, &coef, intercept);
+    let solver = SolverCheck {
+        gradient_norm: norm,
+        converged: norm <= 1e-3,
+    };
+    if !solver.converged {
+        tracing::warn!(
+            "the solver stopped before converging (gradient norm {norm:.2e}); the model may be off its optimum"
+        );
+    }
+    // Calibration on the validation date, folded into the published log-odds.
+    let (best_coef, best_intercept) = best_solution.churn_side();
+    let calibration = calibrate(&z_val, &y_val, &best_coef, best_intercept)?;
+    let (coef, intercept) = match &calibration {
+        Some(c) => (
+            coef.iter().map(|w| w * c.slope).collect::<Vec<f64>>(),
+            intercept * c.slope + c.intercept,
+        ),
+        None => (coef, intercept),
+    };
 
     tracing::debug!("baseline and final fit by {:?}", clock.elapsed());
     // The drift reference: the population the model would score on its training day.
@@ -331,6 +391,22 @@ pub fn train_prepared(
     };
     let ref_scores = predict(&standardize(&x_ref, &mean, &std), &coef, intercept);
     let drift_reference = DriftReference::fit(format_date(ref_date), &names, &x_ref, &ref_scores);
+    let shift = population_shift(&names, &x_train, &x_ref);
+    if !shift.is_empty() {
+        let top: Vec<String> = shift
+            .iter()
+            .take(5)
+            .map(|f| format!("{} (PSI {:.2})", f.name, f.psi))
+            .collect();
+        // Recorded in the model and printed by `train`; a nightly run's population always
+        // moves a little from its training dates, so this is no warning there.
+        tracing::info!(
+            "the population at {} differs from the training dates' in {} feature(s): {}; relations learned on younger or older users may not hold",
+            format_date(ref_date),
+            shift.len(),
+            top.join(", ")
+        );
+    }
 
     let churned = y_all.iter().filter(|&&v| v).count();
     let panel_info = panel
@@ -356,6 +432,8 @@ pub fn train_prepared(
         label: opts.rule,
         feature_fingerprint: spec.fingerprint.clone(),
         feature_definitions: spec.file.clone(),
+        windows: spec.windows,
+        typical_value_gap_days: spec.typical_gap_days,
         event_types,
         features: defs
             .iter()
@@ -379,6 +457,9 @@ pub fn train_prepared(
             alpha,
             alpha_search: trials,
             cohorts: opts.cohorts.describe(),
+            solver,
+            calibration,
+            shift,
         },
         validation: validation_metrics,
         baseline,
@@ -387,8 +468,9 @@ pub fn train_prepared(
     })
 }
 
-/// Fits an L2-regularized logistic regression on standardized rows; returns coefficients
-/// and intercept for the log-odds of churn (`true`).
+/// Fits an L2-regularized logistic regression on standardized rows (`alpha` per row, see
+/// [`TrainOptions::alphas`]); returns coefficients and intercept for the log-odds of churn
+/// (`true`).
 ///
 /// linfa-logistic 0.8 reports its "positive" class by its own rule (measured: the
 /// majority class), so the sign is taken from `labels().pos` rather than assumed.
@@ -442,7 +524,7 @@ fn fit_from(z: &Array2<f64>, y: &[bool], alpha: f64, warm: Option<&Solution>) ->
         params = params.initial_params(w.params.clone());
     }
     let fitted = params
-        .alpha(alpha)
+        .alpha(alpha * y.len().max(1) as f64)
         .with_intercept(true)
         .max_iterations(1000)
         // The loss is a sum over rows, so its gradient grows with them: a fixed tolerance
@@ -466,6 +548,109 @@ fn fit_from(z: &Array2<f64>, y: &[bool], alpha: f64, warm: Option<&Solution>) ->
         params: Array1::from(all),
         churn_positive,
     })
+}
+
+/// The mean excess log loss of probabilities `p` over `best` on the same rows, and the
+/// standard error of that mean.
+fn paired_excess(p: &[f64], best: &[f64], y: &[bool]) -> (f64, f64) {
+    let loss = |p: f64, y: bool| {
+        let q = if y { p } else { 1.0 - p };
+        -q.clamp(1e-15, 1.0).ln()
+    };
+    let d: Vec<f64> = p
+        .iter()
+        .zip(best)
+        .zip(y)
+        .map(|((&a, &b), &y)| loss(a, y) - loss(b, y))
+        .collect();
+    let n = d.len() as f64;
+    if n < 2.0 {
+        return (0.0, 0.0);
+    }
+    let mean = d.iter().sum::<f64>() / n;
+    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// The L2 norm of the gradient of the penalized mean log loss (`alpha` per row, intercept
+/// not penalized) at a churn-side solution: 0 at the optimum.
+fn gradient_norm(z: &Array2<f64>, y: &[bool], alpha: f64, coef: &[f64], intercept: f64) -> f64 {
+    let n = y.len().max(1) as f64;
+    let p = predict(z, coef, intercept);
+    let r: Array1<f64> = p
+        .iter()
+        .zip(y)
+        .map(|(p, &y)| (p - f64::from(u8::from(y))) / n)
+        .collect();
+    let grad_w = z.t().dot(&r);
+    let sq: f64 = grad_w
+        .iter()
+        .zip(coef)
+        .map(|(g, w)| (g + alpha * w).powi(2))
+        .sum::<f64>()
+        + r.sum().powi(2);
+    sq.sqrt()
+}
+
+/// Platt scaling: a one-feature logistic fit of the validation labels on the log-odds the
+/// model trained without them gave. `None` when it would not lower the Brier score or
+/// would turn the ranking around.
+fn calibrate(
+    z_val: &Array2<f64>,
+    y_val: &[bool],
+    coef: &[f64],
+    intercept: f64,
+) -> Result<Option<Calibration>> {
+    let logits: Vec<f64> = z_val
+        .rows()
+        .into_iter()
+        .map(|row| intercept + row.iter().zip(coef).map(|(v, w)| v * w).sum::<f64>())
+        .collect();
+    let s = Array2::from_shape_vec((logits.len(), 1), logits.clone())
+        .map_err(|e| Error::Fit(e.to_string()))?;
+    let (a, b) = fit(&s, y_val, 1e-6)?;
+    let slope = a[0];
+    let brier = |p: &mut dyn Iterator<Item = f64>| {
+        let (sum, n) = p.zip(y_val).fold((0.0, 0usize), |(s, n), (p, &y)| {
+            (s + (p - f64::from(u8::from(y))).powi(2), n + 1)
+        });
+        sum / n.max(1) as f64
+    };
+    let before = brier(&mut logits.iter().map(|&l| sigmoid(l)));
+    let after = brier(&mut logits.iter().map(|&l| sigmoid(slope * l + b)));
+    if !(slope.is_finite() && slope > 0.0 && b.is_finite() && after < before) {
+        return Ok(None);
+    }
+    Ok(Some(Calibration {
+        slope,
+        intercept: b,
+        brier_before: before,
+        brier_after: after,
+    }))
+}
+
+/// Features whose values in the population at the as-of date (`x_ref`) have moved from
+/// the training rows' (`x_train`) by a PSI of 0.2 or more, largest first.
+fn population_shift(
+    names: &[String],
+    x_train: &Array2<f64>,
+    x_ref: &Array2<f64>,
+) -> Vec<FeatureShift> {
+    let mut out: Vec<FeatureShift> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(j, name)| {
+            let train: Vec<f64> = x_train.column(j).to_vec();
+            let now: Vec<f64> = x_ref.column(j).to_vec();
+            let psi = Histogram::fit(&train).psi(&now);
+            (psi >= 0.2).then(|| FeatureShift {
+                name: name.clone(),
+                psi: (psi * 1e4).round() / 1e4,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| b.psi.total_cmp(&a.psi));
+    out
 }
 
 /// Churn probabilities of standardized rows.
@@ -554,12 +739,94 @@ mod tests {
             churned < n / 2,
             "churn must be the minority here ({churned})"
         );
-        let (coef, intercept) = fit(&x, &y, 1.0).unwrap();
+        let (coef, intercept) = fit(&x, &y, 1e-3).unwrap();
         assert!(coef[0] > 1.5 && coef[0] < 2.5, "coef {coef:?}");
         assert!(coef[1].abs() < 0.3, "coef {coef:?}");
         assert!(intercept < -1.5, "intercept {intercept}");
         let p = predict(&x, &coef, intercept);
         assert!(roc_auc(&p, &y) > 0.8);
+    }
+
+    fn sample(n: usize, seed: u64) -> (Array2<f64>, Vec<bool>) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut x = Array2::<f64>::zeros((n, 2));
+        let mut y = Vec::with_capacity(n);
+        for i in 0..n {
+            let (a, b): (f64, f64) = (rng.random_range(-2.0..2.0), rng.random_range(-2.0..2.0));
+            x[[i, 0]] = a;
+            x[[i, 1]] = b;
+            y.push(rng.random::<f64>() < sigmoid(-1.0 + 1.5 * a - 0.5 * b));
+        }
+        (x, y)
+    }
+
+    /// alpha is per row: the same data twice over gives the same model, so the refit on
+    /// all panel dates is as regularized as the fit chosen on validation.
+    #[test]
+    fn a_strength_means_the_same_on_more_rows() {
+        let (x, y) = sample(1500, 3);
+        let x2 = concatenate(Axis(0), &[x.view(), x.view()]).unwrap();
+        let y2: Vec<bool> = y.iter().chain(&y).copied().collect();
+        for alpha in [1e-3, 1e-1] {
+            let (a, ai) = fit(&x, &y, alpha).unwrap();
+            let (b, bi) = fit(&x2, &y2, alpha).unwrap();
+            for (u, v) in a.iter().zip(&b).chain([(&ai, &bi)]) {
+                assert!(
+                    (u - v).abs() < 2e-3,
+                    "alpha {alpha}: {a:?} {ai} vs {b:?} {bi}"
+                );
+            }
+        }
+        // A strong penalty shrinks the coefficients.
+        let (weak, _) = fit(&x, &y, 1e-4).unwrap();
+        let (strong, _) = fit(&x, &y, 1.0).unwrap();
+        assert!(strong[0].abs() < 0.5 * weak[0].abs(), "{strong:?} {weak:?}");
+    }
+
+    #[test]
+    fn the_gradient_norm_is_zero_at_the_fit_and_not_elsewhere() {
+        let (x, y) = sample(2000, 5);
+        let (coef, intercept) = fit(&x, &y, 1e-3).unwrap();
+        assert!(gradient_norm(&x, &y, 1e-3, &coef, intercept) < 1e-3);
+        let off = [coef[0] + 0.5, coef[1]];
+        assert!(gradient_norm(&x, &y, 1e-3, &off, intercept) > 0.05);
+    }
+
+    #[test]
+    fn platt_scaling_repairs_overconfident_log_odds() {
+        let (x, y) = sample(4000, 9);
+        // Log-odds three times too large: the right ranking, probabilities too extreme.
+        let (coef, intercept) = fit(&x, &y, 1e-4).unwrap();
+        let loud: Vec<f64> = coef.iter().map(|w| 3.0 * w).collect();
+        let c = calibrate(&x, &y, &loud, 3.0 * intercept).unwrap().unwrap();
+        assert!((c.slope - 1.0 / 3.0).abs() < 0.05, "{c:?}");
+        assert!(c.brier_after < c.brier_before - 0.01, "{c:?}");
+        // Already calibrated: Platt changes next to nothing.
+        if let Some(c) = calibrate(&x, &y, &coef, intercept).unwrap() {
+            assert!(
+                (c.slope - 1.0).abs() < 0.05 && c.intercept.abs() < 0.05,
+                "{c:?}"
+            );
+            assert!(c.brier_before - c.brier_after < 1e-3, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn paired_excess_and_population_shift() {
+        let y = [true, false, true, false];
+        let best = [0.9, 0.1, 0.8, 0.2];
+        assert_eq!(paired_excess(&best, &best, &y), (0.0, 0.0));
+        let worse = [0.6, 0.4, 0.6, 0.4];
+        let (excess, se) = paired_excess(&worse, &best, &y);
+        assert!(excess > 0.2 && se < excess, "{excess} {se}");
+        // One feature moves by two standard deviations, the other stays.
+        let (x, _) = sample(3000, 1);
+        let mut now = x.clone();
+        now.column_mut(0).mapv_inplace(|v| v + 2.3);
+        let shift = population_shift(&["moved".into(), "still".into()], &x, &now);
+        assert_eq!(shift.len(), 1);
+        assert_eq!(shift[0].name, "moved");
+        assert!(shift[0].psi > 1.0, "{shift:?}");
     }
 
     #[test]

@@ -452,7 +452,24 @@ fn shards_of_a_segment_folder_merge_into_the_whole_list() {
     let whole = fs::read(dir.path().join("whole.csv")).unwrap();
     assert!(whole.len() > 1000);
     // Visits before sign-up are linked before a shard keeps its users: the same list.
-    assert!(whole == fs::read(dir.path().join("merged.csv")).unwrap());
+    let merged = fs::read(dir.path().join("merged.csv")).unwrap();
+    if whole != merged {
+        let (w, m) = (
+            String::from_utf8_lossy(&whole),
+            String::from_utf8_lossy(&merged),
+        );
+        let first = w
+            .lines()
+            .zip(m.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "the merged list differs from the whole one at line {}:\nwhole:  {}\nmerged: {}",
+            first + 1,
+            w.lines().nth(first).unwrap_or(""),
+            m.lines().nth(first).unwrap_or("")
+        );
+    }
 }
 
 #[test]
