@@ -6,6 +6,8 @@
 #   bench/compare_quality.sh                              # SCENARIOS="saas purchases", SEEDS="1 2 3"
 #   SEEDS="7" SCENARIOS=saas bench/compare_quality.sh
 #   CHURNRISK=path/to/churnrisk bench/compare_quality.sh  # default target/release/churnrisk (never builds)
+#   GENERATOR=target/release/churnrisk CHURNRISK=old/churnrisk bench/compare_quality.sh
+#                                                         # an older model on today's logs
 #
 # Scenarios (one full log per scenario and seed, regenerated every run):
 #   saas       generate --users 3000 --days 210 --start 2026-01-05 ($SAAS_START);
@@ -62,6 +64,9 @@ cp "$CHURNRISK" "$OUT/.churnrisk.$$"
 trap 'rm -f "$OUT/.churnrisk.$$"' EXIT
 BIN_NOTE="churnrisk: $CHURNRISK ($("$OUT/.churnrisk.$$" --version), sha256 $(sha256sum "$OUT/.churnrisk.$$" | cut -c1-12), modified $(date -u -r "$CHURNRISK" '+%F %T') UTC)"
 CHURNRISK=$OUT/.churnrisk.$$
+# The logs come from GENERATOR (default: the same binary): set it to measure an older
+# churnrisk on today's scenarios.
+GEN=${GENERATOR:-$CHURNRISK}
 if [[ ! -x $VENV/bin/python ]]; then
     python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r bench/requirements.txt
@@ -80,8 +85,8 @@ for scenario in $SCENARIOS; do
             START=$SAAS_START; days=210; gen=(--users 3000 --days $days); horizons="28"; active=28
             t_of() { plus_days 182; } ;;
         purchases)
-            if ! "$CHURNRISK" generate --help | grep -q -- '--scenario'; then
-                say "SKIP purchases: $CHURNRISK generate has no --scenario flag yet"
+            if ! "$GEN" generate --help | grep -q -- '--scenario'; then
+                say "SKIP purchases: $GEN generate has no --scenario flag yet"
                 continue
             fi
             START=$PURCHASES_START; days=540; gen=(--scenario purchases --users 6000 --days $days)
@@ -95,7 +100,7 @@ for scenario in $SCENARIOS; do
         rm -rf "$dir"
         mkdir -p "$dir"
         say "$scenario seed $seed: generate ${gen[*]}"
-        "$CHURNRISK" generate -q --out "$dir" "${gen[@]}" --start "$START" --seed "$seed" \
+        "$GEN" generate -q --out "$dir" "${gen[@]}" --start "$START" --seed "$seed" \
             --format csv
         if [[ $scenario == saas ]]; then
             features=$ROOT/features/default.toml

@@ -213,7 +213,10 @@ fn night(
     // scoring with the new one alike (timed with them).
     let prepared = features::prepare(&inputs.events, &inputs.spec)?;
 
-    let existing = if s.model.is_file() {
+    // A model from an older churnrisk cannot be read: the night retrains, as it does
+    // without one, and says why.
+    let older = ChurnModel::older_format(&s.model);
+    let existing = if s.model.is_file() && older.is_none() {
         Some(
             ChurnModel::load(&s.model)
                 .with_context(|| format!("reading model {}", s.model.display()))?,
@@ -233,6 +236,12 @@ fn night(
         s.max_age_days,
         args.retrain,
     );
+    if let Some(v) = older {
+        reason = Some(format!(
+            "the model file is format {v}, written by an older churnrisk (this one reads {})",
+            churnrisk::model::artifact::FORMAT_VERSION
+        ));
+    }
     // A backfill (an as-of date before the production model's) never replaces that
     // model: it trains into a file of its own beside it.
     let backfill = existing

@@ -186,7 +186,7 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
     add(
         "value_amount_long".into(),
         format!(
-            "sum of the `value` column over value actions in the last {l} days (0 without values)"
+            "mean `value` of the value actions with one in the last {l} days (0 without): a mean, not a sum, so it does not repeat the count"
         ),
         Log1p,
     );
@@ -417,7 +417,7 @@ pub fn phrase(spec: &FeatureSpec, name: &str, row: &dyn RawRow, typical: f64) ->
         "value_actions_long" => format!("only {} value actions in the last {l} days", n(v)),
         "events_per_week" => format!("{v:.1} events a week since signup"),
         "value_per_week" => format!("{v:.1} value actions a week since signup"),
-        "value_amount_long" => format!("value of {v:.2} over the last {l} days"),
+        "value_amount_long" => format!("average value {v:.2} over the last {l} days"),
         "feedback_long" => format!("{} feedback responses in the last {l} days", n(v)),
         "friction_recent" => format!("{} errors or failures in the last {r} days", n(v)),
         "value_actions_total" => format!("{} value actions since signup", n(v)),

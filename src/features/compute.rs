@@ -342,7 +342,9 @@ struct Tally {
     value_total: f64,
     /// Value actions in the recent, prior and long windows.
     value: Windows,
+    /// Sum and count of the amounts of value actions with one in the long window.
     value_amount_long: f64,
+    value_amounts_long: f64,
     /// Sum and count of the value amounts of every value action with one.
     value_amount_all: f64,
     value_amounts: f64,
@@ -439,6 +441,7 @@ fn tally(
                 let v = ix.value[i];
                 if !v.is_nan() {
                     t.value_amount_long += v;
+                    t.value_amounts_long += 1.0;
                 }
             }
         }
@@ -772,7 +775,13 @@ impl<'a> Derive<'a> {
                 ValueLong => t.value.long,
                 EventsPerWeek => t.events_total * 7.0 / at_least(self.tenure, 1.0),
                 ValuePerWeek => t.value_total * 7.0 / at_least(self.tenure, 1.0),
-                ValueAmountLong => t.value_amount_long,
+                ValueAmountLong => {
+                    if t.value_amounts_long > 0.0 {
+                        t.value_amount_long / t.value_amounts_long
+                    } else {
+                        0.0
+                    }
+                }
                 FeedbackLong => t.feedback_long,
                 FrictionRecent => t.friction_recent,
                 ValueRecent => t.value.recent,
@@ -1058,6 +1067,8 @@ mod tests {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
         assert_eq!(value(&ff, "s", "value_actions_total"), 3.0);
         assert_eq!(value(&ff, "s", "value_amount_mean"), 15.0);
+        // All three orders lie in the 90-day window: the mean of the two with an amount.
+        assert_eq!(value(&ff, "s", "value_amount_long"), 15.0);
         // 24.5 days since the last order; s's own mean gap is 60 days / 2.
         assert!(close(value(&ff, "s", "value_overdue"), 24.5 / 30.0));
         // Logins 84 and 83 days back fall in weeks 12 and 11, the third in week 3.
@@ -1135,9 +1146,9 @@ mod tests {
                 .df;
             assert_eq!(a.column("user_id").unwrap(), b.column("user_id").unwrap());
             // The declines now compare rates per observable day (the polars query compared
-            // counts), and features added since have no polars twin: both have tests of
-            // their own.
-            let changed = ["activity_change", "value_trend"];
+            // counts), the long window's amount is a mean (it was a sum), and features added
+            // since have no polars twin: all have tests of their own.
+            let changed = ["activity_change", "value_trend", "value_amount_long"];
             for name in b.get_column_names().into_iter().skip(1) {
                 if changed.contains(&name.as_str()) {
                     continue;

@@ -15,10 +15,9 @@
 //!   goodbye: a dead customer simply stops.
 //! - **Spend**: each customer has a mean order value m ~ LogNormal(ln 30, 0.7); an order
 //!   is Gamma(3, m/3), at least 1.00, in cents. Spend and dropout are independent.
-//! - **Browsing**: a purchase session has 0–4 `product_viewed` events minutes before the
-//!   `purchase`; an alive customer also has browse-only sessions (1–4 views) at their own
-//!   purchase rate. After dropout 20% of customers keep window-shopping at half their
-//!   purchase rate for an exponential time of mean 90 days: events without purchases.
+//! - **Orders only**: the log holds `purchase` events and nothing else, as a shop's order
+//!   export does (no logins, no page views): everything the model knows is when each
+//!   customer bought and for how much.
 //!
 //! # Files
 //! `events.csv[.gz]` (`user_id,timestamp,event,value,session_id`; `value` is the order
@@ -48,19 +47,13 @@ pub const FEATURES_TOML: &str =
 value = [\"purchase\"]
 ";
 
-const PURCHASE: u8 = 0;
-const VIEW: u8 = 1;
-const NAMES: [&str; 2] = ["purchase", "product_viewed"];
-
-/// One event: seconds since the log's start, customer, order within the customer, kind,
-/// amount in cents (purchases), session number.
+/// One order: seconds since the log's start, customer, order number within the customer
+/// (also its session), amount in cents.
 struct Ev {
     t: u64,
     user: u32,
     seq: u32,
-    kind: u8,
     cents: u32,
-    sess: u32,
 }
 
 /// One customer's simulated history.
@@ -131,44 +124,21 @@ fn simulate(rng: &mut ChaCha8Rng, id: u32, cfg: &GenerateConfig, d: &Draws) -> C
         crm,
         account,
     };
-    let (mut seq, mut sess) = (0u32, 0u32);
-    let mut session = |rng: &mut ChaCha8Rng, at: u64, purchase: bool, events: &mut Vec<Ev>| {
-        sess += 1;
-        let views = if purchase {
-            rng.random_range(0u32..=4)
-        } else {
-            rng.random_range(1u32..=4)
-        };
-        let mut t = at.saturating_sub(u64::from(views) * 90);
-        for _ in 0..views {
-            events.push(Ev {
-                t,
-                user: id,
-                seq,
-                kind: VIEW,
-                cents: 0,
-                sess,
-            });
-            seq += 1;
-            t += rng.random_range(20u64..160);
-        }
-        if purchase {
-            let amount = order.map_or(spend, |g| g.sample(rng)).max(1.0);
-            events.push(Ev {
-                t: t.max(at),
-                user: id,
-                seq,
-                kind: PURCHASE,
-                cents: (amount * 100.0).round().min(f64::from(u32::MAX)) as u32,
-                sess,
-            });
-            seq += 1;
-        }
+    let mut seq = 0u32;
+    let mut order_at = |rng: &mut ChaCha8Rng, at: u64, events: &mut Vec<Ev>| {
+        seq += 1;
+        let amount = order.map_or(spend, |g| g.sample(rng)).max(1.0);
+        events.push(Ev {
+            t: at,
+            user: id,
+            seq,
+            cents: (amount * 100.0).round().min(f64::from(u32::MAX)) as u32,
+        });
     };
-    // Purchases while alive: the first at acquisition, then a Poisson process.
+    // Orders while alive: the first at acquisition, then a Poisson process.
     let born = c.first as f64 / f64::from(DAY);
     let death_by_lifetime = born + lifetime;
-    session(rng, c.first, true, &mut c.events);
+    order_at(rng, c.first, &mut c.events);
     let mut now = born;
     let mut dead_at = None;
     loop {
@@ -181,48 +151,20 @@ fn simulate(rng: &mut ChaCha8Rng, id: u32, cfg: &GenerateConfig, d: &Draws) -> C
             break;
         }
         let at = daytime(rng, next as u64);
-        session(rng, at, true, &mut c.events);
+        order_at(rng, at, &mut c.events);
         now = next;
         if chance(rng, p as f32) {
-            // Leaves right after this purchase.
+            // Leaves right after this order.
             dead_at = Some(now + 1e-3);
             break;
         }
     }
-    let alive_until = dead_at.unwrap_or(days as f64).min(days as f64);
-    // Browse-only sessions while alive.
-    let mut t = born;
-    loop {
-        t += wait(rng, rate);
-        if t >= alive_until {
-            break;
-        }
-        let at = daytime(rng, t as u64);
-        session(rng, at, false, &mut c.events);
-    }
     if let Some(dead) = dead_at.filter(|&x| x < days as f64) {
         // Orders are placed at a daytime hour of their day: the departure is after the last.
-        let last_order = c
-            .events
-            .iter()
-            .filter(|e| e.kind == PURCHASE)
-            .map(|e| e.t + 1);
+        let last_order = c.events.iter().map(|e| e.t + 1);
         c.departed = last_order.chain([(dead * f64::from(DAY)) as u64]).max();
-        if chance(rng, 0.2) {
-            let until = (dead + wait(rng, 1.0 / 90.0)).min(days as f64);
-            let mut t = dead;
-            loop {
-                t += wait(rng, 0.5 * rate);
-                if t >= until {
-                    break;
-                }
-                let at = daytime(rng, t as u64);
-                session(rng, at, false, &mut c.events);
-            }
-        }
     }
-    c.events
-        .retain(|e| e.t < end && e.t >= c.first.saturating_sub(600));
+    c.events.retain(|e| e.t < end);
     c
 }
 
@@ -255,19 +197,15 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
     let write_events = |mut w: &mut dyn Write| -> std::io::Result<()> {
         w.write_all(b"user_id,timestamp,event,value,session_id\n")?;
         for e in &events {
-            let value = if e.kind == PURCHASE {
-                format!("{}.{:02}", e.cents / 100, e.cents % 100)
-            } else {
-                String::new()
-            };
             writeln!(
                 &mut w,
-                "{},{},{},{value},s{}-{}",
+                "{},{},purchase,{}.{:02},s{}-{}",
                 e.user,
                 stamp(cfg.start, e.t),
-                NAMES[usize::from(e.kind)],
+                e.cents / 100,
+                e.cents % 100,
                 e.user,
-                e.sess
+                e.seq
             )?;
         }
         Ok(())
@@ -291,8 +229,8 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         let drawn = format!("003{}", String::from_utf8_lossy(&c.crm));
         let crm = crate::crm::salesforce_id18(drawn.get(..15).unwrap_or_default()).unwrap_or(drawn);
         let domain = account.to_lowercase().replace(' ', "-");
-        // Signed up with the first event (views may come minutes before the first order).
-        let signup = c.events.iter().map(|e| e.t).min().unwrap_or(c.first);
+        // Signed up with the first order.
+        let signup = c.first;
         users_csv += &format!(
             "{id},{},buyer{id}@{domain}.example,{crm},{account},retail\n",
             stamp(cfg.start, signup)
@@ -356,17 +294,12 @@ mod tests {
     fn customers_buy_at_their_own_pace_and_leave_silently() {
         let (_, events, truth) = run(11, 2000, 540);
         let mut purchases: std::collections::HashMap<&str, Vec<&str>> = Default::default();
-        let mut last_any: std::collections::HashMap<&str, &str> = Default::default();
         for line in events.lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
             assert_eq!(f.len(), 5, "{line}");
-            last_any.insert(f[0], f[1]);
-            if f[2] == "purchase" {
-                assert!(f[3].parse::<f64>().unwrap() >= 1.0, "{line}");
-                purchases.entry(f[0]).or_default().push(f[1]);
-            } else {
-                assert_eq!((f[2], f[3]), ("product_viewed", ""), "{line}");
-            }
+            assert_eq!(f[2], "purchase", "{line}");
+            assert!(f[3].parse::<f64>().unwrap() >= 1.0, "{line}");
+            purchases.entry(f[0]).or_default().push(f[1]);
         }
         // Everybody buys at least once (the acquisition), in the first 90 days.
         assert_eq!(purchases.len(), 2000);
@@ -394,8 +327,5 @@ mod tests {
             let last = purchases[user].last().unwrap();
             assert!(*last < *at, "{user} bought at {last} after leaving at {at}");
         }
-        // Some who left keep window-shopping: a later view than the last purchase.
-        let browsing = departed.iter().filter(|(u, at)| last_any[u] > *at).count();
-        assert!(browsing > 50, "window shoppers {browsing}");
     }
 }

@@ -151,6 +151,15 @@ pub struct ValidationPredictions {
 }
 
 impl ChurnModel {
+    /// The format version of a model file written by an older churnrisk (a JSON object
+    /// whose `format_version` is below this build's), else `None`.
+    pub fn older_format(path: &Path) -> Option<u64> {
+        let bytes = std::fs::read(path).ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let v = value.get("format_version")?.as_u64()?;
+        (v < u64::from(FORMAT_VERSION)).then_some(v)
+    }
+
     /// Reads a model file.
     pub fn load(path: &Path) -> Result<Self> {
         if !path.is_file() {
@@ -168,7 +177,7 @@ impl ChurnModel {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
             Some(v) => {
                 return Err(bad(format!(
-                    "format version {v}, this build reads {FORMAT_VERSION}"
+                    "format version {v}, this build reads {FORMAT_VERSION}: retrain it with `churnrisk train` (`run` retrains an older one by itself)"
                 )))
             }
             None => return Err(bad("no format_version: not a churnrisk model".into())),

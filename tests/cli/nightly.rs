@@ -82,6 +82,45 @@ fn manifest_records_inputs_outputs_and_why_the_model_was_retrained() {
 }
 
 #[test]
+fn a_model_from_an_older_churnrisk_is_retrained_not_a_failed_night() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    // Format 1 (before windows and cadence were stored): this build cannot read it.
+    let mut old: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(repo().join("models/sample.json")).unwrap())
+            .unwrap();
+    old["format_version"] = 1.into();
+    fs::write(dir.path().join("m.json"), old.to_string()).unwrap();
+    ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
+    let m = manifest(dir.path());
+    assert_eq!(m["status"], "ok");
+    assert_eq!(m["model"]["retrained"], true);
+    let reason = m["model"]["retrain_reason"].as_str().unwrap();
+    assert!(reason.contains("format 1"), "{reason}");
+    let model: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+    assert_eq!(model["format_version"], 2);
+    // `score` cannot retrain: it says what to do.
+    fs::write(dir.path().join("m.json"), old.to_string()).unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--model",
+            "m.json",
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "list.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retrain it with `churnrisk train`"));
+}
+
+#[test]
 fn a_run_is_refused_while_another_holds_the_lock() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), "");
