@@ -244,9 +244,10 @@ pub struct TrainArgs {
     /// Eligibility gate: fewest retained users on the training dates and on the validation date.
     #[arg(long, default_value_t = 50)]
     pub min_retained: usize,
-    /// L2 strength to try (linfa's alpha on the summed loss, ≈ 1/C of scikit-learn; repeat
-    /// for several; default 0.1 1 10 100 1000, the one with the best validation log loss
-    /// wins). One value skips the search.
+    /// L2 strength to try, per row (the penalty against the mean log loss, so it means the
+    /// same on the refit over more rows; scikit-learn's C is 1 / (alpha × rows)); repeat
+    /// for several. Default 1e-5 1e-4 1e-3 1e-2 0.1: the strongest whose validation log
+    /// loss is within one standard error of the best wins. One value skips the search.
     #[arg(long = "alpha", value_name = "ALPHA")]
     pub alphas: Vec<f64>,
     /// Train and validate only on users who signed up on or after this date (needs
