@@ -18,7 +18,8 @@
 #   read   churnrisk check: read, validate, de-duplicate (file MB / wall s = MB/s)
 #   score  churnrisk score (a model trained once, untimed, on the Parquet copy)  vs
 #          pandas --mode score (its model from its train job, else fitted untimed)
-#   train  churnrisk train --alpha 1  vs  pandas --mode train (one fit at C=1: equal work)
+#   train  churnrisk train --alpha 1e-6  vs  pandas --mode train (one fit each: equal work;
+#          alpha is per row, 1e-6 ≈ C = 1 on a panel of 10^6 rows)
 #   run    churnrisk run --config (a retraining night: read once, index once, train over
 #          the default 5 L2 strengths, score, write the list and manifest) vs pandas
 #          train + score (not in the default JOBS)
@@ -100,7 +101,7 @@ for shape in $SHAPES; do
     [[ -s $dir/users.csv ]] && users=(--users "$dir/users.csv")
     # score's model: trained once (untimed) on the Parquet copy, the same for every format
     [[ -s $dir/model.json ]] || "$CHURNRISK" -q train --events "$dir/events.parquet" "${users[@]}" \
-        --as-of "$as_of" --model "$dir/model.json" --alpha 1
+        --as-of "$as_of" --model "$dir/model.json" --alpha 1e-6
     for fmt in $FORMATS; do
         E=$dir/events.$fmt
         WORK=$dir/run_$fmt
@@ -110,7 +111,7 @@ for shape in $SHAPES; do
             cr() {
                 [[ " $JOBS " == *" read "* ]] && run_job cr_read "$CHURNRISK" -q check --events "$E" "${users[@]}"
                 [[ " $JOBS " == *" train "* ]] && run_job cr_train "$CHURNRISK" -q train --events "$E" "${users[@]}" \
-                    --as-of "$as_of" --model "$WORK/model.json" --alpha 1
+                    --as-of "$as_of" --model "$WORK/model.json" --alpha 1e-6
                 [[ " $JOBS " == *" score "* ]] && run_job cr_score "$CHURNRISK" -q score --events "$E" "${users[@]}" \
                     --as-of "$as_of" --model "$dir/model.json" --out "$WORK/at_risk.csv"
                 if [[ " $JOBS " == *" run "* ]]; then
