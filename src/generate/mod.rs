@@ -668,6 +668,25 @@ fn company(account: u32) -> String {
     }
 }
 
+/// A valid 18-character Salesforce Contact id: "003", 12 of the `drawn` characters, and the
+/// case-checksum suffix (the last 3 drawn characters are not used).
+fn contact_id(drawn: &[u8; 15]) -> String {
+    let drawn = format!("003{}", String::from_utf8_lossy(drawn));
+    crate::crm::salesforce_id18(drawn.get(..15).unwrap_or_default()).unwrap_or(drawn)
+}
+
+/// Writes each (file name, text) into `out_dir` (atomically) and adds its path to `files`.
+fn write_texts(out_dir: &Path, texts: &[(&str, &str)], files: &mut Vec<PathBuf>) -> Result<()> {
+    for (name, body) in texts {
+        let path = out_dir.join(name);
+        write_atomic(&path, |mut w| {
+            w.write_all(body.as_bytes()).map(|()| (w, ()))
+        })?;
+        files.push(path);
+    }
+    Ok(())
+}
+
 type Buffered = BufWriter<File>;
 
 /// Writes `path` through a temporary file in the same directory, renamed into place once complete;
@@ -903,13 +922,7 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
             company(u.account),
             ["free", "starter", "pro", "enterprise"][u.plan],
         );
-        // A valid 18-character Salesforce Contact id: "003", 12 drawn characters, and the
-        // case-checksum suffix (the last 3 drawn characters are not used).
-        let drawn = format!("003{}", String::from_utf8_lossy(&u.crm));
-        let (domain, crm) = (
-            account.to_lowercase().replace(' ', "-"),
-            crate::crm::salesforce_id18(drawn.get(..15).unwrap_or_default()).unwrap_or(drawn),
-        );
+        let (domain, crm) = (account.to_lowercase().replace(' ', "-"), contact_id(&u.crm));
         let signup = timestamp(cfg.start, u.signup_day, u.signup_sec);
         users_csv += &format!("{id},{signup},user{id}@{domain}.example,{crm},{account},{plan}\n");
         let cancel = match u.departed {
@@ -928,17 +941,15 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         truth_csv += &format!("{id},{},{departed}\n", PERSONAS[u.persona].name);
     }
     let mut files = vec![events_path];
-    for (name, body) in [
-        ("users.csv", users_csv),
-        ("subscriptions.csv", subs_csv),
-        ("truth.csv", truth_csv),
-    ] {
-        let path = out_dir.join(name);
-        write_atomic(&path, |mut w| {
-            w.write_all(body.as_bytes()).map(|()| (w, ()))
-        })?;
-        files.push(path);
-    }
+    write_texts(
+        out_dir,
+        &[
+            ("users.csv", &users_csv),
+            ("subscriptions.csv", &subs_csv),
+            ("truth.csv", &truth_csv),
+        ],
+        &mut files,
+    )?;
     let churned_users = users.iter().filter(|(_, u)| u.departed.is_some()).count();
     Ok(GenerateSummary {
         users: cfg.users,

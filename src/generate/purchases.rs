@@ -35,7 +35,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal};
 
 use super::{
-    chance, company, time_of_day, write_atomic, EventFormat, GenerateConfig, GenerateSummary, DAY,
+    chance, company, contact_id, time_of_day, write_atomic, write_texts, EventFormat,
+    GenerateConfig, GenerateSummary, DAY,
 };
 use crate::error::{Error, Result};
 
@@ -226,8 +227,7 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
     let mut truth_csv = String::from("user_id,persona,departed_at\n");
     for (id, c) in (1..).zip(&customers) {
         let account = company(c.account);
-        let drawn = format!("003{}", String::from_utf8_lossy(&c.crm));
-        let crm = crate::crm::salesforce_id18(drawn.get(..15).unwrap_or_default()).unwrap_or(drawn);
+        let crm = contact_id(&c.crm);
         let domain = account.to_lowercase().replace(' ', "-");
         // Signed up with the first order.
         let signup = c.first;
@@ -239,17 +239,15 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         truth_csv += &format!("{id},buyer,{departed}\n");
     }
     let mut files = vec![events_path];
-    for (name, body) in [
-        ("users.csv", users_csv.as_str()),
-        ("truth.csv", truth_csv.as_str()),
-        ("features.toml", FEATURES_TOML),
-    ] {
-        let path = out_dir.join(name);
-        write_atomic(&path, |mut w| {
-            w.write_all(body.as_bytes()).map(|()| (w, ()))
-        })?;
-        files.push(path);
-    }
+    write_texts(
+        out_dir,
+        &[
+            ("users.csv", &users_csv),
+            ("truth.csv", &truth_csv),
+            ("features.toml", FEATURES_TOML),
+        ],
+        &mut files,
+    )?;
     Ok(GenerateSummary {
         users: cfg.users,
         events: events.len() as u64,
