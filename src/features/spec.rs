@@ -11,7 +11,7 @@
 //! friction = ["error_shown"]   # errors and failures (default: none)
 //!
 //! [windows]                    # optional, in days counted back from the as-of date;
-//! recent_days = 14             # each one set here overrides the rule below
+//! recent_days = 14             # each one set here overrides `Windows::follow`'s rule
 //! prior_days = 28              # the window just before the recent one, for declines
 //! long_days = 90               # depth, adoption and per-event rates over a longer view
 //!
