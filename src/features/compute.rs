@@ -692,20 +692,14 @@ impl<'a> Derive<'a> {
     /// with under a week of it shows no change (0), as the recent rate is all there is.
     fn log_ratio(&self, recent: f64, prior: f64) -> f64 {
         let (r, p) = (self.plan.r, self.plan.p);
-        let (rf, pf) = (r as f64, p as f64);
+        let rf = r as f64;
         let seen_prior = self.exposure(self.as_of - r * DAY_MS, p);
         if seen_prior < 7.min(p) as f64 {
             return 0.0;
         }
-        let seen_recent = self.exposure(self.as_of, r);
-        let (recent, prior) = if seen_recent >= rf && seen_prior >= pf {
-            (recent, prior * (rf / pf))
-        } else {
-            (
-                recent * self.scale(self.as_of, r),
-                prior * (rf / at_least(seen_prior, 7.min(p) as f64)),
-            )
-        };
+        // A fully observed user: the scale is exactly 1 and the prior exactly × r/p.
+        let recent = recent * self.scale(self.as_of, r);
+        let prior = prior * (rf / at_least(seen_prior, 7.min(p) as f64));
         ((recent + 1.0) / (prior + 1.0)).log(std::f64::consts::E)
     }
 

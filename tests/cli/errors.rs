@@ -26,15 +26,6 @@ fn train_on(
     )
 }
 
-fn expect(out: std::process::Output, code: i32, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    for n in needles {
-        assert!(stderr.contains(n), "expected {n:?} in: {stderr}");
-    }
-}
-
 #[test]
 fn missing_events_file() {
     let dir = tempfile::tempdir().unwrap();

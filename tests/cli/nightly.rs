@@ -116,8 +116,7 @@ fn a_model_from_an_older_churnrisk_is_retrained_not_a_failed_night() {
             "list.csv",
         ],
     );
-    assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("retrain it with `churnrisk train`"));
+    expect(out, 4, &["retrain it with `churnrisk train`"]);
 }
 
 #[test]
@@ -132,15 +131,8 @@ fn a_run_is_refused_while_another_holds_the_lock() {
     let held = fs::File::options().write(true).open(&lock_path).unwrap();
     held.lock().unwrap();
     let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(6), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "another churnrisk run (pid {})",
-            std::process::id()
-        )),
-        "{stderr}"
-    );
+    let holder = format!("another churnrisk run (pid {})", std::process::id());
+    expect(out, 6, &[&holder]);
     assert_eq!(
         fs::read_to_string(dir.path().join("out/at_risk.csv")).unwrap(),
         "yesterday\n"
@@ -163,12 +155,7 @@ fn config_errors_name_the_file_and_the_key() {
     )
     .unwrap();
     let out = churnrisk(dir.path(), &["run", "--config", s(&p)]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(
-        stderr.contains("bad.toml") && stderr.contains("folder"),
-        "{stderr}"
-    );
+    expect(out, 4, &["bad.toml", "folder"]);
 }
 
 #[test]
@@ -189,9 +176,7 @@ fn the_gate_refuses_too_few_churners_and_a_shrunken_population() {
             "5000",
         ],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains("the minimums are 5000 churned"), "{stderr}");
+    expect(out, 5, &["the minimums are 5000 churned"]);
 
     // A model kept for long, then a night whose log has nobody active: refused, and
     // yesterday's list stays as it was.
@@ -202,9 +187,7 @@ fn the_gate_refuses_too_few_churners_and_a_shrunken_population() {
         dir.path(),
         &["run", "--config", s(&cfg), "--as-of", "2026-09-01"],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains("only 0 users are active"), "{stderr}");
+    expect(out, 5, &["only 0 users are active"]);
     assert_eq!(
         before,
         fs::read(dir.path().join("out/at_risk.csv")).unwrap()
@@ -225,9 +208,7 @@ fn drift_past_the_act_threshold_retrains_or_warns() {
         dir.path(),
         &["run", "--config", s(&report_only), "--as-of", "2026-07-10"],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("warning: drift: score PSI"), "{stderr}");
+    expect(out, 0, &["warning: drift: score PSI"]);
     let m = manifest(dir.path());
     assert_eq!(m["drift"]["level"], "act", "{m}");
     assert_eq!(m["drift"]["reference_as_of"], "2026-07-06");
@@ -377,12 +358,7 @@ fn sample_mode_refuses_a_log_cut_short_and_a_missing_users_table() {
         .write_all(cut.as_bytes())
         .unwrap();
     let out = churnrisk(dir.path(), &args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{err}");
-    assert!(
-        err.contains("is the log cut short?") && err.contains("--as-of"),
-        "{err}"
-    );
+    expect(out, 5, &["is the log cut short?", "--as-of"]);
     assert_eq!(
         fs::read(dir.path().join("out/at_risk.csv")).unwrap(),
         published
@@ -391,12 +367,7 @@ fn sample_mode_refuses_a_log_cut_short_and_a_missing_users_table() {
     fs::write(data.join("events.csv"), &text).unwrap();
     fs::remove_file(data.join("users.csv")).unwrap();
     let out = churnrisk(dir.path(), &args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains("users.csv") && err.contains("no such file"),
-        "{err}"
-    );
+    expect(out, 3, &["users.csv", "no such file"]);
 }
 
 #[test]

@@ -20,6 +20,16 @@ pub fn churnrisk(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// Asserts the exit code, no panic, and that stderr holds every needle.
+pub fn expect(out: Output, code: i32, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "expected {n:?} in: {stderr}");
+    }
+}
+
 /// Runs and asserts success; returns stdout.
 pub fn ok(dir: &Path, args: &[&str]) -> String {
     let out = churnrisk(dir, args);
