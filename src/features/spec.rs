@@ -443,6 +443,10 @@ mod tests {
     fn rejects_zero_windows_and_short_funnels() {
         let w = "[events]\nvalue = [\"a\"]\n[windows]\nrecent_days = 0\n";
         assert!(matches!(parse(w).unwrap_err(), Error::FeatureSpec { .. }));
+        let w = "[events]\nvalue = [\"a\"]\n[windows]\nlong_days = 4000\n";
+        assert!(
+            matches!(parse(w).unwrap_err(), Error::FeatureSpec { ref message, .. } if message.contains("at most 3650")),
+        );
         let f = "[events]\nvalue = [\"a\"]\n[[funnels]]\nname = \"x\"\nsteps = [\"a\"]\n";
         assert!(matches!(parse(f).unwrap_err(), Error::FeatureSpec { .. }));
     }

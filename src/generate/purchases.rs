@@ -289,6 +289,22 @@ mod tests {
     }
 
     #[test]
+    fn parquet_is_refused_with_a_message_and_nothing_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = GenerateConfig {
+            format: EventFormat::Parquet,
+            scenario: super::super::Scenario::Purchases,
+            ..GenerateConfig::default()
+        };
+        let err = super::super::generate(&cfg, dir.path()).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument { ref message, .. } if message.contains("writes CSV")),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
     fn customers_buy_at_their_own_pace_and_leave_silently() {
         let (_, events, truth) = run(11, 2000, 540);
         let mut purchases: std::collections::HashMap<&str, Vec<&str>> = Default::default();

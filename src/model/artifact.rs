@@ -220,6 +220,22 @@ impl ChurnModel {
                 self.intercept
             ));
         }
+        // The windows and cadence the features are computed with, as a feature file may
+        // set them (1 to 3650 days, the long window at least the recent one).
+        let w = &self.windows;
+        let days = [w.recent_days, w.prior_days, w.long_days];
+        if days.iter().any(|d| !(1..=3650).contains(d)) || w.long_days < w.recent_days {
+            return Err(format!(
+                "windows {} / {} / {} days: each must be 1 to 3650 days and the long one at least the recent one",
+                w.recent_days, w.prior_days, w.long_days
+            ));
+        }
+        let gap = self.typical_value_gap_days;
+        if !(gap.is_finite() && (0.0..=3650.0).contains(&gap)) {
+            return Err(format!(
+                "typical_value_gap_days {gap}: must be 0 to 3650 days"
+            ));
+        }
         Ok(())
     }
 
@@ -451,7 +467,7 @@ mod tests {
         let p = dir.path().join("m.json");
         std::fs::write(&p, good.to_string()).unwrap();
         assert!(ChurnModel::load(&p).is_ok());
-        let cases: [(&str, serde_json::Value, &str); 6] = [
+        let cases: [(&str, serde_json::Value, &str); 9] = [
             ("/features/0/std", 0.0.into(), "scale (std) 0e0"),
             ("/features/1/std", (-1.0).into(), "scale (std) -1e0"),
             ("/features/1/std", 1e-320.into(), "scale (std) 1e-320"),
@@ -462,6 +478,17 @@ mod tests {
             ),
             ("/features/2/mean", serde_json::Value::Null, "invalid type"),
             ("/intercept", (-1e300).into(), "intercept"),
+            ("/windows/recent_days", 0.into(), "windows 0 / 28 / 90"),
+            (
+                "/windows/long_days",
+                4_000_000_000u64.into(),
+                "1 to 3650 days",
+            ),
+            (
+                "/typical_value_gap_days",
+                (-5.0).into(),
+                "typical_value_gap_days -5",
+            ),
         ];
         for (at, value, says) in cases {
             let mut bad = good.clone();

@@ -312,3 +312,24 @@ fn damaged_parquet_files_are_input_errors_never_a_crash() {
         assert!(!err.contains("panicked"), "bit {bit}: {err}");
     }
 }
+
+#[test]
+fn the_purchases_scenario_refuses_what_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = ["generate", "--scenario", "purchases", "--out", "shop"];
+    let parquet = [&base[..], &["--format", "parquet"]].concat();
+    expect(
+        churnrisk(dir.path(), &parquet),
+        4,
+        &["purchases scenario writes CSV"],
+    );
+    let list = dir.path().join("at_risk.csv");
+    fs::write(&list, "user_id,as_of,group\n1,2026-07-06,treatment\n").unwrap();
+    let contacts = [&base[..], &["--contacts-from", s(&list)]].concat();
+    expect(
+        churnrisk(dir.path(), &contacts),
+        4,
+        &["contacts are simulated for the saas scenario"],
+    );
+    assert!(!dir.path().join("shop").exists());
+}
