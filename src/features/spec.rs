@@ -119,7 +119,7 @@ impl Windows {
     /// `g` between a user's value actions (days), in whole weeks:
     /// - recent = the longest of 14 days, H/2 and g (capped at 364): a regular user has a
     ///   value action in it, and it sees half as far as the label looks ahead;
-    /// - prior = 2 × recent (the window a decline is measured against);
+    /// - prior = 2 × recent (the window a decline is measured against; at most 3650);
     /// - long = the longest of 90 days, 2H and recent + prior, at most 364 days.
     ///
     /// A daily app with a 28-day horizon gets 14 / 28 / 90; a shop whose customers buy
@@ -136,7 +136,7 @@ impl Windows {
         let recent = setting
             .recent_days
             .unwrap_or_else(|| weeks(14f64.max(h / 2.0).max(g)));
-        let prior = setting.prior_days.unwrap_or(2 * recent);
+        let prior = setting.prior_days.unwrap_or((2 * recent).min(3650));
         let long = setting
             .long_days
             .unwrap_or_else(|| weeks(2.0 * h).max(recent + prior).clamp(90, 364))
@@ -486,6 +486,12 @@ mod tests {
         let s = parse("[events]\nvalue = [\"a\"]\n[windows]\nrecent_days = 30\n").unwrap();
         assert_eq!(days(s.windows), (30, 28, 90));
         assert_eq!(days(s.fitted_to(182, 60.0).windows), (30, 60, 364));
+        // The longest recent window a file may set: its prior stays within 3650 days.
+        let set = WindowSetting {
+            recent_days: Some(3650),
+            ..WindowSetting::default()
+        };
+        assert_eq!(days(Windows::follow(set, 28, 2.0)), (3650, 3650, 3650));
     }
 
     #[test]
