@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::ndjson::{is_ndjson, read_ndjson_checked};
+use super::parquet::Dataset;
 use super::reader::read_csv_checked;
 use super::rejects::{Finding, ReadPolicy, Rejects};
 use super::{require_column, LINE};
@@ -45,19 +46,19 @@ pub(super) fn open(
     }
     let name = path.to_string_lossy().to_lowercase();
     if name.ends_with(".parquet") {
-        let (lf, schema) = guarded(path, || {
-            let pl_path = PlRefPath::try_from_path(path)?;
-            let mut lf = LazyFrame::scan_parquet(pl_path, ScanArgsParquet::default())?;
-            let schema = lf.collect_schema()?.as_ref().clone();
-            Ok((lf, schema))
+        let (df, schema) = guarded(path, || {
+            let set = Dataset::open(path, &[path.to_path_buf()])?;
+            let schema = set.schema().clone();
+            let columns: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+            let df = set.collect(&columns, LINE, |lf| {
+                lf.with_column(col(LINE).cast(DataType::Int64))
+            })?;
+            Ok((df, schema))
         })?;
         for column in required {
             require_column(path, &schema, column)?;
         }
-        let lf = lf
-            .with_row_index(LINE, Some(1))
-            .with_column(col(LINE).cast(DataType::Int64));
-        return Ok((lf, schema));
+        return Ok((df.lazy(), schema));
     }
     if !is_csv(path) {
         return Err(Error::UnknownFormat { path: path.into() });
@@ -317,7 +318,7 @@ pub(super) fn open_events(
     required: &[&str],
     policy: &ReadPolicy,
     rejects: &mut Rejects,
-) -> Result<(LazyFrame, Schema, Format, Vec<PathBuf>, Vec<PathBuf>)> {
+) -> Result<(Rows, Schema, Format, Vec<PathBuf>, Vec<PathBuf>)> {
     // Archives are unpacked (kept until the files are read) and stand for their files.
     let mut unpacked = Vec::new();
     // (file to read, its name in messages, how it is read)
@@ -392,19 +393,11 @@ pub(super) fn open_events(
         });
     }
     if format == Format::Parquet {
-        let (lf, schema) = guarded(path, || {
-            let pl_path = PlRefPath::try_from_path(path)?;
-            let mut args = ScanArgsParquet::default();
-            if !path.is_file() {
-                args.hive_options.enabled = Some(true);
-            }
-            let mut lf = LazyFrame::scan_parquet(pl_path, args)?;
-            let schema = lf.collect_schema()?.as_ref().clone();
-            Ok((lf, schema))
-        })?;
+        let paths: Vec<PathBuf> = files.iter().map(|(f, _, _)| f.clone()).collect();
+        let set = guarded(path, || Dataset::open(path, &paths))?;
+        let schema = set.schema().clone();
         // Row numbers as polars' index type: see `lines_of`.
-        let lf = lf.with_row_index(LINE, Some(1));
-        return Ok((lf, schema, format, shown, sources));
+        return Ok((Rows::Parquet(set), schema, format, shown, sources));
     }
     let mut frames = Vec::with_capacity(files.len());
     for (i, (f, name, content)) in files.iter().enumerate() {
@@ -481,17 +474,30 @@ pub(super) fn open_events(
     }
     let df = stacked.ok_or_else(|| Error::EmptyInput { path: path.into() })?;
     let schema = df.schema().as_ref().clone();
-    Ok((df.lazy(), schema, format, shown, sources))
+    Ok((Rows::Frame(df), schema, format, shown, sources))
 }
 
-/// Collects `lf`, with polars' streaming engine when `streaming` (a scan that must not be
-/// held in memory whole).
-pub(super) fn collect(lf: LazyFrame, streaming: bool) -> Result<DataFrame> {
-    Ok(if streaming {
-        lf.collect_with_engine(Engine::Streaming)?.unwrap_single()
-    } else {
-        lf.collect()?
-    })
+/// An event input's rows: text files already read and checked, or a Parquet dataset
+/// read when a query runs over it.
+pub(super) enum Rows {
+    Frame(DataFrame),
+    Parquet(Dataset),
+}
+
+impl Rows {
+    /// Runs `query` over the rows: a Parquet dataset batch by batch, reading only
+    /// `columns` (and numbering its rows in [`LINE`]), under [`guarded`] as named `path`.
+    pub(super) fn collect(
+        &self,
+        path: &Path,
+        columns: &[&str],
+        query: impl Fn(LazyFrame) -> LazyFrame,
+    ) -> Result<DataFrame> {
+        match self {
+            Rows::Frame(df) => Ok(query(df.clone().lazy()).collect()?),
+            Rows::Parquet(set) => guarded(path, || set.collect(columns, LINE, query)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ pub mod keys;
 mod lines;
 pub mod mapping;
 pub mod ndjson;
+mod parquet;
 pub mod reader;
 pub mod rejects;
 pub mod shard;
@@ -34,7 +35,7 @@ pub use blocks::LINE;
 use checks::{set_aside, time_checks, Check};
 use dedup::{drop_repeats, find_repeats, without_rows};
 pub use files::in_guarded_reader;
-use files::{collect, guarded, is_csv, open, open_events, Format, Origin};
+use files::{guarded, is_csv, open, open_events, Format, Origin};
 pub use group::Groups;
 pub use identity::IdentitySummary;
 use lines::Lines;
@@ -162,7 +163,7 @@ pub fn load_events_with(
             required.push(only.as_str());
         }
     }
-    let (lf, schema, format, files, sources) =
+    let (rows, schema, format, files, sources) =
         open_events(path, &wanted, &required, policy, rejects)?;
     // Rows of text files carry their file in the line number; a Parquet dataset's are
     // numbered across it.
@@ -334,32 +335,42 @@ pub fn load_events_with(
             "not in [validation] known_events",
         ));
     }
-    let streaming = format == Format::Parquet;
-    // Parquet is decoded here, by polars: guarded (see `files::guarded`).
-    let read = |lf: LazyFrame| match format {
-        Format::Parquet => guarded(path, || collect(lf, streaming)),
-        _ => collect(lf, streaming),
-    };
-    let mut lf = lf.select(exprs);
+    // A Parquet dataset is decoded here, batch by batch, reading only the mapped columns.
+    let columns: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|c| schema.contains(c))
+        .collect();
     let mut span = None;
     let valid = checks.iter().fold(lit(true), |acc, c| {
         acc.and(c.mask.clone().fill_null(lit(false)).not())
     });
+    let mut keep_shard = None;
     if let Some(shard) = how.shard {
-        // The whole log's first and last valid event, before keeping one shard.
-        let df = read(
-            lf.clone()
+        // The whole log's first and last valid event, before keeping one shard (of each
+        // batch, then of those).
+        let df = rows.collect(path, &columns, |lf| {
+            lf.select(exprs.clone())
                 .filter(valid.clone())
-                .select([col("ts").min().alias("min"), col("ts").max().alias("max")]),
-        )?;
-        let get = |c: &str| -> Result<Option<i64>> { Ok(df.column(c)?.i64()?.get(0)) };
-        span = get("min")?.zip(get("max")?);
+                .select([col("ts").min().alias("min"), col("ts").max().alias("max")])
+        })?;
+        span = df
+            .column("min")?
+            .i64()?
+            .min()
+            .zip(df.column("max")?.i64()?.max());
         // With anonymous ids a row's user is known only once ids are linked (below).
         if !resolve_ids {
-            lf = lf.filter(shard.mask(col("user_id")));
+            keep_shard = Some(shard.mask(col("user_id")));
         }
     }
-    let df = read(lf)?;
+    let df = rows.collect(path, &columns, |lf| {
+        let lf = lf.select(exprs.clone());
+        match &keep_shard {
+            Some(mask) => lf.filter(mask.clone()),
+            None => lf,
+        }
+    })?;
     if df.height() == 0 && how.shard.is_none() {
         // Rows were read but every one was set aside (a comma header over semicolon
         // rows): say why, not "no rows".

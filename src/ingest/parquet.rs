@@ -1,0 +1,286 @@
+//! Parquet files and datasets, read eagerly by `polars-io` in batches of row groups.
+//!
+//! polars' lazy scan of Parquet needs its streaming engine, and with it an HTTP and TLS
+//! stack churnrisk never uses (see `Cargo.toml`). Reading here keeps what that scan gave:
+//! only the columns asked for are decoded, a query (checks, a shard's filter) runs on
+//! each batch as it is read so memory holds the result rather than the log, rows are
+//! numbered across the dataset from 1, and a folder's `key=value` directories are
+//! columns (hive partitions).
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Row groups are read together until a batch holds at least this many rows.
+const BATCH_ROWS: usize = 1 << 20;
+
+/// One file of a dataset and its partition values (`event_date=20260701` → column
+/// `event_date`, value `20260701`).
+struct Part {
+    path: PathBuf,
+    partitions: Vec<(String, String)>,
+}
+
+/// A Parquet file, or the Parquet files of a folder or glob read as one dataset.
+pub(super) struct Dataset {
+    parts: Vec<Part>,
+    /// The first file's columns, then the partition columns it lacks.
+    schema: Schema,
+}
+
+impl Dataset {
+    /// Opens `files` (already listed in reading order) under `root`; the schema is the
+    /// first file's. Partition directories are read only below a folder `root`.
+    pub(super) fn open(root: &Path, files: &[PathBuf]) -> Result<Self> {
+        let parts: Vec<Part> = files
+            .iter()
+            .map(|f| Part {
+                path: f.clone(),
+                partitions: if root.is_dir() {
+                    partitions(root, f)
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::EmptyInput { path: root.into() })?;
+        let mut schema = Schema::default();
+        for field in reader(&first.path)?.schema()?.iter_values() {
+            // Nested records (GA4's `event_params`) are never an event's field here, and
+            // this build of polars has no struct type: such columns are not offered.
+            if !holds_record(field.dtype()) {
+                schema.with_column(field.name.clone(), DataType::from_arrow_field(field));
+            }
+        }
+        for (key, value) in &first.partitions {
+            if !schema.contains(key) {
+                schema.with_column(key.as_str().into(), partition_type(value));
+            }
+        }
+        Ok(Dataset { parts, schema })
+    }
+
+    /// The columns a query can name (the first file's, then its partition columns).
+    pub(super) fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Rows in the footers, summed over the files.
+    #[cfg(test)]
+    pub(super) fn rows(&self) -> Result<usize> {
+        let mut n = 0;
+        for part in &self.parts {
+            n += reader(&part.path)?.num_rows()?;
+        }
+        Ok(n)
+    }
+
+    /// Reads `columns` of every file (partition columns included), numbers the rows from 1
+    /// across the dataset in column `line`, runs `query` on each batch and stacks the
+    /// results. A file without one of `columns` is an error naming it.
+    pub(super) fn collect(
+        &self,
+        columns: &[&str],
+        line: &str,
+        query: impl Fn(LazyFrame) -> LazyFrame,
+    ) -> Result<DataFrame> {
+        let mut out: Option<DataFrame> = None;
+        let mut next_line: IdxSize = 1;
+        for part in &self.parts {
+            let mut file_reader = reader(&part.path)?;
+            let metadata = file_reader.get_metadata()?.clone();
+            let in_file: Vec<String> = {
+                let schema = file_reader.schema()?;
+                columns
+                    .iter()
+                    .filter(|c| schema.contains(**c))
+                    .map(|c| c.to_string())
+                    .collect()
+            };
+            for c in columns {
+                let held =
+                    in_file.iter().any(|f| f == c) || part.partitions.iter().any(|(k, _)| k == c);
+                if !held {
+                    return Err(Error::Polars(PolarsError::ColumnNotFound(
+                        format!("{c} is not in {}", part.path.display()).into(),
+                    )));
+                }
+            }
+            let mut start = 0;
+            let mut groups = metadata.row_groups.iter().map(|g| g.num_rows()).peekable();
+            while groups.peek().is_some() {
+                let mut len = 0;
+                while len < BATCH_ROWS {
+                    match groups.next() {
+                        Some(n) => len += n,
+                        None => break,
+                    }
+                }
+                let mut batch_reader = reader(&part.path)?;
+                batch_reader.set_metadata(metadata.clone());
+                let mut df = batch_reader
+                    .with_columns(Some(in_file.clone()))
+                    .with_slice(Some((start, len)))
+                    .with_row_index(Some(RowIndex {
+                        name: line.into(),
+                        offset: next_line,
+                    }))
+                    .finish()?;
+                for (key, value) in &part.partitions {
+                    if columns.contains(&key.as_str()) && !in_file.iter().any(|f| f == key) {
+                        let column = partition_column(key, value, df.height());
+                        df.with_column(column)?;
+                    }
+                }
+                let rows = IdxSize::try_from(len).map_err(|_| Error::CorruptFile {
+                    path: part.path.clone(),
+                    message: "more rows than this build counts".into(),
+                })?;
+                next_line += rows;
+                start += len;
+                let result = query(df.lazy()).collect()?;
+                out = Some(match out {
+                    None => result,
+                    Some(mut acc) => {
+                        acc.vstack_mut(&result)?;
+                        acc
+                    }
+                });
+            }
+        }
+        match out {
+            Some(mut df) => {
+                df.rechunk_mut();
+                Ok(df)
+            }
+            // Files without row groups: the query over no rows gives its columns.
+            None => {
+                let empty = DataFrame::empty_with_schema(&self.schema)
+                    .with_row_index(line.into(), Some(1))?;
+                Ok(query(empty.lazy()).collect()?)
+            }
+        }
+    }
+}
+
+/// Whether a Parquet column's type is or holds a record (struct, map, union).
+fn holds_record(dtype: &ArrowDataType) -> bool {
+    match dtype {
+        ArrowDataType::Struct(_) | ArrowDataType::Map(_, _) | ArrowDataType::Union(_) => true,
+        ArrowDataType::List(f)
+        | ArrowDataType::LargeList(f)
+        | ArrowDataType::FixedSizeList(f, _) => holds_record(f.dtype()),
+        ArrowDataType::Extension(e) => holds_record(&e.inner),
+        _ => false,
+    }
+}
+
+fn reader(path: &Path) -> Result<ParquetReader<File>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(ParquetReader::new(file))
+}
+
+/// The `key=value` directories between `root` and `file`, outermost first.
+fn partitions(root: &Path, file: &Path) -> Vec<(String, String)> {
+    let Ok(relative) = file.strip_prefix(root) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<_> = relative.components().collect();
+    dirs.pop(); // the file's own name
+    dirs.iter()
+        .filter_map(|c| {
+            let c = c.as_os_str().to_str()?;
+            let (key, value) = c.split_once('=')?;
+            (!key.is_empty()).then(|| (key.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+/// A partition value's type: whole numbers are integers (as polars' hive reading has
+/// them), anything else text.
+fn partition_type(value: &str) -> DataType {
+    match value.parse::<i64>() {
+        Ok(_) => DataType::Int64,
+        Err(_) => DataType::String,
+    }
+}
+
+fn partition_column(key: &str, value: &str, height: usize) -> Column {
+    match value.parse::<i64>() {
+        Ok(n) => Column::new_scalar(key.into(), Scalar::from(n), height),
+        Err(_) => Column::new_scalar(key.into(), Scalar::from(PlSmallStr::from(value)), height),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, df: &mut DataFrame, row_group: usize) {
+        let file = File::create(path).unwrap();
+        ParquetWriter::new(file)
+            .with_row_group_size(Some(row_group))
+            .finish(df)
+            .unwrap();
+    }
+
+    #[test]
+    fn reads_a_dataset_in_batches_with_lines_across_files_and_partition_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for (day, n) in [("20260701", 5i64), ("20260702", 3)] {
+            let folder = dir.path().join(format!("event_date={day}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let ts: Vec<i64> = (0..n).collect();
+            let users: Vec<String> = (0..n).map(|i| format!("u{i}")).collect();
+            let mut df = DataFrame::new(
+                n as usize,
+                vec![
+                    Column::new("ts".into(), ts),
+                    Column::new("user".into(), users),
+                ],
+            )
+            .unwrap();
+            let f = folder.join("part.parquet");
+            write(&f, &mut df, 2);
+            files.push(f);
+        }
+        let set = Dataset::open(dir.path(), &files).unwrap();
+        assert_eq!(set.rows().unwrap(), 8);
+        assert_eq!(set.schema().get("event_date"), Some(&DataType::Int64));
+        let df = set
+            .collect(&["ts", "event_date"], "line", |lf| {
+                lf.filter(col("ts").gt_eq(lit(1i64)))
+            })
+            .unwrap();
+        let lines: Vec<_> = df
+            .column("line")
+            .unwrap()
+            .idx()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(lines, [2, 3, 4, 5, 7, 8]);
+        let days: Vec<_> = df
+            .column("event_date")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(
+            days,
+            [20260701, 20260701, 20260701, 20260701, 20260702, 20260702]
+        );
+        // "user" was not asked for, so it is not read.
+        assert!(df.column("user").is_err());
+        // A column no file has is named.
+        let err = set.collect(&["nope"], "line", |lf| lf).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+}
