@@ -98,7 +98,7 @@ impl Dataset {
                 let schema = file_reader.schema()?;
                 columns
                     .iter()
-                    .filter(|c| schema.contains(**c))
+                    .filter(|c| schema.contains(c))
                     .map(|c| c.to_string())
                     .collect()
             };
