@@ -126,8 +126,9 @@ pub fn write_accounts(path: &Path, accounts: &[AccountRow], as_of: &str) -> Resu
             a.medium.to_string(),
             a.low.to_string(),
             format!("{:.4}", a.max_probability),
-            neutralize(&a.most_at_risk_user),
-            neutralize(&a.most_at_risk_email),
+            // Keys as they are (see `output::neutralize`).
+            a.most_at_risk_user.clone(),
+            a.most_at_risk_email.clone(),
             a.dominant_play.clone(),
         ]
     });

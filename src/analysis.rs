@@ -27,7 +27,7 @@ use crate::model::matrix::to_matrix;
 use crate::model::score::FrameRow;
 use crate::model::{score, ChurnModel, Metrics};
 use crate::output::{rank, TierRule};
-use crate::svg::{bar_chart, esc, heatmap, line_chart, Axes, Corner, Series};
+use crate::svg::{bar_chart, esc, hbar_chart, heatmap, line_chart, Axes, Corner, Series};
 use crate::uplift::Measurement;
 
 /// One coefficient with its meaning.
@@ -462,27 +462,16 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
             let mut top: Vec<(&String, &f64)> = d.features.iter().collect();
             top.sort_by(|a, b| b.1.total_cmp(a.1).then(a.0.cmp(b.0)));
             top.truncate(12);
-            let names: Vec<String> = (1..=top.len()).map(|i| i.to_string()).collect();
-            h.push_str(&bar_chart(
+            let items: Vec<(String, f64)> = top.iter().map(|(n, v)| ((*n).clone(), **v)).collect();
+            h.push_str(&hbar_chart(
                 "PSI of the most drifted features",
-                "feature (numbered as in the table)",
-                "PSI",
-                &names,
-                &[("PSI", top.iter().map(|(_, v)| **v).collect())],
-                Corner::TopRight,
+                "PSI (population stability index)",
+                "feature",
+                &items,
+                3,
                 "Below 0.1 stable, 0.1–0.2 worth a look, 0.2 and above: retrain.",
             ));
-            h.push_str("</div><table><tr><th>#</th><th class=l>feature</th><th>PSI</th></tr>");
-            for (i, (n, v)) in top.iter().enumerate() {
-                let _ = write!(
-                    h,
-                    "<tr><td>{}</td><td class=l>{}</td><td>{:.3}</td></tr>",
-                    i + 1,
-                    esc(n),
-                    v
-                );
-            }
-            h.push_str("</table>");
+            h.push_str("</div>");
         }
         None => h.push_str(
             "<p>The model file has no drift reference (written by an older churnrisk).</p>",
@@ -510,29 +499,20 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
         Corner::TopRight,
         "Which re-engagement play the list asks CS to run, and for how many users.",
     ));
-    let reason_names: Vec<String> = (1..=p.top_reasons.len()).map(|i| i.to_string()).collect();
-    h.push_str(&bar_chart(
+    let reasons: Vec<(String, f64)> = p
+        .top_reasons
+        .iter()
+        .map(|(n, v)| (n.clone(), *v as f64))
+        .collect();
+    h.push_str(&hbar_chart(
         "Most frequent reasons on the list",
-        "reason (numbered as in the table)",
         "users it explains",
-        &reason_names,
-        &[(
-            "users",
-            p.top_reasons.iter().map(|(_, v)| *v as f64).collect(),
-        )],
-        Corner::TopRight,
+        "reason feature",
+        &reasons,
+        0,
         "How often each feature is among a listed user's top reasons.",
     ));
-    h.push_str("</div><table><tr><th>#</th><th class=l>reason feature</th><th>users</th></tr>");
-    for (i, (n, v)) in p.top_reasons.iter().enumerate() {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td class=l>{}</td><td>{v}</td></tr>",
-            i + 1,
-            esc(n)
-        );
-    }
-    h.push_str("</table>");
+    h.push_str("</div>");
 
     // Engagement.
     let e = &r.engagement;
@@ -640,7 +620,11 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
                     pct(x.treatment.rate),
                     x.control.users,
                     pct(x.control.rate),
-                    x.uplift.map(|u| format!("{:+.1} pts", u * 100.0)).unwrap_or_else(|| "–".into()),
+                    match (x.uplift, x.too_few) {
+                        (Some(u), _) => format!("{:+.1} pts", u * 100.0),
+                        (None, true) => format!("too few users to tell (under {} in an arm)", crate::uplift::MIN_ARM_USERS),
+                        (None, false) => "–".into(),
+                    },
                     x.ci95
                         .map(|(lo, hi)| format!("{:+.1} to {:+.1}", lo * 100.0, hi * 100.0))
                         .unwrap_or_else(|| "–".into()),

@@ -364,7 +364,7 @@ pub struct RunArgs {
     /// config's `[experiment] control_share`).
     #[arg(long, default_value_t = 0.1)]
     pub control_share: f64,
-    /// Without a config: list formats to write (repeat for several; default csv).
+    /// Without a config: list formats to write besides `at_risk.csv`, which is always written (repeat for several).
     #[arg(long = "format", value_enum)]
     pub formats: Vec<FormatOut>,
     /// Without a config: fail on any rejected row (the config's `[validation] strict`).

@@ -17,7 +17,7 @@ use crate::labels::Signal;
 pub struct RunConfig {
     /// The as-of date T (`YYYY-MM-DD` or an ISO-8601 date-time, UTC). Default: today at
     /// 00:00 UTC; set it for backfills.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "date_text")]
     pub as_of: Option<String>,
     /// Where the data comes from.
     pub inputs: InputsConfig,
@@ -275,9 +275,10 @@ pub struct OutputConfig {
     /// The tier a user must reach to be "on the list" for new / still / recovered and the
     /// CRM files (default `medium`).
     pub list_min_tier: String,
-    /// Files to write: any of `csv` (`at_risk.csv`), `jsonl` (`at_risk.jsonl`), `parquet`
-    /// (`at_risk.parquet`), `hubspot` (`hubspot/at_risk_hubspot_001.csv`, …),
-    /// `salesforce` (`salesforce/at_risk_salesforce_001.csv`, …). Default `["csv"]`.
+    /// Files to write besides `at_risk.csv`, which is always written: any of `jsonl`
+    /// (`at_risk.jsonl`), `parquet` (`at_risk.parquet`), `hubspot`
+    /// (`hubspot/at_risk_hubspot_001.csv`, …), `salesforce`
+    /// (`salesforce/at_risk_salesforce_001.csv`, …); `csv` may be named. Default `["csv"]`.
     pub formats: Vec<String>,
     /// Only users of this tier or riskier in the written lists (default: all tiers).
     pub min_tier: Option<String>,
@@ -292,8 +293,12 @@ pub struct OutputConfig {
     /// Records per Salesforce import file (default 50,000, the Data Import Wizard's
     /// limit; Data Loader takes more).
     pub salesforce_max_rows: usize,
-    /// The Salesforce external-id field used when users have no Salesforce record ids
-    /// (default `Churnrisk_User_Id__c`).
+    /// What the Salesforce file is keyed on: `id` (default; the Contact record id from
+    /// `crm_id`, users without one left out and counted) or `external_id` (every user,
+    /// `user_id` in the `salesforce_external_id` field). Never switched by the data.
+    pub salesforce_key: crate::crm::SalesforceKey,
+    /// The Salesforce external-id field for `salesforce_key = "external_id"` (default
+    /// `Churnrisk_User_Id__c`).
     pub salesforce_external_id: String,
 }
 
@@ -312,6 +317,7 @@ impl Default for OutputConfig {
             accounts: Vec::new(),
             hubspot_max_rows: crate::crm::HUBSPOT_MAX_ROWS,
             salesforce_max_rows: crate::crm::SALESFORCE_MAX_ROWS,
+            salesforce_key: crate::crm::SalesforceKey::default(),
             salesforce_external_id: "Churnrisk_User_Id__c".into(),
         }
     }
@@ -319,6 +325,24 @@ impl Default for OutputConfig {
 
 /// The list formats `run` writes.
 pub const FORMATS: [&str; 5] = ["csv", "jsonl", "parquet", "hubspot", "salesforce"];
+
+/// A date written as text (`as_of = "2026-07-06"`) or as a TOML date, unquoted
+/// (`as_of = 2026-07-06`), which TOML reads as a date value rather than a string.
+fn date_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum DateText {
+        Text(String),
+        Date(toml::value::Datetime),
+    }
+    Ok(match Option::<DateText>::deserialize(d)? {
+        None => None,
+        Some(DateText::Text(s)) => Some(s),
+        Some(DateText::Date(d)) => Some(d.to_string()),
+    })
+}
 
 impl RunConfig {
     /// Reads a config file and resolves its relative paths against its folder.
@@ -344,7 +368,8 @@ impl RunConfig {
             path: path.into(),
             message,
         };
-        let mut cfg: RunConfig = toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+        let mut cfg: RunConfig =
+            toml::from_str(text).map_err(|e| bad(crate::error::toml_message(text, &e)))?;
         if cfg.labels.horizon_days == 0 || cfg.labels.active_days == 0 {
             return Err(bad(
                 "[labels] horizon_days and active_days must be at least 1".into(),
@@ -493,6 +518,23 @@ mod tests {
             "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[inputs.columns]\nuserid = \"x\"\n"
         )
         .is_err());
+    }
+
+    #[test]
+    fn dates_may_be_unquoted_and_errors_say_where() {
+        let base = "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n";
+        let quoted = parse(&format!("as_of = \"2026-07-06\"\n{base}")).unwrap();
+        let bare = parse(&format!("as_of = 2026-07-06\n{base}")).unwrap();
+        assert_eq!(quoted.as_of.as_deref(), Some("2026-07-06"));
+        assert_eq!(bare.as_of, quoted.as_of);
+        let err = parse(&format!("{base}[labels]\nhorizon_days = \"x\"\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("line 5, column 16 (`horizon_days = \"x\"`)"),
+            "{err}"
+        );
+        let err = parse(&format!("{base}[output\n")).unwrap_err();
+        assert!(err.to_string().contains("line 4, column"), "{err}");
     }
 
     #[test]

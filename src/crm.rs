@@ -8,14 +8,17 @@
 //! - **HubSpot** (contacts import): identified by `email`, or by the HubSpot record id
 //!   (`hs_object_id`) when `crm_id` is numeric (users with neither are skipped and counted); properties in lowercase snake_case prefixed `churn_risk_`; dates
 //!   `YYYY-MM-DD`; at most 1,048,576 rows per file (HubSpot's limit), split above.
-//! - **Salesforce** (Data Import Wizard / Data Loader, Contact): `Id` holds the
-//!   18-character record id when every user's `crm_id` is a 15- or 18-character
-//!   Salesforce id (15-character ids are converted with Salesforce's checksum);
-//!   otherwise an external-id column (default `Churnrisk_User_Id__c`) holds `user_id`.
-//!   Custom fields `Churn_Risk_…__c`; dates `yyyy-MM-dd`; files split at 50,000 records
-//!   (the Data Import Wizard's limit; raise it for Data Loader).
+//! - **Salesforce** (Data Import Wizard / Data Loader, Contact): keyed as
+//!   [`SalesforceKey`] says, never by what the data holds — an import job set up for
+//!   "Update by Id" gets `Id` every night. `id` (default): `Id` holds the 18-character
+//!   record id from `crm_id` (15-character ids are converted with Salesforce's checksum);
+//!   users whose `crm_id` is not a Salesforce id are left out and counted. `external_id`:
+//!   an external-id column (default `Churnrisk_User_Id__c`) holds `user_id`, for every
+//!   user. Custom fields `Churn_Risk_…__c`; dates `yyyy-MM-dd`; files split at 50,000
+//!   records (the Data Import Wizard's limit; raise it for Data Loader).
 //!
-//! UTF-8, RFC 4180, CRLF; every text cell neutralized against formula injection.
+//! UTF-8, RFC 4180, CRLF; key cells as they are, text cells neutralized against formula
+//! injection (see [`crate::output::neutralize`]).
 
 use std::path::{Path, PathBuf};
 
@@ -28,13 +31,28 @@ pub const HUBSPOT_MAX_ROWS: usize = 1_048_576;
 /// The Salesforce Data Import Wizard's records-per-import limit.
 pub const SALESFORCE_MAX_ROWS: usize = 50_000;
 
+/// What the Salesforce file is keyed on (`[output] salesforce_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SalesforceKey {
+    /// The Contact record id (`Id`), from the users table's `crm_id`.
+    #[default]
+    Id,
+    /// An external-id field holding `user_id` (`salesforce_external_id`).
+    ExternalId,
+}
+
 /// What a CRM export wrote.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CrmExport {
     pub files: Vec<PathBuf>,
     pub rows: usize,
-    /// Rows left out because the CRM cannot identify the user (HubSpot: no email).
+    /// Rows left out because the CRM cannot identify the user (HubSpot: no email nor
+    /// numeric record id; Salesforce keyed on `Id`: no Salesforce id in `crm_id`).
     pub skipped_without_id: usize,
+    /// The first user left out, to name in the warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_skipped: Option<String>,
     /// Salesforce: `Id` or the external-id column used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_column: Option<String>,
@@ -67,6 +85,10 @@ pub fn write_hubspot(
         .filter(|r| !r.crm[0].trim().is_empty() || record_id(r).is_some())
         .collect();
     let skipped = eligible.len() - with_email.len();
+    let first_skipped = eligible
+        .iter()
+        .find(|r| r.crm[0].trim().is_empty() && record_id(r).is_none())
+        .map(|r| r.user_id.clone());
     let mut header: Vec<String> = [
         "email",
         "hs_object_id",
@@ -87,9 +109,10 @@ pub fn write_hubspot(
         .iter()
         .map(|r| {
             let mut rec = vec![
-                neutralize(r.crm[0].trim()),
+                // Keys as they are (see `output::neutralize`).
+                r.crm[0].trim().to_string(),
                 record_id(r).unwrap_or_default(),
-                neutralize(&r.user_id),
+                r.user_id.clone(),
             ];
             rec.extend(properties(r, as_of));
             rec
@@ -100,6 +123,7 @@ pub fn write_hubspot(
         files,
         rows: records.len(),
         skipped_without_id: skipped,
+        first_skipped,
         id_column: None,
     })
 }
@@ -110,12 +134,26 @@ pub fn write_salesforce(
     rows: &[&RankedRow],
     as_of: &str,
     max_rows: usize,
+    key: SalesforceKey,
     external_id: &str,
 ) -> Result<CrmExport> {
-    let rows = crm_rows(rows);
-    let ids: Vec<Option<String>> = rows.iter().map(|r| salesforce_id18(&r.crm[1])).collect();
-    let use_record_id = !rows.is_empty() && ids.iter().all(Option::is_some);
-    let id_column = if use_record_id { "Id" } else { external_id };
+    let eligible = crm_rows(rows);
+    // (row, its key cell)
+    let keyed: Vec<(&RankedRow, String)> = eligible
+        .iter()
+        .filter_map(|r| match key {
+            SalesforceKey::Id => salesforce_id18(&r.crm[1]).map(|id| (*r, id)),
+            SalesforceKey::ExternalId => Some((*r, r.user_id.clone())),
+        })
+        .collect();
+    let first_skipped = eligible
+        .iter()
+        .find(|r| key == SalesforceKey::Id && salesforce_id18(&r.crm[1]).is_none())
+        .map(|r| r.user_id.clone());
+    let id_column = match key {
+        SalesforceKey::Id => "Id",
+        SalesforceKey::ExternalId => external_id,
+    };
     let mut header: Vec<String> = vec![
         id_column.to_string(),
         "Churn_Risk_Rank__c".into(),
@@ -131,16 +169,11 @@ pub fn write_salesforce(
         "Churn_Risk_Play__c".into(),
         "Churn_Risk_Play_Rule__c".into(),
     ]);
-    let records: Vec<Vec<String>> = rows
+    let records: Vec<Vec<String>> = keyed
         .iter()
-        .zip(&ids)
-        .map(|(r, id)| {
-            let key = if use_record_id {
-                id.clone().unwrap_or_default()
-            } else {
-                neutralize(&r.user_id)
-            };
-            let mut rec = vec![key];
+        .map(|(r, key)| {
+            // The key as it is (see `output::neutralize`).
+            let mut rec = vec![key.clone()];
             rec.extend(properties(r, as_of));
             rec
         })
@@ -149,7 +182,8 @@ pub fn write_salesforce(
     Ok(CrmExport {
         files,
         rows: records.len(),
-        skipped_without_id: 0,
+        skipped_without_id: eligible.len() - keyed.len(),
+        first_skipped,
         id_column: Some(id_column.into()),
     })
 }
@@ -321,26 +355,37 @@ mod tests {
     }
 
     #[test]
-    fn salesforce_uses_record_ids_only_when_every_user_has_one() {
+    fn salesforce_keeps_the_key_it_is_told_whatever_the_data_holds() {
         let dir = tempfile::tempdir().unwrap();
         let rows = [
             row(1, "", "001A0000006Vm9r", Status::Still),
             row(2, "", "001A0000006Vm9rIAC", Status::Recovered),
         ];
         let refs: Vec<&RankedRow> = rows.iter().collect();
-        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, "Ext__c").unwrap();
+        let id = SalesforceKey::Id;
+        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, id, "Ext__c").unwrap();
         assert_eq!(out.id_column.as_deref(), Some("Id"));
         let text = std::fs::read_to_string(&out.files[0]).unwrap();
         assert!(text.starts_with("Id,Churn_Risk_Rank__c"), "{text}");
         assert!(text.contains(
             "\r\n001A0000006Vm9rIAC,1,0.5000,high,still_at_risk,2026-07-06,2026-07-01,5,"
         ));
-        let mixed = [rows[0].clone(), row(3, "", "abc", Status::New)];
+        // One user with `N/A`: still keyed on Id, that user left out and named.
+        let mut mixed = [rows[0].clone(), row(3, "", "N/A", Status::New)];
         let refs: Vec<&RankedRow> = mixed.iter().collect();
-        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, "Ext__c").unwrap();
+        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, id, "Ext__c").unwrap();
+        assert_eq!(out.id_column.as_deref(), Some("Id"));
+        assert_eq!((out.rows, out.skipped_without_id), (1, 1));
+        assert_eq!(out.first_skipped.as_deref(), Some("u3"));
+        // Keyed on the external id: every user, the user id as it is (no `'`).
+        mixed[1].user_id = "+44".into();
+        let refs: Vec<&RankedRow> = mixed.iter().collect();
+        let ext = SalesforceKey::ExternalId;
+        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, ext, "Ext__c").unwrap();
         assert_eq!(out.id_column.as_deref(), Some("Ext__c"));
-        assert!(std::fs::read_to_string(&out.files[0])
-            .unwrap()
-            .contains("\r\nu3,3,"));
+        assert_eq!((out.rows, out.skipped_without_id), (2, 0));
+        let mut r = csv::Reader::from_path(&out.files[0]).unwrap();
+        let keys: Vec<String> = r.records().map(|x| x.unwrap()[0].to_string()).collect();
+        assert_eq!(keys, ["u1", "+44"]);
     }
 }

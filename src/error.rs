@@ -129,6 +129,23 @@ pub enum Error {
 /// Result alias for the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A TOML parse error as a person reads it: where (line and column, from 1) and what.
+pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            let text_line = text.lines().nth(line - 1).unwrap_or("").trim();
+            format!(
+                "line {line}, column {column} (`{text_line}`): {}",
+                e.message().trim_end()
+            )
+        }
+        None => e.message().trim_end().to_string(),
+    }
+}
+
 impl Error {
     /// Wraps an I/O error of writing an output.
     pub fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::model::artifact::write_atomic;
-use crate::output::{neutralize, write_table, RankedRow, Status, Tier};
+use crate::output::{neutralize, write_table, RankedRow, Status, Tier, CRM_IS_KEY};
 
 /// The state file of the latest run, in the output folder.
 pub const STATE_FILE: &str = "list_state.csv";
@@ -274,8 +274,12 @@ pub fn write_changes(path: &Path, comparison: &Comparison, as_of: &str) -> Resul
     let label = |t: Option<Tier>| t.map(|t| t.label().to_string()).unwrap_or_default();
     let number = |p: Option<f64>| p.map(|p| format!("{p:.4}")).unwrap_or_default();
     let rows = sorted.into_iter().map(|c| {
-        let mut rec = vec![c.change.to_string(), neutralize(&c.user_id)];
-        rec.extend(c.crm.iter().map(|v| neutralize(v)));
+        // Keys as they are, text neutralized (see `output::neutralize`).
+        let mut rec = vec![c.change.to_string(), c.user_id.clone()];
+        rec.extend(c.crm.iter().zip(CRM_IS_KEY).map(|(v, key)| match key {
+            true => v.clone(),
+            false => neutralize(v),
+        }));
         rec.extend([
             as_of.to_string(),
             prev.clone(),

@@ -409,10 +409,14 @@ fn csv_rows(
         number.clear();
         let _ = write!(number, "{}", r.rank);
         w.write_field(&number)?;
-        w.write_field(neutralized(&r.user_id).as_ref())?;
+        // Keys as they are (see `neutralize`).
+        w.write_field(&r.user_id)?;
         if with_crm {
-            for c in &r.crm {
-                w.write_field(neutralized(c).as_ref())?;
+            for (c, key) in r.crm.iter().zip(CRM_IS_KEY) {
+                match key {
+                    true => w.write_field(c)?,
+                    false => w.write_field(neutralized(c).as_ref())?,
+                }
             }
         }
         w.write_field(as_of)?;
@@ -493,14 +497,33 @@ fn json_row<'a>(r: &'a RankedRow, as_of: &'a str) -> JsonRow<'a> {
 
 /// Writes the list in the format its extension names: `.jsonl`, `.parquet`, else CSV.
 pub fn write_list(path: &Path, rows: &[&RankedRow], with_crm: bool, as_of: &str) -> Result<()> {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
-    match ext.as_str() {
-        "jsonl" => write_jsonl(path, rows, as_of),
-        "parquet" => write_parquet(path, rows, as_of),
-        _ => write_csv(path, rows, with_crm, as_of),
+    match ListFormat::of(path) {
+        Some(ListFormat::Jsonl) => write_jsonl(path, rows, as_of),
+        Some(ListFormat::Parquet) => write_parquet(path, rows, as_of),
+        Some(ListFormat::Csv) => write_csv(path, rows, with_crm, as_of),
+        None => Err(Error::UnknownFormat { path: path.into() }),
+    }
+}
+
+/// The formats a ranked list is written in, by the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFormat {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+impl ListFormat {
+    /// `.csv`, `.jsonl` or `.parquet` (any case); anything else is `None`, never a
+    /// silent CSV under another name.
+    pub fn of(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_string_lossy().to_lowercase();
+        match ext.as_str() {
+            "csv" => Some(ListFormat::Csv),
+            "jsonl" => Some(ListFormat::Jsonl),
+            "parquet" => Some(ListFormat::Parquet),
+            _ => None,
+        }
     }
 }
 
@@ -611,16 +634,59 @@ where
 
 /// Neutralizes a text cell against spreadsheet formula injection (OWASP): a cell starting
 /// with `=`, `+`, `-`, `@`, tab, CR or LF gets a leading `'`.
+///
+/// Only free text is neutralized (reasons, play rules, accounts, plans, reject details).
+/// Key cells — the ones an importer matches on: `user_id`, `email`, `crm_id`, the CRM
+/// files' id columns — are written as they are, or an upsert on `+44` would look for `'+44` and miss;
+/// [`formula_like_keys`] counts those that a spreadsheet would read as a formula so the
+/// night can say so.
 pub fn neutralize(s: &str) -> String {
     neutralized(s).into_owned()
 }
 
 /// [`neutralize`]d, borrowing the cell when it needs no change.
 pub fn neutralized(s: &str) -> std::borrow::Cow<'_, str> {
-    match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{s}").into(),
-        _ => s.into(),
+    match formula_like(s) {
+        true => format!("'{s}").into(),
+        false => s.into(),
     }
+}
+
+/// Whether a spreadsheet would read the cell as a formula (its first character).
+pub fn formula_like(s: &str) -> bool {
+    matches!(
+        s.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n')
+    )
+}
+
+/// Which of the users table's CRM columns ([`crate::ingest::CRM_COLUMNS`]) are keys:
+/// `email` and `crm_id` are matched on by importers; `account` (a name) and `plan` are
+/// text.
+pub const CRM_IS_KEY: [bool; 4] = [true, true, false, false];
+
+/// Key cells of `rows` (user ids and CRM keys) that a spreadsheet would read as a
+/// formula: how many, and the first as `column "value"`.
+pub fn formula_like_keys(rows: &[&RankedRow]) -> (usize, Option<String>) {
+    let mut n = 0;
+    let mut first = None;
+    for r in rows {
+        let keys = std::iter::once(("user_id", r.user_id.as_str())).chain(
+            crate::ingest::CRM_COLUMNS
+                .iter()
+                .zip(&r.crm)
+                .zip(CRM_IS_KEY)
+                .filter(|(_, key)| *key)
+                .map(|((name, v), _)| (*name, v.as_str())),
+        );
+        for (name, value) in keys {
+            if formula_like(value) {
+                n += 1;
+                first.get_or_insert_with(|| format!("{name} {value:?}"));
+            }
+        }
+    }
+    (n, first)
 }
 
 /// The users table's CRM columns, read where they are: only the scored users' cells are
@@ -777,7 +843,7 @@ mod tests {
         for (k, rec) in records.iter().enumerate() {
             assert_eq!(rec.len(), header.len());
             assert_eq!(rec[0], (k + 1).to_string());
-            assert_eq!(rec[1], format!("'=u{}", k + 1));
+            assert_eq!(rec[1], format!("=u{}", k + 1), "keys as they are");
         }
         assert_eq!(
             records[2].get(header.iter().position(|h| h == "reason_1").unwrap()),
@@ -796,7 +862,8 @@ mod tests {
         write_csv(&p, &refs, true, "2026-07-06").unwrap();
         let mut r = csv::Reader::from_path(&p).unwrap();
         let rec = r.records().next().unwrap().unwrap();
-        assert_eq!(&rec[1], "'=u1");
+        // The key as it is; free text neutralized.
+        assert_eq!(&rec[1], "=u1");
         assert_eq!(&rec[7], "0.6124");
         assert_eq!(&rec[12], "treatment");
         assert_eq!(&rec[13], "'-3 logins");

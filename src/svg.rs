@@ -11,6 +11,8 @@ const W: f64 = 560.0;
 const H: f64 = 360.0;
 /// Plot area margins: left, right, top, bottom.
 const M: (f64, f64, f64, f64) = (64.0, 16.0, 36.0, 72.0);
+/// The width of a character at font-size 12, generously (sans-serif digits are ~6.7 px).
+const CHAR_W: f64 = 7.0;
 /// Series colours (colour-blind safe: Okabe–Ito).
 const COLOURS: [&str; 6] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
@@ -104,7 +106,7 @@ fn axes(s: &mut String, f: &Frame, a: &Axes, x_ticks: bool, x_title_offset: f64)
         let y = f.py(v);
         let _ = write!(
             s,
-            r##"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" stroke="#ddd"/><text x="{tx}" y="{ty:.1}" text-anchor="end">{l}</text>"##,
+            r##"<line x1="{x0}" y1="{y:.1}" x2="{x1}" y2="{y:.1}" stroke="#ddd"/><text class="tick-y" x="{tx}" y="{ty:.1}" text-anchor="end">{l}</text>"##,
             tx = x0 - 6.0,
             ty = y + 4.0,
             l = tick_label(v)
@@ -115,7 +117,7 @@ fn axes(s: &mut String, f: &Frame, a: &Axes, x_ticks: bool, x_title_offset: f64)
             let x = f.px(v);
             let _ = write!(
                 s,
-                r##"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{t}" stroke="#333"/><text x="{x:.1}" y="{ty}" text-anchor="middle">{l}</text>"##,
+                r##"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{t}" stroke="#333"/><text class="tick-x" x="{x:.1}" y="{ty}" text-anchor="middle">{l}</text>"##,
                 t = y0 + 4.0,
                 ty = y0 + 18.0,
                 l = tick_label(v)
@@ -265,7 +267,7 @@ pub fn bar_chart(
     let slot = (W - M.0 - M.1) / categories.len().max(1) as f64;
     // Labels wider than their slot go on two lines, split at the middle space.
     let wrap = |c: &str| -> (String, Option<String>) {
-        if c.chars().count() as f64 * 6.5 <= slot * 0.95 {
+        if c.chars().count() as f64 * CHAR_W <= slot * 0.95 {
             return (c.to_string(), None);
         }
         let mid = c.len() / 2;
@@ -280,30 +282,43 @@ pub fn bar_chart(
         }
     };
     let two_lines = categories.iter().any(|c| wrap(c).1.is_some());
+    // Labels still wider than their slot (a histogram's 20 bin starts): every k-th.
+    let widest = categories
+        .iter()
+        .map(|c| {
+            let (a, b) = wrap(c);
+            a.chars().count().max(b.map_or(0, |b| b.chars().count()))
+        })
+        .max()
+        .unwrap_or(0) as f64
+        * CHAR_W;
+    let every = ((widest + 4.0) / slot).ceil().max(1.0) as usize;
     axes(
         &mut s,
         &f,
         &axes_,
         false,
-        if two_lines { 48.0 } else { 36.0 },
+        if two_lines { 52.0 } else { 36.0 },
     );
     let bar = slot * 0.8 / series.len().max(1) as f64;
     for (k, cat) in categories.iter().enumerate() {
         let x = M.0 + slot * k as f64;
         let (first, second) = wrap(cat);
-        let _ = write!(
-            s,
-            r#"<text x="{cx:.1}" y="{ty}" text-anchor="middle">{c}</text>"#,
-            cx = x + slot / 2.0,
-            ty = H - M.3 + 18.0,
-            c = esc(&first)
-        );
-        if let Some(second) = second {
+        if k % every == 0 {
             let _ = write!(
                 s,
-                r#"<text x="{cx:.1}" y="{ty}" text-anchor="middle">{c}</text>"#,
+                r#"<text class="tick-x" x="{cx:.1}" y="{ty}" text-anchor="middle">{c}</text>"#,
                 cx = x + slot / 2.0,
-                ty = H - M.3 + 31.0,
+                ty = H - M.3 + 18.0,
+                c = esc(&first)
+            );
+        }
+        if let Some(second) = second.filter(|_| k % every == 0) {
+            let _ = write!(
+                s,
+                r#"<text class="tick-x" x="{cx:.1}" y="{ty}" text-anchor="middle">{c}</text>"#,
+                cx = x + slot / 2.0,
+                ty = H - M.3 + 34.0,
                 c = esc(&second)
             );
         }
@@ -326,6 +341,84 @@ pub fn bar_chart(
     }
     let names: Vec<(&str, bool)> = series.iter().map(|(n, _)| (*n, false)).collect();
     legend(&mut s, &names, corner);
+    close(s, guide)
+}
+
+/// A horizontal bar chart: one labelled bar per item, top to bottom in the order given,
+/// the value at the bar's end. For items with names (features, reasons) rather than an
+/// order: the names are read where the bars are, not looked up in a table.
+pub fn hbar_chart(
+    title: &str,
+    x_title: &str,
+    y_title: &str,
+    items: &[(String, f64)],
+    decimals: usize,
+    guide: &str,
+) -> String {
+    // The label column: as wide as the longest label, within a third of the canvas;
+    // longer labels are cut with "…" (the whole text is the bar's tooltip).
+    let max_chars = ((W / 3.0) / CHAR_W) as usize;
+    let longest = items
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let left = 12.0 + CHAR_W * longest.min(max_chars) as f64;
+    let (x0, x1, y0, y1) = (left, W - M.1 - 48.0, M.2 + 4.0, H - M.3);
+    let top = items
+        .iter()
+        .map(|(_, v)| *v)
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let step = nice_ceiling(top.max(f64::MIN_POSITIVE) * 1.05 / 4.0);
+    let end = (top * 1.05 / step).ceil().max(1.0) * step;
+    let px = |v: f64| x0 + v / end * (x1 - x0);
+    let mut s = open(title);
+    for v in ticks((0.0, end)) {
+        let x = px(v);
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{y1}" stroke="#ddd"/><text class="tick-x" x="{x:.1}" y="{ty}" text-anchor="middle">{l}</text>"##,
+            ty = y1 + 16.0,
+            l = tick_label(v)
+        );
+    }
+    let band = (y1 - y0) / items.len().max(1) as f64;
+    let bar = (band * 0.7).min(22.0);
+    for (i, (label, v)) in items.iter().enumerate() {
+        let cy = y0 + band * (i as f64 + 0.5);
+        let shown: String = if label.chars().count() > max_chars {
+            label.chars().take(max_chars - 1).chain(['…']).collect()
+        } else {
+            label.clone()
+        };
+        let value = if v.is_finite() { *v } else { 0.0 };
+        let _ = write!(
+            s,
+            r##"<text class="bar-label" x="{lx:.1}" y="{ty:.1}" text-anchor="end">{l}</text><rect x="{x0:.1}" y="{by:.1}" width="{w:.1}" height="{bar:.1}" fill="{c}"><title>{full}: {v:.d$}</title></rect><text x="{vx:.1}" y="{ty:.1}">{v:.d$}</text>"##,
+            lx = x0 - 6.0,
+            ty = cy + 4.0,
+            l = esc(&shown),
+            by = cy - bar / 2.0,
+            w = (px(value) - x0).max(0.0),
+            c = COLOURS[0],
+            full = esc(label),
+            v = value,
+            d = decimals,
+            vx = px(value) + 4.0,
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<line x1="{x0:.1}" y1="{y0}" x2="{x0:.1}" y2="{y1}" stroke="#333"/><line x1="{x0:.1}" y1="{y1}" x2="{x1}" y2="{y1}" stroke="#333"/><text class="axis-x" x="{cx:.1}" y="{ly}" text-anchor="middle">{xt}</text><text class="axis-y" x="{yx:.1}" y="{yy:.1}" text-anchor="end" font-weight="bold">{yt}</text>"##,
+        cx = (x0 + x1) / 2.0,
+        ly = y1 + 36.0,
+        xt = esc(x_title),
+        // The labels' column header.
+        yx = x0 - 6.0,
+        yy = y0 - 6.0,
+        yt = esc(y_title)
+    );
     close(s, guide)
 }
 
@@ -510,6 +603,45 @@ mod tests {
         assert!(balanced(&heat));
         assert_eq!(heat.matches("<rect").count(), 3);
         assert!(heat.contains("2026-01-05 week 1: 50%"));
+    }
+
+    #[test]
+    fn crowded_category_labels_are_thinned_and_named_bars_labelled() {
+        // 20 histogram bins of 24 px: "0.05" does not fit, every second label is shown.
+        let bins: Vec<String> = (0..20).map(|i| format!("{:.2}", i as f64 * 0.05)).collect();
+        let svg = bar_chart(
+            "Score histogram",
+            "probability",
+            "users",
+            &bins,
+            &[("users", vec![1.0; 20])],
+            Corner::TopRight,
+            "g",
+        );
+        assert_eq!(svg.matches(r#"class="tick-x""#).count(), 10);
+        assert!(svg.contains(">0.10<") && !svg.contains(">0.05<"));
+        // Three deciles fit: all shown.
+        let cats: Vec<String> = (1..=3).map(|d| d.to_string()).collect();
+        let few = bar_chart(
+            "t",
+            "x",
+            "y",
+            &cats,
+            &[("a", vec![1.0; 3])],
+            Corner::TopRight,
+            "g",
+        );
+        assert_eq!(few.matches(r#"class="tick-x""#).count(), 3);
+        let long = "a feature name far longer than a third of the canvas allows";
+        let items = vec![
+            ("logins_recent".to_string(), 0.31),
+            (long.to_string(), 0.05),
+        ];
+        let h = hbar_chart("PSI", "PSI", "feature", &items, 3, "g");
+        assert!(balanced(&h));
+        assert!(h.contains(">logins_recent</text>") && h.contains(">0.310</text>"));
+        // The long name is cut in the label and whole in the tooltip.
+        assert!(h.contains("…</text>") && h.contains(&format!("<title>{long}: 0.050</title>")));
     }
 
     #[test]

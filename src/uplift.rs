@@ -7,8 +7,12 @@
 //! - **re-engagement rate** = users with a value action in (T, T + `window_days`] ÷ users
 //!   in the arm (intent to treat: the whole treatment arm, contacted or not, so that the
 //!   comparison with control stays fair);
-//! - **uplift** = treatment rate − control rate, with a 95% Wald interval
-//!   `± 1.96 · √(p_t(1−p_t)/n_t + p_c(1−p_c)/n_c)`;
+//! - **uplift** = treatment rate − control rate, with Newcombe's 95% hybrid score
+//!   interval (his method 10: from the two arms' Wilson intervals), which keeps its
+//!   coverage on small arms and rates near 0 or 1 where the normal approximation claims
+//!   certainty it does not have (0 of 5 against 5 of 10 is not "+27 to +68 pts"). With
+//!   fewer than [`MIN_ARM_USERS`] users in either arm there is no uplift at all: the
+//!   report says there are too few users to tell;
 //! - with a contacts file (`user_id, contacted_at, play`): the rate among the treatment
 //!   users CS actually contacted (after contact), beside the arm's;
 //! - **post-re-engagement retention** = re-engaged users with an event in the 7 days
@@ -24,6 +28,34 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::ingest::{Events, DAY_MS};
+
+/// Fewer users than this in an arm: no uplift is stated, "too few users to tell".
+pub const MIN_ARM_USERS: usize = 10;
+
+/// The normal quantile of a two-sided 95% interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// Wilson's score interval for `x` successes of `n` (`n` > 0).
+fn wilson(x: usize, n: usize, z: f64) -> (f64, f64) {
+    let (x, n) = (x as f64, n as f64);
+    let p = x / n;
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / (1.0 + z2 / n);
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Newcombe's hybrid score interval (1998, method 10) for `x1/n1 − x2/n2` at 95%.
+pub fn newcombe_interval(x1: usize, n1: usize, x2: usize, n2: usize) -> (f64, f64) {
+    let (p1, p2) = (x1 as f64 / n1 as f64, x2 as f64 / n2 as f64);
+    let (l1, u1) = wilson(x1, n1, Z95);
+    let (l2, u2) = wilson(x2, n2, Z95);
+    let d = p1 - p2;
+    (
+        d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt(),
+        d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt(),
+    )
+}
 
 /// One user of the past list.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,10 +82,13 @@ pub struct Arm {
 pub struct Comparison {
     pub treatment: Arm,
     pub control: Arm,
-    /// Treatment rate − control rate.
+    /// Treatment rate − control rate; `None` when an arm has fewer than
+    /// [`MIN_ARM_USERS`] users (or none).
     pub uplift: Option<f64>,
-    /// 95% interval of the uplift.
+    /// Newcombe's 95% interval of the uplift, when there is one.
     pub ci95: Option<(f64, f64)>,
+    /// An arm has fewer than [`MIN_ARM_USERS`] users: too few to tell.
+    pub too_few: bool,
     /// With a contacts file: the contacted treatment users' outcome.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub contacted: Option<Arm>,
@@ -186,14 +221,17 @@ pub fn measure(
                     .map(|t| t.max(as_of))
             })
         });
+        let too_few = treatment.users.min(control.users) < MIN_ARM_USERS;
         let (uplift, ci95) = match (treatment.rate, control.rate) {
-            (Some(pt), Some(pc)) => {
-                let d = pt - pc;
-                let se = (pt * (1.0 - pt) / treatment.users as f64
-                    + pc * (1.0 - pc) / control.users as f64)
-                    .sqrt();
-                (Some(d), Some((d - 1.96 * se, d + 1.96 * se)))
-            }
+            (Some(pt), Some(pc)) if !too_few => (
+                Some(pt - pc),
+                Some(newcombe_interval(
+                    treatment.reengaged,
+                    treatment.users,
+                    control.reengaged,
+                    control.users,
+                )),
+            ),
             _ => (None, None),
         };
         Comparison {
@@ -201,6 +239,7 @@ pub fn measure(
             control,
             uplift,
             ci95,
+            too_few,
             contacted,
         }
     };
@@ -287,10 +326,9 @@ mod tests {
         let re = &m.by_play["Re-engagement"];
         assert_eq!((re.treatment.users, re.treatment.reengaged), (4, 2));
         assert_eq!((re.control.users, re.control.reengaged), (2, 1));
-        assert_eq!(re.uplift, Some(0.0));
-        // se = √(0.25/4 + 0.25/2) = √0.1875.
-        let (lo, hi) = re.ci95.unwrap();
-        assert!((hi - 1.96 * 0.1875f64.sqrt()).abs() < 1e-12 && (lo + hi).abs() < 1e-12);
+        // 4 against 2 users: too few to tell, no number.
+        assert!(re.too_few);
+        assert_eq!((re.uplift, re.ci95), (None, None));
         // Retention: t1 active in (day 24, day 31], t2 not in (day 31, day 38].
         assert_eq!(
             (re.treatment.retention_observed, re.treatment.retained),
@@ -303,6 +341,58 @@ mod tests {
             (5, 2)
         );
         assert_eq!(m.by_play["Repeat Value"].uplift, None);
+    }
+
+    #[test]
+    fn newcombe_interval_matches_the_published_cases() {
+        // Newcombe (1998), Statistics in Medicine 17:873–890, table II, method 10.
+        let cases = [
+            ((56, 70, 48, 80), (0.0524, 0.3339)),
+            ((9, 10, 3, 10), (0.1705, 0.8090)),
+            ((6, 7, 2, 7), (0.0582, 0.8062)),
+            ((5, 56, 0, 29), (-0.0381, 0.1926)),
+            ((0, 10, 0, 20), (-0.1611, 0.2775)),
+            ((0, 10, 0, 10), (-0.2775, 0.2775)),
+            ((10, 10, 0, 20), (0.6791, 1.0000)),
+            ((10, 10, 0, 10), (0.6075, 1.0000)),
+        ];
+        for ((x1, n1, x2, n2), (lo, hi)) in cases {
+            let (l, h) = newcombe_interval(x1, n1, x2, n2);
+            assert!(
+                (l - lo).abs() < 6e-5 && (h - hi).abs() < 6e-5,
+                "{x1}/{n1} − {x2}/{n2}: ({l:.4}, {h:.4}) vs ({lo}, {hi})"
+            );
+        }
+        // The case, 0 of 5 against 5 of 10 (read as treatment 5/10, control 0/5),
+        // is no longer "+27.4 to +68.2": the interval is wide and reaches below +6 pts.
+        let (l, h) = newcombe_interval(5, 10, 0, 5);
+        assert!(l < 0.06 && h > 0.75, "({l}, {h})");
+    }
+
+    #[test]
+    fn arms_of_ten_or_more_get_an_uplift_and_its_interval() {
+        let mut list = Vec::new();
+        let mut rows = vec![("x", T + 60 * D, "login")];
+        let names: Vec<String> = (0..30).map(|i| format!("u{i}")).collect();
+        for (i, name) in names.iter().enumerate() {
+            // 20 treated (12 back), 10 control (3 back).
+            let control = i >= 20;
+            list.push(listed(name, "Re-engagement", control));
+            if (!control && i < 12) || (control && i < 23) {
+                rows.push((name.as_str(), T + 2 * D, "report"));
+            }
+        }
+        let log = events(&rows);
+        let value = vec!["report".to_string()];
+        let m = measure(&list, T, &log, &value, None, Windows::default()).unwrap();
+        let c = &m.overall;
+        assert!(!c.too_few);
+        assert_eq!((c.treatment.reengaged, c.control.reengaged), (12, 3));
+        assert!((c.uplift.unwrap() - 0.3).abs() < 1e-12);
+        let (lo, hi) = c.ci95.unwrap();
+        let (l, h) = newcombe_interval(12, 20, 3, 10);
+        assert_eq!((lo, hi), (l, h));
+        assert!(lo < 0.0 && hi > 0.5, "({lo}, {hi})");
     }
 
     #[test]

@@ -5,7 +5,6 @@ use anyhow::{Context, Result};
 
 use churnrisk::ingest::format_date;
 use churnrisk::model::artifact::write_atomic;
-use churnrisk::output::neutralize;
 
 use churnrisk::features::FeatureSpec;
 
@@ -113,11 +112,13 @@ fn write_canonical(path: &std::path::Path, inputs: &Inputs) -> Result<()> {
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_default();
         w.write_record([
-            neutralize(user.get(i).unwrap_or_default()),
+            // The canonical events are data for a program (`score --events`, DuckDB),
+            // written as they are: a user `-1` stays `-1`.
+            user.get(i).unwrap_or_default().to_string(),
             time,
-            neutralize(event.get(i).unwrap_or_default()),
+            event.get(i).unwrap_or_default().to_string(),
             value.get(i).map(|v| v.to_string()).unwrap_or_default(),
-            neutralize(session.get(i).unwrap_or_default()),
+            session.get(i).unwrap_or_default().to_string(),
         ])?;
     }
     let bytes = w.into_inner().context("writing CSV")?;

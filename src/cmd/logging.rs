@@ -3,8 +3,9 @@
 //! Levels: errors only with `-q`; debug with `-v` (trace with `-vv`); otherwise info when
 //! stderr is a terminal and only warnings and errors when it is not (cron mails nothing
 //! on a good night). `--log-format json` writes one JSON object per line for log
-//! shippers. Progress spinners (indicatif) appear only on a terminal, in text format;
-//! log lines are printed above them.
+//! shippers. Progress (indicatif: a bar over the input's bytes while a log is read,
+//! spinners for other long steps) appears only on a terminal, in text format; log lines
+//! are printed above it.
 
 use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
@@ -69,6 +70,36 @@ pub fn step(message: impl Into<String>) -> ProgressBar {
     }
     pb.set_message(message.into());
     pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// A bar over the bytes of an input being read (`total`): how much, how fast, the time
+/// left; a spinner when the size is unknown; hidden unless progress is shown (a terminal,
+/// text logs, not `-q`), so cron sees nothing. The bar follows
+/// [`churnrisk::ingest::progress::bytes_read`] until it is finished or dropped.
+pub fn reading(message: impl Into<String>, total: Option<u64>) -> ProgressBar {
+    let Some(Some(bars)) = BARS.get() else {
+        return ProgressBar::hidden();
+    };
+    let Some(total) = total.filter(|t| *t > 0) else {
+        return step(message);
+    };
+    let pb = bars.add(ProgressBar::new(total));
+    let template = "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} [{elapsed}]";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(message.into());
+    let start = churnrisk::ingest::progress::bytes_read();
+    let weak = pb.downgrade();
+    std::thread::spawn(move || {
+        while let Some(pb) = weak.upgrade().filter(|pb| !pb.is_finished()) {
+            let read = churnrisk::ingest::progress::bytes_read().saturating_sub(start);
+            pb.set_position(read.min(total));
+            drop(pb);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
     pb
 }
 

@@ -9,6 +9,7 @@ use churnrisk::shards::read_parts;
 use crate::cli::MergeArgs;
 
 pub fn run(args: MergeArgs) -> Result<()> {
+    super::check_list_path(&args.out)?;
     let (tiers, view) = super::list_from(&args.list)?;
     let (header, mut rows) = read_parts(&args.parts)?;
     tracing::info!(

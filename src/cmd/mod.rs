@@ -85,7 +85,10 @@ impl Inputs {
             }
             None => policy,
         };
-        let step = logging::step(format!("reading {}", args.events.display()));
+        let step = logging::reading(
+            format!("reading {}", args.events.display()),
+            ingest::progress::input_bytes(&args.events),
+        );
         let how = ingest::EventsRead {
             map: ingest::ColumnMap::build(args.preset, &args.column_overrides)?
                 .with_arguments(&args.columns)?,
@@ -299,6 +302,35 @@ pub fn list_from(
 /// The end of `score` and `merge`, one code path so that a merged list is the scored one:
 /// control groups, statuses (no previous list: everyone on it is new), the selected rows
 /// written in `out`'s format, and the summary.
+/// Refuses a list path whose extension names no list format (`score --out x.txt` wrote a
+/// CSV under that name), before any work.
+pub fn check_list_path(out: &std::path::Path) -> Result<()> {
+    if churnrisk::output::ListFormat::of(out).is_none() {
+        return Err(churnrisk::error::Error::InvalidArgument {
+            name: "--out".into(),
+            message: format!(
+                "{}: a list is written as .csv, .jsonl or .parquet; name the file with one of them",
+                out.display()
+            ),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Says when key cells were written that a spreadsheet would read as formulas (they are
+/// written as they are, for importers: see `output::neutralize`).
+pub fn warn_formula_like_keys(rows: &[&churnrisk::output::RankedRow]) {
+    let (n, first) = churnrisk::output::formula_like_keys(rows);
+    if let Some(first) = first {
+        warn!(
+            "{n} key cells start with =, +, -, @ or a control character (first: {first}); they \
+             are written as they are so imports match, and a spreadsheet may read them as \
+             formulas: import the files, do not open and re-save them"
+        );
+    }
+}
+
 pub fn write_ranked(
     mut rows: Vec<churnrisk::output::RankedRow>,
     view: &churnrisk::output::ListView,
@@ -315,8 +347,10 @@ pub fn write_ranked(
     let _lock = churnrisk::lock::RunLock::acquire_if_used(folder)?;
     assign_groups(&mut rows, &churnrisk::experiment::Split::default());
     churnrisk::history::compare(&mut rows, None, as_of, Tier::Medium, &Default::default());
-    write_list(out, &view.select(&rows), with_crm, as_of)
+    let selected = view.select(&rows);
+    write_list(out, &selected, with_crm, as_of)
         .with_context(|| format!("writing {}", out.display()))?;
+    warn_formula_like_keys(&selected);
     if !logging::is_quiet() {
         crate::cmd::say!("{}", churnrisk::report::ranked_summary(&rows, 10))?;
     }

@@ -13,7 +13,9 @@ use tracing::{info, warn};
 
 use churnrisk::accounts::{roll_up, write_accounts};
 use churnrisk::config::{DriftConfig, RunConfig, ValidationConfig};
-use churnrisk::crm::{write_hubspot, write_salesforce, HUBSPOT_MAX_ROWS, SALESFORCE_MAX_ROWS};
+use churnrisk::crm::{
+    write_hubspot, write_salesforce, SalesforceKey, HUBSPOT_MAX_ROWS, SALESFORCE_MAX_ROWS,
+};
 use churnrisk::error::Error;
 use churnrisk::experiment::{Group, Split};
 use churnrisk::features::{self, Prepared};
@@ -61,6 +63,7 @@ struct ListSettings {
     split: Split,
     hubspot_max_rows: usize,
     salesforce_max_rows: usize,
+    salesforce_key: SalesforceKey,
     salesforce_external_id: String,
 }
 
@@ -370,6 +373,7 @@ fn publish(
     };
     let (state, cmp) = history::compare(rows, previous.as_ref(), as_of, l.list_tier, &crm);
     let view = l.view.select(rows);
+    super::warn_formula_like_keys(&view);
     let with_crm = inputs.users.is_some();
     let mut summary = ListSummary {
         previous_as_of: cmp.previous_as_of.clone(),
@@ -409,15 +413,27 @@ fn publish(
                         &view,
                         as_of,
                         l.salesforce_max_rows,
+                        l.salesforce_key,
                         &l.salesforce_external_id,
                     )
                 }
                 .with_context(|| context(&dir))?;
                 if export.skipped_without_id > 0 {
-                    warn!(
-                        "{format}: {} users on the list have no email and were left out",
-                        export.skipped_without_id
-                    );
+                    let first = export.first_skipped.as_deref().unwrap_or_default();
+                    if format == "hubspot" {
+                        warn!(
+                            "hubspot: {} users on the list have no email nor numeric HubSpot id \
+                             (crm_id) and were left out (first: {first:?})",
+                            export.skipped_without_id
+                        );
+                    } else {
+                        warn!(
+                            "salesforce: {} users on the list have no Salesforce record id in \
+                             crm_id and were left out of the Id-keyed file (first: {first:?}); \
+                             [output] salesforce_key = \"external_id\" keys every user on {}",
+                            export.skipped_without_id, l.salesforce_external_id
+                        );
+                    }
                 }
                 for f in &export.files {
                     m.outputs.push(entry(format, f, None)?);
@@ -562,16 +578,14 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             out: args.out.clone(),
             list: {
                 let (tiers, view) = list_from(&args.list)?;
-                let mut formats: Vec<String> = args
-                    .formats
-                    .iter()
-                    .filter_map(|f| {
-                        clap::ValueEnum::to_possible_value(f).map(|v| v.get_name().to_string())
-                    })
-                    .collect();
-                if formats.is_empty() {
-                    formats.push("csv".into());
-                }
+                let formats = with_csv(
+                    args.formats
+                        .iter()
+                        .filter_map(|f| {
+                            clap::ValueEnum::to_possible_value(f).map(|v| v.get_name().to_string())
+                        })
+                        .collect(),
+                );
                 if !(0.0..=0.5).contains(&args.control_share) {
                     return Err(Error::InvalidArgument {
                         name: "--control-share".into(),
@@ -590,6 +604,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                     },
                     hubspot_max_rows: HUBSPOT_MAX_ROWS,
                     salesforce_max_rows: SALESFORCE_MAX_ROWS,
+                    salesforce_key: SalesforceKey::default(),
                     salesforce_external_id: "Churnrisk_User_Id__c".into(),
                 }
             },
@@ -648,18 +663,28 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                 accounts: c.output.accounts.clone(),
                 top: c.output.top,
             },
-            formats: c.output.formats.clone(),
+            formats: with_csv(c.output.formats.clone()),
             split: Split {
                 share: c.experiment.control_share,
                 salt: c.experiment.salt.clone(),
             },
             hubspot_max_rows: c.output.hubspot_max_rows,
             salesforce_max_rows: c.output.salesforce_max_rows,
+            salesforce_key: c.output.salesforce_key,
             salesforce_external_id: c.output.salesforce_external_id.clone(),
         },
         validation: c.validation,
         drift: c.drift,
     })
+}
+
+/// The list formats to write: `at_risk.csv` always (the ranked list is the product, and a
+/// stale one must never sit beside a fresh night), the others in addition.
+fn with_csv(mut formats: Vec<String>) -> Vec<String> {
+    if !formats.iter().any(|f| f == "csv") {
+        formats.insert(0, "csv".into());
+    }
+    formats
 }
 
 /// The events file in a data folder: events.parquet, events.csv.gz or events.csv.

@@ -23,6 +23,9 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         }
         .into());
     }
+    if args.input.shard.is_none() {
+        super::check_list_path(&args.out)?;
+    }
     let (tiers, view) = super::list_from(&args.list)?;
     let model = ChurnModel::load(&args.model)
         .with_context(|| format!("reading model {}", args.model.display()))?;

@@ -219,7 +219,7 @@ impl FeatureSpec {
             message,
         };
         let mut file: FeatureFile =
-            toml::from_str(text).map_err(|e| bad(e.message().to_string()))?;
+            toml::from_str(text).map_err(|e| bad(crate::error::toml_message(text, &e)))?;
         let ev = &mut file.events;
         if ev.value.is_empty() {
             return Err(bad("[events] value must name at least one event".into()));

@@ -33,6 +33,8 @@ pub fn open_bytes(path: &Path) -> Result<Box<dyn Read + Send>> {
     let gz_magic = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
     file.rewind().map_err(|e| Error::io(path, e))?;
     let gz = gz_magic || path.to_string_lossy().to_lowercase().ends_with(".gz");
+    // The bytes from disk count towards the progress bar.
+    let file = super::progress::Counted(file);
     Ok(if gz {
         Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
             1 << 16,

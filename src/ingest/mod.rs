@@ -26,6 +26,7 @@ mod lines;
 pub mod mapping;
 pub mod ndjson;
 mod parquet;
+pub mod progress;
 pub mod reader;
 pub mod rejects;
 pub mod shard;

@@ -112,12 +112,16 @@ impl Dataset {
                 }
             }
             let mut start = 0;
-            let mut groups = metadata.row_groups.iter().map(|g| g.num_rows()).peekable();
+            let mut groups = metadata
+                .row_groups
+                .iter()
+                .map(|g| (g.num_rows(), g.compressed_size()))
+                .peekable();
             while groups.peek().is_some() {
-                let mut len = 0;
+                let (mut len, mut bytes) = (0, 0);
                 while len < BATCH_ROWS {
                     match groups.next() {
-                        Some(n) => len += n,
+                        Some((n, b)) => (len, bytes) = (len + n, bytes + b),
                         None => break,
                     }
                 }
@@ -143,6 +147,7 @@ impl Dataset {
                 })?;
                 next_line += rows;
                 start += len;
+                super::progress::add(bytes as u64);
                 let result = query(df.lazy()).collect()?;
                 out = Some(match out {
                     None => result,

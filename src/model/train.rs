@@ -246,14 +246,22 @@ pub fn train_prepared(
     );
     let Some(validation) = panel.first() else {
         return Err(Error::NotEnoughData {
-            message: format!(
-                "no panel date has both {} days of history and a full {}-day horizon before {}; the log covers {} to {}",
-                w.recent_days,
-                opts.rule.horizon_days,
-                format_date(opts.as_of),
-                format_date(events.min_ts),
-                format_date(events.max_ts)
-            ),
+            message: {
+                let (recent, horizon) = (w.recent_days, opts.rule.horizon_days);
+                let covered = (opts.as_of.min(events.max_ts) - events.min_ts).max(0) / DAY_MS;
+                format!(
+                    "no panel date has both {recent} days of history (the features' recent \
+                     window) and a full {horizon}-day horizon before {}: that takes {} days of \
+                     log, and the log covers {covered} ({} to {}). To train on it, shorten the \
+                     horizon (`horizon_days`, now {horizon}) or the recent window (`[windows] \
+                     recent_days` in the feature file, now {recent}) until they add up to \
+                     {covered} days at most, or give a longer log",
+                    format_date(opts.as_of),
+                    recent + horizon,
+                    format_date(events.min_ts),
+                    format_date(events.max_ts)
+                )
+            },
         });
     };
     let t0 = validation.as_of;

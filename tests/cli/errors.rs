@@ -174,7 +174,61 @@ fn malformed_feature_file() {
     .unwrap();
     let f = dir.path().join("f.toml");
     fs::write(&f, "[events]\nvalue = [\"login\"]\nwindow = 3\n").unwrap();
-    expect(train_on(dir.path(), &p, &f), 4, &["f.toml", "window"]);
+    expect(
+        train_on(dir.path(), &p, &f),
+        4,
+        &["f.toml", "window", "line 3, column 1"],
+    );
+    // A config file's mistakes say where they are too; a date may be written bare.
+    fs::write(
+        dir.path().join("c.toml"),
+        "as_of = 2026-06-01\n[inputs]\nevents = \"e.csv\"\nfeatures = \"f.toml\"\n[labels]\nhorizon_days = \"28\"\n",
+    )
+    .unwrap();
+    expect(
+        churnrisk(dir.path(), &["run", "--config", "c.toml"]),
+        4,
+        &["c.toml", "line 6, column 16", "horizon_days"],
+    );
+}
+
+#[test]
+fn a_short_log_is_refused_naming_the_settings_that_would_fit_it() {
+    // 60 days of the generator's log: the purchases' default windows (one per 42 days of
+    // the log's cadence or more) and a 28-day horizon do not fit.
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 300, 60, 7);
+    let f = dir.path().join("f.toml");
+    fs::write(
+        &f,
+        "[events]\nvalue = [\"report_created\"]\n[windows]\nrecent_days = 42\n",
+    )
+    .unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            s(&data.join("events.csv")),
+            "--features",
+            s(&f),
+            "--as-of",
+            "2026-03-06",
+            "--model",
+            "m.json",
+        ],
+    );
+    expect(
+        out,
+        5,
+        &[
+            "42 days of history",
+            "takes 70 days of log",
+            "and the log covers",
+            "`horizon_days`, now 28",
+            "`[windows] recent_days` in the feature file, now 42",
+        ],
+    );
 }
 
 #[test]

@@ -118,12 +118,19 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
         users.push_str(&cells.join(","));
         users.push('\n');
     }
-    succeed(sample_night(
+    let night = sample_night(
         dir.path(),
         &users,
         "formats = [\"csv\", \"jsonl\", \"parquet\", \"hubspot\", \"salesforce\"]\nsalesforce_max_rows = 100\nhubspot_max_rows = 200\n",
         "2026-07-06",
-    ));
+    );
+    // The hostile emails are keys: written as they are, and the night says so.
+    let stderr = String::from_utf8_lossy(&night.stderr).into_owned();
+    assert!(
+        stderr.contains("key cells start with =, +, -, @") && stderr.contains("email \"=HYPERLINK"),
+        "{stderr}"
+    );
+    succeed(night);
     let out = dir.path().join("out");
 
     // The main list: columns, total order, ranks.
@@ -179,7 +186,23 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
         }
     }
 
-    // No text cell in any CSV can start a formula; numbers stay plain numbers.
+    // Key cells (what importers match on) are the users table's, unchanged; no other
+    // text cell in any CSV can start a formula; numbers stay plain numbers.
+    let keys = [
+        "user_id",
+        "email",
+        "crm_id",
+        "churn_risk_user_id",
+        "hs_object_id",
+        "Id",
+        "most_at_risk_user",
+        "most_at_risk_email",
+    ];
+    let emails: BTreeSet<String> = users
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().to_string())
+        .collect();
     let numeric = [
         "rank",
         "churn_probability",
@@ -200,6 +223,12 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
         let (header, rows) = read_csv(f);
         for row in &rows {
             for (h, cell) in header.iter().zip(row) {
+                if keys.contains(&h.as_str()) {
+                    if h.contains("email") && !cell.is_empty() {
+                        assert!(emails.contains(cell), "{}: {h} = {cell:?}", f.display());
+                    }
+                    continue;
+                }
                 assert!(
                     !cell.starts_with(['=', '+', '-', '@', '\t', '\r', '\n']),
                     "{}: {h} = {cell:?}",
@@ -401,4 +430,191 @@ fn view_filters_and_rank_tiers() {
         .collect();
     assert!(risks.windows(2).all(|w| w[0] >= w[1]));
     assert_eq!(m["list"]["on_list"], 300);
+}
+
+/// Backticked names in the README paragraph that starts with `start`.
+fn readme_names(start: &str, prefix: &str) -> BTreeSet<String> {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let at = readme
+        .find(start)
+        .unwrap_or_else(|| panic!("README: {start}"));
+    let section = &readme[at..];
+    let section = &section[..section.find("\n\n").unwrap_or(section.len())];
+    section
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|n| n.starts_with(prefix))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn crm_files_keep_their_key_and_the_columns_the_readme_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every 7th user's crm_id is "N/A": the Salesforce file stays keyed on Id.
+    let mut users = String::new();
+    let mut crm_of: BTreeMap<String, String> = BTreeMap::new();
+    for (i, line) in sample_users().lines().enumerate() {
+        let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+        if i > 0 && i % 7 == 0 {
+            cells[3] = "N/A".into();
+        }
+        crm_of.insert(cells[0].clone(), cells[3].clone());
+        users.push_str(&cells.join(","));
+        users.push('\n');
+    }
+    // A first night with the plain list, then one with only the CRM formats.
+    succeed(sample_night(dir.path(), &users, "", "2026-07-05"));
+    let night = sample_night(
+        dir.path(),
+        &users,
+        "formats = [\"hubspot\", \"salesforce\"]\n",
+        "2026-07-06",
+    );
+    let stderr = String::from_utf8_lossy(&night.stderr).into_owned();
+    succeed(night);
+    let out = dir.path().join("out");
+    // The ranked list is always written: tonight's, not the stale one of the night before.
+    let (_, list) = records(&out.join("at_risk.csv"));
+    assert!(list.iter().all(|r| r["as_of"] == "2026-07-06"));
+    // The CRM gets the treatment users on the list and those who just recovered.
+    let on_list: Vec<&BTreeMap<String, String>> = list
+        .iter()
+        .filter(|r| r["status"] != "not_at_risk" && r["group"] == "treatment")
+        .collect();
+    let without_id = on_list.iter().filter(|r| r["crm_id"] == "N/A").count();
+    assert!(without_id > 10, "{without_id}");
+
+    let (header, sf) = records(&out.join("salesforce/at_risk_salesforce_001.csv"));
+    assert_eq!(header[0], "Id");
+    assert_eq!(sf.len(), on_list.len() - without_id);
+    let by_rank: BTreeMap<&str, &str> = list
+        .iter()
+        .map(|r| (r["rank"].as_str(), r["user_id"].as_str()))
+        .collect();
+    for r in &sf {
+        let user = by_rank[r["Churn_Risk_Rank__c"].as_str()];
+        assert_eq!(r["Id"], crm_of[user], "user {user}");
+    }
+    assert!(
+        stderr.contains(&format!(
+            "salesforce: {without_id} users on the list have no Salesforce record id"
+        )),
+        "{stderr}"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["list"]["crm"]["salesforce"]["id_column"], "Id");
+    assert_eq!(
+        m["list"]["crm"]["salesforce"]["skipped_without_id"],
+        without_id
+    );
+
+    // Column for column what the README tells a CS admin to create.
+    let (hub_header, _) = records(&out.join("hubspot/at_risk_hubspot_001.csv"));
+    let hub: BTreeSet<String> = hub_header
+        .iter()
+        .filter(|h| h.starts_with("churn_risk_"))
+        .cloned()
+        .collect();
+    assert_eq!(hub, readme_names("**HubSpot** (", "churn_risk_"));
+    assert_eq!(&hub_header[..2], ["email", "hs_object_id"]);
+    let fields: BTreeSet<String> = header[1..].iter().cloned().collect();
+    assert_eq!(fields, readme_names("**Salesforce** (", "Churn_Risk_"));
+}
+
+#[test]
+fn keys_reach_the_importer_as_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    // Users "+44" and "-1" (ids a spreadsheet would read as formulas) in place of two users
+    // the sample ranks high.
+    let renamed = [("1711", "+44"), ("1824", "-1")];
+    let rename = |line: &str| -> String {
+        for (from, to) in renamed {
+            if let Some(rest) = line.strip_prefix(&format!("{from},")) {
+                return format!("{to},{rest}");
+            }
+        }
+        line.to_string()
+    };
+    let mut events = String::new();
+    let gz = fs::File::open(repo().join("data/events.csv.gz")).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut events).unwrap();
+    let events: String = events.lines().map(|l| rename(l) + "\n").collect();
+    fs::write(dir.path().join("events.csv"), events).unwrap();
+    let users: String = sample_users().lines().map(|l| rename(l) + "\n").collect();
+    fs::write(dir.path().join("users.csv"), &users).unwrap();
+    fs::copy(
+        repo().join("models/sample.json"),
+        dir.path().join("model.json"),
+    )
+    .unwrap();
+    let cfg = format!(
+        "as_of = 2026-07-06\n[inputs]\nevents = \"events.csv\"\nusers = \"users.csv\"\nfeatures = \"{}\"\n\
+         [model]\npath = \"model.json\"\nmax_age_days = 1000\n[drift]\nretrain = false\n\
+         [output]\ndir = \"out\"\nformats = [\"salesforce\", \"hubspot\"]\nsalesforce_key = \"external_id\"\n",
+        s(&default_features()),
+    );
+    fs::write(dir.path().join("churnrisk.toml"), cfg).unwrap();
+    let night = churnrisk(dir.path(), &["run", "--config", "churnrisk.toml"]);
+    let stderr = String::from_utf8_lossy(&night.stderr).into_owned();
+    succeed(night);
+    assert!(stderr.contains("key cells start with"), "{stderr}");
+    let out = dir.path().join("out");
+    let (_, list) = records(&out.join("at_risk.csv"));
+    let (header, sf) = records(&out.join("salesforce/at_risk_salesforce_001.csv"));
+    assert_eq!(header[0], "Churnrisk_User_Id__c");
+    let (_, hub) = records(&out.join("hubspot/at_risk_hubspot_001.csv"));
+    let known: BTreeSet<&str> = users
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    for (_, to) in renamed {
+        let row = list.iter().find(|r| r["user_id"] == to);
+        let row = row.unwrap_or_else(|| panic!("{to} not in at_risk.csv"));
+        assert!(
+            row["risk_tier"] != "low" && row["group"] == "treatment",
+            "{row:?}"
+        );
+        assert!(sf.iter().any(|r| r["Churnrisk_User_Id__c"] == to), "{to}");
+        assert!(hub.iter().any(|r| r["churn_risk_user_id"] == to), "{to}");
+    }
+    // Every key matches a user of the users table.
+    assert!(sf
+        .iter()
+        .all(|r| known.contains(r["Churnrisk_User_Id__c"].as_str())));
+    assert!(list.iter().all(|r| known.contains(r["user_id"].as_str())));
+    // The canonical events of `check --out` keep them too.
+    ok(
+        dir.path(),
+        &["check", "--events", "events.csv", "--out", "canonical.csv"],
+    );
+    let (_, canon) = records(&dir.path().join("canonical.csv"));
+    assert!(canon.iter().any(|r| r["user_id"] == "-1"));
+    assert!(canon.iter().any(|r| r["user_id"] == "+44"));
+}
+
+#[test]
+fn a_list_named_with_an_unknown_extension_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--model",
+            s(&repo().join("models/sample.json")),
+            "--features",
+            s(&default_features()),
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            "list.txt",
+        ],
+    );
+    expect(out, 4, &["list.txt", ".csv, .jsonl or .parquet"]);
+    assert!(!dir.path().join("list.txt").exists());
 }

@@ -8,6 +8,7 @@ mod landed;
 mod list;
 mod nightly;
 mod pipeline;
+mod progress;
 mod rejects;
 mod report;
 mod shards;

@@ -124,6 +124,79 @@ fn the_report_is_self_contained_labelled_and_matches_its_json() {
     let png = fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert!(png.len() > 50_000, "a blank page? {} bytes", png.len());
+
+    // Laid out by the browser, no two axis or bar labels of a chart overlap. A copy of the
+    // page gets a script that measures every label's box, and a control chart whose two
+    // labels do overlap (so a browser without fonts, boxes all empty, cannot pass).
+    let probe = r#"<svg id="control" viewBox="0 0 200 50" width="200" height="50"><text class="tick-x" x="20" y="20">0.000</text><text class="tick-x" x="24" y="20">0.050</text></svg>
+<script>
+const overlaps = (svg) => {
+  const found = [];
+  for (const cls of ["tick-x", "tick-y", "bar-label"]) {
+    const boxes = [...svg.querySelectorAll("text." + cls)].map((t) => t.getBoundingClientRect());
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, b] = [boxes[i], boxes[j]];
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) {
+          found.push(svg.querySelector("title")?.textContent + ": " + cls + " " + i + "/" + j);
+        }
+      }
+    }
+  }
+  return found;
+};
+const charts = [...document.querySelectorAll("svg")].filter((s) => s.id !== "control");
+const result = {
+  charts: charts.length,
+  labels: charts.reduce((n, s) => n + s.querySelectorAll("text.tick-x, text.bar-label").length, 0),
+  overlaps: charts.flatMap(overlaps),
+  control: overlaps(document.getElementById("control")).length,
+};
+const pre = document.createElement("pre");
+pre.id = "probe";
+pre.textContent = JSON.stringify(result);
+document.body.appendChild(pre);
+</script></body>"#;
+    let probed = dir.path().join("r/probed.html");
+    fs::write(&probed, html.replace("</body>", probe)).unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--window-size=1200,2000",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("chromium-profile").display()
+        ))
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let text = dom
+        .split("<pre id=\"probe\">")
+        .nth(1)
+        .and_then(|t| t.split("</pre>").next())
+        .unwrap_or_else(|| panic!("no probe result: {}", String::from_utf8_lossy(&out.stderr)))
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let probe: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        probe["control"], 1,
+        "the overlap check sees nothing: {probe}"
+    );
+    assert_eq!(probe["charts"].as_u64().unwrap() as usize, charts.len());
+    assert!(probe["labels"].as_u64().unwrap() > 50, "{probe}");
+    assert_eq!(probe["overlaps"], serde_json::json!([]), "{probe}");
+    // The drift and reasons bars carry their features' names.
+    assert!(html.contains("class=\"bar-label\""));
+    assert!(!html.contains("numbered as in the table"));
 }
 
 #[test]
@@ -176,6 +249,32 @@ fn the_closed_loop_compares_treated_and_control_users_of_a_past_list() {
     );
     assert!((all["uplift"].as_f64().unwrap() - (t - c)).abs() < 1e-12);
     assert!(html.contains("all plays") && html.contains("95% interval"));
+    // Newcombe's interval around the difference, within [-1, 1].
+    let ci = all["ci95"].as_array().unwrap();
+    let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+    assert!(
+        -1.0 <= lo && lo < t - c && t - c < hi && hi <= 1.0,
+        "{ci:?}"
+    );
+    // A play whose arms are small says so instead of a number.
+    let mut small = 0;
+    for (play, x) in loop_["by_play"].as_object().unwrap() {
+        let least = x["treatment"]["users"]
+            .as_u64()
+            .unwrap()
+            .min(x["control"]["users"].as_u64().unwrap());
+        assert_eq!(x["too_few"], least < 10, "{play}: {x}");
+        if least < 10 {
+            small += 1;
+            assert!(x["uplift"].is_null() && x["ci95"].is_null(), "{play}: {x}");
+        }
+    }
+    assert!(
+        small > 0,
+        "no small play on the sample: {}",
+        loop_["by_play"]
+    );
+    assert!(html.contains("too few users to tell (under 10 in an arm)"));
 }
 
 #[test]
