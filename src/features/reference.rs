@@ -234,8 +234,10 @@ pub fn compute(
     let tenure = at_least(day(lit(as_of) - signup.clone()), 0.0);
     let (rf, pf) = (r as f64, p as f64);
     let log_ratio = |recent: &str, prior: &str| {
-        ((col(recent) + lit(1.0)) / (col(prior) * lit(rf / pf) + lit(1.0)))
-            .log(lit(std::f64::consts::E))
+        ((col(recent) + lit(1.0)) / (col(prior) * lit(rf / pf) + lit(1.0))).map(
+            |c: Column| Ok(c.f64()?.apply_values(f64::ln).into_column()),
+            |_: &Schema, f: &Field| Ok(Field::new(f.name().clone(), DataType::Float64)),
+        )
     };
     // Least-squares slope of weekly active days against time (week 0 is the latest).
     let mean_x = (SLOPE_WEEKS - 1) as f64 / 2.0;

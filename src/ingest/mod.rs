@@ -745,7 +745,7 @@ fn first_text(path: &Path, schema: &Schema, sources: &[String]) -> Result<Expr> 
         let filled = e
             .clone()
             .is_not_null()
-            .and(e.clone().str().len_bytes().gt(lit(0u32)));
+            .and(e.clone().neq(lit("")));
         out = when(filled).then(e).otherwise(out);
     }
     Ok(out)

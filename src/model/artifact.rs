@@ -413,7 +413,13 @@ fn process_runs(pid: u32) -> bool {
 
 /// Fault injection for the kill tests: with `CHURNRISK_FAULT_PAUSE=<file name>:<ms>`, the
 /// atomic write of that file waits `ms` between syncing its temporary file and renaming
-/// it, so a test can kill the process at exactly that moment.
+/// it, so a test can kill the process at exactly that moment. Compiled only into builds
+/// with debug assertions (the test builds): a release binary has no such hook.
+#[cfg(not(debug_assertions))]
+pub(crate) fn pause_for_fault_tests(_name: &str) {}
+
+/// See the release build's version above.
+#[cfg(debug_assertions)]
 pub(crate) fn pause_for_fault_tests(name: &str) {
     let Ok(spec) = std::env::var("CHURNRISK_FAULT_PAUSE") else {
         return;
