@@ -43,7 +43,7 @@ fn reading_a_log_draws_a_byte_bar_on_a_terminal_and_nothing_under_cron() {
         .flat_map(|l| l.split('\r'))
         .find(|l| l.contains("reading") && l.contains("ETA"))
         .unwrap_or_else(|| panic!("no progress bar in: {text}"));
-    // "reading …events.csv.gz [=====>   ] 1.50 MiB/3.08 MiB 10.0 MiB/s ETA 0s [0s]"
+    // "reading …events.csv.gz [=====>   ] 1.50 MiB/3.03 MiB 10.00 MiB/s ETA 0s [0s]"
     let total = std::fs::metadata(&events).unwrap().len() as f64 / 1024.0 / 1024.0;
     assert!(bar.contains(&format!("/{total:.2} MiB")), "{bar}");
     // Under cron (stderr not a terminal): no bar, and no progress on stderr at all.
