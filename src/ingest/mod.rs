@@ -742,10 +742,7 @@ fn first_text(path: &Path, schema: &Schema, sources: &[String]) -> Result<Expr> 
         return Ok(lit(NULL).cast(DataType::String));
     };
     while let Some(e) = exprs.pop() {
-        let filled = e
-            .clone()
-            .is_not_null()
-            .and(e.clone().neq(lit("")));
+        let filled = e.clone().is_not_null().and(e.clone().neq(lit("")));
         out = when(filled).then(e).otherwise(out);
     }
     Ok(out)
