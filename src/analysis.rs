@@ -489,14 +489,17 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
         p.by_tier.get("medium").unwrap_or(&0),
         p.by_tier.get("low").unwrap_or(&0)
     );
-    let plays: Vec<String> = p.by_play.keys().cloned().collect();
-    h.push_str(&bar_chart(
+    let plays: Vec<(String, f64)> = p
+        .by_play
+        .iter()
+        .map(|(k, &v)| (k.clone(), v as f64))
+        .collect();
+    h.push_str(&hbar_chart(
         "Users on the list by play",
-        "recommended play",
         "users (medium or high risk)",
+        "recommended play",
         &plays,
-        &[("users", p.by_play.values().map(|&v| v as f64).collect())],
-        Corner::TopRight,
+        0,
         "Which re-engagement play the list asks CS to run, and for how many users.",
     ));
     let reasons: Vec<(String, f64)> = p
@@ -545,25 +548,30 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
         pct(o.feedback_participation)
     );
     h.push_str("<div class=charts>");
-    let adoption: Vec<String> = o.feature_adoption.keys().cloned().collect();
-    h.push_str(&bar_chart(
+    let adoption: Vec<(String, f64)> = o
+        .feature_adoption
+        .iter()
+        .map(|(k, &v)| (k.clone(), v))
+        .collect();
+    h.push_str(&hbar_chart(
         "Feature adoption",
-        "core feature",
         "share of active users",
+        "core feature",
         &adoption,
-        &[("adoption", o.feature_adoption.values().copied().collect())],
-        Corner::TopRight,
+        3,
         "Share of the window's active users who used each core feature.",
     ));
     for (name, steps) in &o.funnels {
-        let labels: Vec<String> = steps.iter().map(|s| s.step.clone()).collect();
-        h.push_str(&bar_chart(
+        let labels: Vec<(String, f64)> = steps
+            .iter()
+            .map(|s| (s.step.clone(), s.reached as f64))
+            .collect();
+        h.push_str(&hbar_chart(
             &format!("Funnel: {name}"),
-            "step",
             "users who reached it",
+            "step (in order, top first)",
             &labels,
-            &[("users", steps.iter().map(|s| s.reached as f64).collect())],
-            Corner::TopRight,
+            0,
             "Users who started in the window and reached each step in order.",
         ));
     }

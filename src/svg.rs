@@ -234,7 +234,9 @@ pub fn line_chart(
 }
 
 /// A bar chart: one bar per category and series, side by side; the y axis runs from 0 to
-/// a round number above the highest bar.
+/// a round number above the highest bar. For ordered numeric categories (deciles, bins):
+/// labels that do not fit are thinned to every k-th. Named categories go in
+/// [`hbar_chart`], where every bar keeps its name.
 pub fn bar_chart(
     title: &str,
     x_title: &str,

@@ -438,6 +438,9 @@ fn publish(
                 for f in &export.files {
                     m.outputs.push(entry(format, f, None)?);
                 }
+                // The manifest names the files where they are published, not staged.
+                let mut export = export;
+                export.files = export.files.iter().map(|f| staged.published(f)).collect();
                 summary.crm.insert(format.clone(), export);
             }
             other => {

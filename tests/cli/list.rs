@@ -510,6 +510,13 @@ fn crm_files_keep_their_key_and_the_columns_the_readme_documents() {
         m["list"]["crm"]["salesforce"]["skipped_without_id"],
         without_id
     );
+    // The manifest names the CRM files where they are published.
+    for crm in ["hubspot", "salesforce"] {
+        for f in m["list"]["crm"][crm]["files"].as_array().unwrap() {
+            let f = f.as_str().unwrap();
+            assert!(dir.path().join(f).is_file() && !f.contains(".night"), "{f}");
+        }
+    }
 
     // Column for column what the README tells a CS admin to create.
     let (hub_header, _) = records(&out.join("hubspot/at_risk_hubspot_001.csv"));

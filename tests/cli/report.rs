@@ -194,8 +194,22 @@ document.body.appendChild(pre);
     assert_eq!(probe["charts"].as_u64().unwrap() as usize, charts.len());
     assert!(probe["labels"].as_u64().unwrap() > 50, "{probe}");
     assert_eq!(probe["overlaps"], serde_json::json!([]), "{probe}");
-    // The drift and reasons bars carry their features' names.
-    assert!(html.contains("class=\"bar-label\""));
+    // Named bars (plays, reasons, drift, adoption, funnel steps) carry their names: the
+    // adoption chart has one label per core feature.
+    let adoption = html
+        .split("<svg")
+        .find(|c| c.contains("<title>Feature adoption</title>"))
+        .unwrap();
+    let features = json["engagement"]["overall"]["feature_adoption"]
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        adoption.matches("class=\"bar-label\"").count(),
+        features.len()
+    );
+    for name in features.keys() {
+        assert!(adoption.contains(&format!(">{name}</text>")), "{name}");
+    }
     assert!(!html.contains("numbered as in the table"));
 }
 
