@@ -299,9 +299,6 @@ pub fn list_from(
     Ok((TierRule::from_mode(mode, high, medium)?, view))
 }
 
-/// The end of `score` and `merge`, one code path so that a merged list is the scored one:
-/// control groups, statuses (no previous list: everyone on it is new), the selected rows
-/// written in `out`'s format, and the summary.
 /// Refuses a list path whose extension names no list format (`score --out x.txt` wrote a
 /// CSV under that name), before any work.
 pub fn check_list_path(out: &std::path::Path) -> Result<()> {
@@ -331,6 +328,9 @@ pub fn warn_formula_like_keys(rows: &[&churnrisk::output::RankedRow]) {
     }
 }
 
+/// The end of `score` and `merge`, one code path so that a merged list is the scored one:
+/// control groups, statuses (no previous list: everyone on it is new), the selected rows
+/// written in `out`'s format, and the summary.
 pub fn write_ranked(
     mut rows: Vec<churnrisk::output::RankedRow>,
     view: &churnrisk::output::ListView,
