@@ -36,6 +36,29 @@ fn report(dir: &Path, extra: &[&str]) -> (String, serde_json::Value) {
     (html, json)
 }
 
+/// Headless Chromium on `page` with one more flag (`--screenshot=…`, `--dump-dom`), its
+/// profile in `dir`.
+fn headless(chromium: &Path, dir: &Path, flag: &str, page: &Path) -> std::process::Output {
+    std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--window-size=1200,2000",
+            flag,
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join("chromium-profile").display()
+        ))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn the_report_is_self_contained_labelled_and_matches_its_json() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,27 +118,12 @@ fn the_report_is_self_contained_labelled_and_matches_its_json() {
         "this test renders the report in Chromium: apt-get install -y chromium"
     );
     let shot = dir.path().join("r/shot.png");
-    let out = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--window-size=1200,2000",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("chromium-profile").display()
-        ))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!(
-            "file://{}",
-            dir.path().join("r/report.html").display()
-        ))
-        .output()
-        .unwrap();
+    let out = headless(
+        chromium,
+        dir.path(),
+        &format!("--screenshot={}", shot.display()),
+        &dir.path().join("r/report.html"),
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -159,24 +167,7 @@ document.body.appendChild(pre);
 </script></body>"#;
     let probed = dir.path().join("r/probed.html");
     fs::write(&probed, html.replace("</body>", probe)).unwrap();
-    let out = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--window-size=1200,2000",
-            "--dump-dom",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.path().join("chromium-profile").display()
-        ))
-        .arg(format!("file://{}", probed.display()))
-        .output()
-        .unwrap();
+    let out = headless(chromium, dir.path(), "--dump-dom", &probed);
     let dom = String::from_utf8_lossy(&out.stdout);
     let text = dom
         .split("<pre id=\"probe\">")
