@@ -14,8 +14,8 @@ use churnrisk::features::{self, FeatureSpec};
 use churnrisk::generate::{generate, EventFormat, GenerateConfig};
 use churnrisk::ingest::{self, ReadPolicy, Rejects, Shard};
 use churnrisk::labels::{self, Sources};
+use churnrisk::list::output::{order, rank, TierRule};
 use churnrisk::model::{score, ChurnModel};
-use churnrisk::output::{order, rank, TierRule};
 
 const AS_OF: &str = "2026-07-06";
 
@@ -38,7 +38,7 @@ fn benches(c: &mut Criterion) {
     let policy = ReadPolicy::new(chrono::Utc::now().timestamp_millis());
     let spec = FeatureSpec::load(&root.join("features/default.toml")).expect("features");
     let model = ChurnModel::load(&root.join("models/sample.json")).expect("model");
-    let as_of = ingest::parse_as_of(AS_OF).expect("date");
+    let as_of = churnrisk::base::time::parse_date(AS_OF).expect("date");
 
     let mut g = c.benchmark_group("ingest");
     g.sample_size(10);

@@ -14,9 +14,10 @@
 
 use polars::prelude::*;
 
+use crate::base::time::DAY_MS;
 use crate::error::Result;
 use crate::features::Prepared;
-use crate::ingest::{Events, Subscriptions, Users, DAY_MS};
+use crate::ingest::{Events, Subscriptions, Users};
 
 /// Which churn definition applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -198,7 +199,7 @@ fn running_subscriptions(src: &Sources, as_of: i64) -> Result<LazyFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::parse_timestamp;
+    use crate::base::time::parse_timestamp;
 
     fn ts(s: &str) -> i64 {
         parse_timestamp(s).unwrap()

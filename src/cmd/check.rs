@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 
-use churnrisk::ingest::format_date;
-use churnrisk::model::artifact::write_atomic;
+use churnrisk::base::files::write_atomic;
+use churnrisk::base::time::format_date;
 
 use churnrisk::features::FeatureSpec;
 

@@ -3,9 +3,9 @@
 
 use anyhow::{Context, Result};
 
+use churnrisk::base::time::{format_date, DAY_MS};
 use churnrisk::error::Error;
 use churnrisk::features;
-use churnrisk::ingest::{format_date, parse_as_of, DAY_MS};
 use churnrisk::labels;
 use churnrisk::model::evaluate::evaluate;
 use churnrisk::model::matrix::to_matrix;
@@ -30,7 +30,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let inputs = Inputs::load(&args.input, &policy)?;
     settle_rejects(&inputs, &args.input, &policy)?;
     let as_of = match &args.as_of {
-        Some(t) => parse_as_of(t)?,
+        Some(t) => super::date_arg("--as-of", t)?,
         None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
     };
     // The latest date whose churn horizon has fully passed.
@@ -71,7 +71,12 @@ pub fn run(args: CompareArgs) -> Result<()> {
     }
     for (name, m) in [("model", &a), ("against", &b)] {
         // A model trained as of T saw every labelled date up to T − horizon.
-        let trained = parse_as_of(&m.training.as_of)?;
+        let trained = churnrisk::base::time::parse_date(&m.training.as_of).ok_or_else(|| {
+            Error::BadModel {
+                path: name.into(),
+                message: format!("training date {:?} is not a date", m.training.as_of),
+            }
+        })?;
         if t <= trained - i64::from(m.label.horizon_days) * DAY_MS {
             crate::cmd::sayln!(
                 "  note: the {name} model (trained as of {}) was fitted on this date too: its figures are in-sample",
@@ -85,7 +90,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
             "model": {"path": args.model.display().to_string(), "metrics": ma},
             "against": {"path": args.against.display().to_string(), "metrics": mb},
         });
-        churnrisk::model::artifact::write_atomic(
+        churnrisk::base::files::write_atomic(
             out,
             format!("{}\n", serde_json::to_string_pretty(&json)?).as_bytes(),
         )

@@ -58,7 +58,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         args.out.display()
     );
     if let Some(list) = &args.contacts_from {
-        let (as_of, listed) = churnrisk::analysis::read_past_list(list)?;
+        let (as_of, listed) = churnrisk::report::read_past_list(list)?;
         let effect = ContactEffect {
             treated: listed
                 .into_iter()

@@ -3,8 +3,8 @@
 
 use anyhow::Result;
 
-use churnrisk::output::order;
-use churnrisk::shards::read_parts;
+use churnrisk::list::output::order;
+use churnrisk::list::shards::read_parts;
 
 use crate::cli::MergeArgs;
 

@@ -78,7 +78,10 @@ impl Inputs {
         let policy = match &args.delimiter {
             Some(d) => {
                 with_delimiter = ReadPolicy {
-                    events_delimiter: Some(churnrisk::config::parse_delimiter("--delimiter", d)?),
+                    events_delimiter: Some(churnrisk::run::config::parse_delimiter(
+                        "--delimiter",
+                        d,
+                    )?),
                     ..policy.clone()
                 };
                 &with_delimiter
@@ -207,6 +210,17 @@ impl Inputs {
 }
 
 /// The label rule from the flags; the subscription definition when a table is given.
+/// The date given to `flag` (or its config key): `YYYY-MM-DD` or an ISO-8601 date-time.
+pub fn date_arg(flag: &str, text: &str) -> Result<i64> {
+    churnrisk::base::time::parse_date(text).ok_or_else(|| {
+        churnrisk::error::Error::InvalidArgument {
+            name: flag.into(),
+            message: format!("{text:?} is not a date (expected YYYY-MM-DD or ISO-8601 date-time)"),
+        }
+        .into()
+    })
+}
+
 pub fn label_rule(args: &LabelArgs, has_subscriptions: bool) -> LabelRule {
     LabelRule {
         definition: if has_subscriptions {
@@ -261,9 +275,12 @@ pub fn settle_rejects(inputs: &Inputs, args: &InputArgs, policy: &ReadPolicy) ->
 /// The tier rule and list view from the flags of `run` (sample mode) and `score`.
 pub fn list_from(
     args: &crate::cli::ListArgs,
-) -> Result<(churnrisk::output::TierRule, churnrisk::output::ListView)> {
+) -> Result<(
+    churnrisk::list::output::TierRule,
+    churnrisk::list::output::ListView,
+)> {
     use crate::cli::{TierArg, TierMode};
-    use churnrisk::output::{ListView, Tier, TierRule};
+    use churnrisk::list::output::{ListView, Tier, TierRule};
     let (mode, high, medium) = match args.tiers {
         TierMode::Probability => (
             "probability",
@@ -302,7 +319,7 @@ pub fn list_from(
 /// Refuses a list path whose extension names no list format (`score --out x.txt` wrote a
 /// CSV under that name), before any work.
 pub fn check_list_path(out: &std::path::Path) -> Result<()> {
-    if churnrisk::output::ListFormat::of(out).is_none() {
+    if churnrisk::list::output::ListFormat::of(out).is_none() {
         return Err(churnrisk::error::Error::InvalidArgument {
             name: "--out".into(),
             message: format!(
@@ -316,9 +333,9 @@ pub fn check_list_path(out: &std::path::Path) -> Result<()> {
 }
 
 /// Says when key cells were written that a spreadsheet would read as formulas (they are
-/// written as they are, for importers: see `output::neutralize`).
-pub fn warn_formula_like_keys(rows: &[&churnrisk::output::RankedRow]) {
-    let (n, first) = churnrisk::output::formula_like_keys(rows);
+/// written as they are, for importers: see `base::csv_cells::neutralize`).
+pub fn warn_formula_like_keys(rows: &[&churnrisk::list::output::RankedRow]) {
+    let (n, first) = churnrisk::list::output::formula_like_keys(rows);
     if let Some(first) = first {
         warn!(
             "{n} key cells start with =, +, -, @ or a control character (first: {first}); they \
@@ -332,27 +349,27 @@ pub fn warn_formula_like_keys(rows: &[&churnrisk::output::RankedRow]) {
 /// control groups, statuses (no previous list: everyone on it is new), the selected rows
 /// written in `out`'s format, and the summary.
 pub fn write_ranked(
-    mut rows: Vec<churnrisk::output::RankedRow>,
-    view: &churnrisk::output::ListView,
+    mut rows: Vec<churnrisk::list::output::RankedRow>,
+    view: &churnrisk::list::output::ListView,
     out: &std::path::Path,
     with_crm: bool,
     as_of: &str,
 ) -> Result<()> {
-    use churnrisk::output::{assign_groups, write_list, Tier};
+    use churnrisk::list::output::{assign_groups, write_list, Tier};
     // Writing into a run's output folder waits for no one: it takes the run's lock.
     let folder = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
-    let _lock = churnrisk::lock::RunLock::acquire_if_used(folder)?;
-    assign_groups(&mut rows, &churnrisk::experiment::Split::default());
-    churnrisk::history::compare(&mut rows, None, as_of, Tier::Medium, &Default::default());
+    let _lock = churnrisk::run::lock::RunLock::acquire_if_used(folder)?;
+    assign_groups(&mut rows, &churnrisk::list::experiment::Split::default());
+    churnrisk::list::history::compare(&mut rows, None, as_of, Tier::Medium, &Default::default());
     let selected = view.select(&rows);
     write_list(out, &selected, with_crm, as_of)
         .with_context(|| format!("writing {}", out.display()))?;
     warn_formula_like_keys(&selected);
     if !logging::is_quiet() {
-        crate::cmd::say!("{}", churnrisk::report::ranked_summary(&rows, 10))?;
+        crate::cmd::say!("{}", churnrisk::list::summary::ranked_summary(&rows, 10))?;
     }
     info!("ranked list written to {}", out.display());
     Ok(())

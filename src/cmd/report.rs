@@ -6,12 +6,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use churnrisk::analysis::{build, read_past_list, render_html};
+use churnrisk::base::files::write_atomic;
+use churnrisk::base::time::{parse_timestamp, DAY_MS};
 use churnrisk::error::Error;
-use churnrisk::ingest::{parse_as_of, parse_timestamp, DAY_MS};
-use churnrisk::model::artifact::write_atomic;
 use churnrisk::model::ChurnModel;
-use churnrisk::uplift::{measure, Windows};
+use churnrisk::report::uplift::{measure, Windows};
+use churnrisk::report::{build, read_past_list, render_html};
 
 use super::{policy_from, settle_rejects, Inputs};
 use crate::cli::ReportArgs;
@@ -28,7 +28,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
     let inputs = Inputs::load(&args.input, &policy)?;
     settle_rejects(&inputs, &args.input, &policy)?;
     let as_of = match &args.as_of {
-        Some(t) => parse_as_of(t)?,
+        Some(t) => super::date_arg("--as-of", t)?,
         None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
     };
     let closed_loop = match &args.list {

@@ -11,29 +11,29 @@ use anyhow::{Context, Result};
 use chrono::{SecondsFormat, Utc};
 use tracing::{info, warn};
 
-use churnrisk::accounts::{roll_up, write_accounts};
-use churnrisk::config::{DriftConfig, RunConfig, ValidationConfig};
-use churnrisk::crm::{
+use churnrisk::base::time::{format_date, DAY_MS};
+use churnrisk::error::Error;
+use churnrisk::features::{self, Prepared};
+use churnrisk::labels::{Definition, LabelRule, Signal};
+use churnrisk::list::accounts::{roll_up, write_accounts};
+use churnrisk::list::crm::{
     write_hubspot, write_salesforce, SalesforceKey, HUBSPOT_MAX_ROWS, SALESFORCE_MAX_ROWS,
 };
-use churnrisk::error::Error;
-use churnrisk::experiment::{Group, Split};
-use churnrisk::features::{self, Prepared};
-use churnrisk::history;
-use churnrisk::ingest::{format_date, parse_as_of, DAY_MS};
-use churnrisk::labels::{Definition, LabelRule, Signal};
-use churnrisk::lock::RunLock;
-use churnrisk::manifest::ListSummary;
-use churnrisk::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierCounts};
-use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
-use churnrisk::model::policy::{check_population, retrain_reason};
-use churnrisk::model::{score_prepared, train_prepared, ChurnModel, Scored, TrainOptions};
-use churnrisk::output::{
+use churnrisk::list::experiment::{Group, Split};
+use churnrisk::list::history;
+use churnrisk::list::output::{
     assign_groups, crm_lookup, rank, write_csv, write_jsonl, write_parquet, ListView, RankedRow,
     Tier, TierRule,
 };
-use churnrisk::publish::Night;
-use churnrisk::report::{ranked_summary, training_summary};
+use churnrisk::list::summary::{ranked_summary, training_summary};
+use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
+use churnrisk::model::policy::{check_population, retrain_reason};
+use churnrisk::model::{score_prepared, train_prepared, ChurnModel, Scored, TrainOptions};
+use churnrisk::run::config::{DriftConfig, RunConfig, ValidationConfig};
+use churnrisk::run::lock::RunLock;
+use churnrisk::run::manifest::ListSummary;
+use churnrisk::run::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierCounts};
+use churnrisk::run::publish::Night;
 
 use super::{check_fraction, list_from, logging, Inputs};
 use crate::cli::{InputArgs, RunArgs, ValidationArgs};
@@ -76,7 +76,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     s.input.validation.rejects = Some(s.out.join("rejects.csv"));
     let _lock = RunLock::acquire(&s.out)?;
     let mut manifest = RunManifest::begin(started_at);
-    // Every output is staged, then published at once (`churnrisk::publish`).
+    // Every output is staged, then published at once (`churnrisk::run::publish`).
     let result = Night::begin(&s.out)
         .map_err(anyhow::Error::from)
         .and_then(|staged| {
@@ -88,7 +88,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                     // A model trained tonight replaces the one on disk only with its night
                     // published: a night that fails leaves yesterday's model too.
                     if let Some((path, bytes)) = trained {
-                        churnrisk::model::artifact::write_atomic(&path, &bytes)
+                        churnrisk::base::files::write_atomic(&path, &bytes)
                             .with_context(|| format!("writing model {}", path.display()))?;
                     }
                     Ok(summary)
@@ -175,7 +175,7 @@ fn night(
         .with_context(|| format!("rows set aside are in {}", rejects_path.display()))?;
     inputs.check_events(&s.input)?;
     let as_of = match &s.as_of {
-        Some(text) => parse_as_of(text)?,
+        Some(text) => super::date_arg("as-of date (--as-of, [run] as_of)", text)?,
         None if args.config.is_some() => Utc::now().timestamp_millis().div_euclid(DAY_MS) * DAY_MS,
         None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
     };
@@ -249,7 +249,7 @@ fn night(
     // model: it trains into a file of its own beside it.
     let backfill = existing
         .as_ref()
-        .and_then(|m| churnrisk::ingest::parse_timestamp(&m.training.as_of))
+        .and_then(|m| churnrisk::base::time::parse_timestamp(&m.training.as_of))
         .is_some_and(|trained| as_of < trained);
     let model_path = if backfill {
         backfill_path(&s.model, &format_date(as_of))
@@ -313,8 +313,8 @@ fn night(
     m.model = Some(ModelUsed {
         path: used.display().to_string(),
         sha256: match &trained {
-            Some((_, bytes)) => churnrisk::manifest::sha256_bytes(bytes),
-            None => churnrisk::manifest::sha256_file(used)?,
+            Some((_, bytes)) => churnrisk::base::files::sha256_bytes(bytes),
+            None => churnrisk::base::files::sha256_file(used)?,
         },
         trained_as_of: model.training.as_of.clone(),
         trained_rows: model.training.rows,

@@ -2,17 +2,17 @@
 
 use anyhow::{Context, Result};
 
+use churnrisk::base::time::format_date;
 use churnrisk::features::prepare_owned;
-use churnrisk::ingest::{format_date, parse_as_of};
+use churnrisk::list::output::rank;
+use churnrisk::list::shards::{write_part, PartHeader};
 use churnrisk::model::{score_prepared, ChurnModel};
-use churnrisk::output::rank;
-use churnrisk::shards::{write_part, PartHeader};
 
 use super::{policy_from, settle_rejects, Inputs};
 use crate::cli::ScoreArgs;
 
 pub fn run(args: ScoreArgs) -> Result<()> {
-    let as_of = parse_as_of(&args.as_of)?;
+    let as_of = super::date_arg("--as-of", &args.as_of)?;
     if args.input.shard.is_some() && !has_extension(&args.out, "jsonl") {
         return Err(churnrisk::error::Error::InvalidArgument {
             name: "--out".into(),
@@ -68,9 +68,9 @@ fn write_shard_part(
     inputs: &super::Inputs,
     shard: churnrisk::ingest::Shard,
     as_of: &str,
-    rows: &[churnrisk::output::RankedRow],
+    rows: &[churnrisk::list::output::RankedRow],
 ) -> Result<()> {
-    use churnrisk::manifest::sha256_file;
+    use churnrisk::base::files::sha256_file;
     let header = PartHeader {
         format: String::new(),
         shard_index: shard.index,

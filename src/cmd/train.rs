@@ -3,16 +3,15 @@
 
 use anyhow::{Context, Result};
 
-use churnrisk::ingest::parse_as_of;
-use churnrisk::model::train::week_start;
+use churnrisk::base::time::week_start;
+use churnrisk::list::summary::training_summary;
 use churnrisk::model::{train, TrainOptions};
-use churnrisk::report::training_summary;
 
 use super::{label_rule, policy_from, settle_rejects, Inputs};
 use crate::cli::TrainArgs;
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let as_of = parse_as_of(&args.as_of)?;
+    let as_of = super::date_arg("--as-of", &args.as_of)?;
     let policy = policy_from(&args.input.validation)?;
     let inputs = Inputs::load(&args.input, &policy)?;
     settle_rejects(&inputs, &args.input, &policy)?;
@@ -27,9 +26,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if !args.alphas.is_empty() {
         opts.alphas = args.alphas.clone();
     }
-    opts.cohorts.since = args.since.as_deref().map(parse_as_of).transpose()?;
+    opts.cohorts.since = args
+        .since
+        .as_deref()
+        .map(|t| super::date_arg("--since", t))
+        .transpose()?;
     for c in &args.cohorts {
-        let t = parse_as_of(c)?;
+        let t = super::date_arg("--cohort", c)?;
         if week_start(t) != t {
             return Err(churnrisk::error::Error::InvalidArgument {
                 name: "--cohort".into(),

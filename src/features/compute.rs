@@ -21,8 +21,9 @@ use super::catalog::{
 };
 use super::index::{EventIndex, ACTIVATION, CORE, FEEDBACK, FRICTION, PRESENCE, VALUE};
 use super::spec::FeatureSpec;
+use crate::base::time::DAY_MS;
 use crate::error::Result;
-use crate::ingest::{Events, DAY_MS};
+use crate::ingest::Events;
 
 /// Raw figures kept beside the features because reasons quote them.
 pub const AUX_COLUMNS: [&str; 2] = ["value_actions_recent", "value_actions_prior"];
@@ -916,7 +917,7 @@ pub fn compute(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::parse_timestamp;
+    use crate::base::time::parse_timestamp;
     use std::path::Path;
 
     fn events(rows: &[(&str, &str, &str)]) -> Events {

@@ -8,8 +8,9 @@ use polars::prelude::*;
 use super::catalog::{catalog, rate_long_name, rate_prior_name, rate_recent_name};
 use super::compute::{event_names, FeatureFrame, AUX_COLUMNS};
 use super::spec::FeatureSpec;
+use crate::base::time::DAY_MS;
 use crate::error::Result;
-use crate::ingest::{Events, DAY_MS};
+use crate::ingest::Events;
 
 /// Weeks in the activity slope.
 const SLOPE_WEEKS: i64 = 6;

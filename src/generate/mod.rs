@@ -50,6 +50,7 @@
 //! and 2% of staying users cancel anyway.
 pub mod purchases;
 
+use crate::base::files::{write_atomic, write_atomic_with};
 use crate::error::{Error, Result};
 use chrono::{Datelike, NaiveDate};
 use flate2::{write::GzEncoder, Compression};
@@ -672,45 +673,20 @@ fn company(account: u32) -> String {
 /// case-checksum suffix (the last 3 drawn characters are not used).
 fn contact_id(drawn: &[u8; 15]) -> String {
     let drawn = format!("003{}", String::from_utf8_lossy(drawn));
-    crate::crm::salesforce_id18(drawn.get(..15).unwrap_or_default()).unwrap_or(drawn)
+    crate::list::crm::salesforce_id18(drawn.get(..15).unwrap_or_default()).unwrap_or(drawn)
 }
 
 /// Writes each (file name, text) into `out_dir` (atomically) and adds its path to `files`.
 fn write_texts(out_dir: &Path, texts: &[(&str, &str)], files: &mut Vec<PathBuf>) -> Result<()> {
     for (name, body) in texts {
         let path = out_dir.join(name);
-        write_atomic(&path, |mut w| {
-            w.write_all(body.as_bytes()).map(|()| (w, ()))
-        })?;
+        write_atomic(&path, body.as_bytes())?;
         files.push(path);
     }
     Ok(())
 }
 
 type Buffered = BufWriter<File>;
-
-/// Writes `path` through a temporary file in the same directory, renamed into place once complete;
-/// on failure the temporary file is removed and `path` keeps whatever it held before.
-fn write_atomic<T>(
-    path: &Path,
-    write: impl FnOnce(Buffered) -> std::io::Result<(Buffered, T)>,
-) -> Result<T> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let written = File::create(&tmp).and_then(|file| {
-        let (w, value) = write(BufWriter::with_capacity(1 << 20, file))?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(value)
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.map_err(|e| Error::io(path, e))
-}
 
 /// Simulates every day in order and hands each day's events, sorted by time, to `sink`;
 /// returns the number of events.
@@ -777,8 +753,8 @@ const PARQUET_GROUP_ROWS: usize = 1 << 20;
 fn simulate_parquet(
     cfg: &GenerateConfig,
     users: &mut [(ChaCha8Rng, User)],
-    mut w: Buffered,
-) -> std::io::Result<(Buffered, u64)> {
+    w: &mut Buffered,
+) -> std::io::Result<u64> {
     use polars::prelude::*;
     let other = |e: PolarsError| std::io::Error::other(e.to_string());
     let schema = Schema::from_iter([
@@ -791,7 +767,7 @@ fn simulate_parquet(
         Field::new("value".into(), DataType::Float64),
         Field::new("session_id".into(), DataType::String),
     ]);
-    let mut writer = ParquetWriter::new(&mut w)
+    let mut writer = ParquetWriter::new(w)
         .with_compression(ParquetCompression::Snappy)
         .batched(&schema)
         .map_err(other)?;
@@ -848,8 +824,7 @@ fn simulate_parquet(
     })?;
     flush(&mut group, &mut writer)?;
     writer.finish().map_err(other)?;
-    drop(writer);
-    Ok((w, rows))
+    Ok(rows)
 }
 
 /// Simulates the product for `cfg` and writes the files into `out_dir` (created if missing).
@@ -903,12 +878,13 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         .collect();
 
     let events_path = out_dir.join(cfg.format.file_name());
-    let events = write_atomic(&events_path, |w| match cfg.format {
-        EventFormat::Csv => simulate(cfg, &mut users, w),
+    let events = write_atomic_with(&events_path, |w| match cfg.format {
+        EventFormat::Csv => simulate(cfg, &mut users, w).map(|(_, rows)| rows),
         EventFormat::CsvGz => {
             // Level 3: the default-config file stays near 3 MB and gzip keeps pace with the simulation.
             let (gz, rows) = simulate(cfg, &mut users, GzEncoder::new(w, Compression::new(3)))?;
-            Ok((gz.finish()?, rows))
+            gz.finish()?;
+            Ok(rows)
         }
         EventFormat::Parquet => simulate_parquet(cfg, &mut users, w),
     })?;
@@ -1027,7 +1003,7 @@ pub fn apply_contacts(effect: &ContactEffect, events_path: &Path) -> Result<Cont
             continue;
         };
         if treated.contains(user) && VALUE_EVENTS.contains(&event) {
-            if let Some(t) = crate::ingest::parse_timestamp(ts) {
+            if let Some(t) = crate::base::time::parse_timestamp(ts) {
                 if t > effect.as_of && t <= end {
                     back.insert(user.to_string());
                 }
@@ -1051,9 +1027,7 @@ pub fn apply_contacts(effect: &ContactEffect, events_path: &Path) -> Result<Cont
             continue;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(effect.seed ^ 0xC0_47AC7);
-        rng.set_stream(user.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        }));
+        rng.set_stream(crate::base::hash::fnv1a(user.as_bytes()));
         if rng.random::<f64>() >= effect.uplift {
             continue;
         }
@@ -1095,7 +1069,7 @@ pub fn apply_contacts(effect: &ContactEffect, events_path: &Path) -> Result<Cont
     } else {
         out.into_bytes()
     };
-    crate::model::artifact::write_atomic(events_path, &bytes)?;
+    write_atomic(events_path, &bytes)?;
     Ok(summary)
 }
 
@@ -1104,7 +1078,8 @@ pub fn apply_contacts(effect: &ContactEffect, events_path: &Path) -> Result<Cont
 /// loaded as the nightly job loads it.
 #[cfg(test)]
 pub fn loaded_sample(users: usize) -> (tempfile::TempDir, crate::ingest::Events) {
-    use crate::ingest::{load_events, parse_timestamp, ReadPolicy, Rejects};
+    use crate::base::time::parse_timestamp;
+    use crate::ingest::{load_events, ReadPolicy, Rejects};
     let dir = tempfile::tempdir().unwrap();
     let cfg = GenerateConfig {
         users,
@@ -1215,7 +1190,7 @@ mod tests {
             assert!(
                 u[3].len() == 18
                     && u[3].starts_with("003")
-                    && crate::crm::salesforce_id18(&u[3]).as_deref() == Some(u[3].as_str())
+                    && crate::list::crm::salesforce_id18(&u[3]).as_deref() == Some(u[3].as_str())
             );
             assert!(["free", "starter", "pro", "enterprise"].contains(&u[5].as_str()));
             let (sub, end) = (&subs[i], &subs[i][2]);

@@ -35,9 +35,10 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal};
 
 use super::{
-    chance, company, contact_id, time_of_day, write_atomic, write_texts, EventFormat,
-    GenerateConfig, GenerateSummary, DAY,
+    chance, company, contact_id, time_of_day, write_texts, EventFormat, GenerateConfig,
+    GenerateSummary, DAY,
 };
+use crate::base::files::write_atomic_with;
 use crate::error::{Error, Result};
 
 /// The feature definitions written beside the log.
@@ -211,16 +212,13 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         }
         Ok(())
     };
-    write_atomic(&events_path, |mut w| match cfg.format {
+    write_atomic_with(&events_path, |w| match cfg.format {
         EventFormat::CsvGz => {
             let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::new(3));
             write_events(&mut gz)?;
-            Ok((gz.finish()?, ()))
+            gz.finish().map(drop)
         }
-        _ => {
-            write_events(&mut w)?;
-            Ok((w, ()))
-        }
+        _ => write_events(w),
     })?;
 
     let mut users_csv = String::from("user_id,signup_at,email,crm_id,account,plan\n");

@@ -9,6 +9,7 @@ use super::files::Origin;
 use super::lines::Lines;
 use super::rejects::{RejectClass, Rejects};
 use super::{Groups, LINE};
+use crate::base::hash::fnv1a;
 use crate::error::Result;
 
 /// Moves every row whose `keys` columns repeat an earlier row's to `rejects` (rows are
@@ -157,13 +158,6 @@ pub(super) fn drop_repeats(
     }
     let mask: BooleanChunked = keep.into_iter().collect();
     Ok(df.filter(&mask)?)
-}
-
-/// FNV-1a: a fast, well-spread hash for short keys (equality is always checked after).
-pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// `df` without the rows where `keep` is false. A few dropped rows (the usual case: some

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use chrono::DateTime;
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
@@ -44,10 +43,7 @@ pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
 pub use shard::Shard;
 use timestamp::parse_timestamp_column;
-pub use timestamp::{parse_timestamp, parse_timestamp_in};
-
-/// Milliseconds in a day: all windows are whole days.
-pub const DAY_MS: i64 = 86_400_000;
+pub use timestamp::parse_timestamp_in;
 
 /// The largest `value` magnitude read as an amount (larger ones are rejects).
 pub const MAX_VALUE: f64 = 1e12;
@@ -631,24 +627,6 @@ fn select_rows(
     Ok(df)
 }
 
-/// Parses an as-of date given on the command line: `YYYY-MM-DD` (midnight UTC) or a full
-/// ISO-8601 date-time. Returns epoch milliseconds.
-pub fn parse_as_of(text: &str) -> Result<i64> {
-    parse_timestamp(text)
-        .filter(|_| !text.trim().bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| Error::InvalidArgument {
-            name: "--as-of".into(),
-            message: format!("{text:?} is not a date (expected YYYY-MM-DD or ISO-8601 date-time)"),
-        })
-}
-
-/// Formats epoch milliseconds as an ISO date (`YYYY-MM-DD`, UTC).
-pub fn format_date(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| ms.to_string())
-}
-
 /// A text column under its own name, whatever its stored type (ids may be integers).
 fn text(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
     match schema.get(column) {
@@ -831,25 +809,6 @@ mod tests {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
         p
-    }
-
-    #[test]
-    fn parses_every_timestamp_form() {
-        let base = 1_767_225_600_000; // 2026-01-01T00:00:00Z
-        assert_eq!(parse_timestamp("2026-01-01T00:00:00Z"), Some(base));
-        assert_eq!(parse_timestamp("2026-01-01T00:00:00"), Some(base));
-        assert_eq!(parse_timestamp("2026-01-01 00:00:00.000"), Some(base));
-        assert_eq!(parse_timestamp("2026-01-01T01:00:00+01:00"), Some(base));
-        assert_eq!(parse_timestamp("2026-01-01T01:00:00+0100"), Some(base));
-        assert_eq!(parse_timestamp("2026-01-01"), Some(base));
-        assert_eq!(parse_timestamp("1767225600"), Some(base));
-        assert_eq!(parse_timestamp("1767225600000"), Some(base));
-        assert_eq!(
-            parse_timestamp("2026-01-01T00:00:00.250Z"),
-            Some(base + 250)
-        );
-        assert_eq!(parse_timestamp("yesterday"), None);
-        assert_eq!(parse_timestamp(""), None);
     }
 
     #[test]

@@ -432,18 +432,18 @@ impl Rejects {
         rows.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
         for r in rows {
             w.write_record([
-                crate::output::neutralize(&r.file).as_str(),
+                crate::base::csv_cells::neutralize(&r.file).as_str(),
                 &r.line.to_string(),
                 r.class.name(),
-                &crate::output::neutralize(&r.detail),
-                &crate::output::neutralize(&r.raw),
+                &crate::base::csv_cells::neutralize(&r.detail),
+                &crate::base::csv_cells::neutralize(&r.raw),
             ])
             .map_err(io)?;
         }
         let bytes = w
             .into_inner()
             .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
-        crate::model::artifact::write_atomic(path, &bytes)
+        crate::base::files::write_atomic(path, &bytes)
     }
 }
 

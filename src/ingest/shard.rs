@@ -21,15 +21,7 @@ pub struct Shard {
 impl Shard {
     /// The shard (1-based) of `count` that `user_id` belongs to.
     pub fn of(user_id: &str, count: u32) -> u32 {
-        // FNV-1a, then the splitmix64 finalizer so that the low bits are well mixed.
-        let mut h = user_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        h ^= h >> 30;
-        h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        h ^= h >> 27;
-        h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-        h ^= h >> 31;
+        let h = crate::base::hash::stable_hash(user_id.as_bytes());
         (h % u64::from(count.max(1))) as u32 + 1
     }
 

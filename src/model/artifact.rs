@@ -2,7 +2,6 @@
 //! Saving is atomic (temp file + rename); loading checks the format version, and
 //! [`ChurnModel::check_spec`] refuses features that do not match.
 
-use std::io::Write;
 use std::path::Path;
 
 use ndarray::{Array2, ArrayView1};
@@ -10,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::drift::DriftReference;
 use super::evaluate::Metrics;
+use crate::base::files::write_atomic;
 use crate::error::{Error, Result};
 use crate::features::spec::{FeatureFile, Windows};
 use crate::features::{FeatureDef, FeatureSpec, Transform};
@@ -330,109 +330,6 @@ pub fn sigmoid(x: f64) -> f64 {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it into place,
-/// so a reader sees either the old file or the new one, never half of one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    remove_stale_temps(dir, Some(&name));
-    let tmp = dir.join(temp_name(&name, std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        pause_for_fault_tests(&name);
-        std::fs::rename(&tmp, path)?;
-        // The rename itself must reach the disk, or a power cut can bring back the old name.
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::write(path, e)
-    })
-}
-
-/// The temporary name of `name` for process `pid`: `.name.pid.churnrisk.tmp` (a name no
-/// one else writes, so clean-up can tell churnrisk's own), the name cut to 200 bytes so
-/// that the whole stays within the 255 bytes a file name may have.
-pub fn temp_name(name: &str, pid: u32) -> String {
-    let mut end = name.len().min(200);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!(".{}.{pid}{TEMP_SUFFIX}", &name[..end])
-}
-
-/// What ends every temporary name churnrisk makes.
-const TEMP_SUFFIX: &str = ".churnrisk.tmp";
-
-/// Removes temporary files (`.name.pid.churnrisk.tmp`, of `name` only when given) that a
-/// process which no longer runs left in `dir`: a killed run's, never another's or a user's.
-pub fn remove_stale_temps(dir: &Path, name: Option<&str>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = file
-            .strip_prefix('.')
-            .and_then(|f| f.strip_suffix(TEMP_SUFFIX))
-        else {
-            continue;
-        };
-        let Some((stem, pid)) = rest.rsplit_once('.') else {
-            continue;
-        };
-        let Ok(pid) = pid.parse::<u32>() else {
-            continue;
-        };
-        let ours = name.is_none_or(|n| temp_name(n, pid) == file) && stem.len() <= 200;
-        if ours && pid != std::process::id() && !process_runs(pid) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Whether process `pid` exists.
-fn process_runs(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // Signal 0 checks without sending; EPERM means it exists under another user.
-    // SAFETY: kill with signal 0 has no effect on the process.
-    let r = unsafe { libc::kill(pid, 0) };
-    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-/// Fault injection for the kill tests: with `CHURNRISK_FAULT_PAUSE=<file name>:<ms>`, the
-/// atomic write of that file waits `ms` between syncing its temporary file and renaming
-/// it, so a test can kill the process at exactly that moment. Compiled only into builds
-/// with debug assertions (the test builds): a release binary has no such hook.
-#[cfg(not(debug_assertions))]
-pub(crate) fn pause_for_fault_tests(_name: &str) {}
-
-/// See the release build's version above.
-#[cfg(debug_assertions)]
-pub(crate) fn pause_for_fault_tests(name: &str) {
-    let Ok(spec) = std::env::var("CHURNRISK_FAULT_PAUSE") else {
-        return;
-    };
-    if let Some((file, ms)) = spec.rsplit_once(':') {
-        if file == name {
-            if let Ok(ms) = ms.parse::<u64>() {
-                std::thread::sleep(std::time::Duration::from_millis(ms));
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,38 +445,5 @@ mod tests {
             }
         }
         assert!(loaded > 10 && refused > 100, "{loaded} {refused}");
-    }
-
-    #[test]
-    fn temporary_names_stay_short_and_only_dead_runs_leftovers_go() {
-        let long = "é".repeat(125); // 250 bytes
-        let t = temp_name(&long, 4_999_997);
-        assert!(t.len() <= 255, "{}", t.len());
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(&long);
-        write_atomic(&p, b"ok").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"ok");
-        // A dead run's temporary file goes; a live one's and a user's stay, even one
-        // that looks like ours but for the suffix.
-        let dead = dir.path().join(temp_name("at_risk.csv", 4_999_998));
-        let live = dir.path().join(temp_name("at_risk.csv", 1));
-        let users = dir.path().join(".notes.tmp");
-        let backup = dir.path().join(".at_risk.csv.2024.tmp");
-        for f in [&dead, &live, &users, &backup] {
-            std::fs::write(f, "x").unwrap();
-        }
-        write_atomic(&dir.path().join("at_risk.csv"), b"list").unwrap();
-        assert!(!dead.exists());
-        assert!(live.exists() && users.exists() && backup.exists());
-    }
-
-    #[test]
-    fn atomic_write_replaces_whole_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("out.csv");
-        write_atomic(&p, b"old").unwrap();
-        write_atomic(&p, b"new").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"new");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -3,9 +3,9 @@
 //! explicit request.
 
 use super::artifact::ChurnModel;
+use crate::base::time::{parse_timestamp, DAY_MS};
 use crate::error::{Error, Result};
 use crate::features::FeatureSpec;
-use crate::ingest::{parse_timestamp, DAY_MS};
 use crate::labels::{Definition, LabelRule, Signal};
 
 /// Why a run retrains, or `None` to keep the model. The text goes into the manifest.

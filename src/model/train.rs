@@ -34,9 +34,10 @@ use super::artifact::{
 use super::drift::{DriftReference, Histogram};
 use super::evaluate::{evaluate, Metrics};
 use super::matrix::to_matrix;
+use crate::base::time::week_start;
+use crate::base::time::{format_date, DAY_MS};
 use crate::error::{Error, Result};
 use crate::features::{self, FeatureSpec, Prepared};
-use crate::ingest::{format_date, DAY_MS};
 use crate::labels::{self, LabelRule, Sources};
 use polars::prelude::{BooleanChunked, DataFrame};
 
@@ -113,13 +114,6 @@ impl CohortFilter {
             .collect();
         Ok(pop.filter(&keep)?)
     }
-}
-
-/// The Monday 00:00 UTC starting the week of `t`.
-pub fn week_start(t: i64) -> i64 {
-    // 1970-01-01 was a Thursday: day 4 is the first Monday.
-    let day = t.div_euclid(DAY_MS);
-    (day - (day - 4).rem_euclid(7)) * DAY_MS
 }
 
 impl TrainOptions {

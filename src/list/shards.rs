@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::files::write_atomic;
 use crate::error::{Error, Result};
-use crate::experiment::Group;
 use crate::ingest::Shard;
-use crate::model::artifact::write_atomic;
-use crate::output::{RankedRow, Status, Tier};
-use crate::plays::Play;
+use crate::list::experiment::Group;
+use crate::list::output::{RankedRow, Status, Tier};
+use crate::list::plays::Play;
 
 /// The first line's `format` value.
 pub const PART_FORMAT: &str = "churnrisk-part/1";

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::base::files::{pause_for_fault_tests, write_atomic};
 use crate::error::{Error, Result};
-use crate::model::artifact::{pause_for_fault_tests, write_atomic};
 
 /// The staging folder's name inside the output folder.
 pub const STAGING: &str = ".night";

@@ -33,10 +33,11 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::base::time::week_start;
+use crate::base::time::{format_date, DAY_MS};
 use crate::error::Result;
 use crate::features::FeatureSpec;
-use crate::ingest::{format_date, Events, Users, DAY_MS};
-use crate::model::train::week_start;
+use crate::ingest::{Events, Users};
 
 /// One user's history: signup and events in time order (event names as indices).
 struct UserLog {

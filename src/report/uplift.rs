@@ -26,8 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::base::time::DAY_MS;
 use crate::error::Result;
-use crate::ingest::{Events, DAY_MS};
+use crate::ingest::Events;
 
 /// Fewer users than this in an arm: no uplift is stated, "too few users to tell".
 pub const MIN_ARM_USERS: usize = 10;
@@ -245,7 +246,7 @@ pub fn measure(
     };
     let all: Vec<&Listed> = listed.iter().collect();
     Ok(Measurement {
-        list_as_of: crate::ingest::format_date(as_of),
+        list_as_of: crate::base::time::format_date(as_of),
         window_days: w.window_days,
         retention_days: w.retention_days,
         window_complete: log_end >= end,

@@ -3,17 +3,16 @@
 //! the next run. Written atomically like every output.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::crm::CrmExport;
+use crate::base::files::sha256_file;
+use crate::base::files::write_atomic;
 use crate::error::{Error, Result};
 use crate::ingest::rejects::RejectSummary;
 use crate::ingest::IdentitySummary;
-use crate::model::artifact::write_atomic;
+use crate::list::crm::CrmExport;
 use crate::model::drift::Drift;
 
 /// One file read or written.
@@ -167,41 +166,5 @@ impl RunManifest {
             .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
         text.push('\n');
         write_atomic(path, text.as_bytes())
-    }
-}
-
-/// SHA-256 of a file's bytes, streamed.
-/// The SHA-256 of `bytes`, in hex.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
-
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hashes_match_the_known_digest() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.txt");
-        std::fs::write(&p, "abc").unwrap();
-        assert_eq!(
-            sha256_file(&p).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 }

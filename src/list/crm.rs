@@ -18,13 +18,14 @@
 //!   records (the Data Import Wizard's limit; raise it for Data Loader).
 //!
 //! UTF-8, RFC 4180, CRLF; key cells as they are, text cells neutralized against formula
-//! injection (see [`crate::output::neutralize`]).
+//! injection (see [`crate::base::csv_cells::neutralize`]).
 
 use std::path::{Path, PathBuf};
 
+use crate::base::csv_cells::{neutralize, write_table};
 use crate::error::{Error, Result};
-use crate::experiment::Group;
-use crate::output::{neutralize, write_table, RankedRow, Status, REASON_COLUMNS};
+use crate::list::experiment::Group;
+use crate::list::output::{RankedRow, Status, REASON_COLUMNS};
 
 /// HubSpot's rows-per-file limit.
 pub const HUBSPOT_MAX_ROWS: usize = 1_048_576;
@@ -109,7 +110,7 @@ pub fn write_hubspot(
         .iter()
         .map(|r| {
             let mut rec = vec![
-                // Keys as they are (see `output::neutralize`).
+                // Keys as they are (see `base::csv_cells::neutralize`).
                 r.crm[0].trim().to_string(),
                 record_id(r).unwrap_or_default(),
                 r.user_id.clone(),
@@ -172,7 +173,7 @@ pub fn write_salesforce(
     let records: Vec<Vec<String>> = keyed
         .iter()
         .map(|(r, key)| {
-            // The key as it is (see `output::neutralize`).
+            // The key as it is (see `base::csv_cells::neutralize`).
             let mut rec = vec![key.clone()];
             rec.extend(properties(r, as_of));
             rec
@@ -285,8 +286,8 @@ fn write_split(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Tier;
-    use crate::plays::Play;
+    use crate::list::output::Tier;
+    use crate::list::plays::Play;
 
     fn row(rank: usize, email: &str, crm_id: &str, status: Status) -> RankedRow {
         RankedRow {
@@ -302,7 +303,7 @@ mod tests {
             status,
             first_flagged: Some("2026-07-01".into()),
             days_on_list: Some(5),
-            group: crate::experiment::Group::Treatment,
+            group: crate::list::experiment::Group::Treatment,
         }
     }
 

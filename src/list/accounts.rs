@@ -15,8 +15,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::base::csv_cells::{neutralize, write_table};
 use crate::error::Result;
-use crate::output::{neutralize, write_table, RankedRow, Tier, TierRule};
+use crate::list::output::{RankedRow, Tier, TierRule};
 
 /// One account.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,7 +127,7 @@ pub fn write_accounts(path: &Path, accounts: &[AccountRow], as_of: &str) -> Resu
             a.medium.to_string(),
             a.low.to_string(),
             format!("{:.4}", a.max_probability),
-            // Keys as they are (see `output::neutralize`).
+            // Keys as they are (see `base::csv_cells::neutralize`).
             a.most_at_risk_user.clone(),
             a.most_at_risk_email.clone(),
             a.dominant_play.clone(),
@@ -138,8 +139,8 @@ pub fn write_accounts(path: &Path, accounts: &[AccountRow], as_of: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Status;
-    use crate::plays::Play;
+    use crate::list::output::Status;
+    use crate::list::plays::Play;
 
     fn row(rank: usize, account: &str, p: f64, tier: Tier, play: Play) -> RankedRow {
         RankedRow {
@@ -160,7 +161,7 @@ mod tests {
             status: Status::NotAtRisk,
             first_flagged: None,
             days_on_list: None,
-            group: crate::experiment::Group::Treatment,
+            group: crate::list::experiment::Group::Treatment,
         }
     }
 

@@ -10,25 +10,29 @@
 //! heatmap; and, given a
 //! past list, whether its plays worked (treatment against control).
 
+pub mod engagement;
+pub mod svg;
+pub mod uplift;
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::engagement::{engagement, Engagement};
+use crate::base::time::{format_date, DAY_MS};
 use crate::error::{Error, Result};
 use crate::features::{self, FeatureSpec, RawRow};
-use crate::ingest::{format_date, DAY_MS};
 use crate::labels::{self, Sources};
+use crate::list::output::{rank, TierRule};
 use crate::model::curves::{curves, Curves};
 use crate::model::drift::{Drift, Thresholds};
 use crate::model::evaluate::{evaluate, CalibrationBin};
 use crate::model::matrix::to_matrix;
 use crate::model::score::FrameRow;
 use crate::model::{score, ChurnModel, Metrics};
-use crate::output::{rank, TierRule};
-use crate::svg::{bar_chart, esc, hbar_chart, heatmap, line_chart, Axes, Corner, Series};
-use crate::uplift::Measurement;
+use crate::report::engagement::{engagement, Engagement};
+use crate::report::svg::{bar_chart, esc, hbar_chart, heatmap, line_chart, Axes, Corner, Series};
+use crate::report::uplift::Measurement;
 
 /// One coefficient with its meaning.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -101,7 +105,10 @@ pub fn build(
             path: "model".into(),
             message: "no validation date in the model's panel".into(),
         })?;
-    let t0 = crate::ingest::parse_as_of(&t0_text)?;
+    let t0 = crate::base::time::parse_date(&t0_text).ok_or_else(|| Error::BadModel {
+        path: "model".into(),
+        message: format!("the validation date {t0_text:?} is not a date"),
+    })?;
     // Curves from the out-of-sample predictions the model file keeps; an older file
     // without them gets the final model's (in-sample) predictions, rebuilt here.
     let (p, y, baseline_score, in_sample) = match &model.validation_predictions {
@@ -163,13 +170,13 @@ pub fn build(
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for r in &rows {
         *by_tier.entry(r.tier.label().to_string()).or_insert(0) += 1;
-        if r.tier.at_least(crate::output::Tier::Medium) {
+        if r.tier.at_least(crate::list::output::Tier::Medium) {
             *by_play.entry(r.play.label().to_string()).or_insert(0) += 1;
         }
     }
     let listed: std::collections::HashSet<&str> = rows
         .iter()
-        .filter(|r| r.tier.at_least(crate::output::Tier::Medium))
+        .filter(|r| r.tier.at_least(crate::list::output::Tier::Medium))
         .map(|r| r.user_id.as_str())
         .collect();
     for u in &scored.users {
@@ -619,7 +626,7 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
                 if c.window_complete { "" } else { " (window not complete yet)" },
                 c.retention_days
             );
-            let line = |h: &mut String, name: &str, x: &crate::uplift::Comparison| {
+            let line = |h: &mut String, name: &str, x: &crate::report::uplift::Comparison| {
                 let _ = write!(
                     h,
                     "<tr><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -630,7 +637,7 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
                     pct(x.control.rate),
                     match (x.uplift, x.too_few) {
                         (Some(u), _) => format!("{:+.1} pts", u * 100.0),
-                        (None, true) => format!("too few users to tell (under {} in an arm)", crate::uplift::MIN_ARM_USERS),
+                        (None, true) => format!("too few users to tell (under {} in an arm)", crate::report::uplift::MIN_ARM_USERS),
                         (None, false) => "–".into(),
                     },
                     x.ci95
@@ -651,7 +658,7 @@ table{{border-collapse:collapse;margin:8px 0}} td,th{{border:1px solid #ddd;padd
 }
 
 /// Reads a past list's users on the list with their play and arm (`group` column).
-pub fn read_past_list(path: &std::path::Path) -> Result<(i64, Vec<crate::uplift::Listed>)> {
+pub fn read_past_list(path: &std::path::Path) -> Result<(i64, Vec<crate::report::uplift::Listed>)> {
     let bad = |m: String| Error::Config {
         path: path.into(),
         message: m,
@@ -680,11 +687,11 @@ pub fn read_past_list(path: &std::path::Path) -> Result<(i64, Vec<crate::uplift:
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| bad(e.to_string()))?;
-        date = date.or_else(|| crate::ingest::parse_as_of(&rec[as_of]).ok());
+        date = date.or_else(|| crate::base::time::parse_date(&rec[as_of]));
         if !matches!(&rec[status], "new" | "still_at_risk") {
             continue;
         }
-        out.push(crate::uplift::Listed {
+        out.push(crate::report::uplift::Listed {
             user_id: rec[id].trim_start_matches('\'').to_string(),
             play: rec[play].to_string(),
             control: &rec[group] == "control",

@@ -61,7 +61,7 @@ impl RunLock {
         file.rewind().map_err(io)?;
         writeln!(file, "{}", std::process::id()).map_err(io)?;
         file.sync_all().map_err(io)?;
-        crate::model::artifact::remove_stale_temps(dir, None);
+        crate::base::files::remove_stale_temps(dir, None);
         Ok(RunLock { _file: file, path })
     }
 }

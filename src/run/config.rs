@@ -57,8 +57,8 @@ pub struct ExperimentConfig {
 impl Default for ExperimentConfig {
     fn default() -> Self {
         ExperimentConfig {
-            control_share: crate::experiment::DEFAULT_CONTROL_SHARE,
-            salt: crate::experiment::DEFAULT_SALT.into(),
+            control_share: crate::list::experiment::DEFAULT_CONTROL_SHARE,
+            salt: crate::list::experiment::DEFAULT_SALT.into(),
         }
     }
 }
@@ -296,7 +296,7 @@ pub struct OutputConfig {
     /// What the Salesforce file is keyed on: `id` (default; the Contact record id from
     /// `crm_id`, users without one left out and counted) or `external_id` (every user,
     /// `user_id` in the `salesforce_external_id` field). Never switched by the data.
-    pub salesforce_key: crate::crm::SalesforceKey,
+    pub salesforce_key: crate::list::crm::SalesforceKey,
     /// The Salesforce external-id field for `salesforce_key = "external_id"` (default
     /// `Churnrisk_User_Id__c`).
     pub salesforce_external_id: String,
@@ -315,9 +315,9 @@ impl Default for OutputConfig {
             top: None,
             plans: Vec::new(),
             accounts: Vec::new(),
-            hubspot_max_rows: crate::crm::HUBSPOT_MAX_ROWS,
-            salesforce_max_rows: crate::crm::SALESFORCE_MAX_ROWS,
-            salesforce_key: crate::crm::SalesforceKey::default(),
+            hubspot_max_rows: crate::list::crm::HUBSPOT_MAX_ROWS,
+            salesforce_max_rows: crate::list::crm::SALESFORCE_MAX_ROWS,
+            salesforce_key: crate::list::crm::SalesforceKey::default(),
             salesforce_external_id: "Churnrisk_User_Id__c".into(),
         }
     }
@@ -376,11 +376,11 @@ impl RunConfig {
             ));
         }
         let o = &cfg.output;
-        if let Err(e) = crate::output::TierRule::from_mode(&o.tiers, o.high, o.medium) {
+        if let Err(e) = crate::list::output::TierRule::from_mode(&o.tiers, o.high, o.medium) {
             return Err(bad(format!("[output] {e}")));
         }
         for tier in std::iter::once(&o.list_min_tier).chain(o.min_tier.as_ref()) {
-            if let Err(e) = crate::output::Tier::parse(tier) {
+            if let Err(e) = crate::list::output::Tier::parse(tier) {
                 return Err(bad(format!("[output] {e}")));
             }
         }

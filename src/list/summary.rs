@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
+use crate::list::output::{RankedRow, Tier};
 use crate::model::ChurnModel;
-use crate::output::{RankedRow, Tier};
 
 /// The evaluation printed by `train`.
 pub fn training_summary(model: &ChurnModel) -> String {

@@ -10,14 +10,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::base::csv_cells::{formula_like, neutralized};
+use crate::base::files::write_atomic;
 use crate::error::{Error, Result};
-use crate::experiment::{Group, Split};
 use crate::features::FeatureSpec;
 use crate::ingest::{Users, CRM_COLUMNS};
-use crate::model::artifact::write_atomic;
+use crate::list::experiment::{Group, Split};
+use crate::list::plays::{recommend, Play};
 use crate::model::score::FrameRow;
 use crate::model::Scored;
-use crate::plays::{recommend, Play};
 use polars::prelude::{Column, DataFrame, DataType, ParquetWriter, StringChunked};
 use rayon::prelude::*;
 
@@ -607,59 +608,6 @@ pub fn write_parquet(path: &Path, rows: &[&RankedRow], as_of: &str) -> Result<()
     write_atomic(path, &bytes)
 }
 
-/// Writes a CSV table (RFC 4180, CRLF) atomically. Cells are written as given: callers
-/// neutralize their text cells.
-pub fn write_table<R, C>(
-    path: &Path,
-    header: &[impl AsRef<[u8]>],
-    rows: impl IntoIterator<Item = R>,
-) -> Result<()>
-where
-    R: IntoIterator<Item = C>,
-    C: AsRef<[u8]>,
-{
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let io = |e: csv::Error| Error::write(path, std::io::Error::other(e));
-    w.write_record(header).map_err(io)?;
-    for row in rows {
-        w.write_record(row).map_err(io)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::write(path, std::io::Error::other(e.to_string())))?;
-    write_atomic(path, &bytes)
-}
-
-/// Neutralizes a text cell against spreadsheet formula injection (OWASP): a cell starting
-/// with `=`, `+`, `-`, `@`, tab, CR or LF gets a leading `'`.
-///
-/// Only free text is neutralized (reasons, play rules, accounts, plans, reject details).
-/// Key cells — the ones an importer matches on: `user_id`, `email`, `crm_id`, the CRM
-/// files' id columns — are written as they are, or an upsert on `+44` would look for `'+44` and miss;
-/// [`formula_like_keys`] counts those that a spreadsheet would read as a formula so the
-/// night can say so.
-pub fn neutralize(s: &str) -> String {
-    neutralized(s).into_owned()
-}
-
-/// [`neutralize`]d, borrowing the cell when it needs no change.
-pub fn neutralized(s: &str) -> std::borrow::Cow<'_, str> {
-    match formula_like(s) {
-        true => format!("'{s}").into(),
-        false => s.into(),
-    }
-}
-
-/// Whether a spreadsheet would read the cell as a formula (its first character).
-pub fn formula_like(s: &str) -> bool {
-    matches!(
-        s.chars().next(),
-        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n')
-    )
-}
-
 /// Which of the users table's CRM columns ([`crate::ingest::CRM_COLUMNS`]) are keys:
 /// `email` and `crm_id` are matched on by importers; `account` (a name) and `plan` are
 /// text.
@@ -746,15 +694,6 @@ pub fn crm_lookup(users: Option<&Users>) -> Result<HashMap<String, [String; 4]>>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn neutralizes_formula_starts_only() {
-        for bad in ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "\nx"] {
-            assert!(neutralize(bad).starts_with('\''), "{bad:?}");
-        }
-        assert_eq!(neutralize("user 1"), "user 1");
-        assert_eq!(neutralize(""), "");
-    }
 
     fn sample_row(rank: usize, reasons: &[&str]) -> RankedRow {
         RankedRow {

@@ -12,9 +12,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use crate::base::csv_cells::{neutralize, write_table};
+use crate::base::files::write_atomic;
 use crate::error::{Error, Result};
-use crate::model::artifact::write_atomic;
-use crate::output::{neutralize, write_table, RankedRow, Status, Tier, CRM_IS_KEY};
+use crate::list::output::{RankedRow, Status, Tier, CRM_IS_KEY};
 
 /// The state file of the latest run, in the output folder.
 pub const STATE_FILE: &str = "list_state.csv";
@@ -274,7 +275,7 @@ pub fn write_changes(path: &Path, comparison: &Comparison, as_of: &str) -> Resul
     let label = |t: Option<Tier>| t.map(|t| t.label().to_string()).unwrap_or_default();
     let number = |p: Option<f64>| p.map(|p| format!("{p:.4}")).unwrap_or_default();
     let rows = sorted.into_iter().map(|c| {
-        // Keys as they are, text neutralized (see `output::neutralize`).
+        // Keys as they are, text neutralized (see `base::csv_cells::neutralize`).
         let mut rec = vec![c.change.to_string(), c.user_id.clone()];
         rec.extend(c.crm.iter().zip(CRM_IS_KEY).map(|(v, key)| match key {
             true => v.clone(),
@@ -299,8 +300,8 @@ pub fn write_changes(path: &Path, comparison: &Comparison, as_of: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::output::Status;
-    use crate::plays::Play;
+    use crate::list::output::Status;
+    use crate::list::plays::Play;
 
     fn row(id: &str, p: f64, tier: Tier) -> RankedRow {
         RankedRow {
@@ -316,7 +317,7 @@ mod tests {
             status: Status::NotAtRisk,
             first_flagged: None,
             days_on_list: None,
-            group: crate::experiment::Group::Treatment,
+            group: crate::list::experiment::Group::Treatment,
         }
     }
 
