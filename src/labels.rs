@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_index_and_the_query_agree_on_a_generated_log() {
-        let (_dir, ev) = crate::generate::loaded_sample(300);
+        let (_dir, ev) = crate::fixtures::loaded_sample(300);
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let spec = crate::features::FeatureSpec::load(&root.join("features/default.toml")).unwrap();
         let prepared = crate::features::prepare(&ev, &spec).unwrap();

@@ -1,7 +1,7 @@
 //! churnrisk: predicts which users of a product are about to churn, from its event log.
 //!
-//! The layers, each importing only the ones before it (a test, `tests/layers.rs`, fails
-//! on an import that goes up):
+//! The layers, each importing only the ones before it (a test, `tests/cli/layers.rs`, fails
+//! on an import that goes up or sideways):
 //!
 //! 0. [`error`] and [`base`] — the error type; time, atomic files, the stable hash, CSV cells.
 //! 1. [`ingest`] — files → checked, canonical frames (events, users, subscriptions).
@@ -20,6 +20,8 @@
 pub mod base;
 pub mod error;
 pub mod features;
+#[cfg(test)]
+mod fixtures;
 pub mod generate;
 pub mod ingest;
 pub mod labels;

@@ -918,36 +918,8 @@ pub fn compute(
 mod tests {
     use super::*;
     use crate::base::time::parse_timestamp;
+    use crate::fixtures::events_at as events;
     use std::path::Path;
-
-    fn events(rows: &[(&str, &str, &str)]) -> Events {
-        let user: Vec<&str> = rows.iter().map(|r| r.0).collect();
-        let ts: Vec<i64> = rows.iter().map(|r| parse_timestamp(r.1).unwrap()).collect();
-        let event: Vec<&str> = rows.iter().map(|r| r.2).collect();
-        let session: Vec<String> = rows
-            .iter()
-            .map(|r| format!("{}-{}", r.0, &r.1[..10]))
-            .collect();
-        let df = df!(
-            "user_id" => user,
-            "ts" => ts,
-            "event" => event,
-            "value" => vec![None::<f64>; rows.len()],
-            "session_id" => session,
-        )
-        .unwrap();
-        Events {
-            df,
-            path: "t.csv".into(),
-            min_ts: 0,
-            max_ts: 0,
-            sessions_derived: false,
-            groups: None,
-            names: Default::default(),
-            files: Vec::new(),
-            identity: Default::default(),
-        }
-    }
 
     fn spec() -> FeatureSpec {
         FeatureSpec::from_toml(
@@ -1119,7 +1091,7 @@ mod tests {
     /// users with and without signup times, and users with no events before the date.
     #[test]
     fn same_figures_as_the_polars_query() {
-        let (_dir, ev) = crate::generate::loaded_sample(300);
+        let (_dir, ev) = crate::fixtures::loaded_sample(300);
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let s = FeatureSpec::load(&root.join("features/default.toml")).unwrap();
         let ours = prepare(&ev, &s).unwrap();

@@ -225,28 +225,7 @@ fn scatter_values(ca: &Float64Chunked, place: &[u32]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn events(rows: &[(&str, i64, &str, Option<f64>, &str)]) -> Events {
-        let df = df!(
-            "user_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            "ts" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-            "event" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            "value" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
-            "session_id" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
-        )
-        .unwrap();
-        Events {
-            df,
-            path: "t.csv".into(),
-            min_ts: 0,
-            max_ts: 0,
-            sessions_derived: false,
-            groups: None,
-            names: Default::default(),
-            files: Vec::new(),
-            identity: Default::default(),
-        }
-    }
+    use crate::fixtures::events_with as events;
 
     #[test]
     fn groups_users_in_time_order_with_their_own_session_numbers() {
@@ -283,7 +262,7 @@ mod tests {
 
     #[test]
     fn an_index_from_rows_given_away_equals_one_from_the_borrowed_log() {
-        let (_dir, ev) = crate::generate::loaded_sample(40);
+        let (_dir, ev) = crate::fixtures::loaded_sample(40);
         let names = crate::features::event_names(&ev).unwrap();
         let codes: HashMap<String, u32> = names
             .into_iter()

@@ -1073,27 +1073,6 @@ pub fn apply_contacts(effect: &ContactEffect, events_path: &Path) -> Result<Cont
     Ok(summary)
 }
 
-/// For tests elsewhere in the crate: a generated log of `users` users over 182 days,
-/// written as Parquet into a temporary folder (kept alive by the returned guard) and
-/// loaded as the nightly job loads it.
-#[cfg(test)]
-pub fn loaded_sample(users: usize) -> (tempfile::TempDir, crate::ingest::Events) {
-    use crate::base::time::parse_timestamp;
-    use crate::ingest::{load_events, ReadPolicy, Rejects};
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = GenerateConfig {
-        users,
-        days: 182,
-        format: EventFormat::Parquet,
-        ..GenerateConfig::default()
-    };
-    generate(&cfg, dir.path()).unwrap();
-    let policy = ReadPolicy::new(parse_timestamp("2027-01-01").unwrap());
-    let path = dir.path().join(EventFormat::Parquet.file_name());
-    let events = load_events(&path, &policy, &mut Rejects::default()).unwrap();
-    (dir, events)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

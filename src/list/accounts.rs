@@ -139,29 +139,21 @@ pub fn write_accounts(path: &Path, accounts: &[AccountRow], as_of: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list::output::Status;
+
     use crate::list::plays::Play;
 
     fn row(rank: usize, account: &str, p: f64, tier: Tier, play: Play) -> RankedRow {
         RankedRow {
             rank,
-            user_id: format!("u{rank}"),
             crm: [
                 format!("u{rank}@x.io"),
                 String::new(),
                 account.into(),
                 String::new(),
             ],
-            probability: p,
             tier,
-            reasons: vec![],
             play,
-            play_rule: String::new(),
-            figures: vec![],
-            status: Status::NotAtRisk,
-            first_flagged: None,
-            days_on_list: None,
-            group: crate::list::experiment::Group::Treatment,
+            ..crate::fixtures::ranked_row(&format!("u{rank}"), p)
         }
     }
 

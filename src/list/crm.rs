@@ -287,23 +287,18 @@ fn write_split(
 mod tests {
     use super::*;
     use crate::list::output::Tier;
-    use crate::list::plays::Play;
 
     fn row(rank: usize, email: &str, crm_id: &str, status: Status) -> RankedRow {
         RankedRow {
             rank,
-            user_id: format!("u{rank}"),
             crm: [email.into(), crm_id.into(), "Acme".into(), "pro".into()],
-            probability: 0.5,
             tier: Tier::High,
             reasons: vec!["=1+1 reason".into()],
-            play: Play::Reengagement,
             play_rule: "r".into(),
-            figures: vec![],
             status,
             first_flagged: Some("2026-07-01".into()),
             days_on_list: Some(5),
-            group: crate::list::experiment::Group::Treatment,
+            ..crate::fixtures::ranked_row(&format!("u{rank}"), 0.5)
         }
     }
 

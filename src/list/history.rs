@@ -301,23 +301,12 @@ pub fn write_changes(path: &Path, comparison: &Comparison, as_of: &str) -> Resul
 mod tests {
     use super::*;
     use crate::list::output::Status;
-    use crate::list::plays::Play;
 
     fn row(id: &str, p: f64, tier: Tier) -> RankedRow {
         RankedRow {
-            rank: 0,
-            user_id: id.into(),
-            crm: Default::default(),
-            probability: p,
             tier,
             reasons: vec![format!("reason of {id}")],
-            play: Play::Reengagement,
-            play_rule: String::new(),
-            figures: vec![],
-            status: Status::NotAtRisk,
-            first_flagged: None,
-            days_on_list: None,
-            group: crate::list::experiment::Group::Treatment,
+            ..crate::fixtures::ranked_row(id, p)
         }
     }
 

@@ -698,9 +698,7 @@ mod tests {
     fn sample_row(rank: usize, reasons: &[&str]) -> RankedRow {
         RankedRow {
             rank,
-            user_id: format!("=u{rank}"),
             crm: ["a@x.io".into(), String::new(), "Acme".into(), "pro".into()],
-            probability: 0.61237,
             tier: Tier::High,
             reasons: reasons.iter().map(|r| r.to_string()).collect(),
             play: Play::RepeatValue,
@@ -709,7 +707,7 @@ mod tests {
             status: Status::Still,
             first_flagged: Some("2026-07-01".into()),
             days_on_list: Some(5),
-            group: Group::Treatment,
+            ..crate::fixtures::ranked_row(&format!("=u{rank}"), 0.61237)
         }
     }
 

@@ -246,19 +246,10 @@ mod tests {
 
     fn row(user: &str, p: f64) -> RankedRow {
         RankedRow {
-            rank: 0,
-            user_id: user.into(),
-            crm: Default::default(),
-            probability: p,
-            tier: Tier::Low,
             reasons: vec!["a reason".into()],
-            play: Play::Reengagement,
             play_rule: "rule".into(),
             figures: vec!["1.0".into()],
-            status: Status::NotAtRisk,
-            first_flagged: None,
-            days_on_list: None,
-            group: Group::Treatment,
+            ..crate::fixtures::ranked_row(user, p)
         }
     }
 

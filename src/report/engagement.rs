@@ -393,6 +393,7 @@ fn user_logs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::events;
 
     const D: i64 = DAY_MS;
     /// 2026-01-05, a Monday.
@@ -411,32 +412,6 @@ name = "onboarding"
 steps = ["start", "connect", "report"]
 "#;
         FeatureSpec::from_toml(text, std::path::Path::new("t.toml")).unwrap()
-    }
-
-    fn events(rows: &[(&str, i64, &str)]) -> Events {
-        let df = DataFrame::new(
-            rows.len(),
-            vec![
-                Column::new(
-                    "user_id".into(),
-                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-                ),
-                Column::new("ts".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-                Column::new("event".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
-            ],
-        )
-        .unwrap();
-        Events {
-            df,
-            path: "e.csv".into(),
-            min_ts: rows.iter().map(|r| r.1).min().unwrap(),
-            max_ts: rows.iter().map(|r| r.1).max().unwrap(),
-            sessions_derived: true,
-            groups: None,
-            names: Default::default(),
-            files: Vec::new(),
-            identity: Default::default(),
-        }
     }
 
     /// Four users, a 14-day window starting on MON:

@@ -266,29 +266,9 @@ mod tests {
     const T: i64 = 1_767_571_200_000; // 2026-01-05
 
     fn events(rows: &[(&str, i64, &str)]) -> Events {
-        let df = DataFrame::new(
-            rows.len(),
-            vec![
-                Column::new(
-                    "user_id".into(),
-                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-                ),
-                Column::new("ts".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-                Column::new("event".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
-            ],
-        )
-        .unwrap();
-        Events {
-            df,
-            path: "e.csv".into(),
-            min_ts: T - 10 * D,
-            max_ts: rows.iter().map(|r| r.1).max().unwrap(),
-            sessions_derived: true,
-            groups: None,
-            names: Default::default(),
-            files: Vec::new(),
-            identity: Default::default(),
-        }
+        let mut ev = crate::fixtures::events(rows);
+        ev.min_ts = T - 10 * D;
+        ev
     }
 
     fn listed(id: &str, play: &str, control: bool) -> Listed {

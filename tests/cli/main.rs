@@ -5,6 +5,7 @@ mod errors;
 mod exports;
 mod fault;
 mod landed;
+mod layers;
 mod list;
 mod nightly;
 mod pipeline;

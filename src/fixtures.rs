@@ -1,0 +1,98 @@
+//! Fixtures shared by the unit tests of every layer: hand-made event logs and a generated
+//! sample log. Compiled only for tests; the one library module that may use any layer
+//! (`tests/cli/layers.rs` lets test code import it from anywhere).
+
+use polars::prelude::*;
+
+use crate::base::time::{parse_timestamp, DAY_MS};
+use crate::generate::{generate, EventFormat, GenerateConfig};
+use crate::ingest::{load_events, Events, ReadPolicy, Rejects};
+use crate::list::experiment::Group;
+use crate::list::output::{RankedRow, Status, Tier};
+use crate::list::plays::Play;
+
+/// A checked event log of `(user, time in epoch ms, event, value, session id)` rows, in
+/// the canonical schema, its time span the rows' own.
+pub fn events_with(rows: &[(&str, i64, &str, Option<f64>, &str)]) -> Events {
+    let df = df!(
+        "user_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "ts" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "event" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        "value" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+        "session_id" => rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    Events {
+        df,
+        path: "t.csv".into(),
+        min_ts: rows.iter().map(|r| r.1).min().unwrap_or(0),
+        max_ts: rows.iter().map(|r| r.1).max().unwrap_or(0),
+        sessions_derived: false,
+        groups: None,
+        names: Default::default(),
+        files: Vec::new(),
+        identity: Default::default(),
+    }
+}
+
+/// [`events_with`] for `(user, time, event)` rows: no values, one session per user and day.
+pub fn events(rows: &[(&str, i64, &str)]) -> Events {
+    let sessions: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}-{}", r.0, r.1.div_euclid(DAY_MS)))
+        .collect();
+    let full: Vec<_> = rows
+        .iter()
+        .zip(&sessions)
+        .map(|(r, s)| (r.0, r.1, r.2, None, s.as_str()))
+        .collect();
+    events_with(&full)
+}
+
+/// [`events`] with times written as text (`2026-04-01T10:00:00Z`, or any form the readers take).
+pub fn events_at(rows: &[(&str, &str, &str)]) -> Events {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| (r.0, parse_timestamp(r.1).unwrap(), r.2))
+        .collect();
+    events(&rows)
+}
+
+/// A generated log of `users` users over 182 days (the generator's default product),
+/// written as Parquet into a temporary folder (kept alive by the returned guard) and
+/// loaded as the nightly job loads it.
+pub fn loaded_sample(users: usize) -> (tempfile::TempDir, Events) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = GenerateConfig {
+        users,
+        days: 182,
+        format: EventFormat::Parquet,
+        ..GenerateConfig::default()
+    };
+    generate(&cfg, dir.path()).unwrap();
+    let policy = ReadPolicy::new(parse_timestamp("2027-01-01").unwrap());
+    let path = dir.path().join(EventFormat::Parquet.file_name());
+    let events = load_events(&path, &policy, &mut Rejects::default()).unwrap();
+    (dir, events)
+}
+
+/// A row of the ranked list for user `user` with probability `p`: low tier, no CRM data,
+/// no reasons, the re-engagement play, new to the list, treatment group. Tests set what
+/// they look at with `RankedRow { tier: Tier::High, ..ranked_row("u1", 0.8) }`.
+pub fn ranked_row(user: &str, p: f64) -> RankedRow {
+    RankedRow {
+        rank: 0,
+        user_id: user.into(),
+        crm: Default::default(),
+        probability: p,
+        tier: Tier::Low,
+        reasons: Vec::new(),
+        play: Play::Reengagement,
+        play_rule: String::new(),
+        figures: Vec::new(),
+        status: Status::NotAtRisk,
+        first_flagged: None,
+        days_on_list: None,
+        group: Group::Treatment,
+    }
+}
