@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use churnrisk::ingest::{ColumnOverrides, Preset, Shard};
+use churnrisk::labels;
+use churnrisk::model::train;
+use churnrisk::run::config;
 
 /// Exit codes, shown under `--help`.
 pub const EXIT_CODES: &str = "Exit codes:
@@ -117,7 +120,7 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// The model to report on.
-    #[arg(long, default_value = "models/sample.json")]
+    #[arg(long, default_value = config::SAMPLE_MODEL_PATH)]
     pub model: PathBuf,
     /// A previous model whose stored validation figures are shown beside.
     #[arg(long)]
@@ -202,10 +205,10 @@ pub struct ValidationArgs {
 #[derive(Debug, Args)]
 pub struct LabelArgs {
     /// Days after the as-of date in which churn is observed.
-    #[arg(long, default_value_t = 28)]
+    #[arg(long, default_value_t = labels::HORIZON_DAYS)]
     pub horizon_days: u32,
     /// Days before the as-of date in which one event makes a user active.
-    #[arg(long, default_value_t = 28)]
+    #[arg(long, default_value_t = labels::ACTIVE_DAYS)]
     pub active_days: u32,
     /// Under the inactivity definition, what counts as still using the product.
     #[arg(long, value_enum, default_value_t = SignalArg::ValueAction)]
@@ -215,9 +218,20 @@ pub struct LabelArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SignalArg {
     /// A value action in the horizon.
+    #[value(alias = "value_action")]
     ValueAction,
     /// Any event in the horizon.
+    #[value(alias = "any_event")]
     AnyEvent,
+}
+
+impl From<SignalArg> for churnrisk::labels::Signal {
+    fn from(s: SignalArg) -> Self {
+        match s {
+            SignalArg::ValueAction => Self::ValueAction,
+            SignalArg::AnyEvent => Self::AnyEvent,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -230,19 +244,19 @@ pub struct TrainArgs {
     #[arg(long)]
     pub as_of: String,
     /// Where to write the model (JSON).
-    #[arg(long, default_value = "models/churn_model.json")]
+    #[arg(long, default_value = config::MODEL_PATH)]
     pub model: PathBuf,
     /// How many weekly as-of dates the observation panel may hold.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = train::PANEL_DATES)]
     pub panel_dates: usize,
     /// Days between panel dates.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = train::PANEL_STEP_DAYS)]
     pub panel_step_days: u32,
     /// Eligibility gate: fewest churned users on the training dates and on the validation date.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = train::MIN_CHURNED)]
     pub min_churned: usize,
     /// Eligibility gate: fewest retained users on the training dates and on the validation date.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = train::MIN_RETAINED)]
     pub min_retained: usize,
     /// L2 strength to try, per row (the penalty against the mean log loss, so it means the
     /// same on the refit over more rows; scikit-learn's C is 1 / (alpha × rows)); repeat
@@ -292,7 +306,18 @@ pub struct ListArgs {
 pub enum TierMode {
     Probability,
     Top,
+    #[value(alias = "top_percent")]
     TopPercent,
+}
+
+impl From<TierMode> for churnrisk::list::output::TierMode {
+    fn from(m: TierMode) -> Self {
+        match m {
+            TierMode::Probability => Self::Probability,
+            TierMode::Top => Self::Top,
+            TierMode::TopPercent => Self::TopPercent,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -300,6 +325,16 @@ pub enum TierArg {
     High,
     Medium,
     Low,
+}
+
+impl From<TierArg> for churnrisk::list::output::Tier {
+    fn from(t: TierArg) -> Self {
+        match t {
+            TierArg::High => Self::High,
+            TierArg::Medium => Self::Medium,
+            TierArg::Low => Self::Low,
+        }
+    }
 }
 
 /// List formats of `run`.
@@ -317,12 +352,24 @@ pub enum FormatOut {
     Salesforce,
 }
 
+impl From<FormatOut> for config::OutputFormat {
+    fn from(f: FormatOut) -> Self {
+        match f {
+            FormatOut::Csv => Self::Csv,
+            FormatOut::Jsonl => Self::Jsonl,
+            FormatOut::Parquet => Self::Parquet,
+            FormatOut::Hubspot => Self::Hubspot,
+            FormatOut::Salesforce => Self::Salesforce,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// The model to score with.
-    #[arg(long, default_value = "models/churn_model.json")]
+    #[arg(long, default_value = config::MODEL_PATH)]
     pub model: PathBuf,
     /// The as-of date T (YYYY-MM-DD, UTC); only events before it are read.
     #[arg(long)]
@@ -348,7 +395,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "features/default.toml")]
     pub features: PathBuf,
     /// The model; trained and written here when missing or not matching the features.
-    #[arg(long, default_value = "models/sample.json")]
+    #[arg(long, default_value = config::SAMPLE_MODEL_PATH)]
     pub model: PathBuf,
     /// Output folder for the lists, changes.csv, accounts.csv, rejects.csv and manifest.json.
     #[arg(long, default_value = "out")]
@@ -362,7 +409,7 @@ pub struct RunArgs {
     pub retrain: bool,
     /// Without a config: share of users held out as an untouched control group (the
     /// config's `[experiment] control_share`).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = churnrisk::list::experiment::DEFAULT_CONTROL_SHARE)]
     pub control_share: f64,
     /// Without a config: list formats to write besides `at_risk.csv`, which is always written (repeat for several).
     #[arg(long = "format", value_enum)]

@@ -27,13 +27,21 @@ pub enum Definition {
     Subscription,
 }
 
-/// What counts as "still using it" under the inactivity definition.
+/// Days after T in which churn is observed, unless set (`--horizon-days`, `[labels]`).
+pub const HORIZON_DAYS: u32 = 28;
+/// Days before T in which one event makes a user active, unless set.
+pub const ACTIVE_DAYS: u32 = 28;
+
+/// What counts as "still using it" under the inactivity definition (`value_action` or
+/// `any_event`; the command line's `value-action` and `any-event` are read too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
     /// A value action in the horizon means retained.
+    #[serde(alias = "value-action")]
     ValueAction,
     /// Any event in the horizon means retained.
+    #[serde(alias = "any-event")]
     AnyEvent,
 }
 

@@ -6,9 +6,9 @@ use tracing::{info, warn};
 
 use churnrisk::features::{event_names, FeatureSpec};
 use churnrisk::ingest::{self, Events, ReadPolicy, Rejects, Subscriptions, Users};
-use churnrisk::labels::{Definition, LabelRule, Signal, Sources};
+use churnrisk::labels::{Definition, LabelRule, Sources};
 
-use crate::cli::{Cli, Command, InputArgs, LabelArgs, SignalArg, ValidationArgs};
+use crate::cli::{Cli, Command, InputArgs, LabelArgs, ValidationArgs};
 
 /// `print!` that returns the write's result: a closed pipe (`churnrisk check … | head`)
 /// ends the command quietly instead of panicking.
@@ -230,10 +230,7 @@ pub fn label_rule(args: &LabelArgs, has_subscriptions: bool) -> LabelRule {
         },
         horizon_days: args.horizon_days,
         active_days: args.active_days,
-        signal: match args.churn_signal {
-            SignalArg::ValueAction => Signal::ValueAction,
-            SignalArg::AnyEvent => Signal::AnyEvent,
-        },
+        signal: args.churn_signal.into(),
     }
 }
 
@@ -279,41 +276,15 @@ pub fn list_from(
     churnrisk::list::output::TierRule,
     churnrisk::list::output::ListView,
 )> {
-    use crate::cli::{TierArg, TierMode};
-    use churnrisk::list::output::{ListView, Tier, TierRule};
-    let (mode, high, medium) = match args.tiers {
-        TierMode::Probability => (
-            "probability",
-            args.high.unwrap_or(0.5),
-            args.medium.unwrap_or(0.25),
-        ),
-        TierMode::TopPercent => (
-            "top_percent",
-            args.high.unwrap_or(10.0),
-            args.medium.unwrap_or(30.0),
-        ),
-        TierMode::Top => match (args.high, args.medium) {
-            (Some(h), Some(m)) => ("top", h, m),
-            _ => {
-                return Err(churnrisk::error::Error::InvalidArgument {
-                    name: "--tiers top".into(),
-                    message: "needs --high and --medium user counts".into(),
-                }
-                .into())
-            }
-        },
-    };
+    use churnrisk::list::output::{ListView, TierRule};
+    let tiers = TierRule::from_mode(args.tiers.into(), args.high, args.medium)?;
     let view = ListView {
-        min_tier: args.min_tier.map(|t| match t {
-            TierArg::High => Tier::High,
-            TierArg::Medium => Tier::Medium,
-            TierArg::Low => Tier::Low,
-        }),
+        min_tier: args.min_tier.map(Into::into),
         plans: args.plans.clone(),
         accounts: args.accounts.clone(),
         top: args.top,
     };
-    Ok((TierRule::from_mode(mode, high, medium)?, view))
+    Ok((tiers, view))
 }
 
 /// Refuses a list path whose extension names no list format (`score --out x.txt` wrote a

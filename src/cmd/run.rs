@@ -14,11 +14,9 @@ use tracing::{info, warn};
 use churnrisk::base::time::{format_date, DAY_MS};
 use churnrisk::error::Error;
 use churnrisk::features::{self, Prepared};
-use churnrisk::labels::{Definition, LabelRule, Signal};
+use churnrisk::labels::{Definition, LabelRule};
 use churnrisk::list::accounts::{roll_up, write_accounts};
-use churnrisk::list::crm::{
-    write_hubspot, write_salesforce, SalesforceKey, HUBSPOT_MAX_ROWS, SALESFORCE_MAX_ROWS,
-};
+use churnrisk::list::crm::{write_hubspot, write_salesforce, SalesforceKey};
 use churnrisk::list::experiment::{Group, Split};
 use churnrisk::list::history;
 use churnrisk::list::output::{
@@ -29,7 +27,9 @@ use churnrisk::list::summary::{ranked_summary, training_summary};
 use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
 use churnrisk::model::policy::{check_population, retrain_reason};
 use churnrisk::model::{score_prepared, train_prepared, ChurnModel, Scored, TrainOptions};
-use churnrisk::run::config::{DriftConfig, RunConfig, ValidationConfig};
+use churnrisk::run::config::{
+    DriftConfig, LabelsConfig, ModelConfig, OutputConfig, OutputFormat, RunConfig, ValidationConfig,
+};
 use churnrisk::run::lock::RunLock;
 use churnrisk::run::manifest::ListSummary;
 use churnrisk::run::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierCounts};
@@ -59,7 +59,7 @@ struct ListSettings {
     /// The tier that puts a user on the list.
     list_tier: Tier,
     view: ListView,
-    formats: Vec<String>,
+    formats: Vec<OutputFormat>,
     split: Split,
     hubspot_max_rows: usize,
     salesforce_max_rows: usize,
@@ -231,14 +231,17 @@ fn night(
         warn: s.drift.warn,
         act: s.drift.act,
     };
-    let mut reason = retrain_reason(
-        existing.as_ref(),
-        &inputs.spec,
-        &s.rule,
-        as_of,
-        s.max_age_days,
-        args.retrain,
-    );
+    let mut reason = if args.retrain {
+        Some("asked to (--retrain)".to_string())
+    } else {
+        retrain_reason(
+            existing.as_ref(),
+            &inputs.spec,
+            &s.rule,
+            as_of,
+            s.max_age_days,
+        )
+    };
     if let Some(v) = older {
         reason = Some(format!(
             "the model file is format {v}, written by an older churnrisk (this one reads {})",
@@ -391,21 +394,22 @@ fn publish(
         crm: BTreeMap::new(),
     };
     let context = |p: &Path| format!("writing {}", staged.published(p).display());
-    for format in &l.formats {
-        match format.as_str() {
-            "csv" | "jsonl" | "parquet" => {
-                let path = staged.path(&format!("at_risk.{format}"));
-                match format.as_str() {
-                    "csv" => write_csv(&path, &view, with_crm, as_of),
-                    "jsonl" => write_jsonl(&path, &view, as_of),
+    for &format in &l.formats {
+        let name = format.name();
+        match format {
+            OutputFormat::Csv | OutputFormat::Jsonl | OutputFormat::Parquet => {
+                let path = staged.path(&format!("at_risk.{name}"));
+                match format {
+                    OutputFormat::Csv => write_csv(&path, &view, with_crm, as_of),
+                    OutputFormat::Jsonl => write_jsonl(&path, &view, as_of),
                     _ => write_parquet(&path, &view, as_of),
                 }
                 .with_context(|| context(&path))?;
                 m.outputs.push(entry("at_risk", &path, Some(view.len()))?);
             }
-            "hubspot" | "salesforce" => {
-                let dir = staged.path(format.as_str());
-                let export = if format == "hubspot" {
+            OutputFormat::Hubspot | OutputFormat::Salesforce => {
+                let dir = staged.path(name);
+                let export = if format == OutputFormat::Hubspot {
                     write_hubspot(&dir, &view, as_of, l.hubspot_max_rows)
                 } else {
                     write_salesforce(
@@ -420,7 +424,7 @@ fn publish(
                 .with_context(|| context(&dir))?;
                 if export.skipped_without_id > 0 {
                     let first = export.first_skipped.as_deref().unwrap_or_default();
-                    if format == "hubspot" {
+                    if format == OutputFormat::Hubspot {
                         warn!(
                             "hubspot: {} users on the list have no email nor numeric HubSpot id \
                              (crm_id) and were left out (first: {first:?})",
@@ -436,19 +440,12 @@ fn publish(
                     }
                 }
                 for f in &export.files {
-                    m.outputs.push(entry(format, f, None)?);
+                    m.outputs.push(entry(name, f, None)?);
                 }
                 // The manifest names the files where they are published, not staged.
                 let mut export = export;
                 export.files = export.files.iter().map(|f| staged.published(f)).collect();
-                summary.crm.insert(format.clone(), export);
-            }
-            other => {
-                return Err(Error::InvalidArgument {
-                    name: "format".into(),
-                    message: format!("unknown list format {other:?}"),
-                }
-                .into())
+                summary.crm.insert(name.to_string(), export);
             }
         }
     }
@@ -548,6 +545,12 @@ fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
 fn settings(args: &RunArgs) -> Result<Settings> {
     check_fraction(args.max_reject_fraction)?;
     let Some(path) = &args.config else {
+        // Without a config: the config file's defaults, with the flags over them.
+        let (labels, model, output) = (
+            LabelsConfig::default(),
+            ModelConfig::default(),
+            OutputConfig::default(),
+        );
         return Ok(Settings {
             input: InputArgs {
                 events: find_events(&args.data)?,
@@ -569,26 +572,24 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             as_of: args.as_of.clone(),
             rule: LabelRule {
                 definition: Definition::Inactivity,
-                horizon_days: 28,
-                active_days: 28,
-                signal: Signal::ValueAction,
+                horizon_days: labels.horizon_days,
+                active_days: labels.active_days,
+                signal: labels.churn_signal,
             },
             model: args.model.clone(),
             // The sample is fixed: its model never goes stale.
             max_age_days: u32::MAX,
-            panel: (12, 7),
-            gate: (50, 50, 0.1),
+            panel: (model.panel_dates, model.panel_step_days),
+            gate: (
+                model.min_churned,
+                model.min_retained,
+                model.min_population_share,
+            ),
             out: args.out.clone(),
             list: {
                 let (tiers, view) = list_from(&args.list)?;
-                let formats = with_csv(
-                    args.formats
-                        .iter()
-                        .filter_map(|f| {
-                            clap::ValueEnum::to_possible_value(f).map(|v| v.get_name().to_string())
-                        })
-                        .collect(),
-                );
+                let formats =
+                    OutputFormat::with_csv(args.formats.iter().map(|&f| f.into()).collect());
                 if !(0.0..=0.5).contains(&args.control_share) {
                     return Err(Error::InvalidArgument {
                         name: "--control-share".into(),
@@ -598,17 +599,17 @@ fn settings(args: &RunArgs) -> Result<Settings> {
                 }
                 ListSettings {
                     tiers,
-                    list_tier: Tier::Medium,
+                    list_tier: output.list_min_tier,
                     view,
                     formats,
                     split: Split {
                         share: args.control_share,
                         ..Split::default()
                     },
-                    hubspot_max_rows: HUBSPOT_MAX_ROWS,
-                    salesforce_max_rows: SALESFORCE_MAX_ROWS,
-                    salesforce_key: SalesforceKey::default(),
-                    salesforce_external_id: "Churnrisk_User_Id__c".into(),
+                    hubspot_max_rows: output.hubspot_max_rows,
+                    salesforce_max_rows: output.salesforce_max_rows,
+                    salesforce_key: output.salesforce_key,
+                    salesforce_external_id: output.salesforce_external_id,
                 }
             },
             validation: ValidationConfig {
@@ -656,17 +657,17 @@ fn settings(args: &RunArgs) -> Result<Settings> {
             c.model.min_retained,
             c.model.min_population_share,
         ),
-        out: c.output.dir,
+        out: c.output.dir.clone(),
         list: ListSettings {
-            tiers: TierRule::from_mode(&c.output.tiers, c.output.high, c.output.medium)?,
-            list_tier: Tier::parse(&c.output.list_min_tier)?,
+            tiers: c.output.tier_rule()?,
+            list_tier: c.output.list_min_tier,
             view: ListView {
-                min_tier: c.output.min_tier.as_deref().map(Tier::parse).transpose()?,
+                min_tier: c.output.min_tier,
                 plans: c.output.plans.clone(),
                 accounts: c.output.accounts.clone(),
                 top: c.output.top,
             },
-            formats: with_csv(c.output.formats.clone()),
+            formats: OutputFormat::with_csv(c.output.formats.clone()),
             split: Split {
                 share: c.experiment.control_share,
                 salt: c.experiment.salt.clone(),
@@ -679,15 +680,6 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         validation: c.validation,
         drift: c.drift,
     })
-}
-
-/// The list formats to write: `at_risk.csv` always (the ranked list is the product, and a
-/// stale one must never sit beside a fresh night), the others in addition.
-fn with_csv(mut formats: Vec<String>) -> Vec<String> {
-    if !formats.iter().any(|f| f == "csv") {
-        formats.insert(0, "csv".into());
-    }
-    formats
 }
 
 /// The events file in a data folder: events.parquet, events.csv.gz or events.csv.

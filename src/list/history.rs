@@ -58,7 +58,8 @@ impl ListState {
             state.users.insert(
                 rec[0].to_string(),
                 Listed {
-                    tier: Tier::parse(&rec[2]).map_err(|e| bad(e.to_string()))?,
+                    tier: Tier::from_label(&rec[2])
+                        .ok_or_else(|| bad(format!("{:?} is not a tier", &rec[2])))?,
                     probability: rec[3]
                         .parse()
                         .map_err(|_| bad(format!("bad probability {:?}", &rec[3])))?,

@@ -34,37 +34,66 @@ pub enum TierRule {
     TopPercent { high: f64, medium: f64 },
 }
 
+/// How tiers are set (`[output] tiers`, `--tiers`): `probability`, `top` or `top_percent`
+/// (`top-percent` is read too, as the command line spells it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierMode {
+    /// `high` and `medium` are probabilities (defaults [`PROBABILITY_TIERS`]).
+    #[default]
+    Probability,
+    /// `high` and `medium` are user counts (no defaults: both must be given).
+    Top,
+    /// `high` and `medium` are percentages of the scored users (defaults [`TOP_PERCENT_TIERS`]).
+    #[serde(alias = "top-percent")]
+    TopPercent,
+}
+
+/// Default (high, medium) thresholds of `probability` tiers.
+pub const PROBABILITY_TIERS: (f64, f64) = (0.5, 0.25);
+/// Default (high, medium) percentages of `top_percent` tiers.
+pub const TOP_PERCENT_TIERS: (f64, f64) = (10.0, 30.0);
+
 impl Default for TierRule {
     fn default() -> Self {
-        TierRule::Probability {
-            high: 0.5,
-            medium: 0.25,
-        }
+        let (high, medium) = PROBABILITY_TIERS;
+        TierRule::Probability { high, medium }
     }
 }
 
 impl TierRule {
     /// Probability thresholds; checks 0 ≤ medium ≤ high ≤ 1.
     pub fn new(high: f64, medium: f64) -> Result<Self> {
-        Self::from_mode("probability", high, medium)
+        Self::from_mode(TierMode::Probability, Some(high), Some(medium))
     }
 
-    /// A rule from its mode name (`probability`, `top`, `top_percent`) and two numbers.
-    pub fn from_mode(mode: &str, high: f64, medium: f64) -> Result<Self> {
+    /// A rule from its mode and two numbers, each defaulting to the mode's default
+    /// (`top` has none: both are required).
+    pub fn from_mode(mode: TierMode, high: Option<f64>, medium: Option<f64>) -> Result<Self> {
         let bad = |message: String| {
             Err(Error::InvalidArgument {
                 name: "tier thresholds".into(),
                 message,
             })
         };
+        let defaults = match mode {
+            TierMode::Probability => Some(PROBABILITY_TIERS),
+            TierMode::TopPercent => Some(TOP_PERCENT_TIERS),
+            TierMode::Top => None,
+        };
+        let (high, medium) = match (high, medium, defaults) {
+            (Some(h), Some(m), _) => (h, m),
+            (h, m, Some((dh, dm))) => (h.unwrap_or(dh), m.unwrap_or(dm)),
+            _ => return bad("top tiers need both user counts, high and medium".into()),
+        };
         match mode {
-            "probability" => {
+            TierMode::Probability => {
                 if !(0.0..=1.0).contains(&high) || !(0.0..=high).contains(&medium) {
                     return bad(format!("need 0 ≤ medium ({medium}) ≤ high ({high}) ≤ 1"));
                 }
                 Ok(TierRule::Probability { high, medium })
             }
-            "top" => {
+            TierMode::Top => {
                 if high < 0.0 || medium < high || high.fract() != 0.0 || medium.fract() != 0.0 {
                     return bad(format!(
                         "top tiers count users: need whole numbers 0 ≤ high ({high}) ≤ medium ({medium})"
@@ -75,7 +104,7 @@ impl TierRule {
                     medium: medium as usize,
                 })
             }
-            "top_percent" | "top-percent" => {
+            TierMode::TopPercent => {
                 if !(0.0..=100.0).contains(&medium) || !(0.0..=medium).contains(&high) {
                     return bad(format!(
                         "need 0 ≤ high ({high}) ≤ medium ({medium}) ≤ 100 percent"
@@ -83,9 +112,6 @@ impl TierRule {
                 }
                 Ok(TierRule::TopPercent { high, medium })
             }
-            other => bad(format!(
-                "unknown tier mode {other:?} (probability, top or top_percent)"
-            )),
         }
     }
 
@@ -124,8 +150,9 @@ impl TierRule {
     }
 }
 
-/// Risk tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Risk tier (`high`, `medium`, `low` in files and flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Tier {
     High,
     Medium,
@@ -141,17 +168,11 @@ impl Tier {
         }
     }
 
-    /// Parses `high`, `medium` or `low`.
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "high" => Ok(Tier::High),
-            "medium" => Ok(Tier::Medium),
-            "low" => Ok(Tier::Low),
-            other => Err(Error::InvalidArgument {
-                name: "tier".into(),
-                message: format!("{other:?} is not a tier (high, medium or low)"),
-            }),
-        }
+    /// Reads `high`, `medium` or `low` (as [`Tier::label`] writes it).
+    pub fn from_label(text: &str) -> Option<Self> {
+        [Tier::High, Tier::Medium, Tier::Low]
+            .into_iter()
+            .find(|t| t.label() == text)
     }
 
     /// Whether this tier is `min` or riskier.
@@ -842,12 +863,25 @@ mod tests {
         let t = TierRule::new(0.6, 0.3).unwrap();
         assert_eq!(t.assign(&p), [High, High, Medium, Medium, Low]);
         assert!(TierRule::new(0.3, 0.6).is_err());
-        let top = TierRule::from_mode("top", 1.0, 3.0).unwrap();
+        let top = TierRule::from_mode(TierMode::Top, Some(1.0), Some(3.0)).unwrap();
         assert_eq!(top.assign(&p), [High, Medium, Medium, Low, Low]);
-        assert!(TierRule::from_mode("top", 1.5, 3.0).is_err());
-        let pct = TierRule::from_mode("top_percent", 20.0, 60.0).unwrap();
+        assert!(TierRule::from_mode(TierMode::Top, Some(1.5), Some(3.0)).is_err());
+        assert!(
+            TierRule::from_mode(TierMode::Top, Some(1.0), None).is_err(),
+            "no default counts"
+        );
+        let pct = TierRule::from_mode(TierMode::TopPercent, Some(20.0), Some(60.0)).unwrap();
         assert_eq!(pct.assign(&p), [High, Medium, Medium, Low, Low]);
-        assert!(TierRule::from_mode("rank", 1.0, 2.0).is_err());
+        // Defaults: 10 and 30 percent of 10 users.
+        let pct = TierRule::from_mode(TierMode::TopPercent, None, None).unwrap();
+        assert_eq!(pct.assign(&[0.5; 10])[..4], [High, Medium, Medium, Low]);
+        assert_eq!(
+            TierRule::from_mode(TierMode::Probability, None, Some(0.2)).unwrap(),
+            TierRule::Probability {
+                high: 0.5,
+                medium: 0.2
+            }
+        );
         assert!(High.at_least(Medium) && Medium.at_least(Medium) && !Low.at_least(Medium));
     }
 }

@@ -1,12 +1,18 @@
 //! When the nightly run retrains: no model, a model this build cannot use with these
-//! feature definitions or churn definition, a model older than the configured age, or an
-//! explicit request.
+//! feature definitions or churn definition, or a model older than the configured age (an
+//! explicit request is the caller's).
 
 use super::artifact::ChurnModel;
 use crate::base::time::{parse_timestamp, DAY_MS};
 use crate::error::{Error, Result};
 use crate::features::FeatureSpec;
 use crate::labels::{Definition, LabelRule, Signal};
+
+/// Days after which a stored model is retrained by the nightly run, unless set.
+pub const MAX_AGE_DAYS: u32 = 28;
+/// Scoring is refused when the population at T is smaller than this share of the users
+/// the model was validated on (a sign of a truncated log), unless set.
+pub const MIN_POPULATION_SHARE: f64 = 0.1;
 
 /// Why a run retrains, or `None` to keep the model. The text goes into the manifest.
 pub fn retrain_reason(
@@ -15,11 +21,7 @@ pub fn retrain_reason(
     rule: &LabelRule,
     as_of: i64,
     max_age_days: u32,
-    forced: bool,
 ) -> Option<String> {
-    if forced {
-        return Some("asked to (--retrain)".into());
-    }
     let Some(model) = existing else {
         return Some("no model yet".into());
     };

@@ -125,15 +125,26 @@ impl TrainOptions {
         TrainOptions {
             as_of,
             rule,
-            panel_dates: 12,
-            step_days: 7,
-            alphas: vec![1e-3, 1e-2, 1e-1, 1.0],
-            min_churned: 50,
-            min_retained: 50,
+            panel_dates: PANEL_DATES,
+            step_days: PANEL_STEP_DAYS,
+            alphas: ALPHAS.to_vec(),
+            min_churned: MIN_CHURNED,
+            min_retained: MIN_RETAINED,
             cohorts: CohortFilter::default(),
         }
     }
 }
+
+/// Weekly as-of dates a training panel may hold, unless set.
+pub const PANEL_DATES: usize = 12;
+/// Days between panel dates, unless set.
+pub const PANEL_STEP_DAYS: u32 = 7;
+/// The eligibility gate, unless set: fewest churned and fewest retained users on the
+/// training dates and on the validation date.
+pub const MIN_CHURNED: usize = 50;
+pub const MIN_RETAINED: usize = 50;
+/// L2 strengths tried per row, unless set (see [`TrainOptions::alphas`]).
+pub const ALPHAS: [f64; 4] = [1e-3, 1e-2, 1e-1, 1.0];
 
 impl TrainOptions {
     /// Fails on settings no panel can satisfy.

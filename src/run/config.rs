@@ -10,6 +10,8 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::ingest::{ColumnOverrides, Preset, ReadPolicy};
 use crate::labels::Signal;
+use crate::list::output::{Tier, TierMode, TierRule};
+use crate::model::{policy, train};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -213,12 +215,19 @@ pub struct LabelsConfig {
 impl Default for LabelsConfig {
     fn default() -> Self {
         LabelsConfig {
-            horizon_days: 28,
-            active_days: 28,
+            horizon_days: crate::labels::HORIZON_DAYS,
+            active_days: crate::labels::ACTIVE_DAYS,
             churn_signal: Signal::ValueAction,
         }
     }
 }
+
+/// Where `train`, `score` and a configured `run` keep the model unless told otherwise.
+/// (`run` and `report` without a config work on the shipped sample: `SAMPLE_MODEL_PATH`.)
+pub const MODEL_PATH: &str = "models/churn_model.json";
+/// The model trained on the shipped sample data (`data/`), for `run` and `report` without
+/// a config.
+pub const SAMPLE_MODEL_PATH: &str = "models/sample.json";
 
 /// `[model]`
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -246,13 +255,13 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            path: PathBuf::from("models/churn_model.json"),
-            max_age_days: 28,
-            panel_dates: 12,
-            panel_step_days: 7,
-            min_churned: 50,
-            min_retained: 50,
-            min_population_share: 0.1,
+            path: PathBuf::from(MODEL_PATH),
+            max_age_days: policy::MAX_AGE_DAYS,
+            panel_dates: train::PANEL_DATES,
+            panel_step_days: train::PANEL_STEP_DAYS,
+            min_churned: train::MIN_CHURNED,
+            min_retained: train::MIN_RETAINED,
+            min_population_share: policy::MIN_POPULATION_SHARE,
         }
     }
 }
@@ -267,21 +276,23 @@ pub struct OutputConfig {
     /// How tiers are set: `probability` (default; `high`/`medium` are probabilities),
     /// `top` (they are user counts: the top `high` users are high, the top `medium` at
     /// least medium) or `top_percent` (they are percentages of the scored users).
-    pub tiers: String,
-    /// The high threshold (default 0.5 for `probability`).
-    pub high: f64,
-    /// The medium threshold (default 0.25 for `probability`).
-    pub medium: f64,
+    pub tiers: TierMode,
+    /// The high threshold (default 0.5 for `probability`, 10 for `top_percent`; `top`
+    /// needs it).
+    pub high: Option<f64>,
+    /// The medium threshold (default 0.25 for `probability`, 30 for `top_percent`; `top`
+    /// needs it).
+    pub medium: Option<f64>,
     /// The tier a user must reach to be "on the list" for new / still / recovered and the
     /// CRM files (default `medium`).
-    pub list_min_tier: String,
+    pub list_min_tier: Tier,
     /// Files to write besides `at_risk.csv`, which is always written: any of `jsonl`
     /// (`at_risk.jsonl`), `parquet` (`at_risk.parquet`), `hubspot`
     /// (`hubspot/at_risk_hubspot_001.csv`, …), `salesforce`
     /// (`salesforce/at_risk_salesforce_001.csv`, …); `csv` may be named. Default `["csv"]`.
-    pub formats: Vec<String>,
+    pub formats: Vec<OutputFormat>,
     /// Only users of this tier or riskier in the written lists (default: all tiers).
-    pub min_tier: Option<String>,
+    pub min_tier: Option<Tier>,
     /// At most this many users in the written lists, from the top (default: all).
     pub top: Option<usize>,
     /// Only users on these plans in the written lists (default: all).
@@ -302,15 +313,22 @@ pub struct OutputConfig {
     pub salesforce_external_id: String,
 }
 
+impl OutputConfig {
+    /// The tier rule its `tiers`, `high` and `medium` make.
+    pub fn tier_rule(&self) -> Result<TierRule> {
+        TierRule::from_mode(self.tiers, self.high, self.medium)
+    }
+}
+
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             dir: PathBuf::from("out"),
-            tiers: "probability".into(),
-            high: 0.5,
-            medium: 0.25,
-            list_min_tier: "medium".into(),
-            formats: vec!["csv".into()],
+            tiers: TierMode::Probability,
+            high: None,
+            medium: None,
+            list_min_tier: Tier::Medium,
+            formats: vec![OutputFormat::Csv],
             min_tier: None,
             top: None,
             plans: Vec::new(),
@@ -323,8 +341,43 @@ impl Default for OutputConfig {
     }
 }
 
-/// The list formats `run` writes.
-pub const FORMATS: [&str; 5] = ["csv", "jsonl", "parquet", "hubspot", "salesforce"];
+/// The files `run` can write from the list (`[output] formats`, `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputFormat {
+    /// `at_risk.csv`, always written.
+    Csv,
+    /// `at_risk.jsonl`
+    Jsonl,
+    /// `at_risk.parquet`
+    Parquet,
+    /// `hubspot/at_risk_hubspot_001.csv`, …
+    Hubspot,
+    /// `salesforce/at_risk_salesforce_001.csv`, …
+    Salesforce,
+}
+
+impl OutputFormat {
+    /// Its name in the config file, the manifest and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Jsonl => "jsonl",
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Hubspot => "hubspot",
+            OutputFormat::Salesforce => "salesforce",
+        }
+    }
+
+    /// `formats` with `csv` first when it is missing: the ranked list is the product,
+    /// and a stale one must never sit beside a fresh night.
+    pub fn with_csv(mut formats: Vec<OutputFormat>) -> Vec<OutputFormat> {
+        if !formats.contains(&OutputFormat::Csv) {
+            formats.insert(0, OutputFormat::Csv);
+        }
+        formats
+    }
+}
 
 /// A date written as text (`as_of = "2026-07-06"`) or as a TOML date, unquoted
 /// (`as_of = 2026-07-06`), which TOML reads as a date value rather than a string.
@@ -376,19 +429,8 @@ impl RunConfig {
             ));
         }
         let o = &cfg.output;
-        if let Err(e) = crate::list::output::TierRule::from_mode(&o.tiers, o.high, o.medium) {
+        if let Err(e) = o.tier_rule() {
             return Err(bad(format!("[output] {e}")));
-        }
-        for tier in std::iter::once(&o.list_min_tier).chain(o.min_tier.as_ref()) {
-            if let Err(e) = crate::list::output::Tier::parse(tier) {
-                return Err(bad(format!("[output] {e}")));
-            }
-        }
-        if let Some(f) = o.formats.iter().find(|f| !FORMATS.contains(&f.as_str())) {
-            return Err(bad(format!(
-                "[output] unknown format {f:?} (one of {})",
-                FORMATS.join(", ")
-            )));
         }
         if !(0.0..=0.5).contains(&cfg.experiment.control_share) {
             return Err(bad(format!(
@@ -470,6 +512,48 @@ mod tests {
 
     fn parse(text: &str) -> Result<RunConfig> {
         RunConfig::from_toml(text, Path::new("c.toml"), Path::new("/etc/churn"))
+    }
+
+    #[test]
+    fn settings_are_typed_once_and_both_spellings_are_read() {
+        let base = "[inputs]\nevents = \"e.csv\"\nfeatures = \"f.toml\"\n";
+        let c = parse(&format!(
+            "{base}[labels]\nchurn_signal = \"any-event\"\n[output]\ntiers = \"top-percent\"\nlist_min_tier = \"high\"\nformats = [\"hubspot\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.labels.churn_signal, Signal::AnyEvent);
+        assert_eq!(c.output.tiers, TierMode::TopPercent);
+        assert_eq!(c.output.list_min_tier, Tier::High);
+        assert_eq!(
+            c.output.tier_rule().unwrap(),
+            TierRule::TopPercent {
+                high: 10.0,
+                medium: 30.0
+            }
+        );
+        assert_eq!(
+            OutputFormat::with_csv(c.output.formats),
+            [OutputFormat::Csv, OutputFormat::Hubspot]
+        );
+        let d = parse(&format!(
+            "{base}[labels]\nchurn_signal = \"value_action\"\n"
+        ))
+        .unwrap();
+        assert_eq!(d.labels.churn_signal, Signal::ValueAction);
+        for (bad, says) in [
+            ("[output]\nformats = [\"xlsx\"]", "unknown variant `xlsx`"),
+            (
+                "[output]\nlist_min_tier = \"urgent\"",
+                "unknown variant `urgent`",
+            ),
+            (
+                "[output]\ntiers = \"top\"\nhigh = 5.0",
+                "top tiers need both user counts",
+            ),
+        ] {
+            let e = parse(&format!("{base}{bad}\n")).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]
