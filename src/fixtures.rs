@@ -5,6 +5,8 @@
 use polars::prelude::*;
 
 use crate::base::time::{parse_timestamp, DAY_MS};
+use crate::features::catalog::{catalog, Core, FeatureId};
+use crate::features::{FeatureSpec, RawRow};
 use crate::generate::{generate, EventFormat, GenerateConfig};
 use crate::ingest::{load_events, Events, ReadPolicy, Rejects};
 use crate::list::experiment::Group;
@@ -94,5 +96,35 @@ pub fn ranked_row(user: &str, p: f64) -> RankedRow {
         first_flagged: None,
         days_on_list: None,
         group: Group::Treatment,
+    }
+}
+
+/// A user's raw figures by column name, read through the catalog's identities: what a
+/// scored frame's row gives the plays and the reasons. Names not given read as 0.
+pub struct NamedRow {
+    values: std::collections::HashMap<FeatureId, f64>,
+}
+
+impl NamedRow {
+    /// The figures `pairs` of a user under `spec`'s catalog (no event types).
+    pub fn new(spec: &FeatureSpec, pairs: &[(&str, f64)]) -> Self {
+        let defs = catalog(spec, &[]);
+        let id_of = |name: &str| {
+            Core::ALL
+                .iter()
+                .find(|c| c.name() == name)
+                .map(|&c| FeatureId::Core(c))
+                .or_else(|| defs.iter().find(|d| d.name == name).map(|d| d.id))
+                .unwrap_or_else(|| panic!("no feature {name}"))
+        };
+        NamedRow {
+            values: pairs.iter().map(|&(n, v)| (id_of(n), v)).collect(),
+        }
+    }
+}
+
+impl RawRow for NamedRow {
+    fn value(&self, id: FeatureId) -> f64 {
+        self.values.get(&id).copied().unwrap_or(0.0)
     }
 }

@@ -26,6 +26,121 @@ impl Transform {
     }
 }
 
+/// The catalog's named features (and the two raw figures kept beside them for reasons):
+/// each one's identity. Code that reads a feature names it by this type, so a renamed or
+/// missing feature is a compile error, not a silent 0; its column name is [`Core::name`],
+/// written once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Core {
+    ActiveRecent,
+    ActivePrior,
+    ActivityChange,
+    ActivitySlope,
+    DaysSinceValue,
+    DaysSinceEvent,
+    ValuePerActiveDay,
+    CoreUsed,
+    Tenure,
+    Activated,
+    TimeToValue,
+    SessionsRecent,
+    SessionMinutes,
+    ValueTrend,
+    ValueLong,
+    EventsPerWeek,
+    ValuePerWeek,
+    ValueAmountLong,
+    FeedbackLong,
+    FrictionRecent,
+    ValueRecent,
+    ValuePrior,
+    ValueTotal,
+    ValueAmountMean,
+    ValueOverdue,
+    ActiveWeeks,
+    ActiveWeekShare,
+}
+
+impl Core {
+    /// Every named feature, in no particular order.
+    pub const ALL: [Core; 27] = [
+        Core::ActiveRecent,
+        Core::ActivePrior,
+        Core::ActivityChange,
+        Core::ActivitySlope,
+        Core::DaysSinceValue,
+        Core::DaysSinceEvent,
+        Core::ValuePerActiveDay,
+        Core::CoreUsed,
+        Core::Tenure,
+        Core::Activated,
+        Core::TimeToValue,
+        Core::SessionsRecent,
+        Core::SessionMinutes,
+        Core::ValueTrend,
+        Core::ValueLong,
+        Core::EventsPerWeek,
+        Core::ValuePerWeek,
+        Core::ValueAmountLong,
+        Core::FeedbackLong,
+        Core::FrictionRecent,
+        Core::ValueRecent,
+        Core::ValuePrior,
+        Core::ValueTotal,
+        Core::ValueAmountMean,
+        Core::ValueOverdue,
+        Core::ActiveWeeks,
+        Core::ActiveWeekShare,
+    ];
+
+    /// The column name (also the name in model files).
+    pub fn name(self) -> &'static str {
+        match self {
+            Core::ActiveRecent => "active_days_recent",
+            Core::ActivePrior => "active_days_prior",
+            Core::ActivityChange => "activity_change",
+            Core::ActivitySlope => "activity_slope",
+            Core::DaysSinceValue => "days_since_last_value",
+            Core::DaysSinceEvent => "days_since_last_event",
+            Core::ValuePerActiveDay => "value_per_active_day",
+            Core::CoreUsed => "core_features_used",
+            Core::Tenure => "tenure_days",
+            Core::Activated => "activated",
+            Core::TimeToValue => "time_to_value_days",
+            Core::SessionsRecent => "sessions_recent",
+            Core::SessionMinutes => "session_minutes",
+            Core::ValueTrend => "value_trend",
+            Core::ValueLong => "value_actions_long",
+            Core::EventsPerWeek => "events_per_week",
+            Core::ValuePerWeek => "value_per_week",
+            Core::ValueAmountLong => "value_amount_long",
+            Core::FeedbackLong => "feedback_long",
+            Core::FrictionRecent => "friction_recent",
+            Core::ValueRecent => "value_actions_recent",
+            Core::ValuePrior => "value_actions_prior",
+            Core::ValueTotal => "value_actions_total",
+            Core::ValueAmountMean => "value_amount_mean",
+            Core::ValueOverdue => "value_overdue",
+            Core::ActiveWeeks => "active_weeks",
+            Core::ActiveWeekShare => "active_week_share",
+        }
+    }
+}
+
+/// A feature's identity: a named feature, or the `i`-th funnel, ratio or event type of
+/// the feature file and the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FeatureId {
+    Core(Core),
+    Funnel(usize),
+    Ratio(usize),
+    RateRecent(usize),
+    RatePrior(usize),
+    RateLong(usize),
+    RateLife(usize),
+    RateWeek(usize),
+}
+
 /// Which side of typical a feature must be on to be named as a reason for risk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -40,6 +155,7 @@ pub enum Direction {
 /// One feature.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureDef {
+    pub id: FeatureId,
     /// Column name, also the name in model files.
     pub name: String,
     /// One line: what the number means.
@@ -62,20 +178,29 @@ impl FeatureDef {
             Direction::Either => true,
         };
         let declining =
-            |recent: &str, prior: &str, ratio: f64| row.get(recent) < row.get(prior) * ratio;
-        side && match self.name.as_str() {
-            "active_days_prior" | "activity_change" => {
-                declining("active_days_recent", "active_days_prior", 0.5)
+            |recent: Core, prior: Core, ratio: f64| row.get(recent) < row.get(prior) * ratio;
+        side && match self.id {
+            FeatureId::Core(Core::ActivePrior | Core::ActivityChange) => {
+                declining(Core::ActiveRecent, Core::ActivePrior, 0.5)
             }
-            "value_trend" => declining("value_actions_recent", "value_actions_prior", 0.5),
+            FeatureId::Core(Core::ValueTrend) => {
+                declining(Core::ValueRecent, Core::ValuePrior, 0.5)
+            }
             _ => true,
         }
     }
 }
 
-/// Reads raw feature values of one user by name (for phrases that need several figures).
+/// Reads raw feature values of one user (for plays, and phrases that need several figures).
 pub trait RawRow {
-    fn get(&self, name: &str) -> f64;
+    /// The value of feature `id`; a feature the feature file does not define (no friction
+    /// events, say) reads as 0: none of it happened.
+    fn value(&self, id: FeatureId) -> f64;
+
+    /// The value of a named feature.
+    fn get(&self, id: Core) -> f64 {
+        self.value(FeatureId::Core(id))
+    }
 }
 
 /// Builds the catalog for a spec and the chosen per-event-type list, in model order.
@@ -84,9 +209,10 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
     let w = &spec.windows;
     let (r, p, l) = (w.recent_days, w.prior_days, w.long_days);
     let mut defs: Vec<FeatureDef> = Vec::new();
-    let mut add = |name: String, meaning: String, transform: Transform| {
-        let (family, risky_when) = family_of(spec, &name);
+    let mut add = |id: FeatureId, name: String, meaning: String, transform: Transform| {
+        let (family, risky_when) = family_of(spec, id, &name, event_types);
         defs.push(FeatureDef {
+            id,
             name,
             meaning,
             transform,
@@ -96,42 +222,50 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
     };
     use Transform::{Log1p, None as Raw};
     add(
-        "active_days_recent".into(),
+        FeatureId::Core(Core::ActiveRecent),
+        Core::ActiveRecent.name().into(),
         format!("days with presence in the last {r} days"),
         Raw,
     );
     add(
-        "active_days_prior".into(),
+        FeatureId::Core(Core::ActivePrior),
+        Core::ActivePrior.name().into(),
         format!("days with presence in the {p} days before the recent window"),
         Raw,
     );
     add(
-        "activity_change".into(),
+        FeatureId::Core(Core::ActivityChange),
+        Core::ActivityChange.name().into(),
         format!("ln of (active days in the last {r} days + 1) over (the prior {p} days' active days per {r} days + 1); below 0 is a decline"),
         Raw,
     );
     add(
-        "activity_slope".into(),
+        FeatureId::Core(Core::ActivitySlope),
+        Core::ActivitySlope.name().into(),
         "slope of weekly active days over the last 6 weeks (days/week per week)".into(),
         Raw,
     );
     add(
-        "days_since_last_value".into(),
+        FeatureId::Core(Core::DaysSinceValue),
+        Core::DaysSinceValue.name().into(),
         "days since the last value action (tenure if none)".into(),
         Log1p,
     );
     add(
-        "days_since_last_event".into(),
+        FeatureId::Core(Core::DaysSinceEvent),
+        Core::DaysSinceEvent.name().into(),
         "days since the last event of any kind".into(),
         Log1p,
     );
     add(
-        "value_per_active_day".into(),
+        FeatureId::Core(Core::ValuePerActiveDay),
+        Core::ValuePerActiveDay.name().into(),
         format!("value actions per active day over the last {l} days"),
         Log1p,
     );
     add(
-        "core_features_used".into(),
+        FeatureId::Core(Core::CoreUsed),
+        Core::CoreUsed.name().into(),
         format!(
             "distinct core features used in the last {l} days (of {})",
             f.events.core.len()
@@ -139,98 +273,116 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
         Raw,
     );
     add(
-        "tenure_days".into(),
+        FeatureId::Core(Core::Tenure),
+        Core::Tenure.name().into(),
         "days since signup (or the first event)".into(),
         Log1p,
     );
     add(
-        "activated".into(),
+        FeatureId::Core(Core::Activated),
+        Core::Activated.name().into(),
         "1 if the user ever reached activation, else 0".into(),
         Raw,
     );
     add(
-        "time_to_value_days".into(),
+        FeatureId::Core(Core::TimeToValue),
+        Core::TimeToValue.name().into(),
         "days from signup to activation (days waited so far if not activated)".into(),
         Log1p,
     );
     add(
-        "sessions_recent".into(),
+        FeatureId::Core(Core::SessionsRecent),
+        Core::SessionsRecent.name().into(),
         format!("sessions in the last {r} days"),
         Log1p,
     );
     add(
-        "session_minutes".into(),
+        FeatureId::Core(Core::SessionMinutes),
+        Core::SessionMinutes.name().into(),
         format!("median session length in minutes over the last {l} days"),
         Log1p,
     );
     add(
-        "value_trend".into(),
+        FeatureId::Core(Core::ValueTrend),
+        Core::ValueTrend.name().into(),
         format!("ln of (value actions in the last {r} days + 1) over (the prior {p} days' per {r} days + 1)"),
         Raw,
     );
     add(
-        "value_actions_long".into(),
+        FeatureId::Core(Core::ValueLong),
+        Core::ValueLong.name().into(),
         format!("value actions in the last {l} days"),
         Log1p,
     );
     add(
-        "events_per_week".into(),
+        FeatureId::Core(Core::EventsPerWeek),
+        Core::EventsPerWeek.name().into(),
         "events per week since signup".into(),
         Log1p,
     );
     add(
-        "value_per_week".into(),
+        FeatureId::Core(Core::ValuePerWeek),
+        Core::ValuePerWeek.name().into(),
         "value actions per week since signup".into(),
         Log1p,
     );
     add(
-        "value_amount_long".into(),
+        FeatureId::Core(Core::ValueAmountLong),
+        Core::ValueAmountLong.name().into(),
         format!(
             "mean `value` of the value actions with one in the last {l} days (0 without): a mean, not a sum, so it does not repeat the count"
         ),
         Log1p,
     );
     add(
-        "value_actions_total".into(),
+        FeatureId::Core(Core::ValueTotal),
+        Core::ValueTotal.name().into(),
         "value actions since the first event".into(),
         Log1p,
     );
     add(
-        "value_amount_mean".into(),
+        FeatureId::Core(Core::ValueAmountMean),
+        Core::ValueAmountMean.name().into(),
         "mean `value` of the value actions that have one, since the first event (0 without)".into(),
         Log1p,
     );
     add(
-        "value_overdue".into(),
+        FeatureId::Core(Core::ValueOverdue),
+        Core::ValueOverdue.name().into(),
         format!("days since the last value action over the user's own mean gap between value actions (the log's typical {:.1} days with fewer than two; at least 1 day)", spec.typical_gap_days),
         Log1p,
     );
     add(
-        "active_weeks".into(),
+        FeatureId::Core(Core::ActiveWeeks),
+        Core::ActiveWeeks.name().into(),
         "weeks with presence since the first event (7-day steps back from the as-of date)".into(),
         Log1p,
     );
     add(
-        "active_week_share".into(),
+        FeatureId::Core(Core::ActiveWeekShare),
+        Core::ActiveWeekShare.name().into(),
         "share of the weeks the user was observable that had presence".into(),
         Raw,
     );
     if !f.events.feedback.is_empty() {
         add(
-            "feedback_long".into(),
+            FeatureId::Core(Core::FeedbackLong),
+            Core::FeedbackLong.name().into(),
             format!("feedback responses in the last {l} days"),
             Log1p,
         );
     }
     if !f.events.friction.is_empty() {
         add(
-            "friction_recent".into(),
+            FeatureId::Core(Core::FrictionRecent),
+            Core::FrictionRecent.name().into(),
             format!("friction events (errors, failures) in the last {r} days"),
             Log1p,
         );
     }
-    for funnel in &f.funnels {
+    for (i, funnel) in f.funnels.iter().enumerate() {
         add(
+            FeatureId::Funnel(i),
             format!("funnel_{}", funnel.name),
             format!(
                 "share of the {} funnel's {} steps reached, in order",
@@ -240,8 +392,9 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
             Raw,
         );
     }
-    for ratio in &f.ratios {
+    for (i, ratio) in f.ratios.iter().enumerate() {
         add(
+            FeatureId::Ratio(i),
             format!("ratio_{}", ratio.name),
             format!(
                 "{} per {} over the last {l} days",
@@ -250,29 +403,34 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
             Log1p,
         );
     }
-    for e in event_types {
+    for (i, e) in event_types.iter().enumerate() {
         let seen = "per the days the user was observable";
         add(
+            FeatureId::RateRecent(i),
             rate_recent_name(e),
             format!("`{e}` events in the last {r} days ({seen})"),
             Log1p,
         );
         add(
+            FeatureId::RatePrior(i),
             rate_prior_name(e),
             format!("`{e}` events in the {p} days before the recent window ({seen})"),
             Log1p,
         );
         add(
+            FeatureId::RateLong(i),
             rate_long_name(e),
             format!("`{e}` events in the last {l} days ({seen})"),
             Log1p,
         );
         add(
+            FeatureId::RateLife(i),
             rate_life_name(e),
             format!("`{e}` events since the first event"),
             Log1p,
         );
         add(
+            FeatureId::RateWeek(i),
             rate_week_name(e),
             format!("`{e}` events per week the user was observable"),
             Log1p,
@@ -281,42 +439,39 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
     defs
 }
 
-/// The family and risky side of a feature, by name.
-fn family_of(spec: &FeatureSpec, name: &str) -> (String, Direction) {
+/// The family and risky side of a feature.
+fn family_of(
+    spec: &FeatureSpec,
+    id: FeatureId,
+    name: &str,
+    event_types: &[String],
+) -> (String, Direction) {
+    use Core::*;
     use Direction::*;
-    let (family, dir) = match name {
-        "days_since_last_value" | "days_since_last_event" => ("recency", Higher),
-        "active_days_prior" => ("activity", Either),
-        "active_days_recent" | "activity_change" | "activity_slope" | "sessions_recent"
-        | "events_per_week" | "session_minutes" => ("activity", Lower),
-        "value_per_active_day"
-        | "value_trend"
-        | "value_actions_long"
-        | "value_per_week"
-        | "value_amount_long"
-        | "value_actions_total" => ("value", Lower),
-        "value_amount_mean" => ("value", Either),
-        "value_overdue" => ("recency", Higher),
-        "active_weeks" | "active_week_share" => ("activity", Lower),
-        "core_features_used" => ("depth", Lower),
-        "tenure_days" => ("tenure", Lower),
-        "activated" => ("activation", Lower),
-        "time_to_value_days" => ("activation", Higher),
-        "feedback_long" => ("feedback", Either),
-        "friction_recent" => ("friction", Higher),
-        n if n.starts_with("funnel_") => ("activation", Lower),
-        n if n.starts_with("ratio_") => return (n.to_string(), Either),
-        n => {
-            let event = [
-                "n_recent__",
-                "n_prior__",
-                "n_long__",
-                "n_life__",
-                "n_week__",
-            ]
-            .iter()
-            .find_map(|p| n.strip_prefix(p))
-            .unwrap_or(n);
+    let (family, dir) = match id {
+        FeatureId::Core(c) => match c {
+            DaysSinceValue | DaysSinceEvent | ValueOverdue => ("recency", Higher),
+            ActivePrior => ("activity", Either),
+            ActiveRecent | ActivityChange | ActivitySlope | SessionsRecent | EventsPerWeek
+            | SessionMinutes | ActiveWeeks | ActiveWeekShare => ("activity", Lower),
+            ValuePerActiveDay | ValueTrend | ValueLong | ValuePerWeek | ValueAmountLong
+            | ValueTotal | ValueRecent | ValuePrior => ("value", Lower),
+            ValueAmountMean => ("value", Either),
+            CoreUsed => ("depth", Lower),
+            Tenure => ("tenure", Lower),
+            Activated => ("activation", Lower),
+            TimeToValue => ("activation", Higher),
+            FeedbackLong => ("feedback", Either),
+            FrictionRecent => ("friction", Higher),
+        },
+        FeatureId::Funnel(_) => ("activation", Lower),
+        FeatureId::Ratio(_) => return (name.to_string(), Either),
+        FeatureId::RateRecent(i)
+        | FeatureId::RatePrior(i)
+        | FeatureId::RateLong(i)
+        | FeatureId::RateLife(i)
+        | FeatureId::RateWeek(i) => {
+            let event = event_types.get(i).map_or(name, String::as_str);
             let e = &spec.file.events;
             let has = |list: &[String]| list.iter().any(|x| x == event);
             if has(&e.friction) {
@@ -366,7 +521,7 @@ pub fn rate_long_name(event: &str) -> String {
 
 /// The phrase for a feature pushing one user's risk up, with that user's own figures;
 /// `typical` is the feature's typical raw value in training, quoted where it helps.
-pub fn phrase(spec: &FeatureSpec, name: &str, row: &dyn RawRow, typical: f64) -> String {
+pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f64) -> String {
     let f = &spec.file;
     let w = &spec.windows;
     let (r, p, l) = (
@@ -374,72 +529,78 @@ pub fn phrase(spec: &FeatureSpec, name: &str, row: &dyn RawRow, typical: f64) ->
         w.prior_days as f64,
         w.long_days as f64,
     );
-    let v = row.get(name);
+    let v = row.value(def.id);
     let n = |x: f64| format_count(x);
-    match name {
-        "active_days_recent" => format!("active on {} of the last {r} days", n(v)),
-        "active_days_prior" | "activity_change" => {
-            let recent = row.get("active_days_recent");
-            let prior = row.get("active_days_prior") * r / p;
+    let FeatureId::Core(id) = def.id else {
+        return other_phrase(spec, def, v, typical);
+    };
+    use Core::*;
+    match id {
+        ActiveRecent => format!("active on {} of the last {r} days", n(v)),
+        ActivePrior | ActivityChange => {
+            let recent = row.get(ActiveRecent);
+            let prior = row.get(ActivePrior) * r / p;
             change_phrase("active days", recent, prior, r, p)
         }
-        "activity_slope" => format!(
+        ActivitySlope => format!(
             "weekly active days falling by {:.1} a week over 6 weeks",
             -v
         ),
-        "days_since_last_value" => {
-            if row.get("value_actions_long") == 0.0 && row.get("activated") == 0.0 {
+        DaysSinceValue => {
+            if row.get(ValueLong) == 0.0 && row.get(Activated) == 0.0 {
                 format!("no value action in {} days since signup", n(v))
             } else {
                 format!("no value action for {} days", n(v))
             }
         }
-        "days_since_last_event" => format!("no activity for {} days", n(v)),
-        "value_per_active_day" => format!("{v:.1} value actions per active day (last {l} days)"),
-        "core_features_used" => format!("uses {} of {} core features", n(v), f.events.core.len()),
-        "tenure_days" => format!("signed up {} days ago", n(v)),
-        "activated" => "never reached first value".into(),
-        "time_to_value_days" => {
-            if row.get("activated") > 0.0 {
+        DaysSinceEvent => format!("no activity for {} days", n(v)),
+        ValuePerActiveDay => format!("{v:.1} value actions per active day (last {l} days)"),
+        CoreUsed => format!("uses {} of {} core features", n(v), f.events.core.len()),
+        Tenure => format!("signed up {} days ago", n(v)),
+        Activated => "never reached first value".into(),
+        TimeToValue => {
+            if row.get(Activated) > 0.0 {
                 format!("took {} days to first value", n(v))
             } else {
                 format!("no first value after {} days", n(v))
             }
         }
-        "sessions_recent" => format!("{} sessions in the last {r} days", n(v)),
-        "session_minutes" => format!("typical session {v:.0} min"),
-        "value_trend" => {
-            let recent = row.get("value_actions_recent");
-            let prior = row.get("value_actions_prior") * r / p;
+        SessionsRecent => format!("{} sessions in the last {r} days", n(v)),
+        SessionMinutes => format!("typical session {v:.0} min"),
+        ValueTrend => {
+            let recent = row.get(ValueRecent);
+            let prior = row.get(ValuePrior) * r / p;
             change_phrase("value actions", recent, prior, r, p)
         }
-        "value_actions_long" if v == 0.0 => format!("no value action in the last {l} days"),
-        "value_actions_long" => format!("only {} value actions in the last {l} days", n(v)),
-        "events_per_week" => format!("{v:.1} events a week since signup"),
-        "value_per_week" => format!("{v:.1} value actions a week since signup"),
-        "value_amount_long" => format!("average value {v:.2} over the last {l} days"),
-        "feedback_long" => format!("{} feedback responses in the last {l} days", n(v)),
-        "friction_recent" => format!("{} errors or failures in the last {r} days", n(v)),
-        "value_actions_total" => format!("{} value actions since signup", n(v)),
-        "value_amount_mean" => format!("average value {v:.2} (typical {typical:.2})"),
-        "value_overdue" => format!("{v:.1}× the usual gap since the last value action"),
-        "active_weeks" => format!("active in {} weeks since signup", n(v)),
-        "active_week_share" => format!(
+        ValueLong if v == 0.0 => format!("no value action in the last {l} days"),
+        ValueLong => format!("only {} value actions in the last {l} days", n(v)),
+        EventsPerWeek => format!("{v:.1} events a week since signup"),
+        ValuePerWeek => format!("{v:.1} value actions a week since signup"),
+        ValueAmountLong => format!("average value {v:.2} over the last {l} days"),
+        FeedbackLong => format!("{} feedback responses in the last {l} days", n(v)),
+        FrictionRecent => format!("{} errors or failures in the last {r} days", n(v)),
+        ValueTotal => format!("{} value actions since signup", n(v)),
+        ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
+        ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
+        ValueRecent => format!("{} value actions in the last {r} days", n(v)),
+        ValuePrior => format!("{} value actions in the {p} days before", n(v)),
+        ActiveWeeks => format!("active in {} weeks since signup", n(v)),
+        ActiveWeekShare => format!(
             "active in {:.0}% of weeks since signup (typical {:.0}%)",
             v * 100.0,
             typical * 100.0
         ),
-        _ => other_phrase(spec, name, v, typical),
     }
 }
 
-fn other_phrase(spec: &FeatureSpec, name: &str, v: f64, typical: f64) -> String {
+fn other_phrase(spec: &FeatureSpec, def: &FeatureDef, v: f64, typical: f64) -> String {
+    let name = def.name.as_str();
     let f = &spec.file;
     let w = &spec.windows;
-    if let Some(funnel) = name
-        .strip_prefix("funnel_")
-        .and_then(|x| f.funnels.iter().find(|g| g.name == x))
-    {
+    if let Some(funnel) = match def.id {
+        FeatureId::Funnel(i) => f.funnels.get(i),
+        _ => None,
+    } {
         let k = (v * funnel.steps.len() as f64).round() as usize;
         return match k {
             0 => format!("has not started {}", funnel.name),
@@ -452,10 +613,10 @@ fn other_phrase(spec: &FeatureSpec, name: &str, v: f64, typical: f64) -> String 
             ),
         };
     }
-    if let Some(ratio) = name
-        .strip_prefix("ratio_")
-        .and_then(|x| f.ratios.iter().find(|g| g.name == x))
-    {
+    if let Some(ratio) = match def.id {
+        FeatureId::Ratio(i) => f.ratios.get(i),
+        _ => None,
+    } {
         return format!(
             "{v:.2} {} per {} (typical {typical:.2})",
             ratio.numerator, ratio.denominator
@@ -530,15 +691,8 @@ fn format_count(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use crate::fixtures::NamedRow;
     use std::path::Path;
-
-    struct Row(HashMap<&'static str, f64>);
-    impl RawRow for Row {
-        fn get(&self, name: &str) -> f64 {
-            self.0.get(name).copied().unwrap_or(0.0)
-        }
-    }
 
     fn spec() -> FeatureSpec {
         let text = std::fs::read_to_string(
@@ -567,14 +721,34 @@ mod tests {
     }
 
     #[test]
+    fn every_named_feature_is_in_the_catalog_under_its_one_name() {
+        // The shipped feature file defines friction and feedback events, so every named
+        // feature is computed; the two raw figures are kept beside the features.
+        let s = spec();
+        let defs = catalog(&s, &[]);
+        for c in Core::ALL {
+            let def = defs.iter().find(|d| d.id == FeatureId::Core(c));
+            match c {
+                Core::ValueRecent | Core::ValuePrior => assert!(def.is_none(), "{c:?}"),
+                _ => assert_eq!(def.map(|d| d.name.as_str()), Some(c.name()), "{c:?}"),
+            }
+        }
+        let names: std::collections::BTreeSet<_> = Core::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), Core::ALL.len());
+        let ids: std::collections::BTreeSet<_> =
+            defs.iter().map(|d| format!("{:?}", d.id)).collect();
+        assert_eq!(ids.len(), defs.len(), "one identity per feature");
+    }
+
+    #[test]
     fn reasons_must_be_on_the_risky_side() {
         let s = spec();
         let defs = catalog(&s, &[]);
         let def = |n: &str| defs.iter().find(|d| d.name == n).unwrap();
-        let row = Row(HashMap::from([
-            ("active_days_recent", 8.0),
-            ("active_days_prior", 10.0),
-        ]));
+        let row = NamedRow::new(
+            &s,
+            &[("active_days_recent", 8.0), ("active_days_prior", 10.0)],
+        );
         assert!(def("days_since_last_value").is_reason(1.0, &row));
         assert!(!def("days_since_last_value").is_reason(-1.0, &row));
         assert!(def("core_features_used").is_reason(-1.0, &row));
@@ -585,33 +759,38 @@ mod tests {
     #[test]
     fn phrases_carry_the_users_own_figures() {
         let s = spec();
-        let row = Row(HashMap::from([
-            ("active_days_recent", 3.0),
-            ("active_days_prior", 20.0),
-            ("days_since_last_value", 23.0),
-            ("value_actions_long", 4.0),
-            ("core_features_used", 1.0),
-            ("funnel_onboarding", 0.5),
-        ]));
+        let row = NamedRow::new(
+            &s,
+            &[
+                ("active_days_recent", 3.0),
+                ("active_days_prior", 20.0),
+                ("days_since_last_value", 23.0),
+                ("value_actions_long", 4.0),
+                ("core_features_used", 1.0),
+                ("funnel_onboarding", 0.5),
+            ],
+        );
+        let defs = catalog(&s, &["page_view".into()]);
+        let def = |n: &str| defs.iter().find(|d| d.name == n).unwrap();
         // prior 20 days in 28 → 10 per 14 days; recent 3 → down 70%.
         assert_eq!(
-            phrase(&s, "activity_change", &row, 0.0),
+            phrase(&s, def("activity_change"), &row, 0.0),
             "active days down 70% vs the 28 days before"
         );
         assert_eq!(
-            phrase(&s, "days_since_last_value", &row, 0.0),
+            phrase(&s, def("days_since_last_value"), &row, 0.0),
             "no value action for 23 days"
         );
         assert_eq!(
-            phrase(&s, "core_features_used", &row, 0.0),
+            phrase(&s, def("core_features_used"), &row, 0.0),
             "uses 1 of 6 core features"
         );
         assert_eq!(
-            phrase(&s, "n_long__page_view", &row, 41.6),
+            phrase(&s, def("n_long__page_view"), &row, 41.6),
             "no page_view in the last 90 days"
         );
         assert_eq!(
-            phrase(&s, "funnel_onboarding", &row, 0.0),
+            phrase(&s, def("funnel_onboarding"), &row, 0.0),
             "stalled in onboarding after step 2 of 4 (data_source_connected)"
         );
     }

@@ -15,10 +15,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::catalog::{
-    catalog, rate_life_name, rate_long_name, rate_prior_name, rate_recent_name, rate_week_name,
-    FeatureDef,
-};
+use super::catalog::{catalog, Core, FeatureDef, FeatureId};
 use super::index::{EventIndex, ACTIVATION, CORE, FEEDBACK, FRICTION, PRESENCE, VALUE};
 use super::spec::FeatureSpec;
 use crate::base::time::DAY_MS;
@@ -26,7 +23,7 @@ use crate::error::Result;
 use crate::ingest::Events;
 
 /// Raw figures kept beside the features because reasons quote them.
-pub const AUX_COLUMNS: [&str; 2] = ["value_actions_recent", "value_actions_prior"];
+pub const AUX_COLUMNS: [Core; 2] = [Core::ValueRecent, Core::ValuePrior];
 
 /// Weeks in the activity slope.
 const SLOPE_WEEKS: i64 = 6;
@@ -552,118 +549,6 @@ fn days(ms: i64) -> f64 {
 }
 
 /// Where each output column's value comes from.
-#[derive(Debug, Clone, Copy)]
-enum Source {
-    Named(Fixed),
-    Funnel(usize),
-    Ratio(usize),
-    RateRecent(usize),
-    RatePrior(usize),
-    RateLong(usize),
-    RateLife(usize),
-    RateWeek(usize),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Fixed {
-    ActiveRecent,
-    ActivePrior,
-    ActivityChange,
-    ActivitySlope,
-    DaysSinceValue,
-    DaysSinceEvent,
-    ValuePerActiveDay,
-    CoreUsed,
-    Tenure,
-    Activated,
-    TimeToValue,
-    SessionsRecent,
-    SessionMinutes,
-    ValueTrend,
-    ValueLong,
-    EventsPerWeek,
-    ValuePerWeek,
-    ValueAmountLong,
-    FeedbackLong,
-    FrictionRecent,
-    ValueRecent,
-    ValuePrior,
-    ValueTotal,
-    ValueAmountMean,
-    ValueOverdue,
-    ActiveWeeks,
-    ActiveWeekShare,
-}
-
-fn source_of(name: &str, spec: &FeatureSpec, event_types: &[String]) -> Option<Source> {
-    use Fixed::*;
-    let fixed = match name {
-        "active_days_recent" => ActiveRecent,
-        "active_days_prior" => ActivePrior,
-        "activity_change" => ActivityChange,
-        "activity_slope" => ActivitySlope,
-        "days_since_last_value" => DaysSinceValue,
-        "days_since_last_event" => DaysSinceEvent,
-        "value_per_active_day" => ValuePerActiveDay,
-        "core_features_used" => CoreUsed,
-        "tenure_days" => Tenure,
-        "activated" => Activated,
-        "time_to_value_days" => TimeToValue,
-        "sessions_recent" => SessionsRecent,
-        "session_minutes" => SessionMinutes,
-        "value_trend" => ValueTrend,
-        "value_actions_long" => ValueLong,
-        "events_per_week" => EventsPerWeek,
-        "value_per_week" => ValuePerWeek,
-        "value_amount_long" => ValueAmountLong,
-        "feedback_long" => FeedbackLong,
-        "friction_recent" => FrictionRecent,
-        "value_actions_recent" => ValueRecent,
-        "value_actions_prior" => ValuePrior,
-        "value_actions_total" => ValueTotal,
-        "value_amount_mean" => ValueAmountMean,
-        "value_overdue" => ValueOverdue,
-        "active_weeks" => ActiveWeeks,
-        "active_week_share" => ActiveWeekShare,
-        _ => {
-            let f = &spec.file;
-            if let Some(i) = f
-                .funnels
-                .iter()
-                .position(|x| name == format!("funnel_{}", x.name))
-            {
-                return Some(Source::Funnel(i));
-            }
-            if let Some(i) = f
-                .ratios
-                .iter()
-                .position(|x| name == format!("ratio_{}", x.name))
-            {
-                return Some(Source::Ratio(i));
-            }
-            for (i, e) in event_types.iter().enumerate() {
-                if name == rate_recent_name(e) {
-                    return Some(Source::RateRecent(i));
-                }
-                if name == rate_prior_name(e) {
-                    return Some(Source::RatePrior(i));
-                }
-                if name == rate_long_name(e) {
-                    return Some(Source::RateLong(i));
-                }
-                if name == rate_life_name(e) {
-                    return Some(Source::RateLife(i));
-                }
-                if name == rate_week_name(e) {
-                    return Some(Source::RateWeek(i));
-                }
-            }
-            return None;
-        }
-    };
-    Some(Source::Named(fixed))
-}
-
 /// One user's figures at T, derived from the tally (the formulas of the catalog).
 struct Derive<'a> {
     t: &'a Tally,
@@ -736,12 +621,12 @@ impl<'a> Derive<'a> {
         cap as f64 / at_least(self.exposure(end, cap), floor)
     }
 
-    fn value(&self, source: Source) -> f64 {
-        use Fixed::*;
+    fn value(&self, source: FeatureId) -> f64 {
+        use Core::*;
         let (t, plan, as_of) = (self.t, self.plan, self.as_of);
         let (r, p, l) = (plan.r, plan.p, plan.l);
         match source {
-            Source::Named(f) => match f {
+            FeatureId::Core(f) => match f {
                 ActiveRecent => t.active.recent,
                 ActivePrior => t.active.prior,
                 ActivityChange => self.log_ratio(t.active.recent, t.active.prior),
@@ -809,14 +694,14 @@ impl<'a> Derive<'a> {
                     }
                 }
             },
-            Source::Funnel(i) => {
+            FeatureId::Funnel(i) => {
                 // Steps reached in order: step k counts only if every step before it was.
                 let steps = &plan.funnels[i];
                 let reached = steps.iter().take_while(|&&s| t.counts[s] > 0.0).count();
                 (0..steps.len()).fold(0.0, |acc, k| acc + ((k < reached) as u8 as f64))
                     * (1.0 / steps.len() as f64)
             }
-            Source::Ratio(i) => {
+            FeatureId::Ratio(i) => {
                 let (num, den) = plan.ratios[i];
                 let (num, den) = (t.counts[num], t.counts[den]);
                 if den > 0.0 {
@@ -825,8 +710,8 @@ impl<'a> Derive<'a> {
                     0.0
                 }
             }
-            Source::RateRecent(i) => t.counts[plan.rates[i][0]] * self.scale(as_of, r),
-            Source::RatePrior(i) => {
+            FeatureId::RateRecent(i) => t.counts[plan.rates[i][0]] * self.scale(as_of, r),
+            FeatureId::RatePrior(i) => {
                 let m = 7.min(p) as f64;
                 if self.exposure(as_of - r * DAY_MS, p) >= m {
                     t.counts[plan.rates[i][1]] * self.scale(as_of - r * DAY_MS, p)
@@ -835,9 +720,9 @@ impl<'a> Derive<'a> {
                     t.counts[plan.rates[i][0]] * self.scale(as_of, r) * (p as f64 / r as f64)
                 }
             }
-            Source::RateLong(i) => t.counts[plan.rates[i][2]] * self.scale(as_of, l),
-            Source::RateLife(i) => t.counts[plan.rates[i][3]],
-            Source::RateWeek(i) => {
+            FeatureId::RateLong(i) => t.counts[plan.rates[i][2]] * self.scale(as_of, l),
+            FeatureId::RateLife(i) => t.counts[plan.rates[i][3]],
+            FeatureId::RateWeek(i) => {
                 t.counts[plan.rates[i][3]] * 7.0 / at_least(self.observable(as_of), 7.0)
             }
         }
@@ -856,15 +741,12 @@ pub fn compute(
     let plan = Plan::new(prepared, spec, event_types, as_of);
     let defs = catalog(spec, event_types);
     let mut names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
-    names.extend(AUX_COLUMNS);
-    let sources: Vec<Source> = names
+    names.extend(AUX_COLUMNS.map(Core::name));
+    let sources: Vec<FeatureId> = defs
         .iter()
-        .map(|n| {
-            source_of(n, spec, event_types).ok_or_else(|| {
-                crate::error::Error::Fit(format!("no computation for the feature `{n}`"))
-            })
-        })
-        .collect::<Result<_>>()?;
+        .map(|d| d.id)
+        .chain(AUX_COLUMNS.map(FeatureId::Core))
+        .collect();
 
     let ids = population.column("user_id")?.str()?;
     let signup_col = population.column("signup_ts")?.cast(&DataType::Int64)?;

@@ -381,7 +381,7 @@ pub fn compute(
             .filter(|d| !added(&d.name))
             .map(|d| col(d.name.as_str()).cast(DataType::Float64)),
     );
-    out.extend(AUX_COLUMNS.iter().map(|c| col(*c)));
+    out.extend(AUX_COLUMNS.iter().map(|c| col(c.name())));
     let df = filled
         .with_columns(derived)
         .select(out)

@@ -13,6 +13,7 @@ use std::path::Path;
 use crate::base::csv_cells::{formula_like, neutralized};
 use crate::base::files::write_atomic;
 use crate::error::{Error, Result};
+use crate::features::catalog::Core;
 use crate::features::FeatureSpec;
 use crate::ingest::{Users, CRM_COLUMNS};
 use crate::list::experiment::{Group, Split};
@@ -205,15 +206,16 @@ impl Status {
     }
 }
 
-/// The raw figures shown beside the reasons: (column, feature, decimals).
-pub const FIGURES: [(&str, &str, usize); 7] = [
-    ("days_since_last_value", "days_since_last_value", 1),
-    ("days_since_last_event", "days_since_last_event", 1),
-    ("active_days_recent", "active_days_recent", 0),
-    ("active_days_prior", "active_days_prior", 0),
-    ("value_actions_recent", "value_actions_recent", 0),
-    ("core_features_used", "core_features_used", 0),
-    ("tenure_days", "tenure_days", 0),
+/// The raw figures shown beside the reasons, each under its feature's name: (feature,
+/// decimals).
+pub const FIGURES: [(Core, usize); 7] = [
+    (Core::DaysSinceValue, 1),
+    (Core::DaysSinceEvent, 1),
+    (Core::ActiveRecent, 0),
+    (Core::ActivePrior, 0),
+    (Core::ValueRecent, 0),
+    (Core::CoreUsed, 0),
+    (Core::Tenure, 0),
 ];
 
 /// One row of the ranked list.
@@ -248,7 +250,7 @@ pub fn rank(
     tiers: &TierRule,
 ) -> Result<Vec<RankedRow>> {
     let crm = CrmRows::new(users)?;
-    let columns = FrameRow::columns(&scored.features.df);
+    let columns = FrameRow::columns(&scored.features)?;
     // Users are independent: their rows are made on the threads.
     let mut rows: Vec<RankedRow> = scored
         .users
@@ -267,9 +269,9 @@ pub fn rank(
                 play_rule: choice.rule,
                 figures: FIGURES
                     .iter()
-                    .map(|(_, f, d)| {
+                    .map(|&(f, d)| {
                         use crate::features::RawRow;
-                        format!("{:.*}", *d, raw.get(f))
+                        format!("{:.*}", d, raw.get(f))
                     })
                     .collect(),
                 status: Status::NotAtRisk,
@@ -381,7 +383,7 @@ pub fn csv_header(with_crm: bool) -> Vec<String> {
     );
     header.extend((1..=REASON_COLUMNS).map(|i| format!("reason_{i}")));
     header.extend(["recommended_play", "play_rule"].map(String::from));
-    header.extend(FIGURES.iter().map(|f| f.0.to_string()));
+    header.extend(FIGURES.iter().map(|f| f.0.name().to_string()));
     header
 }
 
@@ -512,7 +514,7 @@ fn json_row<'a>(r: &'a RankedRow, as_of: &'a str) -> JsonRow<'a> {
         figures: FIGURES
             .iter()
             .zip(&r.figures)
-            .map(|((name, _, _), v)| (*name, v.parse().unwrap_or(f64::NAN)))
+            .map(|((f, _), v)| (f.name(), v.parse().unwrap_or(f64::NAN)))
             .collect(),
     }
 }
@@ -615,9 +617,9 @@ pub fn write_parquet(path: &Path, rows: &[&RankedRow], as_of: &str) -> Result<()
     }
     columns.push(text(&|r| Some(r.play.label().into()), "recommended_play"));
     columns.push(text(&|r| Some(r.play_rule.clone()), "play_rule"));
-    for (k, (name, _, _)) in FIGURES.iter().enumerate() {
+    for (k, (feature, _)) in FIGURES.iter().enumerate() {
         columns.push(Column::new(
-            (*name).into(),
+            feature.name().into(),
             rows.iter()
                 .map(|r| r.figures[k].parse::<f64>().ok())
                 .collect::<Vec<_>>(),

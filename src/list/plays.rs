@@ -9,6 +9,7 @@
 //! | 4 | active on 3+ recent days but uses at most a third of the core features | Feature Discovery |
 //! | 5 | otherwise: declining frequency or a long gap | Re-engagement |
 
+use crate::features::catalog::{Core, FeatureId};
 use crate::features::{FeatureSpec, RawRow};
 
 /// The five plays.
@@ -51,11 +52,11 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
     let friction = if f.events.friction.is_empty() {
         0.0
     } else {
-        row.get("friction_recent")
+        row.get(Core::FrictionRecent)
     };
-    let stalled = f.funnels.iter().find(|g| {
-        let v = row.get(&format!("funnel_{}", g.name));
-        v > 0.0 && v < 1.0
+    let stalled = f.funnels.iter().enumerate().find_map(|(i, g)| {
+        let v = row.value(FeatureId::Funnel(i));
+        (v > 0.0 && v < 1.0).then_some(g)
     });
     let choose = |play, rule: String| PlayChoice { play, rule };
     if friction >= 2.0 || (friction >= 1.0 && stalled.is_some()) {
@@ -67,21 +68,21 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
             format!("friction: {friction} errors in the last {recent} days{place}"),
         );
     }
-    if row.get("activated") == 0.0 {
+    if row.get(Core::Activated) == 0.0 {
         return choose(
             Play::ProgressMomentum,
             "progress: never reached first value".into(),
         );
     }
-    if row.get("value_actions_long") <= 1.0 && row.get("value_actions_recent") == 0.0 {
+    if row.get(Core::ValueLong) <= 1.0 && row.get(Core::ValueRecent) == 0.0 {
         return choose(
             Play::RepeatValue,
             format!("value not repeated: activated, no value action in the last {recent} days"),
         );
     }
     let core = f.events.core.len() as f64;
-    let used = row.get("core_features_used");
-    if row.get("active_days_recent") >= 3.0 && used <= (core / 3.0).max(1.0) {
+    let used = row.get(Core::CoreUsed);
+    if row.get(Core::ActiveRecent) >= 3.0 && used <= (core / 3.0).max(1.0) {
         return choose(
             Play::FeatureDiscovery,
             format!("discovery: active but uses {used} of {core} core features"),
@@ -96,23 +97,17 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use crate::fixtures::NamedRow;
     use std::path::Path;
-
-    struct Row(HashMap<&'static str, f64>);
-    impl RawRow for Row {
-        fn get(&self, name: &str) -> f64 {
-            self.0.get(name).copied().unwrap_or(0.0)
-        }
-    }
 
     fn spec() -> FeatureSpec {
         let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("features/default.toml");
         FeatureSpec::load(&p).unwrap()
     }
 
-    fn play(pairs: &[(&'static str, f64)]) -> Play {
-        recommend(&spec(), &Row(pairs.iter().copied().collect())).play
+    fn play(pairs: &[(&str, f64)]) -> Play {
+        let spec = spec();
+        recommend(&spec, &NamedRow::new(&spec, pairs)).play
     }
 
     #[test]

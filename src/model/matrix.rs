@@ -35,6 +35,7 @@ mod tests {
 
     fn def(name: &str, transform: Transform) -> FeatureDef {
         FeatureDef {
+            id: crate::features::catalog::FeatureId::Ratio(0),
             name: name.into(),
             meaning: String::new(),
             transform,

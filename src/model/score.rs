@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::artifact::ChurnModel;
 use super::drift::{Drift, Thresholds};
 use super::matrix::to_matrix;
 use crate::error::{Error, Result};
-use crate::features::{self, FeatureFrame, FeatureSpec, Prepared, RawRow, Transform};
+use crate::features::catalog::FeatureId;
+use crate::features::{self, FeatureFrame, FeatureSpec, Prepared, RawRow, Transform, AUX_COLUMNS};
 use crate::labels::{self, Sources};
 
 /// The most reasons listed per user.
@@ -45,35 +45,47 @@ pub struct Scored {
     pub features: FeatureFrame,
 }
 
-/// The `f64` columns of a feature frame by name, built once and shared by every row: a
+/// The `f64` columns of a feature frame by feature, built once and shared by every row: a
 /// row's figure is a hash lookup and an offset (a list of 30k users reads several
 /// hundred thousand figures for its reasons, plays and figure columns).
 pub struct FrameColumns<'a> {
-    by_name: HashMap<&'a str, usize>,
+    by_id: HashMap<FeatureId, usize>,
     values: Vec<std::borrow::Cow<'a, [f64]>>,
 }
 
-/// Raw figures of one row of a feature frame, by column name.
+/// Raw figures of one row of a feature frame.
 pub struct FrameRow<'a> {
     columns: &'a FrameColumns<'a>,
     row: usize,
 }
 
 impl<'a> FrameRow<'a> {
-    /// The `f64` columns of `df`, to read rows from (an empty cell reads as 0).
-    pub fn columns(df: &'a DataFrame) -> FrameColumns<'a> {
-        let mut by_name = HashMap::new();
+    /// The columns of `ff`'s features and raw figures (an empty cell reads as 0). A
+    /// feature of its catalog without its column is an error.
+    pub fn columns(ff: &'a FeatureFrame) -> Result<FrameColumns<'a>> {
+        let ids = ff
+            .defs
+            .iter()
+            .map(|d| (d.id, d.name.as_str()))
+            .chain(AUX_COLUMNS.map(|c| (FeatureId::Core(c), c.name())));
+        let mut by_id = HashMap::new();
         let mut values = Vec::new();
-        for c in df.columns() {
-            let Ok(ca) = c.f64() else { continue };
+        for (id, name) in ids {
+            let ca =
+                ff.df
+                    .column(name)
+                    .and_then(|c| c.f64())
+                    .map_err(|_| Error::FeatureMismatch {
+                        message: format!("the feature frame has no numeric column `{name}`"),
+                    })?;
             let v = match ca.cont_slice() {
                 Ok(v) => std::borrow::Cow::Borrowed(v),
                 Err(_) => ca.iter().map(|v| v.unwrap_or(0.0)).collect(),
             };
-            by_name.insert(c.name().as_str(), values.len());
+            by_id.insert(id, values.len());
             values.push(v);
         }
-        FrameColumns { by_name, values }
+        Ok(FrameColumns { by_id, values })
     }
 
     pub fn new(columns: &'a FrameColumns<'a>, row: usize) -> Self {
@@ -82,10 +94,10 @@ impl<'a> FrameRow<'a> {
 }
 
 impl RawRow for FrameRow<'_> {
-    fn get(&self, name: &str) -> f64 {
+    fn value(&self, id: FeatureId) -> f64 {
         self.columns
-            .by_name
-            .get(name)
+            .by_id
+            .get(&id)
             .and_then(|&k| self.columns.values[k].get(self.row))
             .copied()
             .unwrap_or(0.0)
@@ -132,7 +144,7 @@ pub fn score_prepared(
     model.check_features(&ff.defs)?;
     let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
     let ids = ff.df.column("user_id")?.str()?;
-    let columns = FrameRow::columns(&ff.df);
+    let columns = FrameRow::columns(&ff)?;
     let typical: Vec<f64> = model
         .features
         .iter()
@@ -172,7 +184,7 @@ pub fn score_prepared(
                 reasons.push(Reason {
                     feature: model.features[j].name.clone(),
                     contribution: c,
-                    text: features::phrase(spec, &model.features[j].name, &raw, typical[j]),
+                    text: features::phrase(spec, &ff.defs[j], &raw, typical[j]),
                 });
             }
             ScoredUser {

@@ -37,6 +37,7 @@ use super::matrix::to_matrix;
 use crate::base::time::week_start;
 use crate::base::time::{format_date, DAY_MS};
 use crate::error::{Error, Result};
+use crate::features::catalog::{Core, FeatureId};
 use crate::features::{self, FeatureSpec, Prepared};
 use crate::labels::{self, LabelRule, Sources};
 use polars::prelude::{BooleanChunked, DataFrame};
@@ -178,7 +179,7 @@ impl TrainOptions {
 }
 
 /// The feature whose values alone make the recency baseline.
-pub const BASELINE_FEATURE: &str = "days_since_last_value";
+pub const BASELINE_FEATURE: Core = Core::DaysSinceValue;
 
 struct PanelRows {
     as_of: i64,
@@ -351,8 +352,8 @@ pub fn train_prepared(
     // The baseline: days since the last value action alone, same dates.
     let b = defs
         .iter()
-        .position(|d| d.name == BASELINE_FEATURE)
-        .ok_or_else(|| Error::Fit(format!("the catalog has no {BASELINE_FEATURE}")))?;
+        .position(|d| d.id == FeatureId::Core(BASELINE_FEATURE))
+        .ok_or_else(|| Error::Fit(format!("the catalog has no {}", BASELINE_FEATURE.name())))?;
     let zb_train = z_train.select(Axis(1), &[b]);
     let (bc, bi) = fit(&zb_train, &y_train, 1e-4)?;
     let baseline_p = predict(&z_val.select(Axis(1), &[b]), &bc, bi);

@@ -126,7 +126,7 @@ pub fn build(
             let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
             let p: Vec<f64> = z.rows().into_iter().map(|r| model.probability(r)).collect();
             let y = labels::labels(src, &model.label, &spec.file.events.value, &pop, t0)?;
-            let columns = FrameRow::columns(&ff.df);
+            let columns = FrameRow::columns(&ff)?;
             let raw: Vec<f64> = (0..ff.df.height())
                 .map(|i| FrameRow::new(&columns, i).get(crate::model::train::BASELINE_FEATURE))
                 .collect();
