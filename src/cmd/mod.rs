@@ -97,29 +97,8 @@ impl Inputs {
                 .with_arguments(&args.columns)?,
             shard: args.shard,
         };
-        // The users table is read on a thread of its own while the log is read (the
-        // log's read leaves a core idle at times); its rejects follow the log's.
-        let (events, users) = std::thread::scope(|s| {
-            let users = args.users.as_deref().map(|p| {
-                s.spawn(move || {
-                    let mut rejects = Rejects::default();
-                    let users = ingest::load_users(p, policy, &mut rejects)
-                        .with_context(|| format!("reading users {}", p.display()));
-                    (users, rejects)
-                })
-            });
-            let events = ingest::load_events_with(&args.events, &how, policy, &mut rejects)
-                .with_context(|| format!("reading events {}", args.events.display()));
-            let users = users.map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    let bug = anyhow::anyhow!(
-                        "reading users: the reader stopped unexpectedly (a bug in churnrisk)"
-                    );
-                    (Err(bug), Rejects::default())
-                })
-            });
-            (events, users)
-        });
+        let events = ingest::load_events_with(&args.events, &how, policy, &mut rejects)
+            .with_context(|| format!("reading events {}", args.events.display()));
         let events = match events {
             Ok(events) => events,
             // No event left: the reject file says why row by row.
@@ -139,13 +118,14 @@ impl Inputs {
             events.rows(),
             args.events.display()
         );
-        let users = match users {
-            Some((users, users_rejects)) => {
-                rejects.append(users_rejects);
-                Some(users?)
-            }
-            None => None,
-        };
+        let users = args
+            .users
+            .as_deref()
+            .map(|p| {
+                ingest::load_users(p, policy, &mut rejects)
+                    .with_context(|| format!("reading users {}", p.display()))
+            })
+            .transpose()?;
         let subscriptions = args
             .subscriptions
             .as_deref()
