@@ -7,9 +7,10 @@ use std::path::PathBuf;
 /// Everything a churnrisk stage can refuse or fail on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
+    /// Reading an input failed (permissions, a folder where a file goes, a device error):
+    /// bad input, exit 3. Writing has [`Error::Write`].
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -109,6 +110,25 @@ pub enum Error {
     /// Too little data to train or evaluate.
     #[error("not enough data: {message}")]
     NotEnoughData { message: String },
+    /// The eligibility gate: too few churned or retained users where a model is fitted or
+    /// judged (a model fitted on a handful of churners is noise).
+    #[error("not enough data: {what} hold {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained (lower them only if you accept a noisier model)")]
+    TooFewLabels {
+        what: String,
+        churned: usize,
+        retained: usize,
+        min_churned: usize,
+        min_retained: usize,
+    },
+    /// The population at T is much smaller than the one the model was validated on:
+    /// usually a log cut short or a wrong as-of date.
+    #[error("not enough data: only {scored} users are active at the as-of date, against {validated} on the model's validation date ({validation_date}); below the {:.0}% minimum. Is the event log complete up to the as-of date?", min_share * 100.0)]
+    PopulationTooSmall {
+        scored: usize,
+        validated: usize,
+        validation_date: String,
+        min_share: f64,
+    },
     /// A model file cannot score these features.
     #[error("model does not match the feature definitions: {message}")]
     FeatureMismatch { message: String },
@@ -155,9 +175,9 @@ impl Error {
         }
     }
 
-    /// Wraps an I/O error with the path it concerns.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
+    /// Wraps an I/O error of reading an input.
+    pub fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Read {
             path: path.into(),
             source,
         }
@@ -166,7 +186,7 @@ impl Error {
     /// A short stable name of the failure, for the manifest and log shippers.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::Io { .. } => "io",
+            Error::Read { .. } => "read_failed",
             Error::Write { .. } => "write_failed",
             Error::MissingFile { .. } => "missing_file",
             Error::EmptyInput { .. } => "empty_file",
@@ -187,6 +207,8 @@ impl Error {
             Error::Locked { .. } => "locked",
             Error::InvalidArgument { .. } => "invalid_argument",
             Error::NotEnoughData { .. } => "gate_refused",
+            Error::TooFewLabels { .. } => "gate_refused",
+            Error::PopulationTooSmall { .. } => "gate_refused",
             Error::FeatureMismatch { .. } => "feature_mismatch",
             Error::BadModel { .. } => "bad_model",
             Error::NonFinite { .. } => "non_finite_feature",
@@ -198,7 +220,7 @@ impl Error {
     /// What kind of failure this is, for exit codes.
     pub fn category(&self) -> Category {
         match self {
-            Error::Io { .. }
+            Error::Read { .. }
             | Error::MissingFile { .. }
             | Error::EmptyInput { .. }
             | Error::UnknownFormat { .. }
@@ -219,7 +241,9 @@ impl Error {
             | Error::MappedColumnMissing { .. }
             | Error::FeatureMismatch { .. }
             | Error::BadModel { .. } => Category::Config,
-            Error::NotEnoughData { .. } => Category::Refused,
+            Error::NotEnoughData { .. }
+            | Error::TooFewLabels { .. }
+            | Error::PopulationTooSmall { .. } => Category::Refused,
             Error::Locked { .. } => Category::Busy,
             Error::Write { .. } => Category::Output,
             Error::Fit(_) | Error::Polars(_) => Category::Internal,

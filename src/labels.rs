@@ -194,7 +194,7 @@ fn running_subscriptions(src: &Sources, as_of: i64) -> Result<LazyFrame> {
     let subs = src
         .subscriptions
         .ok_or_else(|| crate::error::Error::InvalidArgument {
-            name: "--subscriptions".into(),
+            name: "subscriptions".into(),
             message: "the subscription churn definition needs a subscriptions table".into(),
         })?;
     Ok(subs.df.clone().lazy().filter(

@@ -135,11 +135,11 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 
 /// The SHA-256 of a file's bytes (streamed), in hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        let n = f.read(&mut buf).map_err(|e| Error::read(path, e))?;
         if n == 0 {
             break;
         }

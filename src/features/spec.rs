@@ -208,7 +208,7 @@ impl FeatureSpec {
         if !path.is_file() {
             return Err(Error::MissingFile { path: path.into() });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         Self::from_toml(&text, path)
     }
 

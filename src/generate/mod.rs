@@ -850,7 +850,7 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
     if cfg.scenario == Scenario::Purchases {
         return purchases::generate(cfg, out_dir);
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
     let base = ChaCha8Rng::seed_from_u64(cfg.seed);
     let stream = |id: u32| {
         let mut rng = base.clone();
@@ -978,7 +978,7 @@ pub fn apply_contacts(effect: &ContactEffect, events_path: &Path) -> Result<Cont
         });
     }
     let gz = events_path.to_string_lossy().ends_with(".gz");
-    let io = |e| Error::io(events_path, e);
+    let io = |e| Error::read(events_path, e);
     let file = std::fs::File::open(events_path).map_err(io)?;
     let mut text = String::new();
     if gz {

@@ -182,7 +182,7 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
             "the purchases scenario writes CSV: use --format csv or csv-gz",
         ));
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
     let draws = Draws::new()?;
     let base = ChaCha8Rng::seed_from_u64(cfg.seed);
     let customers: Vec<Customer> = (1..=cfg.users as u32)

@@ -23,13 +23,13 @@ pub(super) fn unpack(path: &Path) -> Result<Unpacked> {
         path: path.into(),
         message,
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
     let dir = tempfile::Builder::new()
         .prefix("churnrisk-unzip-")
         .tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        .map_err(|e| Error::write(std::env::temp_dir(), e))?;
     let mut entries = Vec::new();
     let mut total = 0u64;
     for i in 0..zip.len() {
@@ -51,9 +51,9 @@ pub(super) fn unpack(path: &Path) -> Result<Unpacked> {
         }
         let to = dir.path().join(&name);
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            std::fs::create_dir_all(parent).map_err(|e| Error::write(parent, e))?;
         }
-        let mut out = std::fs::File::create(&to).map_err(|e| Error::io(&to, e))?;
+        let mut out = std::fs::File::create(&to).map_err(|e| Error::write(&to, e))?;
         let mut buf = vec![0u8; 1 << 16];
         loop {
             let n = entry
@@ -69,7 +69,7 @@ pub(super) fn unpack(path: &Path) -> Result<Unpacked> {
                     MAX_UNPACKED >> 30
                 )));
             }
-            out.write_all(&buf[..n]).map_err(|e| Error::io(&to, e))?;
+            out.write_all(&buf[..n]).map_err(|e| Error::write(&to, e))?;
         }
         let shown = PathBuf::from(format!("{}:{}", path.display(), name.display()));
         entries.push((to, shown));

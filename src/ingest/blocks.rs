@@ -28,10 +28,10 @@ pub const BLOCK_BYTES: usize = 16 << 20;
 /// The bytes of a file, decompressed when it starts with the gzip magic bytes or its
 /// name ends in `.gz`.
 pub fn open_bytes(path: &Path) -> Result<Box<dyn Read + Send>> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut file = File::open(path).map_err(|e| Error::read(path, e))?;
     let mut magic = [0u8; 2];
     let gz_magic = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
-    file.rewind().map_err(|e| Error::io(path, e))?;
+    file.rewind().map_err(|e| Error::read(path, e))?;
     let gz = gz_magic || path.to_string_lossy().to_lowercase().ends_with(".gz");
     // The bytes from disk count towards the progress bar.
     let file = super::progress::Counted(file);
@@ -86,7 +86,7 @@ impl Blocks {
                     }
                 }
             })
-            .map_err(|e| Error::io(path, e))?;
+            .map_err(|e| Error::read(path, e))?;
         Ok(Blocks {
             path: path.into(),
             rx,
@@ -105,12 +105,12 @@ impl Blocks {
     pub fn next_block(&mut self) -> Result<Option<Vec<u8>>> {
         match self.rx.recv() {
             Ok(Ok(block)) => Ok(Some(block)),
-            Ok(Err(e)) => Err(Error::io(&self.path, e)),
+            Ok(Err(e)) => Err(Error::read(&self.path, e)),
             Err(_) => {
                 // The reader is done; a panic in it is reported as a read error of the file.
                 if let Some(handle) = self.reader.take() {
                     if handle.join().is_err() {
-                        return Err(Error::io(
+                        return Err(Error::read(
                             &self.path,
                             std::io::Error::other("the reading thread stopped unexpectedly"),
                         ));

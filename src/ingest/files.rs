@@ -40,7 +40,7 @@ pub(super) fn open(
     if !path.is_file() {
         return Err(Error::MissingFile { path: path.into() });
     }
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::read(path, e))?;
     if meta.len() == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
@@ -157,7 +157,7 @@ pub(super) fn content_of(path: &Path) -> Result<Option<Content>> {
     let mut head = [0u8; 4];
     let n = std::fs::File::open(path)
         .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
-        .map_err(|e| Error::io(path, e))?;
+        .map_err(|e| Error::read(path, e))?;
     match &head[..n] {
         [b'P', b'A', b'R', b'1'] => return Ok(Some(Content::Events(Format::Parquet))),
         [b'P', b'K', 3, 4] => return Ok(Some(Content::Zip)),
@@ -204,8 +204,8 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
     } else if path.is_dir() {
         let mut stack = vec![path.to_path_buf()];
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
-                let p = entry.map_err(|e| Error::io(&dir, e))?.path();
+            for entry in std::fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))? {
+                let p = entry.map_err(|e| Error::read(&dir, e))?.path();
                 let hidden = p
                     .file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with(['.', '_']));
@@ -378,7 +378,7 @@ pub(super) fn open_events(
     // is skipped and noted.
     let several = files.len() > 1;
     for (f, shown, _) in &files {
-        let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
+        let meta = std::fs::metadata(f).map_err(|e| Error::read(f, e))?;
         if meta.len() == 0 && !several {
             return Err(Error::EmptyInput {
                 path: shown.clone(),

@@ -482,7 +482,7 @@ pub fn is_parquet(path: &Path) -> bool {
 
 /// The rows of a Parquet file, from its footer.
 pub fn parquet_rows(path: &Path) -> Result<usize> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
     guarded(path, || Ok(ParquetReader::new(file).num_rows()?))
 }
 
@@ -740,8 +740,8 @@ fn missing_source(path: &Path, schema: &Schema, sources: &[String], map: &Column
     }
     if map.preset.is_none() {
         found.push_str(
-            "; an analytics export is read with --preset segment, amplitude, mixpanel, \
-             snowplow or ga4",
+            "; an analytics export is read with a preset (`--preset`, `[inputs] preset`): \
+             segment, amplitude, mixpanel, snowplow or ga4",
         );
     }
     Error::MissingColumn {

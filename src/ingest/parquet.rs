@@ -185,7 +185,7 @@ fn holds_record(dtype: &ArrowDataType) -> bool {
 }
 
 fn reader(path: &Path) -> Result<ParquetReader<File>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = File::open(path).map_err(|e| Error::read(path, e))?;
     Ok(ParquetReader::new(file))
 }
 

@@ -422,28 +422,22 @@ impl Rejects {
     /// text cells that a spreadsheet would run as a formula are neutralized like the
     /// ranked list's.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        let io = |e: csv::Error| Error::io(path, std::io::Error::other(e));
-        let mut w = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(Vec::new());
-        w.write_record(["file", "line", "class", "detail", "raw"])
-            .map_err(io)?;
+        use crate::base::csv_cells::{neutralize, write_table};
         let mut rows: Vec<&Reject> = self.rows.iter().collect();
         rows.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-        for r in rows {
-            w.write_record([
-                crate::base::csv_cells::neutralize(&r.file).as_str(),
-                &r.line.to_string(),
-                r.class.name(),
-                &crate::base::csv_cells::neutralize(&r.detail),
-                &crate::base::csv_cells::neutralize(&r.raw),
-            ])
-            .map_err(io)?;
-        }
-        let bytes = w
-            .into_inner()
-            .map_err(|e| Error::io(path, std::io::Error::other(e.to_string())))?;
-        crate::base::files::write_atomic(path, &bytes)
+        write_table(
+            path,
+            &["file", "line", "class", "detail", "raw"],
+            rows.into_iter().map(|r| {
+                [
+                    neutralize(&r.file),
+                    r.line.to_string(),
+                    r.class.name().to_string(),
+                    neutralize(&r.detail),
+                    neutralize(&r.raw),
+                ]
+            }),
+        )
     }
 }
 

@@ -134,7 +134,7 @@ pub fn previous_state_into(dir: &Path, as_of: &str, to: &Path) -> Result<Option<
     let previous = dir.join(PREVIOUS_FILE);
     if let Some(state) = ListState::read(&current)? {
         if state.as_of.as_str() < as_of && !state.as_of.is_empty() {
-            let bytes = std::fs::read(&current).map_err(|e| Error::io(&current, e))?;
+            let bytes = std::fs::read(&current).map_err(|e| Error::read(&current, e))?;
             write_atomic(&to.join(PREVIOUS_FILE), &bytes)?;
             return Ok(Some(state));
         }

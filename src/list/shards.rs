@@ -57,7 +57,7 @@ pub fn write_part(path: &Path, shard: Shard, header: PartHeader, rows: &[RankedR
         users: rows.len(),
         ..header
     };
-    let json = |e: serde_json::Error| Error::io(path, std::io::Error::other(e));
+    let json = |e: serde_json::Error| Error::read(path, std::io::Error::other(e));
     let mut out = serde_json::to_vec(&header).map_err(json)?;
     out.push(b'\n');
     for r in rows {
@@ -90,13 +90,13 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
     for path in paths {
         let file = std::fs::File::open(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::MissingFile { path: path.clone() },
-            _ => Error::io(path, e),
+            _ => Error::read(path, e),
         })?;
         let mut lines = BufReader::new(file).lines();
         let head = lines
             .next()
             .transpose()
-            .map_err(|e| Error::io(path, e))?
+            .map_err(|e| Error::read(path, e))?
             .ok_or_else(|| Error::EmptyInput { path: path.clone() })?;
         let header: PartHeader = serde_json::from_str(&head)
             .ok()
@@ -174,7 +174,7 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
         *slot = Some(path.clone());
         let mut count = 0;
         for (i, line) in lines.enumerate() {
-            let line = line.map_err(|e| Error::io(path, e))?;
+            let line = line.map_err(|e| Error::read(path, e))?;
             let row: PartRow = serde_json::from_str(&line)
                 .map_err(|e| bad(path, format!("line {}: {e}", i + 2)))?;
             if !users.insert(row.user_id.clone()) {

@@ -165,7 +165,7 @@ impl ChurnModel {
         if !path.is_file() {
             return Err(Error::MissingFile { path: path.into() });
         }
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
         let bad = |message: String| Error::BadModel {
             path: path.into(),
             message,

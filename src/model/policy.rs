@@ -77,12 +77,15 @@ fn rule_text(r: &LabelRule) -> String {
 pub fn check_population(model: &ChurnModel, scored: usize, min_share: f64) -> Result<()> {
     let expected = model.validation.rows;
     if (scored as f64) < min_share * expected as f64 || scored == 0 {
-        return Err(Error::NotEnoughData {
-            message: format!(
-                "only {scored} users are active at the as-of date, against {expected} on the model's validation date ({}); below the {:.0}% minimum. Is the event log complete up to the as-of date?",
-                model.training.panel.first().map(|d| d.as_of.as_str()).unwrap_or("?"),
-                min_share * 100.0
-            ),
+        return Err(Error::PopulationTooSmall {
+            scored,
+            validated: expected,
+            validation_date: model
+                .training
+                .panel
+                .first()
+                .map_or_else(|| "?".into(), |d| d.as_of.clone()),
+            min_share,
         });
     }
     Ok(())

@@ -157,19 +157,19 @@ impl TrainOptions {
             })
         };
         if self.rule.horizon_days == 0 {
-            return bad("--horizon-days", "must be at least 1");
+            return bad("horizon_days", "must be at least 1");
         }
         if self.rule.active_days == 0 {
-            return bad("--active-days", "must be at least 1");
+            return bad("active_days", "must be at least 1");
         }
         if self.panel_dates < 2 {
             return bad(
-                "--panel-dates",
+                "panel_dates",
                 "must be at least 2 (one to validate on, one to train on)",
             );
         }
         if self.step_days == 0 {
-            return bad("--panel-step-days", "must be at least 1");
+            return bad("panel_step_days", "must be at least 1");
         }
         if self.alphas.iter().any(|a| !(a.is_finite() && *a > 0.0)) {
             return bad("alphas", "every L2 strength must be a positive number");
@@ -208,7 +208,7 @@ pub fn train_prepared(
     if events.max_ts < opts.as_of - 7 * DAY_MS {
         return Err(Error::NotEnoughData {
             message: format!(
-                "the event log ends on {} but the as-of date is {}: days without data would read as churn; pass an earlier --as-of",
+                "the event log ends on {} but the as-of date is {}: days without data would read as churn; give an earlier as-of date",
                 format_date(events.max_ts),
                 format_date(opts.as_of)
             ),
@@ -282,7 +282,7 @@ pub fn train_prepared(
     if train_idx.is_empty() {
         return Err(Error::NotEnoughData {
             message: format!(
-                "only one panel date ({}) fits in the log; a time-based validation needs at least two: use a longer log or a smaller --panel-step-days",
+                "only one panel date ({}) fits in the log; a time-based validation needs at least two: use a longer log or a smaller panel step (panel_step_days)",
                 format_date(t0)
             ),
         });
@@ -718,11 +718,12 @@ fn check_classes(what: &str, y: &[bool], opts: &TrainOptions) -> Result<()> {
     let churned = y.iter().filter(|&&v| v).count();
     let retained = y.len() - churned;
     if churned < opts.min_churned || retained < opts.min_retained {
-        return Err(Error::NotEnoughData {
-            message: format!(
-                "{what} hold {churned} churned and {retained} retained users; the minimums are {} churned and {} retained (lower them only if you accept a noisier model)",
-                opts.min_churned, opts.min_retained
-            ),
+        return Err(Error::TooFewLabels {
+            what: what.into(),
+            churned,
+            retained,
+            min_churned: opts.min_churned,
+            min_retained: opts.min_retained,
         });
     }
     Ok(())
@@ -922,14 +923,14 @@ mod tests {
             },
         );
         assert!(
-            matches!(zero_horizon.check(), Err(Error::InvalidArgument { ref name, .. }) if name == "--horizon-days")
+            matches!(zero_horizon.check(), Err(Error::InvalidArgument { ref name, .. }) if name == "horizon_days")
         );
         let one_date = TrainOptions {
             panel_dates: 1,
             ..TrainOptions::new(0, rule)
         };
         assert!(
-            matches!(one_date.check(), Err(Error::InvalidArgument { ref name, .. }) if name == "--panel-dates")
+            matches!(one_date.check(), Err(Error::InvalidArgument { ref name, .. }) if name == "panel_dates")
         );
     }
 
@@ -949,8 +950,6 @@ mod tests {
         };
         assert!(check_classes("training dates", &[true, true, false, false], &opts).is_ok());
         let err = check_classes("training dates", &[true, false, false], &opts).unwrap_err();
-        assert!(
-            matches!(err, Error::NotEnoughData { ref message } if message.contains("1 churned"))
-        );
+        assert!(matches!(err, Error::TooFewLabels { churned: 1, .. }));
     }
 }

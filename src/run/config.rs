@@ -410,7 +410,7 @@ impl RunConfig {
                 },
             });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::from_toml(&text, path, base)
     }

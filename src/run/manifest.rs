@@ -163,7 +163,7 @@ impl RunManifest {
     /// Writes the manifest as pretty JSON, atomically.
     pub fn write(&self, path: &Path) -> Result<()> {
         let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+            .map_err(|e| Error::write(path, std::io::Error::other(e)))?;
         text.push('\n');
         write_atomic(path, text.as_bytes())
     }
