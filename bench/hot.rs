@@ -14,7 +14,7 @@ use churnrisk::features::{self, FeatureSpec};
 use churnrisk::generate::{generate, EventFormat, GenerateConfig};
 use churnrisk::ingest::{self, ReadPolicy, Rejects, Shard};
 use churnrisk::labels::{self, Sources};
-use churnrisk::list::output::{order, rank, TierRule};
+use churnrisk::list::rank::{order, rank, TierRule};
 use churnrisk::model::{score, ChurnModel};
 
 const AS_OF: &str = "2026-07-06";

@@ -310,7 +310,7 @@ pub enum TierMode {
     TopPercent,
 }
 
-impl From<TierMode> for churnrisk::list::output::TierMode {
+impl From<TierMode> for churnrisk::list::rank::TierMode {
     fn from(m: TierMode) -> Self {
         match m {
             TierMode::Probability => Self::Probability,
@@ -327,7 +327,7 @@ pub enum TierArg {
     Low,
 }
 
-impl From<TierArg> for churnrisk::list::output::Tier {
+impl From<TierArg> for churnrisk::list::rank::Tier {
     fn from(t: TierArg) -> Self {
         match t {
             TierArg::High => Self::High,

@@ -10,8 +10,8 @@ use crate::features::{FeatureSpec, RawRow};
 use crate::generate::{generate, EventFormat, GenerateConfig};
 use crate::ingest::{load_events, Events, ReadPolicy, Rejects};
 use crate::list::experiment::Group;
-use crate::list::output::{RankedRow, Status, Tier};
 use crate::list::plays::Play;
+use crate::list::rank::{RankedRow, Status, Tier};
 
 /// A checked event log of `(user, time in epoch ms, event, value, session id)` rows, in
 /// the canonical schema, its time span the rows' own.

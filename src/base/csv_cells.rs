@@ -37,7 +37,7 @@ where
 /// Only free text is neutralized (reasons, play rules, accounts, plans, reject details).
 /// Key cells — the ones an importer matches on: `user_id`, `email`, `crm_id`, the CRM
 /// files' id columns — are written as they are, or an upsert on `+44` would look for `'+44` and miss;
-/// `list::output::formula_like_keys` counts those that a spreadsheet would read as a formula so the
+/// `list::write::formula_like_keys` counts those that a spreadsheet would read as a formula so the
 /// night can say so.
 pub fn neutralize(s: &str) -> String {
     neutralized(s).into_owned()

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use churnrisk::list::output::order;
+use churnrisk::list::rank::order;
 use churnrisk::list::shards::read_parts;
 
 use crate::cli::MergeArgs;

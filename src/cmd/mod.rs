@@ -253,10 +253,11 @@ pub fn settle_rejects(inputs: &Inputs, args: &InputArgs, policy: &ReadPolicy) ->
 pub fn list_from(
     args: &crate::cli::ListArgs,
 ) -> Result<(
-    churnrisk::list::output::TierRule,
-    churnrisk::list::output::ListView,
+    churnrisk::list::rank::TierRule,
+    churnrisk::list::write::ListView,
 )> {
-    use churnrisk::list::output::{ListView, TierRule};
+    use churnrisk::list::rank::TierRule;
+    use churnrisk::list::write::ListView;
     let tiers = TierRule::from_mode(args.tiers.into(), args.high, args.medium)?;
     let view = ListView {
         min_tier: args.min_tier.map(Into::into),
@@ -270,7 +271,7 @@ pub fn list_from(
 /// Refuses a list path whose extension names no list format (`score --out x.txt` wrote a
 /// CSV under that name), before any work.
 pub fn check_list_path(out: &std::path::Path) -> Result<()> {
-    if churnrisk::list::output::ListFormat::of(out).is_none() {
+    if churnrisk::list::write::ListFormat::of(out).is_none() {
         return Err(churnrisk::error::Error::InvalidArgument {
             name: "--out".into(),
             message: format!(
@@ -285,8 +286,8 @@ pub fn check_list_path(out: &std::path::Path) -> Result<()> {
 
 /// Says when key cells were written that a spreadsheet would read as formulas (they are
 /// written as they are, for importers: see `base::csv_cells::neutralize`).
-pub fn warn_formula_like_keys(rows: &[&churnrisk::list::output::RankedRow]) {
-    let (n, first) = churnrisk::list::output::formula_like_keys(rows);
+pub fn warn_formula_like_keys(rows: &[&churnrisk::list::rank::RankedRow]) {
+    let (n, first) = churnrisk::list::write::formula_like_keys(rows);
     if let Some(first) = first {
         warn!(
             "{n} key cells start with =, +, -, @ or a control character (first: {first}); they \
@@ -300,13 +301,14 @@ pub fn warn_formula_like_keys(rows: &[&churnrisk::list::output::RankedRow]) {
 /// control groups, statuses (no previous list: everyone on it is new), the selected rows
 /// written in `out`'s format, and the summary.
 pub fn write_ranked(
-    mut rows: Vec<churnrisk::list::output::RankedRow>,
-    view: &churnrisk::list::output::ListView,
+    mut rows: Vec<churnrisk::list::rank::RankedRow>,
+    view: &churnrisk::list::write::ListView,
     out: &std::path::Path,
     with_crm: bool,
     as_of: &str,
 ) -> Result<()> {
-    use churnrisk::list::output::{assign_groups, write_list, Tier};
+    use churnrisk::list::rank::{assign_groups, Tier};
+    use churnrisk::list::write::write_list;
     // Writing into a run's output folder waits for no one: it takes the run's lock.
     let folder = out
         .parent()

@@ -10,8 +10,9 @@ use churnrisk::base::files::write_atomic;
 use churnrisk::base::time::{parse_timestamp, DAY_MS};
 use churnrisk::error::Error;
 use churnrisk::model::ChurnModel;
+use churnrisk::report::html::render_html;
 use churnrisk::report::uplift::{measure, Windows};
-use churnrisk::report::{build, read_past_list, render_html};
+use churnrisk::report::{build, read_past_list};
 
 use super::{policy_from, settle_rejects, Inputs};
 use crate::cli::ReportArgs;

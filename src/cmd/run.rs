@@ -19,11 +19,9 @@ use churnrisk::list::accounts::{roll_up, write_accounts};
 use churnrisk::list::crm::{write_hubspot, write_salesforce, SalesforceKey};
 use churnrisk::list::experiment::{Group, Split};
 use churnrisk::list::history;
-use churnrisk::list::output::{
-    assign_groups, crm_lookup, rank, write_csv, write_jsonl, write_parquet, ListView, RankedRow,
-    Tier, TierRule,
-};
+use churnrisk::list::rank::{assign_groups, crm_lookup, rank, RankedRow, Tier, TierRule};
 use churnrisk::list::summary::{ranked_summary, training_summary};
+use churnrisk::list::write::{write_csv, write_jsonl, write_parquet, ListView};
 use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
 use churnrisk::model::policy::{check_population, retrain_reason};
 use churnrisk::model::{score_prepared, train_prepared, ChurnModel, Scored, TrainOptions};

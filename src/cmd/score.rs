@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 
 use churnrisk::base::time::format_date;
 use churnrisk::features::prepare_owned;
-use churnrisk::list::output::rank;
+use churnrisk::list::rank::rank;
 use churnrisk::list::shards::{write_part, PartHeader};
 use churnrisk::model::{score_prepared, ChurnModel};
 
@@ -68,7 +68,7 @@ fn write_shard_part(
     inputs: &super::Inputs,
     shard: churnrisk::ingest::Shard,
     as_of: &str,
-    rows: &[churnrisk::list::output::RankedRow],
+    rows: &[churnrisk::list::rank::RankedRow],
 ) -> Result<()> {
     use churnrisk::base::files::sha256_file;
     let header = PartHeader {

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use crate::base::csv_cells::{neutralize, write_table};
 use crate::error::Result;
-use crate::list::output::{RankedRow, Tier, TierRule};
+use crate::list::rank::{RankedRow, Tier, TierRule};
 
 /// One account.
 #[derive(Debug, Clone, PartialEq)]

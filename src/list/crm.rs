@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use crate::base::csv_cells::{neutralize, write_table};
 use crate::error::{Error, Result};
 use crate::list::experiment::Group;
-use crate::list::output::{RankedRow, Status, REASON_COLUMNS};
+use crate::list::rank::{RankedRow, Status};
+use crate::list::write::REASON_COLUMNS;
 
 /// HubSpot's rows-per-file limit.
 pub const HUBSPOT_MAX_ROWS: usize = 1_048_576;
@@ -286,7 +287,7 @@ fn write_split(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list::output::Tier;
+    use crate::list::rank::Tier;
 
     fn row(rank: usize, email: &str, crm_id: &str, status: Status) -> RankedRow {
         RankedRow {

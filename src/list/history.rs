@@ -15,7 +15,8 @@ use std::path::Path;
 use crate::base::csv_cells::{neutralize, write_table};
 use crate::base::files::write_atomic;
 use crate::error::{Error, Result};
-use crate::list::output::{RankedRow, Status, Tier, CRM_IS_KEY};
+use crate::list::rank::{RankedRow, Status, Tier};
+use crate::list::write::CRM_IS_KEY;
 
 /// The state file of the latest run, in the output folder.
 pub const STATE_FILE: &str = "list_state.csv";
@@ -301,7 +302,7 @@ pub fn write_changes(path: &Path, comparison: &Comparison, as_of: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list::output::Status;
+    use crate::list::rank::Status;
 
     fn row(id: &str, p: f64, tier: Tier) -> RankedRow {
         RankedRow {

@@ -15,8 +15,8 @@ use crate::base::files::write_atomic;
 use crate::error::{Error, Result};
 use crate::ingest::Shard;
 use crate::list::experiment::Group;
-use crate::list::output::{RankedRow, Status, Tier};
 use crate::list::plays::Play;
+use crate::list::rank::{RankedRow, Status, Tier};
 
 /// The first line's `format` value.
 pub const PART_FORMAT: &str = "churnrisk-part/1";

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::list::output::{RankedRow, Tier};
+use crate::list::rank::{RankedRow, Tier};
 use crate::model::ChurnModel;
 
 /// The evaluation printed by `train`.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::ingest::{ColumnOverrides, Preset, ReadPolicy};
 use crate::labels::Signal;
-use crate::list::output::{Tier, TierMode, TierRule};
+use crate::list::rank::{Tier, TierMode, TierRule};
 use crate::model::{policy, train};
 
 /// The whole file.
