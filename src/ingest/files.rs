@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::columns::require_column;
 use super::ndjson::{is_ndjson, read_ndjson_checked};
 use super::parquet::Dataset;
 use super::reader::read_csv_checked;
 use super::rejects::{Finding, ReadPolicy, Rejects};
-use super::{require_column, LINE};
+use super::LINE;
 use crate::error::{Error, Result};
 
 pub(super) fn is_csv(path: &Path) -> bool {

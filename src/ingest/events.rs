@@ -1,0 +1,482 @@
+//! Reading the event log: the mapped columns, the row checks, shards, identities,
+//! repeated events and sessions, into the canonical [`Events`].
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use polars::prelude::*;
+
+use super::checks::{set_aside, Check};
+use super::columns::{first_text, found_columns, missing_source, timestamp_expr};
+use super::dedup::{find_repeats, without_rows};
+use super::files::{open_events, Format, Origin};
+use super::lines::Lines;
+use super::{
+    identity, ColumnMap, Events, Groups, IdentitySummary, ReadPolicy, RejectClass, Rejects, Shard,
+    LINE, MAX_VALUE, SESSION_GAP_MS,
+};
+use crate::error::{Error, Result};
+
+/// How to read an event log: where each canonical field comes from, and which user-hash
+/// shard to keep (all users when `None`).
+#[derive(Debug, Clone, Default)]
+pub struct EventsRead {
+    pub map: ColumnMap,
+    pub shard: Option<Shard>,
+}
+
+/// Reads an event log with the canonical column names (see [`load_events_with`]).
+pub fn load_events(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Result<Events> {
+    load_events_with(path, &EventsRead::default(), policy, rejects)
+}
+
+/// Reads an event log — CSV, CSV.gz, NDJSON, NDJSON.gz or Parquet; one file, a folder of
+/// them or a glob — and checks it: rows that break the input contract go to `rejects`
+/// (see [`rejects::RejectClass`]), the rest become the canonical frame. Exact duplicates,
+/// and rows repeating a user's `event_id`, keep their first copy.
+///
+/// With a shard, only that shard's users are kept. A Parquet log is then filtered batch
+/// by batch as it is read, so memory holds one shard and one batch, not the log; the
+/// log's first and last event times are still those of the whole log.
+pub fn load_events_with(
+    path: &Path,
+    how: &EventsRead,
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+) -> Result<Events> {
+    let clock = std::time::Instant::now();
+    let map = &how.map;
+    let wanted = map.sources();
+    // A field with one source must be in a CSV header (which also tells a wrong delimiter);
+    // the user id need not be when an anonymous id can stand in.
+    let mut required = vec![map.timestamp.as_str()];
+    let mut single = vec![&map.event];
+    if map.anonymous_id.is_empty() {
+        single.push(&map.user_id);
+    }
+    for sources in single {
+        if let [only] = sources.as_slice() {
+            required.push(only.as_str());
+        }
+    }
+    let (rows, schema, format, files, sources) =
+        open_events(path, &wanted, &required, policy, rejects)?;
+    // Rows of text files carry their file in the line number; a Parquet dataset's are
+    // numbered across it.
+    let origin = Origin {
+        path,
+        files: if format == Format::Parquet {
+            &[]
+        } else {
+            &files
+        },
+    };
+    tracing::debug!("{}: read in {:?}", path.display(), clock.elapsed());
+    check_mapping(path, map, &schema)?;
+    let resolve_ids = identity::applies(map);
+    let Projection {
+        exprs,
+        raw,
+        value,
+        value_text,
+        has_event_id,
+    } = projection(path, map, &schema)?;
+
+    let checks = row_checks(policy, value, value_text);
+    // A Parquet dataset is decoded here, batch by batch, reading only the mapped columns.
+    let columns: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|c| schema.contains(c))
+        .collect();
+    let mut span = None;
+    let valid = checks.iter().fold(lit(true), |acc, c| {
+        acc.and(c.mask.clone().fill_null(lit(false)).not())
+    });
+    let mut keep_shard = None;
+    if let Some(shard) = how.shard {
+        // The whole log's first and last valid event, before keeping one shard (of each
+        // batch, then of those).
+        let df = rows.collect(path, &columns, |lf| {
+            lf.select(exprs.clone())
+                .filter(valid.clone())
+                .select([col("ts").min().alias("min"), col("ts").max().alias("max")])
+        })?;
+        span = df
+            .column("min")?
+            .i64()?
+            .min()
+            .zip(df.column("max")?.i64()?.max());
+        // With anonymous ids a row's user is known only once ids are linked (below).
+        if !resolve_ids {
+            keep_shard = Some(shard.mask(col("user_id")));
+        }
+    }
+    let df = rows.collect(path, &columns, |lf| {
+        let lf = lf.select(exprs.clone());
+        match &keep_shard {
+            Some(mask) => lf.filter(mask.clone()),
+            None => lf,
+        }
+    })?;
+    if df.height() == 0 && how.shard.is_none() {
+        // Rows were read but every one was set aside (a comma header over semicolon
+        // rows): say why, not "no rows".
+        if rejects.total() > 0 {
+            return Err(Error::Rejected {
+                message: no_events_left(path, rejects, &IdentitySummary::default()),
+            });
+        }
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    if format == Format::Parquet {
+        rejects.rows_read(path, df.height() as u64);
+    }
+    tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
+    let mut summary = IdentitySummary::default();
+    if resolve_ids && span.is_none() {
+        // The log's first and last valid event, anonymous visits and identity calls
+        // included, as a shard takes them: the log starts with its first row of any kind.
+        let ends = df
+            .clone()
+            .lazy()
+            .filter(valid)
+            .select([col("ts").min().alias("min"), col("ts").max().alias("max")])
+            .collect()?;
+        let get = |c: &str| -> Result<Option<i64>> { Ok(ends.column(c)?.i64()?.get(0)) };
+        span = get("min")?.zip(get("max")?);
+    }
+    let df = if resolve_ids {
+        let (mut df, s) = identity::resolve(df, map)?;
+        summary = s;
+        if let Some(shard) = how.shard {
+            let keep = df
+                .column("user_id")?
+                .str()?
+                .iter()
+                .map(|u| shard.holds(u))
+                .collect();
+            df = df.filter(&keep)?;
+        }
+        tracing::debug!(
+            "{}: identities resolved in {:?}",
+            path.display(),
+            clock.elapsed()
+        );
+        df
+    } else {
+        df
+    };
+    let mut df = set_aside(df, origin, &checks, &raw, rejects)?;
+    let lines = Lines::take(&mut df)?;
+    tracing::debug!("{}: rows checked in {:?}", path.display(), clock.elapsed());
+    let mut groups = Groups::build(df.column("user_id")?.str()?, df.column("ts")?.i64()?)?;
+    tracing::trace!(
+        "{}: grouped by user by {:?}",
+        path.display(),
+        clock.elapsed()
+    );
+    let keep = find_repeats(&df, &lines, &groups, has_event_id, origin, &raw, rejects)?;
+    tracing::trace!("{}: repeats found by {:?}", path.display(), clock.elapsed());
+    let canonical = df.select(["user_id", "ts", "event", "value", "session_id"])?;
+    drop(df);
+    let mut df = canonical;
+    tracing::trace!(
+        "{}: canonical columns by {:?}",
+        path.display(),
+        clock.elapsed()
+    );
+    if let Some(keep) = keep {
+        df = without_rows(df, &keep)?;
+        tracing::trace!("{}: rows dropped by {:?}", path.display(), clock.elapsed());
+        groups.retain(&keep);
+    }
+    tracing::debug!(
+        "{}: duplicates found in {:?}",
+        path.display(),
+        clock.elapsed()
+    );
+    if df.height() == 0 {
+        return Err(Error::Rejected {
+            message: match how.shard {
+                Some(s) => format!("{}: shard {s} holds no valid events", path.display()),
+                None => no_events_left(path, rejects, &summary),
+            },
+        });
+    }
+
+    let sessions_derived = df.column("session_id")?.null_count() > 0;
+    if sessions_derived {
+        df = derive_sessions(df, &groups)?;
+    }
+    let (min_ts, max_ts) = span.or_else(|| groups.span()).unwrap_or((0, 0));
+    Ok(Events {
+        df,
+        path: path.into(),
+        min_ts,
+        max_ts,
+        sessions_derived,
+        groups: Some(Arc::new(groups)),
+        names: OnceLock::new(),
+        files: sources,
+        identity: summary,
+    })
+}
+
+/// Why no event is left: the reject classes, and anonymous traffic or identity calls.
+fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) -> String {
+    let mut why: Vec<String> = rejects.class_counts();
+    if identity.anonymous_rows > 0 {
+        why.push(format!(
+            "{} rows of anonymous visitors who never identified",
+            identity.anonymous_rows
+        ));
+    }
+    if identity.identity_calls > 0 {
+        why.push(format!("{} identity calls", identity.identity_calls));
+    }
+    format!(
+        "{}: no event is left to score ({})",
+        path.display(),
+        if why.is_empty() {
+            "no rows".to_string()
+        } else {
+            why.join(", ")
+        }
+    )
+}
+
+/// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …) for the
+/// rows without a session id; rows with one keep it (an export where only some events
+/// are in a session, such as Amplitude's server-side events with session -1).
+fn derive_sessions(mut df: DataFrame, groups: &Groups) -> Result<DataFrame> {
+    let given = df.column("session_id")?.str()?.rechunk().into_owned();
+    let none_given = given.null_count() == given.len();
+    // Session numbers user by user in time order, written back at each row's place.
+    let mut number = vec![0u32; df.height()];
+    for (rows, ts) in groups.per_user_with_times() {
+        let mut n = 0u32;
+        let mut prev = None;
+        for (&row, &t) in rows.iter().zip(ts) {
+            if !none_given && given.get(row as usize).is_some() {
+                continue;
+            }
+            match prev {
+                Some(pt) if t - pt <= SESSION_GAP_MS => {}
+                _ => n += 1,
+            }
+            number[row as usize] = n;
+            prev = Some(t);
+        }
+    }
+    // Each id's text made once (`g1` … up to the most sessions one user has).
+    let most = number.iter().copied().max().unwrap_or(0) as usize;
+    let names: Vec<String> = (0..=most).map(|n| format!("g{n}")).collect();
+    let ids: StringChunked = if none_given {
+        number
+            .iter()
+            .map(|&n| Some(names[n as usize].as_str()))
+            .collect()
+    } else {
+        number
+            .iter()
+            .zip(given.iter())
+            .map(|(&n, g)| Some(g.unwrap_or(names[n as usize].as_str())))
+            .collect()
+    };
+    df.with_column(ids.with_name("session_id".into()).into_column())?;
+    Ok(df)
+}
+
+/// The mapped columns the log must have: every column a mapping names, a source for the
+/// user (or anonymous) id and the event, and the timestamp.
+fn check_mapping(path: &Path, map: &ColumnMap, schema: &Schema) -> Result<()> {
+    for column in &map.named {
+        if !schema.contains(column) {
+            return Err(Error::MappedColumnMissing {
+                path: path.into(),
+                column: column.clone(),
+                found: found_columns(schema),
+            });
+        }
+    }
+    let ids: Vec<String> = map
+        .user_id
+        .iter()
+        .chain(&map.anonymous_id)
+        .cloned()
+        .collect();
+    for sources in [&ids, &map.event] {
+        if present(schema, sources).is_empty() {
+            return Err(missing_source(path, schema, sources, map));
+        }
+    }
+    if !schema.contains(&map.timestamp) {
+        let sources = std::slice::from_ref(&map.timestamp);
+        return Err(missing_source(path, schema, sources, map));
+    }
+    Ok(())
+}
+
+/// The columns read from the log, and the raw ones a reject quotes.
+struct Projection<'m> {
+    exprs: Vec<Expr>,
+    raw: Vec<&'static str>,
+    /// The value column, when the log has it.
+    value: Option<&'m str>,
+    /// Whether the value column is text (its cells may not be numbers).
+    value_text: bool,
+    has_event_id: bool,
+}
+
+/// The expressions that make the canonical columns of the log's own.
+fn projection<'m>(path: &Path, map: &'m ColumnMap, schema: &Schema) -> Result<Projection<'m>> {
+    let value = map.value.as_deref().filter(|v| schema.contains(v));
+    let session = present(schema, &map.session_id);
+    let event_id = present(schema, &map.event_id);
+    let anonymous = present(schema, &map.anonymous_id);
+    let mut exprs = vec![
+        first_text(path, schema, &present(schema, &map.user_id))?.alias("user_id"),
+        first_text(path, schema, &present(schema, &map.event))?.alias("event"),
+        timestamp_expr(path, schema, &map.timestamp, map.timestamp_unit)?.alias("ts"),
+        col(map.timestamp.as_str()).alias("timestamp"),
+        match value {
+            Some(v) => col(v).cast(DataType::Float64).alias("value"),
+            None => lit(NULL).cast(DataType::Float64).alias("value"),
+        },
+        if session.is_empty() {
+            lit(NULL).cast(DataType::String).alias("session_id")
+        } else {
+            let id = first_text(path, schema, &session)?;
+            let none = map
+                .no_session
+                .iter()
+                .map(|v| id.clone().eq(lit(v.clone())))
+                .reduce(|a, b| a.or(b));
+            match none {
+                None => id.alias("session_id"),
+                Some(none) => when(none.fill_null(lit(false)))
+                    .then(lit(NULL).cast(DataType::String))
+                    .otherwise(id)
+                    .alias("session_id"),
+            }
+        },
+        col(LINE),
+    ];
+    if !anonymous.is_empty() {
+        exprs.push(first_text(path, schema, &anonymous)?.alias(identity::ANON));
+    }
+    let mut raw = vec!["user_id", "timestamp", "event"];
+    // A value column read as text may hold cells that are not numbers: its text is kept
+    // to quote them. A numeric column (Parquet) cannot, and is quoted as it is.
+    let value_text =
+        value.is_some_and(|v| schema.get(v).is_some_and(|d| !d.is_primitive_numeric()));
+    if let Some(v) = value {
+        if value_text {
+            exprs.push(col(v).cast(DataType::String).alias("value_raw"));
+            raw.push("value_raw");
+        } else {
+            raw.push("value");
+        }
+    }
+    if !session.is_empty() {
+        raw.push("session_id");
+    }
+    if !event_id.is_empty() {
+        exprs.push(first_text(path, schema, &event_id)?.alias("event_id"));
+        raw.push("event_id");
+    }
+    let has_event_id = !event_id.is_empty();
+    Ok(Projection {
+        exprs,
+        raw,
+        value,
+        value_text,
+        has_event_id,
+    })
+}
+
+/// The sources of `sources` that `schema` has.
+fn present(schema: &Schema, sources: &[String]) -> Vec<String> {
+    sources
+        .iter()
+        .filter(|s| schema.contains(s))
+        .cloned()
+        .collect()
+}
+
+/// The row checks of an event log: ids, event and timestamp present and sane, values
+/// finite amounts, events known when a list is kept.
+fn row_checks(policy: &ReadPolicy, value: Option<&str>, value_text: bool) -> Vec<Check> {
+    let mut checks = vec![
+        Check::missing("user_id"),
+        Check::missing("event"),
+        Check::empty("timestamp"),
+        Check::new(
+            col("ts").is_null(),
+            RejectClass::UnparseableTimestamp,
+            "timestamp",
+            "not ISO-8601 or an epoch number",
+        ),
+        Check::new(
+            col("ts").lt(lit(0i64)),
+            RejectClass::Before1970,
+            "timestamp",
+            "before 1970-01-01",
+        ),
+        Check::new(
+            col("ts").gt(lit(policy.now_ms + policy.clock_skew_ms)),
+            RejectClass::FutureTimestamp,
+            "timestamp",
+            "later than the time of this run",
+        ),
+    ];
+    if value_text {
+        checks.push(Check::new(
+            col("value_raw").is_not_null().and(col("value").is_null()),
+            RejectClass::UnparseableValue,
+            "value_raw",
+            "not a number",
+        ));
+    }
+    if value.is_some() {
+        // `inf`, `NaN`, `1e309`: numbers no feature can sum; nor 1e308 twice, which
+        // overflows a sum: an amount beyond ±10^12 is not one.
+        checks.push(Check::new(
+            col("value")
+                .is_not_null()
+                .and(col("value").is_finite().not()),
+            RejectClass::UnparseableValue,
+            if value_text { "value_raw" } else { "value" },
+            "not a finite number",
+        ));
+        checks.push(Check::new(
+            col("value")
+                .gt(lit(MAX_VALUE))
+                .or(col("value").lt(lit(-MAX_VALUE))),
+            RejectClass::UnparseableValue,
+            if value_text { "value_raw" } else { "value" },
+            "beyond ±10^12: not an amount",
+        ));
+    }
+    if let Some(known) = &policy.known_events {
+        let known = Arc::new(known.clone());
+        checks.push(Check::new(
+            col("event").map(
+                move |c: Column| {
+                    let unknown: BooleanChunked = c
+                        .str()?
+                        .iter()
+                        .map(|e| e.is_some_and(|e| !known.contains(e)))
+                        .collect();
+                    Ok(unknown.into_column())
+                },
+                |_: &Schema, f: &Field| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+            ),
+            RejectClass::UnknownEvent,
+            "event",
+            "not in [validation] known_events",
+        ));
+    }
+    checks
+}
