@@ -59,6 +59,20 @@ pub fn formula_like(s: &str) -> bool {
     )
 }
 
+/// A CSV file with a header: its column names and a reader of its records.
+pub fn read_with_header(
+    path: &Path,
+) -> std::result::Result<(csv::Reader<std::fs::File>, Vec<String>), csv::Error> {
+    let mut r = csv::Reader::from_path(path)?;
+    let header = r.headers()?.iter().map(String::from).collect();
+    Ok((r, header))
+}
+
+/// Where column `name` is in `header`.
+pub fn column_index(header: &[String], name: &str) -> Option<usize> {
+    header.iter().position(|h| h == name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

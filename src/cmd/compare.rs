@@ -29,10 +29,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let policy = policy_from(&args.input.validation)?;
     let inputs = Inputs::load(&args.input, &policy)?;
     settle_rejects(&inputs, &args.input, &policy)?;
-    let as_of = match &args.as_of {
-        Some(t) => super::date_arg("--as-of", t)?,
-        None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
-    };
+    let as_of = super::as_of_or_after_log("--as-of", args.as_of.as_deref(), &inputs.events)?;
     // The latest date whose churn horizon has fully passed.
     let t = as_of - i64::from(a.label.horizon_days) * DAY_MS;
     let prepared = features::prepare(&inputs.events, &inputs.spec)?;

@@ -190,6 +190,15 @@ impl Inputs {
 }
 
 /// The label rule from the flags; the subscription definition when a table is given.
+/// The as-of date given to `flag`, else the day after the log's last event (its night).
+pub fn as_of_or_after_log(flag: &str, given: Option<&str>, events: &Events) -> Result<i64> {
+    use churnrisk::base::time::DAY_MS;
+    match given {
+        Some(t) => date_arg(flag, t),
+        None => Ok((events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS),
+    }
+}
+
 /// The date given to `flag` (or its config key): `YYYY-MM-DD` or an ISO-8601 date-time.
 pub fn date_arg(flag: &str, text: &str) -> Result<i64> {
     churnrisk::base::time::parse_date(text).ok_or_else(|| {

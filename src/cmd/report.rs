@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use churnrisk::base::files::write_atomic;
-use churnrisk::base::time::{parse_timestamp, DAY_MS};
+use churnrisk::base::time::parse_timestamp;
 use churnrisk::error::Error;
 use churnrisk::model::ChurnModel;
 use churnrisk::report::html::render_html;
@@ -28,10 +28,7 @@ pub fn run(args: ReportArgs) -> Result<()> {
     let policy = policy_from(&args.input.validation)?;
     let inputs = Inputs::load(&args.input, &policy)?;
     settle_rejects(&inputs, &args.input, &policy)?;
-    let as_of = match &args.as_of {
-        Some(t) => super::date_arg("--as-of", t)?,
-        None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
-    };
+    let as_of = super::as_of_or_after_log("--as-of", args.as_of.as_deref(), &inputs.events)?;
     let closed_loop = match &args.list {
         None => None,
         Some(list) => {
@@ -84,17 +81,10 @@ fn read_contacts(path: &Path) -> Result<HashMap<String, i64>> {
         path: path.into(),
         message: m,
     };
-    let mut r = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let header: Vec<String> = r
-        .headers()
-        .map_err(|e| bad(e.to_string()))?
-        .iter()
-        .map(String::from)
-        .collect();
+    let (mut r, header) =
+        churnrisk::base::csv_cells::read_with_header(path).map_err(|e| bad(e.to_string()))?;
     let at = |n: &str| {
-        header
-            .iter()
-            .position(|h| h == n)
+        churnrisk::base::csv_cells::column_index(&header, n)
             .ok_or_else(|| bad(format!("no `{n}` column (expected user_id, contacted_at)")))
     };
     let (id, when) = (at("user_id")?, at("contacted_at")?);

@@ -342,14 +342,7 @@ fn user_logs(
     users: Option<&Users>,
     end: i64,
 ) -> Result<(HashMap<String, UserLog>, Vec<String>)> {
-    let df = events
-        .df
-        .clone()
-        .lazy()
-        .filter(col("ts").lt(lit(end)))
-        .select([col("user_id"), col("ts"), col("event")])
-        .sort(["user_id", "ts"], SortMultipleOptions::default())
-        .collect()?;
+    let df = super::sorted_log(events, col("ts").lt(lit(end)))?;
     let ids = df.column("user_id")?.str()?;
     let ts = df.column("ts")?.i64()?;
     let ev = df.column("event")?.str()?;

@@ -219,23 +219,32 @@ fn rescale(v: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// The log's `user_id`, `ts` and `event` where `keep` holds, by user, then time.
+fn sorted_log(
+    events: &crate::ingest::Events,
+    keep: polars::prelude::Expr,
+) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    Ok(events
+        .df
+        .clone()
+        .lazy()
+        .filter(keep)
+        .select([col("user_id"), col("ts"), col("event")])
+        .sort(["user_id", "ts"], SortMultipleOptions::default())
+        .collect()?)
+}
+
 /// Reads a past list's users on the list with their play and arm (`group` column).
 pub fn read_past_list(path: &std::path::Path) -> Result<(i64, Vec<crate::report::uplift::Listed>)> {
     let bad = |m: String| Error::Config {
         path: path.into(),
         message: m,
     };
-    let mut r = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
-    let header: Vec<String> = r
-        .headers()
-        .map_err(|e| bad(e.to_string()))?
-        .iter()
-        .map(String::from)
-        .collect();
+    let (mut r, header) =
+        crate::base::csv_cells::read_with_header(path).map_err(|e| bad(e.to_string()))?;
     let at = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
+        crate::base::csv_cells::column_index(&header, name)
             .ok_or_else(|| bad(format!("no `{name}` column: not a churnrisk list")))
     };
     let (id, as_of, status, play, group) = (

@@ -139,14 +139,7 @@ pub fn measure(
     // times after T (for retention).
     let wanted: std::collections::HashSet<&str> =
         listed.iter().map(|l| l.user_id.as_str()).collect();
-    let df = events
-        .df
-        .clone()
-        .lazy()
-        .filter(col("ts").gt(lit(as_of)))
-        .select([col("user_id"), col("ts"), col("event")])
-        .sort(["user_id", "ts"], SortMultipleOptions::default())
-        .collect()?;
+    let df = super::sorted_log(events, col("ts").gt(lit(as_of)))?;
     let ids = df.column("user_id")?.str()?;
     let ts = df.column("ts")?.i64()?;
     let ev = df.column("event")?.str()?;
