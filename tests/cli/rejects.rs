@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::util::*;
@@ -104,8 +104,9 @@ fn rejects(dir: &Path) -> Vec<(u64, String, String, String)> {
 }
 
 /// One bad line, in strict mode: refused with the class named, the reject row written.
-fn strict_refuses(bad: &[u8], class: &str, validation: &str) -> PathBuf {
-    let dir = tempfile::tempdir().unwrap().keep();
+fn strict_refuses(bad: &[u8], class: &str, validation: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
     let out = night(
         &dir,
         &with_lines(&[bad]),
@@ -128,18 +129,18 @@ fn strict_refuses(bad: &[u8], class: &str, validation: &str) -> PathBuf {
     assert_eq!(rows[0].0, sample_lines() + 1);
     assert_eq!(rows[0].1, class);
     assert_eq!(manifest(&dir)["rejects"]["total"], 1);
-    dir
+    tmp
 }
 
 #[test]
 fn malformed_row() {
-    let dir = strict_refuses(
+    let tmp = strict_refuses(
         b"7,2026-06-01T10:00:00Z,login,,s7-1,surplus",
         "malformed_row",
         "",
     );
-    assert!(rejects(&dir)[0].2.contains("6 fields, the header has 5"));
-    fs::remove_dir_all(dir).unwrap();
+    let dir = tmp.path();
+    assert!(rejects(dir)[0].2.contains("6 fields, the header has 5"));
 }
 
 #[test]
@@ -183,59 +184,55 @@ fn missing_required_column() {
 
 #[test]
 fn unparseable_timestamp() {
-    let dir = strict_refuses(
+    let tmp = strict_refuses(
         b"7,31/12/2025 10:00,login,,s7-1",
         "unparseable_timestamp",
         "",
     );
-    let row = &rejects(&dir)[0];
+    let dir = tmp.path();
+    let row = &rejects(dir)[0];
     assert!(row.2.contains("\"31/12/2025 10:00\""), "{row:?}");
     assert_eq!(row.3, "7,31/12/2025 10:00,login,,s7-1");
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn timestamp_in_the_future() {
-    let dir = strict_refuses(
+    strict_refuses(
         b"7,2099-01-01T00:00:00Z,login,,s7-1",
         "future_timestamp",
         "",
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn timestamp_before_1970() {
-    let dir = strict_refuses(b"7,1969-07-20T20:17:00Z,login,,s7-1", "before_1970", "");
-    fs::remove_dir_all(dir).unwrap();
+    strict_refuses(b"7,1969-07-20T20:17:00Z,login,,s7-1", "before_1970", "");
 }
 
 #[test]
 fn empty_user_id() {
-    let dir = strict_refuses(b",2026-06-01T10:00:00Z,login,,s7-1", "missing_value", "");
-    fs::remove_dir_all(dir).unwrap();
+    strict_refuses(b",2026-06-01T10:00:00Z,login,,s7-1", "missing_value", "");
 }
 
 #[test]
 fn non_numeric_value() {
-    let dir = strict_refuses(
+    strict_refuses(
         b"7,2026-06-01T10:00:00Z,report_created,lots,s7-1",
         "unparseable_value",
         "",
     );
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn unknown_event_name() {
     let known = "known_events = [\"page_view\", \"login\", \"report_created\", \"data_imported\", \"help_viewed\", \"error_shown\", \"dashboard_built\", \"settings_changed\", \"export_scheduled\", \"report_shared\", \"onboarding_started\", \"data_source_connected\", \"import_failed\", \"integration_connected\", \"teammate_invited\", \"nps_submitted\", \"survey_submitted\"]\n";
-    let dir = strict_refuses(
+    let tmp = strict_refuses(
         b"7,2026-06-01T10:00:00Z,teleported,,s7-1",
         "unknown_event",
         known,
     );
-    assert!(rejects(&dir)[0].2.contains("teleported"));
-    fs::remove_dir_all(dir).unwrap();
+    let dir = tmp.path();
+    assert!(rejects(dir)[0].2.contains("teleported"));
 }
 
 #[test]
@@ -243,19 +240,19 @@ fn oversized_field() {
     let mut line = b"7,2026-06-01T10:00:00Z,".to_vec();
     line.extend(std::iter::repeat_n(b'x', 5000));
     line.extend_from_slice(b",,s7-1");
-    let dir = strict_refuses(&line, "oversized_field", "max_field_bytes = 4096\n");
-    let row = &rejects(&dir)[0];
+    let tmp = strict_refuses(&line, "oversized_field", "max_field_bytes = 4096\n");
+    let dir = tmp.path();
+    let row = &rejects(dir)[0];
     assert!(row.2.contains("5000 bytes, the limit is 4096"), "{row:?}");
     assert!(row.3.len() < 1100, "the raw text is shortened");
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn invalid_utf8() {
-    let dir = strict_refuses(b"7,2026-06-01T10:00:00Z,caf\xE9,,s7-1", "invalid_utf8", "");
-    let row = &rejects(&dir)[0];
+    let tmp = strict_refuses(b"7,2026-06-01T10:00:00Z,caf\xE9,,s7-1", "invalid_utf8", "");
+    let dir = tmp.path();
+    let row = &rejects(dir)[0];
     assert!(row.3.contains("caf\u{FFFD}"), "{row:?}");
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
