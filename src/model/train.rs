@@ -223,27 +223,7 @@ pub fn train_prepared(
     // Populations and labels of every date read off the index.
     let src = &src.with_index(prepared);
     let w = &spec.windows;
-    // A date needs a full recent window of log before it; longer windows are clipped to
-    // the log (rates per observable day), as they are for young users at T.
-    let history = w.recent_days as i64 * DAY_MS;
-
-    let mut panel = Vec::new();
-    for k in 0..opts.panel_dates {
-        let t = opts.as_of - horizon - k as i64 * opts.step_days as i64 * DAY_MS;
-        if t < events.min_ts + history {
-            break;
-        }
-        let pop = opts
-            .cohorts
-            .apply(labels::population(src, &opts.rule, t)?)?;
-        if pop.height() == 0 {
-            continue;
-        }
-        let ff = features::compute(prepared, &pop, t, spec, &event_types)?;
-        let x = to_matrix(&ff.df, &defs)?;
-        let y = labels::labels(src, &opts.rule, &spec.file.events.value, &pop, t)?;
-        panel.push(PanelRows { as_of: t, x, y });
-    }
+    let panel = build_panel(src, prepared, spec, &event_types, &defs, opts)?;
     tracing::debug!(
         "panel: {} dates, {} rows, features and labels in {:?}",
         panel.len(),
@@ -297,57 +277,18 @@ pub fn train_prepared(
     let (mean, std) = (&train_mean, &train_std);
     let z_train = standardize(&x_train, mean, std);
     let z_val = standardize(&x_val, mean, std);
-    let mut trials = Vec::new();
-    // Every strength's fit, its validation metrics and predictions.
-    let mut fits: Vec<(f64, Metrics, Solution, Vec<f64>)> = Vec::new();
-    // Strongest regularization first, each fit starting from the previous solution: the
-    // path is smooth, so warm starts save the solver iterations.
-    let mut alphas = opts.alphas.clone();
-    alphas.sort_by(|a, b| b.total_cmp(a));
-    let mut warm: Option<Solution> = None;
-    for alpha in alphas {
-        let solution = fit_from(&z_train, &y_train, alpha, warm.as_ref())?;
-        let (coef, intercept) = solution.churn_side();
-        let p = predict(&z_val, &coef, intercept);
-        let m = evaluate(&p, &y_val);
-        trials.push(AlphaTrial {
-            alpha,
-            log_loss: m.log_loss,
-            roc_auc: m.roc_auc,
-        });
-        warm = Some(solution.clone());
-        fits.push((alpha, m, solution, p));
-    }
-    // The one-standard-error rule (as glmnet's lambda.1se), on paired differences: the
-    // strongest regularization whose validation log loss exceeds the best one's by no more
-    // than the standard error of that excess (row by row, same users). The validation
-    // date shares the training dates' users and ages, so the best strength there is tuned
-    // to them; the list is scored on a later, older population.
-    let lowest = fits
-        .iter()
-        .min_by(|a, b| a.1.log_loss.total_cmp(&b.1.log_loss))
-        .map(|f| f.3.clone());
-    let best = lowest.and_then(|best_p| {
-        fits.into_iter()
-            .filter(|f| {
-                let (excess, se) = paired_excess(&f.3, &best_p, &y_val);
-                excess <= se
-            })
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(alpha, m, solution, p)| (alpha, m.log_loss, m, solution, p))
-    });
-    trials.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
+    let AlphaChoice {
+        alpha,
+        metrics: validation_metrics,
+        solution: best_solution,
+        predictions: val_p,
+        trials,
+    } = choose_alpha(&z_train, &y_train, &z_val, &y_val, &opts.alphas)?;
     tracing::debug!(
         "{} regularization strengths fitted by {:?}",
         trials.len(),
         clock.elapsed()
     );
-    let Some((alpha, _, validation_metrics, best_solution, val_p)) = best else {
-        return Err(Error::InvalidArgument {
-            name: "alphas".into(),
-            message: "no regularization strength to try".into(),
-        });
-    };
 
     // The baseline: days since the last value action alone, same dates.
     let b = defs
@@ -711,6 +652,116 @@ fn stack(panel: &[PanelRows], idx: &[usize]) -> (Array2<f64>, Vec<bool>) {
         .flat_map(|&i| panel[i].y.iter().copied())
         .collect();
     (x, y)
+}
+
+/// The panel: the population, features and labels of every weekly date back from
+/// T − horizon (the validation date first) that has a full recent window of log before it.
+fn build_panel(
+    src: &Sources,
+    prepared: &Prepared,
+    spec: &FeatureSpec,
+    event_types: &[String],
+    defs: &[features::FeatureDef],
+    opts: &TrainOptions,
+) -> Result<Vec<PanelRows>> {
+    let events = src.events;
+    let horizon = opts.rule.horizon_days as i64 * DAY_MS;
+    // A date needs a full recent window of log before it; longer windows are clipped to
+    // the log (rates per observable day), as they are for young users at T.
+    let history = spec.windows.recent_days as i64 * DAY_MS;
+
+    let mut panel = Vec::new();
+    for k in 0..opts.panel_dates {
+        let t = opts.as_of - horizon - k as i64 * opts.step_days as i64 * DAY_MS;
+        if t < events.min_ts + history {
+            break;
+        }
+        let pop = opts
+            .cohorts
+            .apply(labels::population(src, &opts.rule, t)?)?;
+        if pop.height() == 0 {
+            continue;
+        }
+        let ff = features::compute(prepared, &pop, t, spec, event_types)?;
+        let x = to_matrix(&ff.df, defs)?;
+        let y = labels::labels(src, &opts.rule, &spec.file.events.value, &pop, t)?;
+        panel.push(PanelRows { as_of: t, x, y });
+    }
+    Ok(panel)
+}
+
+/// What the search over regularization strengths chose, and every strength tried.
+struct AlphaChoice {
+    alpha: f64,
+    metrics: Metrics,
+    solution: Solution,
+    /// The chosen fit's predictions on the validation date.
+    predictions: Vec<f64>,
+    trials: Vec<AlphaTrial>,
+}
+
+/// Fits every strength in `alphas` on the training dates and keeps, by the paired
+/// one-standard-error rule on the validation date, the strongest close enough to the best.
+fn choose_alpha(
+    z_train: &Array2<f64>,
+    y_train: &[bool],
+    z_val: &Array2<f64>,
+    y_val: &[bool],
+    alphas: &[f64],
+) -> Result<AlphaChoice> {
+    let mut trials = Vec::new();
+    // Every strength's fit, its validation metrics and predictions.
+    let mut fits: Vec<(f64, Metrics, Solution, Vec<f64>)> = Vec::new();
+    // Strongest regularization first, each fit starting from the previous solution: the
+    // path is smooth, so warm starts save the solver iterations.
+    let mut alphas = alphas.to_vec();
+    alphas.sort_by(|a, b| b.total_cmp(a));
+    let mut warm: Option<Solution> = None;
+    for alpha in alphas {
+        let solution = fit_from(z_train, y_train, alpha, warm.as_ref())?;
+        let (coef, intercept) = solution.churn_side();
+        let p = predict(z_val, &coef, intercept);
+        let m = evaluate(&p, y_val);
+        trials.push(AlphaTrial {
+            alpha,
+            log_loss: m.log_loss,
+            roc_auc: m.roc_auc,
+        });
+        warm = Some(solution.clone());
+        fits.push((alpha, m, solution, p));
+    }
+    // The one-standard-error rule (as glmnet's lambda.1se), on paired differences: the
+    // strongest regularization whose validation log loss exceeds the best one's by no more
+    // than the standard error of that excess (row by row, same users). The validation
+    // date shares the training dates' users and ages, so the best strength there is tuned
+    // to them; the list is scored on a later, older population.
+    let lowest = fits
+        .iter()
+        .min_by(|a, b| a.1.log_loss.total_cmp(&b.1.log_loss))
+        .map(|f| f.3.clone());
+    let best = lowest.and_then(|best_p| {
+        fits.into_iter()
+            .filter(|f| {
+                let (excess, se) = paired_excess(&f.3, &best_p, y_val);
+                excess <= se
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(alpha, m, solution, p)| (alpha, m.log_loss, m, solution, p))
+    });
+    trials.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
+    let Some((alpha, _, metrics, solution, predictions)) = best else {
+        return Err(Error::InvalidArgument {
+            name: "alphas".into(),
+            message: "no regularization strength to try".into(),
+        });
+    };
+    Ok(AlphaChoice {
+        alpha,
+        metrics,
+        solution,
+        predictions,
+        trials,
+    })
 }
 
 /// The eligibility gate: a model fitted or judged on a handful of churners is noise.
