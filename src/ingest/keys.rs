@@ -44,7 +44,8 @@ fn long_key(text: &str) -> u128 {
 /// A short text's key is read off its view (masked past its length) instead of being
 /// built from its bytes: on the 10M-event log, `score` took 3.50 s (Parquet) and 8.40 s
 /// (CSV) median with views against 4.46 s and 8.88 s building every key from its text,
-/// slower in every ABBA pair (6 runs each, `bench/RESULTS.md`, "Speed tricks kept").
+/// slower in every ABBA pair (6 runs each, `bench/RESULTS.md`, "Speed tricks kept and
+/// removed").
 pub fn for_each_key(ca: &StringChunked, mut f: impl FnMut(usize, u128)) {
     let mut row = 0;
     for arr in ca.downcast_iter() {
