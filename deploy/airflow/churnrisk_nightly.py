@@ -71,6 +71,8 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
@@ -146,27 +148,33 @@ def churnrisk(params: dict, *args: str) -> str:
     """Runs churnrisk and maps its exit code to the task's outcome; returns its stdout."""
     cmd = [params["churnrisk"], *args]
     log.info("running %s", " ".join(cmd))
-    started = dt.datetime.now()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate()
-    except BaseException:
-        # The task is being stopped (timeout, mark failed): do not leave the worker behind.
-        proc.kill()
-        proc.wait()
-        raise
-    seconds = (dt.datetime.now() - started).total_seconds()
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f)
+        try:
+            # wait4 rather than wait: the worker's own peak memory, for sizing the pods.
+            _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:
+            # The task is being stopped (timeout, marked failed): do not leave the worker behind.
+            proc.kill()
+            proc.wait()
+            raise
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
+        out_f.seek(0)
+        err_f.seek(0)
+        out = out_f.read().decode(errors="replace")
+        err = err_f.read().decode(errors="replace")
+    seconds = time.monotonic() - started
     for line in out.splitlines():
         log.info("stdout: %s", line)
     for line in err.splitlines():
         log.info("stderr: %s", line)
-    rc = proc.returncode
-    log.info("churnrisk %s: exit %s after %.2f s", args[0], rc, seconds)
+    log.info("churnrisk %s: exit %s after %.2f s, peak RSS %d MB", args[0], rc, seconds, usage.ru_maxrss // 1024)
     if rc == 0:
         return out
     last = err.strip().splitlines()[-1] if err.strip() else ""
     if rc < 0:
-        raise AirflowException(f"churnrisk {args[0]} was killed by signal {-rc}; retrying")
+        raise AirflowException(f"churnrisk {args[0]} was killed by signal {-rc} (an OOM kill, an evicted or stopped worker?)")
     if rc in PERMANENT:
         raise AirflowFailException(
             f"churnrisk {args[0]} exit {rc} ({PERMANENT[rc]}): {last} — not retried"
