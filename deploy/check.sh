@@ -93,12 +93,13 @@ say "generating a log (3000 users, 182 days) and splitting it into hive partitio
 import sys, duckdb
 src, dst = sys.argv[1:]
 con = duckdb.connect()
-con.sql("SET TimeZone = 'UTC'")
-con.sql(f"""COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS date FROM read_parquet('{src}'))
+con.execute("SET TimeZone = 'UTC'")
+con.execute(f"""COPY (SELECT *, strftime(timestamp, '%Y-%m-%d') AS date FROM read_parquet('{src}'))
             TO '{dst}' (FORMAT parquet, PARTITION_BY (date))""")
-rows = con.sql(f"SELECT count(*) FROM read_parquet('{src}')").fetchone()[0]
-back = con.sql(f"SELECT count(*) FROM read_parquet('{dst}/*/*.parquet')").fetchone()[0]
-parts = con.sql(f"SELECT count(DISTINCT filename) FROM read_parquet('{dst}/*/*.parquet', filename=true)").fetchone()[0]
+one = lambda q: con.execute(q).fetchall()[0][0]
+rows = one(f"SELECT count(*) FROM read_parquet('{src}')")
+back = one(f"SELECT count(*) FROM read_parquet('{dst}/*/*.parquet')")
+parts = one(f"SELECT count(DISTINCT filename) FROM read_parquet('{dst}/*/*.parquet', filename=true)")
 print(f"   {rows} events → {parts} partition files, {back} rows read back")
 sys.exit(0 if rows == back and parts > 100 else 1)
 EOF

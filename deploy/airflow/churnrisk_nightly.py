@@ -5,8 +5,9 @@ must be on the worker, or named by the `churnrisk` parameter), so the DAG adds n
 to the scores: the published list is byte for byte the list one unsharded
 `churnrisk score` writes (`deploy/check.sh` compares them).
 
-    check   `churnrisk check` reads the whole log once (bad input fails here, before any
-            shard starts) and the night's plan is made: the as-of date, the shards, the
+    check   `churnrisk check --shard 1/n` reads every file of the log (a damaged file or a
+            missing column fails here, before any shard starts; only shard 1's rows are
+            kept, so it needs one worker's memory) and the night's plan is made: the as-of date, the shards, the
             staging folder, and whether the model is due for retraining (see RETRAIN
             POLICY below).
     train   skipped unless the policy says so; then `churnrisk train --shard 1/k` trains
@@ -144,6 +145,18 @@ def _place(src: Path, dst: Path) -> None:
     _fsync_dir(dst.parent)
 
 
+def _vm_hwm_kb(pid: int) -> int:
+    """A running process's peak resident memory so far (kB), 0 once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def churnrisk(params: dict, *args: str) -> str:
     """Runs churnrisk and maps its exit code to the task's outcome; returns its stdout."""
     cmd = [params["churnrisk"], *args]
@@ -151,9 +164,17 @@ def churnrisk(params: dict, *args: str) -> str:
     started = time.monotonic()
     with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
         proc = subprocess.Popen(cmd, stdout=out_f, stderr=err_f)
+        peak_kb = 0
         try:
-            # wait4 rather than wait: the worker's own peak memory, for sizing the pods.
-            _, status, usage = os.wait4(proc.pid, 0)
+            while True:
+                # The worker's peak memory, for sizing workers and pods: its VmHWM, read
+                # while it runs (wait4's ru_maxrss would report this Airflow process's size,
+                # which the child inherits at fork).
+                peak_kb = max(peak_kb, _vm_hwm_kb(proc.pid))
+                pid, status = os.waitpid(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                time.sleep(0.02)
         except BaseException:
             # The task is being stopped (timeout, marked failed): do not leave the worker behind.
             proc.kill()
@@ -169,7 +190,8 @@ def churnrisk(params: dict, *args: str) -> str:
         log.info("stdout: %s", line)
     for line in err.splitlines():
         log.info("stderr: %s", line)
-    log.info("churnrisk %s: exit %s after %.2f s, peak RSS %d MB", args[0], rc, seconds, usage.ru_maxrss // 1024)
+    log.info("churnrisk %s: exit %s after %.2f s, peak RSS %d MB (VmHWM, read every 20 ms)", args[0], rc, seconds,
+             peak_kb // 1024)
     if rc == 0:
         return out
     last = err.strip().splitlines()[-1] if err.strip() else ""
@@ -292,7 +314,10 @@ def churnrisk_nightly():
         else:
             end = ctx.get("data_interval_end") or ctx["dag_run"].run_after
             as_of = end.astimezone(dt.timezone.utc).date()
-        out = churnrisk(params, "check", *input_args(params))
+        # Every file is read (a damaged or missing file, a missing column fail here), but
+        # only shard 1's rows are kept: the check needs a worker's memory, not the whole
+        # log's. Each score task checks its own shard's rows as it reads them.
+        out = churnrisk(params, "check", *input_args(params), "--shard", f"1/{params['shards']}")
         summary = re.search(r"(\d+) events of (\d+) users.*?(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", out)
         if summary:
             last = dt.date.fromisoformat(summary.group(4))
