@@ -64,6 +64,7 @@ parameter a run can override (`airflow dags trigger --conf '{...}'`).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -108,6 +109,12 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _csv_rows(path: Path) -> int:
+    """Data rows of a CSV file (quoted line breaks included)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return sum(1 for _ in csv.reader(f)) - 1
 
 
 def _fsync_dir(path: Path) -> None:
@@ -394,7 +401,7 @@ def churnrisk_nightly():
                 "shards": len(night["shards"]),
                 "list": "at_risk.csv",
                 "list_sha256": _sha256(staged_list),
-                "list_rows": sum(1 for _ in open(staged_list, "rb")) - 1,
+                "list_rows": _csv_rows(staged_list),
                 "model": night["model"],
                 "model_sha256": _sha256(Path(model_used)),
                 "retrained": bool(trained),
@@ -412,7 +419,8 @@ def churnrisk_nightly():
             model = Path(night["model"])
             _place(Path(trained), model)
             _write_atomic(features_record(model), (_sha256(Path(params["features"])) + "\n").encode())
-        shutil.rmtree(staging)
+        # Published: a staging folder that will not go away is no reason to fail the night.
+        shutil.rmtree(staging, ignore_errors=True)
         log.info("published %s (%d rows, as of %s, sha256 %s)", target, record["list_rows"], record["as_of"],
                  record["list_sha256"])
         return record
