@@ -182,14 +182,14 @@ ok "night 1: published list ($(($(wc -l <"$OUT/at_risk.csv") - 1)) users) is byt
 snapshot "$OUT" >"$W/after-night1.sha"
 
 # Night 2: shard 3's worker killed while writing its part, then retried by Airflow.
-# The debug build's CHURNRISK_FAULT_PAUSE holds the named file's atomic write for 5 s after
+# The debug build's CHURNRISK_FAULT_PAUSE holds the named file's atomic write for 8 s after
 # its temporary file is written and synced, before the rename: the watcher below sees that
 # temporary file (.part-3.jsonl.<pid>.churnrisk.tmp), records the output folder and kills
 # the process named in it. The retry pauses too, and then renames.
 say "night 2 (2026-07-07): shard 3's worker killed mid-write, Airflow retries it"
 WATCH="$W/kill-watcher.txt"
 (
-    for _ in $(seq 1 1200); do
+    for _ in $(seq 1 3600); do
         tmp=$(find "$OUT/.staging" -name '.part-3.jsonl.*.churnrisk.tmp' 2>/dev/null | head -1)
         if [ -n "$tmp" ]; then
             pid=$(basename "$tmp" | sed -E 's/^\.part-3\.jsonl\.([0-9]+)\.churnrisk\.tmp$/\1/')
@@ -208,10 +208,10 @@ WATCH="$W/kill-watcher.txt"
         fi
         sleep 0.05
     done
-    echo "no temporary part seen within 60 s" >"$WATCH"
+    echo "no temporary part seen within 3 minutes" >"$WATCH"
 ) &
 WATCHER=$!
-CHURNRISK_FAULT_PAUSE=part-3.jsonl:5000 night night2 2026-07-07 "$W/events" \
+CHURNRISK_FAULT_PAUSE=part-3.jsonl:8000 night night2 2026-07-07 "$W/events" \
     || { tail -40 "$W/night2.log"; fail "night 2: airflow dags test failed"; }
 wait "$WATCHER"
 sed 's/^/   watcher: /' "$WATCH"
