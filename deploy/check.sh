@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # deploy/check.sh — the orchestration files, run rather than described (`.ci/run` runs it).
 #
-#  1. churnrisk: `cargo build` and target/debug/churnrisk (or $CHURNRISK=/path/to/binary).
+#  1. churnrisk: target/debug/churnrisk as `cargo test` builds it (`cargo test --no-run`: nothing
+#     to do after .ci/run's `cargo test`; `cargo build` would recompile polars, because the
+#     dev-dependencies change the features of shared crates), or $CHURNRISK=/path/to/binary.
 #  2. A venv in deploy/.venv with apache-airflow, duckdb and kubernetes-validate from PyPI,
 #     pinned by deploy/airflow/constraints-3.3.2-python3.11.txt (reused while it matches).
 #  3. A generated log split into hive partitions (events/date=YYYY-MM-DD/*.parquet).
@@ -51,8 +53,8 @@ if [ -n "${CHURNRISK:-}" ]; then
     BIN=$(realpath "$CHURNRISK")
     say "churnrisk: $BIN (from \$CHURNRISK)"
 else
-    say "cargo build (the debug binary cargo test uses)"
-    cargo build
+    say "cargo test --no-run (the debug binary cargo test builds and its tests run)"
+    cargo test --no-run
     TARGET=${CARGO_TARGET_DIR:-target}
     BIN=$(realpath "$TARGET/debug/churnrisk")
 fi
