@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # deploy/check.sh — the orchestration files, run rather than described (`.ci/run` runs it).
 #
-#  1. churnrisk: target/debug/churnrisk as `cargo test` builds it (`cargo test --no-run`: nothing
-#     to do after .ci/run's `cargo test`; `cargo build` would recompile polars, because the
-#     dev-dependencies change the features of shared crates), or $CHURNRISK=/path/to/binary.
+#  1. churnrisk: target/debug/churnrisk as `cargo test` builds it (`cargo test --no-run`, the
+#     same build .ci/run's `cargo test` then runs; `cargo build` would recompile polars, because
+#     the dev-dependencies change the features of shared crates), or $CHURNRISK=/path/to/binary.
 #  2. A venv in deploy/.venv with apache-airflow, duckdb and kubernetes-validate from PyPI,
 #     pinned by deploy/airflow/constraints-3.3.2-python3.11.txt (reused while it matches).
 #  3. A generated log split into hive partitions (events/date=YYYY-MM-DD/*.parquet).
@@ -330,4 +330,4 @@ diff <(snapshot "$K8S/data/churnrisk/out") "$W/k8s-after-2.sha" || fail "K8s nig
 ok "K8s night 3 (model cannot score): exit 4 → FailJob on the first shard, no merge Job, output folder unchanged"
 
 say "summary"
-echo "deploy/check.sh: $PASSED passed, 0 failed"
+echo "deploy/check.sh: all $PASSED checks passed"
