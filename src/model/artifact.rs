@@ -302,11 +302,9 @@ impl ChurnModel {
 
     /// Standardizes a transformed matrix with the model's scaling.
     pub fn standardize(&self, x: &Array2<f64>) -> Array2<f64> {
-        let mut z = x.clone();
-        for (j, f) in self.features.iter().enumerate() {
-            z.column_mut(j).mapv_inplace(|v| (v - f.mean) / f.std);
-        }
-        z
+        let (mean, std): (Vec<f64>, Vec<f64>) =
+            self.features.iter().map(|f| (f.mean, f.std)).unzip();
+        super::matrix::standardize(x, &mean, &std)
     }
 
     /// Churn probability of one standardized row.

@@ -2,7 +2,7 @@
 //! It applies each feature's transform and rejects nulls, NaN and infinities; it does not
 //! standardize (that is the model's own scaling, stored in the model file).
 
-use ndarray::Array2;
+use ndarray::{Array2, ShapeBuilder};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
@@ -26,6 +26,16 @@ pub fn to_matrix(df: &DataFrame, defs: &[FeatureDef]) -> Result<Array2<f64>> {
         }
     }
     Ok(x)
+}
+
+/// `x` with each column `j` standardized: `(x − mean[j]) / std[j]` (the training fit's
+/// scaling, and a model file's at scoring).
+pub fn standardize(x: &Array2<f64>, mean: &[f64], std: &[f64]) -> Array2<f64> {
+    let mut z = Array2::zeros(x.raw_dim().f());
+    for (j, (mut zc, xc)) in z.columns_mut().into_iter().zip(x.columns()).enumerate() {
+        zc.zip_mut_with(&xc, |z, &v| *z = (v - mean[j]) / std[j]);
+    }
+    z
 }
 
 #[cfg(test)]

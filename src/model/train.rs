@@ -25,7 +25,7 @@
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use ndarray::{concatenate, Array1, Array2, Axis, ShapeBuilder};
+use ndarray::{concatenate, Array1, Array2, Axis};
 
 use super::artifact::{
     sigmoid, AlphaTrial, Calibration, ChurnModel, FeatureShift, ModelFeature, PanelDate,
@@ -33,7 +33,7 @@ use super::artifact::{
 };
 use super::drift::{DriftReference, Histogram};
 use super::evaluate::{evaluate, Metrics};
-use super::matrix::to_matrix;
+use super::matrix::{standardize, to_matrix};
 use crate::base::time::week_start;
 use crate::base::time::{format_date, DAY_MS};
 use crate::error::{Error, Result};
@@ -636,14 +636,6 @@ fn scaling(x: &Array2<f64>) -> (Vec<f64>, Vec<f64>) {
 /// BLAS, ndarray computes a matrix-vector product row by row of its left side, so a
 /// row-major X makes every row of `Xᵀ` a strided walk through the whole matrix. Column-major
 /// X makes them contiguous (and `X·w` goes through matrixmultiply in either layout).
-fn standardize(x: &Array2<f64>, mean: &[f64], std: &[f64]) -> Array2<f64> {
-    let mut z = Array2::zeros(x.raw_dim().f());
-    for (j, (mut zc, xc)) in z.columns_mut().into_iter().zip(x.columns()).enumerate() {
-        zc.zip_mut_with(&xc, |z, &v| *z = (v - mean[j]) / std[j]);
-    }
-    z
-}
-
 fn stack(panel: &[PanelRows], idx: &[usize]) -> (Array2<f64>, Vec<bool>) {
     let views: Vec<_> = idx.iter().map(|&i| panel[i].x.view()).collect();
     let x = concatenate(Axis(0), &views).unwrap_or_else(|_| Array2::zeros((0, panel[0].x.ncols())));
