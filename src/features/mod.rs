@@ -5,9 +5,11 @@
 pub mod catalog;
 pub mod compute;
 pub mod index;
+mod prepare;
 #[cfg(test)]
 mod reference;
 pub mod spec;
+mod tally;
 
 pub use catalog::{catalog, phrase, FeatureDef, RawRow, Transform};
 pub use compute::{

@@ -1,0 +1,182 @@
+//! The log prepared once for every as-of date: regrouped by user (`index`), each event
+//! name's roles, the typical gap between value actions, and the event types worth a
+//! feature of their own.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use super::index::{EventIndex, ACTIVATION, CORE, FEEDBACK, FRICTION, PRESENCE, VALUE};
+use super::spec::FeatureSpec;
+use super::tally::days;
+use crate::error::Result;
+use crate::ingest::Events;
+
+/// The event log regrouped by user with the role flags of a feature spec, ready for any
+/// as-of date.
+#[derive(Clone)]
+pub struct Prepared {
+    pub(super) index: Arc<EventIndex>,
+    /// Every event name of the log → a small integer.
+    pub(super) codes: Arc<HashMap<String, u32>>,
+    /// The log's first event: nobody is observable before it.
+    pub(super) min_ts: i64,
+}
+
+/// Numbers the event names, flags each with its roles and regroups the log by user.
+pub fn prepare(events: &Events, spec: &FeatureSpec) -> Result<Prepared> {
+    let (codes, role_of) = event_roles(events, spec)?;
+    let clock = std::time::Instant::now();
+    let index = EventIndex::build(events, &codes, &role_of)?;
+    tracing::debug!("events grouped by user in {:?}", clock.elapsed());
+    Ok(Prepared {
+        index: Arc::new(index),
+        codes: Arc::new(codes),
+        min_ts: events.min_ts,
+    })
+}
+
+/// As [`prepare`], for a caller that reads the log no more: its rows are given away and
+/// freed column by column as the index takes them in, which lowers the run's peak memory
+/// by about the size of the log's text columns.
+pub fn prepare_owned(events: Events, spec: &FeatureSpec) -> Result<Prepared> {
+    let (codes, role_of) = event_roles(&events, spec)?;
+    let clock = std::time::Instant::now();
+    let min_ts = events.min_ts;
+    let index = EventIndex::from_rows(events.df, events.groups, &codes, &role_of)?;
+    tracing::debug!("events grouped by user in {:?}", clock.elapsed());
+    Ok(Prepared {
+        index: Arc::new(index),
+        codes: Arc::new(codes),
+        min_ts,
+    })
+}
+
+/// Every event name of the log numbered, and each number's role flags.
+pub(super) fn event_roles(
+    events: &Events,
+    spec: &FeatureSpec,
+) -> Result<(HashMap<String, u32>, Vec<u8>)> {
+    let e = &spec.file.events;
+    let codes: HashMap<String, u32> = event_names(events)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| (name, i as u32))
+        .collect();
+    // Without login events every event marks presence.
+    let mut role_of = vec![if e.login.is_empty() { PRESENCE } else { 0 }; codes.len()];
+    for (names, bit) in [
+        (&e.login, PRESENCE),
+        (&e.value, VALUE),
+        (&e.activation, ACTIVATION),
+        (&e.core, CORE),
+        (&e.feedback, FEEDBACK),
+        (&e.friction, FRICTION),
+    ] {
+        for c in names.iter().filter_map(|n| codes.get(n)) {
+            role_of[*c as usize] |= bit;
+        }
+    }
+    Ok((codes, role_of))
+}
+
+impl Prepared {
+    /// The ids of the users with an event in `[from, to)` (with `events`, one of those
+    /// event names), read off the index: each user's times are sorted, so a user costs two
+    /// binary searches (and, with `events`, a look at the rows between) instead of a pass
+    /// over the whole log. In no particular order.
+    pub fn users_with(&self, from: i64, to: i64, events: Option<&[String]>) -> Vec<String> {
+        let ix = &*self.index;
+        let wanted: Option<Vec<u32>> = events.map(|names| {
+            names
+                .iter()
+                .filter_map(|n| self.codes.get(n).copied())
+                .collect()
+        });
+        // Users in the index's order, so their rows are read in sequence, on the threads.
+        let mut users: Vec<(&String, u32)> = ix.users.iter().map(|(id, &u)| (id, u)).collect();
+        users.sort_unstable_by_key(|&(_, u)| u);
+        users
+            .into_par_iter()
+            .filter(|&(_, u)| {
+                let rows = ix.rows(u);
+                let ts = &ix.ts[rows.clone()];
+                let lo = rows.start + ts.partition_point(|&t| t < from);
+                let hi = rows.start + ts.partition_point(|&t| t < to);
+                match &wanted {
+                    None => lo < hi,
+                    Some(codes) => ix.code[lo..hi].iter().any(|c| codes.contains(c)),
+                }
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}
+
+impl Prepared {
+    /// The log's typical gap between a user's value actions before `before`, in days: the
+    /// median over users with at least two of each user's mean gap (first to last value
+    /// action over their count − 1). `None` when nobody did two.
+    pub fn typical_value_gap(&self, before: i64) -> Option<f64> {
+        let ix = &*self.index;
+        let mut gaps: Vec<f64> = ix
+            .users
+            .par_iter()
+            .filter_map(|(_, &u)| {
+                let rows = ix.rows(u);
+                let end = rows.start + ix.ts[rows.clone()].partition_point(|&t| t < before);
+                let mut value = (rows.start..end).filter(|&i| ix.role[i] & VALUE != 0);
+                let first = value.next()?;
+                let (last, n) = value.fold((first, 1usize), |(_, n), i| (i, n + 1));
+                (n >= 2).then(|| days(ix.ts[last] - ix.ts[first]) / (n - 1) as f64)
+            })
+            .collect();
+        if gaps.is_empty() {
+            return None;
+        }
+        let mid = gaps.len() / 2;
+        let (_, m, _) = gaps.select_nth_unstable_by(mid, f64::total_cmp);
+        Some(*m)
+    }
+}
+
+/// The distinct event names in the log.
+pub fn event_names(events: &Events) -> Result<BTreeSet<String>> {
+    if let Some(names) = events.names.get() {
+        return Ok(names.clone());
+    }
+    let names: BTreeSet<String> = crate::ingest::keys::distinct(events.df.column("event")?.str()?)
+        .into_iter()
+        .collect();
+    let _ = events.names.set(names.clone());
+    Ok(names)
+}
+
+/// The `k` most frequent event types before `before` (ties by name), for per-event rates.
+pub fn top_event_types(events: &Events, before: i64, k: usize) -> Result<Vec<String>> {
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    let counts = events
+        .df
+        .clone()
+        .lazy()
+        .filter(col("ts").lt(lit(before)))
+        .group_by([col("event")])
+        .agg([len().alias("n")])
+        .sort_by_exprs(
+            [col("n"), col("event")],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .slice(0, k as IdxSize)
+        .collect()?;
+    Ok(counts
+        .column("event")?
+        .str()?
+        .iter()
+        .flatten()
+        .map(String::from)
+        .collect())
+}
