@@ -13,7 +13,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::catalog::{catalog, Core, FeatureDef, FeatureId};
-pub use super::prepare::{event_names, prepare, prepare_owned, top_event_types, Prepared};
+use super::prepare::Prepared;
 use super::spec::FeatureSpec;
 use super::tally::{days, tally, Plan, Scratch, Tally, SLOPE_WEEKS};
 use crate::base::time::DAY_MS;
@@ -292,6 +292,7 @@ pub fn compute(
 mod tests {
     use super::*;
     use crate::base::time::parse_timestamp;
+    use crate::features::prepare::{prepare, top_event_types};
     use crate::features::tally::{distinct, median_session_minutes};
     use crate::fixtures::events_at as events;
     use crate::ingest::Events;

@@ -12,8 +12,6 @@ pub mod spec;
 mod tally;
 
 pub use catalog::{catalog, phrase, FeatureDef, RawRow, Transform};
-pub use compute::{
-    compute, event_names, prepare, prepare_owned, top_event_types, FeatureFrame, Prepared,
-    AUX_COLUMNS,
-};
+pub use compute::{compute, FeatureFrame, AUX_COLUMNS};
+pub use prepare::{event_names, prepare, prepare_owned, top_event_types, Prepared};
 pub use spec::FeatureSpec;

@@ -6,7 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 use polars::prelude::*;
 
 use super::catalog::{catalog, rate_long_name, rate_prior_name, rate_recent_name};
-use super::compute::{event_names, FeatureFrame, AUX_COLUMNS};
+use super::compute::{FeatureFrame, AUX_COLUMNS};
+use super::prepare::event_names;
 use super::spec::FeatureSpec;
 use crate::base::time::DAY_MS;
 use crate::error::Result;
