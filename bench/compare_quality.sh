@@ -3,7 +3,7 @@
 # Fighting-Churn-with-Data peer (bench/fcwd_peer.py --score-at) vs. two simple baselines,
 # scored at a date T from a log that ends before T and judged on what happened after T.
 #
-#   bench/compare_quality.sh                              # SCENARIOS="saas purchases", SEEDS="1 2 3"
+#   bench/compare_quality.sh                              # SCENARIOS="saas purchases lifetimes", SEEDS="1 2 3"
 #   SEEDS="7" SCENARIOS=saas bench/compare_quality.sh
 #   CHURNRISK=path/to/churnrisk bench/compare_quality.sh  # default target/release/churnrisk (never builds)
 #   GENERATOR=target/release/churnrisk CHURNRISK=old/churnrisk bench/compare_quality.sh
@@ -19,6 +19,12 @@
 #              and H = 91 with T = start + 449 d, --active-days 365,
 #              --features DIR/features.toml (written by the generator), --users users.csv.
 #              Skipped with a message while the binary's `generate` has no --scenario.
+#   lifetimes  a log nobody here wrote: the example transactions shipped in the `lifetimes`
+#              package (0.11.3, downloaded from PyPI into bench/data/external, the CSV's
+#              SHA-256 checked): 5,000 customers' purchase dates in 2014, acquired January to
+#              August, simulated by that package's authors from a BG/NBD model. No seed, no
+#              users file. H = 91 with T = 2014-10-01 and H = 122 with T = 2014-09-01 (both
+#              horizons end on 2014-12-31), --active-days 365.
 # Per scenario, seed and horizon (all Python in bench/holdout.py and bench/fcwd_peer.py):
 #   1. events_T.csv = the rows of events.csv with timestamp < T.
 #   2. churnrisk train + score on events_T.csv at --as-of T (the scored list holds everyone:
@@ -48,7 +54,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SEEDS=${SEEDS:-"1 2 3"}
-SCENARIOS=${SCENARIOS:-"saas purchases"}
+SCENARIOS=${SCENARIOS:-"saas purchases lifetimes"}
+LIFETIMES_VERSION=0.11.3
 CHURNRISK=${CHURNRISK:-target/release/churnrisk}
 SAAS_START=${SAAS_START:-2026-01-05}
 # churnrisk rejects events later than its wall clock (`future_timestamp`), so the purchases
@@ -93,15 +100,30 @@ for scenario in $SCENARIOS; do
             horizons="182 91"
             active=365
             t_of() { plus_days $((540 - $1)); } ;;
-        *) echo "unknown scenario $scenario (saas, purchases)" >&2; exit 2 ;;
+        lifetimes)
+            START=2014-01-01; horizons="91 122"; active=365
+            t_of() { plus_days $((365 - $1)); } ;;
+        *) echo "unknown scenario $scenario (saas, purchases, lifetimes)" >&2; exit 2 ;;
     esac
-    for seed in $SEEDS; do
+    seeds=$SEEDS
+    [[ $scenario == lifetimes ]] && seeds=0  # one public log: no seed
+    for seed in $seeds; do
         dir=$OUT/$scenario/seed$seed
         rm -rf "$dir"
         mkdir -p "$dir"
-        say "$scenario seed $seed: generate ${gen[*]}"
-        "$GEN" generate -q --out "$dir" "${gen[@]}" --start "$START" --seed "$seed" \
-            --format csv
+        if [[ $scenario == lifetimes ]]; then
+            wheel=$OUT/../external/Lifetimes-$LIFETIMES_VERSION-py3-none-any.whl
+            if [[ ! -s $wheel ]]; then
+                say "lifetimes: downloading lifetimes==$LIFETIMES_VERSION from PyPI"
+                "$PY" -m pip download -q --disable-pip-version-check --no-deps \
+                    "lifetimes==$LIFETIMES_VERSION" -d "$(dirname "$wheel")"
+            fi
+            "$PY" "$HO" lifetimes --wheel "$wheel" --out "$dir" >&2
+        else
+            say "$scenario seed $seed: generate ${gen[*]}"
+            "$GEN" generate -q --out "$dir" "${gen[@]}" --start "$START" --seed "$seed" \
+                --format csv
+        fi
         if [[ $scenario == saas ]]; then
             features=$ROOT/features/default.toml
         else
@@ -119,7 +141,8 @@ for scenario in $SCENARIOS; do
             fi
             "$PY" "$HO" truncate --events "$dir/events.csv" --as-of "$T" --out "$run/events_T.csv" \
                 2>"$run/truncate.log"
-            inputs=(--events "$run/events_T.csv" --users "$dir/users.csv" --features "$features")
+            inputs=(--events "$run/events_T.csv" --features "$features")
+            [[ -s $dir/users.csv ]] && inputs+=(--users "$dir/users.csv")
             methods=()
 
             say "  churnrisk train + score"

@@ -58,6 +58,40 @@ DAY_MS = peer.DAY_MS
 METHODS = ["churnrisk", "peer", "recency", "rft"]
 
 
+# -------------------------------------------------------------------------- lifetimes
+LIFETIMES_CSV = "lifetimes/datasets/example_transactions.csv"
+LIFETIMES_SHA256 = "dd4a7c6ba666137dda53fb861c6bc502acdf37c89bf5bdd1101ecc9c0cfeaa59"
+
+
+def cmd_lifetimes(a) -> int:
+    """A log nobody here wrote: the lifetimes package's example transactions (5,000
+    customers' purchase dates in 2014, simulated by its authors from a BG/NBD model) as a
+    churnrisk event log (one `purchase` per row, at midnight UTC) and its feature file."""
+    import hashlib
+    import zipfile
+
+    with zipfile.ZipFile(a.wheel) as z:
+        raw = z.read(LIFETIMES_CSV)
+    got = hashlib.sha256(raw).hexdigest()
+    if got != LIFETIMES_SHA256:
+        sys.exit(f"{a.wheel}:{LIFETIMES_CSV}: SHA-256 {got}, expected {LIFETIMES_SHA256}")
+    import io
+    tx = pd.read_csv(io.BytesIO(raw), dtype={"id": str, "date": str})
+    a.out.mkdir(parents=True, exist_ok=True)
+    ev = pd.DataFrame({
+        "user_id": "c" + tx["id"],
+        "timestamp": pd.to_datetime(tx["date"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "event": "purchase",
+    }).sort_values(["timestamp", "user_id"], kind="stable")
+    ev.to_csv(a.out / "events.csv", index=False)
+    (a.out / "features.toml").write_text(
+        "# The lifetimes example log: a purchase is the only event and the value action.\n"
+        "[events]\nvalue = [\"purchase\"]\n")
+    print(f"{len(ev)} purchases of {ev['user_id'].nunique()} customers, "
+          f"{ev['timestamp'].min()[:10]} to {ev['timestamp'].max()[:10]}")
+    return 0
+
+
 # --------------------------------------------------------------------------- truncate
 def cmd_truncate(a) -> int:
     ev = pd.read_csv(a.events, dtype=str, keep_default_na=False)
@@ -327,6 +361,10 @@ def main() -> int:
     t.add_argument("--as-of", required=True)
     t.add_argument("--out", required=True, type=Path)
 
+    lt = sub.add_parser("lifetimes")
+    lt.add_argument("--wheel", required=True, type=Path)
+    lt.add_argument("--out", required=True, type=Path)
+
     def common(p):
         p.add_argument("--events", required=True, type=Path)
         p.add_argument("--features", required=True, type=Path)
@@ -352,7 +390,7 @@ def main() -> int:
     tb.add_argument("--md", type=Path)
     tb.add_argument("--note", action="append", default=[], help="a line under the table")
     a = ap.parse_args()
-    return {"truncate": cmd_truncate, "baselines": cmd_baselines, "evaluate": cmd_evaluate,
+    return {"lifetimes": cmd_lifetimes, "truncate": cmd_truncate, "baselines": cmd_baselines, "evaluate": cmd_evaluate,
             "table": cmd_table}[a.cmd](a)
 
 

@@ -57,13 +57,14 @@ pub enum Core {
     ValueTotal,
     ValueAmountMean,
     ValueOverdue,
+    ValueSilence,
     ActiveWeeks,
     ActiveWeekShare,
 }
 
 impl Core {
     /// Every named feature, in no particular order.
-    pub const ALL: [Core; 27] = [
+    pub const ALL: [Core; 28] = [
         Core::ActiveRecent,
         Core::ActivePrior,
         Core::ActivityChange,
@@ -89,6 +90,7 @@ impl Core {
         Core::ValueTotal,
         Core::ValueAmountMean,
         Core::ValueOverdue,
+        Core::ValueSilence,
         Core::ActiveWeeks,
         Core::ActiveWeekShare,
     ];
@@ -121,6 +123,7 @@ impl Core {
             Core::ValueTotal => "value_actions_total",
             Core::ValueAmountMean => "value_amount_mean",
             Core::ValueOverdue => "value_overdue",
+            Core::ValueSilence => "value_silence",
             Core::ActiveWeeks => "active_weeks",
             Core::ActiveWeekShare => "active_week_share",
         }
@@ -353,6 +356,12 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
         Log1p,
     );
     add(
+        FeatureId::Core(Core::ValueSilence),
+        Core::ValueSilence.name().into(),
+        format!("value actions the user's own lifetime pace would have brought since the last one: count × ln((days observed + g) / (days observed up to the last value action + g)), g = the log's typical gap ({:.1} days); the silence term of the buy-till-you-die models", spec.typical_gap_days),
+        Raw,
+    );
+    add(
         FeatureId::Core(Core::ActiveWeeks),
         Core::ActiveWeeks.name().into(),
         "weeks with presence since the first event (7-day steps back from the as-of date)".into(),
@@ -450,7 +459,7 @@ fn family_of(
     use Direction::*;
     let (family, dir) = match id {
         FeatureId::Core(c) => match c {
-            DaysSinceValue | DaysSinceEvent | ValueOverdue => ("recency", Higher),
+            DaysSinceValue | DaysSinceEvent | ValueOverdue | ValueSilence => ("recency", Higher),
             ActivePrior => ("activity", Either),
             ActiveRecent | ActivityChange | ActivitySlope | SessionsRecent | EventsPerWeek
             | SessionMinutes | ActiveWeeks | ActiveWeekShare => ("activity", Lower),
@@ -582,6 +591,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValueTotal => format!("{} value actions since signup", n(v)),
         ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
+        ValueSilence => format!("{v:.1} value actions missed at the user's own pace"),
         ValueRecent => format!("{} value actions in the last {r} days", n(v)),
         ValuePrior => format!("{} value actions in the {p} days before", n(v)),
         ActiveWeeks => format!("active in {} weeks since signup", n(v)),

@@ -113,6 +113,27 @@ impl<'a> Derive<'a> {
         cap as f64 / at_least(self.exposure(end, cap), floor)
     }
 
+    /// The silence since the last value action, in value actions the user's own lifetime
+    /// pace would have brought: `x · ln((A + g) / (A − s + g))` with `x` value actions over
+    /// the `A` days the user was observable, the last one `s` days ago, and `g` the log's
+    /// typical gap between value actions. For a short silence it is the pace times the
+    /// silence (`x · s / (A + g)`); for a long one it grows more slowly, as the chance that
+    /// a customer is still "alive" does in the BG/NBD and Pareto/NBD models (Fader, Hardie
+    /// and Lee 2005: the term `((α + T) / (α + tₓ))^(r + x)`). It means the same at any
+    /// tenure: with one value action every 10 days and 20 days of silence, a customer seen
+    /// for two years scores 2.00 and one seen for two months 2.02 (`g` = 10). 0 without a
+    /// value action.
+    fn value_silence(&self) -> f64 {
+        let t = self.t;
+        let Some(last) = t.last_value_ts else {
+            return 0.0;
+        };
+        let g = at_least(self.plan.typical_gap, 1.0);
+        let observed = self.observable(self.as_of);
+        let silent = days(self.as_of - last).clamp(0.0, observed);
+        t.value_total * ((observed + g) / (observed - silent + g)).ln()
+    }
+
     fn value(&self, source: FeatureId) -> f64 {
         use Core::*;
         let (t, plan, as_of) = (self.t, self.plan, self.as_of);
@@ -176,6 +197,7 @@ impl<'a> Derive<'a> {
                     };
                     since / at_least(gap, 1.0)
                 }
+                ValueSilence => self.value_silence(),
                 ActiveWeeks => t.active_weeks,
                 ActiveWeekShare => {
                     let weeks = (self.observable(as_of) / 7.0).ceil();
@@ -416,6 +438,11 @@ mod tests {
         assert_eq!(value(&ff, "s", "value_amount_long"), 15.0);
         // 24.5 days since the last order; s's own mean gap is 60 days / 2.
         assert!(close(value(&ff, "s", "value_overdue"), 24.5 / 30.0));
+        // Three orders in 84.5 days seen, the last 24.5 days ago, the log's gap 10 days.
+        assert!(close(
+            value(&ff, "s", "value_silence"),
+            3.0 * (94.5f64 / 70.0).ln()
+        ));
         // Logins 84 and 83 days back fall in weeks 12 and 11, the third in week 3.
         assert_eq!(value(&ff, "s", "active_weeks"), 3.0);
         // Seen for 84.5 days: 13 weeks begun.
@@ -425,6 +452,8 @@ mod tests {
         // One order 7 days ago: measured against the log's typical gap of 10 days.
         assert!(close(value(&ff, "one", "value_overdue"), 0.7));
         assert_eq!(value(&ff, "one", "value_amount_mean"), 0.0);
+        // Its one order was its first event 7 days ago: ln((7 + 10) / (0 + 10)).
+        assert!(close(value(&ff, "one", "value_silence"), 1.7f64.ln()));
         // Seen for 7 days, under the 10-day typical gap: its rate is not judged from less.
         assert!(close(value(&ff, "one", "n_recent__make"), 14.0 / 10.0));
         assert!(close(value(&ff, "one", "n_week__make"), 1.0));

@@ -371,6 +371,7 @@ pub fn compute(
                 "value_actions_total",
                 "value_amount_mean",
                 "value_overdue",
+                "value_silence",
                 "active_weeks",
                 "active_week_share",
             ]
