@@ -48,7 +48,8 @@
 # (gitignored). A method that fails shows "–" and its log is named on stderr.
 # Never builds. Python: bench/.venv (created from bench/requirements.txt if missing).
 # Deterministic (the same binary and seeds give the same table). Runtime on the 2-core box:
-# about 15 s per saas seed and 30 s per purchases seed (both horizons): 2 minutes by default.
+# about 15 s per saas seed, 30 s per purchases seed (both horizons) and 10 s for the lifetimes
+# log (both horizons; its one download aside): 2½ minutes by default (146 s measured).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
