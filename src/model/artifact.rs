@@ -309,12 +309,11 @@ impl ChurnModel {
 
     /// Churn probability of one standardized row.
     pub fn probability(&self, z: ArrayView1<f64>) -> f64 {
-        let logit = self.intercept
-            + z.iter()
-                .zip(&self.features)
-                .map(|(v, f)| v * f.coefficient)
-                .sum::<f64>();
-        sigmoid(logit)
+        super::matrix::logistic(
+            z,
+            self.features.iter().map(|f| f.coefficient),
+            self.intercept,
+        )
     }
 }
 

@@ -614,7 +614,7 @@ fn population_shift(
 pub fn predict(z: &Array2<f64>, coef: &[f64], intercept: f64) -> Vec<f64> {
     z.rows()
         .into_iter()
-        .map(|row| sigmoid(intercept + row.iter().zip(coef).map(|(v, w)| v * w).sum::<f64>()))
+        .map(|row| super::matrix::logistic(row, coef.iter().copied(), intercept))
         .collect()
 }
 
