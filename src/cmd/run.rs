@@ -186,14 +186,12 @@ fn night_date(s: &Settings, inputs: &Inputs) -> Result<i64> {
     if s.as_of == AsOf::AfterLog {
         if let Some(last) = history::ListState::read(&s.out.join(history::STATE_FILE))? {
             if last.as_of.as_str() > format_date(as_of).as_str() {
-                return Err(Error::NotEnoughData {
-                    message: format!(
-                        "the log ends on {}, so this night would be {}, before the night already \
-                         published ({}): is the log cut short? Give --as-of {} to run that \
-                         night on purpose",
-                        format_date(inputs.events.max_ts),
-                        format_date(as_of),
-                        last.as_of,
+                return Err(Error::LogBehindList {
+                    log_ends: format_date(inputs.events.max_ts),
+                    night: format_date(as_of),
+                    published: last.as_of,
+                    how_to_run_it: format!(
+                        "Give --as-of {} to run that night on purpose",
                         format_date(as_of)
                     ),
                 }
