@@ -43,7 +43,7 @@ pub struct ContactSummary {
 pub fn apply_contacts(effect: &ContactEffect, events_path: &Path) -> Result<ContactSummary> {
     if !(0.0..=1.0).contains(&effect.uplift) {
         return Err(Error::InvalidArgument {
-            name: "--contact-uplift".into(),
+            name: "contact uplift".into(),
             message: format!("must be between 0 and 1, not {}", effect.uplift),
         });
     }
