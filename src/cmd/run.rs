@@ -458,6 +458,24 @@ fn publish(
             }
         }
     }
+    write_changes_and_accounts(l, staged, &cmp, rows, as_of, m)?;
+    let state_path = staged.path(history::STATE_FILE);
+    state
+        .write(&state_path)
+        .with_context(|| writing(staged, &state_path))?;
+    Ok(summary)
+}
+
+/// Writes the changes since the previous night (those in the list's segment) and the
+/// account roll-up, and records them.
+fn write_changes_and_accounts(
+    l: &ListSettings,
+    staged: &Night,
+    cmp: &history::Comparison,
+    rows: &[RankedRow],
+    as_of: &str,
+    m: &mut RunManifest,
+) -> Result<()> {
     let changes = history::Comparison {
         changes: cmp
             .changes
@@ -488,11 +506,7 @@ fn publish(
             Some(accounts.len()),
         )?);
     }
-    let state_path = staged.path(history::STATE_FILE);
-    state
-        .write(&state_path)
-        .with_context(|| writing(staged, &state_path))?;
-    Ok(summary)
+    Ok(())
 }
 
 // Each output is written to its staged place; messages and the manifest name the place
