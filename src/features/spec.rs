@@ -271,43 +271,7 @@ impl FeatureSpec {
             long_days: windows.long_days.max(windows.recent_days),
             ..windows
         };
-        let mut names = BTreeSet::new();
-        for f in &file.funnels {
-            if !is_identifier(&f.name) {
-                return Err(bad(SpecProblem::BadName {
-                    kind: "funnel",
-                    name: f.name.clone(),
-                }));
-            }
-            if !names.insert(format!("funnel_{}", f.name)) {
-                return Err(bad(SpecProblem::DefinedTwice {
-                    kind: "funnel",
-                    name: f.name.clone(),
-                }));
-            }
-            if f.steps.len() < 2 {
-                let name = f.name.clone();
-                return Err(bad(SpecProblem::ShortFunnel { name }));
-            }
-        }
-        for r in &file.ratios {
-            if !is_identifier(&r.name) {
-                return Err(bad(SpecProblem::BadName {
-                    kind: "ratio",
-                    name: r.name.clone(),
-                }));
-            }
-            if !names.insert(format!("ratio_{}", r.name)) {
-                return Err(bad(SpecProblem::DefinedTwice {
-                    kind: "ratio",
-                    name: r.name.clone(),
-                }));
-            }
-            if r.numerator == r.denominator {
-                let name = r.name.clone();
-                return Err(bad(SpecProblem::SelfRatio { name }));
-            }
-        }
+        check_names(&file).map_err(bad)?;
         let canonical = serde_json::to_vec(&file).map_err(|e| {
             bad(SpecProblem::Fingerprint {
                 message: e.to_string(),
@@ -393,6 +357,49 @@ impl FeatureFile {
             ("friction", &e.friction),
         ]
     }
+}
+
+/// The funnels' and ratios' names: identifiers, each defined once; a funnel of two steps
+/// or more, a ratio of two different events.
+fn check_names(file: &FeatureFile) -> std::result::Result<(), SpecProblem> {
+    let mut names = BTreeSet::new();
+    for f in &file.funnels {
+        if !is_identifier(&f.name) {
+            return Err(SpecProblem::BadName {
+                kind: "funnel",
+                name: f.name.clone(),
+            });
+        }
+        if !names.insert(format!("funnel_{}", f.name)) {
+            return Err(SpecProblem::DefinedTwice {
+                kind: "funnel",
+                name: f.name.clone(),
+            });
+        }
+        if f.steps.len() < 2 {
+            let name = f.name.clone();
+            return Err(SpecProblem::ShortFunnel { name });
+        }
+    }
+    for r in &file.ratios {
+        if !is_identifier(&r.name) {
+            return Err(SpecProblem::BadName {
+                kind: "ratio",
+                name: r.name.clone(),
+            });
+        }
+        if !names.insert(format!("ratio_{}", r.name)) {
+            return Err(SpecProblem::DefinedTwice {
+                kind: "ratio",
+                name: r.name.clone(),
+            });
+        }
+        if r.numerator == r.denominator {
+            let name = r.name.clone();
+            return Err(SpecProblem::SelfRatio { name });
+        }
+    }
+    Ok(())
 }
 
 fn is_identifier(s: &str) -> bool {
