@@ -119,7 +119,8 @@ pub struct CompareArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// The model to report on.
+    /// The model to report on; by default the shipped sample's (the bundle of data/ and
+    /// models/sample.json), as `run` without a config.
     #[arg(long, default_value = config::SAMPLE_MODEL_PATH)]
     pub model: PathBuf,
     /// A previous model whose stored validation figures are shown beside.
@@ -394,7 +395,9 @@ pub struct RunArgs {
     /// Feature definitions (TOML).
     #[arg(long, default_value = "features/default.toml")]
     pub features: PathBuf,
-    /// The model; trained and written here when missing or not matching the features.
+    /// The model; trained and written here when missing or not matching the features. By
+    /// default the shipped sample's (the bundle of data/ and models/sample.json); with
+    /// --config, the config's `[model] path` (default models/churn_model.json).
     #[arg(long, default_value = config::SAMPLE_MODEL_PATH)]
     pub model: PathBuf,
     /// Output folder for the lists, changes.csv, accounts.csv, rejects.csv and manifest.json.

@@ -34,9 +34,13 @@ pub enum Error {
         path.display()
     )]
     UnknownFormat { path: PathBuf },
-    /// A folder or glob of inputs names no file churnrisk reads, or files of several formats.
-    #[error("{}: {message}", path.display())]
-    BadInputSet { path: PathBuf, message: String },
+    /// A folder, glob, archive or set of shard parts that does not make one input: no
+    /// readable file, files of several formats, a damaged archive, parts of different runs.
+    #[error("{}: {problem}", path.display())]
+    BadInputSet {
+        path: PathBuf,
+        problem: InputSetProblem,
+    },
     /// A required column is absent.
     #[error("{}: missing required column `{column}` (found: {found})", path.display())]
     MissingColumn {
@@ -45,6 +49,8 @@ pub enum Error {
         found: String,
     },
     /// An input file that its reader cannot decode (a damaged Parquet footer, say).
+    /// `message` is the third-party reader's own words (or its panic): there is nothing
+    /// more structured to give.
     #[error("{}: cannot be read: {message} (a damaged or truncated file?)", path.display())]
     CorruptFile { path: PathBuf, message: String },
     /// A column named in a mapping (`--column`, `[inputs.columns]`) is not in the log.
@@ -86,30 +92,88 @@ pub enum Error {
         found_text: String,
         expected: String,
     },
-    /// The previous run's list state in the output folder is unreadable.
-    #[error("{}: {message} (the previous run's list state; move it away to start the comparison afresh)", path.display())]
-    BadState { path: PathBuf, message: String },
-    /// Too many rows were rejected (or any, in strict mode).
-    #[error("{message}")]
-    Rejected { message: String },
+    /// The previous run's list state (or publish journal) in the output folder is unreadable.
+    #[error("{}: {problem} (the previous run's list state; move it away to start the comparison afresh)", path.display())]
+    BadState {
+        path: PathBuf,
+        problem: StateProblem,
+    },
+    /// Too many of a file's rows were rejected (or any, in strict mode).
+    #[error("{file}: {rejected} of {rows_read} rows rejected ({}; {limit}): {}{}",
+        percent(*rejected as f64 / (*rows_read).max(1) as f64),
+        classes.iter().map(|(class, n)| format!("{n} {class}")).collect::<Vec<_>>().join(", "),
+        first.as_ref().map(|r| format!("; first: line {}: {} ({})", r.line, r.class, r.detail)).unwrap_or_default())]
+    Rejected {
+        /// The file as the reject file names it.
+        file: String,
+        /// Rows lost (rejected, not merely set aside as repeats).
+        rejected: u64,
+        rows_read: u64,
+        /// The limit the file broke.
+        limit: RejectLimit,
+        /// Rows lost per reject class, by class name.
+        classes: Vec<(String, u64)>,
+        /// The first row lost.
+        first: Option<Box<FirstReject>>,
+    },
+    /// Every event row of the log was set aside: nothing is left to score.
+    #[error("{}: no event is left to score ({})", path.display(),
+        if why.is_empty() { "no rows".to_string() } else { why.join(", ") })]
+    NoEventsLeft {
+        path: PathBuf,
+        /// What took the rows: reject classes with their counts, anonymous rows, identity calls.
+        why: Vec<String>,
+    },
+    /// A shard of the log holds no valid event.
+    #[error("{}: shard {shard} holds no valid events", path.display())]
+    EmptyShard { path: PathBuf, shard: String },
     /// The feature-definition file breaks one of its rules.
-    #[error("feature definitions {}: {message}", path.display())]
-    FeatureSpec { path: PathBuf, message: String },
+    #[error("feature definitions {}: {problem}", path.display())]
+    FeatureSpec { path: PathBuf, problem: SpecProblem },
     /// The feature definitions name events that never occur in the log.
     #[error("feature definitions name events that never occur in the log: {}", names.join(", "))]
     UnknownEvents { names: Vec<String> },
-    /// The run's configuration file breaks one of its rules.
-    #[error("configuration {}: {message}", path.display())]
-    Config { path: PathBuf, message: String },
+    /// The run's configuration file (or a list or contacts file given to `report`) breaks
+    /// one of its rules.
+    #[error("configuration {}: {problem}", path.display())]
+    Config {
+        path: PathBuf,
+        problem: ConfigProblem,
+    },
     /// Another run holds the lock on the output folder.
     #[error("another churnrisk run (pid {pid}) is using {}; wait for it to finish (a lock left by a dead process is taken over automatically)", path.display())]
     Locked { path: PathBuf, pid: u32 },
     /// A command-line or configuration value is out of range.
     #[error("invalid {name}: {message}")]
     InvalidArgument { name: String, message: String },
-    /// Too little data to train or evaluate.
-    #[error("not enough data: {message}")]
-    NotEnoughData { message: String },
+    /// The log ends more than a week before the as-of date: days without data would read
+    /// as churn.
+    #[error("not enough data: the event log ends on {log_ends} but the as-of date is {as_of}: days without data would read as churn; give an earlier as-of date")]
+    LogEndsBeforeAsOf { log_ends: String, as_of: String },
+    /// No panel date has the features' recent window and a full horizon inside the log.
+    #[error("not enough data: no panel date has both {recent_days} days of history (the features' recent window) and a full {horizon_days}-day horizon before {as_of}: that takes {} days of log, and the log covers {covered_days} ({first} to {last}). To train on it, shorten the horizon (`horizon_days`, now {horizon_days}) or the recent window (`[windows] recent_days` in the feature file, now {recent_days}) until they add up to {covered_days} days at most, or give a longer log", recent_days + horizon_days)]
+    LogTooShort {
+        recent_days: u32,
+        horizon_days: u32,
+        as_of: String,
+        /// Days from the log's first event to the as-of date (or its last event, if earlier).
+        covered_days: i64,
+        first: String,
+        last: String,
+    },
+    /// Only one panel date fits in the log; a time-based validation needs two.
+    #[error("not enough data: only one panel date ({date}) fits in the log; a time-based validation needs at least two: use a longer log or a smaller panel step (panel_step_days)")]
+    OnePanelDate { date: String },
+    /// Without a date given, the night would be older than the one already published:
+    /// usually a log cut short.
+    #[error("not enough data: the log ends on {log_ends}, so this night would be {night}, before the night already published ({published}): is the log cut short? {how_to_run_it}")]
+    LogBehindList {
+        log_ends: String,
+        night: String,
+        published: String,
+        /// How the caller runs that night on purpose (the binary names its flag).
+        how_to_run_it: String,
+    },
     /// The eligibility gate: too few churned or retained users where a model is fitted or
     /// judged (a model fitted on a handful of churners is noise).
     #[error("not enough data: {what} hold {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained (lower them only if you accept a noisier model)")]
@@ -129,18 +193,52 @@ pub enum Error {
         validation_date: String,
         min_share: f64,
     },
-    /// A model file cannot score these features.
-    #[error("model does not match the feature definitions: {message}")]
-    FeatureMismatch { message: String },
-    /// A model file is unreadable or of an unknown format version.
-    #[error("model file {}: {message}", path.display())]
-    BadModel { path: PathBuf, message: String },
+    /// A model computes other features, or in another order, than this build does from
+    /// the feature definitions.
+    #[error("model does not match the feature definitions: expected features [{}], found [{}]", expected.join(", "), found.join(", "))]
+    FeatureMismatch {
+        /// The model's features, in order.
+        expected: Vec<String>,
+        /// The features computed from the definitions, in order.
+        found: Vec<String>,
+    },
+    /// A model was trained with other feature definitions (their SHA-256 differs).
+    #[error("model does not match the feature definitions: the model was trained with feature definitions {}…, but {} is {}…; retrain with `churnrisk train`", &trained_with[..12.min(trained_with.len())], file.display(), &fingerprint[..12.min(fingerprint.len())])]
+    FeatureFileChanged {
+        /// The fingerprint the model was trained with.
+        trained_with: String,
+        /// The feature file given, and its fingerprint.
+        file: PathBuf,
+        fingerprint: String,
+    },
+    /// The feature frame lacks a numeric column the model scores.
+    #[error("model does not match the feature definitions: the feature frame has no numeric column `{column}`")]
+    NoFeatureColumn { column: String },
+    /// A model file is unreadable, of an unknown format version, or holds a parameter
+    /// that cannot score.
+    #[error("model file {}: {problem}", path.display())]
+    BadModel {
+        path: PathBuf,
+        problem: ModelProblem,
+    },
     /// A feature matrix holds a null, NaN or infinite value.
     #[error("feature `{feature}` has a missing or non-finite value for row {row}")]
     NonFinite { feature: String, row: usize },
     /// The logistic solver failed.
-    #[error("model fit failed: {0}")]
-    Fit(String),
+    #[error("model fit failed: {source}")]
+    Fit {
+        #[source]
+        source: linfa_logistic::error::Error,
+    },
+    /// A matrix for the solver could not be shaped (a defect).
+    #[error("model fit failed: {source}")]
+    FitShape {
+        #[source]
+        source: ndarray::ShapeError,
+    },
+    /// The feature catalog lacks the baseline feature (a defect).
+    #[error("model fit failed: the catalog has no {feature}")]
+    NoBaseline { feature: String },
     /// polars reported an error.
     #[error("data engine: {0}")]
     Polars(#[from] polars::error::PolarsError),
@@ -199,20 +297,27 @@ impl Error {
             Error::BadTimestamp { .. } => "unparseable_timestamp",
             Error::EmptyValue { .. } => "missing_value",
             Error::WrongDelimiter { .. } => "wrong_delimiter",
-            Error::Rejected { .. } => "too_many_rejects",
+            Error::Rejected { .. } | Error::NoEventsLeft { .. } | Error::EmptyShard { .. } => {
+                "too_many_rejects"
+            }
             Error::BadState { .. } => "bad_list_state",
             Error::FeatureSpec { .. } => "feature_definitions",
             Error::UnknownEvents { .. } => "unknown_events_in_features",
             Error::Config { .. } => "config",
             Error::Locked { .. } => "locked",
             Error::InvalidArgument { .. } => "invalid_argument",
-            Error::NotEnoughData { .. } => "gate_refused",
+            Error::LogEndsBeforeAsOf { .. }
+            | Error::LogTooShort { .. }
+            | Error::OnePanelDate { .. }
+            | Error::LogBehindList { .. } => "gate_refused",
             Error::TooFewLabels { .. } => "gate_refused",
             Error::PopulationTooSmall { .. } => "gate_refused",
-            Error::FeatureMismatch { .. } => "feature_mismatch",
+            Error::FeatureMismatch { .. }
+            | Error::FeatureFileChanged { .. }
+            | Error::NoFeatureColumn { .. } => "feature_mismatch",
             Error::BadModel { .. } => "bad_model",
             Error::NonFinite { .. } => "non_finite_feature",
-            Error::Fit(_) => "fit",
+            Error::Fit { .. } | Error::FitShape { .. } | Error::NoBaseline { .. } => "fit",
             Error::Polars(_) => "engine",
         }
     }
@@ -232,6 +337,8 @@ impl Error {
             | Error::EmptyValue { .. }
             | Error::WrongDelimiter { .. }
             | Error::Rejected { .. }
+            | Error::NoEventsLeft { .. }
+            | Error::EmptyShard { .. }
             | Error::BadState { .. }
             | Error::NonFinite { .. } => Category::Data,
             Error::FeatureSpec { .. }
@@ -240,13 +347,21 @@ impl Error {
             | Error::InvalidArgument { .. }
             | Error::MappedColumnMissing { .. }
             | Error::FeatureMismatch { .. }
+            | Error::FeatureFileChanged { .. }
+            | Error::NoFeatureColumn { .. }
             | Error::BadModel { .. } => Category::Config,
-            Error::NotEnoughData { .. }
+            Error::LogEndsBeforeAsOf { .. }
+            | Error::LogTooShort { .. }
+            | Error::OnePanelDate { .. }
+            | Error::LogBehindList { .. }
             | Error::TooFewLabels { .. }
             | Error::PopulationTooSmall { .. } => Category::Refused,
             Error::Locked { .. } => Category::Busy,
             Error::Write { .. } => Category::Output,
-            Error::Fit(_) | Error::Polars(_) => Category::Internal,
+            Error::Fit { .. }
+            | Error::FitShape { .. }
+            | Error::NoBaseline { .. }
+            | Error::Polars(_) => Category::Internal,
         }
     }
 }
@@ -266,4 +381,376 @@ pub enum Category {
     Output,
     /// A defect or an engine failure.
     Internal,
+}
+
+/// Why a set of inputs is not one input ([`Error::BadInputSet`]).
+#[derive(Debug, thiserror::Error)]
+pub enum InputSetProblem {
+    /// `message` is the glob crate's own words.
+    #[error("not a valid glob pattern: {message}")]
+    BadGlob { message: String },
+    #[error("no file matches this pattern")]
+    NoMatch,
+    #[error("the folder holds no event file (CSV, TSV, NDJSON or Parquet, plain or gzipped, or a zip of them)")]
+    NoEventFile,
+    #[error("the archive holds no event file")]
+    EmptyArchive,
+    /// One file of each format found, to name.
+    #[error("the files are of several formats ({}); give one format at a time",
+        formats.iter().map(|(f, p)| format!("{f} such as {}", p.display())).collect::<Vec<_>>().join(", "))]
+    MixedFormats { formats: Vec<(String, PathBuf)> },
+    #[error("Parquet files in a zip archive: unpack it and give the folder")]
+    ParquetInZip,
+    /// The zip reader's own words on the archive or one of its entries (`entry` names it).
+    #[error("{}{message}", entry.as_ref().map(|e| format!("entry {e}: ")).unwrap_or_else(|| "not a readable zip archive: ".into()))]
+    BadArchive {
+        entry: Option<String>,
+        message: String,
+    },
+    #[error("entry {entry:?} has an unsafe path")]
+    UnsafeEntry { entry: String },
+    #[error("unpacks to more than {gib} GiB")]
+    ArchiveTooLarge { gib: u64 },
+    /// An archive entry's own error, its message without the temporary path.
+    #[error("{message}")]
+    InArchive {
+        message: String,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("not a shard part (write parts with `churnrisk score --shard i/n --out part.jsonl`)")]
+    NotAPart,
+    /// Two parts disagree on `what` (shard count, as-of date, model, feature file, users table).
+    #[error("its {what} ({}) differs from {}'s ({}): these parts are not one run", short(this), other_file.display(), short(other))]
+    PartsDiffer {
+        what: &'static str,
+        this: String,
+        other_file: PathBuf,
+        other: String,
+    },
+    #[error("shard {index} of {count}?")]
+    ShardOutOfRange { index: u32, count: u32 },
+    #[error("shard {index}/{count} is also {}", other_file.display())]
+    ShardTwice {
+        index: u32,
+        count: u32,
+        other_file: PathBuf,
+    },
+    /// `message` is the JSON parser's own words.
+    #[error("line {line}: {message}")]
+    BadPartRow { line: usize, message: String },
+    #[error("user {user:?} is in two parts: these parts are not one run")]
+    UserInTwoParts { user: String },
+    #[error("holds {found} users, its header says {header}: the file is cut short")]
+    PartCutShort { found: usize, header: usize },
+    /// The missing shards as `i/n`.
+    #[error("the set lacks shard {}", missing.join(", "))]
+    MissingShards { missing: Vec<String> },
+}
+
+/// A long hash shown by its first 12 characters.
+fn short(s: &str) -> &str {
+    s.get(..12).unwrap_or(s)
+}
+
+/// Why the previous run's state is unreadable ([`Error::BadState`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StateProblem {
+    /// `message` is the CSV or JSON library's own words.
+    #[error("{message}")]
+    Unreadable { message: String },
+    #[error("expected 5 fields, found {found}")]
+    FieldCount { found: usize },
+    #[error("{value:?} is not a tier")]
+    Tier { value: String },
+    #[error("bad probability {value:?}")]
+    Probability { value: String },
+    /// `message` is the JSON parser's own words.
+    #[error("unreadable publish journal: {message}")]
+    Journal { message: String },
+}
+
+/// The limit a file's rejected rows broke ([`Error::Rejected`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RejectLimit {
+    /// Strict mode: no row may be rejected.
+    Strict,
+    /// At most this share of a file's rows.
+    MaxShare(f64),
+}
+
+impl std::fmt::Display for RejectLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectLimit::Strict => write!(f, "strict mode allows none"),
+            RejectLimit::MaxShare(share) => {
+                write!(f, "the limit is {}%", trim_float(share * 100.0, 3))
+            }
+        }
+    }
+}
+
+/// The first row a file lost ([`Error::Rejected`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstReject {
+    pub line: u64,
+    /// The reject class's name.
+    pub class: String,
+    pub detail: String,
+}
+
+/// A share as a percentage with up to 3 decimals (`<0.001%` for a tiny one that is not 0).
+pub fn percent(share: f64) -> String {
+    let p = trim_float(share * 100.0, 3);
+    if p == "0" && share > 0.0 {
+        "<0.001%".into()
+    } else {
+        format!("{p}%")
+    }
+}
+
+/// `x` with at most `decimals` decimals and no trailing zeros.
+pub fn trim_float(x: f64, decimals: usize) -> String {
+    let s = format!("{x:.decimals$}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Which rule of the feature file is broken ([`Error::FeatureSpec`]).
+#[derive(Debug, thiserror::Error)]
+pub enum SpecProblem {
+    /// `message` is the TOML parser's words with the line and column ([`toml_message`]).
+    #[error("{message}")]
+    Syntax { message: String },
+    #[error("[events] value must name at least one event")]
+    NoValueEvent,
+    #[error("[events] {role} holds an empty event name {name:?}")]
+    EmptyEventName { role: String, name: String },
+    #[error("[events] {role} lists an event twice")]
+    EventTwice { role: String },
+    #[error("[windows] every window must be at least 1 day")]
+    ZeroWindow,
+    #[error("[windows] a window is at most 3650 days")]
+    WindowTooLong,
+    #[error("[windows] long_days ({long}) must be at least recent_days ({recent})")]
+    LongBeforeRecent { long: u32, recent: u32 },
+    /// `kind` is `funnel` or `ratio`.
+    #[error("{kind} name {name:?} must be lowercase letters, digits and _")]
+    BadName { kind: &'static str, name: String },
+    #[error("{kind} {name:?} is defined twice")]
+    DefinedTwice { kind: &'static str, name: String },
+    #[error("funnel {name:?} needs at least two steps")]
+    ShortFunnel { name: String },
+    #[error("ratio {name:?} divides an event by itself")]
+    SelfRatio { name: String },
+    /// The definitions could not be serialized for their fingerprint (a defect); `message`
+    /// is serde_json's.
+    #[error("{message}")]
+    Fingerprint { message: String },
+}
+
+/// Which rule of the configuration (or of a list or contacts file) is broken ([`Error::Config`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigProblem {
+    #[error("{}", if *folder { "a folder, not a config file" } else { "no such file" })]
+    NotAFile { folder: bool },
+    /// `message` is the TOML parser's words with the line and column ([`toml_message`]).
+    #[error("{message}")]
+    Syntax { message: String },
+    /// A list or contacts file the CSV reader cannot read; `message` is its own words.
+    #[error("{message}")]
+    Unreadable { message: String },
+    #[error("[labels] horizon_days and active_days must be at least 1")]
+    ZeroDays,
+    /// The tier settings' own error.
+    #[error("[output] {source}")]
+    Tiers {
+        #[source]
+        source: Box<Error>,
+    },
+    /// `key` as `[section] key`.
+    #[error("{key} must be between {min} and {max}, not {value}")]
+    OutOfRange {
+        key: &'static str,
+        value: f64,
+        min: f64,
+        max: f64,
+    },
+    #[error("[output] rows per CRM file must be at least 1")]
+    ZeroCrmRows,
+    #[error("[validation] delimiter must be one character such as \",\", \";\" or \"\\t\", or \"auto\", not {value:?}")]
+    Delimiter { value: String },
+    /// `[inputs] delimiter`'s own error.
+    #[error("{source}")]
+    InputsDelimiter {
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("[drift] need 0 < warn ({warn}) ≤ act ({act})")]
+    Drift { warn: f64, act: f64 },
+    /// A list or contacts file lacks a column; `expected` says what the file should be.
+    #[error("no `{column}` column{expected}")]
+    NoColumn {
+        column: String,
+        expected: &'static str,
+    },
+    #[error("row {row}: cannot parse contacted_at {value:?}")]
+    ContactedAt { row: usize, value: String },
+    #[error("the list has no rows")]
+    EmptyList,
+}
+
+/// What is wrong with a model file ([`Error::BadModel`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ModelProblem {
+    /// `message` is serde_json's own words (not JSON, a field missing or of the wrong type).
+    #[error("{message}")]
+    Json { message: String },
+    #[error("format version {found}, this build reads {reads}: retrain it with `churnrisk train` (`run` retrains an older one by itself)")]
+    Version { found: u64, reads: u32 },
+    #[error("no format_version: not a churnrisk model")]
+    NoVersion,
+    #[error("feature `{feature}` has scale (std) {std:e}: it must be at least {min:e}")]
+    Scale { feature: String, std: f64, min: f64 },
+    #[error("feature `{feature}` has mean {mean:e}")]
+    Mean { feature: String, mean: f64 },
+    #[error("feature `{feature}` has coefficient {value}: not a fitted log-odds")]
+    Coefficient { feature: String, value: f64 },
+    #[error("intercept {value}: not a fitted log-odds")]
+    Intercept { value: f64 },
+    #[error("windows {recent} / {prior} / {long} days: each must be 1 to 3650 days and the long one at least the recent one")]
+    Windows { recent: u32, prior: u32, long: u32 },
+    #[error("typical_value_gap_days {days}: must be 0 to 3650 days")]
+    ValueGap { days: f64 },
+    #[error("no validation date in the model's panel")]
+    NoValidationDate,
+    #[error("the validation date {value:?} is not a date")]
+    ValidationDate { value: String },
+    #[error("training date {value:?} is not a date")]
+    TrainingDate { value: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_of_rejects_reads_as_before() {
+        let err = Error::Rejected {
+            file: "e.csv".into(),
+            rejected: 11,
+            rows_read: 1000,
+            limit: RejectLimit::MaxShare(0.01),
+            classes: vec![("malformed_row".into(), 11)],
+            first: Some(Box::new(FirstReject {
+                line: 2,
+                class: "malformed_row".into(),
+                detail: "3 fields".into(),
+            })),
+        };
+        assert_eq!(
+            err.to_string(),
+            "e.csv: 11 of 1000 rows rejected (1.1%; the limit is 1%): 11 malformed_row; first: line 2: malformed_row (3 fields)"
+        );
+        assert_eq!(
+            (err.kind(), err.category()),
+            ("too_many_rejects", Category::Data)
+        );
+        assert_eq!(RejectLimit::Strict.to_string(), "strict mode allows none");
+        assert_eq!(percent(1e-6), "<0.001%");
+    }
+
+    #[test]
+    fn shortages_of_data_keep_their_numbers_and_one_kind() {
+        let err = Error::LogTooShort {
+            recent_days: 14,
+            horizon_days: 28,
+            as_of: "2026-03-01".into(),
+            covered_days: 30,
+            first: "2026-01-30".into(),
+            last: "2026-02-28".into(),
+        };
+        assert!(err
+            .to_string()
+            .contains("that takes 42 days of log, and the log covers 30"));
+        let err2 = Error::OnePanelDate {
+            date: "2026-02-01".into(),
+        };
+        let err3 = Error::LogBehindList {
+            log_ends: "2026-05-30".into(),
+            night: "2026-05-31".into(),
+            published: "2026-06-01".into(),
+            how_to_run_it: "Run it anyway.".into(),
+        };
+        assert!(err3
+            .to_string()
+            .ends_with("is the log cut short? Run it anyway."));
+        for e in [&err, &err2, &err3] {
+            assert_eq!(
+                (e.kind(), e.category()),
+                ("gate_refused", Category::Refused)
+            );
+        }
+    }
+
+    #[test]
+    fn model_and_feature_mismatches_name_what_differs() {
+        let err = Error::FeatureMismatch {
+            expected: vec!["a".into(), "b".into()],
+            found: vec!["a".into()],
+        };
+        assert_eq!(
+            err.to_string(),
+            "model does not match the feature definitions: expected features [a, b], found [a]"
+        );
+        let err = Error::FeatureFileChanged {
+            trained_with: "0123456789abcdef".into(),
+            file: "f.toml".into(),
+            fingerprint: "fedcba9876543210".into(),
+        };
+        assert!(err
+            .to_string()
+            .contains("0123456789ab…, but f.toml is fedcba987654…"));
+        assert_eq!(err.kind(), "feature_mismatch");
+        let err = Error::BadModel {
+            path: "m.json".into(),
+            problem: ModelProblem::Coefficient {
+                feature: "x".into(),
+                value: 1e308,
+            },
+        };
+        assert!(matches!(
+            err,
+            Error::BadModel { problem: ModelProblem::Coefficient { value, .. }, .. } if value == 1e308
+        ));
+        assert_eq!(err.category(), Category::Config);
+    }
+
+    #[test]
+    fn input_sets_say_which_formats_they_mix() {
+        let err = Error::BadInputSet {
+            path: "logs".into(),
+            problem: InputSetProblem::MixedFormats {
+                formats: vec![
+                    ("csv".into(), "logs/a.csv".into()),
+                    ("parquet".into(), "logs/b.parquet".into()),
+                ],
+            },
+        };
+        assert_eq!(
+            err.to_string(),
+            "logs: the files are of several formats (csv such as logs/a.csv, parquet such as logs/b.parquet); give one format at a time"
+        );
+        let err = Error::BadInputSet {
+            path: "p.jsonl".into(),
+            problem: InputSetProblem::PartsDiffer {
+                what: "model",
+                this: "a".repeat(64),
+                other_file: "q.jsonl".into(),
+                other: "b".repeat(64),
+            },
+        };
+        assert!(err
+            .to_string()
+            .contains("its model (aaaaaaaaaaaa) differs from q.jsonl's (bbbbbbbbbbbb)"));
+    }
 }

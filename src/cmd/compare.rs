@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 
 use churnrisk::base::time::{format_date, DAY_MS};
-use churnrisk::error::Error;
+use churnrisk::error::{Error, ModelProblem};
 use churnrisk::features;
 use churnrisk::labels;
 use churnrisk::model::evaluate::evaluate;
@@ -71,7 +71,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let trained = churnrisk::base::time::parse_date(&m.training.as_of).ok_or_else(|| {
             Error::BadModel {
                 path: name.into(),
-                message: format!("training date {:?} is not a date", m.training.as_of),
+                problem: ModelProblem::TrainingDate {
+                    value: m.training.as_of.clone(),
+                },
             }
         })?;
         if t <= trained - i64::from(m.label.horizon_days) * DAY_MS {

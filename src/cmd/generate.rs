@@ -59,6 +59,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     );
     if let Some(list) = &args.contacts_from {
         let (as_of, listed) = churnrisk::report::read_past_list(list)?;
+
         let effect = ContactEffect {
             treated: listed
                 .into_iter()
@@ -71,7 +72,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             seed: args.seed,
         };
         let events = args.out.join(cfg.format.file_name());
-        let done = apply_contacts(&effect, &events)
+        let done = check_uplift(args.contact_uplift)
+            .and_then(|()| Ok(apply_contacts(&effect, &events)?))
             .with_context(|| format!("simulating contacts in {}", events.display()))?;
         tracing::info!(
             "contacts: {} treated users, {} came back anyway, {} brought back by the contact",
@@ -82,6 +84,18 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         if !super::logging::is_quiet() {
             crate::cmd::sayln!("{}", serde_json::to_string(&done)?)?;
         }
+    }
+    Ok(())
+}
+
+/// The library checks the uplift too; this names the flag.
+fn check_uplift(uplift: f64) -> Result<()> {
+    if !(0.0..=1.0).contains(&uplift) {
+        return Err(churnrisk::error::Error::InvalidArgument {
+            name: "--contact-uplift".into(),
+            message: format!("must be between 0 and 1, not {uplift}"),
+        }
+        .into());
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use churnrisk::base::files::write_atomic;
 use churnrisk::base::time::parse_timestamp;
-use churnrisk::error::Error;
+use churnrisk::error::{ConfigProblem, Error};
 use churnrisk::model::ChurnModel;
 use churnrisk::report::html::render_html;
 use churnrisk::report::uplift::{measure, Windows};
@@ -77,26 +77,34 @@ pub fn run(args: ReportArgs) -> Result<()> {
 
 /// Reads `user_id, contacted_at[, play]`: the first contact per user counts.
 fn read_contacts(path: &Path) -> Result<HashMap<String, i64>> {
-    let bad = |m: String| Error::Config {
+    let bad = |problem: ConfigProblem| Error::Config {
         path: path.into(),
-        message: m,
+        problem,
+    };
+    let syntax = |e: &dyn std::fmt::Display| {
+        bad(ConfigProblem::Unreadable {
+            message: e.to_string(),
+        })
     };
     let (mut r, header) =
-        churnrisk::base::csv_cells::read_with_header(path).map_err(|e| bad(e.to_string()))?;
+        churnrisk::base::csv_cells::read_with_header(path).map_err(|e| syntax(&e))?;
     let at = |n: &str| {
-        churnrisk::base::csv_cells::column_index(&header, n)
-            .ok_or_else(|| bad(format!("no `{n}` column (expected user_id, contacted_at)")))
+        churnrisk::base::csv_cells::column_index(&header, n).ok_or_else(|| {
+            bad(ConfigProblem::NoColumn {
+                column: n.into(),
+                expected: " (expected user_id, contacted_at)",
+            })
+        })
     };
     let (id, when) = (at("user_id")?, at("contacted_at")?);
     let mut out: HashMap<String, i64> = HashMap::new();
     for (i, rec) in r.records().enumerate() {
-        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        let rec = rec.map_err(|e| syntax(&e))?;
         let t = parse_timestamp(&rec[when]).ok_or_else(|| {
-            bad(format!(
-                "row {}: cannot parse contacted_at {:?}",
-                i + 1,
-                &rec[when]
-            ))
+            bad(ConfigProblem::ContactedAt {
+                row: i + 1,
+                value: rec[when].to_string(),
+            })
         })?;
         let e = out.entry(rec[id].to_string()).or_insert(t);
         *e = (*e).min(t);

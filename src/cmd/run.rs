@@ -14,64 +14,31 @@ use tracing::{info, warn};
 use churnrisk::base::time::{format_date, DAY_MS};
 use churnrisk::error::Error;
 use churnrisk::features::{self, Prepared};
-use churnrisk::labels::{Definition, LabelRule};
 use churnrisk::list::accounts::{roll_up, write_accounts};
-use churnrisk::list::crm::{write_hubspot, write_salesforce, SalesforceKey};
-use churnrisk::list::experiment::{Group, Split};
+use churnrisk::list::crm::{write_hubspot, write_salesforce};
+use churnrisk::list::experiment::Group;
 use churnrisk::list::history;
-use churnrisk::list::rank::{assign_groups, crm_lookup, rank, RankedRow, Tier, TierRule};
+use churnrisk::list::rank::{assign_groups, crm_lookup, rank, RankedRow, Tier};
 use churnrisk::list::summary::{ranked_summary, training_summary};
-use churnrisk::list::write::{write_csv, write_jsonl, write_parquet, ListView};
+use churnrisk::list::write::{write_csv, write_jsonl, write_parquet};
 use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
 use churnrisk::model::policy::{check_population, retrain_reason};
 use churnrisk::model::{score_prepared, train_prepared, ChurnModel, Scored, TrainOptions};
-use churnrisk::run::config::{
-    DriftConfig, LabelsConfig, ModelConfig, OutputConfig, OutputFormat, RunConfig, ValidationConfig,
-};
+use churnrisk::run::config::{OutputFormat, RunConfig};
 use churnrisk::run::lock::RunLock;
 use churnrisk::run::manifest::ListSummary;
 use churnrisk::run::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierCounts};
 use churnrisk::run::publish::Night;
+use churnrisk::run::settings::{find_events, AsOf, ListSettings, SampleChoices, Settings};
 
 use super::{check_fraction, list_from, logging, Inputs};
 use crate::cli::{InputArgs, RunArgs, ValidationArgs};
-
-/// Everything a run needs, from the config file or the flags.
-struct Settings {
-    input: InputArgs,
-    as_of: Option<String>,
-    rule: LabelRule,
-    model: PathBuf,
-    max_age_days: u32,
-    panel: (usize, u32),
-    gate: (usize, usize, f64),
-    out: PathBuf,
-    list: ListSettings,
-    validation: ValidationConfig,
-    drift: DriftConfig,
-}
-
-/// What the list holds and where it goes.
-struct ListSettings {
-    tiers: TierRule,
-    /// The tier that puts a user on the list.
-    list_tier: Tier,
-    view: ListView,
-    formats: Vec<OutputFormat>,
-    split: Split,
-    hubspot_max_rows: usize,
-    salesforce_max_rows: usize,
-    salesforce_key: SalesforceKey,
-    salesforce_external_id: String,
-}
 
 /// Runs the night under the output folder's lock. Whatever happens after the lock is
 /// taken, `manifest.json` says how the run ended; a failed run replaces no list.
 pub fn run(args: RunArgs) -> Result<()> {
     let started_at = now_text();
-    let mut s = settings(&args)?;
-    // A night where no event is left still writes the reject file that says why.
-    s.input.validation.rejects = Some(s.out.join("rejects.csv"));
+    let s = settings(&args)?;
     let _lock = RunLock::acquire(&s.out)?;
     let mut manifest = RunManifest::begin(started_at);
     // Every output is staged, then published at once (`churnrisk::run::publish`).
@@ -157,9 +124,41 @@ fn night(
     m: &mut RunManifest,
 ) -> Result<(String, Trained)> {
     let mut clock = Stopwatch(Instant::now());
+    let input = input_args(s);
+    let inputs = load_inputs(s, &input, staged, m)?;
+    let as_of = night_date(s, &inputs)?;
+    m.as_of = Some(format_date(as_of));
+    info!("as of {}", format_date(as_of));
+    warn_if_late(&inputs, as_of);
+    clock.lap(m, "load");
+    // The log regrouped by user once, for scoring with the kept model, training and
+    // scoring with the new one alike (timed with them).
+    let prepared = features::prepare(&inputs.events, &inputs.spec)?;
+    let tonight = model_for_night(args, s, &inputs, &prepared, as_of)?;
+    m.model = Some(tonight.used()?);
+    m.drift = tonight.drift.clone();
+    clock.lap(m, "model_and_score");
+
+    let spec = tonight.model.resolve(&inputs.spec)?;
+    let mut rows = rank(&tonight.scored, &spec, inputs.users.as_ref(), &s.list.tiers)?;
+    assign_groups(&mut rows, &s.list.split);
+    let summary = publish(s, staged, &inputs, &mut rows, &format_date(as_of), m)?;
+    clock.lap(m, "write");
+    finish_manifest(m, &rows, summary, s, staged)?;
+    Ok((ranked_summary(&rows, 10), tonight.trained))
+}
+
+/// Reads the inputs, stages the reject file and records both in the manifest; refuses the
+/// night when too many rows were set aside.
+fn load_inputs(
+    s: &Settings,
+    input: &InputArgs,
+    staged: &Night,
+    m: &mut RunManifest,
+) -> Result<Inputs> {
     let policy = s.validation.policy(Utc::now().timestamp_millis());
-    let inputs = Inputs::load(&s.input, &policy)?;
-    m.inputs = input_entries(&s.input, &inputs)?;
+    let inputs = Inputs::load(input, &policy)?;
+    m.inputs = input_entries(input, &inputs)?;
     let rejects_path = s.out.join("rejects.csv");
     inputs
         .rejects
@@ -171,25 +170,28 @@ fn night(
         .rejects
         .enforce(&policy)
         .with_context(|| format!("rows set aside are in {}", rejects_path.display()))?;
-    inputs.check_events(&s.input)?;
+    inputs.check_events(input)?;
+    Ok(inputs)
+}
+
+/// The night's date (midnight UTC, in ms). Without a date given, the sample's night is the
+/// log's last day: a log that stops early (cut off mid-file) would publish an older night
+/// over the one already out, so that is refused.
+fn night_date(s: &Settings, inputs: &Inputs) -> Result<i64> {
     let as_of = match &s.as_of {
-        Some(text) => super::date_arg("as-of date (--as-of, [run] as_of)", text)?,
-        None if args.config.is_some() => Utc::now().timestamp_millis().div_euclid(DAY_MS) * DAY_MS,
-        None => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
+        AsOf::Given(text) => super::date_arg("as-of date (--as-of, [run] as_of)", text)?,
+        AsOf::Today => Utc::now().timestamp_millis().div_euclid(DAY_MS) * DAY_MS,
+        AsOf::AfterLog => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
     };
-    // Without a date given, the night is the log's last day: a log that stops early (cut
-    // off mid-file) would publish an older night over the one already out.
-    if s.as_of.is_none() && args.config.is_none() {
+    if s.as_of == AsOf::AfterLog {
         if let Some(last) = history::ListState::read(&s.out.join(history::STATE_FILE))? {
             if last.as_of.as_str() > format_date(as_of).as_str() {
-                return Err(Error::NotEnoughData {
-                    message: format!(
-                        "the log ends on {}, so this night would be {}, before the night already \
-                         published ({}): is the log cut short? Give --as-of {} to run that \
-                         night on purpose",
-                        format_date(inputs.events.max_ts),
-                        format_date(as_of),
-                        last.as_of,
+                return Err(Error::LogBehindList {
+                    log_ends: format_date(inputs.events.max_ts),
+                    night: format_date(as_of),
+                    published: last.as_of,
+                    how_to_run_it: format!(
+                        "Give --as-of {} to run that night on purpose",
                         format_date(as_of)
                     ),
                 }
@@ -197,10 +199,12 @@ fn night(
             }
         }
     }
-    m.as_of = Some(format_date(as_of));
-    info!("as of {}", format_date(as_of));
-    // An export that stopped arriving days ago still scores, but everyone on it looks
-    // less active than they are: the on-call engineer should know.
+    Ok(as_of)
+}
+
+/// An export that stopped arriving days ago still scores, but everyone on it looks less
+/// active than they are: the on-call engineer should know.
+fn warn_if_late(inputs: &Inputs, as_of: i64) {
     let stale_days = (as_of - inputs.events.max_ts).div_euclid(DAY_MS);
     if stale_days >= STALE_DAYS {
         warn!(
@@ -209,11 +213,99 @@ fn night(
             format_date(as_of)
         );
     }
-    clock.lap(m, "load");
-    // The log regrouped by user once, for scoring with the kept model, training and
-    // scoring with the new one alike (timed with them).
-    let prepared = features::prepare(&inputs.events, &inputs.spec)?;
+}
 
+/// The model the night scores with, and its scores.
+struct Tonight {
+    model: ChurnModel,
+    scored: Scored,
+    drift: Option<Drift>,
+    /// Why the night retrained (None: the model on disk was kept).
+    reason: Option<String>,
+    /// The model file used: the production file, or where tonight's model goes.
+    path: PathBuf,
+    trained: Trained,
+}
+
+impl Tonight {
+    /// The manifest's record of the model used.
+    fn used(&self) -> Result<ModelUsed> {
+        let model = &self.model;
+        Ok(ModelUsed {
+            path: self.path.display().to_string(),
+            sha256: match &self.trained {
+                Some((_, bytes)) => churnrisk::base::files::sha256_bytes(bytes),
+                None => churnrisk::base::files::sha256_file(&self.path)?,
+            },
+            trained_as_of: model.training.as_of.clone(),
+            trained_rows: model.training.rows,
+            trained_churned: model.training.churned,
+            panel_dates: model.training.panel.len(),
+            retrained: self.reason.is_some(),
+            retrain_reason: self.reason.clone(),
+            validation_roc_auc: model.validation.roc_auc,
+            baseline_roc_auc: model.baseline.roc_auc,
+        })
+    }
+}
+
+/// Keeps the model on disk unless it must go (asked, stale, another format, other
+/// features, or drift at the act level); otherwise trains one tonight.
+fn model_for_night(
+    args: &RunArgs,
+    s: &Settings,
+    inputs: &Inputs,
+    prepared: &Prepared,
+    as_of: i64,
+) -> Result<Tonight> {
+    let (existing, mut reason) = existing_model(args, s, inputs, as_of)?;
+    // A backfill (an as-of date before the production model's) never replaces that
+    // model: it trains into a file of its own beside it.
+    let backfill = existing
+        .as_ref()
+        .and_then(|m| churnrisk::base::time::parse_timestamp(&m.training.as_of))
+        .is_some_and(|trained| as_of < trained);
+    if let (Some(model), None) = (existing, &reason) {
+        let (scored, drift) = score_gated(inputs, prepared, &model, as_of, s)?;
+        match &drift {
+            None => warn!(
+                "{} has no drift reference (written by an older churnrisk); retrain it to measure drift",
+                s.model.display()
+            ),
+            Some(d) if d.level == DriftLevel::Act && s.drift.retrain => {
+                reason = Some(format!("drift: {} (act at {})", d.describe(), s.drift.act));
+            }
+            Some(d) if d.level != DriftLevel::Stable => warn!("drift: {}", d.describe()),
+            Some(_) => {}
+        }
+        if reason.is_none() {
+            let path = s.model.clone();
+            let trained = None;
+            return Ok(Tonight {
+                model,
+                scored,
+                drift,
+                reason,
+                path,
+                trained,
+            });
+        }
+    }
+    let path = match backfill {
+        true => backfill_path(&s.model, &format_date(as_of)),
+        false => s.model.clone(),
+    };
+    train_tonight(s, inputs, prepared, as_of, reason, path, backfill)
+}
+
+/// The model on disk (None when missing or of an older format) and why it cannot be kept,
+/// if it cannot.
+fn existing_model(
+    args: &RunArgs,
+    s: &Settings,
+    inputs: &Inputs,
+    as_of: i64,
+) -> Result<(Option<ChurnModel>, Option<String>)> {
     // A model from an older churnrisk cannot be read: the night retrains, as it does
     // without one, and says why.
     let older = ChurnModel::older_format(&s.model);
@@ -224,10 +316,6 @@ fn night(
         )
     } else {
         None
-    };
-    let thresholds = Thresholds {
-        warn: s.drift.warn,
-        act: s.drift.act,
     };
     let mut reason = if args.retrain {
         Some("asked to (--retrain)".to_string())
@@ -246,96 +334,64 @@ fn night(
             churnrisk::model::artifact::FORMAT_VERSION
         ));
     }
-    // A backfill (an as-of date before the production model's) never replaces that
-    // model: it trains into a file of its own beside it.
-    let backfill = existing
-        .as_ref()
-        .and_then(|m| churnrisk::base::time::parse_timestamp(&m.training.as_of))
-        .is_some_and(|trained| as_of < trained);
-    let model_path = if backfill {
-        backfill_path(&s.model, &format_date(as_of))
-    } else {
-        s.model.clone()
-    };
-    // Keep the model unless it must go; then look at how far the population moved.
-    let mut kept = None;
-    if let (Some(model), None) = (existing, &reason) {
-        let (scored, drift) = score_gated(&inputs, &prepared, &model, as_of, s.gate.2, thresholds)?;
-        match &drift {
-            None => warn!(
-                "{} has no drift reference (written by an older churnrisk); retrain it to measure drift",
-                s.model.display()
-            ),
-            Some(d) if d.level == DriftLevel::Act && s.drift.retrain => {
-                reason = Some(format!("drift: {} (act at {})", d.describe(), s.drift.act));
-            }
-            Some(d) if d.level != DriftLevel::Stable => warn!("drift: {}", d.describe()),
-            Some(_) => {}
-        }
-        if reason.is_none() {
-            kept = Some((model, scored, drift));
-        }
+    Ok((existing, reason))
+}
+
+/// Trains tonight's model (to be written to `path` once the night is published) and
+/// scores with it.
+fn train_tonight(
+    s: &Settings,
+    inputs: &Inputs,
+    prepared: &Prepared,
+    as_of: i64,
+    reason: Option<String>,
+    path: PathBuf,
+    backfill: bool,
+) -> Result<Tonight> {
+    let why = reason.as_deref().unwrap_or("");
+    info!("training a model as of {} ({why})", format_date(as_of));
+    let mut opts = TrainOptions::new(as_of, s.rule);
+    (opts.panel_dates, opts.step_days) = s.panel;
+    (opts.min_churned, opts.min_retained) = (s.gate.0, s.gate.1);
+    let step = logging::step(format!("training ({why})"));
+    let model =
+        train_prepared(&inputs.sources(), prepared, &inputs.spec, &opts).context("training")?;
+    step.finish_and_clear();
+    let trained = Some((path.clone(), model.to_bytes(&path)?));
+    if backfill {
+        info!(
+            "backfill: the model is written to {}; {} stays the production model",
+            path.display(),
+            s.model.display()
+        );
     }
-    let kept_model = kept.is_some();
-    let mut trained: Trained = None;
-    let (model, scored, drift) = match kept {
-        Some(k) => k,
-        None => {
-            let why = reason.as_deref().unwrap_or("");
-            info!("training a model as of {} ({why})", format_date(as_of));
-            let mut opts = TrainOptions::new(as_of, s.rule);
-            (opts.panel_dates, opts.step_days) = s.panel;
-            (opts.min_churned, opts.min_retained) = (s.gate.0, s.gate.1);
-            let step = logging::step(format!("training ({why})"));
-            let model = train_prepared(&inputs.sources(), &prepared, &inputs.spec, &opts)
-                .context("training")?;
-            step.finish_and_clear();
-            trained = Some((model_path.clone(), model.to_bytes(&model_path)?));
-            if backfill {
-                info!(
-                    "backfill: the model is written to {}; {} stays the production model",
-                    model_path.display(),
-                    s.model.display()
-                );
-            }
-            info!("{}", training_summary(&model).trim_end());
-            let (scored, drift) =
-                score_gated(&inputs, &prepared, &model, as_of, s.gate.2, thresholds)?;
-            if let Some(d) = drift.as_ref().filter(|d| d.level != DriftLevel::Stable) {
-                warn!(
-                    "drift against the new model's training day: {}",
-                    d.describe()
-                );
-            }
-            (model, scored, drift)
-        }
-    };
-    let used = if kept_model { &s.model } else { &model_path };
-    m.model = Some(ModelUsed {
-        path: used.display().to_string(),
-        sha256: match &trained {
-            Some((_, bytes)) => churnrisk::base::files::sha256_bytes(bytes),
-            None => churnrisk::base::files::sha256_file(used)?,
-        },
-        trained_as_of: model.training.as_of.clone(),
-        trained_rows: model.training.rows,
-        trained_churned: model.training.churned,
-        panel_dates: model.training.panel.len(),
-        retrained: reason.is_some(),
-        retrain_reason: reason,
-        validation_roc_auc: model.validation.roc_auc,
-        baseline_roc_auc: model.baseline.roc_auc,
-    });
-    m.drift = drift;
-    clock.lap(m, "model_and_score");
+    info!("{}", training_summary(&model).trim_end());
+    let (scored, drift) = score_gated(inputs, prepared, &model, as_of, s)?;
+    if let Some(d) = drift.as_ref().filter(|d| d.level != DriftLevel::Stable) {
+        warn!(
+            "drift against the new model's training day: {}",
+            d.describe()
+        );
+    }
+    Ok(Tonight {
+        model,
+        scored,
+        drift,
+        reason,
+        path,
+        trained,
+    })
+}
 
-    let spec = model.resolve(&inputs.spec)?;
-    let mut rows = rank(&scored, &spec, inputs.users.as_ref(), &s.list.tiers)?;
-    assign_groups(&mut rows, &s.list.split);
-    let as_of_text = format_date(as_of);
-    let summary = publish(s, staged, &inputs, &mut rows, &as_of_text, m)?;
-    clock.lap(m, "write");
-
+/// The manifest's counts and status of a night that went through, written to its staged
+/// place.
+fn finish_manifest(
+    m: &mut RunManifest,
+    rows: &[RankedRow],
+    summary: ListSummary,
+    s: &Settings,
+    staged: &Night,
+) -> Result<()> {
     let count = |t: Tier| rows.iter().filter(|r| r.tier == t).count();
     m.scored_users = Some(rows.len());
     m.tiers = Some(TierCounts {
@@ -349,7 +405,7 @@ fn night(
     let manifest_path = s.out.join("manifest.json");
     m.write(&staged.path("manifest.json"))
         .with_context(|| format!("writing {}", manifest_path.display()))?;
-    Ok((ranked_summary(&rows, 10), trained))
+    Ok(())
 }
 
 /// Compares with the previous list, writes every list format, the changes file, the
@@ -365,13 +421,6 @@ fn publish(
     let l = &s.list;
     let crm = crm_lookup(inputs.users.as_ref())?;
     let previous = history::previous_state_into(&s.out, as_of, &staged.path(""))?;
-    // Each output is written to its staged place; messages and the manifest name the
-    // place it is published to.
-    let entry = |role: &str, staged_path: &Path, rows: Option<usize>| -> Result<FileEntry> {
-        let mut e = FileEntry::new(role, staged_path, rows)?;
-        e.path = staged.published(staged_path).display().to_string();
-        Ok(e)
-    };
     let (state, cmp) = history::compare(rows, previous.as_ref(), as_of, l.list_tier, &crm);
     let view = l.view.select(rows);
     super::warn_formula_like_keys(&view);
@@ -391,62 +440,42 @@ fn publish(
             .count(),
         crm: BTreeMap::new(),
     };
-    let context = |p: &Path| format!("writing {}", staged.published(p).display());
     for &format in &l.formats {
-        let name = format.name();
         match format {
             OutputFormat::Csv | OutputFormat::Jsonl | OutputFormat::Parquet => {
-                let path = staged.path(&format!("at_risk.{name}"));
+                let path = staged.path(&format!("at_risk.{}", format.name()));
                 match format {
                     OutputFormat::Csv => write_csv(&path, &view, with_crm, as_of),
                     OutputFormat::Jsonl => write_jsonl(&path, &view, as_of),
                     _ => write_parquet(&path, &view, as_of),
                 }
-                .with_context(|| context(&path))?;
-                m.outputs.push(entry("at_risk", &path, Some(view.len()))?);
+                .with_context(|| writing(staged, &path))?;
+                m.outputs
+                    .push(staged_entry(staged, "at_risk", &path, Some(view.len()))?);
             }
             OutputFormat::Hubspot | OutputFormat::Salesforce => {
-                let dir = staged.path(name);
-                let export = if format == OutputFormat::Hubspot {
-                    write_hubspot(&dir, &view, as_of, l.hubspot_max_rows)
-                } else {
-                    write_salesforce(
-                        &dir,
-                        &view,
-                        as_of,
-                        l.salesforce_max_rows,
-                        l.salesforce_key,
-                        &l.salesforce_external_id,
-                    )
-                }
-                .with_context(|| context(&dir))?;
-                if export.skipped_without_id > 0 {
-                    let first = export.first_skipped.as_deref().unwrap_or_default();
-                    if format == OutputFormat::Hubspot {
-                        warn!(
-                            "hubspot: {} users on the list have no email nor numeric HubSpot id \
-                             (crm_id) and were left out (first: {first:?})",
-                            export.skipped_without_id
-                        );
-                    } else {
-                        warn!(
-                            "salesforce: {} users on the list have no Salesforce record id in \
-                             crm_id and were left out of the Id-keyed file (first: {first:?}); \
-                             [output] salesforce_key = \"external_id\" keys every user on {}",
-                            export.skipped_without_id, l.salesforce_external_id
-                        );
-                    }
-                }
-                for f in &export.files {
-                    m.outputs.push(entry(name, f, None)?);
-                }
-                // The manifest names the files where they are published, not staged.
-                let mut export = export;
-                export.files = export.files.iter().map(|f| staged.published(f)).collect();
-                summary.crm.insert(name.to_string(), export);
+                write_crm(format, l, staged, &view, as_of, m, &mut summary)?;
             }
         }
     }
+    write_changes_and_accounts(l, staged, &cmp, rows, as_of, m)?;
+    let state_path = staged.path(history::STATE_FILE);
+    state
+        .write(&state_path)
+        .with_context(|| writing(staged, &state_path))?;
+    Ok(summary)
+}
+
+/// Writes the changes since the previous night (those in the list's segment) and the
+/// account roll-up, and records them.
+fn write_changes_and_accounts(
+    l: &ListSettings,
+    staged: &Night,
+    cmp: &history::Comparison,
+    rows: &[RankedRow],
+    as_of: &str,
+    m: &mut RunManifest,
+) -> Result<()> {
     let changes = history::Comparison {
         changes: cmp
             .changes
@@ -458,24 +487,99 @@ fn publish(
     };
     let changes_path = staged.path("changes.csv");
     history::write_changes(&changes_path, &changes, as_of)
-        .with_context(|| context(&changes_path))?;
-    m.outputs.push(entry(
+        .with_context(|| writing(staged, &changes_path))?;
+    let rows_changed = Some(changes.changes.len());
+    m.outputs.push(staged_entry(
+        staged,
         "changes",
         &changes_path,
-        Some(changes.changes.len()),
+        rows_changed,
     )?);
     let accounts = roll_up(rows, l.list_tier, &l.tiers);
     if !accounts.is_empty() {
         let path = staged.path("accounts.csv");
-        write_accounts(&path, &accounts, as_of).with_context(|| context(&path))?;
-        m.outputs
-            .push(entry("accounts", &path, Some(accounts.len()))?);
+        write_accounts(&path, &accounts, as_of).with_context(|| writing(staged, &path))?;
+        m.outputs.push(staged_entry(
+            staged,
+            "accounts",
+            &path,
+            Some(accounts.len()),
+        )?);
     }
-    let state_path = staged.path(history::STATE_FILE);
-    state
-        .write(&state_path)
-        .with_context(|| context(&state_path))?;
-    Ok(summary)
+    Ok(())
+}
+
+// Each output is written to its staged place; messages and the manifest name the place
+// it is published to.
+
+/// The manifest entry of a staged output, named where it is published.
+fn staged_entry(
+    staged: &Night,
+    role: &str,
+    staged_path: &Path,
+    rows: Option<usize>,
+) -> Result<FileEntry> {
+    let mut e = FileEntry::new(role, staged_path, rows)?;
+    e.path = staged.published(staged_path).display().to_string();
+    Ok(e)
+}
+
+/// The context of a failed write: the place the file is published to.
+fn writing(staged: &Night, path: &Path) -> String {
+    format!("writing {}", staged.published(path).display())
+}
+
+/// Writes the HubSpot or Salesforce import files of the list, warns about users left out
+/// for want of an id, and records the files.
+fn write_crm(
+    format: OutputFormat,
+    l: &ListSettings,
+    staged: &Night,
+    view: &[&RankedRow],
+    as_of: &str,
+    m: &mut RunManifest,
+    summary: &mut ListSummary,
+) -> Result<()> {
+    let name = format.name();
+    let dir = staged.path(name);
+    let export = if format == OutputFormat::Hubspot {
+        write_hubspot(&dir, view, as_of, l.hubspot_max_rows)
+    } else {
+        write_salesforce(
+            &dir,
+            view,
+            as_of,
+            l.salesforce_max_rows,
+            l.salesforce_key,
+            &l.salesforce_external_id,
+        )
+    }
+    .with_context(|| writing(staged, &dir))?;
+    if export.skipped_without_id > 0 {
+        let first = export.first_skipped.as_deref().unwrap_or_default();
+        if format == OutputFormat::Hubspot {
+            warn!(
+                "hubspot: {} users on the list have no email nor numeric HubSpot id \
+                 (crm_id) and were left out (first: {first:?})",
+                export.skipped_without_id
+            );
+        } else {
+            warn!(
+                "salesforce: {} users on the list have no Salesforce record id in \
+                 crm_id and were left out of the Id-keyed file (first: {first:?}); \
+                 [output] salesforce_key = \"external_id\" keys every user on {}",
+                export.skipped_without_id, l.salesforce_external_id
+            );
+        }
+    }
+    for f in &export.files {
+        m.outputs.push(staged_entry(staged, name, f, None)?);
+    }
+    // The manifest names the files where they are published, not staged.
+    let mut export = export;
+    export.files = export.files.iter().map(|f| staged.published(f)).collect();
+    summary.crm.insert(name.to_string(), export);
+    Ok(())
 }
 
 /// Scores the population at `as_of`, refuses one far smaller than the model's, and
@@ -485,9 +589,13 @@ fn score_gated(
     prepared: &Prepared,
     model: &ChurnModel,
     as_of: i64,
-    min_share: f64,
-    thresholds: Thresholds,
+    s: &Settings,
 ) -> Result<(Scored, Option<Drift>)> {
+    let (min_share, drift) = (s.gate.2, &s.drift);
+    let thresholds = Thresholds {
+        warn: drift.warn,
+        act: drift.act,
+    };
     info!("scoring the users active on {}", format_date(as_of));
     let step = logging::step("scoring");
     let scored = score_prepared(&inputs.sources(), prepared, &inputs.spec, model, as_of)?;
@@ -539,157 +647,58 @@ fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
     Ok(files)
 }
 
-/// The run's settings: from `--config` when given, else from the flags (sample mode).
+/// The run's settings: from `--config` when given, else from the flags (sample mode),
+/// resolved over the one set of defaults by `churnrisk::run::settings`.
 fn settings(args: &RunArgs) -> Result<Settings> {
     check_fraction(args.max_reject_fraction)?;
-    let Some(path) = &args.config else {
-        // Without a config: the config file's defaults, with the flags over them.
-        let (labels, model, output) = (
-            LabelsConfig::default(),
-            ModelConfig::default(),
-            OutputConfig::default(),
-        );
-        return Ok(Settings {
-            input: InputArgs {
-                events: find_events(&args.data)?,
-                preset: None,
-                delimiter: None,
-                columns: Vec::new(),
-                shard: None,
-                column_overrides: Default::default(),
-                // Required as in a config's night: without it the CRM columns would vanish.
-                users: Some(args.data.join("users.csv")),
-                subscriptions: None,
-                features: args.features.clone(),
-                validation: ValidationArgs {
-                    strict: args.strict,
-                    max_reject_fraction: args.max_reject_fraction,
-                    rejects: None,
-                },
-            },
-            as_of: args.as_of.clone(),
-            rule: LabelRule {
-                definition: Definition::Inactivity,
-                horizon_days: labels.horizon_days,
-                active_days: labels.active_days,
-                signal: labels.churn_signal,
-            },
-            model: args.model.clone(),
-            // The sample is fixed: its model never goes stale.
-            max_age_days: u32::MAX,
-            panel: (model.panel_dates, model.panel_step_days),
-            gate: (
-                model.min_churned,
-                model.min_retained,
-                model.min_population_share,
-            ),
-            out: args.out.clone(),
-            list: {
-                let (tiers, view) = list_from(&args.list)?;
-                let formats =
-                    OutputFormat::with_csv(args.formats.iter().map(|&f| f.into()).collect());
-                if !(0.0..=0.5).contains(&args.control_share) {
-                    return Err(Error::InvalidArgument {
-                        name: "--control-share".into(),
-                        message: format!("must be between 0 and 0.5, not {}", args.control_share),
-                    }
-                    .into());
-                }
-                ListSettings {
-                    tiers,
-                    list_tier: output.list_min_tier,
-                    view,
-                    formats,
-                    split: Split {
-                        share: args.control_share,
-                        ..Split::default()
-                    },
-                    hubspot_max_rows: output.hubspot_max_rows,
-                    salesforce_max_rows: output.salesforce_max_rows,
-                    salesforce_key: output.salesforce_key,
-                    salesforce_external_id: output.salesforce_external_id,
-                }
-            },
-            validation: ValidationConfig {
-                strict: args.strict,
-                max_reject_fraction: args.max_reject_fraction,
-                ..ValidationConfig::default()
-            },
-            drift: DriftConfig::default(),
-        });
-    };
-    let c = RunConfig::load(path)?;
-    Ok(Settings {
-        rule: LabelRule {
-            definition: if c.inputs.subscriptions.is_some() {
-                Definition::Subscription
-            } else {
-                Definition::Inactivity
-            },
-            horizon_days: c.labels.horizon_days,
-            active_days: c.labels.active_days,
-            signal: c.labels.churn_signal,
-        },
-        input: InputArgs {
-            events: c.inputs.events,
-            preset: c.inputs.preset,
-            delimiter: c.inputs.delimiter.clone(),
-            columns: Vec::new(),
-            shard: None,
-            column_overrides: c.inputs.columns.clone(),
-            users: c.inputs.users,
-            subscriptions: c.inputs.subscriptions,
-            features: c.inputs.features,
-            validation: ValidationArgs {
-                strict: c.validation.strict,
-                max_reject_fraction: c.validation.max_reject_fraction,
-                rejects: None,
-            },
-        },
-        as_of: args.as_of.clone().or(c.as_of),
-        model: c.model.path,
-        max_age_days: c.model.max_age_days,
-        panel: (c.model.panel_dates, c.model.panel_step_days),
-        gate: (
-            c.model.min_churned,
-            c.model.min_retained,
-            c.model.min_population_share,
-        ),
-        out: c.output.dir.clone(),
-        list: ListSettings {
-            tiers: c.output.tier_rule()?,
-            list_tier: c.output.list_min_tier,
-            view: ListView {
-                min_tier: c.output.min_tier,
-                plans: c.output.plans.clone(),
-                accounts: c.output.accounts.clone(),
-                top: c.output.top,
-            },
-            formats: OutputFormat::with_csv(c.output.formats.clone()),
-            split: Split {
-                share: c.experiment.control_share,
-                salt: c.experiment.salt.clone(),
-            },
-            hubspot_max_rows: c.output.hubspot_max_rows,
-            salesforce_max_rows: c.output.salesforce_max_rows,
-            salesforce_key: c.output.salesforce_key,
-            salesforce_external_id: c.output.salesforce_external_id.clone(),
-        },
-        validation: c.validation,
-        drift: c.drift,
-    })
+    if let Some(path) = &args.config {
+        let config = RunConfig::load(path)?;
+        return Ok(Settings::from_config(config, args.as_of.clone())?);
+    }
+    // The events file is looked for first: a sample folder without one is the first error.
+    find_events(&args.data)?;
+    let (tiers, view) = list_from(&args.list)?;
+    if !(0.0..=0.5).contains(&args.control_share) {
+        return Err(Error::InvalidArgument {
+            name: "--control-share".into(),
+            message: format!("must be between 0 and 0.5, not {}", args.control_share),
+        }
+        .into());
+    }
+    Ok(Settings::sample(SampleChoices {
+        data: args.data.clone(),
+        features: args.features.clone(),
+        model: args.model.clone(),
+        out: args.out.clone(),
+        as_of: args.as_of.clone(),
+        tiers,
+        view,
+        formats: args.formats.iter().map(|&f| f.into()).collect(),
+        control_share: args.control_share,
+        strict: args.strict,
+        max_reject_fraction: args.max_reject_fraction,
+    })?)
 }
 
-/// The events file in a data folder: events.parquet, events.csv.gz or events.csv.
-fn find_events(dir: &Path) -> Result<PathBuf> {
-    ["events.parquet", "events.csv.gz", "events.csv"]
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::MissingFile {
-                path: dir.join("events.csv.gz"),
-            }
-            .into()
-        })
+/// The input files and read options as the loader takes them (no column flags, no shard:
+/// a night reads the whole log as configured).
+fn input_args(s: &Settings) -> InputArgs {
+    let i = &s.inputs;
+    InputArgs {
+        events: i.events.clone(),
+        preset: i.preset,
+        delimiter: i.delimiter.clone(),
+        columns: Vec::new(),
+        shard: None,
+        column_overrides: i.columns.clone(),
+        users: i.users.clone(),
+        subscriptions: i.subscriptions.clone(),
+        features: i.features.clone(),
+        validation: ValidationArgs {
+            strict: s.validation.strict,
+            max_reject_fraction: s.validation.max_reject_fraction,
+            // A night where no event is left still writes the reject file that says why.
+            rejects: Some(s.out.join("rejects.csv")),
+        },
+    }
 }

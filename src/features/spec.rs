@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SpecProblem};
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,15 +214,18 @@ impl FeatureSpec {
 
     /// Parses and checks TOML text; `path` is only used in messages.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self> {
-        let bad = |message: String| Error::FeatureSpec {
+        let bad = |problem: SpecProblem| Error::FeatureSpec {
             path: path.into(),
-            message,
+            problem,
         };
-        let mut file: FeatureFile =
-            toml::from_str(text).map_err(|e| bad(crate::error::toml_message(text, &e)))?;
+        let mut file: FeatureFile = toml::from_str(text).map_err(|e| {
+            bad(SpecProblem::Syntax {
+                message: crate::error::toml_message(text, &e),
+            })
+        })?;
         let ev = &mut file.events;
         if ev.value.is_empty() {
-            return Err(bad("[events] value must name at least one event".into()));
+            return Err(bad(SpecProblem::NoValueEvent));
         }
         if ev.activation.is_empty() {
             ev.activation = ev.value.clone();
@@ -232,30 +235,30 @@ impl FeatureSpec {
         }
         for (role, names) in file.roles() {
             if let Some(n) = names.iter().find(|n| n.trim().is_empty()) {
-                return Err(bad(format!(
-                    "[events] {role} holds an empty event name {n:?}"
-                )));
+                return Err(bad(SpecProblem::EmptyEventName {
+                    role: role.to_string(),
+                    name: n.to_string(),
+                }));
             }
             let unique: BTreeSet<_> = names.iter().collect();
             if unique.len() != names.len() {
-                return Err(bad(format!("[events] {role} lists an event twice")));
+                let role = role.to_string();
+                return Err(bad(SpecProblem::EventTwice { role }));
             }
         }
         let w = file.windows;
         if [w.recent_days, w.prior_days, w.long_days].contains(&Some(0)) {
-            return Err(bad("[windows] every window must be at least 1 day".into()));
+            return Err(bad(SpecProblem::ZeroWindow));
         }
         if [w.recent_days, w.prior_days, w.long_days]
             .iter()
             .any(|d| d.is_some_and(|d| d > 3650))
         {
-            return Err(bad("[windows] a window is at most 3650 days".into()));
+            return Err(bad(SpecProblem::WindowTooLong));
         }
         if let (Some(long), Some(recent)) = (w.long_days, w.recent_days) {
             if long < recent {
-                return Err(bad(format!(
-                    "[windows] long_days ({long}) must be at least recent_days ({recent})"
-                )));
+                return Err(bad(SpecProblem::LongBeforeRecent { long, recent }));
             }
         }
         let defaults = Windows::default();
@@ -268,39 +271,12 @@ impl FeatureSpec {
             long_days: windows.long_days.max(windows.recent_days),
             ..windows
         };
-        let mut names = BTreeSet::new();
-        for f in &file.funnels {
-            if !is_identifier(&f.name) {
-                return Err(bad(format!(
-                    "funnel name {:?} must be lowercase letters, digits and _",
-                    f.name
-                )));
-            }
-            if !names.insert(format!("funnel_{}", f.name)) {
-                return Err(bad(format!("funnel {:?} is defined twice", f.name)));
-            }
-            if f.steps.len() < 2 {
-                return Err(bad(format!("funnel {:?} needs at least two steps", f.name)));
-            }
-        }
-        for r in &file.ratios {
-            if !is_identifier(&r.name) {
-                return Err(bad(format!(
-                    "ratio name {:?} must be lowercase letters, digits and _",
-                    r.name
-                )));
-            }
-            if !names.insert(format!("ratio_{}", r.name)) {
-                return Err(bad(format!("ratio {:?} is defined twice", r.name)));
-            }
-            if r.numerator == r.denominator {
-                return Err(bad(format!(
-                    "ratio {:?} divides an event by itself",
-                    r.name
-                )));
-            }
-        }
-        let canonical = serde_json::to_vec(&file).map_err(|e| bad(e.to_string()))?;
+        check_names(&file).map_err(bad)?;
+        let canonical = serde_json::to_vec(&file).map_err(|e| {
+            bad(SpecProblem::Fingerprint {
+                message: e.to_string(),
+            })
+        })?;
         let fingerprint = format!("{:x}", Sha256::digest(&canonical));
         Ok(FeatureSpec {
             file,
@@ -383,6 +359,49 @@ impl FeatureFile {
     }
 }
 
+/// The funnels' and ratios' names: identifiers, each defined once; a funnel of two steps
+/// or more, a ratio of two different events.
+fn check_names(file: &FeatureFile) -> std::result::Result<(), SpecProblem> {
+    let mut names = BTreeSet::new();
+    for f in &file.funnels {
+        if !is_identifier(&f.name) {
+            return Err(SpecProblem::BadName {
+                kind: "funnel",
+                name: f.name.clone(),
+            });
+        }
+        if !names.insert(format!("funnel_{}", f.name)) {
+            return Err(SpecProblem::DefinedTwice {
+                kind: "funnel",
+                name: f.name.clone(),
+            });
+        }
+        if f.steps.len() < 2 {
+            let name = f.name.clone();
+            return Err(SpecProblem::ShortFunnel { name });
+        }
+    }
+    for r in &file.ratios {
+        if !is_identifier(&r.name) {
+            return Err(SpecProblem::BadName {
+                kind: "ratio",
+                name: r.name.clone(),
+            });
+        }
+        if !names.insert(format!("ratio_{}", r.name)) {
+            return Err(SpecProblem::DefinedTwice {
+                kind: "ratio",
+                name: r.name.clone(),
+            });
+        }
+        if r.numerator == r.denominator {
+            let name = r.name.clone();
+            return Err(SpecProblem::SelfRatio { name });
+        }
+    }
+    Ok(())
+}
+
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
@@ -422,7 +441,7 @@ mod tests {
     fn rejects_unknown_keys() {
         let err = parse("[events]\nvalue = [\"a\"]\nlogins = [\"x\"]\n").unwrap_err();
         assert!(
-            matches!(err, Error::FeatureSpec { ref message, .. } if message.contains("logins")),
+            matches!(err, Error::FeatureSpec { problem: SpecProblem::Syntax { ref message }, .. } if message.contains("logins")),
             "{err}"
         );
     }
@@ -444,9 +463,26 @@ mod tests {
         let w = "[events]\nvalue = [\"a\"]\n[windows]\nrecent_days = 0\n";
         assert!(matches!(parse(w).unwrap_err(), Error::FeatureSpec { .. }));
         let w = "[events]\nvalue = [\"a\"]\n[windows]\nlong_days = 4000\n";
-        assert!(
-            matches!(parse(w).unwrap_err(), Error::FeatureSpec { ref message, .. } if message.contains("at most 3650")),
-        );
+        let err = parse(w).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::FeatureSpec {
+                problem: SpecProblem::WindowTooLong,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("at most 3650"));
+        let w = "[events]\nvalue = [\"a\"]\n[windows]\nrecent_days = 30\nlong_days = 20\n";
+        assert!(matches!(
+            parse(w).unwrap_err(),
+            Error::FeatureSpec {
+                problem: SpecProblem::LongBeforeRecent {
+                    long: 20,
+                    recent: 30
+                },
+                ..
+            }
+        ));
         let f = "[events]\nvalue = [\"a\"]\n[[funnels]]\nname = \"x\"\nsteps = [\"a\"]\n";
         assert!(matches!(parse(f).unwrap_err(), Error::FeatureSpec { .. }));
     }

@@ -34,10 +34,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal};
 
-use super::{
-    chance, company, contact_id, time_of_day, write_texts, EventFormat, GenerateConfig,
-    GenerateSummary, DAY,
-};
+use super::draw::{chance, time_of_day};
+use super::text::{company, contact_id, write_texts, DAY};
+use super::{EventFormat, GenerateConfig, GenerateSummary};
 use crate::base::files::write_atomic_with;
 use crate::error::{Error, Result};
 
@@ -172,7 +171,7 @@ fn simulate(rng: &mut ChaCha8Rng, id: u32, cfg: &GenerateConfig, d: &Draws) -> C
 
 fn stamp(start: NaiveDate, secs: u64) -> String {
     let day = (secs / u64::from(DAY)) as u32;
-    super::timestamp(start, day, (secs % u64::from(DAY)) as u32)
+    super::text::timestamp(start, day, (secs % u64::from(DAY)) as u32)
 }
 
 /// Simulates the shop for `cfg` and writes its files into `out_dir`.

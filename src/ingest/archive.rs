@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, InputSetProblem, Result};
 
 /// Unpacked files of one archive; the folder is removed when this is dropped.
 pub(super) struct Unpacked {
@@ -19,13 +19,19 @@ pub(super) struct Unpacked {
 const MAX_UNPACKED: u64 = 64 << 30;
 
 pub(super) fn unpack(path: &Path) -> Result<Unpacked> {
-    let bad = |message: String| Error::BadInputSet {
+    let bad = |problem: InputSetProblem| Error::BadInputSet {
         path: path.into(),
-        message,
+        problem,
+    };
+    let zip_error = |entry: Option<String>, e: &dyn std::fmt::Display| {
+        bad(InputSetProblem::BadArchive {
+            entry,
+            message: e.to_string(),
+        })
     };
     let file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
+    let mut zip =
+        zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| zip_error(None, &e))?;
     let dir = tempfile::Builder::new()
         .prefix("churnrisk-unzip-")
         .tempdir()
@@ -35,13 +41,15 @@ pub(super) fn unpack(path: &Path) -> Result<Unpacked> {
     for i in 0..zip.len() {
         let mut entry = zip
             .by_index(i)
-            .map_err(|e| bad(format!("entry {i}: {e}")))?;
+            .map_err(|e| zip_error(Some(i.to_string()), &e))?;
         if entry.is_dir() {
             continue;
         }
         // A name that would leave the folder (`../x`, an absolute path) is refused.
         let Some(name) = entry.enclosed_name() else {
-            return Err(bad(format!("entry {:?} has an unsafe path", entry.name())));
+            return Err(bad(InputSetProblem::UnsafeEntry {
+                entry: entry.name().to_string(),
+            }));
         };
         let hidden = name
             .file_name()
@@ -58,16 +66,15 @@ pub(super) fn unpack(path: &Path) -> Result<Unpacked> {
         loop {
             let n = entry
                 .read(&mut buf)
-                .map_err(|e| bad(format!("entry {}: {e}", name.display())))?;
+                .map_err(|e| zip_error(Some(name.display().to_string()), &e))?;
             if n == 0 {
                 break;
             }
             total += n as u64;
             if total > MAX_UNPACKED {
-                return Err(bad(format!(
-                    "unpacks to more than {} GiB",
-                    MAX_UNPACKED >> 30
-                )));
+                return Err(bad(InputSetProblem::ArchiveTooLarge {
+                    gib: MAX_UNPACKED >> 30,
+                }));
             }
             out.write_all(&buf[..n]).map_err(|e| Error::write(&to, e))?;
         }

@@ -123,9 +123,7 @@ pub fn load_events_with(
         // Rows were read but every one was set aside (a comma header over semicolon
         // rows): say why, not "no rows".
         if rejects.total() > 0 {
-            return Err(Error::Rejected {
-                message: no_events_left(path, rejects, &IdentitySummary::default()),
-            });
+            return Err(no_events_left(path, rejects, &IdentitySummary::default()));
         }
         return Err(Error::EmptyInput { path: path.into() });
     }
@@ -197,11 +195,12 @@ pub fn load_events_with(
         clock.elapsed()
     );
     if df.height() == 0 {
-        return Err(Error::Rejected {
-            message: match how.shard {
-                Some(s) => format!("{}: shard {s} holds no valid events", path.display()),
-                None => no_events_left(path, rejects, &summary),
+        return Err(match how.shard {
+            Some(s) => Error::EmptyShard {
+                path: path.into(),
+                shard: s.to_string(),
             },
+            None => no_events_left(path, rejects, &summary),
         });
     }
 
@@ -224,7 +223,7 @@ pub fn load_events_with(
 }
 
 /// Why no event is left: the reject classes, and anonymous traffic or identity calls.
-fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) -> String {
+fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) -> Error {
     let mut why: Vec<String> = rejects.class_counts();
     if identity.anonymous_rows > 0 {
         why.push(format!(
@@ -235,15 +234,10 @@ fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) ->
     if identity.identity_calls > 0 {
         why.push(format!("{} identity calls", identity.identity_calls));
     }
-    format!(
-        "{}: no event is left to score ({})",
-        path.display(),
-        if why.is_empty() {
-            "no rows".to_string()
-        } else {
-            why.join(", ")
-        }
-    )
+    Error::NoEventsLeft {
+        path: path.into(),
+        why,
+    }
 }
 
 /// Numbers each user's sessions by the 30-minute inactivity rule (`g1`, `g2`, …) for the

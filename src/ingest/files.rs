@@ -12,7 +12,7 @@ use super::parquet::Dataset;
 use super::reader::read_csv_checked;
 use super::rejects::{Finding, ReadPolicy, Rejects};
 use super::LINE;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputSetProblem, Result};
 
 pub(super) fn is_csv(path: &Path) -> bool {
     let name = path.to_string_lossy().to_lowercase();
@@ -191,7 +191,9 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
     if text.contains(['*', '?', '[']) {
         let paths = glob::glob(&text).map_err(|e| Error::BadInputSet {
             path: path.into(),
-            message: format!("not a valid glob pattern: {e}"),
+            problem: InputSetProblem::BadGlob {
+                message: e.to_string(),
+            },
         })?;
         for p in paths.filter_map(|p| p.ok()).filter(|p| p.is_file()) {
             files.push(known(p)?);
@@ -199,7 +201,7 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
         if files.is_empty() {
             return Err(Error::BadInputSet {
                 path: path.into(),
-                message: "no file matches this pattern".into(),
+                problem: InputSetProblem::NoMatch,
             });
         }
     } else if path.is_dir() {
@@ -223,9 +225,7 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
         if files.is_empty() {
             return Err(Error::BadInputSet {
                 path: path.into(),
-                message: "the folder holds no event file (CSV, TSV, NDJSON or Parquet, plain or \
-                          gzipped, or a zip of them)"
-                    .into(),
+                problem: InputSetProblem::NoEventFile,
             });
         }
     } else if path.is_file() {
@@ -339,7 +339,7 @@ pub(super) fn open_events(
                 if files.len() == before {
                     return Err(Error::BadInputSet {
                         path: f.clone(),
-                        message: "the archive holds no event file".into(),
+                        problem: InputSetProblem::EmptyArchive,
                     });
                 }
                 unpacked.push(u);
@@ -360,16 +360,13 @@ pub(super) fn open_events(
             .or_insert(shown);
     }
     if formats.len() > 1 {
-        let seen: Vec<String> = formats
-            .iter()
-            .map(|(f, p)| format!("{f} such as {}", p.display()))
+        let formats = formats
+            .into_iter()
+            .map(|(f, p)| (f, p.to_path_buf()))
             .collect();
         return Err(Error::BadInputSet {
             path: path.into(),
-            message: format!(
-                "the files are of several formats ({}); give one format at a time",
-                seen.join(", ")
-            ),
+            problem: InputSetProblem::MixedFormats { formats },
         });
     }
     let Some(format) = files.first().map(|(_, _, c)| format_of_content(c)) else {
@@ -390,7 +387,7 @@ pub(super) fn open_events(
     if format == Format::Parquet && !unpacked.is_empty() {
         return Err(Error::BadInputSet {
             path: path.into(),
-            message: "Parquet files in a zip archive: unpack it and give the folder".into(),
+            problem: InputSetProblem::ParquetInZip,
         });
     }
     if format == Format::Parquet {
@@ -433,7 +430,10 @@ pub(super) fn open_events(
         let mut df = df.map_err(|e| match f != name {
             true => Error::BadInputSet {
                 path: name.clone(),
-                message: e.to_string().replace(&format!("{}: ", f.display()), ""),
+                problem: InputSetProblem::InArchive {
+                    message: e.to_string().replace(&format!("{}: ", f.display()), ""),
+                    source: Box::new(e),
+                },
             },
             false => e,
         })?;

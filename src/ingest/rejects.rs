@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FirstReject, RejectLimit, Result};
 
 /// At most this many rejected rows are kept in memory and written to the reject file;
 /// the counts go on.
@@ -375,12 +375,9 @@ impl Rejects {
             let lost = t.lost();
             let share = lost as f64 / t.rows_read.max(1) as f64;
             let refused = if policy.strict && lost > 0 {
-                Some("strict mode allows none".to_string())
+                Some(RejectLimit::Strict)
             } else if share > policy.max_reject_fraction {
-                Some(format!(
-                    "the limit is {}%",
-                    trim_float(policy.max_reject_fraction * 100.0, 3)
-                ))
+                Some(RejectLimit::MaxShare(policy.max_reject_fraction))
             } else {
                 None
             };
@@ -389,29 +386,27 @@ impl Rejects {
                     .rejected
                     .iter()
                     .filter(|(c, _)| c.is_loss())
-                    .map(|(c, n)| format!("{n} {}", c.name()))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                    .map(|(c, n)| (c.name().to_string(), *n))
+                    .collect();
                 let first = self
                     .rows
                     .iter()
                     .filter(|r| &r.file == file && r.class.is_loss())
                     .min_by_key(|r| r.line)
                     .map(|r| {
-                        format!(
-                            "; first: line {}: {} ({})",
-                            r.line,
-                            r.class.name(),
-                            r.detail
-                        )
-                    })
-                    .unwrap_or_default();
+                        Box::new(FirstReject {
+                            line: r.line,
+                            class: r.class.name().to_string(),
+                            detail: r.detail.clone(),
+                        })
+                    });
                 return Err(Error::Rejected {
-                    message: format!(
-                        "{file}: {lost} of {} rows rejected ({}; {limit}): {classes}{first}",
-                        t.rows_read,
-                        percent(share),
-                    ),
+                    file: file.to_string(),
+                    rejected: lost,
+                    rows_read: t.rows_read,
+                    limit,
+                    classes,
+                    first,
                 });
             }
         }
@@ -451,21 +446,6 @@ pub fn shorten(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}…", &s[..end])
-}
-
-/// A share as a percentage with up to three decimals, never rounded down to "0%".
-fn percent(share: f64) -> String {
-    let p = trim_float(share * 100.0, 3);
-    if p == "0" && share > 0.0 {
-        "<0.001%".into()
-    } else {
-        format!("{p}%")
-    }
-}
-
-fn trim_float(x: f64, decimals: usize) -> String {
-    let s = format!("{x:.decimals$}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 #[cfg(test)]
@@ -571,6 +551,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("strict mode"));
+    }
+
+    #[test]
+    fn a_refusal_carries_its_counts_limit_and_first_row() {
+        let err = tally(1000, &[(RejectClass::MalformedRow, 11)])
+            .enforce(&ReadPolicy::new(0))
+            .unwrap_err();
+        let Error::Rejected {
+            file,
+            rejected,
+            rows_read,
+            limit,
+            classes,
+            first,
+        } = err
+        else {
+            panic!("{err}");
+        };
+        assert_eq!((file.as_str(), rejected, rows_read), ("e.csv", 11, 1000));
+        assert_eq!(limit, RejectLimit::MaxShare(0.01));
+        assert_eq!(classes, vec![("malformed_row".to_string(), 11)]);
+        assert_eq!(first.map(|f| (f.line, f.detail)), Some((2, "why".into())));
     }
 
     #[test]

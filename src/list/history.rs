@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::base::csv_cells::{neutralize, write_table};
 use crate::base::files::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateProblem};
 use crate::list::rank::{RankedRow, Status, Tier};
 use crate::list::write::CRM_IS_KEY;
 
@@ -44,26 +44,36 @@ impl ListState {
         if !path.is_file() {
             return Ok(None);
         }
-        let bad = |m: String| Error::BadState {
+        let bad = |problem: StateProblem| Error::BadState {
             path: path.into(),
-            message: m,
+            problem,
         };
-        let mut r = csv::Reader::from_path(path).map_err(|e| bad(e.to_string()))?;
+        let unreadable = |e: csv::Error| {
+            bad(StateProblem::Unreadable {
+                message: e.to_string(),
+            })
+        };
+        let mut r = csv::Reader::from_path(path).map_err(unreadable)?;
         let mut state = ListState::default();
         for rec in r.records() {
-            let rec = rec.map_err(|e| bad(e.to_string()))?;
+            let rec = rec.map_err(unreadable)?;
             if rec.len() != 5 {
-                return Err(bad(format!("expected 5 fields, found {}", rec.len())));
+                return Err(bad(StateProblem::FieldCount { found: rec.len() }));
             }
             state.as_of = rec[1].to_string();
             state.users.insert(
                 rec[0].to_string(),
                 Listed {
-                    tier: Tier::from_label(&rec[2])
-                        .ok_or_else(|| bad(format!("{:?} is not a tier", &rec[2])))?,
-                    probability: rec[3]
-                        .parse()
-                        .map_err(|_| bad(format!("bad probability {:?}", &rec[3])))?,
+                    tier: Tier::from_label(&rec[2]).ok_or_else(|| {
+                        bad(StateProblem::Tier {
+                            value: rec[2].to_string(),
+                        })
+                    })?,
+                    probability: rec[3].parse().map_err(|_| {
+                        bad(StateProblem::Probability {
+                            value: rec[3].to_string(),
+                        })
+                    })?,
                     first_flagged: rec[4].to_string(),
                 },
             );

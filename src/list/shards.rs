@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::base::files::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::{Error, InputSetProblem, Result};
 use crate::ingest::Shard;
 use crate::list::experiment::Group;
 use crate::list::plays::Play;
@@ -79,9 +79,9 @@ pub fn write_part(path: &Path, shard: Shard, header: PartHeader, rows: &[RankedR
 /// Reads a complete set of parts: the common header (with `users` the total) and every
 /// row, unranked (rank 0, tier low, status not at risk, treatment group).
 pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
-    let bad = |path: &Path, message: String| Error::BadInputSet {
+    let bad = |path: &Path, problem: InputSetProblem| Error::BadInputSet {
         path: path.into(),
-        message,
+        problem,
     };
     let mut first: Option<(PathBuf, PartHeader)> = None;
     let mut seen: Vec<Option<PathBuf>> = Vec::new();
@@ -101,13 +101,7 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
         let header: PartHeader = serde_json::from_str(&head)
             .ok()
             .filter(|h: &PartHeader| h.format == PART_FORMAT)
-            .ok_or_else(|| {
-                bad(
-                    path,
-                    "not a shard part (write parts with `churnrisk score --shard i/n --out part.jsonl`)"
-                        .into(),
-                )
-            })?;
+            .ok_or_else(|| bad(path, InputSetProblem::NotAPart))?;
         match &first {
             None => {
                 seen = vec![None; header.shard_count as usize];
@@ -140,51 +134,47 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
                 .into_iter()
                 .find(|(_, a, b)| a != b);
                 if let Some((what, a, b)) = differs {
-                    return Err(bad(
-                        path,
-                        format!(
-                            "its {what} ({}) differs from {}'s ({}): these parts are not one run",
-                            short(&b),
-                            p0.display(),
-                            short(&a)
-                        ),
-                    ));
+                    let problem = InputSetProblem::PartsDiffer {
+                        what,
+                        this: b,
+                        other_file: p0.clone(),
+                        other: a,
+                    };
+                    return Err(bad(path, problem));
                 }
             }
         }
         let slot = seen
             .get_mut(header.shard_index as usize - 1)
             .ok_or_else(|| {
-                bad(
-                    path,
-                    format!("shard {} of {}?", header.shard_index, header.shard_count),
-                )
+                let (index, count) = (header.shard_index, header.shard_count);
+                bad(path, InputSetProblem::ShardOutOfRange { index, count })
             })?;
         if let Some(other) = slot {
-            return Err(bad(
-                path,
-                format!(
-                    "shard {}/{} is also {}",
-                    header.shard_index,
-                    header.shard_count,
-                    other.display()
-                ),
-            ));
+            let problem = InputSetProblem::ShardTwice {
+                index: header.shard_index,
+                count: header.shard_count,
+                other_file: other.clone(),
+            };
+            return Err(bad(path, problem));
         }
         *slot = Some(path.clone());
         let mut count = 0;
         for (i, line) in lines.enumerate() {
             let line = line.map_err(|e| Error::read(path, e))?;
-            let row: PartRow = serde_json::from_str(&line)
-                .map_err(|e| bad(path, format!("line {}: {e}", i + 2)))?;
-            if !users.insert(row.user_id.clone()) {
-                return Err(bad(
+            let row: PartRow = serde_json::from_str(&line).map_err(|e| {
+                let message = e.to_string();
+                bad(
                     path,
-                    format!(
-                        "user {:?} is in two parts: these parts are not one run",
-                        row.user_id
-                    ),
-                ));
+                    InputSetProblem::BadPartRow {
+                        line: i + 2,
+                        message,
+                    },
+                )
+            })?;
+            if !users.insert(row.user_id.clone()) {
+                let user = row.user_id.clone();
+                return Err(bad(path, InputSetProblem::UserInTwoParts { user }));
             }
             rows.push(RankedRow {
                 rank: 0,
@@ -204,13 +194,8 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
             count += 1;
         }
         if count != header.users {
-            return Err(bad(
-                path,
-                format!(
-                    "holds {count} users, its header says {}: the file is cut short",
-                    header.users
-                ),
-            ));
+            let (found, header) = (count, header.users);
+            return Err(bad(path, InputSetProblem::PartCutShort { found, header }));
         }
     }
     let Some((p0, mut header)) = first else {
@@ -226,18 +211,11 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
         .map(|(i, _)| format!("{}/{}", i + 1, header.shard_count))
         .collect();
     if !missing.is_empty() {
-        return Err(bad(
-            &p0,
-            format!("the set lacks shard {}", missing.join(", ")),
-        ));
+        return Err(bad(&p0, InputSetProblem::MissingShards { missing }));
     }
     header.users = rows.len();
     header.shard_index = 0;
     Ok((header, rows))
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::drift::DriftReference;
 use super::evaluate::Metrics;
 use crate::base::files::write_atomic;
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelProblem, Result};
 use crate::features::spec::{FeatureFile, Windows};
 use crate::features::{FeatureDef, FeatureSpec, Transform};
 use crate::labels::LabelRule;
@@ -166,23 +166,28 @@ impl ChurnModel {
             return Err(Error::MissingFile { path: path.into() });
         }
         let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-        let bad = |message: String| Error::BadModel {
+        let bad = |problem: ModelProblem| Error::BadModel {
             path: path.into(),
-            message,
+            problem,
+        };
+        let json = |e: serde_json::Error| {
+            bad(ModelProblem::Json {
+                message: e.to_string(),
+            })
         };
         // Not UTF-8 is not JSON: the JSON parser says so, as a bad model.
-        let version: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        let version: serde_json::Value = serde_json::from_slice(&bytes).map_err(json)?;
         match version.get("format_version").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
-            Some(v) => {
-                return Err(bad(format!(
-                    "format version {v}, this build reads {FORMAT_VERSION}: retrain it with `churnrisk train` (`run` retrains an older one by itself)"
-                )))
+            Some(found) => {
+                return Err(bad(ModelProblem::Version {
+                    found,
+                    reads: FORMAT_VERSION,
+                }))
             }
-            None => return Err(bad("no format_version: not a churnrisk model".into())),
+            None => return Err(bad(ModelProblem::NoVersion)),
         }
-        let model: ChurnModel = serde_json::from_value(version).map_err(|e| bad(e.to_string()))?;
+        let model: ChurnModel = serde_json::from_value(version).map_err(json)?;
         model.check_parameters().map_err(bad)?;
         Ok(model)
     }
@@ -191,7 +196,7 @@ impl ChurnModel {
     /// beyond ±1e15, or a coefficient or intercept that is not a finite log-odds of a
     /// sane size (beyond ±1e6 per standard deviation no fit produces; it would turn every
     /// probability into 0, 1 or NaN).
-    fn check_parameters(&self) -> std::result::Result<(), String> {
+    fn check_parameters(&self) -> std::result::Result<(), ModelProblem> {
         const MAX_LOG_ODDS: f64 = 1e6;
         // Training gives a constant feature the scale 1; a smaller scale than this turns
         // a difference of one unit into an overflow.
@@ -199,42 +204,44 @@ impl ChurnModel {
         const MAX_MEAN: f64 = 1e15;
         for f in &self.features {
             if !(f.std.is_finite() && f.std >= MIN_STD) {
-                return Err(format!(
-                    "feature `{}` has scale (std) {:e}: it must be at least {MIN_STD:e}",
-                    f.name, f.std
-                ));
+                return Err(ModelProblem::Scale {
+                    feature: f.name.clone(),
+                    std: f.std,
+                    min: MIN_STD,
+                });
             }
             if !(f.mean.is_finite() && f.mean.abs() <= MAX_MEAN) {
-                return Err(format!("feature `{}` has mean {:e}", f.name, f.mean));
+                return Err(ModelProblem::Mean {
+                    feature: f.name.clone(),
+                    mean: f.mean,
+                });
             }
             if !(f.coefficient.is_finite() && f.coefficient.abs() <= MAX_LOG_ODDS) {
-                return Err(format!(
-                    "feature `{}` has coefficient {}: not a fitted log-odds",
-                    f.name, f.coefficient
-                ));
+                return Err(ModelProblem::Coefficient {
+                    feature: f.name.clone(),
+                    value: f.coefficient,
+                });
             }
         }
         if !(self.intercept.is_finite() && self.intercept.abs() <= MAX_LOG_ODDS) {
-            return Err(format!(
-                "intercept {}: not a fitted log-odds",
-                self.intercept
-            ));
+            return Err(ModelProblem::Intercept {
+                value: self.intercept,
+            });
         }
         // The windows and cadence the features are computed with, as a feature file may
         // set them (1 to 3650 days, the long window at least the recent one).
         let w = &self.windows;
         let days = [w.recent_days, w.prior_days, w.long_days];
         if days.iter().any(|d| !(1..=3650).contains(d)) || w.long_days < w.recent_days {
-            return Err(format!(
-                "windows {} / {} / {} days: each must be 1 to 3650 days and the long one at least the recent one",
-                w.recent_days, w.prior_days, w.long_days
-            ));
+            return Err(ModelProblem::Windows {
+                recent: w.recent_days,
+                prior: w.prior_days,
+                long: w.long_days,
+            });
         }
         let gap = self.typical_value_gap_days;
         if !(gap.is_finite() && (0.0..=3650.0).contains(&gap)) {
-            return Err(format!(
-                "typical_value_gap_days {gap}: must be 0 to 3650 days"
-            ));
+            return Err(ModelProblem::ValueGap { days: gap });
         }
         Ok(())
     }
@@ -248,7 +255,9 @@ impl ChurnModel {
     pub fn to_bytes(&self, path: &Path) -> Result<Vec<u8>> {
         let mut text = serde_json::to_string_pretty(self).map_err(|e| Error::BadModel {
             path: path.into(),
-            message: e.to_string(),
+            problem: ModelProblem::Json {
+                message: e.to_string(),
+            },
         })?;
         text.push('\n');
         Ok(text.into_bytes())
@@ -257,13 +266,10 @@ impl ChurnModel {
     /// Fails unless the feature definitions are the ones the model was trained with.
     pub fn check_spec(&self, spec: &FeatureSpec) -> Result<()> {
         if self.feature_fingerprint != spec.fingerprint {
-            return Err(Error::FeatureMismatch {
-                message: format!(
-                    "the model was trained with feature definitions {}…, but {} is {}…; retrain with `churnrisk train`",
-                    &self.feature_fingerprint[..12.min(self.feature_fingerprint.len())],
-                    spec.path.display(),
-                    &spec.fingerprint[..12],
-                ),
+            return Err(Error::FeatureFileChanged {
+                trained_with: self.feature_fingerprint.clone(),
+                file: spec.path.clone(),
+                fingerprint: spec.fingerprint.clone(),
             });
         }
         Ok(())
@@ -286,16 +292,10 @@ impl ChurnModel {
 
     /// Fails unless `defs` are exactly the model's features, in order.
     pub fn check_features(&self, defs: &[FeatureDef]) -> Result<()> {
-        let expected: Vec<&str> = self.features.iter().map(|f| f.name.as_str()).collect();
-        let found: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+        let expected: Vec<String> = self.features.iter().map(|f| f.name.clone()).collect();
+        let found: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
         if expected != found {
-            return Err(Error::FeatureMismatch {
-                message: format!(
-                    "expected features [{}], found [{}]",
-                    expected.join(", "),
-                    found.join(", ")
-                ),
-            });
+            return Err(Error::FeatureMismatch { expected, found });
         }
         Ok(())
     }
@@ -309,12 +309,11 @@ impl ChurnModel {
 
     /// Churn probability of one standardized row.
     pub fn probability(&self, z: ArrayView1<f64>) -> f64 {
-        let logit = self.intercept
-            + z.iter()
-                .zip(&self.features)
-                .map(|(v, f)| v * f.coefficient)
-                .sum::<f64>();
-        sigmoid(logit)
+        super::matrix::logistic(
+            z,
+            self.features.iter().map(|f| f.coefficient),
+            self.intercept,
+        )
     }
 }
 
@@ -344,13 +343,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.json");
         std::fs::write(&p, r#"{"format_version": 99}"#).unwrap();
-        assert!(
-            matches!(ChurnModel::load(&p).unwrap_err(), Error::BadModel { ref message, .. } if message.contains("99"))
-        );
+        assert!(matches!(
+            ChurnModel::load(&p).unwrap_err(),
+            Error::BadModel {
+                problem: ModelProblem::Version {
+                    found: 99,
+                    reads: FORMAT_VERSION
+                },
+                ..
+            }
+        ));
         std::fs::write(&p, r#"{"hello": 1}"#).unwrap();
         assert!(matches!(
             ChurnModel::load(&p).unwrap_err(),
-            Error::BadModel { .. }
+            Error::BadModel {
+                problem: ModelProblem::NoVersion,
+                ..
+            }
         ));
         std::fs::write(&p, "not json").unwrap();
         assert!(matches!(
@@ -397,7 +406,7 @@ mod tests {
             std::fs::write(&p, bad.to_string()).unwrap();
             let err = ChurnModel::load(&p).unwrap_err();
             assert!(
-                matches!(err, Error::BadModel { ref message, .. } if message.contains(says)),
+                matches!(err, Error::BadModel { .. }) && err.to_string().contains(says),
                 "{at}: {err}"
             );
         }

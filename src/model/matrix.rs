@@ -2,7 +2,7 @@
 //! It applies each feature's transform and rejects nulls, NaN and infinities; it does not
 //! standardize (that is the model's own scaling, stored in the model file).
 
-use ndarray::{Array2, ShapeBuilder};
+use ndarray::{Array2, ArrayView1, ShapeBuilder};
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
@@ -38,6 +38,13 @@ pub fn standardize(x: &Array2<f64>, mean: &[f64], std: &[f64]) -> Array2<f64> {
     z
 }
 
+/// The churn probability of one standardized row: the logistic of `intercept + row · coef`
+/// (summed in column order). Training's `predict` and a model file's scoring both call it, so
+/// a fitted model and its file give the same probabilities.
+pub fn logistic(row: ArrayView1<f64>, coef: impl IntoIterator<Item = f64>, intercept: f64) -> f64 {
+    super::artifact::sigmoid(intercept + row.iter().zip(coef).map(|(v, w)| v * w).sum::<f64>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +72,14 @@ mod tests {
         assert_eq!(x.shape(), &[2, 2]);
         assert!((x[[0, 0]] - 1.0).abs() < 1e-12);
         assert_eq!(x[[1, 1]], 3.0);
+    }
+
+    #[test]
+    fn logistic_of_a_row() {
+        let row = ndarray::array![1.0, -2.0];
+        assert_eq!(logistic(row.view(), [0.0, 0.0], 0.0), 0.5);
+        let p = logistic(row.view(), [0.5, 0.25], 0.3); // logit 0.3
+        assert!((p - 1.0 / (1.0 + (-0.3f64).exp())).abs() < 1e-15);
     }
 
     #[test]

@@ -75,8 +75,8 @@ impl<'a> FrameRow<'a> {
                 ff.df
                     .column(name)
                     .and_then(|c| c.f64())
-                    .map_err(|_| Error::FeatureMismatch {
-                        message: format!("the feature frame has no numeric column `{name}`"),
+                    .map_err(|_| Error::NoFeatureColumn {
+                        column: name.to_string(),
                     })?;
             let v = match ca.cont_slice() {
                 Ok(v) => std::borrow::Cow::Borrowed(v),

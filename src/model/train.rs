@@ -206,12 +206,9 @@ pub fn train_prepared(
     let events = src.events;
     let horizon = opts.rule.horizon_days as i64 * DAY_MS;
     if events.max_ts < opts.as_of - 7 * DAY_MS {
-        return Err(Error::NotEnoughData {
-            message: format!(
-                "the event log ends on {} but the as-of date is {}: days without data would read as churn; give an earlier as-of date",
-                format_date(events.max_ts),
-                format_date(opts.as_of)
-            ),
+        return Err(Error::LogEndsBeforeAsOf {
+            log_ends: format_date(events.max_ts),
+            as_of: format_date(opts.as_of),
         });
     }
     let clock = std::time::Instant::now();
@@ -231,23 +228,13 @@ pub fn train_prepared(
         clock.elapsed()
     );
     let Some(validation) = panel.first() else {
-        return Err(Error::NotEnoughData {
-            message: {
-                let (recent, horizon) = (w.recent_days, opts.rule.horizon_days);
-                let covered = (opts.as_of.min(events.max_ts) - events.min_ts).max(0) / DAY_MS;
-                format!(
-                    "no panel date has both {recent} days of history (the features' recent \
-                     window) and a full {horizon}-day horizon before {}: that takes {} days of \
-                     log, and the log covers {covered} ({} to {}). To train on it, shorten the \
-                     horizon (`horizon_days`, now {horizon}) or the recent window (`[windows] \
-                     recent_days` in the feature file, now {recent}) until they add up to \
-                     {covered} days at most, or give a longer log",
-                    format_date(opts.as_of),
-                    recent + horizon,
-                    format_date(events.min_ts),
-                    format_date(events.max_ts)
-                )
-            },
+        return Err(Error::LogTooShort {
+            recent_days: w.recent_days,
+            horizon_days: opts.rule.horizon_days,
+            as_of: format_date(opts.as_of),
+            covered_days: (opts.as_of.min(events.max_ts) - events.min_ts).max(0) / DAY_MS,
+            first: format_date(events.min_ts),
+            last: format_date(events.max_ts),
         });
     };
     let t0 = validation.as_of;
@@ -260,11 +247,8 @@ pub fn train_prepared(
         (1..panel.len()).collect()
     };
     if train_idx.is_empty() {
-        return Err(Error::NotEnoughData {
-            message: format!(
-                "only one panel date ({}) fits in the log; a time-based validation needs at least two: use a longer log or a smaller panel step (panel_step_days)",
-                format_date(t0)
-            ),
+        return Err(Error::OnePanelDate {
+            date: format_date(t0),
         });
     }
     let (x_train, y_train) = stack(&panel, &train_idx);
@@ -294,7 +278,9 @@ pub fn train_prepared(
     let b = defs
         .iter()
         .position(|d| d.id == FeatureId::Core(BASELINE_FEATURE))
-        .ok_or_else(|| Error::Fit(format!("the catalog has no {}", BASELINE_FEATURE.name())))?;
+        .ok_or_else(|| Error::NoBaseline {
+            feature: BASELINE_FEATURE.name().to_string(),
+        })?;
     let zb_train = z_train.select(Axis(1), &[b]);
     let (bc, bi) = fit(&zb_train, &y_train, 1e-4)?;
     let baseline_p = predict(&z_val.select(Axis(1), &[b]), &bc, bi);
@@ -492,7 +478,7 @@ fn fit_from(z: &Array2<f64>, y: &[bool], alpha: f64, warm: Option<&Solution>) ->
         // this one's 0.40265, for 1.7× the solver time.
         .gradient_tolerance(1e-4 * y.len().max(1) as f64)
         .fit(&data)
-        .map_err(|e| Error::Fit(e.to_string()))?;
+        .map_err(|source| Error::Fit { source })?;
     let churn_positive = fitted.labels().pos.class;
     if warm.is_some_and(|w| w.churn_positive != churn_positive) {
         // linfa picked the other class as positive here: the warm start meant the
@@ -564,7 +550,7 @@ fn calibrate(
         .map(|row| intercept + row.iter().zip(coef).map(|(v, w)| v * w).sum::<f64>())
         .collect();
     let s = Array2::from_shape_vec((logits.len(), 1), logits.clone())
-        .map_err(|e| Error::Fit(e.to_string()))?;
+        .map_err(|source| Error::FitShape { source })?;
     let (a, b) = fit(&s, y_val, 1e-6)?;
     let slope = a[0];
     let brier = |p: &mut dyn Iterator<Item = f64>| {
@@ -614,7 +600,7 @@ fn population_shift(
 pub fn predict(z: &Array2<f64>, coef: &[f64], intercept: f64) -> Vec<f64> {
     z.rows()
         .into_iter()
-        .map(|row| sigmoid(intercept + row.iter().zip(coef).map(|(v, w)| v * w).sum::<f64>()))
+        .map(|row| super::matrix::logistic(row, coef.iter().copied(), intercept))
         .collect()
 }
 

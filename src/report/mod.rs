@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::base::time::{format_date, DAY_MS};
-use crate::error::{Error, Result};
+use crate::error::{ConfigProblem, Error, ModelProblem, Result};
 use crate::features::{self, FeatureSpec, RawRow};
 use crate::labels::{self, Sources};
 use crate::list::rank::{rank, TierRule};
@@ -102,11 +102,13 @@ pub fn build(
         .map(|d| d.as_of.clone())
         .ok_or_else(|| Error::BadModel {
             path: "model".into(),
-            message: "no validation date in the model's panel".into(),
+            problem: ModelProblem::NoValidationDate,
         })?;
     let t0 = crate::base::time::parse_date(&t0_text).ok_or_else(|| Error::BadModel {
         path: "model".into(),
-        message: format!("the validation date {t0_text:?} is not a date"),
+        problem: ModelProblem::ValidationDate {
+            value: t0_text.clone(),
+        },
     })?;
     // Curves from the out-of-sample predictions the model file keeps; an older file
     // without them gets the final model's (in-sample) predictions, rebuilt here.
@@ -237,15 +239,23 @@ fn sorted_log(
 
 /// Reads a past list's users on the list with their play and arm (`group` column).
 pub fn read_past_list(path: &std::path::Path) -> Result<(i64, Vec<crate::report::uplift::Listed>)> {
-    let bad = |m: String| Error::Config {
+    let bad = |problem: ConfigProblem| Error::Config {
         path: path.into(),
-        message: m,
+        problem,
     };
-    let (mut r, header) =
-        crate::base::csv_cells::read_with_header(path).map_err(|e| bad(e.to_string()))?;
+    let syntax = |e: &dyn std::fmt::Display| {
+        bad(ConfigProblem::Unreadable {
+            message: e.to_string(),
+        })
+    };
+    let (mut r, header) = crate::base::csv_cells::read_with_header(path).map_err(|e| syntax(&e))?;
     let at = |name: &str| {
-        crate::base::csv_cells::column_index(&header, name)
-            .ok_or_else(|| bad(format!("no `{name}` column: not a churnrisk list")))
+        crate::base::csv_cells::column_index(&header, name).ok_or_else(|| {
+            bad(ConfigProblem::NoColumn {
+                column: name.into(),
+                expected: ": not a churnrisk list",
+            })
+        })
     };
     let (id, as_of, status, play, group) = (
         at("user_id")?,
@@ -257,7 +267,7 @@ pub fn read_past_list(path: &std::path::Path) -> Result<(i64, Vec<crate::report:
     let mut date = None;
     let mut out = Vec::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        let rec = rec.map_err(|e| syntax(&e))?;
         date = date.or_else(|| crate::base::time::parse_date(&rec[as_of]));
         if !matches!(&rec[status], "new" | "still_at_risk") {
             continue;
@@ -268,6 +278,6 @@ pub fn read_past_list(path: &std::path::Path) -> Result<(i64, Vec<crate::report:
             control: &rec[group] == "control",
         });
     }
-    let date = date.ok_or_else(|| bad("the list has no rows".into()))?;
+    let date = date.ok_or_else(|| bad(ConfigProblem::EmptyList))?;
     Ok((date, out))
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigProblem, Error, Result};
 use crate::ingest::{ColumnOverrides, Preset, ReadPolicy};
 use crate::labels::Signal;
 use crate::list::rank::{Tier, TierMode, TierRule};
@@ -397,16 +397,27 @@ fn date_text<'de, D: serde::Deserializer<'de>>(
     })
 }
 
+/// `key` holds a value outside `min..=max`.
+fn in_range(key: &'static str, value: f64, (min, max): (f64, f64)) -> Result<(), ConfigProblem> {
+    match (min..=max).contains(&value) {
+        true => Ok(()),
+        false => Err(ConfigProblem::OutOfRange {
+            key,
+            value,
+            min,
+            max,
+        }),
+    }
+}
+
 impl RunConfig {
     /// Reads a config file and resolves its relative paths against its folder.
     pub fn load(path: &Path) -> Result<Self> {
         if !path.is_file() {
             return Err(Error::Config {
                 path: path.into(),
-                message: if path.is_dir() {
-                    "a folder, not a config file".into()
-                } else {
-                    "no such file".into()
+                problem: ConfigProblem::NotAFile {
+                    folder: path.is_dir(),
                 },
             });
         }
@@ -415,60 +426,61 @@ impl RunConfig {
         Self::from_toml(&text, path, base)
     }
 
+    /// The rules the file's values must keep, in the order they are checked.
+    fn check(&self) -> Result<(), ConfigProblem> {
+        if self.labels.horizon_days == 0 || self.labels.active_days == 0 {
+            return Err(ConfigProblem::ZeroDays);
+        }
+        let o = &self.output;
+        if let Err(e) = o.tier_rule() {
+            return Err(ConfigProblem::Tiers {
+                source: Box::new(e),
+            });
+        }
+        let share = self.experiment.control_share;
+        in_range("[experiment] control_share", share, (0.0, 0.5))?;
+        if o.hubspot_max_rows == 0 || o.salesforce_max_rows == 0 {
+            return Err(ConfigProblem::ZeroCrmRows);
+        }
+        let share = self.model.min_population_share;
+        in_range("[model] min_population_share", share, (0.0, 1.0))?;
+        let v = &self.validation;
+        if v.delimiter != "auto" && delimiter_byte(&v.delimiter).is_none() {
+            return Err(ConfigProblem::Delimiter {
+                value: v.delimiter.clone(),
+            });
+        }
+        if let Some(d) = &self.inputs.delimiter {
+            parse_delimiter("[inputs] delimiter", d).map_err(|e| {
+                ConfigProblem::InputsDelimiter {
+                    source: Box::new(e),
+                }
+            })?;
+        }
+        let fraction = v.max_reject_fraction;
+        in_range("[validation] max_reject_fraction", fraction, (0.0, 1.0))?;
+        let d = &self.drift;
+        if !(d.warn > 0.0 && d.warn <= d.act) {
+            return Err(ConfigProblem::Drift {
+                warn: d.warn,
+                act: d.act,
+            });
+        }
+        Ok(())
+    }
+
     /// Parses TOML text; `path` names the file in messages, `base` resolves relative paths.
     pub fn from_toml(text: &str, path: &Path, base: &Path) -> Result<Self> {
-        let bad = |message: String| Error::Config {
+        let bad = |problem: ConfigProblem| Error::Config {
             path: path.into(),
-            message,
+            problem,
         };
-        let mut cfg: RunConfig =
-            toml::from_str(text).map_err(|e| bad(crate::error::toml_message(text, &e)))?;
-        if cfg.labels.horizon_days == 0 || cfg.labels.active_days == 0 {
-            return Err(bad(
-                "[labels] horizon_days and active_days must be at least 1".into(),
-            ));
-        }
-        let o = &cfg.output;
-        if let Err(e) = o.tier_rule() {
-            return Err(bad(format!("[output] {e}")));
-        }
-        if !(0.0..=0.5).contains(&cfg.experiment.control_share) {
-            return Err(bad(format!(
-                "[experiment] control_share must be between 0 and 0.5, not {}",
-                cfg.experiment.control_share
-            )));
-        }
-        if o.hubspot_max_rows == 0 || o.salesforce_max_rows == 0 {
-            return Err(bad("[output] rows per CRM file must be at least 1".into()));
-        }
-        if !(0.0..=1.0).contains(&cfg.model.min_population_share) {
-            return Err(bad(format!(
-                "[model] min_population_share must be between 0 and 1, not {}",
-                cfg.model.min_population_share
-            )));
-        }
-        if cfg.validation.delimiter != "auto" && delimiter_byte(&cfg.validation.delimiter).is_none()
-        {
-            return Err(bad(format!(
-                "[validation] delimiter must be one character such as \",\", \";\" or \"\\t\", or \"auto\", not {:?}",
-                cfg.validation.delimiter
-            )));
-        }
-        if let Some(d) = &cfg.inputs.delimiter {
-            parse_delimiter("[inputs] delimiter", d).map_err(|e| bad(e.to_string()))?;
-        }
-        if !(0.0..=1.0).contains(&cfg.validation.max_reject_fraction) {
-            return Err(bad(format!(
-                "[validation] max_reject_fraction must be between 0 and 1, not {}",
-                cfg.validation.max_reject_fraction
-            )));
-        }
-        if !(cfg.drift.warn > 0.0 && cfg.drift.warn <= cfg.drift.act) {
-            return Err(bad(format!(
-                "[drift] need 0 < warn ({}) ≤ act ({})",
-                cfg.drift.warn, cfg.drift.act
-            )));
-        }
+        let mut cfg: RunConfig = toml::from_str(text).map_err(|e| {
+            bad(ConfigProblem::Syntax {
+                message: crate::error::toml_message(text, &e),
+            })
+        })?;
+        cfg.check().map_err(bad)?;
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = normalize(&base.join(&*p));
@@ -626,7 +638,7 @@ mod tests {
         let err = parse("[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[output]\nfolder = \"x\"\n")
             .unwrap_err();
         assert!(
-            matches!(err, Error::Config { ref message, .. } if message.contains("folder")),
+            matches!(err, Error::Config { problem: ConfigProblem::Syntax { ref message }, .. } if message.contains("folder")),
             "{err}"
         );
     }
@@ -638,7 +650,45 @@ mod tests {
             Error::Config { .. }
         ));
         let t = "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[output]\nhigh = 0.2\nmedium = 0.4\n";
-        assert!(matches!(parse(t).unwrap_err(), Error::Config { .. }));
+        assert!(matches!(
+            parse(t).unwrap_err(),
+            Error::Config {
+                problem: ConfigProblem::Tiers { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn rejects_values_out_of_range_naming_key_and_value() {
+        let t = "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[experiment]\ncontrol_share = 0.7\n";
+        let err = parse(t).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::Config {
+                problem: ConfigProblem::OutOfRange {
+                    key: "[experiment] control_share",
+                    value: 0.7,
+                    min: 0.0,
+                    max: 0.5
+                },
+                ..
+            }
+        ));
+        assert!(err
+            .to_string()
+            .ends_with("[experiment] control_share must be between 0 and 0.5, not 0.7"));
+        let t = "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[drift]\nwarn = 0.5\nact = 0.2\n";
+        assert!(matches!(
+            parse(t).unwrap_err(),
+            Error::Config {
+                problem: ConfigProblem::Drift {
+                    warn: 0.5,
+                    act: 0.2
+                },
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::base::files::{pause_for_fault_tests, write_atomic};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StateProblem};
 
 /// The staging folder's name inside the output folder.
 pub const STAGING: &str = ".night";
@@ -126,7 +126,9 @@ impl Night {
         let journal = Journal { rename, remove };
         let text = serde_json::to_vec_pretty(&journal).map_err(|e| Error::BadState {
             path: self.out.join(JOURNAL),
-            message: e.to_string(),
+            problem: StateProblem::Unreadable {
+                message: e.to_string(),
+            },
         })?;
         write_atomic(&self.out.join(JOURNAL), &text)?;
         roll_forward(&self.out, &journal)
@@ -153,7 +155,9 @@ pub fn recover(out: &Path) -> Result<bool> {
         Ok(bytes) => {
             let journal: Journal = serde_json::from_slice(&bytes).map_err(|e| Error::BadState {
                 path: path.clone(),
-                message: format!("unreadable publish journal: {e}"),
+                problem: StateProblem::Journal {
+                    message: e.to_string(),
+                },
             })?;
             roll_forward(out, &journal)?;
             tracing::warn!(
