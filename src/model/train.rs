@@ -204,7 +204,6 @@ pub fn train_prepared(
 ) -> Result<ChurnModel> {
     opts.check()?;
     let events = src.events;
-    let horizon = opts.rule.horizon_days as i64 * DAY_MS;
     if events.max_ts < opts.as_of - 7 * DAY_MS {
         return Err(Error::LogEndsBeforeAsOf {
             log_ends: format_date(events.max_ts),
@@ -219,7 +218,6 @@ pub fn train_prepared(
     let defs = features::catalog(spec, &event_types);
     // Populations and labels of every date read off the index.
     let src = &src.with_index(prepared);
-    let w = &spec.windows;
     let panel = build_panel(src, prepared, spec, &event_types, &defs, opts)?;
     tracing::debug!(
         "panel: {} dates, {} rows, features and labels in {:?}",
@@ -227,9 +225,69 @@ pub fn train_prepared(
         panel.iter().map(|p| p.y.len()).sum::<usize>(),
         clock.elapsed()
     );
+    let train_idx = training_dates(&panel, src, spec, opts)?;
+    let chosen = choose_on_validation(&panel, &train_idx, &defs, opts)?;
+    tracing::debug!("alpha and baseline by {:?}", clock.elapsed());
+    let fitted = final_fit(&panel, &chosen)?;
+    tracing::debug!("final fit by {:?}", clock.elapsed());
+    // The population the model would score on its training day: the drift reference and
+    // the shift check.
+    let pop = labels::population(src, &opts.rule, opts.as_of)?;
+    let (ref_date, x_ref) = if pop.height() > 0 {
+        let ff = features::compute(prepared, &pop, opts.as_of, spec, &event_types)?;
+        (opts.as_of, to_matrix(&ff.df, &defs)?)
+    } else {
+        (panel[0].as_of, panel[0].x.clone())
+    };
+    let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
+    let ref_scores = fitted.predict(&x_ref);
+    let drift_reference = DriftReference::fit(format_date(ref_date), &names, &x_ref, &ref_scores);
+    let shift = population_shift(&names, &chosen.x_train, &x_ref);
+    report_shift(&shift, ref_date);
+    Ok(ChurnModel {
+        format_version: FORMAT_VERSION,
+        churnrisk_version: env!("CARGO_PKG_VERSION").into(),
+        label: opts.rule,
+        feature_fingerprint: spec.fingerprint.clone(),
+        feature_definitions: spec.file.clone(),
+        windows: spec.windows,
+        typical_value_gap_days: spec.typical_gap_days,
+        event_types,
+        features: fitted.features(&defs),
+        intercept: fitted.intercept,
+        training: Training {
+            as_of: format_date(opts.as_of),
+            panel: panel_dates(&panel, &train_idx),
+            rows: fitted.rows,
+            churned: fitted.churned,
+            base_rate: fitted.churned as f64 / fitted.rows as f64,
+            alpha: chosen.alpha,
+            alpha_search: chosen.trials,
+            cohorts: opts.cohorts.describe(),
+            solver: fitted.solver,
+            calibration: fitted.calibration,
+            shift,
+        },
+        validation: chosen.metrics,
+        baseline: chosen.baseline,
+        drift_reference: Some(drift_reference),
+        validation_predictions: Some(chosen.predictions),
+    })
+}
+
+/// The training dates (indices into `panel`; `panel[0]` is the validation date): those
+/// whose label window ends by the validation date, or every other date when fewer than two
+/// do. Refuses a log too short for any date, or for a second one.
+fn training_dates(
+    panel: &[PanelRows],
+    src: &Sources,
+    spec: &FeatureSpec,
+    opts: &TrainOptions,
+) -> Result<Vec<usize>> {
+    let events = src.events;
     let Some(validation) = panel.first() else {
         return Err(Error::LogTooShort {
-            recent_days: w.recent_days,
+            recent_days: spec.windows.recent_days,
             horizon_days: opts.rule.horizon_days,
             as_of: format_date(opts.as_of),
             covered_days: (opts.as_of.min(events.max_ts) - events.min_ts).max(0) / DAY_MS,
@@ -238,6 +296,7 @@ pub fn train_prepared(
         });
     };
     let t0 = validation.as_of;
+    let horizon = opts.rule.horizon_days as i64 * DAY_MS;
     let purged: Vec<usize> = (1..panel.len())
         .filter(|&i| panel[i].as_of + horizon <= t0)
         .collect();
@@ -251,57 +310,126 @@ pub fn train_prepared(
             date: format_date(t0),
         });
     }
-    let (x_train, y_train) = stack(&panel, &train_idx);
-    let (x_val, y_val) = (validation.x.clone(), validation.y.clone());
+    Ok(train_idx)
+}
+
+/// What the validation date decided: the strength, its fit and metrics, the baseline's.
+struct Chosen {
+    /// The training dates' rows (untransformed scale: the shift check reads them).
+    x_train: Array2<f64>,
+    /// The training dates' scaling, under which `solution` was fitted.
+    scaling: (Vec<f64>, Vec<f64>),
+    z_val: Array2<f64>,
+    y_val: Vec<bool>,
+    alpha: f64,
+    solution: Solution,
+    trials: Vec<AlphaTrial>,
+    metrics: Metrics,
+    baseline: Metrics,
+    predictions: ValidationPredictions,
+}
+
+/// Fits on the training dates, chooses the strength on the validation date (`panel[0]`),
+/// and fits the baseline (days since the last value action alone) on the same dates.
+fn choose_on_validation(
+    panel: &[PanelRows],
+    train_idx: &[usize],
+    defs: &[features::FeatureDef],
+    opts: &TrainOptions,
+) -> Result<Chosen> {
+    let (x_train, y_train) = stack(panel, train_idx);
+    let (x_val, y_val) = (&panel[0].x, panel[0].y.clone());
     check_classes("the training dates", &y_train, opts)?;
     check_classes("the validation date", &y_val, opts)?;
-
-    // Choose alpha on the validation date.
-    let (train_mean, train_std) = scaling(&x_train);
-    let (mean, std) = (&train_mean, &train_std);
-    let z_train = standardize(&x_train, mean, std);
-    let z_val = standardize(&x_val, mean, std);
+    let (mean, std) = scaling(&x_train);
+    let z_train = standardize(&x_train, &mean, &std);
+    let z_val = standardize(x_val, &mean, &std);
     let AlphaChoice {
         alpha,
-        metrics: validation_metrics,
-        solution: best_solution,
+        metrics,
+        solution,
         predictions: val_p,
         trials,
     } = choose_alpha(&z_train, &y_train, &z_val, &y_val, &opts.alphas)?;
-    tracing::debug!(
-        "{} regularization strengths fitted by {:?}",
-        trials.len(),
-        clock.elapsed()
-    );
-
-    // The baseline: days since the last value action alone, same dates.
     let b = defs
         .iter()
         .position(|d| d.id == FeatureId::Core(BASELINE_FEATURE))
         .ok_or_else(|| Error::NoBaseline {
             feature: BASELINE_FEATURE.name().to_string(),
         })?;
-    let zb_train = z_train.select(Axis(1), &[b]);
-    let (bc, bi) = fit(&zb_train, &y_train, 1e-4)?;
+    let (bc, bi) = fit(&z_train.select(Axis(1), &[b]), &y_train, 1e-4)?;
     let baseline_p = predict(&z_val.select(Axis(1), &[b]), &bc, bi);
-    let baseline = evaluate(&baseline_p, &y_val);
     let round = |v: &[f64]| v.iter().map(|p| (p * 1e4).round() / 1e4).collect();
-    let validation_predictions = ValidationPredictions {
-        churned: y_val.clone(),
-        model: round(&val_p),
-        baseline: round(&baseline_p),
-    };
+    Ok(Chosen {
+        baseline: evaluate(&baseline_p, &y_val),
+        predictions: ValidationPredictions {
+            churned: y_val.clone(),
+            model: round(&val_p),
+            baseline: round(&baseline_p),
+        },
+        x_train,
+        scaling: (mean, std),
+        z_val,
+        y_val,
+        alpha,
+        solution,
+        trials,
+        metrics,
+    })
+}
 
-    // The final model: every panel date.
+/// The published model: refitted on every panel date, calibrated, with its scaling.
+struct FinalFit {
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    coef: Vec<f64>,
+    intercept: f64,
+    rows: usize,
+    churned: usize,
+    solver: SolverCheck,
+    calibration: Option<Calibration>,
+}
+
+impl FinalFit {
+    /// Churn probabilities of untransformed-scale rows `x`.
+    fn predict(&self, x: &Array2<f64>) -> Vec<f64> {
+        predict(
+            &standardize(x, &self.mean, &self.std),
+            &self.coef,
+            self.intercept,
+        )
+    }
+
+    fn features(&self, defs: &[features::FeatureDef]) -> Vec<ModelFeature> {
+        defs.iter()
+            .enumerate()
+            .map(|(j, d)| ModelFeature {
+                name: d.name.clone(),
+                meaning: d.meaning.clone(),
+                transform: d.transform,
+                mean: self.mean[j],
+                std: self.std[j],
+                coefficient: self.coef[j],
+            })
+            .collect()
+    }
+}
+
+/// Refits the chosen strength on every panel date, records whether the solver converged,
+/// and folds the validation date's Platt calibration into the log-odds.
+fn final_fit(panel: &[PanelRows], chosen: &Chosen) -> Result<FinalFit> {
     let all: Vec<usize> = (0..panel.len()).collect();
-    let (x_all, y_all) = stack(&panel, &all);
+    let (x_all, y_all) = stack(panel, &all);
     let (mean, std) = scaling(&x_all);
-    let final_z = standardize(&x_all, &mean, &std);
+    let z = standardize(&x_all, &mean, &std);
     // Started from the chosen solution carried over to the new scaling: the same model,
     // so the solver only has the extra dates to learn.
-    let start = best_solution.rescaled((&train_mean, &train_std), (&mean, &std));
-    let (coef, intercept) = fit_from(&final_z, &y_all, alpha, Some(&start))?.churn_side();
-    let norm = gradient_norm(&final_z, &y_all, alpha, &coef, intercept);
+    let (train_mean, train_std) = &chosen.scaling;
+    let start = chosen
+        .solution
+        .rescaled((train_mean, train_std), (&mean, &std));
+    let (coef, intercept) = fit_from(&z, &y_all, chosen.alpha, Some(&start))?.churn_side();
+    let norm = gradient_norm(&z, &y_all, chosen.alpha, &coef, intercept);
     let solver = SolverCheck {
         gradient_norm: norm,
         converged: norm <= 1e-3,
@@ -312,8 +440,8 @@ pub fn train_prepared(
         );
     }
     // Calibration on the validation date, folded into the published log-odds.
-    let (best_coef, best_intercept) = best_solution.churn_side();
-    let calibration = calibrate(&z_val, &y_val, &best_coef, best_intercept)?;
+    let (best_coef, best_intercept) = chosen.solution.churn_side();
+    let calibration = calibrate(&chosen.z_val, &chosen.y_val, &best_coef, best_intercept)?;
     let (coef, intercept) = match &calibration {
         Some(c) => (
             coef.iter().map(|w| w * c.slope).collect::<Vec<f64>>(),
@@ -321,38 +449,41 @@ pub fn train_prepared(
         ),
         None => (coef, intercept),
     };
+    Ok(FinalFit {
+        mean,
+        std,
+        coef,
+        intercept,
+        rows: y_all.len(),
+        churned: y_all.iter().filter(|&&v| v).count(),
+        solver,
+        calibration,
+    })
+}
 
-    tracing::debug!("baseline and final fit by {:?}", clock.elapsed());
-    // The drift reference: the population the model would score on its training day.
-    let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
-    let pop = labels::population(src, &opts.rule, opts.as_of)?;
-    let (ref_date, x_ref) = if pop.height() > 0 {
-        let ff = features::compute(prepared, &pop, opts.as_of, spec, &event_types)?;
-        (opts.as_of, to_matrix(&ff.df, &defs)?)
-    } else {
-        (t0, x_val.clone())
-    };
-    let ref_scores = predict(&standardize(&x_ref, &mean, &std), &coef, intercept);
-    let drift_reference = DriftReference::fit(format_date(ref_date), &names, &x_ref, &ref_scores);
-    let shift = population_shift(&names, &x_train, &x_ref);
-    if !shift.is_empty() {
-        let top: Vec<String> = shift
-            .iter()
-            .take(5)
-            .map(|f| format!("{} (PSI {:.2})", f.name, f.psi))
-            .collect();
-        // Recorded in the model and printed by `train`; a nightly run's population always
-        // moves a little from its training dates, so this is no warning there.
-        tracing::info!(
-            "the population at {} differs from the training dates' in {} feature(s): {}; relations learned on younger or older users may not hold",
-            format_date(ref_date),
-            shift.len(),
-            top.join(", ")
-        );
+/// Logs the features whose distribution at `date` differs from the training dates'.
+/// Recorded in the model and printed by `train`; a nightly run's population always moves
+/// a little from its training dates, so this is no warning there.
+fn report_shift(shift: &[FeatureShift], date: i64) {
+    if shift.is_empty() {
+        return;
     }
+    let top: Vec<String> = shift
+        .iter()
+        .take(5)
+        .map(|f| format!("{} (PSI {:.2})", f.name, f.psi))
+        .collect();
+    tracing::info!(
+        "the population at {} differs from the training dates' in {} feature(s): {}; relations learned on younger or older users may not hold",
+        format_date(date),
+        shift.len(),
+        top.join(", ")
+    );
+}
 
-    let churned = y_all.iter().filter(|&&v| v).count();
-    let panel_info = panel
+/// The panel as the model file records it: each date's rows, churned and role.
+fn panel_dates(panel: &[PanelRows], train_idx: &[usize]) -> Vec<PanelDate> {
+    panel
         .iter()
         .enumerate()
         .map(|(i, r)| PanelDate {
@@ -368,47 +499,7 @@ pub fn train_prepared(
             }
             .into(),
         })
-        .collect();
-    Ok(ChurnModel {
-        format_version: FORMAT_VERSION,
-        churnrisk_version: env!("CARGO_PKG_VERSION").into(),
-        label: opts.rule,
-        feature_fingerprint: spec.fingerprint.clone(),
-        feature_definitions: spec.file.clone(),
-        windows: spec.windows,
-        typical_value_gap_days: spec.typical_gap_days,
-        event_types,
-        features: defs
-            .iter()
-            .enumerate()
-            .map(|(j, d)| ModelFeature {
-                name: d.name.clone(),
-                meaning: d.meaning.clone(),
-                transform: d.transform,
-                mean: mean[j],
-                std: std[j],
-                coefficient: coef[j],
-            })
-            .collect(),
-        intercept,
-        training: Training {
-            as_of: format_date(opts.as_of),
-            panel: panel_info,
-            rows: y_all.len(),
-            churned,
-            base_rate: churned as f64 / y_all.len() as f64,
-            alpha,
-            alpha_search: trials,
-            cohorts: opts.cohorts.describe(),
-            solver,
-            calibration,
-            shift,
-        },
-        validation: validation_metrics,
-        baseline,
-        drift_reference: Some(drift_reference),
-        validation_predictions: Some(validation_predictions),
-    })
+        .collect()
 }
 
 /// Fits an L2-regularized logistic regression on standardized rows (`alpha` per row, see
