@@ -178,7 +178,7 @@ fn stamp(start: NaiveDate, secs: u64) -> String {
 pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary> {
     if cfg.format == EventFormat::Parquet {
         return Err(bad(
-            "the purchases scenario writes CSV: use --format csv or csv-gz",
+            "the purchases scenario writes CSV (events.csv or events.csv.gz), not Parquet",
         ));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;

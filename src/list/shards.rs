@@ -101,7 +101,14 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
         let header: PartHeader = serde_json::from_str(&head)
             .ok()
             .filter(|h: &PartHeader| h.format == PART_FORMAT)
-            .ok_or_else(|| bad(path, InputSetProblem::NotAPart))?;
+            .ok_or_else(|| {
+                bad(
+                    path,
+                    InputSetProblem::NotAPart {
+                        how_to_write_one: None,
+                    },
+                )
+            })?;
         match &first {
             None => {
                 seen = vec![None; header.shard_count as usize];
