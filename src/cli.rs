@@ -164,7 +164,7 @@ pub struct InputArgs {
     pub columns: Vec<String>,
     /// Keep only the users of shard i of n (stable user-id hash): run n workers, then
     /// `churnrisk merge` their outputs.
-    #[arg(long, value_name = "i/n")]
+    #[arg(long, value_name = "i/n", value_parser = crate::cmd::flags::shard)]
     pub shard: Option<Shard>,
     /// Field separator of a CSV event log: one character (`;`, `|`, `\t` for tab) or
     /// `auto`. Default: tab for `.tsv` files and headerless Snowplow TSV, else `,`. The

@@ -42,11 +42,16 @@ pub enum Error {
         problem: InputSetProblem,
     },
     /// A required column is absent.
-    #[error("{}: missing required column `{column}` (found: {found})", path.display())]
+    #[error("{}: missing required column `{column}` (found: {found}{})", path.display(),
+        preset_setting.as_ref().map(|s| format!("; an analytics export is read with a preset ({s}): segment, amplitude, mixpanel, snowplow or ga4")).unwrap_or_default())]
     MissingColumn {
         path: PathBuf,
         column: String,
         found: String,
+        /// Where the log was read without a preset that could have named its columns: the
+        /// setting that chooses one, as the caller names it (the library: its config key;
+        /// the binary adds its flag).
+        preset_setting: Option<String>,
     },
     /// An input file that its reader cannot decode (a damaged Parquet footer, say).
     /// `message` is the third-party reader's own words (or its panic): there is nothing
@@ -143,9 +148,19 @@ pub enum Error {
     /// Another run holds the lock on the output folder.
     #[error("another churnrisk run (pid {pid}) is using {}; wait for it to finish (a lock left by a dead process is taken over automatically)", path.display())]
     Locked { path: PathBuf, pid: u32 },
-    /// A command-line or configuration value is out of range.
+    /// A command-line or configuration value is out of range. `name` is the setting as the
+    /// caller names it: the library's words, or the binary's flag.
     #[error("invalid {name}: {message}")]
     InvalidArgument { name: String, message: String },
+    /// More events than one process groups (row numbers are 32-bit): the log must be
+    /// scored in user-hash shards.
+    #[error("invalid {shard_setting}: {events} events are more than one process groups ({max}); score the log in user-hash shards ({shard_setting} i/n, then merge)")]
+    TooManyEvents {
+        events: usize,
+        max: u32,
+        /// The shard setting as the caller names it (the library: `shard`; the binary: its flag).
+        shard_setting: String,
+    },
     /// The log ends more than a week before the as-of date: days without data would read
     /// as churn.
     #[error("not enough data: the event log ends on {log_ends} but the as-of date is {as_of}: days without data would read as churn; give an earlier as-of date")]
@@ -305,7 +320,7 @@ impl Error {
             Error::UnknownEvents { .. } => "unknown_events_in_features",
             Error::Config { .. } => "config",
             Error::Locked { .. } => "locked",
-            Error::InvalidArgument { .. } => "invalid_argument",
+            Error::InvalidArgument { .. } | Error::TooManyEvents { .. } => "invalid_argument",
             Error::LogEndsBeforeAsOf { .. }
             | Error::LogTooShort { .. }
             | Error::OnePanelDate { .. }
@@ -345,6 +360,7 @@ impl Error {
             | Error::Config { .. }
             | Error::UnknownEvents { .. }
             | Error::InvalidArgument { .. }
+            | Error::TooManyEvents { .. }
             | Error::MappedColumnMissing { .. }
             | Error::FeatureMismatch { .. }
             | Error::FeatureFileChanged { .. }
@@ -418,8 +434,9 @@ pub enum InputSetProblem {
         #[source]
         source: Box<Error>,
     },
-    #[error("not a shard part (write parts with `churnrisk score --shard i/n --out part.jsonl`)")]
-    NotAPart,
+    /// `how_to_write_one`: how the caller writes a part, when it can say (the binary does).
+    #[error("not a shard part{}", how_to_write_one.as_ref().map(|h| format!(" (write parts with {h})")).unwrap_or_default())]
+    NotAPart { how_to_write_one: Option<String> },
     /// Two parts disagree on `what` (shard count, as-of date, model, feature file, users table).
     #[error("its {what} ({}) differs from {}'s ({}): these parts are not one run", short(this), other_file.display(), short(other))]
     PartsDiffer {

@@ -45,7 +45,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         .into());
     }
     let started = std::time::Instant::now();
-    let summary = generate(&cfg, &args.out)
+    let summary = check_purchases_format(&cfg)
+        .and_then(|()| Ok(generate(&cfg, &args.out)?))
         .with_context(|| format!("generating into {}", args.out.display()))?;
     let secs = started.elapsed().as_secs_f64();
     tracing::info!(
@@ -94,6 +95,18 @@ fn check_uplift(uplift: f64) -> Result<()> {
         return Err(churnrisk::error::Error::InvalidArgument {
             name: "--contact-uplift".into(),
             message: format!("must be between 0 and 1, not {uplift}"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The library refuses a Parquet shop log too; this names the flag.
+fn check_purchases_format(cfg: &GenerateConfig) -> Result<()> {
+    if cfg.scenario == Scenario::Purchases && cfg.format == EventFormat::Parquet {
+        return Err(churnrisk::error::Error::InvalidArgument {
+            name: "scenario".into(),
+            message: "the purchases scenario writes CSV: use --format csv or csv-gz".into(),
         }
         .into());
     }

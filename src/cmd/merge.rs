@@ -11,7 +11,7 @@ use crate::cli::MergeArgs;
 pub fn run(args: MergeArgs) -> Result<()> {
     super::check_list_path(&args.out)?;
     let (tiers, view) = super::list_from(&args.list)?;
-    let (header, mut rows) = read_parts(&args.parts)?;
+    let (header, mut rows) = read_parts(&args.parts).map_err(super::flags::reading_parts)?;
     tracing::info!(
         "merging {} parts: {} users as of {}",
         header.shard_count,

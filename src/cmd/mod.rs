@@ -31,6 +31,7 @@ pub(crate) use {say, sayln};
 
 mod check;
 mod compare;
+pub mod flags;
 mod generate;
 pub mod logging;
 mod merge;
@@ -94,10 +95,12 @@ impl Inputs {
         );
         let how = ingest::EventsRead {
             map: ingest::ColumnMap::build(args.preset, &args.column_overrides)?
-                .with_arguments(&args.columns)?,
+                .with_arguments(&args.columns)
+                .map_err(flags::as_flag("column", "--column"))?,
             shard: args.shard,
         };
         let events = ingest::load_events_with(&args.events, &how, policy, &mut rejects)
+            .map_err(flags::reading_events)
             .with_context(|| format!("reading events {}", args.events.display()));
         let events = match events {
             Ok(events) => events,

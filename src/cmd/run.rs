@@ -351,8 +351,8 @@ fn train_tonight(
     let why = reason.as_deref().unwrap_or("");
     info!("training a model as of {} ({why})", format_date(as_of));
     let mut opts = TrainOptions::new(as_of, s.rule);
-    (opts.panel_dates, opts.step_days) = s.panel;
-    (opts.min_churned, opts.min_retained) = (s.gate.0, s.gate.1);
+    (opts.panel_dates, opts.step_days) = (s.panel.dates, s.panel.step_days);
+    (opts.min_churned, opts.min_retained) = (s.gate.min_churned, s.gate.min_retained);
     let step = logging::step(format!("training ({why})"));
     let model =
         train_prepared(&inputs.sources(), prepared, &inputs.spec, &opts).context("training")?;
@@ -591,7 +591,7 @@ fn score_gated(
     as_of: i64,
     s: &Settings,
 ) -> Result<(Scored, Option<Drift>)> {
-    let (min_share, drift) = (s.gate.2, &s.drift);
+    let (min_share, drift) = (s.gate.min_population_share, &s.drift);
     let thresholds = Thresholds {
         warn: drift.warn,
         act: drift.act,

@@ -103,12 +103,28 @@ fn wait(rng: &mut ChaCha8Rng, rate: f64) -> f64 {
     Exp::new(rate.max(1e-9)).map_or(f64::INFINITY, |d| d.sample(rng))
 }
 
-fn simulate(rng: &mut ChaCha8Rng, id: u32, cfg: &GenerateConfig, d: &Draws) -> Customer {
-    let days = u64::from(cfg.days);
-    let acquisition = 90.min(days);
+/// A customer's own draws, drawn in this order (the order is part of the output).
+struct Traits {
+    /// The first order's time, in seconds from the start.
+    first: u64,
+    /// Orders per day while alive.
+    rate: f64,
+    /// The chance of leaving right after an order.
+    dropout: f64,
+    /// Days from the first order to the end of the customer's life.
+    lifetime: f64,
+    /// The typical order amount, and the draw of one order's.
+    spend: f64,
+    order: Option<Gamma<f64>>,
+    crm: [u8; 15],
+    account: u32,
+}
+
+fn traits(rng: &mut ChaCha8Rng, cfg: &GenerateConfig, d: &Draws) -> Traits {
+    let acquisition = 90.min(u64::from(cfg.days));
     let first_day = rng.random_range(0..acquisition);
     let rate = d.rate.sample(rng).clamp(1.0 / 1000.0, 0.5);
-    let p = d.dropout.sample(rng);
+    let dropout = d.dropout.sample(rng);
     let lifetime_rate = d.lifetime_rate.sample(rng).max(1e-6);
     let lifetime = wait(rng, lifetime_rate);
     let spend = d.spend.sample(rng);
@@ -116,19 +132,48 @@ fn simulate(rng: &mut ChaCha8Rng, id: u32, cfg: &GenerateConfig, d: &Draws) -> C
     let base62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let crm = std::array::from_fn(|_| base62[rng.random_range(0..62)]);
     let account = rng.random_range(0..(cfg.users as u32 / 20).max(1));
-    let end = days * u64::from(DAY);
     let first = daytime(rng, first_day);
-    let mut c = Customer {
+    Traits {
         first,
-        departed: None,
-        events: Vec::new(),
+        rate,
+        dropout,
+        lifetime,
+        spend,
+        order,
         crm,
         account,
-    };
+    }
+}
+
+fn simulate(rng: &mut ChaCha8Rng, id: u32, cfg: &GenerateConfig, d: &Draws) -> Customer {
+    let t = traits(rng, cfg, d);
+    let days = u64::from(cfg.days);
+    let (mut events, dead_at) = orders(rng, id, &t, days as f64);
+    let mut departed = None;
+    if let Some(dead) = dead_at.filter(|&x| x < days as f64) {
+        // Orders are placed at a daytime hour of their day: the departure is after the last.
+        let last_order = events.iter().map(|e| e.t + 1);
+        departed = last_order.chain([(dead * f64::from(DAY)) as u64]).max();
+    }
+    events.retain(|e| e.t < days * u64::from(DAY));
+    Customer {
+        first: t.first,
+        departed,
+        events,
+        crm: t.crm,
+        account: t.account,
+    }
+}
+
+/// Customer `id`'s orders while alive: the first at acquisition, then a Poisson process
+/// until the lifetime ends, an order is the last (the dropout) or `days` pass. Returns
+/// them with the day the customer left, if it did.
+fn orders(rng: &mut ChaCha8Rng, id: u32, t: &Traits, days: f64) -> (Vec<Ev>, Option<f64>) {
+    let mut events = Vec::new();
     let mut seq = 0u32;
     let mut order_at = |rng: &mut ChaCha8Rng, at: u64, events: &mut Vec<Ev>| {
         seq += 1;
-        let amount = order.map_or(spend, |g| g.sample(rng)).max(1.0);
+        let amount = t.order.map_or(t.spend, |g| g.sample(rng)).max(1.0);
         events.push(Ev {
             t: at,
             user: id,
@@ -136,37 +181,26 @@ fn simulate(rng: &mut ChaCha8Rng, id: u32, cfg: &GenerateConfig, d: &Draws) -> C
             cents: (amount * 100.0).round().min(f64::from(u32::MAX)) as u32,
         });
     };
-    // Orders while alive: the first at acquisition, then a Poisson process.
-    let born = c.first as f64 / f64::from(DAY);
-    let death_by_lifetime = born + lifetime;
-    order_at(rng, c.first, &mut c.events);
+    let born = t.first as f64 / f64::from(DAY);
+    let death_by_lifetime = born + t.lifetime;
+    order_at(rng, t.first, &mut events);
     let mut now = born;
-    let mut dead_at = None;
     loop {
-        let next = now + wait(rng, rate);
+        let next = now + wait(rng, t.rate);
         if next >= death_by_lifetime {
-            dead_at = Some(death_by_lifetime);
-            break;
+            return (events, Some(death_by_lifetime));
         }
-        if next >= days as f64 {
-            break;
+        if next >= days {
+            return (events, None);
         }
         let at = daytime(rng, next as u64);
-        order_at(rng, at, &mut c.events);
+        order_at(rng, at, &mut events);
         now = next;
-        if chance(rng, p as f32) {
+        if chance(rng, t.dropout as f32) {
             // Leaves right after this order.
-            dead_at = Some(now + 1e-3);
-            break;
+            return (events, Some(now + 1e-3));
         }
     }
-    if let Some(dead) = dead_at.filter(|&x| x < days as f64) {
-        // Orders are placed at a daytime hour of their day: the departure is after the last.
-        let last_order = c.events.iter().map(|e| e.t + 1);
-        c.departed = last_order.chain([(dead * f64::from(DAY)) as u64]).max();
-    }
-    c.events.retain(|e| e.t < end);
-    c
 }
 
 fn stamp(start: NaiveDate, secs: u64) -> String {
@@ -178,63 +212,16 @@ fn stamp(start: NaiveDate, secs: u64) -> String {
 pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary> {
     if cfg.format == EventFormat::Parquet {
         return Err(bad(
-            "the purchases scenario writes CSV: use --format csv or csv-gz",
+            "the purchases scenario writes CSV (events.csv or events.csv.gz), not Parquet",
         ));
     }
     std::fs::create_dir_all(out_dir).map_err(|e| Error::write(out_dir, e))?;
-    let draws = Draws::new()?;
-    let base = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let customers: Vec<Customer> = (1..=cfg.users as u32)
-        .map(|id| {
-            let mut rng = base.clone();
-            rng.set_stream(u64::from(id));
-            simulate(&mut rng, id, cfg, &draws)
-        })
-        .collect();
+    let customers = customers(cfg)?;
     let mut events: Vec<&Ev> = customers.iter().flat_map(|c| c.events.iter()).collect();
     events.sort_unstable_by_key(|e| (e.t, e.user, e.seq));
-
     let events_path = out_dir.join(cfg.format.file_name());
-    let write_events = |mut w: &mut dyn Write| -> std::io::Result<()> {
-        w.write_all(b"user_id,timestamp,event,value,session_id\n")?;
-        for e in &events {
-            writeln!(
-                &mut w,
-                "{},{},purchase,{}.{:02},s{}-{}",
-                e.user,
-                stamp(cfg.start, e.t),
-                e.cents / 100,
-                e.cents % 100,
-                e.user,
-                e.seq
-            )?;
-        }
-        Ok(())
-    };
-    write_atomic_with(&events_path, |w| match cfg.format {
-        EventFormat::CsvGz => {
-            let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::new(3));
-            write_events(&mut gz)?;
-            gz.finish().map(drop)
-        }
-        _ => write_events(w),
-    })?;
-
-    let mut users_csv = String::from("user_id,signup_at,email,crm_id,account,plan\n");
-    let mut truth_csv = String::from("user_id,persona,departed_at\n");
-    for (id, c) in (1..).zip(&customers) {
-        let account = company(c.account);
-        let crm = contact_id(&c.crm);
-        let domain = account.to_lowercase().replace(' ', "-");
-        // Signed up with the first order.
-        let signup = c.first;
-        users_csv += &format!(
-            "{id},{},buyer{id}@{domain}.example,{crm},{account},retail\n",
-            stamp(cfg.start, signup)
-        );
-        let departed = c.departed.map(|t| stamp(cfg.start, t)).unwrap_or_default();
-        truth_csv += &format!("{id},buyer,{departed}\n");
-    }
+    write_events(cfg, &events_path, &events)?;
+    let (users_csv, truth_csv) = users_and_truth(cfg, &customers);
     let mut files = vec![events_path];
     write_texts(
         out_dir,
@@ -251,6 +238,65 @@ pub fn generate(cfg: &GenerateConfig, out_dir: &Path) -> Result<GenerateSummary>
         churned_users: customers.iter().filter(|c| c.departed.is_some()).count(),
         files,
     })
+}
+
+/// Every customer, each simulated on its own stream of the seed's generator.
+fn customers(cfg: &GenerateConfig) -> Result<Vec<Customer>> {
+    let draws = Draws::new()?;
+    let base = ChaCha8Rng::seed_from_u64(cfg.seed);
+    Ok((1..=cfg.users as u32)
+        .map(|id| {
+            let mut rng = base.clone();
+            rng.set_stream(u64::from(id));
+            simulate(&mut rng, id, cfg, &draws)
+        })
+        .collect())
+}
+
+/// The orders as the event log (CSV, gzipped for `csv-gz`), in time order.
+fn write_events(cfg: &GenerateConfig, path: &Path, events: &[&Ev]) -> Result<()> {
+    let write_rows = |mut w: &mut dyn Write| -> std::io::Result<()> {
+        w.write_all(b"user_id,timestamp,event,value,session_id\n")?;
+        for e in events {
+            writeln!(
+                &mut w,
+                "{},{},purchase,{}.{:02},s{}-{}",
+                e.user,
+                stamp(cfg.start, e.t),
+                e.cents / 100,
+                e.cents % 100,
+                e.user,
+                e.seq
+            )?;
+        }
+        Ok(())
+    };
+    write_atomic_with(path, |w| match cfg.format {
+        EventFormat::CsvGz => {
+            let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::new(3));
+            write_rows(&mut gz)?;
+            gz.finish().map(drop)
+        }
+        _ => write_rows(w),
+    })
+}
+
+/// The users table (signed up with the first order) and the truth file (who left when).
+fn users_and_truth(cfg: &GenerateConfig, customers: &[Customer]) -> (String, String) {
+    let mut users_csv = String::from("user_id,signup_at,email,crm_id,account,plan\n");
+    let mut truth_csv = String::from("user_id,persona,departed_at\n");
+    for (id, c) in (1..).zip(customers) {
+        let account = company(c.account);
+        let crm = contact_id(&c.crm);
+        let domain = account.to_lowercase().replace(' ', "-");
+        users_csv += &format!(
+            "{id},{},buyer{id}@{domain}.example,{crm},{account},retail\n",
+            stamp(cfg.start, c.first)
+        );
+        let departed = c.departed.map(|t| stamp(cfg.start, t)).unwrap_or_default();
+        truth_csv += &format!("{id},buyer,{departed}\n");
+    }
+    (users_csv, truth_csv)
 }
 
 #[cfg(test)]

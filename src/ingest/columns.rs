@@ -49,6 +49,7 @@ pub(super) fn require_column(path: &Path, schema: &Schema, column: &str) -> Resu
             .map(|n| n.to_string())
             .collect::<Vec<_>>()
             .join(", "),
+        preset_setting: None,
     })
 }
 
@@ -142,15 +143,11 @@ pub(super) fn missing_source(
         // A JSON file is read for the fields looked for only.
         found = "none of the fields looked for".into();
     }
-    if map.preset.is_none() {
-        found.push_str(
-            "; an analytics export is read with a preset (`--preset`, `[inputs] preset`): \
-             segment, amplitude, mixpanel, snowplow or ga4",
-        );
-    }
     Error::MissingColumn {
         path: path.into(),
         column,
         found,
+        // Without a preset, the one setting that may name the export's columns.
+        preset_setting: map.preset.is_none().then(|| "`[inputs] preset`".into()),
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::archive::Unpacked;
 use super::columns::require_column;
 use super::ndjson::{is_ndjson, read_ndjson_checked};
 use super::parquet::Dataset;
@@ -320,58 +321,11 @@ pub(super) fn open_events(
     policy: &ReadPolicy,
     rejects: &mut Rejects,
 ) -> Result<(Rows, Schema, Format, Vec<PathBuf>, Vec<PathBuf>)> {
-    // Archives are unpacked (kept until the files are read) and stand for their files.
-    let mut unpacked = Vec::new();
-    // (file to read, its name in messages, how it is read)
-    let mut files: Vec<(PathBuf, PathBuf, Content)> = Vec::new();
     let listed = input_files(path)?;
-    for (f, content) in listed.iter().cloned() {
-        match content {
-            Content::Zip => {
-                let u = super::archive::unpack(&f)?;
-                let before = files.len();
-                for (at, shown) in &u.entries {
-                    match content_of(at)? {
-                        Some(Content::Zip) | None => {}
-                        Some(c) => files.push((at.clone(), shown.clone(), c)),
-                    }
-                }
-                if files.len() == before {
-                    return Err(Error::BadInputSet {
-                        path: f.clone(),
-                        problem: InputSetProblem::EmptyArchive,
-                    });
-                }
-                unpacked.push(u);
-            }
-            c => files.push((f.clone(), f, c)),
-        }
-    }
+    // Archives are unpacked (kept until the files are read) and stand for their files.
+    let (files, unpacked) = unpack_archives(&listed)?;
     let sources: Vec<PathBuf> = listed.into_iter().map(|(f, _)| f).collect();
-    let format_of_content = |c: &Content| match c {
-        Content::Events(f) => *f,
-        Content::Tsv | Content::Zip => Format::Csv,
-    };
-    // One file of each format, to name in a message.
-    let mut formats: BTreeMap<String, &Path> = BTreeMap::new();
-    for (_, shown, c) in &files {
-        formats
-            .entry(format_of_content(c).name().to_string())
-            .or_insert(shown);
-    }
-    if formats.len() > 1 {
-        let formats = formats
-            .into_iter()
-            .map(|(f, p)| (f, p.to_path_buf()))
-            .collect();
-        return Err(Error::BadInputSet {
-            path: path.into(),
-            problem: InputSetProblem::MixedFormats { formats },
-        });
-    }
-    let Some(format) = files.first().map(|(_, _, c)| format_of_content(c)) else {
-        return Err(Error::EmptyInput { path: path.into() });
-    };
+    let format = one_format(path, &files)?;
     // One file must hold rows; in a set of files, one without (an hour without events)
     // is skipped and noted.
     let several = files.len() > 1;
@@ -397,32 +351,129 @@ pub(super) fn open_events(
         // Row numbers as polars' index type: see `lines_of`.
         return Ok((Rows::Parquet(set), schema, format, shown, sources));
     }
+    let read = TextRead {
+        format,
+        wanted,
+        required,
+        policy,
+        several,
+    };
     let mut frames = Vec::with_capacity(files.len());
-    for (i, (f, name, content)) in files.iter().enumerate() {
-        if several && std::fs::metadata(f).map(|m| m.len() == 0).unwrap_or(false) {
+    for (i, file) in files.iter().enumerate() {
+        if let Some(df) = read.file(i, file, rejects)? {
+            frames.push(df);
+        }
+    }
+    let df = stack(path, frames, wanted)?;
+    let schema = df.schema().as_ref().clone();
+    Ok((Rows::Frame(df), schema, format, shown, sources))
+}
+
+/// A file of an event input: the file to read, its name in messages (an archive's entry
+/// as `archive.zip:entry`), and how it is read.
+type EventFile = (PathBuf, PathBuf, Content);
+
+/// The input's files with every archive replaced by its event files, and the unpacked
+/// archives (their folders go when these are dropped).
+fn unpack_archives(listed: &[(PathBuf, Content)]) -> Result<(Vec<EventFile>, Vec<Unpacked>)> {
+    let mut unpacked = Vec::new();
+    let mut files: Vec<EventFile> = Vec::new();
+    for (f, content) in listed.iter().cloned() {
+        match content {
+            Content::Zip => {
+                let u = super::archive::unpack(&f)?;
+                let before = files.len();
+                for (at, shown) in &u.entries {
+                    match content_of(at)? {
+                        Some(Content::Zip) | None => {}
+                        Some(c) => files.push((at.clone(), shown.clone(), c)),
+                    }
+                }
+                if files.len() == before {
+                    return Err(Error::BadInputSet {
+                        path: f.clone(),
+                        problem: InputSetProblem::EmptyArchive,
+                    });
+                }
+                unpacked.push(u);
+            }
+            c => files.push((f.clone(), f, c)),
+        }
+    }
+    Ok((files, unpacked))
+}
+
+fn format_of_content(c: &Content) -> Format {
+    match c {
+        Content::Events(f) => *f,
+        Content::Tsv | Content::Zip => Format::Csv,
+    }
+}
+
+/// The one format of the input's files: several are refused, naming one file of each.
+fn one_format(path: &Path, files: &[EventFile]) -> Result<Format> {
+    let mut formats: BTreeMap<String, &Path> = BTreeMap::new();
+    for (_, shown, c) in files {
+        formats
+            .entry(format_of_content(c).name().to_string())
+            .or_insert(shown);
+    }
+    if formats.len() > 1 {
+        let formats = formats
+            .into_iter()
+            .map(|(f, p)| (f, p.to_path_buf()))
+            .collect();
+        return Err(Error::BadInputSet {
+            path: path.into(),
+            problem: InputSetProblem::MixedFormats { formats },
+        });
+    }
+    match files.first() {
+        Some((_, _, c)) => Ok(format_of_content(c)),
+        None => Err(Error::EmptyInput { path: path.into() }),
+    }
+}
+
+/// How the text files of one input are read.
+struct TextRead<'a> {
+    format: Format,
+    wanted: &'a [&'a str],
+    required: &'a [&'a str],
+    policy: &'a ReadPolicy,
+    /// The input has several files: an empty one is noted and skipped, not refused.
+    several: bool,
+}
+
+impl TextRead<'_> {
+    /// The checked rows of the input's `i`-th file, its rejects added to `rejects`, its
+    /// lines numbered within the input ([`FILE_SHIFT`]); `None` for an empty file of
+    /// several.
+    fn file(&self, i: usize, file: &EventFile, rejects: &mut Rejects) -> Result<Option<DataFrame>> {
+        let (f, name, content) = file;
+        if self.several && std::fs::metadata(f).map(|m| m.len() == 0).unwrap_or(false) {
             // 0 bytes (not even a gzip header): an hour without events.
             rejects.finding(name, Finding::NoRows, 1);
-            continue;
+            return Ok(None);
         }
         let mut read = Rejects::default();
         let tsv = *content == Content::Tsv || is_tsv(name);
-        let delimiter = match policy.events_delimiter {
+        let delimiter = match self.policy.events_delimiter {
             Some(d) => d,
             None if tsv => Some(b'\t'),
-            None => policy.delimiter,
+            None => self.policy.delimiter,
         };
         let read_policy = ReadPolicy {
             delimiter,
-            ..policy.clone()
+            ..self.policy.clone()
         };
-        let df = match format {
-            Format::Csv => read_csv_checked(f, wanted, required, &read_policy, &mut read),
-            _ => read_ndjson_checked(f, wanted, policy, &mut read),
+        let df = match self.format {
+            Format::Csv => read_csv_checked(f, self.wanted, self.required, &read_policy, &mut read),
+            _ => read_ndjson_checked(f, self.wanted, self.policy, &mut read),
         };
         let df = match df {
-            Err(Error::EmptyInput { .. }) if several => {
+            Err(Error::EmptyInput { .. }) if self.several => {
                 rejects.finding(name, Finding::NoRows, 1);
-                continue;
+                return Ok(None);
             }
             df => df,
         };
@@ -441,13 +492,17 @@ pub(super) fn open_events(
             read.rename_file(f, name);
         }
         rejects.append(read);
-        if files.len() > 1 {
+        if self.several {
             let lines = df.column(LINE)?.i64()? + ((i as i64) << FILE_SHIFT);
             df.with_column(lines.with_name(LINE.into()).into_column())?;
         }
-        frames.push(df);
+        Ok(Some(df))
     }
-    // Files may lack some wanted columns: give every frame the union, nulls where absent.
+}
+
+/// The files' rows as one frame: every frame gets the union of the wanted columns the
+/// files have, nulls where one lacks it. No frame at all is an empty input.
+fn stack(path: &Path, frames: Vec<DataFrame>, wanted: &[&str]) -> Result<DataFrame> {
     let names: Vec<&str> = wanted
         .iter()
         .copied()
@@ -473,9 +528,7 @@ pub(super) fn open_events(
             }
         });
     }
-    let df = stacked.ok_or_else(|| Error::EmptyInput { path: path.into() })?;
-    let schema = df.schema().as_ref().clone();
-    Ok((Rows::Frame(df), schema, format, shown, sources))
+    stacked.ok_or_else(|| Error::EmptyInput { path: path.into() })
 }
 
 /// An event input's rows: text files already read and checked, or a Parquet dataset

@@ -31,12 +31,10 @@ impl Groups {
         let n = user.len();
         if u32::try_from(n).is_err() {
             // Row numbers are u32, to keep the grouping and the index at 4 bytes a row.
-            return Err(Error::InvalidArgument {
-                name: "--shard".into(),
-                message: format!(
-                    "{n} events are more than one process groups ({}); score the log in user-hash shards (--shard i/n, then merge)",
-                    u32::MAX
-                ),
+            return Err(Error::TooManyEvents {
+                events: n,
+                max: u32::MAX,
+                shard_setting: "shard".into(),
             });
         }
         let (users, row_user) = number_users(user);

@@ -242,7 +242,7 @@ impl ColumnMap {
         let mut o = ColumnOverrides::default();
         for arg in args {
             let bad = |message: String| Error::InvalidArgument {
-                name: "--column".into(),
+                name: "column".into(),
                 message,
             };
             let (key, value) = arg

@@ -615,6 +615,7 @@ fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8
         column: (*missing).into(),
         // A header can be megabytes (a file without line ends): quoted in part.
         found: super::rejects::shorten(&header.join(", "), 300),
+        preset_setting: None,
     })
 }
 

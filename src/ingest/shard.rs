@@ -57,7 +57,7 @@ impl FromStr for Shard {
 
     fn from_str(s: &str) -> Result<Self, Error> {
         let bad = || Error::InvalidArgument {
-            name: "--shard".into(),
+            name: "shard".into(),
             message: format!("{s:?} is not i/n with 1 ≤ i ≤ n (e.g. 1/8)"),
         };
         let (i, n) = s.split_once('/').ok_or_else(bad)?;

@@ -6,7 +6,7 @@
 //! the list one unsharded run writes, byte for byte.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -79,61 +79,92 @@ pub fn write_part(path: &Path, shard: Shard, header: PartHeader, rows: &[RankedR
 /// Reads a complete set of parts: the common header (with `users` the total) and every
 /// row, unranked (rank 0, tier low, status not at risk, treatment group).
 pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
-    let bad = |path: &Path, problem: InputSetProblem| Error::BadInputSet {
+    let mut set = PartSet::default();
+    for path in paths {
+        let (header, lines) = open_part(path)?;
+        set.place(path, &header)?;
+        set.read_rows(path, &header, lines)?;
+    }
+    set.finish()
+}
+
+fn bad(path: &Path, problem: InputSetProblem) -> Error {
+    Error::BadInputSet {
         path: path.into(),
         problem,
-    };
-    let mut first: Option<(PathBuf, PartHeader)> = None;
-    let mut seen: Vec<Option<PathBuf>> = Vec::new();
-    let mut users: HashSet<String> = HashSet::new();
-    let mut rows = Vec::new();
-    for path in paths {
-        let file = std::fs::File::open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::MissingFile { path: path.clone() },
-            _ => Error::read(path, e),
+    }
+}
+
+/// A part's header, and its lines after it.
+fn open_part(path: &Path) -> Result<(PartHeader, Lines<BufReader<std::fs::File>>)> {
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::MissingFile { path: path.into() },
+        _ => Error::read(path, e),
+    })?;
+    let mut lines = BufReader::new(file).lines();
+    let head = lines
+        .next()
+        .transpose()
+        .map_err(|e| Error::read(path, e))?
+        .ok_or_else(|| Error::EmptyInput { path: path.into() })?;
+    let header: PartHeader = serde_json::from_str(&head)
+        .ok()
+        .filter(|h: &PartHeader| h.format == PART_FORMAT)
+        .ok_or_else(|| {
+            let how_to_write_one = None;
+            bad(path, InputSetProblem::NotAPart { how_to_write_one })
         })?;
-        let mut lines = BufReader::new(file).lines();
-        let head = lines
-            .next()
-            .transpose()
-            .map_err(|e| Error::read(path, e))?
-            .ok_or_else(|| Error::EmptyInput { path: path.clone() })?;
-        let header: PartHeader = serde_json::from_str(&head)
-            .ok()
-            .filter(|h: &PartHeader| h.format == PART_FORMAT)
-            .ok_or_else(|| bad(path, InputSetProblem::NotAPart))?;
-        match &first {
+    Ok((header, lines))
+}
+
+/// The first of the settings two parts must share on which they differ: what, and the
+/// values of `a` and `b`.
+fn first_difference(a: &PartHeader, b: &PartHeader) -> Option<(&'static str, String, String)> {
+    [
+        (
+            "shard count",
+            a.shard_count.to_string(),
+            b.shard_count.to_string(),
+        ),
+        ("as-of date", a.as_of.clone(), b.as_of.clone()),
+        ("model", a.model_sha256.clone(), b.model_sha256.clone()),
+        (
+            "feature file",
+            a.features_sha256.clone(),
+            b.features_sha256.clone(),
+        ),
+        (
+            "users table",
+            a.with_crm.to_string(),
+            b.with_crm.to_string(),
+        ),
+    ]
+    .into_iter()
+    .find(|(_, a, b)| a != b)
+}
+
+/// The parts read so far.
+#[derive(Default)]
+struct PartSet {
+    /// The first part and its header, which every other part must agree with.
+    first: Option<(PathBuf, PartHeader)>,
+    /// Each shard's part, by shard index − 1.
+    seen: Vec<Option<PathBuf>>,
+    users: HashSet<String>,
+    rows: Vec<RankedRow>,
+}
+
+impl PartSet {
+    /// Takes the part at `path` as its shard's: it must agree with the first part and
+    /// be the only one of its shard.
+    fn place(&mut self, path: &Path, header: &PartHeader) -> Result<()> {
+        match &self.first {
             None => {
-                seen = vec![None; header.shard_count as usize];
-                first = Some((path.clone(), header.clone()));
+                self.seen = vec![None; header.shard_count as usize];
+                self.first = Some((path.into(), header.clone()));
             }
             Some((p0, h0)) => {
-                let differs = [
-                    (
-                        "shard count",
-                        h0.shard_count.to_string(),
-                        header.shard_count.to_string(),
-                    ),
-                    ("as-of date", h0.as_of.clone(), header.as_of.clone()),
-                    (
-                        "model",
-                        h0.model_sha256.clone(),
-                        header.model_sha256.clone(),
-                    ),
-                    (
-                        "feature file",
-                        h0.features_sha256.clone(),
-                        header.features_sha256.clone(),
-                    ),
-                    (
-                        "users table",
-                        h0.with_crm.to_string(),
-                        header.with_crm.to_string(),
-                    ),
-                ]
-                .into_iter()
-                .find(|(_, a, b)| a != b);
-                if let Some((what, a, b)) = differs {
+                if let Some((what, a, b)) = first_difference(h0, header) {
                     let problem = InputSetProblem::PartsDiffer {
                         what,
                         this: b,
@@ -144,7 +175,8 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
                 }
             }
         }
-        let slot = seen
+        let slot = self
+            .seen
             .get_mut(header.shard_index as usize - 1)
             .ok_or_else(|| {
                 let (index, count) = (header.shard_index, header.shard_count);
@@ -158,7 +190,17 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
             };
             return Err(bad(path, problem));
         }
-        *slot = Some(path.clone());
+        *slot = Some(path.into());
+        Ok(())
+    }
+
+    /// Reads a part's rows: no user twice in the set, as many as its header says.
+    fn read_rows(
+        &mut self,
+        path: &Path,
+        header: &PartHeader,
+        lines: Lines<BufReader<std::fs::File>>,
+    ) -> Result<()> {
         let mut count = 0;
         for (i, line) in lines.enumerate() {
             let line = line.map_err(|e| Error::read(path, e))?;
@@ -172,50 +214,63 @@ pub fn read_parts(paths: &[PathBuf]) -> Result<(PartHeader, Vec<RankedRow>)> {
                     },
                 )
             })?;
-            if !users.insert(row.user_id.clone()) {
+            if !self.users.insert(row.user_id.clone()) {
                 let user = row.user_id.clone();
                 return Err(bad(path, InputSetProblem::UserInTwoParts { user }));
             }
-            rows.push(RankedRow {
-                rank: 0,
-                user_id: row.user_id,
-                crm: row.crm,
-                probability: row.probability,
-                tier: Tier::Low,
-                reasons: row.reasons,
-                play: row.play,
-                play_rule: row.play_rule,
-                figures: row.figures,
-                status: Status::NotAtRisk,
-                first_flagged: None,
-                days_on_list: None,
-                group: Group::Treatment,
-            });
+            self.rows.push(row.unranked());
             count += 1;
         }
         if count != header.users {
             let (found, header) = (count, header.users);
             return Err(bad(path, InputSetProblem::PartCutShort { found, header }));
         }
+        Ok(())
     }
-    let Some((p0, mut header)) = first else {
-        return Err(Error::InvalidArgument {
-            name: "merge".into(),
-            message: "no part files given".into(),
-        });
-    };
-    let missing: Vec<String> = seen
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.is_none())
-        .map(|(i, _)| format!("{}/{}", i + 1, header.shard_count))
-        .collect();
-    if !missing.is_empty() {
-        return Err(bad(&p0, InputSetProblem::MissingShards { missing }));
+
+    /// The set's header and rows, once every shard is in.
+    fn finish(self) -> Result<(PartHeader, Vec<RankedRow>)> {
+        let Some((p0, mut header)) = self.first else {
+            return Err(Error::InvalidArgument {
+                name: "merge".into(),
+                message: "no part files given".into(),
+            });
+        };
+        let missing: Vec<String> = self
+            .seen
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_none())
+            .map(|(i, _)| format!("{}/{}", i + 1, header.shard_count))
+            .collect();
+        if !missing.is_empty() {
+            return Err(bad(&p0, InputSetProblem::MissingShards { missing }));
+        }
+        header.users = self.rows.len();
+        header.shard_index = 0;
+        Ok((header, self.rows))
     }
-    header.users = rows.len();
-    header.shard_index = 0;
-    Ok((header, rows))
+}
+
+impl PartRow {
+    /// The row in a list before ranking: rank 0, tier low, not at risk, treated.
+    fn unranked(self) -> RankedRow {
+        RankedRow {
+            rank: 0,
+            user_id: self.user_id,
+            crm: self.crm,
+            probability: self.probability,
+            tier: Tier::Low,
+            reasons: self.reasons,
+            play: self.play,
+            play_rule: self.play_rule,
+            figures: self.figures,
+            status: Status::NotAtRisk,
+            first_flagged: None,
+            days_on_list: None,
+            group: Group::Treatment,
+        }
+    }
 }
 
 #[cfg(test)]

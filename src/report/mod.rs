@@ -23,13 +23,14 @@ use crate::base::time::{format_date, DAY_MS};
 use crate::error::{ConfigProblem, Error, ModelProblem, Result};
 use crate::features::{self, FeatureSpec, RawRow};
 use crate::labels::{self, Sources};
-use crate::list::rank::{rank, TierRule};
+use crate::list::rank::{rank, RankedRow, TierRule};
+use crate::model::artifact::ValidationPredictions;
 use crate::model::curves::{curves, Curves};
 use crate::model::drift::{Drift, Thresholds};
 use crate::model::evaluate::{evaluate, CalibrationBin};
 use crate::model::matrix::to_matrix;
 use crate::model::score::FrameRow;
-use crate::model::{score, ChurnModel, Metrics};
+use crate::model::{score, ChurnModel, Metrics, Scored};
 use crate::report::engagement::{engagement, Engagement};
 use crate::report::uplift::Measurement;
 
@@ -93,7 +94,50 @@ pub fn build(
     closed_loop: Option<Measurement>,
 ) -> Result<Report> {
     let spec = &model.resolve(spec)?;
-    // The validation date, rebuilt: population, features, labels, probabilities.
+    let model_section = model_section(src, spec, model, previous)?;
+    // Today: drift and the population.
+    let scored = score(src, spec, model, as_of)?;
+    let drift = scored.drift(model, Thresholds::default())?;
+    let rows = rank(&scored, spec, src.users, &TierRule::default())?;
+    let population = population(&rows, &scored);
+    let start = as_of - i64::from(window_days.max(1)) * DAY_MS;
+    let engagement = engagement(src.events, src.users, spec, start, as_of)?;
+    Ok(Report {
+        churnrisk_version: env!("CARGO_PKG_VERSION").into(),
+        as_of: format_date(as_of),
+        model: model_section,
+        drift,
+        population,
+        engagement,
+        closed_loop,
+    })
+}
+
+/// The model on its validation date, `previous`'s figures beside it.
+fn model_section(
+    src: &Sources,
+    spec: &FeatureSpec,
+    model: &ChurnModel,
+    previous: Option<&ChurnModel>,
+) -> Result<ModelSection> {
+    let (t0_text, t0) = validation_date(model)?;
+    let (v, in_sample) = validation_predictions(src, spec, model, t0)?;
+    Ok(ModelSection {
+        validation_date: t0_text,
+        trained_as_of: model.training.as_of.clone(),
+        calibration: evaluate(&v.model, &v.churned).calibration,
+        metrics: model.validation.clone(),
+        baseline: model.baseline.clone(),
+        curves: curves(&v.model, &v.churned, 20),
+        baseline_curves: curves(&v.baseline, &v.churned, 20),
+        in_sample_curves: in_sample,
+        coefficients: coefficients(model),
+        previous: previous.map(|m| m.validation.clone()),
+    })
+}
+
+/// The model's validation date, as written in its panel and in ms.
+fn validation_date(model: &ChurnModel) -> Result<(String, i64)> {
     let t0_text = model
         .training
         .panel
@@ -110,30 +154,43 @@ pub fn build(
             value: t0_text.clone(),
         },
     })?;
-    // Curves from the out-of-sample predictions the model file keeps; an older file
-    // without them gets the final model's (in-sample) predictions, rebuilt here.
-    let (p, y, baseline_score, in_sample) = match &model.validation_predictions {
-        Some(v) => (
-            v.model.clone(),
-            v.churned.clone(),
-            v.baseline.clone(),
-            false,
-        ),
-        None => {
-            let prepared = features::prepare(src.events, spec)?;
-            let src = &src.with_index(&prepared);
-            let pop = labels::population(src, &model.label, t0)?;
-            let ff = features::compute(&prepared, &pop, t0, spec, &model.event_types)?;
-            let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
-            let p: Vec<f64> = z.rows().into_iter().map(|r| model.probability(r)).collect();
-            let y = labels::labels(src, &model.label, &spec.file.events.value, &pop, t0)?;
-            let columns = FrameRow::columns(&ff)?;
-            let raw: Vec<f64> = (0..ff.df.height())
-                .map(|i| FrameRow::new(&columns, i).get(crate::model::train::BASELINE_FEATURE))
-                .collect();
-            (p, y, rescale(&raw), true)
-        }
+    Ok((t0_text, t0))
+}
+
+/// Predictions on the validation date for the curves, and whether they are in-sample:
+/// the out-of-sample ones the model file keeps; an older file without them gets the final
+/// model's (also fitted on that date), rebuilt here: population, features, labels,
+/// probabilities at `t0`, the baseline rescaled onto [0, 1].
+fn validation_predictions(
+    src: &Sources,
+    spec: &FeatureSpec,
+    model: &ChurnModel,
+    t0: i64,
+) -> Result<(ValidationPredictions, bool)> {
+    if let Some(v) = &model.validation_predictions {
+        return Ok((v.clone(), false));
+    }
+    let prepared = features::prepare(src.events, spec)?;
+    let src = &src.with_index(&prepared);
+    let pop = labels::population(src, &model.label, t0)?;
+    let ff = features::compute(&prepared, &pop, t0, spec, &model.event_types)?;
+    let z = model.standardize(&to_matrix(&ff.df, &ff.defs)?);
+    let p: Vec<f64> = z.rows().into_iter().map(|r| model.probability(r)).collect();
+    let y = labels::labels(src, &model.label, &spec.file.events.value, &pop, t0)?;
+    let columns = FrameRow::columns(&ff)?;
+    let raw: Vec<f64> = (0..ff.df.height())
+        .map(|i| FrameRow::new(&columns, i).get(crate::model::train::BASELINE_FEATURE))
+        .collect();
+    let rebuilt = ValidationPredictions {
+        churned: y,
+        model: p,
+        baseline: rescale(&raw),
     };
+    Ok((rebuilt, true))
+}
+
+/// The model's coefficients with their meanings, the largest in size first.
+fn coefficients(model: &ChurnModel) -> Vec<Coefficient> {
     let mut coefficients: Vec<Coefficient> = model
         .features
         .iter()
@@ -149,27 +206,16 @@ pub fn build(
             .total_cmp(&a.coefficient.abs())
             .then(a.feature.cmp(&b.feature))
     });
-    let model_section = ModelSection {
-        validation_date: t0_text,
-        trained_as_of: model.training.as_of.clone(),
-        calibration: evaluate(&p, &y).calibration,
-        metrics: model.validation.clone(),
-        baseline: model.baseline.clone(),
-        curves: curves(&p, &y, 20),
-        baseline_curves: curves(&baseline_score, &y, 20),
-        in_sample_curves: in_sample,
-        coefficients,
-        previous: previous.map(|m| m.validation.clone()),
-    };
+    coefficients
+}
 
-    // Today: drift and the population.
-    let scored = score(src, spec, model, as_of)?;
-    let drift = scored.drift(model, Thresholds::default())?;
-    let rows = rank(&scored, spec, src.users, &TierRule::default())?;
+/// The ranked population by tier and by play, and the reasons most often given to the
+/// users on the list (tier medium or above).
+fn population(rows: &[RankedRow], scored: &Scored) -> Population {
     let mut by_tier = BTreeMap::new();
     let mut by_play = BTreeMap::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for r in &rows {
+    for r in rows {
         *by_tier.entry(r.tier.label().to_string()).or_insert(0) += 1;
         if r.tier.at_least(crate::list::rank::Tier::Medium) {
             *by_play.entry(r.play.label().to_string()).or_insert(0) += 1;
@@ -190,23 +236,12 @@ pub fn build(
     let mut top_reasons: Vec<(String, usize)> = reasons.into_iter().collect();
     top_reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     top_reasons.truncate(10);
-    let population = Population {
+    Population {
         scored: rows.len(),
         by_tier,
         by_play,
         top_reasons,
-    };
-    let start = as_of - i64::from(window_days.max(1)) * DAY_MS;
-    let engagement = engagement(src.events, src.users, spec, start, as_of)?;
-    Ok(Report {
-        churnrisk_version: env!("CARGO_PKG_VERSION").into(),
-        as_of: format_date(as_of),
-        model: model_section,
-        drift,
-        population,
-        engagement,
-        closed_loop,
-    })
+    }
 }
 
 /// Maps scores onto [0, 1] by rank order kept (for the histogram of a raw baseline).

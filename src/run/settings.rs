@@ -35,10 +35,10 @@ pub struct Settings {
     /// Retrain when the model was trained as of more than this many days before the night.
     pub max_age_days: u32,
     /// Training panel: dates and days between them.
-    pub panel: (usize, u32),
+    pub panel: Panel,
     /// Eligibility gate: fewest churned and retained users, and the smallest share of the
     /// model's validated population accepted at scoring.
-    pub gate: (usize, usize, f64),
+    pub gate: Gate,
     /// The output folder.
     pub out: PathBuf,
     /// What the list holds and where it goes.
@@ -197,16 +197,35 @@ fn rule(definition: Definition, labels: &LabelsConfig) -> LabelRule {
     }
 }
 
-fn panel(model: &ModelConfig) -> (usize, u32) {
-    (model.panel_dates, model.panel_step_days)
+/// The training panel: how many dates, and the days between them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Panel {
+    pub dates: usize,
+    pub step_days: u32,
 }
 
-fn gate(model: &ModelConfig) -> (usize, usize, f64) {
-    (
-        model.min_churned,
-        model.min_retained,
-        model.min_population_share,
-    )
+/// The eligibility gate: the fewest churned and retained users a model is fitted on, and
+/// the smallest share of the model's validated population accepted at scoring.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gate {
+    pub min_churned: usize,
+    pub min_retained: usize,
+    pub min_population_share: f64,
+}
+
+fn panel(model: &ModelConfig) -> Panel {
+    Panel {
+        dates: model.panel_dates,
+        step_days: model.panel_step_days,
+    }
+}
+
+fn gate(model: &ModelConfig) -> Gate {
+    Gate {
+        min_churned: model.min_churned,
+        min_retained: model.min_retained,
+        min_population_share: model.min_population_share,
+    }
 }
 
 /// The events file in a data folder: events.parquet, events.csv.gz or events.csv.
@@ -246,8 +265,8 @@ mod tests {
         std::fs::write(dir.path().join("events.csv"), "x").unwrap();
         let s = Settings::sample(choices(dir.path())).unwrap();
         let model = ModelConfig::default();
-        assert_eq!(s.panel, (model.panel_dates, model.panel_step_days));
-        assert_eq!(s.gate.0, model.min_churned);
+        assert_eq!(s.panel, panel(&model));
+        assert_eq!(s.gate.min_churned, model.min_churned);
         assert_eq!(s.rule.horizon_days, LabelsConfig::default().horizon_days);
         assert_eq!(s.as_of, AsOf::AfterLog);
         assert_eq!(s.inputs.events, dir.path().join("events.csv"));
