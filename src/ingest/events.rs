@@ -91,17 +91,7 @@ pub fn load_events_with(
         exprs: &exprs,
     };
     let (df, mut span) = read_rows(&query, how.shard, resolve_ids, &valid)?;
-    if df.height() == 0 && how.shard.is_none() {
-        // Rows were read but every one was set aside (a comma header over semicolon
-        // rows): say why, not "no rows".
-        if rejects.total() > 0 {
-            return Err(no_events_left(path, rejects, &IdentitySummary::default()));
-        }
-        return Err(Error::EmptyInput { path: path.into() });
-    }
-    if format == Format::Parquet {
-        rejects.rows_read(path, df.height() as u64);
-    }
+    count_read(&df, path, how.shard, format == Format::Parquet, rejects)?;
     progress.debug("values parsed in");
     if resolve_ids && span.is_none() {
         span = valid_span(&df, valid)?;
@@ -114,13 +104,7 @@ pub fn load_events_with(
     let df = set_aside(df, origin, &checks, &raw, rejects)?;
     let (df, groups) = drop_repeated(df, has_event_id, origin, &raw, rejects, progress)?;
     if df.height() == 0 {
-        return Err(match how.shard {
-            Some(s) => Error::EmptyShard {
-                path: path.into(),
-                shard: s.to_string(),
-            },
-            None => no_events_left(path, rejects, &summary),
-        });
+        return Err(nothing_kept(path, how.shard, rejects, &summary));
     }
     with_sessions(df, groups, span, path, sources, summary)
 }
@@ -170,6 +154,45 @@ struct Query<'a> {
 impl Query<'_> {
     fn collect(&self, query: impl Fn(LazyFrame) -> LazyFrame) -> Result<DataFrame> {
         self.rows.collect(self.path, self.columns, query)
+    }
+}
+
+/// Fails when an unsharded log gave no row; counts the rows of a Parquet dataset.
+fn count_read(
+    df: &DataFrame,
+    path: &Path,
+    shard: Option<Shard>,
+    parquet: bool,
+    rejects: &mut Rejects,
+) -> Result<()> {
+    if df.height() == 0 && shard.is_none() {
+        // Rows were read but every one was set aside (a comma header over semicolon
+        // rows): say why, not "no rows".
+        if rejects.total() > 0 {
+            return Err(no_events_left(path, rejects, &IdentitySummary::default()));
+        }
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    if parquet {
+        rejects.rows_read(path, df.height() as u64);
+    }
+    Ok(())
+}
+
+/// Why no event is left once checked, linked and deduplicated: an empty shard, or (see
+/// [`no_events_left`]) the whole log set aside.
+fn nothing_kept(
+    path: &Path,
+    shard: Option<Shard>,
+    rejects: &Rejects,
+    identity: &IdentitySummary,
+) -> Error {
+    match shard {
+        Some(s) => Error::EmptyShard {
+            path: path.into(),
+            shard: s.to_string(),
+        },
+        None => no_events_left(path, rejects, identity),
     }
 }
 
