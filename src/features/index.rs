@@ -65,99 +65,16 @@ impl EventIndex {
         };
         df.drop_in_place("user_id")?;
         df.drop_in_place("ts")?;
-        // Owned when nobody else holds the grouping: its parts move into the index.
-        let shared;
-        let owned_order;
-        let (users, offsets, ts, order): (_, _, _, &[u32]) = match Arc::try_unwrap(groups) {
-            Ok(g) => {
-                owned_order = g.order;
-                (g.users, g.offsets, g.ts, &owned_order)
-            }
-            Err(g) => {
-                shared = g;
-                (
-                    shared.users.clone(),
-                    shared.offsets.clone(),
-                    shared.ts.clone(),
-                    &shared.order,
-                )
-            }
-        };
-        debug_assert_eq!(order.len(), n);
-        tracing::trace!(
-            "index: {} users grouped, times in order by {:?}",
-            users.len(),
-            clock.elapsed()
-        );
+        let (users, offsets, ts, place) = regroup(groups, n, clock);
 
-        // Every column is read in log order and each row written to its place in the
-        // grouped order (reads in sequence, writes out of order: a store does not wait
-        // for memory as a load does), on the threads.
-        let place = places(order);
-        tracing::trace!("index: places by {:?}", clock.elapsed());
-
-        let lookup: PlHashMap<u128, u32> =
-            codes.iter().map(|(k, &v)| (keys::key_of(k), v)).collect();
-        let event = df.drop_in_place("event")?;
-        let code = atomics(n, || AtomicU32::new(u32::MAX));
-        scatter_keys(event.str()?, &place, |p, k| {
-            let c = lookup.get(&k).copied().unwrap_or(u32::MAX);
-            code[p].store(c, Relaxed);
-        });
-        drop(event);
-        let code: Vec<u32> = code.into_iter().map(AtomicU32::into_inner).collect();
-        let role = code
-            .par_iter()
-            .map(|&c| role_of.get(c as usize).copied().unwrap_or(0))
-            .collect();
+        let (code, role) = event_codes(&mut df, n, &place, codes, role_of)?;
         tracing::trace!("index: event codes by {:?}", clock.elapsed());
 
         let value = df.drop_in_place("value")?;
         let value = scatter_values(value.cast(&DataType::Float64)?.f64()?, &place);
         tracing::trace!("index: values by {:?}", clock.elapsed());
 
-        // Sessions numbered within each user, in time order, from the ids' keys put in
-        // grouped order (a key as two words).
-        let session_id = df.drop_in_place("session_id")?;
-        let key_words = atomics(2 * n, || AtomicU64::new(0));
-        scatter_keys(session_id.str()?, &place, |p, k| {
-            key_words[2 * p].store(k as u64, Relaxed);
-            key_words[2 * p + 1].store((k >> 64) as u64, Relaxed);
-        });
-        drop(session_id);
-        drop(place);
-        drop(df);
-        let key_of_row = |j: usize| {
-            u128::from(key_words[2 * j].load(Relaxed))
-                | (u128::from(key_words[2 * j + 1].load(Relaxed)) << 64)
-        };
-        let mut session = vec![0u32; n];
-        let mut per_user: Vec<(usize, &mut [u32])> = offsets
-            .iter()
-            .copied()
-            .zip(split_by(&mut session, &offsets))
-            .collect();
-        per_user.par_iter_mut().for_each_init(
-            PlHashMap::<u128, u32>::default,
-            |seen, (first, numbers)| {
-                seen.clear();
-                let mut last = None;
-                for (j, out) in numbers.iter_mut().enumerate() {
-                    let key = key_of_row(*first + j);
-                    // Most events continue the session of the one before.
-                    *out = match last {
-                        Some((k, number)) if k == key => number,
-                        _ => {
-                            let next = seen.len() as u32;
-                            *seen.entry(key).or_insert(next)
-                        }
-                    };
-                    last = Some((key, *out));
-                }
-            },
-        );
-        drop(per_user);
-        drop(key_words);
+        let session = session_numbers(df, place, &offsets, n)?;
         tracing::trace!("index: sessions numbered by {:?}", clock.elapsed());
 
         Ok(EventIndex {
@@ -175,6 +92,122 @@ impl EventIndex {
     pub fn rows(&self, u: u32) -> std::ops::Range<usize> {
         self.offsets[u as usize]..self.offsets[u as usize + 1]
     }
+}
+
+/// The parts of an index a grouping gives: its users, offsets and times (moved out when
+/// nobody else holds it, else copied), and where each log row goes in grouped order.
+fn regroup(
+    groups: Arc<Groups>,
+    n: usize,
+    clock: std::time::Instant,
+) -> (PlHashMap<String, u32>, Vec<usize>, Vec<i64>, Vec<u32>) {
+    // Owned when nobody else holds the grouping: its parts move into the index.
+    let shared;
+    let owned_order;
+    let (users, offsets, ts, order): (_, _, _, &[u32]) = match Arc::try_unwrap(groups) {
+        Ok(g) => {
+            owned_order = g.order;
+            (g.users, g.offsets, g.ts, &owned_order)
+        }
+        Err(g) => {
+            shared = g;
+            (
+                shared.users.clone(),
+                shared.offsets.clone(),
+                shared.ts.clone(),
+                &shared.order,
+            )
+        }
+    };
+    debug_assert_eq!(order.len(), n);
+    tracing::trace!(
+        "index: {} users grouped, times in order by {:?}",
+        users.len(),
+        clock.elapsed()
+    );
+
+    // Every column is read in log order and each row written to its place in the
+    // grouped order (reads in sequence, writes out of order: a store does not wait
+    // for memory as a load does), on the threads.
+    let place = places(order);
+    tracing::trace!("index: places by {:?}", clock.elapsed());
+    (users, offsets, ts, place)
+}
+
+/// Each row's event code (`u32::MAX` for a name `codes` lacks) and role flags, in grouped
+/// order; the event column is freed once read.
+fn event_codes(
+    df: &mut DataFrame,
+    n: usize,
+    place: &[u32],
+    codes: &HashMap<String, u32>,
+    role_of: &[u8],
+) -> Result<(Vec<u32>, Vec<u8>)> {
+    let lookup: PlHashMap<u128, u32> = codes.iter().map(|(k, &v)| (keys::key_of(k), v)).collect();
+    let event = df.drop_in_place("event")?;
+    let code = atomics(n, || AtomicU32::new(u32::MAX));
+    scatter_keys(event.str()?, place, |p, k| {
+        let c = lookup.get(&k).copied().unwrap_or(u32::MAX);
+        code[p].store(c, Relaxed);
+    });
+    drop(event);
+    let code: Vec<u32> = code.into_iter().map(AtomicU32::into_inner).collect();
+    let role = code
+        .par_iter()
+        .map(|&c| role_of.get(c as usize).copied().unwrap_or(0))
+        .collect();
+    Ok((code, role))
+}
+
+/// Sessions numbered within each user, in time order, from the ids' keys put in grouped
+/// order (a key as two words). The rest of the log and `place` are freed once read.
+fn session_numbers(
+    mut df: DataFrame,
+    place: Vec<u32>,
+    offsets: &[usize],
+    n: usize,
+) -> Result<Vec<u32>> {
+    let session_id = df.drop_in_place("session_id")?;
+    let key_words = atomics(2 * n, || AtomicU64::new(0));
+    scatter_keys(session_id.str()?, &place, |p, k| {
+        key_words[2 * p].store(k as u64, Relaxed);
+        key_words[2 * p + 1].store((k >> 64) as u64, Relaxed);
+    });
+    drop(session_id);
+    drop(place);
+    drop(df);
+    let key_of_row = |j: usize| {
+        u128::from(key_words[2 * j].load(Relaxed))
+            | (u128::from(key_words[2 * j + 1].load(Relaxed)) << 64)
+    };
+    let mut session = vec![0u32; n];
+    let mut per_user: Vec<(usize, &mut [u32])> = offsets
+        .iter()
+        .copied()
+        .zip(split_by(&mut session, offsets))
+        .collect();
+    per_user.par_iter_mut().for_each_init(
+        PlHashMap::<u128, u32>::default,
+        |seen, (first, numbers)| {
+            seen.clear();
+            let mut last = None;
+            for (j, out) in numbers.iter_mut().enumerate() {
+                let key = key_of_row(*first + j);
+                // Most events continue the session of the one before.
+                *out = match last {
+                    Some((k, number)) if k == key => number,
+                    _ => {
+                        let next = seen.len() as u32;
+                        *seen.entry(key).or_insert(next)
+                    }
+                };
+                last = Some((key, *out));
+            }
+        },
+    );
+    drop(per_user);
+    drop(key_words);
+    Ok(session)
 }
 
 /// Each log row's place in the grouped order (the inverse of `order`).

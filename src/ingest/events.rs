@@ -1,7 +1,7 @@
 //! Reading the event log: the mapped columns, the row checks, shards, identities,
 //! repeated events and sessions, into the canonical [`Events`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use polars::prelude::*;
@@ -9,7 +9,7 @@ use polars::prelude::*;
 use super::checks::{set_aside, Check};
 use super::columns::{first_text, found_columns, missing_source, timestamp_expr};
 use super::dedup::{find_repeats, without_rows};
-use super::files::{open_events, Format, Origin};
+use super::files::{open_events, Format, Origin, Rows};
 use super::lines::Lines;
 use super::{
     identity, ColumnMap, Events, Groups, IdentitySummary, ReadPolicy, RejectClass, Rejects, Shard,
@@ -44,21 +44,13 @@ pub fn load_events_with(
     policy: &ReadPolicy,
     rejects: &mut Rejects,
 ) -> Result<Events> {
-    let clock = std::time::Instant::now();
+    let progress = Progress {
+        path,
+        clock: std::time::Instant::now(),
+    };
     let map = &how.map;
     let wanted = map.sources();
-    // A field with one source must be in a CSV header (which also tells a wrong delimiter);
-    // the user id need not be when an anonymous id can stand in.
-    let mut required = vec![map.timestamp.as_str()];
-    let mut single = vec![&map.event];
-    if map.anonymous_id.is_empty() {
-        single.push(&map.user_id);
-    }
-    for sources in single {
-        if let [only] = sources.as_slice() {
-            required.push(only.as_str());
-        }
-    }
+    let required = required_columns(map);
     let (rows, schema, format, files, sources) =
         open_events(path, &wanted, &required, policy, rejects)?;
     // Rows of text files carry their file in the line number; a Parquet dataset's are
@@ -71,7 +63,7 @@ pub fn load_events_with(
             &files
         },
     };
-    tracing::debug!("{}: read in {:?}", path.display(), clock.elapsed());
+    progress.debug("read in");
     check_mapping(path, map, &schema)?;
     let resolve_ids = identity::applies(map);
     let Projection {
@@ -89,16 +81,137 @@ pub fn load_events_with(
         .copied()
         .filter(|c| schema.contains(c))
         .collect();
-    let mut span = None;
     let valid = checks.iter().fold(lit(true), |acc, c| {
         acc.and(c.mask.clone().fill_null(lit(false)).not())
     });
+    let query = Query {
+        path,
+        rows: &rows,
+        columns: &columns,
+        exprs: &exprs,
+    };
+    let (df, mut span) = read_rows(&query, how.shard, resolve_ids, &valid)?;
+    count_read(&df, path, how.shard, format == Format::Parquet, rejects)?;
+    progress.debug("values parsed in");
+    if resolve_ids && span.is_none() {
+        span = valid_span(&df, valid)?;
+    }
+    let (df, summary) = if resolve_ids {
+        resolve_identities(df, map, how.shard, progress)?
+    } else {
+        (df, IdentitySummary::default())
+    };
+    let df = set_aside(df, origin, &checks, &raw, rejects)?;
+    let (df, groups) = drop_repeated(df, has_event_id, origin, &raw, rejects, progress)?;
+    if df.height() == 0 {
+        return Err(nothing_kept(path, how.shard, rejects, &summary));
+    }
+    with_sessions(df, groups, span, path, sources, summary)
+}
+
+/// Where the time of one read goes, in debug and trace lines of the log's path.
+#[derive(Clone, Copy)]
+struct Progress<'a> {
+    path: &'a Path,
+    clock: std::time::Instant,
+}
+
+impl Progress<'_> {
+    fn debug(&self, what: &str) {
+        tracing::debug!("{}: {what} {:?}", self.path.display(), self.clock.elapsed());
+    }
+
+    fn trace(&self, what: &str) {
+        tracing::trace!("{}: {what} {:?}", self.path.display(), self.clock.elapsed());
+    }
+}
+
+/// The columns a CSV header must have. A field with one source must be in it (which also
+/// tells a wrong delimiter); the user id need not be when an anonymous id can stand in.
+fn required_columns(map: &ColumnMap) -> Vec<&str> {
+    let mut required = vec![map.timestamp.as_str()];
+    let mut single = vec![&map.event];
+    if map.anonymous_id.is_empty() {
+        single.push(&map.user_id);
+    }
+    for sources in single {
+        if let [only] = sources.as_slice() {
+            required.push(only.as_str());
+        }
+    }
+    required
+}
+
+/// The log's rows as opened, and how its canonical columns are made of them.
+struct Query<'a> {
+    path: &'a Path,
+    rows: &'a Rows,
+    /// The mapped columns the log has: only these are decoded.
+    columns: &'a [&'a str],
+    exprs: &'a [Expr],
+}
+
+impl Query<'_> {
+    fn collect(&self, query: impl Fn(LazyFrame) -> LazyFrame) -> Result<DataFrame> {
+        self.rows.collect(self.path, self.columns, query)
+    }
+}
+
+/// Fails when an unsharded log gave no row; counts the rows of a Parquet dataset.
+fn count_read(
+    df: &DataFrame,
+    path: &Path,
+    shard: Option<Shard>,
+    parquet: bool,
+    rejects: &mut Rejects,
+) -> Result<()> {
+    if df.height() == 0 && shard.is_none() {
+        // Rows were read but every one was set aside (a comma header over semicolon
+        // rows): say why, not "no rows".
+        if rejects.total() > 0 {
+            return Err(no_events_left(path, rejects, &IdentitySummary::default()));
+        }
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    if parquet {
+        rejects.rows_read(path, df.height() as u64);
+    }
+    Ok(())
+}
+
+/// Why no event is left once checked, linked and deduplicated: an empty shard, or (see
+/// [`no_events_left`]) the whole log set aside.
+fn nothing_kept(
+    path: &Path,
+    shard: Option<Shard>,
+    rejects: &Rejects,
+    identity: &IdentitySummary,
+) -> Error {
+    match shard {
+        Some(s) => Error::EmptyShard {
+            path: path.into(),
+            shard: s.to_string(),
+        },
+        None => no_events_left(path, rejects, identity),
+    }
+}
+
+/// The log's canonical rows — of the shard's users only, when a shard is asked for and a
+/// row's user is known before identities are linked — and, with a shard, the first and
+/// last time of the whole log's valid rows.
+fn read_rows(
+    query: &Query,
+    shard: Option<Shard>,
+    resolve_ids: bool,
+    valid: &Expr,
+) -> Result<(DataFrame, Option<(i64, i64)>)> {
+    let mut span = None;
     let mut keep_shard = None;
-    if let Some(shard) = how.shard {
+    if let Some(shard) = shard {
         // The whole log's first and last valid event, before keeping one shard (of each
         // batch, then of those).
-        let df = rows.collect(path, &columns, |lf| {
-            lf.select(exprs.clone())
+        let df = query.collect(|lf| {
+            lf.select(query.exprs)
                 .filter(valid.clone())
                 .select([col("ts").min().alias("min"), col("ts").max().alias("max")])
         })?;
@@ -112,98 +225,89 @@ pub fn load_events_with(
             keep_shard = Some(shard.mask(col("user_id")));
         }
     }
-    let df = rows.collect(path, &columns, |lf| {
-        let lf = lf.select(exprs.clone());
+    let df = query.collect(|lf| {
+        let lf = lf.select(query.exprs);
         match &keep_shard {
             Some(mask) => lf.filter(mask.clone()),
             None => lf,
         }
     })?;
-    if df.height() == 0 && how.shard.is_none() {
-        // Rows were read but every one was set aside (a comma header over semicolon
-        // rows): say why, not "no rows".
-        if rejects.total() > 0 {
-            return Err(no_events_left(path, rejects, &IdentitySummary::default()));
-        }
-        return Err(Error::EmptyInput { path: path.into() });
+    Ok((df, span))
+}
+
+/// The first and last time of the valid rows, anonymous visits and identity calls
+/// included, as a shard takes them: the log starts with its first row of any kind.
+fn valid_span(df: &DataFrame, valid: Expr) -> Result<Option<(i64, i64)>> {
+    let ends = df
+        .clone()
+        .lazy()
+        .filter(valid)
+        .select([col("ts").min().alias("min"), col("ts").max().alias("max")])
+        .collect()?;
+    let get = |c: &str| -> Result<Option<i64>> { Ok(ends.column(c)?.i64()?.get(0)) };
+    Ok(get("min")?.zip(get("max")?))
+}
+
+/// Links anonymous ids to users (see [`identity::resolve`]), then keeps the shard's users.
+fn resolve_identities(
+    df: DataFrame,
+    map: &ColumnMap,
+    shard: Option<Shard>,
+    progress: Progress,
+) -> Result<(DataFrame, IdentitySummary)> {
+    let (mut df, summary) = identity::resolve(df, map)?;
+    if let Some(shard) = shard {
+        let keep = df
+            .column("user_id")?
+            .str()?
+            .iter()
+            .map(|u| shard.holds(u))
+            .collect();
+        df = df.filter(&keep)?;
     }
-    if format == Format::Parquet {
-        rejects.rows_read(path, df.height() as u64);
-    }
-    tracing::debug!("{}: values parsed in {:?}", path.display(), clock.elapsed());
-    let mut summary = IdentitySummary::default();
-    if resolve_ids && span.is_none() {
-        // The log's first and last valid event, anonymous visits and identity calls
-        // included, as a shard takes them: the log starts with its first row of any kind.
-        let ends = df
-            .clone()
-            .lazy()
-            .filter(valid)
-            .select([col("ts").min().alias("min"), col("ts").max().alias("max")])
-            .collect()?;
-        let get = |c: &str| -> Result<Option<i64>> { Ok(ends.column(c)?.i64()?.get(0)) };
-        span = get("min")?.zip(get("max")?);
-    }
-    let df = if resolve_ids {
-        let (mut df, s) = identity::resolve(df, map)?;
-        summary = s;
-        if let Some(shard) = how.shard {
-            let keep = df
-                .column("user_id")?
-                .str()?
-                .iter()
-                .map(|u| shard.holds(u))
-                .collect();
-            df = df.filter(&keep)?;
-        }
-        tracing::debug!(
-            "{}: identities resolved in {:?}",
-            path.display(),
-            clock.elapsed()
-        );
-        df
-    } else {
-        df
-    };
-    let mut df = set_aside(df, origin, &checks, &raw, rejects)?;
+    progress.debug("identities resolved in");
+    Ok((df, summary))
+}
+
+/// The checked rows without their repeated events (see [`find_repeats`]), in the
+/// canonical columns, and the rows grouped by user.
+fn drop_repeated(
+    mut df: DataFrame,
+    has_event_id: bool,
+    origin: Origin<'_>,
+    raw: &[&str],
+    rejects: &mut Rejects,
+    progress: Progress,
+) -> Result<(DataFrame, Groups)> {
     let lines = Lines::take(&mut df)?;
-    tracing::debug!("{}: rows checked in {:?}", path.display(), clock.elapsed());
+    progress.debug("rows checked in");
     let mut groups = Groups::build(df.column("user_id")?.str()?, df.column("ts")?.i64()?)?;
-    tracing::trace!(
-        "{}: grouped by user by {:?}",
-        path.display(),
-        clock.elapsed()
-    );
-    let keep = find_repeats(&df, &lines, &groups, has_event_id, origin, &raw, rejects)?;
-    tracing::trace!("{}: repeats found by {:?}", path.display(), clock.elapsed());
+    progress.trace("grouped by user by");
+    let keep = find_repeats(&df, &lines, &groups, has_event_id, origin, raw, rejects)?;
+    progress.trace("repeats found by");
     let canonical = df.select(["user_id", "ts", "event", "value", "session_id"])?;
     drop(df);
     let mut df = canonical;
-    tracing::trace!(
-        "{}: canonical columns by {:?}",
-        path.display(),
-        clock.elapsed()
-    );
+    progress.trace("canonical columns by");
     if let Some(keep) = keep {
         df = without_rows(df, &keep)?;
-        tracing::trace!("{}: rows dropped by {:?}", path.display(), clock.elapsed());
+        progress.trace("rows dropped by");
         groups.retain(&keep);
     }
-    tracing::debug!(
-        "{}: duplicates found in {:?}",
-        path.display(),
-        clock.elapsed()
-    );
-    if df.height() == 0 {
-        return Err(match how.shard {
-            Some(s) => Error::EmptyShard {
-                path: path.into(),
-                shard: s.to_string(),
-            },
-            None => no_events_left(path, rejects, &summary),
-        });
-    }
+    progress.debug("duplicates found in");
+    Ok((df, groups))
+}
 
+/// The canonical [`Events`]: sessions derived when the log lacks some, and the log's
+/// span (`span`, else its rows').
+fn with_sessions(
+    mut df: DataFrame,
+    groups: Groups,
+    span: Option<(i64, i64)>,
+    path: &Path,
+    sources: Vec<PathBuf>,
+    identity: IdentitySummary,
+) -> Result<Events> {
     let sessions_derived = df.column("session_id")?.null_count() > 0;
     if sessions_derived {
         df = derive_sessions(df, &groups)?;
@@ -218,7 +322,7 @@ pub fn load_events_with(
         groups: Some(Arc::new(groups)),
         names: OnceLock::new(),
         files: sources,
-        identity: summary,
+        identity,
     })
 }
 

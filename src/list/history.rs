@@ -9,7 +9,7 @@
 //! so reruns give the same bytes. Both files are written atomically; a killed run leaves
 //! either the old or the new state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use crate::base::csv_cells::{neutralize, write_table};
@@ -170,7 +170,7 @@ pub fn compare(
     };
     let mut changes = Vec::new();
     let (mut new, mut still, mut recovered) = (0, 0, 0);
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for r in rows.iter_mut() {
         if !prev.users.is_empty() {
             seen.insert(r.user_id.clone());
@@ -184,19 +184,8 @@ pub fn compare(
             (false, None) => Status::NotAtRisk,
         };
         if on_list {
-            let first = before
-                .map(|b| b.first_flagged.clone())
-                .unwrap_or_else(|| as_of.to_string());
-            r.days_on_list = days_between(&first, as_of);
-            r.first_flagged = Some(first.clone());
-            state.users.insert(
-                r.user_id.clone(),
-                Listed {
-                    tier: r.tier,
-                    probability: (r.probability * 1e4).round() / 1e4,
-                    first_flagged: first,
-                },
-            );
+            let listed = flag(r, before, as_of);
+            state.users.insert(r.user_id.clone(), listed);
         }
         let change = match r.status {
             Status::New => {
@@ -213,19 +202,65 @@ pub fn compare(
             }
             Status::NotAtRisk => continue,
         };
-        changes.push(Change {
-            user_id: r.user_id.clone(),
-            crm: r.crm.clone(),
-            change,
-            tier: Some(r.tier),
-            previous_tier: before.map(|b| b.tier),
-            probability: Some(r.probability),
-            previous_probability: before.map(|b| b.probability),
-            reason: r.reasons.first().cloned().unwrap_or_default(),
-            play: r.play.label().into(),
-            days_on_list: before.and_then(|b| days_between(&b.first_flagged, as_of)),
-        });
+        changes.push(scored_change(r, before, change, as_of));
     }
+    let inactive = inactive_changes(prev, &seen, crm, as_of, &mut changes);
+    let comparison = Comparison {
+        previous_as_of: previous.map(|p| p.as_of.clone()),
+        changes,
+        new,
+        still,
+        recovered,
+        inactive,
+    };
+    (state, comparison)
+}
+
+/// Sets a listed row's `first_flagged` (kept from `before`, else today) and
+/// `days_on_list`; returns its entry in the list's state.
+fn flag(r: &mut RankedRow, before: Option<&Listed>, as_of: &str) -> Listed {
+    let first = before
+        .map(|b| b.first_flagged.clone())
+        .unwrap_or_else(|| as_of.to_string());
+    r.days_on_list = days_between(&first, as_of);
+    r.first_flagged = Some(first.clone());
+    Listed {
+        tier: r.tier,
+        probability: (r.probability * 1e4).round() / 1e4,
+        first_flagged: first,
+    }
+}
+
+/// The change of a scored user (`new` or `recovered`), beside their previous entry.
+fn scored_change(
+    r: &RankedRow,
+    before: Option<&Listed>,
+    change: &'static str,
+    as_of: &str,
+) -> Change {
+    Change {
+        user_id: r.user_id.clone(),
+        crm: r.crm.clone(),
+        change,
+        tier: Some(r.tier),
+        previous_tier: before.map(|b| b.tier),
+        probability: Some(r.probability),
+        previous_probability: before.map(|b| b.probability),
+        reason: r.reasons.first().cloned().unwrap_or_default(),
+        play: r.play.label().into(),
+        days_on_list: before.and_then(|b| days_between(&b.first_flagged, as_of)),
+    }
+}
+
+/// Adds an `inactive` change for each previously listed user not scored today (not in
+/// `seen`); returns how many.
+fn inactive_changes(
+    prev: &ListState,
+    seen: &HashSet<String>,
+    crm: &HashMap<String, [String; 4]>,
+    as_of: &str,
+    changes: &mut Vec<Change>,
+) -> usize {
     let mut inactive = 0;
     for (id, b) in &prev.users {
         if seen.contains(id) {
@@ -245,15 +280,7 @@ pub fn compare(
             days_on_list: days_between(&b.first_flagged, as_of),
         });
     }
-    let comparison = Comparison {
-        previous_as_of: previous.map(|p| p.as_of.clone()),
-        changes,
-        new,
-        still,
-        recovered,
-        inactive,
-    };
-    (state, comparison)
+    inactive
 }
 
 /// Writes the changes file (`changes.csv`): new first (in rank order), then recovered,

@@ -8,8 +8,17 @@ use crate::model::ChurnModel;
 
 /// The evaluation printed by `train`.
 pub fn training_summary(model: &ChurnModel) -> String {
-    let t = &model.training;
     let mut s = String::new();
+    write_fit(&mut s, model);
+    write_panel(&mut s, model);
+    write_validation(&mut s, model);
+    write_coefficients(&mut s, model);
+    s
+}
+
+/// The fit: rows, windows, solver, calibration, and the population's shift since.
+fn write_fit(s: &mut String, model: &ChurnModel) {
+    let t = &model.training;
     let _ = writeln!(
         s,
         "trained on {} rows from {} panel dates (base rate {:.1}%), alpha {} per row",
@@ -61,8 +70,12 @@ pub fn training_summary(model: &ChurnModel) -> String {
             top.join(", ")
         );
     }
+}
+
+/// The panel's dates, each with its role, rows and churn share.
+fn write_panel(s: &mut String, model: &ChurnModel) {
     let _ = writeln!(s, "panel:");
-    for d in &t.panel {
+    for d in &model.training.panel {
         let _ = writeln!(
             s,
             "  {}  {:>10}  {:>6} rows  {:>5.1}% churned",
@@ -72,6 +85,11 @@ pub fn training_summary(model: &ChurnModel) -> String {
             pct(d.churned, d.rows)
         );
     }
+}
+
+/// The validation metrics beside the baseline's, and the alpha search.
+fn write_validation(s: &mut String, model: &ChurnModel) {
+    let t = &model.training;
     let v = &model.validation;
     let b = &model.baseline;
     let val_date = t.panel.first().map(|d| d.as_of.as_str()).unwrap_or("-");
@@ -97,6 +115,10 @@ pub fn training_summary(model: &ChurnModel) -> String {
             a.alpha, a.log_loss, a.roc_auc
         );
     }
+}
+
+/// The coefficients, largest magnitude first (ties by name), then the intercept.
+fn write_coefficients(s: &mut String, model: &ChurnModel) {
     let _ = writeln!(
         s,
         "coefficients (log-odds of churn per standard deviation), largest first:"
@@ -112,7 +134,6 @@ pub fn training_summary(model: &ChurnModel) -> String {
         let _ = writeln!(s, "  {:>+8.3}  {:<32} {}", f.coefficient, f.name, f.meaning);
     }
     let _ = writeln!(s, "  {:>+8.3}  (intercept)", model.intercept);
-    s
 }
 
 /// The summary printed by `score` and `run`: counts by tier and the top rows.

@@ -190,38 +190,74 @@ fn ratio(num: usize, den: usize) -> Option<f64> {
 }
 
 fn metrics(users: &[&UserLog], r: &Roles, start: i64, end: i64) -> Metrics {
-    let in_window = |t: i64| t >= start && t < end;
-    let is = |codes: &[u32], c: u32| codes.contains(&c);
-    let mut eligible = 0;
-    let mut engaged = 0;
-    let mut value_actions = 0usize;
-    let mut feedback = 0;
-    let mut adopted = vec![0usize; r.core.len()];
-    let mut daily: HashMap<i64, usize> = HashMap::new();
-    let (mut new_users, mut activated, mut ttv) = (0, 0, Vec::new());
-    let (mut return_base, mut returned) = (0, 0);
-    let mut funnel_reached: Vec<Vec<usize>> =
-        r.funnels.iter().map(|f| vec![0; f.2.len()]).collect();
-
+    let mut tally = Tally::new(r);
     for u in users {
-        let window: Vec<&(i64, u32)> = u.events.iter().filter(|(t, _)| in_window(*t)).collect();
-        if !window.is_empty() {
-            eligible += 1;
-            let values = window.iter().filter(|(_, c)| is(&r.value, *c)).count();
-            value_actions += values;
-            engaged += usize::from(values > 0);
-            feedback += usize::from(window.iter().any(|(_, c)| is(&r.feedback, *c)));
-            for (k, (_, codes)) in r.core.iter().enumerate() {
-                adopted[k] += usize::from(window.iter().any(|(_, c)| is(codes, *c)));
-            }
-            let mut days: Vec<i64> = window.iter().map(|(t, _)| t.div_euclid(DAY_MS)).collect();
-            days.sort_unstable();
-            days.dedup();
-            for d in days {
-                *daily.entry(d).or_default() += 1;
-            }
+        tally.count_window(u, r, start, end);
+        tally.count_activation(u, r, start, end);
+        tally.count_funnels(u, r, start, end);
+    }
+    tally.metrics(r, start, end)
+}
+
+/// The counts behind [`Metrics`], added up user by user.
+#[derive(Default)]
+struct Tally {
+    eligible: usize,
+    engaged: usize,
+    value_actions: usize,
+    feedback: usize,
+    /// Per core event (as [`Roles::core`]), users who did it in the window.
+    adopted: Vec<usize>,
+    /// Day → users active that day.
+    daily: HashMap<i64, usize>,
+    new_users: usize,
+    activated: usize,
+    /// Time to value of each activated new user, in days.
+    ttv: Vec<f64>,
+    return_base: usize,
+    returned: usize,
+    /// Per funnel (as [`Roles::funnels`]), users who reached each step.
+    funnel_reached: Vec<Vec<usize>>,
+}
+
+impl Tally {
+    fn new(r: &Roles) -> Self {
+        Tally {
+            adopted: vec![0usize; r.core.len()],
+            funnel_reached: r.funnels.iter().map(|f| vec![0; f.2.len()]).collect(),
+            ..Tally::default()
         }
-        // Activation and return usage.
+    }
+
+    /// A user's events in the window: eligibility, value actions, feedback, core features
+    /// and active days.
+    fn count_window(&mut self, u: &UserLog, r: &Roles, start: i64, end: i64) {
+        let in_window = |t: i64| t >= start && t < end;
+        let is = |codes: &[u32], c: u32| codes.contains(&c);
+        let window: Vec<&(i64, u32)> = u.events.iter().filter(|(t, _)| in_window(*t)).collect();
+        if window.is_empty() {
+            return;
+        }
+        self.eligible += 1;
+        let values = window.iter().filter(|(_, c)| is(&r.value, *c)).count();
+        self.value_actions += values;
+        self.engaged += usize::from(values > 0);
+        self.feedback += usize::from(window.iter().any(|(_, c)| is(&r.feedback, *c)));
+        for (k, (_, codes)) in r.core.iter().enumerate() {
+            self.adopted[k] += usize::from(window.iter().any(|(_, c)| is(codes, *c)));
+        }
+        let mut days: Vec<i64> = window.iter().map(|(t, _)| t.div_euclid(DAY_MS)).collect();
+        days.sort_unstable();
+        days.dedup();
+        for d in days {
+            *self.daily.entry(d).or_default() += 1;
+        }
+    }
+
+    /// A user's activation (a new user's, with its time to value) and return usage.
+    fn count_activation(&mut self, u: &UserLog, r: &Roles, start: i64, end: i64) {
+        let in_window = |t: i64| t >= start && t < end;
+        let is = |codes: &[u32], c: u32| codes.contains(&c);
         let activation = u
             .events
             .iter()
@@ -229,57 +265,91 @@ fn metrics(users: &[&UserLog], r: &Roles, start: i64, end: i64) -> Metrics {
             .map(|(t, _)| *t)
             .filter(|&t| t < end);
         if in_window(u.signup) {
-            new_users += 1;
+            self.new_users += 1;
             if let Some(a) = activation {
-                activated += 1;
-                ttv.push((a - u.signup) as f64 / DAY_MS as f64);
+                self.activated += 1;
+                self.ttv.push((a - u.signup) as f64 / DAY_MS as f64);
             }
         }
         if let Some(a) = activation.filter(|&a| in_window(a) && a + 7 * DAY_MS <= end) {
-            return_base += 1;
+            self.return_base += 1;
             let repeat = u
                 .events
                 .iter()
                 .any(|(t, c)| *t > a && *t <= a + 7 * DAY_MS && is(&r.value, *c));
-            returned += usize::from(repeat);
+            self.returned += usize::from(repeat);
         }
-        // Funnels: users who did step 1 in the window, steps in order before the end.
+    }
+
+    /// The funnel steps a user reached.
+    fn count_funnels(&mut self, u: &UserLog, r: &Roles, start: i64, end: i64) {
         for (f, (_, _, steps)) in r.funnels.iter().enumerate() {
-            let Some(&first) = steps.first() else {
+            let Some(reached) = funnel_reached(u, steps, start, end) else {
                 continue;
             };
-            let Some(t0) = u
-                .events
-                .iter()
-                .find(|(t, c)| *c == first && in_window(*t))
-                .map(|(t, _)| *t)
-            else {
-                continue;
-            };
-            let mut at = t0;
-            let mut reached = 1;
-            for &step in &steps[1..] {
-                match u
-                    .events
-                    .iter()
-                    .find(|(t, c)| *t >= at && *t < end && *c == step)
-                {
-                    Some((t, _)) => {
-                        at = *t;
-                        reached += 1;
-                    }
-                    None => break,
-                }
-            }
-            for count in &mut funnel_reached[f][..reached] {
+            for count in &mut self.funnel_reached[f][..reached] {
                 *count += 1;
             }
         }
     }
-    let days = ((end - start) as f64 / DAY_MS as f64).max(1.0);
-    let mean_dau = daily.values().sum::<usize>() as f64 / days;
+
+    fn metrics(self, r: &Roles, start: i64, end: i64) -> Metrics {
+        let eligible = self.eligible;
+        let days = ((end - start) as f64 / DAY_MS as f64).max(1.0);
+        let mean_dau = self.daily.values().sum::<usize>() as f64 / days;
+        Metrics {
+            eligible_users: eligible,
+            engagement_rate: ratio(self.engaged, eligible),
+            new_users: self.new_users,
+            activation_rate: ratio(self.activated, self.new_users),
+            time_to_value_days: time_to_value(self.ttv),
+            return_usage_rate: ratio(self.returned, self.return_base),
+            stickiness: (eligible > 0).then(|| mean_dau / eligible as f64),
+            depth: (eligible > 0).then(|| self.value_actions as f64 / eligible as f64),
+            feature_adoption: r
+                .core
+                .iter()
+                .zip(self.adopted)
+                .filter_map(|((n, _), a)| ratio(a, eligible).map(|v| (n.clone(), v)))
+                .collect(),
+            funnels: funnel_steps(r, &self.funnel_reached),
+            feedback_participation: ratio(self.feedback, eligible),
+        }
+    }
+}
+
+/// How many steps of a funnel a user reached: `None` without step 1 in the window, else
+/// the steps done in order from there before the window's end.
+fn funnel_reached(u: &UserLog, steps: &[u32], start: i64, end: i64) -> Option<usize> {
+    let in_window = |t: i64| t >= start && t < end;
+    let &first = steps.first()?;
+    let t0 = u
+        .events
+        .iter()
+        .find(|(t, c)| *c == first && in_window(*t))
+        .map(|(t, _)| *t)?;
+    let mut at = t0;
+    let mut reached = 1;
+    for &step in &steps[1..] {
+        match u
+            .events
+            .iter()
+            .find(|(t, c)| *t >= at && *t < end && *c == step)
+        {
+            Some((t, _)) => {
+                at = *t;
+                reached += 1;
+            }
+            None => break,
+        }
+    }
+    Some(reached)
+}
+
+/// Median and mean of the activated new users' times to value.
+fn time_to_value(mut ttv: Vec<f64>) -> Option<Summary> {
     ttv.sort_by(f64::total_cmp);
-    let time_to_value = (!ttv.is_empty()).then(|| {
+    (!ttv.is_empty()).then(|| {
         let n = ttv.len();
         let median = if n % 2 == 1 {
             ttv[n / 2]
@@ -291,11 +361,14 @@ fn metrics(users: &[&UserLog], r: &Roles, start: i64, end: i64) -> Metrics {
             median,
             mean: ttv.iter().sum::<f64>() / n as f64,
         }
-    });
-    let funnels = r
-        .funnels
+    })
+}
+
+/// Each funnel's steps with the users who reached them and the drop-off to the next.
+fn funnel_steps(r: &Roles, funnel_reached: &[Vec<usize>]) -> BTreeMap<String, Vec<FunnelStep>> {
+    r.funnels
         .iter()
-        .zip(&funnel_reached)
+        .zip(funnel_reached)
         .map(|((name, steps, codes), reached)| {
             let rows = steps
                 .iter()
@@ -315,25 +388,7 @@ fn metrics(users: &[&UserLog], r: &Roles, start: i64, end: i64) -> Metrics {
                 .collect();
             (name.clone(), rows)
         })
-        .collect();
-    Metrics {
-        eligible_users: eligible,
-        engagement_rate: ratio(engaged, eligible),
-        new_users,
-        activation_rate: ratio(activated, new_users),
-        time_to_value_days: time_to_value,
-        return_usage_rate: ratio(returned, return_base),
-        stickiness: (eligible > 0).then(|| mean_dau / eligible as f64),
-        depth: (eligible > 0).then(|| value_actions as f64 / eligible as f64),
-        feature_adoption: r
-            .core
-            .iter()
-            .zip(adopted)
-            .filter_map(|((n, _), a)| ratio(a, eligible).map(|v| (n.clone(), v)))
-            .collect(),
-        funnels,
-        feedback_participation: ratio(feedback, eligible),
-    }
+        .collect()
 }
 
 /// Per-user histories of events before `end`, with signup times.

@@ -135,11 +135,41 @@ pub fn measure(
     w: Windows,
 ) -> Result<Measurement> {
     let end = as_of + i64::from(w.window_days) * DAY_MS;
-    // Per listed user: time of the first value action in (T, T + window], and all event
-    // times after T (for retention).
+    let df = super::sorted_log(events, col("ts").gt(lit(as_of)))?;
+    let outcomes = Outcomes {
+        after: events_after(&df, listed, value_events)?,
+        end,
+        log_end: events.max_ts,
+        retention_days: w.retention_days,
+    };
+    let mut groups: BTreeMap<String, Vec<&Listed>> = BTreeMap::new();
+    for l in listed {
+        groups.entry(l.play.clone()).or_default().push(l);
+    }
+    let compare = |members: &[&Listed]| compare(members, &outcomes, as_of, contacts);
+    let all: Vec<&Listed> = listed.iter().collect();
+    Ok(Measurement {
+        list_as_of: crate::base::time::format_date(as_of),
+        window_days: w.window_days,
+        retention_days: w.retention_days,
+        window_complete: outcomes.log_end >= end,
+        overall: compare(&all),
+        by_play: groups
+            .iter()
+            .map(|(play, members)| (play.clone(), compare(members)))
+            .collect(),
+    })
+}
+
+/// Per listed user: the times of their events in `df` (the log after T), each with
+/// whether it is a value action.
+fn events_after<'a>(
+    df: &'a DataFrame,
+    listed: &[Listed],
+    value_events: &[String],
+) -> Result<HashMap<&'a str, Vec<(i64, bool)>>> {
     let wanted: std::collections::HashSet<&str> =
         listed.iter().map(|l| l.user_id.as_str()).collect();
-    let df = super::sorted_log(events, col("ts").gt(lit(as_of)))?;
     let ids = df.column("user_id")?.str()?;
     let ts = df.column("ts")?.i64()?;
     let ev = df.column("event")?.str()?;
@@ -155,100 +185,111 @@ pub fn measure(
                 .push((t, value_events.iter().any(|v| v == e)));
         }
     }
-    let log_end = events.max_ts;
-    let outcome = |id: &str, from: i64| -> (bool, Option<bool>) {
-        let Some(evs) = after.get(id) else {
+    Ok(after)
+}
+
+/// What became of the listed users after T.
+struct Outcomes<'a> {
+    /// Per listed user, their events after T (see [`events_after`]).
+    after: HashMap<&'a str, Vec<(i64, bool)>>,
+    /// T + the window: a value action after it does not count.
+    end: i64,
+    /// The log's last event.
+    log_end: i64,
+    retention_days: u32,
+}
+
+impl Outcomes<'_> {
+    /// Whether the user came back (a value action in (`from`, end]), and whether they were
+    /// still active `retention_days` later (`None` when not back or the log ends first).
+    fn of(&self, id: &str, from: i64) -> (bool, Option<bool>) {
+        let Some(evs) = self.after.get(id) else {
             return (false, None);
         };
         let back = evs
             .iter()
-            .find(|(t, is_value)| *is_value && *t > from && *t <= end)
+            .find(|(t, is_value)| *is_value && *t > from && *t <= self.end)
             .map(|(t, _)| *t);
         let Some(b) = back else {
             return (false, None);
         };
-        let check = b + i64::from(w.retention_days) * DAY_MS;
-        if check > log_end {
+        let check = b + i64::from(self.retention_days) * DAY_MS;
+        if check > self.log_end {
             return (true, None);
         }
         let active = evs
             .iter()
             .any(|(t, _)| *t > check - 7 * DAY_MS && *t <= check);
         (true, Some(active))
-    };
-    let mut groups: BTreeMap<String, Vec<&Listed>> = BTreeMap::new();
-    for l in listed {
-        groups.entry(l.play.clone()).or_default().push(l);
     }
-    let compare = |members: &[&Listed]| -> Comparison {
-        let arm = |pick: &dyn Fn(&Listed) -> Option<i64>| {
-            let mut a = Arm {
-                users: 0,
-                reengaged: 0,
-                rate: None,
-                retention_observed: 0,
-                retained: 0,
-                retention_rate: None,
-            };
-            for l in members {
-                let Some(from) = pick(l) else { continue };
-                a.users += 1;
-                let (back, retained) = outcome(&l.user_id, from);
-                a.reengaged += usize::from(back);
-                if let Some(r) = retained {
-                    a.retention_observed += 1;
-                    a.retained += usize::from(r);
-                }
-            }
-            a.rate = (a.users > 0).then(|| a.reengaged as f64 / a.users as f64);
-            a.retention_rate =
-                (a.retention_observed > 0).then(|| a.retained as f64 / a.retention_observed as f64);
-            a
-        };
-        let treatment = arm(&|l| (!l.control).then_some(as_of));
-        let control = arm(&|l| l.control.then_some(as_of));
-        let contacted = contacts.map(|c| {
-            arm(&|l| {
-                c.get(&l.user_id)
-                    .copied()
-                    .filter(|_| !l.control)
-                    .map(|t| t.max(as_of))
-            })
-        });
-        let too_few = treatment.users.min(control.users) < MIN_ARM_USERS;
-        let (uplift, ci95) = match (treatment.rate, control.rate) {
-            (Some(pt), Some(pc)) if !too_few => (
-                Some(pt - pc),
-                Some(newcombe_interval(
-                    treatment.reengaged,
-                    treatment.users,
-                    control.reengaged,
-                    control.users,
-                )),
-            ),
-            _ => (None, None),
-        };
-        Comparison {
-            treatment,
-            control,
-            uplift,
-            ci95,
-            too_few,
-            contacted,
-        }
+}
+
+/// Treatment against control among `members`, and the contacted treatment users.
+fn compare(
+    members: &[&Listed],
+    outcomes: &Outcomes,
+    as_of: i64,
+    contacts: Option<&HashMap<String, i64>>,
+) -> Comparison {
+    let arm = |pick: &dyn Fn(&Listed) -> Option<i64>| arm(members, outcomes, pick);
+    let treatment = arm(&|l| (!l.control).then_some(as_of));
+    let control = arm(&|l| l.control.then_some(as_of));
+    let contacted = contacts.map(|c| {
+        arm(&|l| {
+            c.get(&l.user_id)
+                .copied()
+                .filter(|_| !l.control)
+                .map(|t| t.max(as_of))
+        })
+    });
+    let too_few = treatment.users.min(control.users) < MIN_ARM_USERS;
+    let (uplift, ci95) = match (treatment.rate, control.rate) {
+        (Some(pt), Some(pc)) if !too_few => (
+            Some(pt - pc),
+            Some(newcombe_interval(
+                treatment.reengaged,
+                treatment.users,
+                control.reengaged,
+                control.users,
+            )),
+        ),
+        _ => (None, None),
     };
-    let all: Vec<&Listed> = listed.iter().collect();
-    Ok(Measurement {
-        list_as_of: crate::base::time::format_date(as_of),
-        window_days: w.window_days,
-        retention_days: w.retention_days,
-        window_complete: log_end >= end,
-        overall: compare(&all),
-        by_play: groups
-            .iter()
-            .map(|(play, members)| (play.clone(), compare(members)))
-            .collect(),
-    })
+    Comparison {
+        treatment,
+        control,
+        uplift,
+        ci95,
+        too_few,
+        contacted,
+    }
+}
+
+/// The outcome of the members `pick` puts in the arm, each measured from the time it
+/// gives (T, or the contact).
+fn arm(members: &[&Listed], outcomes: &Outcomes, pick: &dyn Fn(&Listed) -> Option<i64>) -> Arm {
+    let mut a = Arm {
+        users: 0,
+        reengaged: 0,
+        rate: None,
+        retention_observed: 0,
+        retained: 0,
+        retention_rate: None,
+    };
+    for l in members {
+        let Some(from) = pick(l) else { continue };
+        a.users += 1;
+        let (back, retained) = outcomes.of(&l.user_id, from);
+        a.reengaged += usize::from(back);
+        if let Some(r) = retained {
+            a.retention_observed += 1;
+            a.retained += usize::from(r);
+        }
+    }
+    a.rate = (a.users > 0).then(|| a.reengaged as f64 / a.users as f64);
+    a.retention_rate =
+        (a.retention_observed > 0).then(|| a.retained as f64 / a.retention_observed as f64);
+    a
 }
 
 #[cfg(test)]
