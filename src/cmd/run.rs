@@ -291,9 +291,10 @@ fn model_for_night(
             });
         }
     }
-    let path = match backfill {
-        true => backfill_path(&s.model, &format_date(as_of)),
-        false => s.model.clone(),
+    let path = if backfill {
+        backfill_path(&s.model, &format_date(as_of))
+    } else {
+        s.model.clone()
     };
     train_tonight(s, inputs, prepared, as_of, reason, path, backfill)
 }

@@ -364,40 +364,35 @@ impl FeatureFile {
 fn check_names(file: &FeatureFile) -> std::result::Result<(), SpecProblem> {
     let mut names = BTreeSet::new();
     for f in &file.funnels {
-        if !is_identifier(&f.name) {
-            return Err(SpecProblem::BadName {
-                kind: "funnel",
-                name: f.name.clone(),
-            });
-        }
-        if !names.insert(format!("funnel_{}", f.name)) {
-            return Err(SpecProblem::DefinedTwice {
-                kind: "funnel",
-                name: f.name.clone(),
-            });
-        }
+        check_name("funnel", &f.name, &mut names)?;
         if f.steps.len() < 2 {
             let name = f.name.clone();
             return Err(SpecProblem::ShortFunnel { name });
         }
     }
     for r in &file.ratios {
-        if !is_identifier(&r.name) {
-            return Err(SpecProblem::BadName {
-                kind: "ratio",
-                name: r.name.clone(),
-            });
-        }
-        if !names.insert(format!("ratio_{}", r.name)) {
-            return Err(SpecProblem::DefinedTwice {
-                kind: "ratio",
-                name: r.name.clone(),
-            });
-        }
+        check_name("ratio", &r.name, &mut names)?;
         if r.numerator == r.denominator {
             let name = r.name.clone();
             return Err(SpecProblem::SelfRatio { name });
         }
+    }
+    Ok(())
+}
+
+/// A funnel's or ratio's name (`kind`): an identifier, its column (`kind_name`) not yet
+/// in `taken`.
+fn check_name(
+    kind: &'static str,
+    name: &str,
+    taken: &mut BTreeSet<String>,
+) -> std::result::Result<(), SpecProblem> {
+    let name = name.to_string();
+    if !is_identifier(&name) {
+        return Err(SpecProblem::BadName { kind, name });
+    }
+    if !taken.insert(format!("{kind}_{name}")) {
+        return Err(SpecProblem::DefinedTwice { kind, name });
     }
     Ok(())
 }
