@@ -42,7 +42,9 @@
 #      that population plus those it did not score (should be 0).
 # Prints a markdown table (one row per scenario x horizon x seed, then a mean row per
 # scenario and horizon; notes under it: churnrisk's windows from model.json, the peer's and
-# RFT's C, any population mismatch, the binary's hash) and writes it to
+# RFT's C, churnrisk minus the peer and minus RFT in AUC and Brier with 95% paired bootstrap
+# intervals (an interval holding 0 is a tie at that population's size), any population
+# mismatch, the binary's hash) and writes it to
 # bench/data/quality/results.md; per-run files
 # (model, scores, logs, run.json) stay in bench/data/quality/<scenario>/seed<S>/h<H>/
 # (gitignored). A method that fails shows "–" and its log is named on stderr.
