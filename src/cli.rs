@@ -383,6 +383,11 @@ pub struct ScoreArgs {
     pub list: ListArgs,
 }
 
+/// The shipped sample's folder and feature file: `run` without a config reads them by
+/// default, with the model `config::SAMPLE_MODEL_PATH`.
+pub const SAMPLE_DATA: &str = "data";
+pub const SAMPLE_FEATURES: &str = "features/default.toml";
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The nightly configuration file (TOML; see data/churnrisk.toml). Without it, `run`
@@ -390,16 +395,17 @@ pub struct RunArgs {
     #[arg(long, conflicts_with_all = ["data", "features", "model", "out", "tiers", "high", "medium", "top", "min_tier", "plans", "accounts", "formats", "strict", "max_reject_fraction", "control_share"])]
     pub config: Option<PathBuf>,
     /// Folder with events.csv.gz (or events.csv / events.parquet) and optional users.csv.
-    #[arg(long, default_value = "data")]
+    #[arg(long, default_value = SAMPLE_DATA)]
     pub data: PathBuf,
     /// Feature definitions (TOML).
-    #[arg(long, default_value = "features/default.toml")]
+    #[arg(long, default_value = SAMPLE_FEATURES)]
     pub features: PathBuf,
-    /// The model; trained and written here when missing or not matching the features. By
-    /// default the shipped sample's (the bundle of data/ and models/sample.json); with
+    /// The model; trained and written here when missing or not matching the features. On
+    /// the shipped sample (data/ with features/default.toml) models/sample.json; required
+    /// with another --data or --features, so the shipped model is never overwritten. With
     /// --config, the config's `[model] path` (default models/churn_model.json).
-    #[arg(long, default_value = config::SAMPLE_MODEL_PATH)]
-    pub model: PathBuf,
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// Output folder for the lists, changes.csv, accounts.csv, rejects.csv and manifest.json.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,

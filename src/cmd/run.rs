@@ -24,7 +24,7 @@ use churnrisk::list::write::{write_csv, write_jsonl, write_parquet};
 use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
 use churnrisk::model::policy::{check_population, retrain_reason};
 use churnrisk::model::{score_prepared, train_prepared, ChurnModel, Scored, TrainOptions};
-use churnrisk::run::config::{OutputFormat, RunConfig};
+use churnrisk::run::config::{OutputFormat, RunConfig, SAMPLE_MODEL_PATH};
 use churnrisk::run::lock::RunLock;
 use churnrisk::run::manifest::ListSummary;
 use churnrisk::run::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierCounts};
@@ -32,7 +32,7 @@ use churnrisk::run::publish::Night;
 use churnrisk::run::settings::{find_events, AsOf, ListSettings, SampleChoices, Settings};
 
 use super::{check_fraction, list_from, logging, Inputs};
-use crate::cli::{InputArgs, RunArgs, ValidationArgs};
+use crate::cli::{InputArgs, RunArgs, ValidationArgs, SAMPLE_DATA, SAMPLE_FEATURES};
 
 /// Runs the night under the output folder's lock. Whatever happens after the lock is
 /// taken, `manifest.json` says how the run ended; a failed run replaces no list.
@@ -669,7 +669,7 @@ fn settings(args: &RunArgs) -> Result<Settings> {
     Ok(Settings::sample(SampleChoices {
         data: args.data.clone(),
         features: args.features.clone(),
-        model: args.model.clone(),
+        model: sample_model(args)?,
         out: args.out.clone(),
         as_of: args.as_of.clone(),
         tiers,
@@ -679,6 +679,30 @@ fn settings(args: &RunArgs) -> Result<Settings> {
         strict: args.strict,
         max_reject_fraction: args.max_reject_fraction,
     })?)
+}
+
+/// The model of a night without a config: `--model`, else the shipped sample's — but only
+/// on the shipped sample's data and features, since a night on other inputs would retrain
+/// and overwrite it.
+fn sample_model(args: &RunArgs) -> Result<PathBuf> {
+    if let Some(model) = &args.model {
+        return Ok(model.clone());
+    }
+    if args.data == Path::new(SAMPLE_DATA) && args.features == Path::new(SAMPLE_FEATURES) {
+        return Ok(SAMPLE_MODEL_PATH.into());
+    }
+    Err(Error::InvalidArgument {
+        name: "--model".into(),
+        message: format!(
+            "needed with --data {} / --features {}: the default, {SAMPLE_MODEL_PATH}, is the \
+             shipped sample's model, and a night on other inputs would retrain and overwrite \
+             it. Give --model PATH for your own (e.g. --model models/churn_model.json), or \
+             run your nights with --config (see data/churnrisk.toml)",
+            args.data.display(),
+            args.features.display()
+        ),
+    }
+    .into())
 }
 
 /// The input files and read options as the loader takes them (no column flags, no shard:

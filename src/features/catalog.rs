@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::FeatureSpec;
+use super::spec::{FeatureFile, FeatureSpec};
 
 /// How a raw feature value is put on the model's scale before standardizing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -556,7 +556,8 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             -v
         ),
         DaysSinceValue => {
-            if row.get(ValueLong) == 0.0 && row.get(Activated) == 0.0 {
+            // None ever (the feature then reads the tenure), not merely none in a window.
+            if row.get(ValueTotal) == 0.0 {
                 format!("no value action in {} days since signup", n(v))
             } else {
                 format!("no value action for {} days", n(v))
@@ -566,12 +567,12 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValuePerActiveDay => format!("{v:.1} value actions per active day (last {l} days)"),
         CoreUsed => format!("uses {} of {} core features", n(v), f.events.core.len()),
         Tenure => format!("signed up {} days ago", n(v)),
-        Activated => "never reached first value".into(),
+        Activated => format!("never reached {}", first_value(f)),
         TimeToValue => {
             if row.get(Activated) > 0.0 {
-                format!("took {} days to first value", n(v))
+                format!("took {} days to {}", n(v), first_value(f))
             } else {
-                format!("no first value after {} days", n(v))
+                format!("no {} after {} days", first_value(f), n(v))
             }
         }
         SessionsRecent => format!("{} sessions in the last {r} days", n(v)),
@@ -669,6 +670,16 @@ fn other_phrase(spec: &FeatureSpec, def: &FeatureDef, v: f64, typical: f64) -> S
         );
     }
     format!("{name} = {v:.2}")
+}
+
+/// "first value", named by the activation events when there are few enough to read:
+/// "first value (report_created)".
+fn first_value(f: &FeatureFile) -> String {
+    match f.events.activation.as_slice() {
+        [] => "first value".into(),
+        names if names.len() <= 3 => format!("first value ({})", names.join(" or ")),
+        _ => "first value".into(),
+    }
 }
 
 /// "logins down 70% vs the 28 days before", from recent and prior counts (prior already
@@ -776,6 +787,7 @@ mod tests {
                 ("active_days_prior", 20.0),
                 ("days_since_last_value", 23.0),
                 ("value_actions_long", 4.0),
+                ("value_actions_total", 9.0),
                 ("core_features_used", 1.0),
                 ("funnel_onboarding", 0.5),
             ],
@@ -802,6 +814,43 @@ mod tests {
         assert_eq!(
             phrase(&s, def("funnel_onboarding"), &row, 0.0),
             "stalled in onboarding after step 2 of 4 (data_source_connected)"
+        );
+    }
+
+    /// A user whose value actions all lie before the long window has done some: the
+    /// phrase must not say "since signup" (seen on a log whose activation event is not
+    /// the value action the user did). Activation is named by its event.
+    #[test]
+    fn value_phrases_tell_never_from_not_lately() {
+        let s = spec();
+        let defs = catalog(&s, &[]);
+        let def = |n: &str| defs.iter().find(|d| d.name == n).unwrap();
+        let lapsed = NamedRow::new(
+            &s,
+            &[
+                ("days_since_last_value", 90.6),
+                ("value_actions_long", 0.0),
+                ("value_actions_total", 2.0),
+                ("activated", 0.0),
+                ("time_to_value_days", 109.5),
+            ],
+        );
+        assert_eq!(
+            phrase(&s, def("days_since_last_value"), &lapsed, 0.0),
+            "no value action for 90.6 days"
+        );
+        assert_eq!(
+            phrase(&s, def("time_to_value_days"), &lapsed, 0.0),
+            "no first value (report_created) after 109.5 days"
+        );
+        assert_eq!(
+            phrase(&s, def("activated"), &lapsed, 0.0),
+            "never reached first value (report_created)"
+        );
+        let never = NamedRow::new(&s, &[("days_since_last_value", 12.0), ("activated", 1.0)]);
+        assert_eq!(
+            phrase(&s, def("days_since_last_value"), &never, 0.0),
+            "no value action in 12 days since signup"
         );
     }
 }

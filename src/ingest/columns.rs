@@ -24,6 +24,16 @@ pub(super) fn found_columns(schema: &Schema) -> String {
 /// A text column under its own name, whatever its stored type (ids may be integers).
 pub(super) fn text(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
     match schema.get(column) {
+        // pandas stores an integer id column with a gap as float64: 1178.0 is user 1178,
+        // as in users.csv (a non-integral float stays as written).
+        Some(d) if d.is_float() => {
+            let c = col(column);
+            let whole = c.clone().cast(DataType::Int64);
+            Ok(when(whole.clone().cast(d.clone()).eq(c.clone()))
+                .then(whole.cast(DataType::String))
+                .otherwise(c.cast(DataType::String))
+                .alias(column))
+        }
         Some(d) if d.is_primitive() || d.is_string() => {
             Ok(col(column).cast(DataType::String).alias(column))
         }
@@ -149,5 +159,31 @@ pub(super) fn missing_source(
         found,
         // Without a preset, the one setting that may name the export's columns.
         preset_setting: map.preset.is_none().then(|| "`[inputs] preset`".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// pandas writes an integer id column with a gap as float64: its ids must read as the
+    /// integers users.csv holds; a real fraction and text stay as they are.
+    #[test]
+    fn integral_float_ids_read_as_integers() -> Result<()> {
+        let df = df!(
+            "f" => [Some(1178.0), Some(2.5), None, Some(-3.0)],
+            "s" => ["a1", "1178.0", "x", "y"]
+        )?;
+        let path = Path::new("events.parquet");
+        let schema = df.schema().clone();
+        let out = df
+            .lazy()
+            .select([text(path, &schema, "f")?, text(path, &schema, "s")?])
+            .collect()?;
+        let f: Vec<Option<&str>> = out.column("f")?.str()?.iter().collect();
+        assert_eq!(f, [Some("1178"), Some("2.5"), None, Some("-3")]);
+        let s: Vec<Option<&str>> = out.column("s")?.str()?.iter().collect();
+        assert_eq!(s, [Some("a1"), Some("1178.0"), Some("x"), Some("y")]);
+        Ok(())
     }
 }

@@ -292,10 +292,21 @@ fn as_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(Cow::Borrowed(s)),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Number(n) => Some(Cow::Owned(number_text(n))),
         Value::Bool(true) => Some(Cow::Borrowed("true")),
         Value::Bool(false) => Some(Cow::Borrowed("false")),
         other => Some(Cow::Owned(other.to_string())),
+    }
+}
+
+/// A number as text; an integral float (`1002.0`, as Python and pandas write integer ids
+/// that passed through a float) as the integer, so it matches `1002` in `users.csv`.
+fn number_text(n: &serde_json::Number) -> String {
+    match n.as_f64() {
+        Some(x) if n.is_f64() && x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15 => {
+            format!("{x:.0}")
+        }
+        _ => n.to_string(),
     }
 }
 
@@ -303,6 +314,20 @@ fn as_text(v: &Value) -> Option<Cow<'_, str>> {
 mod tests {
     use super::*;
     use crate::ingest::LINE;
+
+    #[test]
+    fn integral_float_numbers_read_as_integers() {
+        let text = |j: &str| {
+            let v: Value = serde_json::from_str(j).unwrap();
+            as_text(&v).map(|c| c.into_owned())
+        };
+        assert_eq!(text("1002.0").as_deref(), Some("1002"));
+        assert_eq!(text("1002").as_deref(), Some("1002"));
+        assert_eq!(text("-7.0").as_deref(), Some("-7"));
+        assert_eq!(text("2.5").as_deref(), Some("2.5"));
+        assert_eq!(text("1e300").as_deref(), Some("1e+300"));
+        assert_eq!(text("\"1002.0\"").as_deref(), Some("1002.0"));
+    }
 
     #[test]
     fn reads_nested_fields_and_sets_aside_bad_lines() {

@@ -70,7 +70,6 @@ fn the_sample_list_matches_its_golden_file() {
         repo().join("models/sample.json"),
     );
     let args = [
-        "-q",
         "run",
         "--data",
         s(&data),
@@ -81,7 +80,7 @@ fn the_sample_list_matches_its_golden_file() {
         "--out",
         "out",
     ];
-    ok(dir.path(), &args);
+    let printed = ok(dir.path(), &args);
     let golden = repo().join("tests/golden/sample_at_risk.csv");
     let got = fs::read_to_string(dir.path().join("out/at_risk.csv")).unwrap();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -101,6 +100,20 @@ fn the_sample_list_matches_its_golden_file() {
             want.lines().nth(first).unwrap_or("")
         );
     }
+    // The README shows what this night prints and the start of its list: they must be
+    // this night's, not an older model's.
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let summary: Vec<&str> = printed.lines().take(5).collect();
+    assert!(
+        readme.contains(&summary.join("\n")),
+        "README's \"What `run` prints on the sample\" differs from:\n{}",
+        summary.join("\n")
+    );
+    let head: Vec<&str> = want.lines().take(10).collect();
+    assert!(
+        readme.contains(&head.join("\n")),
+        "README's first ten lines of out/at_risk.csv differ from tests/golden/sample_at_risk.csv"
+    );
 }
 
 #[test]

@@ -312,6 +312,60 @@ fn run_with_defaults_on_the_shipped_sample() {
     assert_eq!(first, fs::read(dir.path().join("out/at_risk.csv")).unwrap());
 }
 
+/// `run --data` on another folder without `--model` must not retrain over the shipped
+/// sample's model: it stops before reading anything and names the way out.
+#[test]
+fn run_on_own_data_needs_its_own_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mine");
+    fs::create_dir(&data).unwrap();
+    fs::copy(
+        repo().join("data/events.csv.gz"),
+        data.join("events.csv.gz"),
+    )
+    .unwrap();
+    fs::copy(repo().join("data/users.csv"), data.join("users.csv")).unwrap();
+    fs::create_dir(dir.path().join("models")).unwrap();
+    let shipped = fs::read(repo().join("models/sample.json")).unwrap();
+    fs::write(dir.path().join("models/sample.json"), &shipped).unwrap();
+    let features = default_features();
+    let args = ["run", "--data", "mine", "--features", s(&features)];
+    expect(
+        churnrisk(dir.path(), &args),
+        4,
+        &[
+            "invalid --model",
+            "--data mine",
+            "models/sample.json",
+            "--config",
+        ],
+    );
+    assert_eq!(
+        fs::read(dir.path().join("models/sample.json")).unwrap(),
+        shipped
+    );
+    assert!(!dir.path().join("out").exists());
+    // With a model of its own, the same night runs and leaves the sample's alone.
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "run",
+            "--data",
+            "mine",
+            "--features",
+            s(&features),
+            "--model",
+            "models/mine.json",
+        ],
+    );
+    assert_eq!(
+        fs::read(dir.path().join("models/sample.json")).unwrap(),
+        shipped
+    );
+    assert!(dir.path().join("out/at_risk.csv").is_file());
+}
+
 #[test]
 fn unseen_event_names_and_a_minimal_feature_file_still_learn() {
     let dir = tempfile::tempdir().unwrap();
