@@ -89,13 +89,16 @@ pub enum Error {
         row: usize,
     },
     /// The CSV header reads as one column that another separator would split.
-    #[error("{}: the header is one column ({header:?}); the file looks {found}-separated, not {expected}-separated. Set `[validation] delimiter = \"{found_text}\"` (or \"auto\") in the config if that is right", path.display())]
+    #[error("{}: the header is one column ({header:?}); the file looks {found}-separated, not {expected}-separated. If that is right, set the delimiter to \"{found_text}\" (or \"auto\"): {setting}", path.display())]
     WrongDelimiter {
         path: PathBuf,
         header: String,
         found: String,
         found_text: String,
         expected: String,
+        /// Where the delimiter is set: the config key by default; the binary names its
+        /// flag for the event log.
+        setting: String,
     },
     /// The previous run's list state (or publish journal) in the output folder is unreadable.
     #[error("{}: {problem} (the previous run's list state; move it away to start the comparison afresh)", path.display())]
@@ -191,7 +194,7 @@ pub enum Error {
     },
     /// The eligibility gate: too few churned or retained users where a model is fitted or
     /// judged (a model fitted on a handful of churners is noise).
-    #[error("not enough data: {what} hold {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained (lower them only if you accept a noisier model)")]
+    #[error("not enough data: on {what}, {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained (lower them only if you accept a noisier model)")]
     TooFewLabels {
         what: String,
         churned: usize,

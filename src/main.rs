@@ -36,10 +36,27 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let code = exit_code(&err);
-            tracing::error!("{err:#}");
+            tracing::error!("{}", error_message(&err));
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes on one line, "a: b: c", each said once: a message that already
+/// quotes its cause (`cannot read: {source}`) is not followed by the cause again.
+pub fn error_message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for e in err.chain() {
+        let text = e.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// See `cli::EXIT_CODES`.

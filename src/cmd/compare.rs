@@ -78,7 +78,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         })?;
         if t <= trained - i64::from(m.label.horizon_days) * DAY_MS {
             crate::cmd::sayln!(
-                "  note: the {name} model (trained as of {}) was fitted on this date too: its figures are in-sample",
+                "  note: the --{name} model (trained as of {}) was fitted on this date too: its figures are in-sample",
                 m.training.as_of
             )?;
         }

@@ -31,6 +31,10 @@ pub fn reading_events(mut err: Error) -> Error {
             preset_setting: Some(setting),
             ..
         } => *setting = "`--preset`, `[inputs] preset`".into(),
+        Error::WrongDelimiter { setting, .. } => {
+            *setting =
+                "`[inputs] delimiter` in the config (`--delimiter` on the command line)".into()
+        }
         _ => {}
     }
     err
@@ -77,6 +81,20 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "e.ndjson: missing required column `user_id` (found: uid; an analytics export is read with a preset (`--preset`, `[inputs] preset`): segment, amplitude, mixpanel, snowplow or ga4)"
+        );
+        let err = reading_events(Error::WrongDelimiter {
+            path: "e.csv".into(),
+            header: "user_id;event".into(),
+            found: "semicolon".into(),
+            found_text: ";".into(),
+            expected: "comma".into(),
+            setting: "`[validation] delimiter` in the config".into(),
+        });
+        assert!(
+            err.to_string().ends_with(
+                "set the delimiter to \";\" (or \"auto\"): `[inputs] delimiter` in the config (`--delimiter` on the command line)"
+            ),
+            "{err}"
         );
         let err = reading_parts(Error::BadInputSet {
             path: "p.jsonl".into(),

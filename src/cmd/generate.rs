@@ -13,7 +13,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         .with_context(|| format!("--start {:?} is not a date (YYYY-MM-DD)", args.start))
         .map_err(|e| churnrisk::error::Error::InvalidArgument {
             name: "--start".into(),
-            message: format!("{e:#}"),
+            message: crate::error_message(&e),
         })?;
     let cfg = GenerateConfig {
         scenario: match args.scenario {

@@ -82,7 +82,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                 .map(Error::kind)
                 .unwrap_or("internal")
                 .into(),
-            message: format!("{err:#}"),
+            message: crate::error_message(err),
         });
         manifest.outputs.clear();
         manifest.finished_at = now_text();
@@ -179,7 +179,9 @@ fn load_inputs(
 /// over the one already out, so that is refused.
 fn night_date(s: &Settings, inputs: &Inputs) -> Result<i64> {
     let as_of = match &s.as_of {
-        AsOf::Given(text) => super::date_arg("as-of date (--as-of, [run] as_of)", text)?,
+        AsOf::Given(text) => {
+            not_ahead(super::date_arg("as-of date (--as-of, [run] as_of)", text)?)?
+        }
         AsOf::Today => Utc::now().timestamp_millis().div_euclid(DAY_MS) * DAY_MS,
         AsOf::AfterLog => (inputs.events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS,
     };
@@ -198,6 +200,25 @@ fn night_date(s: &Settings, inputs: &Inputs) -> Result<i64> {
                 .into());
             }
         }
+    }
+    Ok(as_of)
+}
+
+/// A night given a date after tomorrow (UTC) would publish a list for a day that has not
+/// come and make every ordinary night after it a backfill: refused. Tomorrow is allowed,
+/// for a cron east of UTC.
+fn not_ahead(as_of: i64) -> Result<i64> {
+    let today = Utc::now().timestamp_millis().div_euclid(DAY_MS) * DAY_MS;
+    if as_of > today + DAY_MS {
+        return Err(Error::InvalidArgument {
+            name: "as-of date (--as-of, [run] as_of)".into(),
+            message: format!(
+                "{} is after tomorrow ({} is today, UTC): a night is run on or after its date",
+                format_date(as_of),
+                format_date(today)
+            ),
+        }
+        .into());
     }
     Ok(as_of)
 }

@@ -606,6 +606,7 @@ fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8
                     found: separator_name(sep).into(),
                     found_text: separator_text(sep).into(),
                     expected: separator_name(delimiter).into(),
+                    setting: "`[validation] delimiter` in the config".into(),
                 });
             }
         }

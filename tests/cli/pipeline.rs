@@ -429,3 +429,29 @@ fn unseen_event_names_and_a_minimal_feature_file_still_learn() {
         "AUC {auc} vs baseline {base}"
     );
 }
+
+/// A night dated after tomorrow is refused before anything is read or written: its list
+/// would make every ordinary night after it a backfill.
+#[test]
+fn a_night_ahead_of_the_calendar_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, features) = (repo().join("data"), default_features());
+    let args = [
+        "run",
+        "--data",
+        s(&data),
+        "--features",
+        s(&features),
+        "--model",
+        "m.json",
+        "--as-of",
+        "2099-01-01",
+    ];
+    expect(
+        churnrisk(dir.path(), &args),
+        4,
+        &["2099-01-01 is after tomorrow", "is today, UTC"],
+    );
+    assert!(!dir.path().join("m.json").exists());
+    assert!(!dir.path().join("out/at_risk.csv").exists());
+}

@@ -341,7 +341,11 @@ fn wrong_delimiter() {
         dir.path(),
         &out,
         3,
-        &["semicolon-separated", "delimiter = \";\""],
+        &[
+            "semicolon-separated",
+            "delimiter to \";\"",
+            "`[inputs] delimiter`",
+        ],
         "wrong_delimiter",
     );
     // With `auto`, each file is read with its own separator (users.csv has commas).
