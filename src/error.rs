@@ -93,12 +93,12 @@ pub enum Error {
     WrongDelimiter {
         path: PathBuf,
         header: String,
-        found: String,
-        found_text: String,
-        expected: String,
+        found: &'static str,
+        found_text: &'static str,
+        expected: &'static str,
         /// Where the delimiter is set: the config key by default; the binary names its
         /// flag for the event log.
-        setting: String,
+        setting: &'static str,
     },
     /// The previous run's list state (or publish journal) in the output folder is unreadable.
     #[error("{}: {problem} (the previous run's list state; move it away to start the comparison afresh)", path.display())]

@@ -32,8 +32,7 @@ pub fn reading_events(mut err: Error) -> Error {
             ..
         } => *setting = "`--preset`, `[inputs] preset`".into(),
         Error::WrongDelimiter { setting, .. } => {
-            *setting =
-                "`[inputs] delimiter` in the config (`--delimiter` on the command line)".into()
+            *setting = "`[inputs] delimiter` in the config (`--delimiter` on the command line)"
         }
         _ => {}
     }
@@ -85,10 +84,10 @@ mod tests {
         let err = reading_events(Error::WrongDelimiter {
             path: "e.csv".into(),
             header: "user_id;event".into(),
-            found: "semicolon".into(),
-            found_text: ";".into(),
-            expected: "comma".into(),
-            setting: "`[validation] delimiter` in the config".into(),
+            found: "semicolon",
+            found_text: ";",
+            expected: "comma",
+            setting: "`[validation] delimiter` in the config",
         });
         assert!(
             err.to_string().ends_with(

@@ -603,10 +603,10 @@ fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8
                 return Err(Error::WrongDelimiter {
                     path: path.into(),
                     header: super::rejects::shorten(&header[0], 200),
-                    found: separator_name(sep).into(),
-                    found_text: separator_text(sep).into(),
-                    expected: separator_name(delimiter).into(),
-                    setting: "`[validation] delimiter` in the config".into(),
+                    found: separator_name(sep),
+                    found_text: separator_text(sep),
+                    expected: separator_name(delimiter),
+                    setting: "`[validation] delimiter` in the config",
                 });
             }
         }
@@ -733,7 +733,7 @@ mod tests {
         );
         let err = df.unwrap_err();
         assert!(
-            matches!(err, Error::WrongDelimiter { ref found, .. } if found == "semicolon"),
+            matches!(err, Error::WrongDelimiter { found, .. } if found == "semicolon"),
             "{err}"
         );
         let (df, _) = read(b"user_id,ts,event\na,1,login\n", &ReadPolicy::new(0));
