@@ -3,7 +3,7 @@
 //! With `--config` the settings come from the file; without, from flags that default to
 //! the shipped sample.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -447,6 +447,9 @@ fn publish(
     let view = l.view.select(rows);
     super::warn_formula_like_keys(&view);
     let with_crm = inputs.users.is_some();
+    if with_crm {
+        warn_not_in_users(&view, &crm);
+    }
     let mut summary = ListSummary {
         previous_as_of: cmp.previous_as_of.clone(),
         list_min_tier: l.list_tier.label().into(),
@@ -486,6 +489,26 @@ fn publish(
         .write(&state_path)
         .with_context(|| writing(staged, &state_path))?;
     Ok(summary)
+}
+
+/// Users on the list the users table does not know have no email, CRM id or account: CS
+/// cannot reach them, and they are often anonymous ids read as users.
+fn warn_not_in_users(view: &[&RankedRow], crm: &HashMap<String, [String; 4]>) {
+    let unknown: Vec<&str> = view
+        .iter()
+        .map(|r| r.user_id.as_str())
+        .filter(|id| !crm.contains_key(*id))
+        .collect();
+    if let Some(first) = unknown.first() {
+        warn!(
+            "{} of the {} users on the list are not in the users table (no email, CRM id or \
+             account; first: {first:?}): if they are anonymous ids, map the export's anonymous \
+             id column (`[inputs.columns] anonymous_id`, `--column anonymous_id=…`) or use its \
+             preset, so that only identified users are scored",
+            unknown.len(),
+            view.len()
+        );
+    }
 }
 
 /// Writes the changes since the previous night (those in the list's segment) and the

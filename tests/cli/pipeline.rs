@@ -455,3 +455,50 @@ fn a_night_ahead_of_the_calendar_is_refused() {
     assert!(!dir.path().join("m.json").exists());
     assert!(!dir.path().join("out/at_risk.csv").exists());
 }
+
+/// Users on the list that the users table does not know (anonymous ids read as users, or a
+/// CRM export behind the log) are named in a warning: CS cannot reach them.
+#[test]
+fn listed_users_missing_from_the_users_table_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("mine");
+    fs::create_dir(&data).unwrap();
+    fs::copy(
+        repo().join("data/events.csv.gz"),
+        data.join("events.csv.gz"),
+    )
+    .unwrap();
+    let users = fs::read_to_string(repo().join("data/users.csv")).unwrap();
+    // Every tenth user left out of the users table.
+    let kept: Vec<&str> = users
+        .lines()
+        .enumerate()
+        .filter(|(i, _)| *i == 0 || i % 10 != 0)
+        .map(|(_, l)| l)
+        .collect();
+    fs::write(data.join("users.csv"), kept.join("\n") + "\n").unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    let features = default_features();
+    let args = [
+        "run",
+        "--data",
+        "mine",
+        "--features",
+        s(&features),
+        "--model",
+        "m.json",
+    ];
+    let out = churnrisk(dir.path(), &args);
+    expect(
+        out,
+        0,
+        &[
+            "users on the list are not in the users table",
+            "anonymous_id",
+        ],
+    );
+    let (header, rows) = read_csv(&dir.path().join("out/at_risk.csv"));
+    let email = header.iter().position(|h| h == "email").unwrap();
+    let missing = rows.iter().filter(|r| r[email].is_empty()).count();
+    assert!(missing > 0, "some listed users have no email");
+}
