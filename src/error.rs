@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 
 /// Everything a churnrisk stage can refuse or fail on.
+/// [`Error::CorruptFile`]'s usual cause.
+pub const CORRUPT: &str = "a damaged or truncated file?";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading an input failed (permissions, a folder where a file goes, a device error):
@@ -56,8 +59,13 @@ pub enum Error {
     /// An input file that its reader cannot decode (a damaged Parquet footer, say).
     /// `message` is the third-party reader's own words (or its panic): there is nothing
     /// more structured to give.
-    #[error("{}: cannot be read: {message} (a damaged or truncated file?)", path.display())]
-    CorruptFile { path: PathBuf, message: String },
+    #[error("{}: cannot be read: {message} ({hint})", path.display())]
+    CorruptFile {
+        path: PathBuf,
+        message: String,
+        /// The likely cause, for the reader: [`CORRUPT`] unless the message says more.
+        hint: &'static str,
+    },
     /// A column named in a mapping (`--column`, `[inputs.columns]`) is not in the log.
     #[error("{}: the column mapping names `{column}`, which is not in the file (found: {found}); fix the mapping or the export", path.display())]
     MappedColumnMissing {

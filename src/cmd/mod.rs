@@ -68,7 +68,10 @@ impl Inputs {
     /// Bad rows are collected in `rejects`, not enforced: the caller writes them down
     /// first, then calls [`Rejects::enforce`].
     pub fn load(args: &InputArgs, policy: &ReadPolicy) -> Result<Self> {
-        let spec = FeatureSpec::load(&args.features)?;
+        let spec = FeatureSpec::load(&args.features).context(
+            "reading the feature definitions (`--features`, `[inputs] features`; the flag's \
+             default is features/default.toml: give the file the model was trained with)",
+        )?;
         Self::load_with(spec, args, policy)
     }
 

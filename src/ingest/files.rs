@@ -13,7 +13,7 @@ use super::parquet::Dataset;
 use super::reader::read_csv_checked;
 use super::rejects::{Finding, ReadPolicy, Rejects};
 use super::LINE;
-use crate::error::{Error, InputSetProblem, Result};
+use crate::error::{Error, InputSetProblem, Result, CORRUPT};
 
 pub(super) fn is_csv(path: &Path) -> bool {
     let name = path.to_string_lossy().to_lowercase();
@@ -89,20 +89,34 @@ pub(super) fn guarded<T>(path: &Path, read: impl FnOnce() -> Result<T>) -> Resul
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
     GUARDED.fetch_sub(1, SeqCst);
     match result {
-        Ok(Err(Error::Polars(e))) => Err(Error::CorruptFile {
-            path: path.into(),
-            message: e.to_string(),
-        }),
+        Ok(Err(Error::Polars(e))) => Err(unreadable(path, e.to_string())),
         Ok(r) => r,
-        Err(panic) => Err(Error::CorruptFile {
-            path: path.into(),
-            message: panic
+        Err(panic) => Err(unreadable(
+            path,
+            panic
                 .downcast_ref::<String>()
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("the reader stopped")
                 .to_string(),
-        }),
+        )),
+    }
+}
+
+/// The reader's own words, with the likely cause: a valid file whose column type this
+/// build does not read (pandas writes a `category` column dictionary-encoded) is no
+/// damaged file.
+fn unreadable(path: &Path, message: String) -> Error {
+    let hint = if message.contains("not supported by Polars") {
+        "a column type this reader does not take: a dictionary-encoded (pandas `category`) \
+         column? Write it as plain strings, e.g. `df[c] = df[c].astype(str)`"
+    } else {
+        CORRUPT
+    };
+    Error::CorruptFile {
+        path: path.into(),
+        message,
+        hint,
     }
 }
 

@@ -49,6 +49,9 @@ fn read_ndjson_in_blocks(
     let mut parts: Vec<Part> = Vec::new();
     let mut line: u64 = 1;
     while let Some(block) = blocks.next_block()? {
+        if line == 1 {
+            refuse_json_array(path, &block)?;
+        }
         let plans = plan_parts(&block, 2 * rayon::current_num_threads(), line);
         line += plans.iter().map(|p| p.newlines).sum::<u64>();
         let parsed: Vec<Part> = plans
@@ -82,6 +85,22 @@ fn read_ndjson_in_blocks(
     let df = join_parts(rows, wanted.len(), |i| seen[i], rejects)?;
     rejects.rows_read(path, read);
     Ok(df)
+}
+
+/// One JSON array of objects (`[{…}, {…}]`, as some exports and APIs write) is not JSON
+/// lines: every line of it would be set aside. Said at once, with the way to convert it.
+fn refuse_json_array(path: &Path, first_block: &[u8]) -> Result<()> {
+    let text = first_block
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(first_block);
+    if text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(Error::CorruptFile {
+            path: path.into(),
+            message: "the file is one JSON array, not JSON lines (one object per line)".into(),
+            hint: "convert it, e.g. `jq -c '.[]' FILE > events.jsonl`",
+        });
+    }
+    Ok(())
 }
 
 /// The rows of one part of a file, in order.
@@ -327,6 +346,22 @@ mod tests {
         assert_eq!(text("2.5").as_deref(), Some("2.5"));
         assert_eq!(text("1e300").as_deref(), Some("1e+300"));
         assert_eq!(text("\"1002.0\"").as_deref(), Some("1002.0"));
+    }
+
+    #[test]
+    fn a_json_array_file_is_named_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("export.json");
+        std::fs::write(
+            &p,
+            "\u{feff}\n  [{\"event\":\"login\"},\n {\"event\":\"x\"}]\n",
+        )
+        .unwrap();
+        let err = read_ndjson_checked(&p, &["event"], &ReadPolicy::new(0), &mut Rejects::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("one JSON array, not JSON lines"), "{err}");
+        assert!(err.contains("jq -c '.[]'"), "{err}");
     }
 
     #[test]

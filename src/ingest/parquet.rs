@@ -144,6 +144,7 @@ impl Dataset {
                 let rows = IdxSize::try_from(len).map_err(|_| Error::CorruptFile {
                     path: part.path.clone(),
                     message: "more rows than this build counts".into(),
+                    hint: "score the log in user-hash shards",
                 })?;
                 next_line += rows;
                 start += len;

@@ -387,3 +387,20 @@ fn the_purchases_scenario_refuses_what_it_cannot_write() {
     );
     assert!(!dir.path().join("shop").exists());
 }
+
+/// A valid Parquet file with a pandas `category` column (dictionary-encoded, which this
+/// build does not read) is an input error that says so, not "a damaged file". The fixture:
+/// `pd.DataFrame({…, "event": pd.Categorical([…])}).to_parquet(…)` (pandas 2.3, pyarrow).
+#[test]
+fn a_dictionary_encoded_column_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = repo().join("tests/fixtures/unreadable/category_event.parquet");
+    let out = churnrisk(dir.path(), &["check", "--events", s(&fixture)]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    expect(
+        out,
+        3,
+        &["category_event.parquet", "pandas `category`", "astype(str)"],
+    );
+    assert!(!err.contains("damaged"), "{err}");
+}
