@@ -26,9 +26,8 @@ pub fn retrain_reason(
         return Some("no model yet".into());
     };
     if let Err(e) = model.check_compatible(spec) {
-        return Some(format!(
-            "the model does not fit the feature definitions: {e}"
-        ));
+        // `e` already says "model does not match the feature definitions: …".
+        return Some(e.to_string());
     }
     // The model predicts churn as it was defined when it was trained.
     if model.label != *rule {
@@ -89,4 +88,28 @@ pub fn check_population(model: &ChurnModel, scored: usize, min_share: f64) -> Re
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The manifest's retrain reason says the mismatch once, in the check's own words.
+    #[test]
+    fn a_model_that_does_not_match_says_so_once() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let spec = FeatureSpec::load(&root.join("features/default.toml")).unwrap();
+        let mut model = ChurnModel::load(&root.join("models/sample.json")).unwrap();
+        let rule = model.label.clone();
+        let as_of = parse_timestamp(&model.training.as_of).unwrap();
+        assert_eq!(retrain_reason(Some(&model), &spec, &rule, as_of, 30), None);
+        model.features.pop();
+        let reason = retrain_reason(Some(&model), &spec, &rule, as_of, 30).unwrap();
+        assert!(
+            reason.starts_with("model does not match the feature definitions: expected"),
+            "{reason}"
+        );
+        assert_eq!(reason.matches("feature definitions").count(), 1, "{reason}");
+    }
 }
