@@ -101,7 +101,7 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let spec = FeatureSpec::load(&root.join("features/default.toml")).unwrap();
         let mut model = ChurnModel::load(&root.join("models/sample.json")).unwrap();
-        let rule = model.label.clone();
+        let rule = model.label;
         let as_of = parse_timestamp(&model.training.as_of).unwrap();
         assert_eq!(retrain_reason(Some(&model), &spec, &rule, as_of, 30), None);
         model.features.pop();
