@@ -202,13 +202,15 @@ pub enum Error {
     },
     /// The eligibility gate: too few churned or retained users where a model is fitted or
     /// judged (a model fitted on a handful of churners is noise).
-    #[error("not enough data: on {what}, {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained (lower them only if you accept a noisier model)")]
+    #[error("not enough data: on {what}, {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained ({settings}; lower them only if you accept a noisier model)")]
     TooFewLabels {
         what: String,
         churned: usize,
         retained: usize,
         min_churned: usize,
         min_retained: usize,
+        /// Where the minimums are set: the config keys; the binary names its flags.
+        settings: &'static str,
     },
     /// The population at T is much smaller than the one the model was validated on:
     /// usually a log cut short or a wrong as-of date.

@@ -39,6 +39,14 @@ pub fn reading_events(mut err: Error) -> Error {
     err
 }
 
+/// A failure of `train`, naming the gate's flags.
+pub fn training(mut err: Error) -> Error {
+    if let Error::TooFewLabels { settings, .. } = &mut err {
+        *settings = "`--min-churned`, `--min-retained`";
+    }
+    err
+}
+
 /// A failure of reading shard parts, saying how a part is written.
 pub fn reading_parts(mut err: Error) -> Error {
     if let Error::BadInputSet {
@@ -94,6 +102,18 @@ mod tests {
                 "set the delimiter to \";\" (or \"auto\"): `[inputs] delimiter` in the config (`--delimiter` on the command line)"
             ),
             "{err}"
+        );
+        let err = training(Error::TooFewLabels {
+            what: "the validation date".into(),
+            churned: 40,
+            retained: 900,
+            min_churned: 50,
+            min_retained: 50,
+            settings: "`[model] min_churned`, `min_retained`",
+        });
+        assert_eq!(
+            err.to_string(),
+            "not enough data: on the validation date, 40 churned and 900 retained users; the minimums are 50 churned and 50 retained (`--min-churned`, `--min-retained`; lower them only if you accept a noisier model)"
         );
         let err = reading_parts(Error::BadInputSet {
             path: "p.jsonl".into(),

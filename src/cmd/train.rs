@@ -50,7 +50,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .into());
     }
     let step = super::logging::step("training");
-    let model = train(&inputs.sources(), &inputs.spec, &opts).context("training")?;
+    let model = train(&inputs.sources(), &inputs.spec, &opts)
+        .map_err(super::flags::training)
+        .context("training")?;
     step.finish_and_clear();
     model
         .save(&args.model)

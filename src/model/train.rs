@@ -844,6 +844,7 @@ fn check_classes(what: &str, y: &[bool], opts: &TrainOptions) -> Result<()> {
             retained,
             min_churned: opts.min_churned,
             min_retained: opts.min_retained,
+            settings: "`[model] min_churned`, `min_retained`",
         });
     }
     Ok(())
