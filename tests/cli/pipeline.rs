@@ -430,7 +430,7 @@ fn unseen_event_names_and_a_minimal_feature_file_still_learn() {
     );
 }
 
-/// A night dated after tomorrow is refused before anything is read or written: its list
+/// A night dated after tomorrow is refused, no list or model written: its list
 /// would make every ordinary night after it a backfill.
 #[test]
 fn a_night_ahead_of_the_calendar_is_refused() {
