@@ -206,12 +206,12 @@ def metric_set(y: np.ndarray, p: np.ndarray) -> dict:
             "lift": top_decile_lift(y, p)}
 
 
-def paired_differences(y: np.ndarray, p_ref: np.ndarray, p: np.ndarray, rounds: int = 1000,
-                       seed: int = 0) -> dict:
-    """The reference's AUC and Brier minus another method's on the same users, with a 95%
-    paired bootstrap interval (users resampled with replacement, both methods on the same
-    resample; a fixed seed, so the table is deterministic). An interval that holds 0 is a
-    tie at this population's size."""
+def paired_differences(y: np.ndarray, p_ref: np.ndarray, others: dict[str, np.ndarray],
+                       rounds: int = 1000, seed: int = 0) -> dict:
+    """The reference's AUC and Brier minus each other method's on the same users, with a
+    95% paired bootstrap interval (users resampled with replacement, every method on the
+    same resample; a fixed seed, so the table is deterministic). An interval that holds 0
+    is a tie at this population's size."""
     rng = np.random.default_rng(seed)
     n = len(y)
 
@@ -220,21 +220,26 @@ def paired_differences(y: np.ndarray, p_ref: np.ndarray, p: np.ndarray, rounds: 
         pos = yy.sum()
         return (r[yy == 1].sum() - pos * (pos + 1) / 2) / (pos * (len(yy) - pos))
 
-    def diff(idx):
+    def metrics(idx, p):
         yy = y[idx]
-        d_auc = auc(yy, p_ref[idx]) - auc(yy, p[idx])
-        d_brier = np.mean((p_ref[idx] - yy) ** 2) - np.mean((p[idx] - yy) ** 2)
-        return d_auc, d_brier
+        return auc(yy, p[idx]), np.mean((p[idx] - yy) ** 2)
 
-    point = diff(np.arange(n))
+    def diffs(idx):  # per method: (reference − method) in AUC and Brier
+        ref = np.array(metrics(idx, p_ref))
+        return {name: ref - np.array(metrics(idx, p)) for name, p in others.items()}
+
+    point = diffs(np.arange(n))
     draws = []
     for _ in range(rounds):
         idx = rng.integers(0, n, n)
         if 0 < y[idx].sum() < n:  # both classes, or AUC is undefined
-            draws.append(diff(idx))
-    lo, hi = np.percentile(np.array(draws), [2.5, 97.5], axis=0)
-    return {"auc": [float(point[0]), float(lo[0]), float(hi[0])],
-            "brier": [float(point[1]), float(lo[1]), float(hi[1])]}
+            draws.append(diffs(idx))
+    out = {}
+    for name in others:
+        lo, hi = np.percentile(np.array([d[name] for d in draws]), [2.5, 97.5], axis=0)
+        out[name] = {"auc": [float(point[name][0]), float(lo[0]), float(hi[0])],
+                     "brier": [float(point[name][1]), float(lo[1]), float(hi[1])]}
+    return out
 
 
 def read_scores(path: Path) -> pd.Series:
@@ -293,8 +298,9 @@ def cmd_evaluate(a) -> int:
         out["metrics"][name] = metric_set(y, p)
     if a.reference in scores:
         p_ref = scores[a.reference].loc[common].to_numpy()
-        out["paired"] = {name: paired_differences(y, p_ref, s.loc[common].to_numpy())
-                         for name, s in scores.items() if name != a.reference}
+        out["paired"] = paired_differences(
+            y, p_ref, {name: s.loc[common].to_numpy()
+                       for name, s in scores.items() if name != a.reference})
     if a.model and a.model.exists():
         kind, w = find_windows(json.loads(a.model.read_text()))
         out["windows"] = {"kind": kind, "windows": w} if kind else None

@@ -675,11 +675,11 @@ fn other_phrase(spec: &FeatureSpec, def: &FeatureDef, v: f64, typical: f64) -> S
 /// "first value", named by the activation events when there are few enough to read:
 /// "first value (report_created)".
 fn first_value(f: &FeatureFile) -> String {
-    match f.events.activation.as_slice() {
-        [] => "first value".into(),
-        names if names.len() <= 3 => format!("first value ({})", names.join(" or ")),
-        _ => "first value".into(),
+    let names = &f.events.activation;
+    if names.is_empty() || names.len() > 3 {
+        return "first value".into();
     }
+    format!("first value ({})", names.join(" or "))
 }
 
 /// "logins down 70% vs the 28 days before", from recent and prior counts (prior already
