@@ -649,6 +649,10 @@ pub enum ModelProblem {
     Intercept { value: f64 },
     #[error("windows {recent} / {prior} / {long} days: each must be 1 to 3650 days and the long one at least the recent one")]
     Windows { recent: u32, prior: u32, long: u32 },
+    #[error(
+        "bgnbd {params}: every parameter must be a positive number and the horizon at least 1 day"
+    )]
+    BgNbd { params: String },
     #[error("typical_value_gap_days {days}: must be 0 to 3650 days")]
     ValueGap { days: f64 },
     #[error("no validation date in the model's panel")]

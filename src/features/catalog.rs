@@ -58,13 +58,14 @@ pub enum Core {
     ValueAmountMean,
     ValueOverdue,
     ValueSilence,
+    BgNbdQuietOdds,
     ActiveWeeks,
     ActiveWeekShare,
 }
 
 impl Core {
     /// Every named feature, in no particular order.
-    pub const ALL: [Core; 28] = [
+    pub const ALL: [Core; 29] = [
         Core::ActiveRecent,
         Core::ActivePrior,
         Core::ActivityChange,
@@ -91,6 +92,7 @@ impl Core {
         Core::ValueAmountMean,
         Core::ValueOverdue,
         Core::ValueSilence,
+        Core::BgNbdQuietOdds,
         Core::ActiveWeeks,
         Core::ActiveWeekShare,
     ];
@@ -124,6 +126,7 @@ impl Core {
             Core::ValueAmountMean => "value_amount_mean",
             Core::ValueOverdue => "value_overdue",
             Core::ValueSilence => "value_silence",
+            Core::BgNbdQuietOdds => "bgnbd_quiet_odds",
             Core::ActiveWeeks => "active_weeks",
             Core::ActiveWeekShare => "active_week_share",
         }
@@ -362,6 +365,12 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
         Raw,
     );
     add(
+        FeatureId::Core(Core::BgNbdQuietOdds),
+        Core::BgNbdQuietOdds.name().into(),
+        format!("log-odds of no value action in the next {} days under the BG/NBD buy-till-you-die model (Fader, Hardie and Lee 2005) fitted by training to every user's value actions: the chance the user has silently dropped out, or is still there and quiet at their own rate (0 before a fit)", spec.bgnbd.map_or(0, |m| m.horizon_days)),
+        Raw,
+    );
+    add(
         FeatureId::Core(Core::ActiveWeeks),
         Core::ActiveWeeks.name().into(),
         "weeks with presence since the first event (7-day steps back from the as-of date)".into(),
@@ -459,7 +468,9 @@ fn family_of(
     use Direction::*;
     let (family, dir) = match id {
         FeatureId::Core(c) => match c {
-            DaysSinceValue | DaysSinceEvent | ValueOverdue | ValueSilence => ("recency", Higher),
+            DaysSinceValue | DaysSinceEvent | ValueOverdue | ValueSilence | BgNbdQuietOdds => {
+                ("recency", Higher)
+            }
             ActivePrior => ("activity", Either),
             ActiveRecent | ActivityChange | ActivitySlope | SessionsRecent | EventsPerWeek
             | SessionMinutes | ActiveWeeks | ActiveWeekShare => ("activity", Lower),
@@ -593,6 +604,11 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
         ValueSilence => format!("{v:.1} value actions missed at the user's own pace"),
+        BgNbdQuietOdds => format!(
+            "{:.0}% chance of no value action in the next {} days at the user's own past pace",
+            100.0 / (1.0 + (-v).exp()),
+            spec.bgnbd.map_or(0, |m| m.horizon_days)
+        ),
         ValueRecent => format!("{} value actions in the last {r} days", n(v)),
         ValuePrior => format!("{} value actions in the {p} days before", n(v)),
         ActiveWeeks => format!("active in {} weeks since signup", n(v)),

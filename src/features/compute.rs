@@ -12,6 +12,7 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::bgnbd::Summary;
 use super::catalog::{catalog, Core, FeatureDef, FeatureId};
 use super::prepare::Prepared;
 use super::spec::FeatureSpec;
@@ -134,6 +135,29 @@ impl<'a> Derive<'a> {
         t.value_total * ((observed + g) / (observed - silent + g)).ln()
     }
 
+    /// The BG/NBD log-odds of no value action in the model's horizon
+    /// ([`super::bgnbd`]), from the user's value actions; one who has none yet is counted
+    /// from signup with no repeat (alive, at the population's rate). 0 without a fit.
+    fn bgnbd_quiet_odds(&self) -> f64 {
+        let Some(m) = &self.plan.bgnbd else {
+            return 0.0;
+        };
+        let t = self.t;
+        let summary = match (t.first_value_ts, t.last_value_ts) {
+            (Some(first), Some(last)) => Summary {
+                repeats: at_least(t.value_days - 1.0, 0.0),
+                last: at_least(days(last - first), 0.0),
+                age: at_least(days(self.as_of - first), 0.0),
+            },
+            _ => Summary {
+                repeats: 0.0,
+                last: 0.0,
+                age: self.observable(self.as_of),
+            },
+        };
+        m.quiet_log_odds(summary)
+    }
+
     fn value(&self, source: FeatureId) -> f64 {
         use Core::*;
         let (t, plan, as_of) = (self.t, self.plan, self.as_of);
@@ -198,6 +222,7 @@ impl<'a> Derive<'a> {
                     since / at_least(gap, 1.0)
                 }
                 ValueSilence => self.value_silence(),
+                BgNbdQuietOdds => self.bgnbd_quiet_odds(),
                 ActiveWeeks => t.active_weeks,
                 ActiveWeekShare => {
                     let weeks = (self.observable(as_of) / 7.0).ceil();
@@ -314,6 +339,7 @@ pub fn compute(
 mod tests {
     use super::*;
     use crate::base::time::parse_timestamp;
+    use crate::features::bgnbd::BgNbd;
     use crate::features::prepare::{prepare, top_event_types};
     use crate::features::tally::{distinct, median_session_minutes};
     use crate::fixtures::events_at as events;
@@ -397,6 +423,7 @@ mod tests {
             ("t", "2026-03-01T00:00:00Z", "make"),
             ("t", "2026-03-11T00:00:00Z", "make"),
             ("u", "2026-03-01T00:00:00Z", "make"),
+            ("u", "2026-03-01T05:00:00Z", "make"),
             ("u", "2026-03-05T00:00:00Z", "make"),
             ("one", "2026-03-29T00:00:00Z", "make"),
         ]);
@@ -413,6 +440,7 @@ mod tests {
             None,
             None,
             None,
+            None,
         ];
         ev.df
             .with_column(Column::new("value".into(), values))
@@ -420,7 +448,7 @@ mod tests {
         let s = spec();
         let as_of = parse_timestamp("2026-04-05").unwrap();
         let prepared = prepare(&ev, &s).unwrap();
-        // Mean gaps: s 30 days, t 10, u 4 (one has a single order): the median is 10.
+        // Mean gaps: s 30 days, t 10, u 2 (one has a single order): the median is 10.
         assert_eq!(prepared.typical_value_gap(as_of), Some(10.0));
         // Before 02-01 nobody has two orders.
         assert_eq!(
@@ -457,6 +485,37 @@ mod tests {
         // Seen for 7 days, under the 10-day typical gap: its rate is not judged from less.
         assert!(close(value(&ff, "one", "n_recent__make"), 14.0 / 10.0));
         assert!(close(value(&ff, "one", "n_week__make"), 1.0));
+        // No BG/NBD fit yet: the feature is 0.
+        assert_eq!(value(&ff, "s", "bgnbd_quiet_odds"), 0.0);
+
+        // BG/NBD counts days with a value action: u's two orders on 03-01 are one.
+        let summary = |repeats: f64, last: f64, age: f64| Summary { repeats, last, age };
+        assert_eq!(
+            prepared.value_summaries(as_of),
+            [
+                summary(2.0, 60.0, 84.5),
+                summary(1.0, 10.0, 35.0),
+                summary(1.0, 4.0, 35.0),
+                summary(0.0, 0.0, 7.0),
+            ]
+        );
+        let m = BgNbd {
+            r: 0.5,
+            alpha: 10.0,
+            a: 1.0,
+            b: 2.0,
+            horizon_days: 28,
+        };
+        let ff = compute(&prepared, &pop, as_of, &s.with_bgnbd(Some(m)), &types).unwrap();
+        let odds = value(&ff, "s", "bgnbd_quiet_odds");
+        assert!(
+            close(odds, m.quiet_log_odds(summary(2.0, 60.0, 84.5))),
+            "{odds}"
+        );
+        assert!(close(
+            value(&ff, "one", "bgnbd_quiet_odds"),
+            m.quiet_log_odds(summary(0.0, 0.0, 7.0))
+        ));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! (`catalog`), the log regrouped by user (`index`), and the computation at an as-of
 //! date (`compute`).
 
+pub mod bgnbd;
 pub mod catalog;
 pub mod compute;
 pub mod index;

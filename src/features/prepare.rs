@@ -8,9 +8,11 @@ use std::sync::Arc;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::bgnbd::Summary;
 use super::index::{EventIndex, ACTIVATION, CORE, FEEDBACK, FRICTION, PRESENCE, VALUE};
 use super::spec::FeatureSpec;
 use super::tally::days;
+use crate::base::time::DAY_MS;
 use crate::error::Result;
 use crate::ingest::Events;
 
@@ -139,6 +141,37 @@ impl Prepared {
         let mid = gaps.len() / 2;
         let (_, m, _) = gaps.select_nth_unstable_by(mid, f64::total_cmp);
         Some(*m)
+    }
+
+    /// Every user's value actions before `before` as the BG/NBD model counts them (a day
+    /// with several is one transaction), for
+    /// users with at least one, in the index's user order (so a fit's sample is the same
+    /// on every run).
+    pub fn value_summaries(&self, before: i64) -> Vec<Summary> {
+        let ix = &*self.index;
+        let mut found: Vec<(u32, Summary)> = ix
+            .users
+            .par_iter()
+            .filter_map(|(_, &u)| {
+                let rows = ix.rows(u);
+                let end = rows.start + ix.ts[rows.clone()].partition_point(|&t| t < before);
+                let mut value = (rows.start..end).filter(|&i| ix.role[i] & VALUE != 0);
+                let first = value.next()?;
+                let day = |i: usize| ix.ts[i].div_euclid(DAY_MS);
+                // Distinct days with a value action, as the BG/NBD literature counts them.
+                let (last, n) = value.fold((first, 1usize), |(prev, n), i| {
+                    (i, n + usize::from(day(i) != day(prev)))
+                });
+                let summary = Summary {
+                    repeats: (n - 1) as f64,
+                    last: days(ix.ts[last] - ix.ts[first]),
+                    age: days(before - ix.ts[first]),
+                };
+                Some((u, summary))
+            })
+            .collect();
+        found.sort_unstable_by_key(|&(u, _)| u);
+        found.into_iter().map(|(_, s)| s).collect()
     }
 }
 

@@ -372,6 +372,7 @@ pub fn compute(
                 "value_amount_mean",
                 "value_overdue",
                 "value_silence",
+                "bgnbd_quiet_odds",
                 "active_weeks",
                 "active_week_share",
             ]

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::bgnbd::BgNbd;
 use crate::error::{Error, Result, SpecProblem};
 
 /// The whole file.
@@ -200,6 +201,9 @@ pub struct FeatureSpec {
     /// than two value actions is measured against it (`value_overdue`). Set by training
     /// and stored in the model; 7 before.
     pub typical_gap_days: f64,
+    /// The BG/NBD model of the log's value actions behind `bgnbd_quiet_odds`: fitted by
+    /// training and stored in the model; absent before (the feature is then 0).
+    pub bgnbd: Option<BgNbd>,
 }
 
 impl FeatureSpec {
@@ -284,6 +288,7 @@ impl FeatureSpec {
             fingerprint,
             windows,
             typical_gap_days: 7.0,
+            bgnbd: None,
         })
     }
 
@@ -297,11 +302,26 @@ impl FeatureSpec {
         }
     }
 
-    /// This spec with a model's windows and cadence: what scoring computes features with.
-    pub fn with_resolved(&self, windows: Windows, typical_gap_days: f64) -> FeatureSpec {
+    /// This spec with a model's windows, cadence and BG/NBD fit: what scoring computes
+    /// features with.
+    pub fn with_resolved(
+        &self,
+        windows: Windows,
+        typical_gap_days: f64,
+        bgnbd: Option<BgNbd>,
+    ) -> FeatureSpec {
         FeatureSpec {
             windows,
             typical_gap_days,
+            bgnbd,
+            ..self.clone()
+        }
+    }
+
+    /// This spec with a fitted BG/NBD model (training, after [`FeatureSpec::fitted_to`]).
+    pub fn with_bgnbd(&self, bgnbd: Option<BgNbd>) -> FeatureSpec {
+        FeatureSpec {
+            bgnbd,
             ..self.clone()
         }
     }

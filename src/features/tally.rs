@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::bgnbd::BgNbd;
 use super::index::{EventIndex, ACTIVATION, CORE, FEEDBACK, FRICTION, PRESENCE, VALUE};
 use super::prepare::Prepared;
 use super::spec::FeatureSpec;
@@ -48,6 +49,8 @@ pub(super) struct Plan {
     pub(super) rates: Vec<[usize; 4]>,
     /// The log's typical gap between value actions (days), for users with fewer than two.
     pub(super) typical_gap: f64,
+    /// The fitted BG/NBD model, if training made one.
+    pub(super) bgnbd: Option<BgNbd>,
 }
 
 impl Plan {
@@ -136,6 +139,7 @@ impl Plan {
             ratios,
             rates,
             typical_gap: spec.typical_gap_days,
+            bgnbd: spec.bgnbd,
         }
     }
 }
@@ -150,6 +154,8 @@ pub(super) struct Tally {
     pub(super) activation_ts: Option<i64>,
     pub(super) events_total: f64,
     pub(super) value_total: f64,
+    /// Distinct calendar days (UTC) with a value action.
+    pub(super) value_days: f64,
     /// Value actions in the recent, prior and long windows.
     pub(super) value: Windows,
     /// Sum and count of the amounts of value actions with one in the long window.
@@ -239,6 +245,10 @@ pub(super) fn tally(
         t.events_total += 1.0;
         if role & VALUE != 0 {
             t.value_total += 1.0;
+            let day = ts.div_euclid(DAY_MS);
+            if t.last_value_ts.is_none_or(|p| p.div_euclid(DAY_MS) != day) {
+                t.value_days += 1.0;
+            }
             t.first_value_ts.get_or_insert(ts);
             t.last_value_ts = Some(ts);
             let v = ix.value[i];

@@ -11,6 +11,7 @@ use super::drift::DriftReference;
 use super::evaluate::Metrics;
 use crate::base::files::write_atomic;
 use crate::error::{Error, ModelProblem, Result};
+use crate::features::bgnbd::BgNbdFit;
 use crate::features::spec::{FeatureFile, Windows};
 use crate::features::{FeatureDef, FeatureSpec, Transform};
 use crate::labels::LabelRule;
@@ -122,6 +123,10 @@ pub struct ChurnModel {
     pub windows: Windows,
     /// The log's typical gap between a user's value actions at training, in days.
     pub typical_value_gap_days: f64,
+    /// The BG/NBD model behind `bgnbd_quiet_odds`, fitted at training (absent when the
+    /// log had too few users with a value action: the feature is then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgnbd: Option<BgNbdFit>,
     /// The per-event-type rate features' event names, in order.
     pub event_types: Vec<String>,
     pub features: Vec<ModelFeature>,
@@ -243,6 +248,17 @@ impl ChurnModel {
         if !(gap.is_finite() && (0.0..=3650.0).contains(&gap)) {
             return Err(ModelProblem::ValueGap { days: gap });
         }
+        if let Some(f) = &self.bgnbd {
+            if !f.params.is_valid() {
+                let m = f.params;
+                return Err(ModelProblem::BgNbd {
+                    params: format!(
+                        "r {} alpha {} a {} b {} horizon {} days",
+                        m.r, m.alpha, m.a, m.b, m.horizon_days
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -279,7 +295,11 @@ impl ChurnModel {
     /// be compatible) with the model's windows and cadence.
     pub fn resolve(&self, spec: &FeatureSpec) -> Result<FeatureSpec> {
         self.check_compatible(spec)?;
-        Ok(spec.with_resolved(self.windows, self.typical_value_gap_days))
+        Ok(spec.with_resolved(
+            self.windows,
+            self.typical_value_gap_days,
+            self.bgnbd.map(|f| f.params),
+        ))
     }
 
     /// Fails unless this build computes exactly the model's features from `spec`: same

@@ -37,6 +37,7 @@ use super::matrix::{standardize, to_matrix};
 use crate::base::time::week_start;
 use crate::base::time::{format_date, DAY_MS};
 use crate::error::{Error, Result};
+use crate::features::bgnbd;
 use crate::features::catalog::{Core, FeatureId};
 use crate::features::{self, FeatureSpec, Prepared};
 use crate::labels::{self, LabelRule, Sources};
@@ -214,6 +215,25 @@ pub fn train_prepared(
     // Windows follow the horizon and the log's cadence (unless the file sets them).
     let typical_gap = prepared.typical_value_gap(opts.as_of).unwrap_or(0.0);
     let spec = &spec.fitted_to(opts.rule.horizon_days, typical_gap);
+    // The BG/NBD model behind `bgnbd_quiet_odds`, fitted once on the whole log before T
+    // (four population parameters, like the typical gap) and used on every panel date.
+    let bgnbd = bgnbd::fit(
+        &prepared.value_summaries(opts.as_of),
+        typical_gap,
+        opts.rule.horizon_days,
+    );
+    match &bgnbd {
+        Some(f) if !f.converged => tracing::warn!(
+            "the BG/NBD fit stopped after {} iterations without converging",
+            f.iterations
+        ),
+        Some(f) => tracing::debug!("BG/NBD fit: {f:?} by {:?}", clock.elapsed()),
+        None => tracing::debug!(
+            "no BG/NBD fit (fewer than {} users with a value action)",
+            bgnbd::MIN_USERS
+        ),
+    }
+    let spec = &spec.with_bgnbd(bgnbd.map(|f| f.params));
     let event_types = features::top_event_types(events, opts.as_of, spec.file.event_rates.top)?;
     let defs = features::catalog(spec, &event_types);
     // Populations and labels of every date read off the index.
@@ -252,6 +272,7 @@ pub fn train_prepared(
         feature_definitions: spec.file.clone(),
         windows: spec.windows,
         typical_value_gap_days: spec.typical_gap_days,
+        bgnbd,
         event_types,
         features: fitted.features(&defs),
         intercept: fitted.intercept,
