@@ -397,7 +397,7 @@ mod tests {
         let p = dir.path().join("m.json");
         std::fs::write(&p, good.to_string()).unwrap();
         assert!(ChurnModel::load(&p).is_ok());
-        let cases: [(&str, serde_json::Value, &str); 9] = [
+        let cases: [(&str, serde_json::Value, &str); 11] = [
             ("/features/0/std", 0.0.into(), "scale (std) 0e0"),
             ("/features/1/std", (-1.0).into(), "scale (std) -1e0"),
             ("/features/1/std", 1e-320.into(), "scale (std) 1e-320"),
@@ -419,6 +419,8 @@ mod tests {
                 (-5.0).into(),
                 "typical_value_gap_days -5",
             ),
+            ("/bgnbd/r", (-1.0).into(), "bgnbd r -1 alpha"),
+            ("/bgnbd/horizon_days", 0.into(), "horizon 0 days"),
         ];
         for (at, value, says) in cases {
             let mut bad = good.clone();
