@@ -229,7 +229,7 @@ pub fn train_prepared(
         ),
         Some(f) => tracing::debug!("BG/NBD fit: {f:?} by {:?}", clock.elapsed()),
         None => tracing::debug!(
-            "no BG/NBD fit (fewer than {} users with a value action)",
+            "no BG/NBD fit (fewer than {} users with a value action, or no finite optimum)",
             bgnbd::MIN_USERS
         ),
     }
