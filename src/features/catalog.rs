@@ -604,11 +604,30 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
         ValueSilence => format!("{v:.1} value actions missed at the user's own pace"),
-        BgNbdQuietOdds => format!(
-            "{:.0}% chance of no value action in the next {} days at the user's own past pace",
-            100.0 / (1.0 + (-v).exp()),
-            spec.bgnbd.map_or(0, |m| m.horizon_days)
-        ),
+        BgNbdQuietOdds => {
+            // The model's chance, never rounded to a certainty, with the facts behind it.
+            let p = 100.0 / (1.0 + (-v).exp());
+            let chance = if p >= 99.5 {
+                ">99%".to_string()
+            } else if p < 0.5 {
+                "<1%".to_string()
+            } else {
+                format!("{p:.0}%")
+            };
+            let h = spec.bgnbd.map_or(0, |m| m.horizon_days);
+            let total = row.get(ValueTotal);
+            let basis = if total == 0.0 {
+                "the typical user's pace (none yet)".to_string()
+            } else {
+                let since = row.get(DaysSinceValue);
+                format!(
+                    "the user's own past pace ({} value actions, the last {} days ago)",
+                    n(total),
+                    n(since)
+                )
+            };
+            format!("{chance} chance of no value action in the next {h} days at {basis}")
+        }
         ValueRecent => format!("{} value actions in the last {r} days", n(v)),
         ValuePrior => format!("{} value actions in the {p} days before", n(v)),
         ActiveWeeks => format!("active in {} weeks since signup", n(v)),
@@ -830,6 +849,41 @@ mod tests {
         assert_eq!(
             phrase(&s, def("funnel_onboarding"), &row, 0.0),
             "stalled in onboarding after step 2 of 4 (data_source_connected)"
+        );
+    }
+
+    /// The BG/NBD phrase: the model's chance (never rounded to a certainty) and the
+    /// user's own value actions behind it.
+    #[test]
+    fn the_bgnbd_phrase_quotes_its_chance_and_facts() {
+        let m = crate::features::bgnbd::BgNbd {
+            r: 0.4,
+            alpha: 24.0,
+            a: 1.1,
+            b: 2.4,
+            horizon_days: 182,
+        };
+        let s = spec().with_bgnbd(Some(m));
+        let defs = catalog(&s, &[]);
+        let def = defs.iter().find(|d| d.name == "bgnbd_quiet_odds").unwrap();
+        let say = |odds: f64, total: f64| {
+            let row = NamedRow::new(
+                &s,
+                &[
+                    ("bgnbd_quiet_odds", odds),
+                    ("value_actions_total", total),
+                    ("days_since_last_value", 228.2),
+                ],
+            );
+            phrase(&s, def, &row, 0.0)
+        };
+        let tail = "chance of no value action in the next 182 days at";
+        let own = "the user's own past pace (8 value actions, the last 228.2 days ago)";
+        assert_eq!(say(1.5, 8.0), format!("82% {tail} {own}"));
+        assert_eq!(say(12.0, 8.0), format!(">99% {tail} {own}"));
+        assert_eq!(
+            say(-9.0, 0.0),
+            format!("<1% {tail} the typical user's pace (none yet)")
         );
     }
 
