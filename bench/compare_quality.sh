@@ -36,13 +36,15 @@
 #      recency:   logistic regression on log1p(days since the last value action), same panel.
 #      rft:       logistic regression on log1p(recency, lifetime value actions, tenure), C chosen
 #                 like the peer's, same panel.
+#      bgnbd:     the BG/NBD model alone (four parameters by maximum likelihood on the log
+#                 before T; no panel): the standard model of purchase logs.
 #   4. truth from the FULL log: population = users with an event in [T - A, T); churned = no
 #      value action ([events] value of the feature file) in [T, T + H). Metrics: ROC AUC,
 #      Brier score, top-decile lift. "pop. mismatch" = users churnrisk scored that are not in
 #      that population plus those it did not score (should be 0).
 # Prints a markdown table (one row per scenario x horizon x seed, then a mean row per
 # scenario and horizon; notes under it: churnrisk's windows from model.json, the peer's and
-# RFT's C, churnrisk minus the peer and minus RFT in AUC and Brier with 95% paired bootstrap
+# RFT's C, churnrisk minus the peer, RFT and BG/NBD in AUC and Brier with 95% paired bootstrap
 # intervals (an interval holding 0 is a tie at that population's size), any population
 # mismatch, the binary's hash) and writes it to
 # bench/data/quality/results.md; per-run files
@@ -168,10 +170,11 @@ for scenario in $SCENARIOS; do
                 say "  peer FAILED: see $run/peer.log"
             fi
 
-            say "  recency + RFT baselines"
+            say "  recency, RFT and BG/NBD baselines"
             if "$PY" "$HO" baselines "${inputs[@]}" --as-of "$T" --horizon-days "$H" \
                     --active-days "$active" --out-dir "$run" >"$run/baselines.log" 2>&1; then
-                methods+=(--method "recency=$run/recency.csv" --method "rft=$run/rft.csv")
+                methods+=(--method "recency=$run/recency.csv" --method "rft=$run/rft.csv"
+                          --method "bgnbd=$run/bgnbd.csv")
             else
                 say "  baselines FAILED: see $run/baselines.log"
             fi

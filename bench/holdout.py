@@ -18,7 +18,13 @@ baselines  --events events_T.csv [--users U] --features F --as-of T --horizon-da
     log1p(tenure days), standardized, C chosen from fcwd_peer.CS by log loss on t_0 after
     fitting on the training dates, then refitted on every date. Both score the population at
     T (an event in [T - A, T)) -> DIR/recency.csv, DIR/rft.csv (user_id,probability) and
-    DIR/baselines.json.
+    DIR/baselines.json. "bgnbd" = the BG/NBD model alone (Fader, Hardie & Lee 2005), the
+    standard model of purchase logs: r, alpha, a, b by maximum likelihood (Nelder-Mead on
+    their logs, scipy) over every user's value actions before T, a day with several being
+    one transaction; P(no value action in [T, T + H)) = 1 - P(alive) * (1 - ((alpha + age) /
+    (alpha + age + H))^(r + x)) -> DIR/bgnbd.csv. A user without a value action is counted
+    from signup (else the first event) with no repeat, as churnrisk's feature does. It is
+    written independently of churnrisk's Rust fit (src/features/bgnbd.rs), from the paper.
 evaluate   --events FULL --features F --as-of T --horizon-days H --active-days A
            --method NAME=scores.csv ... [--reference NAME] [--model model.json]
            [--peer-json J] [--rft-json J] --label K=V ... --json OUT.json
@@ -58,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fcwd_peer as peer  # noqa: E402
 
 DAY_MS = peer.DAY_MS
-METHODS = ["churnrisk", "peer", "recency", "rft"]
+METHODS = ["churnrisk", "peer", "recency", "rft", "bgnbd"]
 
 
 # -------------------------------------------------------------------------- lifetimes
@@ -131,6 +137,55 @@ def rft_features(d: peer.Data, t: int, pop: np.ndarray, value_mask: np.ndarray) 
     return np.column_stack([recency, n_val[pop], tenure])
 
 
+def bgnbd_scores(d: peer.Data, T: int, horizon: int, pop: np.ndarray,
+                 value_mask: np.ndarray) -> tuple[np.ndarray, dict]:
+    """BG/NBD P(no value action in [T, T + horizon days)) for the users `pop`, and the fit."""
+    from scipy.optimize import minimize
+    from scipy.special import betaln, gammaln
+
+    b = d.window(d.min_ts, T)
+    vm = value_mask[b]
+    uid, day = d.uid[b][vm], d.ts[b][vm] // DAY_MS
+    first_ts = np.full(d.n_users, np.iinfo(np.int64).max)
+    np.minimum.at(first_ts, uid, d.ts[b][vm])
+    last_ts = np.full(d.n_users, -1, dtype=np.int64)
+    np.maximum.at(last_ts, uid, d.ts[b][vm])
+    # distinct (user, day) pairs -> transactions per user
+    pairs = np.unique(uid.astype(np.int64) * (1 << 32) + (day - day.min() if len(day) else day))
+    days = np.bincount((pairs >> 32).astype(np.int64), minlength=d.n_users).astype(float)
+    buyers = days > 0
+    x_all = np.maximum(days - 1, 0)
+    tx_all = np.where(buyers, (last_ts - first_ts) / DAY_MS, 0.0)
+    age_all = np.where(buyers, (T - first_ts) / DAY_MS, 0.0)
+    x, tx, age = x_all[buyers], tx_all[buyers], age_all[buyers]
+
+    def nll(p):
+        r, al, a, bb = np.exp(p)
+        a1 = gammaln(r + x) - gammaln(r) + r * np.log(al)
+        a2 = betaln(a, bb + x) - betaln(a, bb) - (r + x) * np.log(al + age)
+        with np.errstate(all="ignore"):
+            a3 = np.where(x > 0, betaln(a + 1, np.maximum(bb + x - 1, 1e-12)) - betaln(a, bb)
+                          - (r + x) * np.log(al + tx), -np.inf)
+        v = -np.mean(a1 + np.logaddexp(a2, a3))
+        return v if np.isfinite(v) else 1e300
+
+    res = minimize(nll, np.log([1.0, 10.0, 1.0, 1.0]), method="Nelder-Mead",
+                   options={"maxiter": 20000, "xatol": 1e-7, "fatol": 1e-10})
+    r, al, a, bb = np.exp(res.x)
+    # the users to score: buyers as they are; others from signup (else first event), x = 0
+    xp, txp, agep = x_all[pop], tx_all[pop], age_all[pop].copy()
+    none = ~buyers[pop]
+    signup = d.signup_arr[pop]
+    start = np.where(np.isnan(signup), d.first_ts[pop].astype(float), signup)
+    agep[none] = np.maximum((T - start[none]) / DAY_MS, 0.0)
+    with np.errstate(all="ignore"):
+        odds = np.where(xp > 0, a / (bb + xp - 1) * ((al + agep) / (al + txp)) ** (r + xp), 0.0)
+    p_buy = (1 / (1 + odds)) * (1 - ((al + agep) / (al + agep + horizon)) ** (r + xp))
+    fit = {"r": float(r), "alpha": float(al), "a": float(a), "b": float(bb),
+           "users": int(buyers.sum()), "converged": bool(res.success)}
+    return 1 - p_buy, fit
+
+
 class Std:
     def __init__(self, z: np.ndarray):
         self.mean = z.mean(axis=0)
@@ -174,8 +229,10 @@ def cmd_baselines(a) -> int:
     z_T = s(np.log1p(rft_features(d, T, pop, value_mask)))
     ids = d.user_ids[pop]
     a.out_dir.mkdir(parents=True, exist_ok=True)
+    p_bgnbd, bgnbd_fit = bgnbd_scores(d, T, a.horizon_days, pop, value_mask)
     for name, p in (("rft", rft.predict_proba(z_T)[:, 1]),
-                    ("recency", rec.predict_proba(z_T[:, [0]])[:, 1])):
+                    ("recency", rec.predict_proba(z_T[:, [0]])[:, 1]),
+                    ("bgnbd", p_bgnbd)):
         pd.DataFrame({"user_id": ids, "probability": p}).to_csv(
             a.out_dir / f"{name}.csv", index=False, float_format="%.6f")
     info = {"panel_dates": [peer.fmt_date(p["as_of"]) for p in panel],
@@ -184,7 +241,7 @@ def cmd_baselines(a) -> int:
             "rft_c_search": trials, "scored": int(len(pop)),
             "rft_coefficients": dict(zip(["log1p_recency", "log1p_value_actions",
                                           "log1p_tenure"], map(float, rft.coef_[0]))),
-            "recency_coefficient": float(rec.coef_[0][0])}
+            "recency_coefficient": float(rec.coef_[0][0]), "bgnbd": bgnbd_fit}
     (a.out_dir / "baselines.json").write_text(json.dumps(info, indent=2))
     return 0
 
@@ -383,7 +440,7 @@ def cmd_table(a) -> int:
             if mm["missing"] or mm["extra"]:
                 bits.append(f"{m}: {mm['missing']} missing / {mm['extra']} extra users")
         for m, d in r.get("paired", {}).items():
-            if m in ("peer", "rft"):
+            if m in ("peer", "rft", "bgnbd"):
                 bits.append(f"churnrisk − {m}: AUC {d['auc'][0]:+.4f} [{d['auc'][1]:+.4f}, "
                             f"{d['auc'][2]:+.4f}], Brier {d['brier'][0]:+.4f} "
                             f"[{d['brier'][1]:+.4f}, {d['brier'][2]:+.4f}]")
