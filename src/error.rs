@@ -223,7 +223,7 @@ pub enum Error {
     },
     /// A model computes other features, or in another order, than this build does from
     /// the feature definitions.
-    #[error("model does not match the feature definitions: expected features [{}], found [{}]", expected.join(", "), found.join(", "))]
+    #[error("{}", feature_mismatch(expected, found))]
     FeatureMismatch {
         /// The model's features, in order.
         expected: Vec<String>,
@@ -276,6 +276,45 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A TOML parse error as a person reads it: where (line and column, from 1) and what.
+/// What differs between a model's features and this build's: the names on one side only
+/// (at most eight of each, then how many more), or that only the order differs.
+fn feature_mismatch(model: &[String], build: &[String]) -> String {
+    let list = |names: Vec<&String>| {
+        let shown: Vec<&str> = names.iter().take(8).map(|n| n.as_str()).collect();
+        let more = names.len().saturating_sub(8);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        format!("{}{tail}", shown.join(", "))
+    };
+    let only_model: Vec<&String> = model.iter().filter(|n| !build.contains(n)).collect();
+    let only_build: Vec<&String> = build.iter().filter(|n| !model.contains(n)).collect();
+    let mut parts = Vec::new();
+    if !only_build.is_empty() {
+        parts.push(format!(
+            "{} feature(s) this churnrisk computes are not in the model ({})",
+            only_build.len(),
+            list(only_build)
+        ));
+    }
+    if !only_model.is_empty() {
+        parts.push(format!(
+            "{} of the model's feature(s) are not computed from these definitions ({})",
+            only_model.len(),
+            list(only_model)
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("the same features in another order".into());
+    }
+    format!(
+        "model does not match the feature definitions: {}; it was trained by another churnrisk version or with other definitions: retrain it",
+        parts.join("; ")
+    )
+}
+
 pub fn toml_message(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => {
@@ -666,6 +705,30 @@ pub enum ModelProblem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A model from another version names what differs, never both full lists.
+    #[test]
+    fn a_feature_mismatch_names_the_difference() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let many: Vec<String> = (0..12).map(|i| format!("old_{i}")).collect();
+        let mut model = names(&["a", "b"]);
+        model.extend(many);
+        let msg = feature_mismatch(&model, &names(&["a", "b", "new"]));
+        assert!(
+            msg.contains("1 feature(s) this churnrisk computes are not in the model (new)"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("12 of the model's feature(s) are not computed from these definitions (old_0, old_1, old_2, old_3, old_4, old_5, old_6, old_7 and 4 more)"),
+            "{msg}"
+        );
+        assert!(!msg.contains("a, b"), "{msg}");
+        let msg = feature_mismatch(&names(&["a", "b"]), &names(&["b", "a"]));
+        assert!(
+            msg.contains(": the same features in another order;"),
+            "{msg}"
+        );
+    }
 
     #[test]
     fn a_refusal_of_rejects_reads_as_before() {
