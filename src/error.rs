@@ -797,7 +797,7 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "model does not match the feature definitions: expected features [a, b], found [a]"
+            "model does not match the feature definitions: 1 of the model's feature(s) are not computed from these definitions (b); it was trained by another churnrisk version or with other definitions: retrain it"
         );
         let err = Error::FeatureFileChanged {
             trained_with: "0123456789abcdef".into(),
