@@ -34,6 +34,19 @@ pub struct Summary {
     pub age: f64,
 }
 
+impl Summary {
+    /// From the first and last value action (ms), the days with one, and the as-of date.
+    pub fn new(first_ts: i64, last_ts: i64, value_days: f64, as_of: i64) -> Summary {
+        // The same day arithmetic as the feature pass (`tally::days`).
+        let days = |ms: i64| (ms as f64 * (1.0 / crate::base::time::DAY_MS as f64)).max(0.0);
+        Summary {
+            repeats: (value_days - 1.0).max(0.0),
+            last: days(last_ts - first_ts),
+            age: days(as_of - first_ts),
+        }
+    }
+}
+
 /// Fitted BG/NBD parameters (rates per day) and the horizon the feature looks ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BgNbd {
@@ -137,13 +150,18 @@ struct Problem<'a> {
 
 impl Problem<'_> {
     fn params(&self, p: &[f64]) -> BgNbd {
-        BgNbd {
-            r: p[0].exp(),
-            alpha: p[1].exp(),
-            a: p[2].exp(),
-            b: p[3].exp(),
-            horizon_days: self.horizon_days,
-        }
+        from_logs(p, self.horizon_days)
+    }
+}
+
+/// Parameters from their logs (the space the fit searches).
+fn from_logs(p: &[f64], horizon_days: u32) -> BgNbd {
+    BgNbd {
+        r: p[0].exp(),
+        alpha: p[1].exp(),
+        a: p[2].exp(),
+        b: p[3].exp(),
+        horizon_days,
     }
 }
 
@@ -186,12 +204,7 @@ pub fn fit(users: &[Summary], typical_gap: f64, horizon_days: u32) -> Option<BgN
         .run()
         .ok()?;
     let state = result.state();
-    let best = state.get_best_param()?;
-    let problem = Problem {
-        users: &sample,
-        horizon_days,
-    };
-    let params = problem.params(best);
+    let params = from_logs(state.get_best_param()?, horizon_days);
     let cost = state.get_best_cost();
     let iterations = state.get_iter();
     (params.is_valid() && cost.is_finite() && cost < f64::MAX).then_some(BgNbdFit {

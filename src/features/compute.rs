@@ -144,11 +144,7 @@ impl<'a> Derive<'a> {
         };
         let t = self.t;
         let summary = match (t.first_value_ts, t.last_value_ts) {
-            (Some(first), Some(last)) => Summary {
-                repeats: at_least(t.value_days - 1.0, 0.0),
-                last: at_least(days(last - first), 0.0),
-                age: at_least(days(self.as_of - first), 0.0),
-            },
+            (Some(first), Some(last)) => Summary::new(first, last, t.value_days, self.as_of),
             _ => Summary {
                 repeats: 0.0,
                 last: 0.0,

@@ -117,7 +117,38 @@ impl Prepared {
     }
 }
 
+/// One user's value actions before a date: rows of the first and last, how many, and on
+/// how many distinct days (UTC).
+struct ValueSpan {
+    first: usize,
+    last: usize,
+    actions: usize,
+    days: usize,
+}
+
 impl Prepared {
+    /// User `u`'s value actions before `before`; `None` without any.
+    fn value_span(&self, u: u32, before: i64) -> Option<ValueSpan> {
+        let ix = &*self.index;
+        let rows = ix.rows(u);
+        let end = rows.start + ix.ts[rows.clone()].partition_point(|&t| t < before);
+        let mut value = (rows.start..end).filter(|&i| ix.role[i] & VALUE != 0);
+        let first = value.next()?;
+        let day = |i: usize| ix.ts[i].div_euclid(DAY_MS);
+        let span = ValueSpan {
+            first,
+            last: first,
+            actions: 1,
+            days: 1,
+        };
+        Some(value.fold(span, |s, i| ValueSpan {
+            last: i,
+            actions: s.actions + 1,
+            days: s.days + usize::from(day(i) != day(s.last)),
+            ..s
+        }))
+    }
+
     /// The log's typical gap between a user's value actions before `before`, in days: the
     /// median over users with at least two of each user's mean gap (first to last value
     /// action over their count − 1). `None` when nobody did two.
@@ -127,12 +158,9 @@ impl Prepared {
             .users
             .par_iter()
             .filter_map(|(_, &u)| {
-                let rows = ix.rows(u);
-                let end = rows.start + ix.ts[rows.clone()].partition_point(|&t| t < before);
-                let mut value = (rows.start..end).filter(|&i| ix.role[i] & VALUE != 0);
-                let first = value.next()?;
-                let (last, n) = value.fold((first, 1usize), |(_, n), i| (i, n + 1));
-                (n >= 2).then(|| days(ix.ts[last] - ix.ts[first]) / (n - 1) as f64)
+                let s = self.value_span(u, before)?;
+                let n = s.actions;
+                (n >= 2).then(|| days(ix.ts[s.last] - ix.ts[s.first]) / (n - 1) as f64)
             })
             .collect();
         if gaps.is_empty() {
@@ -153,21 +181,9 @@ impl Prepared {
             .users
             .par_iter()
             .filter_map(|(_, &u)| {
-                let rows = ix.rows(u);
-                let end = rows.start + ix.ts[rows.clone()].partition_point(|&t| t < before);
-                let mut value = (rows.start..end).filter(|&i| ix.role[i] & VALUE != 0);
-                let first = value.next()?;
-                let day = |i: usize| ix.ts[i].div_euclid(DAY_MS);
-                // Distinct days with a value action, as the BG/NBD literature counts them.
-                let (last, n) = value.fold((first, 1usize), |(prev, n), i| {
-                    (i, n + usize::from(day(i) != day(prev)))
-                });
-                let summary = Summary {
-                    repeats: (n - 1) as f64,
-                    last: days(ix.ts[last] - ix.ts[first]),
-                    age: days(before - ix.ts[first]),
-                };
-                Some((u, summary))
+                let s = self.value_span(u, before)?;
+                let (first, last) = (ix.ts[s.first], ix.ts[s.last]);
+                Some((u, Summary::new(first, last, s.days as f64, before)))
             })
             .collect();
         found.sort_unstable_by_key(|&(u, _)| u);
