@@ -3,7 +3,7 @@
 # Fighting-Churn-with-Data peer (bench/fcwd_peer.py --score-at) vs. two simple baselines,
 # scored at a date T from a log that ends before T and judged on what happened after T.
 #
-#   bench/compare_quality.sh                              # SCENARIOS="saas purchases lifetimes", SEEDS="1 2 3"
+#   bench/compare_quality.sh                              # SCENARIOS="saas purchases lifetimes social", SEEDS="1 2 3"
 #   SEEDS="7" SCENARIOS=saas bench/compare_quality.sh
 #   CHURNRISK=path/to/churnrisk bench/compare_quality.sh  # default target/release/churnrisk (never builds)
 #   GENERATOR=target/release/churnrisk CHURNRISK=old/churnrisk bench/compare_quality.sh
@@ -19,6 +19,14 @@
 #              and H = 91 with T = start + 449 d, --active-days 365,
 #              --features DIR/features.toml (written by the generator), --users users.csv.
 #              Skipped with a message while the binary's `generate` has no --scenario.
+#   social     a subscription product nobody here modelled: bench/socialsim.py (a helper's
+#              simulator written from Fighting Churn with Data's description; churn at each
+#              monthly renewal from a utility of that month's rates of 9 event types that
+#              drift per user) --users 12000 over 290 days from $SOCIAL_START; subscriptions
+#              one row per billing month. The subscription definition: every method gets the
+#              table as known at T (rows started by T) and --subscriptions; the truth is the
+#              full table (an active period running at T that ends by T + H).
+#              T = start + 231 d = 2025-08-25, H = 28.
 #   lifetimes  a log nobody here wrote: the example transactions shipped in the `lifetimes`
 #              package (0.11.3, downloaded from PyPI into bench/data/external, the CSV's
 #              SHA-256 checked): 5,000 customers' purchase dates in 2014, acquired January to
@@ -59,13 +67,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SEEDS=${SEEDS:-"1 2 3"}
-SCENARIOS=${SCENARIOS:-"saas purchases lifetimes"}
+SCENARIOS=${SCENARIOS:-"saas purchases lifetimes social"}
 LIFETIMES_VERSION=0.11.3
 CHURNRISK=${CHURNRISK:-target/release/churnrisk}
 SAAS_START=${SAAS_START:-2026-01-05}
 # churnrisk rejects events later than its wall clock (`future_timestamp`), so the purchases
 # log must be in the past up to its latest T: it starts a year earlier (also a Monday).
 PURCHASES_START=${PURCHASES_START:-2025-01-06}
+SOCIAL_START=${SOCIAL_START:-2025-01-06}
 OUT=$ROOT/bench/data/quality
 VENV=$ROOT/bench/.venv
 
@@ -108,7 +117,10 @@ for scenario in $SCENARIOS; do
         lifetimes)
             START=2014-01-01; horizons="91 122"; active=365
             t_of() { plus_days $((365 - $1)); } ;;
-        *) echo "unknown scenario $scenario (saas, purchases, lifetimes)" >&2; exit 2 ;;
+        social)
+            START=$SOCIAL_START; horizons="28"; active=28
+            t_of() { plus_days 231; } ;;
+        *) echo "unknown scenario $scenario (saas, purchases, lifetimes, social)" >&2; exit 2 ;;
     esac
     seeds=$SEEDS
     [[ $scenario == lifetimes ]] && seeds=0  # one public log: no seed
@@ -124,6 +136,9 @@ for scenario in $SCENARIOS; do
                     "lifetimes==$LIFETIMES_VERSION" -d "$(dirname "$wheel")"
             fi
             "$PY" "$HO" lifetimes --wheel "$wheel" --out "$dir" >&2
+        elif [[ $scenario == social ]]; then
+            say "social seed $seed: bench/socialsim.py"
+            "$PY" bench/socialsim.py --seed "$seed" --out "$dir" --start "$START" >"$dir/sim.log"
         else
             say "$scenario seed $seed: generate ${gen[*]}"
             "$GEN" generate -q --out "$dir" "${gen[@]}" --start "$START" --seed "$seed" \
@@ -144,10 +159,18 @@ for scenario in $SCENARIOS; do
                 say "WARNING: T=$T is after today: churnrisk rejects events after its clock" \
                     "(future_timestamp); set an earlier ${scenario^^}_START"
             fi
+            subs=()  # the subscription definition: the table as known at T for every method
+            [[ $scenario == social ]] && subs=(--subscriptions "$dir/subscriptions.csv"
+                                               --subscriptions-out "$run/subscriptions_T.csv")
             "$PY" "$HO" truncate --events "$dir/events.csv" --as-of "$T" --out "$run/events_T.csv" \
-                2>"$run/truncate.log"
+                "${subs[@]}" 2>"$run/truncate.log"
             inputs=(--events "$run/events_T.csv" --features "$features")
             [[ -s $dir/users.csv ]] && inputs+=(--users "$dir/users.csv")
+            truth=()
+            if ((${#subs[@]})); then
+                inputs+=(--subscriptions "$run/subscriptions_T.csv")
+                truth=(--subscriptions "$dir/subscriptions.csv")
+            fi
             methods=()
 
             say "  churnrisk train + score"
@@ -184,7 +207,7 @@ for scenario in $SCENARIOS; do
                 continue
             fi
             "$PY" "$HO" evaluate --events "$dir/events.csv" --features "$features" --as-of "$T" \
-                --horizon-days "$H" --active-days "$active" "${methods[@]}" \
+                --horizon-days "$H" --active-days "$active" "${truth[@]}" "${methods[@]}" \
                 --model "$run/model.json" --peer-json "$run/peer.json" \
                 --rft-json "$run/baselines.json" \
                 --label "scenario=$scenario" --label "seed=$seed" --json "$run/run.json"

@@ -15,9 +15,10 @@ Panel and labels (mirrors src/labels.rs and src/model/train.rs)
   entries whose label window ends by t_0 (t_k + H <= t_0), or all of them if fewer than two.
 - Inactivity definition: population at t = users with an event in [t - active_days, t);
   churned = no value action ([events].value in the feature file) in [t, t + H).
-- Subscription definition: population at t = users with a subscription where
-  start <= t and (end empty or end > t); churned = none of those running subscriptions
-  has (end empty or end > t + H). A user with several running subscriptions is one row.
+- Subscription definition: a user's subscriptions are first joined into FCWD's active
+  periods (a row starting within 7 days of the latest end before it renews it, so a monthly
+  plan's row per month is one period); population at t = users with a period where
+  start <= t and (end empty or end > t); churned = that period ends by t + H.
 - The per-date row and churn counts are compared with `training.panel` of a churnrisk
   model file (--model); any difference is printed as a WARNING.
 
@@ -112,6 +113,25 @@ def fmt_date(ms: int) -> str:
     return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d")
 
 
+RENEWAL_GAP_DAYS = 7  # FCWD's allowed gap: a subscription starting this soon after one ends renews it
+
+
+def active_periods(s: pd.DataFrame) -> pd.DataFrame:
+    """FCWD's active periods: a user's subscriptions joined while each starts within
+    RENEWAL_GAP_DAYS of the latest end before it (a monthly plan's row per month is one
+    period); columns user_id, start_ts, end_ts (NaN = running)."""
+    s = s.sort_values(["user_id", "start_ts"], kind="stable").reset_index(drop=True)
+    end = s["end_ts"].fillna(np.inf)
+    reach = end.groupby(s["user_id"]).cummax().groupby(s["user_id"]).shift()  # NaN: first row
+    new = reach.isna().to_numpy() | (s["start_ts"] > reach + RENEWAL_GAP_DAYS * DAY_MS).to_numpy()
+    pid = np.cumsum(new)
+    p = pd.DataFrame({"user_id": s["user_id"], "start_ts": s["start_ts"], "end": end, "pid": pid})
+    g = p.groupby("pid", sort=True).agg(user_id=("user_id", "first"),
+                                        start_ts=("start_ts", "min"), end_ts=("end", "max"))
+    g["end_ts"] = g["end_ts"].replace(np.inf, np.nan)
+    return g.reset_index(drop=True)
+
+
 class Data:
     def __init__(self, events: Path, users: Path | None, subs: Path | None):
         ev = pd.read_csv(events, dtype={"user_id": str, "timestamp": str, "event": str},
@@ -136,7 +156,7 @@ class Data:
                             keep_default_na=False)
             s["start_ts"] = to_ms(s["start_date"])
             s["end_ts"] = to_ms(s["end_date"])  # NaN = running
-            self.subs = s
+            self.subs = active_periods(s)
             ids |= set(s["user_id"])
             first_start = s.groupby("user_id")["start_ts"].min()
             for uid, st in first_start.items():
@@ -181,6 +201,16 @@ def population_and_labels(d: Data, definition: str, t: int, horizon: int, active
         retained = np.unique(keep["user_id"].map(d.uidx).to_numpy(np.int64))
     churned = ~np.isin(pop, retained)
     return pop, churned
+
+
+def population_at(d: Data, definition: str, T: int, active_days: int) -> np.ndarray:
+    """User indices scored at T: an event in [T - active_days, T), or (subscription
+    definition) an active period running at T."""
+    if definition == "inactivity":
+        return np.unique(d.uid[d.window(T - active_days * DAY_MS, T)])
+    s = d.subs
+    running = (s["start_ts"] <= T) & (s["end_ts"].isna() | (s["end_ts"] > T))
+    return np.unique(s["user_id"][running].map(d.uidx).to_numpy(np.int64))
 
 
 # ----------------------------------------------------------------------------- features
@@ -406,11 +436,13 @@ def score_at(a) -> int:
     it): panel dates t_k = T - H - 7k, k = 0..11 (dates earlier than log start +
     --min-history-days left out), labels from [t_k, t_k + H) which ends by T; C chosen on
     t_0 after fitting on the training dates (as in the validation mode), then Prep and the
-    model refitted on every panel date; the population at T (an event in [T - A, T)) scored
-    with features from events before T."""
+    model refitted on every panel date; the population at T (an event in [T - A, T), or with
+    --subscriptions an active period running at T: the table as known at T) scored with
+    features from events before T."""
     say = (lambda *m: None) if a.quiet else (lambda *m: print(*m, file=sys.stderr))
     value_types, login_types, activation_types = read_spec(a.features)
-    d = Data(a.events, a.users, None)
+    d = Data(a.events, a.users, a.subscriptions)
+    definition = "subscription" if a.subscriptions else "inactivity"
     T = parse_date_ms(a.score_at)
     if d.max_ts >= T:
         sys.exit(f"{a.events}: has events at or after {a.score_at}; truncate the log at T first")
@@ -420,7 +452,7 @@ def score_at(a) -> int:
     types, ev_code = event_codes(d, T)
     panel, rate_cols = [], set()
     for t in dates:
-        pop, y = population_and_labels(d, "inactivity", t, a.horizon_days, a.active_days,
+        pop, y = population_and_labels(d, definition, t, a.horizon_days, a.active_days,
                                        value_mask)
         if len(pop) == 0:
             continue
@@ -443,7 +475,7 @@ def score_at(a) -> int:
     prep = Prep(x_all, rate_cols)
     lr = logreg(C).fit(prep(x_all), y_all)
     # score the population at T
-    pop = np.unique(d.uid[d.window(T - a.active_days * DAY_MS, T)])
+    pop = population_at(d, definition, T, a.active_days)
     x_T, _ = features(d, T, pop, types, ev_code, value_types, login_types, activation_types)
     p_T = lr.predict_proba(prep(x_T))[:, 1]
     pd.DataFrame({"user_id": d.user_ids[pop], "probability": p_T}).to_csv(
@@ -492,8 +524,8 @@ def main() -> int:
                     help="held-out mode: leave out panel dates earlier than log start + this")
     a = ap.parse_args()
     if a.score_at:
-        if a.subscriptions or not a.scores_out:
-            ap.error("--score-at needs --scores-out and the inactivity definition")
+        if not a.scores_out:
+            ap.error("--score-at needs --scores-out")
         return score_at(a)
     if not a.as_of:
         ap.error("--as-of is required (or --score-at for the held-out mode)")

@@ -112,6 +112,12 @@ def cmd_truncate(a) -> int:
     ev[keep].to_csv(a.out, index=False)
     print(f"truncated {a.events.name} at {a.as_of}: {int(keep.sum())} of {len(ev)} events kept",
           file=sys.stderr)
+    if a.subscriptions:  # the table as known at T: rows started by T (with their billed end)
+        s = pd.read_csv(a.subscriptions, dtype=str, keep_default_na=False)
+        keep = peer.to_ms(s["start_date"]) <= T
+        s[keep].to_csv(a.subscriptions_out, index=False)
+        print(f"truncated {a.subscriptions.name} at {a.as_of}: {int(keep.sum())} of {len(s)} "
+              f"rows kept", file=sys.stderr)
     return 0
 
 
@@ -198,7 +204,8 @@ class Std:
 
 def cmd_baselines(a) -> int:
     value_types, _, _ = peer.read_spec(a.features)
-    d = peer.Data(a.events, a.users, None)
+    d = peer.Data(a.events, a.users, a.subscriptions)
+    definition = "subscription" if a.subscriptions else "inactivity"
     T = peer.parse_date_ms(a.as_of)
     if d.max_ts >= T:
         sys.exit(f"{a.events}: has events at or after {a.as_of}; truncate the log at T first")
@@ -206,7 +213,7 @@ def cmd_baselines(a) -> int:
     dates = peer.holdout_dates(T, a.horizon_days, d.min_ts)
     panel = []
     for t in dates:
-        pop, y = peer.population_and_labels(d, "inactivity", t, a.horizon_days, a.active_days,
+        pop, y = peer.population_and_labels(d, definition, t, a.horizon_days, a.active_days,
                                             value_mask)
         if len(pop):
             panel.append({"as_of": t, "x": np.log1p(rft_features(d, t, pop, value_mask)),
@@ -225,7 +232,7 @@ def cmd_baselines(a) -> int:
     rft = peer.logreg(C).fit(s(x_all), y_all)
     rec = peer.logreg(1.0).fit(s(x_all)[:, [0]], y_all)
 
-    pop = np.unique(d.uid[d.window(T - a.active_days * DAY_MS, T)])
+    pop = peer.population_at(d, definition, T, a.active_days)
     z_T = s(np.log1p(rft_features(d, T, pop, value_mask)))
     ids = d.user_ids[pop]
     a.out_dir.mkdir(parents=True, exist_ok=True)
@@ -331,9 +338,18 @@ def cmd_evaluate(a) -> int:
     if np.nanmax(ts) < T + H - DAY_MS:
         print(f"WARNING: the full log ends at {peer.fmt_date(int(np.nanmax(ts)))}, before "
               f"T + H = {peer.fmt_date(T + H)}: churn is overstated", file=sys.stderr)
-    pop = np.unique(ev["user_id"][(ts >= T - A) & (ts < T)].to_numpy())
-    fut = (ts >= T) & (ts < T + H) & ev["event"].isin(value_types).to_numpy()
-    retained = set(ev["user_id"][fut])
+    if a.subscriptions:  # the FULL table: population running at T, churned = period ends by T + H
+        subs = pd.read_csv(a.subscriptions, dtype=str, keep_default_na=False,
+                           usecols=["user_id", "start_date", "end_date"])
+        subs["start_ts"], subs["end_ts"] = peer.to_ms(subs["start_date"]), peer.to_ms(subs["end_date"])
+        p = peer.active_periods(subs)
+        run = p[(p["start_ts"] <= T) & (p["end_ts"].isna() | (p["end_ts"] > T))]
+        pop = np.unique(run["user_id"].to_numpy())
+        retained = set(run["user_id"][run["end_ts"].isna() | (run["end_ts"] > T + H)])
+    else:
+        pop = np.unique(ev["user_id"][(ts >= T - A) & (ts < T)].to_numpy())
+        fut = (ts >= T) & (ts < T + H) & ev["event"].isin(value_types).to_numpy()
+        retained = set(ev["user_id"][fut])
     y_all = pd.Series([0 if u in retained else 1 for u in pop], index=pop)
 
     scores = {}
@@ -466,6 +482,8 @@ def main() -> int:
     t.add_argument("--events", required=True, type=Path)
     t.add_argument("--as-of", required=True)
     t.add_argument("--out", required=True, type=Path)
+    t.add_argument("--subscriptions", type=Path)
+    t.add_argument("--subscriptions-out", type=Path)
 
     lt = sub.add_parser("lifetimes")
     lt.add_argument("--wheel", required=True, type=Path)
@@ -481,10 +499,13 @@ def main() -> int:
     b = sub.add_parser("baselines")
     common(b)
     b.add_argument("--users", type=Path)
+    b.add_argument("--subscriptions", type=Path, help="the table as known at T")
     b.add_argument("--out-dir", required=True, type=Path)
     e = sub.add_parser("evaluate")
     common(e)
     e.add_argument("--method", action="append", default=[], help="NAME=scores.csv")
+    e.add_argument("--subscriptions", type=Path,
+                   help="the full table: the subscription definition's truth")
     e.add_argument("--reference", default="churnrisk")
     e.add_argument("--model", type=Path)
     e.add_argument("--peer-json", type=Path)

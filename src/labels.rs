@@ -4,8 +4,10 @@
 //!   `active_days` before T; a user churned when they did no value action (or, with
 //!   [`Signal::AnyEvent`], no event at all) in `[T, T + horizon)`.
 //! - Subscription definition: the population is every user with a subscription running at
-//!   T (`start ≤ T < end`, no end = running); a user churned when all their running
-//!   subscriptions end by `T + horizon`.
+//!   T (`start ≤ T < end`, no end = running); a user churned when their active period ends
+//!   by `T + horizon`. Active periods join a user's rows that renew one another (a monthly
+//!   plan's row per month, a lapse of at most [`RENEWAL_GAP_DAYS`] days between them), so
+//!   a renewal is not a churn ([`Subscriptions::from_rows`]).
 //!
 //! Labels read events at and after T by design; features never do.
 //!
@@ -17,6 +19,8 @@ use polars::prelude::*;
 use crate::base::time::DAY_MS;
 use crate::error::Result;
 use crate::features::Prepared;
+#[cfg(doc)]
+use crate::ingest::RENEWAL_GAP_DAYS;
 use crate::ingest::{Events, Subscriptions, Users};
 
 /// Which churn definition applies.
@@ -338,14 +342,27 @@ mod tests {
     #[test]
     fn subscription_population_and_labels() {
         let ev = events();
-        let subs = Subscriptions {
-            df: df!(
-                "user_id" => ["a", "a", "b", "c", "e"],
-                "start_ts" => [Some(ts("2026-01-01")), Some(ts("2026-02-01")), Some(ts("2026-01-01")), Some(ts("2026-01-01")), Some(ts("2026-05-01"))],
-                "end_ts" => [None, Some(ts("2026-04-10")), Some(ts("2026-04-20")), Some(ts("2026-03-01")), None],
-            )
-            .unwrap(),
-        };
+        // a: a running row and an overlapping one; b: ends inside the horizon; c: ended
+        // before T; d: monthly rows, each renewing the last (one ending 3 days before the
+        // next starts: a lapse inside the renewal gap), running past the horizon; f: monthly
+        // rows, the last ending inside the horizon and resumed 11 days later (a churn);
+        // e: starts after T.
+        let rows = df!(
+            "user_id" => ["a", "a", "b", "c", "e", "d", "d", "d", "d", "f", "f", "f"],
+            "start_ts" => [
+                "2026-01-01", "2026-02-01", "2026-01-01", "2026-01-01", "2026-05-01",
+                "2026-02-15", "2026-03-15", "2026-04-15", "2026-05-15",
+                "2026-02-20", "2026-03-20", "2026-05-01",
+            ].map(ts),
+            "end_ts" => [
+                None, Some("2026-04-10"), Some("2026-04-20"), Some("2026-03-01"), None,
+                Some("2026-03-15"), Some("2026-04-12"), Some("2026-05-15"), Some("2026-06-15"),
+                Some("2026-03-20"), Some("2026-04-20"), Some("2026-06-01"),
+            ].map(|d| d.map(ts)),
+        )
+        .unwrap();
+        let subs = Subscriptions::from_rows(&rows).unwrap();
+        assert_eq!((subs.rows, subs.df.height()), (12, 7));
         let src = Sources {
             events: &ev,
             users: None,
@@ -362,12 +379,12 @@ mod tests {
             .iter()
             .flatten()
             .collect();
-        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(ids, ["a", "b", "d", "f"]);
         assert_eq!(
             pop.column("signup_ts").unwrap().i64().unwrap().get(0),
             Some(ts("2026-01-01"))
         );
         let y = labels(&src, &rule(Definition::Subscription), &[], &pop, as_of).unwrap();
-        assert_eq!(y, [false, true]);
+        assert_eq!(y, [false, true, false, true]);
     }
 }

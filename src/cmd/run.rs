@@ -686,7 +686,7 @@ fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
         files.push(FileEntry::new("users", p, Some(u.df.height()))?);
     }
     if let (Some(p), Some(t)) = (&input.subscriptions, &inputs.subscriptions) {
-        files.push(FileEntry::new("subscriptions", p, Some(t.df.height()))?);
+        files.push(FileEntry::new("subscriptions", p, Some(t.rows))?);
     }
     files.push(FileEntry::new("features", &input.features, None)?);
     Ok(files)

@@ -43,7 +43,7 @@ pub use identity::IdentitySummary;
 pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
 pub use shard::Shard;
-pub use tables::{load_subscriptions, load_users};
+pub use tables::{load_subscriptions, load_users, RENEWAL_GAP_DAYS};
 pub use timestamp::parse_timestamp_in;
 
 /// The largest `value` magnitude read as an amount (larger ones are rejects).
@@ -110,10 +110,15 @@ pub struct Users {
     pub df: DataFrame,
 }
 
-/// Optional subscriptions: `user_id: str, start_ts: i64, end_ts: i64?`.
+/// Optional subscriptions, as active periods: `user_id: str, start_ts: i64, end_ts: i64?`
+/// (null = still running), sorted by user and start. A billing export's one row per period
+/// (a monthly plan's row per month) is joined into one period while each row starts within
+/// [`RENEWAL_GAP_DAYS`] of the end of the one before ([`Subscriptions::from_rows`]).
 #[derive(Debug, Clone)]
 pub struct Subscriptions {
     pub df: DataFrame,
+    /// Rows the table held (after rows set aside), before renewals were joined.
+    pub rows: usize,
 }
 
 /// The CRM columns carried from the users table to the ranked list, in output order.

@@ -93,9 +93,48 @@ pub fn load_subscriptions(
         "before the start_date",
     ));
     let df = set_aside(df, Origin::single(path), &checks, &required, rejects)?;
-    Ok(Subscriptions {
-        df: df.select(["user_id", "start_ts", "end_ts"])?,
-    })
+    Subscriptions::from_rows(&df)
+}
+
+/// Days a subscription may lapse and still count as renewed, not churned: a row starting
+/// within this many days of the end of the user's row before continues its period (as
+/// *Fighting Churn with Data* joins subscriptions into active periods; a payment retry or
+/// an inclusive end date leaves such a gap).
+pub const RENEWAL_GAP_DAYS: i64 = 7;
+
+impl Subscriptions {
+    /// Joins the rows (`user_id`, `start_ts`, `end_ts`: null = running) into active
+    /// periods per user: sorted by start, a row starting by the current period's end plus
+    /// [`RENEWAL_GAP_DAYS`] extends it (a running row makes it running), any other row
+    /// opens a new one.
+    pub fn from_rows(df: &DataFrame) -> Result<Self> {
+        let users = df.column("user_id")?.str()?;
+        let starts = df.column("start_ts")?.i64()?;
+        let ends = df.column("end_ts")?.i64()?;
+        let mut rows: Vec<(&str, i64, Option<i64>)> = (0..df.height())
+            .filter_map(|i| Some((users.get(i)?, starts.get(i)?, ends.get(i))))
+            .collect();
+        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let gap = RENEWAL_GAP_DAYS * crate::base::time::DAY_MS;
+        let mut periods: Vec<(&str, i64, Option<i64>)> = Vec::with_capacity(rows.len());
+        for (user, start, end) in rows {
+            match periods.last_mut() {
+                Some((u, _, last)) if *u == user && last.is_none_or(|e| start <= e + gap) => {
+                    *last = last.zip(end).map(|(a, b)| a.max(b));
+                }
+                _ => periods.push((user, start, end)),
+            }
+        }
+        let periods = df!(
+            "user_id" => periods.iter().map(|p| p.0).collect::<Vec<_>>(),
+            "start_ts" => periods.iter().map(|p| p.1).collect::<Vec<_>>(),
+            "end_ts" => periods.iter().map(|p| p.2).collect::<Vec<_>>(),
+        )?;
+        Ok(Subscriptions {
+            df: periods,
+            rows: df.height(),
+        })
+    }
 }
 
 /// Evaluates `exprs` over the opened file; fails on a file without rows and records the

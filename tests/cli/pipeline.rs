@@ -2,6 +2,7 @@
 //! and the ranked list's shape.
 
 use std::fs;
+use std::path::Path;
 
 use crate::util::*;
 
@@ -282,6 +283,68 @@ fn subscription_definition_trains_and_scores() {
     let auc = m["validation"]["roc_auc"].as_f64().unwrap();
     eprintln!("subscription-churn validation AUC {auc:.4}");
     assert!(auc > 0.7, "subscription AUC {auc}");
+
+    // The same subscriptions as a billing export writes them, one row per 30-day period
+    // (every other user's periods with inclusive end dates, a day before the next start):
+    // a renewal is not a churn, so the panel's labels are the same, date by date.
+    let monthly = dir.path().join("monthly.csv");
+    fs::write(&monthly, billing_periods(&data.join("subscriptions.csv"))).unwrap();
+    let rows = fs::read_to_string(&monthly).unwrap().lines().count();
+    assert!(rows > 3 * 2000, "{rows} period rows");
+    ok(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            s(&data.join("events.csv")),
+            "--subscriptions",
+            s(&monthly),
+            "--features",
+            s(&features),
+            "--as-of",
+            T,
+            "--model",
+            "monthly.json",
+        ],
+    );
+    let by_period = model_json(&dir.path().join("monthly.json"));
+    assert_eq!(by_period["training"]["panel"], m["training"]["panel"]);
+    assert_eq!(by_period["validation"], m["validation"]);
+}
+
+/// `user_id,start_date,end_date` rows cut into 30-day billing periods; a running
+/// subscription's last period has no end.
+fn billing_periods(subscriptions: &Path) -> String {
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let (_, rows) = read_csv(subscriptions);
+    let mut out = String::from("user_id,start_date,end_date\n");
+    let last_day = day("2026-07-24");
+    for (i, r) in rows.iter().enumerate() {
+        let (mut start, end) = (day(&r[1]), (!r[2].is_empty()).then(|| day(&r[2])));
+        let inclusive = i % 2 == 1;
+        loop {
+            let next = start + chrono::Days::new(30);
+            let (stop, last) = match end {
+                Some(e) if next >= e => (Some(e), true),
+                None if next > last_day => (None, true),
+                _ => (Some(next), false),
+            };
+            let shown = stop.map(|d| {
+                if inclusive && !last {
+                    d.pred_opt().unwrap()
+                } else {
+                    d
+                }
+            });
+            let shown = shown.map(|d| d.to_string()).unwrap_or_default();
+            out.push_str(&format!("{},{start},{shown}\n", r[0]));
+            if last {
+                break;
+            }
+            start = next;
+        }
+    }
+    out
 }
 
 #[test]
