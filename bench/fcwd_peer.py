@@ -8,7 +8,7 @@ scikit-learn pipeline evaluated on exactly the observation panel and labels that
 Panel and labels (mirrors src/labels.rs and src/model/train.rs)
 ----------------------------------------------------------------
 - As-of date T (midnight UTC). Panel dates t_k = T - H - step*k (k = 0..panel_dates-1,
-  H = horizon 28 days, step 7 days); the loop stops at the first date earlier than
+  H = horizon 28 days, step 7 days; 7 days earlier under the subscription definition); the loop stops at the first date earlier than
   first_event_ts + history, history = windows.recent_days + windows.prior_days read from the
   churnrisk feature file (42 days for features/default.toml). Dates with an empty
   population are skipped. t_0 is the validation date; training dates are the later panel
@@ -544,9 +544,11 @@ def main() -> int:
     H = a.horizon_days * DAY_MS
     value_mask = np.isin(d.event_names, value_types)
 
+    # as churnrisk: a subscription label also waits out the renewal gap after the horizon
+    settle = H + (RENEWAL_GAP_DAYS * DAY_MS if definition == "subscription" else 0)
     dates = []
     for k in range(a.panel_dates):
-        t = T - H - k * a.panel_step_days * DAY_MS
+        t = T - settle - k * a.panel_step_days * DAY_MS
         if t < d.min_ts + history * DAY_MS:
             break
         dates.append(t)
@@ -576,7 +578,7 @@ def main() -> int:
                                 activation_types)
         panel.append({"as_of": t, "x": x, "y": y.astype(int), "users": d.user_ids[pop]})
     t0 = panel[0]["as_of"]
-    purged = [i for i in range(1, len(panel)) if panel[i]["as_of"] + H <= t0]
+    purged = [i for i in range(1, len(panel)) if panel[i]["as_of"] + settle <= t0]
     train_idx = purged if len(purged) >= 2 else list(range(1, len(panel)))
     if not train_idx:
         sys.exit("only one panel date: nothing to train on")

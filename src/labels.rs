@@ -19,9 +19,7 @@ use polars::prelude::*;
 use crate::base::time::DAY_MS;
 use crate::error::Result;
 use crate::features::Prepared;
-#[cfg(doc)]
-use crate::ingest::RENEWAL_GAP_DAYS;
-use crate::ingest::{Events, Subscriptions, Users};
+use crate::ingest::{Events, Subscriptions, Users, RENEWAL_GAP_DAYS};
 
 /// Which churn definition applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -58,6 +56,20 @@ pub struct LabelRule {
     /// Days before T in which an event makes a user active (default 28).
     pub active_days: u32,
     pub signal: Signal,
+}
+
+impl LabelRule {
+    /// Days after a date by which its label is known: the horizon, and under the
+    /// subscription definition the renewal gap after it too (a period ending near the end
+    /// of the horizon is a churn only once no renewal came within the gap). Panel dates lie
+    /// at least this long before T, so no label waits on rows the table cannot hold yet.
+    pub fn settle_days(&self) -> i64 {
+        let gap = match self.definition {
+            Definition::Inactivity => 0,
+            Definition::Subscription => RENEWAL_GAP_DAYS,
+        };
+        self.horizon_days as i64 + gap
+    }
 }
 
 /// The tables a population and its labels come from.
@@ -336,6 +348,15 @@ mod tests {
         assert_eq!(
             labels(&src, &any, &["make".into()], &pop, as_of).unwrap(),
             [false, true]
+        );
+    }
+
+    #[test]
+    fn a_subscription_label_settles_a_renewal_gap_after_the_horizon() {
+        assert_eq!(rule(Definition::Inactivity).settle_days(), 28);
+        assert_eq!(
+            rule(Definition::Subscription).settle_days(),
+            28 + RENEWAL_GAP_DAYS
         );
     }
 

@@ -67,7 +67,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
         )?;
     }
     for (name, m) in [("model", &a), ("against", &b)] {
-        // A model trained as of T saw every labelled date up to T − horizon.
+        // A model trained as of T saw every labelled date up to T − horizon (− the renewal
+        // gap under the subscription definition).
         let trained = churnrisk::base::time::parse_date(&m.training.as_of).ok_or_else(|| {
             Error::BadModel {
                 path: name.into(),
@@ -76,7 +77,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
                 },
             }
         })?;
-        if t <= trained - i64::from(m.label.horizon_days) * DAY_MS {
+        if t <= trained - m.label.settle_days() * DAY_MS {
             crate::cmd::sayln!(
                 "  note: the --{name} model (trained as of {}) was fitted on this date too: its figures are in-sample",
                 m.training.as_of

@@ -317,9 +317,9 @@ fn training_dates(
         });
     };
     let t0 = validation.as_of;
-    let horizon = opts.rule.horizon_days as i64 * DAY_MS;
+    let settle = opts.rule.settle_days() * DAY_MS;
     let purged: Vec<usize> = (1..panel.len())
-        .filter(|&i| panel[i].as_of + horizon <= t0)
+        .filter(|&i| panel[i].as_of + settle <= t0)
         .collect();
     let train_idx: Vec<usize> = if purged.len() >= 2 {
         purged
@@ -745,7 +745,8 @@ fn stack(panel: &[PanelRows], idx: &[usize]) -> (Array2<f64>, Vec<bool>) {
 }
 
 /// The panel: the population, features and labels of every weekly date back from
-/// T − horizon (the validation date first) that has a full recent window of log before it.
+/// T − horizon (and, for subscriptions, the renewal gap: [`LabelRule::settle_days`]; the
+/// validation date first) that has a full recent window of log before it.
 fn build_panel(
     src: &Sources,
     prepared: &Prepared,
@@ -755,14 +756,14 @@ fn build_panel(
     opts: &TrainOptions,
 ) -> Result<Vec<PanelRows>> {
     let events = src.events;
-    let horizon = opts.rule.horizon_days as i64 * DAY_MS;
+    let settle = opts.rule.settle_days() * DAY_MS;
     // A date needs a full recent window of log before it; longer windows are clipped to
     // the log (rates per observable day), as they are for young users at T.
     let history = spec.windows.recent_days as i64 * DAY_MS;
 
     let mut panel = Vec::new();
     for k in 0..opts.panel_dates {
-        let t = opts.as_of - horizon - k as i64 * opts.step_days as i64 * DAY_MS;
+        let t = opts.as_of - settle - k as i64 * opts.step_days as i64 * DAY_MS;
         if t < events.min_ts + history {
             break;
         }

@@ -280,6 +280,10 @@ fn subscription_definition_trains_and_scores() {
     );
     let m = model_json(&dir.path().join("sub.json"));
     assert_eq!(m["label"]["definition"], "subscription");
+    // The validation date lies the horizon and the renewal gap before T (2026-06-22 − 35
+    // days): a churn at the horizon's end is known once no renewal came within 7 days.
+    assert_eq!(m["training"]["panel"][0]["as_of"], "2026-05-18");
+    assert_eq!(m["training"]["panel"][0]["role"], "validation");
     let auc = m["validation"]["roc_auc"].as_f64().unwrap();
     eprintln!("subscription-churn validation AUC {auc:.4}");
     assert!(auc > 0.7, "subscription AUC {auc}");
