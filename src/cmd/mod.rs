@@ -150,6 +150,14 @@ impl Inputs {
         if let Some(line) = events.identity.describe() {
             info!("{line}");
         }
+        if let Some(s) = subscriptions.as_ref().filter(|s| s.rows > s.df.height()) {
+            info!(
+                "subscriptions: {} rows make {} active periods (a row starting within {} days of the end before it renews it)",
+                s.rows,
+                s.df.height(),
+                ingest::RENEWAL_GAP_DAYS
+            );
+        }
         Ok(Inputs {
             spec,
             events,
