@@ -119,7 +119,9 @@ impl Subscriptions {
         let mut periods: Vec<(&str, i64, Option<i64>)> = Vec::with_capacity(rows.len());
         for (user, start, end) in rows {
             match periods.last_mut() {
-                Some((u, _, last)) if *u == user && last.is_none_or(|e| start <= e + gap) => {
+                Some((u, _, last))
+                    if *u == user && last.is_none_or(|e| start <= e.saturating_add(gap)) =>
+                {
                     *last = last.zip(end).map(|(a, b)| a.max(b));
                 }
                 _ => periods.push((user, start, end)),
