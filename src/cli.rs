@@ -261,8 +261,8 @@ pub struct TrainArgs {
     pub min_retained: usize,
     /// L2 strength to try, per row (the penalty against the mean log loss, so it means the
     /// same on the refit over more rows; scikit-learn's C is 1 / (alpha × rows)); repeat
-    /// for several. Default 0.001 0.01 0.1 1: the strongest whose validation log
-    /// loss is within one standard error of the best wins. One value skips the search.
+    /// for several. Default 0.001 0.01 0.1 1: the one with the lowest validation log
+    /// loss wins. One value skips the search.
     #[arg(long = "alpha", value_name = "ALPHA")]
     pub alphas: Vec<f64>,
     /// Train and validate only on users who signed up on or after this date (needs

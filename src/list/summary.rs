@@ -105,7 +105,7 @@ fn write_validation(s: &mut String, model: &ChurnModel) {
     let _ = writeln!(s, "  (baseline: days since the last value action alone)");
     let _ = writeln!(
         s,
-        "alpha search (validation log loss / ROC AUC; * = the strongest within one standard error of the best (paired)):"
+        "alpha search (validation log loss / ROC AUC; * = the lowest log loss):"
     );
     for a in &t.alpha_search {
         let mark = if a.alpha == t.alpha { " *" } else { "" };
