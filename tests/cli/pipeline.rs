@@ -262,23 +262,26 @@ fn subscription_definition_trains_and_scores() {
     let dir = tempfile::tempdir().unwrap();
     let data = generated(dir.path(), 2000, 200, 21);
     let features = default_features();
-    ok(
-        dir.path(),
-        &[
-            "train",
-            "--events",
-            s(&data.join("events.csv")),
-            "--subscriptions",
-            s(&data.join("subscriptions.csv")),
-            "--features",
-            s(&features),
-            "--as-of",
-            T,
-            "--model",
-            "sub.json",
-        ],
-    );
-    let m = model_json(&dir.path().join("sub.json"));
+    let train = |subscriptions: &Path, model: &str| {
+        ok(
+            dir.path(),
+            &[
+                "train",
+                "--events",
+                s(&data.join("events.csv")),
+                "--subscriptions",
+                s(subscriptions),
+                "--features",
+                s(&features),
+                "--as-of",
+                T,
+                "--model",
+                model,
+            ],
+        );
+        model_json(&dir.path().join(model))
+    };
+    let m = train(&data.join("subscriptions.csv"), "sub.json");
     assert_eq!(m["label"]["definition"], "subscription");
     // The validation date lies the horizon and the renewal gap before T (2026-06-22 − 35
     // days): a churn at the horizon's end is known once no renewal came within 7 days.
@@ -295,23 +298,7 @@ fn subscription_definition_trains_and_scores() {
     fs::write(&monthly, billing_periods(&data.join("subscriptions.csv"))).unwrap();
     let rows = fs::read_to_string(&monthly).unwrap().lines().count();
     assert!(rows > 3 * 2000, "{rows} period rows");
-    ok(
-        dir.path(),
-        &[
-            "train",
-            "--events",
-            s(&data.join("events.csv")),
-            "--subscriptions",
-            s(&monthly),
-            "--features",
-            s(&features),
-            "--as-of",
-            T,
-            "--model",
-            "monthly.json",
-        ],
-    );
-    let by_period = model_json(&dir.path().join("monthly.json"));
+    let by_period = train(&monthly, "monthly.json");
     assert_eq!(by_period["training"]["panel"], m["training"]["panel"]);
     assert_eq!(by_period["validation"], m["validation"]);
 }
