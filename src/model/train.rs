@@ -769,7 +769,7 @@ struct AlphaChoice {
     trials: Vec<AlphaTrial>,
 }
 
-/// Fits every strength in `alphas` on the training dates and keeps, by the paired
+/// Fits every strength in `alphas` on the training dates and keeps the one with the
 /// lowest log loss on the validation date.
 fn choose_alpha(
     z_train: &Array2<f64>,
@@ -803,16 +803,13 @@ fn choose_alpha(
     // Held out on five log shapes, this beat keeping the strongest alpha within one
     // standard error of it (README, Model): the one-SE rule gave up fit the later,
     // older population at T still rewarded.
-    let best = fits
-        .into_iter()
-        .min_by(|a, b| {
-            a.1.log_loss
-                .total_cmp(&b.1.log_loss)
-                .then(b.0.total_cmp(&a.0))
-        })
-        .map(|(alpha, m, solution, p)| (alpha, m.log_loss, m, solution, p));
+    let best = fits.into_iter().min_by(|a, b| {
+        a.1.log_loss
+            .total_cmp(&b.1.log_loss)
+            .then(b.0.total_cmp(&a.0))
+    });
     trials.sort_by(|a, b| a.alpha.total_cmp(&b.alpha));
-    let Some((alpha, _, metrics, solution, predictions)) = best else {
+    let Some((alpha, metrics, solution, predictions)) = best else {
         return Err(Error::InvalidArgument {
             name: "alphas".into(),
             message: "no regularization strength to try".into(),
