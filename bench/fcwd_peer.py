@@ -132,6 +132,11 @@ def active_periods(s: pd.DataFrame) -> pd.DataFrame:
     return g.reset_index(drop=True)
 
 
+def running_at(periods: pd.DataFrame, t: int) -> pd.Series:
+    """Which active periods run at t: start <= t < end (no end = running)."""
+    return (periods["start_ts"] <= t) & (periods["end_ts"].isna() | (periods["end_ts"] > t))
+
+
 class Data:
     def __init__(self, events: Path, users: Path | None, subs: Path | None):
         ev = pd.read_csv(events, dtype={"user_id": str, "timestamp": str, "event": str},
@@ -194,7 +199,7 @@ def population_and_labels(d: Data, definition: str, t: int, horizon: int, active
         retained = np.unique(d.uid[f][value_mask[f]])
     else:
         s = d.subs
-        running = (s["start_ts"] <= t) & (s["end_ts"].isna() | (s["end_ts"] > t))
+        running = running_at(s, t)
         r = s[running]
         pop = np.unique(r["user_id"].map(d.uidx).to_numpy(np.int64))
         keep = r[r["end_ts"].isna() | (r["end_ts"] > until)]
@@ -209,7 +214,7 @@ def population_at(d: Data, definition: str, T: int, active_days: int) -> np.ndar
     if definition == "inactivity":
         return np.unique(d.uid[d.window(T - active_days * DAY_MS, T)])
     s = d.subs
-    running = (s["start_ts"] <= T) & (s["end_ts"].isna() | (s["end_ts"] > T))
+    running = running_at(s, T)
     return np.unique(s["user_id"][running].map(d.uidx).to_numpy(np.int64))
 
 

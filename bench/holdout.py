@@ -343,7 +343,7 @@ def cmd_evaluate(a) -> int:
                            usecols=["user_id", "start_date", "end_date"])
         subs["start_ts"], subs["end_ts"] = peer.to_ms(subs["start_date"]), peer.to_ms(subs["end_date"])
         p = peer.active_periods(subs)
-        run = p[(p["start_ts"] <= T) & (p["end_ts"].isna() | (p["end_ts"] > T))]
+        run = p[peer.running_at(p, T)]
         pop = np.unique(run["user_id"].to_numpy())
         retained = set(run["user_id"][run["end_ts"].isna() | (run["end_ts"] > T + H)])
     else:
