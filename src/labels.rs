@@ -70,6 +70,12 @@ impl LabelRule {
         };
         self.horizon_days as i64 + gap
     }
+
+    /// The horizon against which a subscription's next renewal is read (`renewal_due`):
+    /// under the subscription definition only.
+    pub fn renewal_horizon_days(&self) -> Option<u32> {
+        (self.definition == Definition::Subscription).then_some(self.horizon_days)
+    }
 }
 
 /// The tables a population and its labels come from.
@@ -120,7 +126,8 @@ fn users_with(src: &Sources, from: i64, to: i64, names: Option<&[String]>) -> Re
         .unique(None, UniqueKeepStrategy::Any))
 }
 
-/// The users scored at `as_of`: `user_id`, `signup_ts` (i64 or null), sorted by `user_id`.
+/// The users scored at `as_of`: `user_id`, `signup_ts` (i64 or null), sorted by `user_id`;
+/// under the subscription definition also `renewal_ts`, the next renewal after `as_of`.
 pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFrame> {
     let ids = match rule.definition {
         Definition::Inactivity => {
@@ -157,9 +164,38 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
             .with_column(coalesce(&[col("signup_ts"), col("first_start")]).alias("signup_ts"))
             .select([col("user_id"), col("signup_ts")]);
     }
-    Ok(signup
+    let mut out = signup
         .sort(["user_id"], SortMultipleOptions::default())
-        .collect()?)
+        .collect()?;
+    if rule.definition == Definition::Subscription {
+        let renewal = next_renewals(src, &out, as_of)?;
+        out.with_column(renewal)?;
+    }
+    Ok(out)
+}
+
+/// The column `renewal_ts`: each user's next renewal after `as_of`
+/// ([`crate::ingest::Renewals::next_after`]), for the population's rows.
+fn next_renewals(src: &Sources, population: &DataFrame, as_of: i64) -> Result<Column> {
+    let running = running_subscriptions(src, as_of)?.collect()?;
+    let users = running.column("user_id")?.str()?;
+    let starts = running.column("start_ts")?.i64()?;
+    let period_start: std::collections::HashMap<&str, i64> = users
+        .iter()
+        .zip(starts.iter())
+        .filter_map(|(u, s)| Some((u?, s?)))
+        .collect();
+    let renewals = src.subscriptions.map(|s| &s.renewals);
+    let next: Int64Chunked = population
+        .column("user_id")?
+        .str()?
+        .iter()
+        .map(|u| {
+            let u = u?;
+            renewals?.next_after(u, *period_start.get(u)?, as_of)
+        })
+        .collect();
+    Ok(next.with_name("renewal_ts".into()).into_column())
 }
 
 /// Churn labels for a population at `as_of`, in the population's row order.
@@ -407,5 +443,22 @@ mod tests {
         );
         let y = labels(&src, &rule(Definition::Subscription), &[], &pop, as_of).unwrap();
         assert_eq!(y, [false, true, false, true]);
+        // Next renewals, from start dates only. a: rows from 01-01 and 02-01, a month
+        // apart: 02-01 + 2 months (04-01 is T itself, not after it). b: one row, so the
+        // table's typical cycle (intervals of 31, 28, 31, 30 and 28 days: a month) from
+        // 01-01. d: its rows of 02-15 and 03-15 (the one of 04-15 starts after T). f: its
+        // period running at T joins 02-20 and 03-20; the row of 05-01 is a later period.
+        let next: Vec<_> = pop
+            .column("renewal_ts")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .iter()
+            .collect();
+        let want = ["2026-05-01", "2026-05-01", "2026-04-15", "2026-04-20"].map(|d| Some(ts(d)));
+        assert_eq!(next, want);
+        // The inactivity definition's population has no renewals.
+        let pop = population(&src, &rule(Definition::Inactivity), as_of).unwrap();
+        assert!(pop.column("renewal_ts").is_err());
     }
 }

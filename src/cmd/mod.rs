@@ -152,10 +152,11 @@ impl Inputs {
         }
         if let Some(s) = subscriptions.as_ref().filter(|s| s.rows > s.df.height()) {
             info!(
-                "subscriptions: {} rows make {} active periods (a row starting within {} days of the end before it renews it)",
+                "subscriptions: {} rows make {} active periods (a row starting within {} days of the end before it renews it); they renew {} (the typical start-to-start interval)",
                 s.rows,
                 s.df.height(),
-                ingest::RENEWAL_GAP_DAYS
+                ingest::RENEWAL_GAP_DAYS,
+                s.renewals.typical
             );
         }
         Ok(Inputs {

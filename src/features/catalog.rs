@@ -61,11 +61,13 @@ pub enum Core {
     BgNbdQuietOdds,
     ActiveWeeks,
     ActiveWeekShare,
+    RenewalDue,
+    DaysToRenewal,
 }
 
 impl Core {
     /// Every named feature, in no particular order.
-    pub const ALL: [Core; 29] = [
+    pub const ALL: [Core; 31] = [
         Core::ActiveRecent,
         Core::ActivePrior,
         Core::ActivityChange,
@@ -95,6 +97,8 @@ impl Core {
         Core::BgNbdQuietOdds,
         Core::ActiveWeeks,
         Core::ActiveWeekShare,
+        Core::RenewalDue,
+        Core::DaysToRenewal,
     ];
 
     /// The column name (also the name in model files).
@@ -129,6 +133,8 @@ impl Core {
             Core::BgNbdQuietOdds => "bgnbd_quiet_odds",
             Core::ActiveWeeks => "active_weeks",
             Core::ActiveWeekShare => "active_week_share",
+            Core::RenewalDue => "renewal_due",
+            Core::DaysToRenewal => "days_to_renewal",
         }
     }
 }
@@ -382,6 +388,14 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
         "share of the weeks the user was observable that had presence".into(),
         Raw,
     );
+    if let Some(h) = spec.renewal_horizon_days {
+        add(
+            FeatureId::Core(Core::RenewalDue),
+            Core::RenewalDue.name().into(),
+            format!("1 if the subscription's next renewal falls in the next {h} days (the churn horizon), else 0: a subscription ends at a renewal; the date is the latest row's start plus the billing cycle its rows show"),
+            Raw,
+        );
+    }
     if !f.events.feedback.is_empty() {
         add(
             FeatureId::Core(Core::FeedbackLong),
@@ -483,6 +497,7 @@ fn family_of(
             TimeToValue => ("activation", Higher),
             FeedbackLong => ("feedback", Either),
             FrictionRecent => ("friction", Higher),
+            RenewalDue | DaysToRenewal => ("renewal", Higher),
         },
         FeatureId::Funnel(_) => ("activation", Lower),
         FeatureId::Ratio(_) => return (name.to_string(), Either),
@@ -636,6 +651,13 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             v * 100.0,
             typical * 100.0
         ),
+        RenewalDue | DaysToRenewal => {
+            let days = row.get(DaysToRenewal).ceil();
+            match days {
+                d if d <= 1.0 => "subscription renews tomorrow".to_string(),
+                d => format!("subscription renews in {} days", n(d)),
+            }
+        }
     }
 }
 
@@ -747,6 +769,7 @@ fn format_count(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::AUX_COLUMNS;
     use crate::fixtures::NamedRow;
     use std::path::Path;
 
@@ -778,17 +801,23 @@ mod tests {
 
     #[test]
     fn every_named_feature_is_in_the_catalog_under_its_one_name() {
-        // The shipped feature file defines friction and feedback events, so every named
-        // feature is computed; the two raw figures are kept beside the features.
-        let s = spec();
+        // The shipped feature file defines friction and feedback events, so with the
+        // subscription definition's renewal horizon every named feature is computed; the
+        // three raw figures are kept beside the features.
+        let s = spec().with_renewal(Some(28));
         let defs = catalog(&s, &[]);
         for c in Core::ALL {
             let def = defs.iter().find(|d| d.id == FeatureId::Core(c));
-            match c {
-                Core::ValueRecent | Core::ValuePrior => assert!(def.is_none(), "{c:?}"),
-                _ => assert_eq!(def.map(|d| d.name.as_str()), Some(c.name()), "{c:?}"),
+            if AUX_COLUMNS.contains(&c) {
+                assert!(def.is_none(), "{c:?}");
+            } else {
+                assert_eq!(def.map(|d| d.name.as_str()), Some(c.name()), "{c:?}");
             }
         }
+        // Under the inactivity definition there is no renewal.
+        assert!(!catalog(&spec(), &[])
+            .iter()
+            .any(|d| d.name == "renewal_due"));
         let names: std::collections::BTreeSet<_> = Core::ALL.iter().map(|c| c.name()).collect();
         assert_eq!(names.len(), Core::ALL.len());
         let ids: std::collections::BTreeSet<_> =
@@ -850,6 +879,22 @@ mod tests {
             phrase(&s, def("funnel_onboarding"), &row, 0.0),
             "stalled in onboarding after step 2 of 4 (data_source_connected)"
         );
+    }
+
+    /// The renewal phrase quotes the days to the renewal, whole days up.
+    #[test]
+    fn the_renewal_phrase_says_when() {
+        let s = spec().with_renewal(Some(28));
+        let defs = catalog(&s, &[]);
+        let def = defs.iter().find(|d| d.name == "renewal_due").unwrap();
+        assert_eq!(def.family, "renewal");
+        let say = |days: f64| {
+            let row = NamedRow::new(&s, &[("renewal_due", 1.0), ("days_to_renewal", days)]);
+            phrase(&s, def, &row, 0.9)
+        };
+        assert_eq!(say(8.5), "subscription renews in 9 days");
+        assert_eq!(say(1.0), "subscription renews tomorrow");
+        assert_eq!(say(0.25), "subscription renews tomorrow");
     }
 
     /// The BG/NBD phrase: the model's chance (never rounded to a certainty) and the

@@ -21,7 +21,7 @@ use crate::base::time::DAY_MS;
 use crate::error::Result;
 
 /// Raw figures kept beside the features because reasons quote them.
-pub const AUX_COLUMNS: [Core; 2] = [Core::ValueRecent, Core::ValuePrior];
+pub const AUX_COLUMNS: [Core; 3] = [Core::ValueRecent, Core::ValuePrior, Core::DaysToRenewal];
 
 /// Features of one population at one as-of date.
 #[derive(Debug, Clone)]
@@ -50,10 +50,19 @@ struct Derive<'a> {
     min_ts: i64,
     signup: i64,
     tenure: f64,
+    /// The subscription's next renewal after T, under the subscription definition.
+    renewal: Option<i64>,
 }
 
 impl<'a> Derive<'a> {
-    fn new(t: &'a Tally, plan: &'a Plan, as_of: i64, min_ts: i64, signup_ts: Option<i64>) -> Self {
+    fn new(
+        t: &'a Tally,
+        plan: &'a Plan,
+        as_of: i64,
+        min_ts: i64,
+        signup_ts: Option<i64>,
+        renewal: Option<i64>,
+    ) -> Self {
         let signup = signup_ts.or(t.first_ts).unwrap_or(as_of);
         Derive {
             t,
@@ -62,6 +71,7 @@ impl<'a> Derive<'a> {
             min_ts,
             signup,
             tenure: at_least(days(as_of - signup), 0.0),
+            renewal,
         }
     }
 
@@ -219,6 +229,13 @@ impl<'a> Derive<'a> {
                 }
                 ValueSilence => self.value_silence(),
                 BgNbdQuietOdds => self.bgnbd_quiet_odds(),
+                RenewalDue => match (self.renewal, plan.renewal_horizon) {
+                    // A renewal on the horizon's last day is inside it, as a period ending
+                    // then is a churn.
+                    (Some(next), Some(h)) => (next <= as_of + h * DAY_MS) as u8 as f64,
+                    _ => 0.0,
+                },
+                DaysToRenewal => self.renewal.map_or(0.0, |next| days(next - as_of)),
                 ActiveWeeks => t.active_weeks,
                 ActiveWeekShare => {
                     let weeks = (self.observable(as_of) / 7.0).ceil();
@@ -264,7 +281,8 @@ impl<'a> Derive<'a> {
     }
 }
 
-/// Computes every feature for `population` (`user_id`, `signup_ts`: i64 or null) at `as_of`.
+/// Computes every feature for `population` (`user_id`, `signup_ts`: i64 or null, and for
+/// subscribers `renewal_ts`) at `as_of`.
 /// Users without events before `as_of` get the values of "no activity".
 pub fn compute(
     prepared: &Prepared,
@@ -286,6 +304,12 @@ pub fn compute(
     let ids = population.column("user_id")?.str()?;
     let signup_col = population.column("signup_ts")?.cast(&DataType::Int64)?;
     let signup = signup_col.i64()?;
+    // Only a population of subscribers has it (the subscription definition's).
+    let renewal_col = match population.column("renewal_ts") {
+        Ok(c) => Some(c.cast(&DataType::Int64)?),
+        Err(_) => None,
+    };
+    let renewal = renewal_col.as_ref().map(|c| c.i64()).transpose()?;
     let mut order: Vec<usize> = (0..population.height()).collect();
     order.sort_by(|&a, &b| ids.get(a).cmp(&ids.get(b)));
 
@@ -306,7 +330,8 @@ pub fn compute(
                         ..Tally::default()
                     },
                 };
-                let d = Derive::new(&tally, &plan, as_of, prepared.min_ts, signup.get(row));
+                let next = renewal.and_then(|r| r.get(row));
+                let d = Derive::new(&tally, &plan, as_of, prepared.min_ts, signup.get(row), next);
                 out.extend(sources.iter().map(|&s| d.value(s)));
             }
             out
@@ -405,6 +430,34 @@ mod tests {
         assert_eq!(value(&ff, "c", "tenure_days"), 4.0);
         assert_eq!(value(&ff, "c", "days_since_last_value"), 4.0);
         assert_eq!(value(&ff, "c", "active_days_recent"), 0.0);
+    }
+
+    #[test]
+    fn renewal_due_reads_the_next_renewal_against_the_horizon() {
+        let ev = events(&[("a", "2026-03-01T10:00:00Z", "make")]);
+        let s = spec();
+        let as_of = parse_timestamp("2026-04-05").unwrap();
+        let day = |d: &str| parse_timestamp(d).unwrap();
+        // a renews on the horizon's last day (inside it, as a period ending then is a
+        // churn), b the day after, c has no renewal date.
+        let pop = df!(
+            "user_id" => ["a", "b", "c"],
+            "signup_ts" => [None::<i64>; 3],
+            "renewal_ts" => [Some(day("2026-05-03")), Some(day("2026-05-04")), None],
+        )
+        .unwrap();
+        let prepared = prepare(&ev, &s).unwrap();
+        let with = s.with_renewal(Some(28));
+        let ff = compute(&prepared, &pop, as_of, &with, &[]).unwrap();
+        assert_eq!(value(&ff, "a", "renewal_due"), 1.0);
+        assert_eq!(value(&ff, "b", "renewal_due"), 0.0);
+        assert_eq!(value(&ff, "c", "renewal_due"), 0.0);
+        assert_eq!(value(&ff, "a", "days_to_renewal"), 28.0);
+        assert_eq!(value(&ff, "b", "days_to_renewal"), 29.0);
+        assert_eq!(value(&ff, "c", "days_to_renewal"), 0.0);
+        // Under the inactivity definition the feature does not exist.
+        let ff = compute(&prepared, &pop, as_of, &s, &[]).unwrap();
+        assert!(ff.df.column("renewal_due").is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use polars::prelude::*;
 
-use super::catalog::{catalog, rate_long_name, rate_prior_name, rate_recent_name};
+use super::catalog::{catalog, rate_long_name, rate_prior_name, rate_recent_name, Core};
 use super::compute::{FeatureFrame, AUX_COLUMNS};
 use super::prepare::event_names;
 use super::spec::FeatureSpec;
@@ -375,6 +375,7 @@ pub fn compute(
                 "bgnbd_quiet_odds",
                 "active_weeks",
                 "active_week_share",
+                "renewal_due",
             ]
             .contains(&n)
     };
@@ -384,6 +385,8 @@ pub fn compute(
             .filter(|d| !added(&d.name))
             .map(|d| col(d.name.as_str()).cast(DataType::Float64)),
     );
+    // This query never had subscriptions: no renewal.
+    derived.push(lit(0.0).alias(Core::DaysToRenewal.name()));
     out.extend(AUX_COLUMNS.iter().map(|c| col(c.name())));
     let df = filled
         .with_columns(derived)

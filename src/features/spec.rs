@@ -204,6 +204,10 @@ pub struct FeatureSpec {
     /// The BG/NBD model of the log's value actions behind `bgnbd_quiet_odds`: fitted by
     /// training and stored in the model; absent before (the feature is then 0).
     pub bgnbd: Option<BgNbd>,
+    /// The churn horizon under the subscription definition: `renewal_due` reads each
+    /// subscription's next renewal against it. Absent under the inactivity definition
+    /// (no such feature). Set from the label rule by training and scoring.
+    pub renewal_horizon_days: Option<u32>,
 }
 
 impl FeatureSpec {
@@ -289,6 +293,7 @@ impl FeatureSpec {
             windows,
             typical_gap_days: 7.0,
             bgnbd: None,
+            renewal_horizon_days: None,
         })
     }
 
@@ -302,18 +307,29 @@ impl FeatureSpec {
         }
     }
 
-    /// This spec with a model's windows, cadence and BG/NBD fit: what scoring computes
-    /// features with.
+    /// This spec with a model's windows, cadence, BG/NBD fit and renewal horizon: what
+    /// scoring computes features with.
     pub fn with_resolved(
         &self,
         windows: Windows,
         typical_gap_days: f64,
         bgnbd: Option<BgNbd>,
+        renewal_horizon_days: Option<u32>,
     ) -> FeatureSpec {
         FeatureSpec {
             windows,
             typical_gap_days,
             bgnbd,
+            renewal_horizon_days,
+            ..self.clone()
+        }
+    }
+
+    /// This spec with the horizon subscriptions' renewals are read against (training, from
+    /// its label rule; none under the inactivity definition).
+    pub fn with_renewal(&self, renewal_horizon_days: Option<u32>) -> FeatureSpec {
+        FeatureSpec {
+            renewal_horizon_days,
             ..self.clone()
         }
     }

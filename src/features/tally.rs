@@ -51,6 +51,8 @@ pub(super) struct Plan {
     pub(super) typical_gap: f64,
     /// The fitted BG/NBD model, if training made one.
     pub(super) bgnbd: Option<BgNbd>,
+    /// Days after T in which a subscription's renewal is due (subscription definition).
+    pub(super) renewal_horizon: Option<i64>,
 }
 
 impl Plan {
@@ -140,6 +142,7 @@ impl Plan {
             rates,
             typical_gap: spec.typical_gap_days,
             bgnbd: spec.bgnbd,
+            renewal_horizon: spec.renewal_horizon_days.map(i64::from),
         }
     }
 }

@@ -43,7 +43,7 @@ pub use identity::IdentitySummary;
 pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
 pub use shard::Shard;
-pub use tables::{load_subscriptions, load_users, RENEWAL_GAP_DAYS};
+pub use tables::{load_subscriptions, load_users, Cycle, Renewals, RENEWAL_GAP_DAYS};
 pub use timestamp::parse_timestamp_in;
 
 /// The largest `value` magnitude read as an amount (larger ones are rejects).
@@ -119,6 +119,8 @@ pub struct Subscriptions {
     pub df: DataFrame,
     /// Rows the table held (after rows set aside), before renewals were joined.
     pub rows: usize,
+    /// When each subscription renews next ([`Renewals::next_after`]).
+    pub renewals: Renewals,
 }
 
 /// The CRM columns carried from the users table to the ranked list, in output order.

@@ -295,11 +295,16 @@ impl ChurnModel {
     /// be compatible) with the model's windows and cadence.
     pub fn resolve(&self, spec: &FeatureSpec) -> Result<FeatureSpec> {
         self.check_compatible(spec)?;
-        Ok(spec.with_resolved(
+        Ok(self.resolved(spec))
+    }
+
+    fn resolved(&self, spec: &FeatureSpec) -> FeatureSpec {
+        spec.with_resolved(
             self.windows,
             self.typical_value_gap_days,
             self.bgnbd.map(|f| f.params),
-        ))
+            self.label.renewal_horizon_days(),
+        )
     }
 
     /// Fails unless this build computes exactly the model's features from `spec`: same
@@ -307,7 +312,10 @@ impl ChurnModel {
     /// name features this build no longer computes).
     pub fn check_compatible(&self, spec: &FeatureSpec) -> Result<()> {
         self.check_spec(spec)?;
-        self.check_features(&crate::features::catalog(spec, &self.event_types))
+        self.check_features(&crate::features::catalog(
+            &self.resolved(spec),
+            &self.event_types,
+        ))
     }
 
     /// Fails unless `defs` are exactly the model's features, in order.

@@ -233,7 +233,9 @@ pub fn train_prepared(
             bgnbd::MIN_USERS
         ),
     }
-    let spec = &spec.with_bgnbd(bgnbd.map(|f| f.params));
+    let spec = &spec
+        .with_bgnbd(bgnbd.map(|f| f.params))
+        .with_renewal(opts.rule.renewal_horizon_days());
     let event_types = features::top_event_types(events, opts.as_of, spec.file.event_rates.top)?;
     let defs = features::catalog(spec, &event_types);
     // Populations and labels of every date read off the index.
