@@ -566,6 +566,8 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
     );
     let v = row.value(def.id);
     let n = |x: f64| format_count(x);
+    let days = |x: f64| counted(x, "day", "days");
+    let actions = |x: f64| counted(x, "value action", "value actions");
     let FeatureId::Core(id) = def.id else {
         return other_phrase(spec, def, v, typical);
     };
@@ -584,24 +586,24 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         DaysSinceValue => {
             // None ever (the feature then reads the tenure), not merely none in a window.
             if row.get(ValueTotal) == 0.0 {
-                format!("no value action in {} days since signup", n(v))
+                format!("no value action in {} since signup", days(v))
             } else {
-                format!("no value action for {} days", n(v))
+                format!("no value action for {}", days(v))
             }
         }
-        DaysSinceEvent => format!("no activity for {} days", n(v)),
+        DaysSinceEvent => format!("no activity for {}", days(v)),
         ValuePerActiveDay => format!("{v:.1} value actions per active day (last {l} days)"),
         CoreUsed => format!("uses {} of {} core features", n(v), f.events.core.len()),
-        Tenure => format!("signed up {} days ago", n(v)),
+        Tenure => format!("signed up {} ago", days(v)),
         Activated => format!("never reached {}", first_value(f)),
         TimeToValue => {
             if row.get(Activated) > 0.0 {
-                format!("took {} days to {}", n(v), first_value(f))
+                format!("took {} to {}", days(v), first_value(f))
             } else {
-                format!("no {} after {} days", first_value(f), n(v))
+                format!("no {} after {}", first_value(f), days(v))
             }
         }
-        SessionsRecent => format!("{} sessions in the last {r} days", n(v)),
+        SessionsRecent => format!("{} in the last {r} days", counted(v, "session", "sessions")),
         SessionMinutes => format!("typical session {v:.0} min"),
         ValueTrend => {
             let recent = row.get(ValueRecent);
@@ -609,13 +611,19 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             change_phrase("value actions", recent, prior, r, p)
         }
         ValueLong if v == 0.0 => format!("no value action in the last {l} days"),
-        ValueLong => format!("only {} value actions in the last {l} days", n(v)),
+        ValueLong => format!("only {} in the last {l} days", actions(v)),
         EventsPerWeek => format!("{v:.1} events a week since signup"),
         ValuePerWeek => format!("{v:.1} value actions a week since signup"),
         ValueAmountLong => format!("average value {v:.2} over the last {l} days"),
-        FeedbackLong => format!("{} feedback responses in the last {l} days", n(v)),
-        FrictionRecent => format!("{} errors or failures in the last {r} days", n(v)),
-        ValueTotal => format!("{} value actions since signup", n(v)),
+        FeedbackLong => format!(
+            "{} in the last {l} days",
+            counted(v, "feedback response", "feedback responses")
+        ),
+        FrictionRecent => format!(
+            "{} in the last {r} days",
+            counted(v, "error or failure", "errors or failures")
+        ),
+        ValueTotal => format!("{} since signup", actions(v)),
         ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
         ValueSilence => format!("{v:.1} value actions missed at the user's own pace"),
@@ -636,28 +644,25 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             } else {
                 let since = row.get(DaysSinceValue);
                 format!(
-                    "the user's own past pace ({} value actions, the last {} days ago)",
-                    n(total),
-                    n(since)
+                    "the user's own past pace ({}, the last {} ago)",
+                    actions(total),
+                    days(since)
                 )
             };
             format!("{chance} chance of no value action in the next {h} days at {basis}")
         }
-        ValueRecent => format!("{} value actions in the last {r} days", n(v)),
-        ValuePrior => format!("{} value actions in the {p} days before", n(v)),
-        ActiveWeeks => format!("active in {} weeks since signup", n(v)),
+        ValueRecent => format!("{} in the last {r} days", actions(v)),
+        ValuePrior => format!("{} in the {p} days before", actions(v)),
+        ActiveWeeks => format!("active in {} since signup", counted(v, "week", "weeks")),
         ActiveWeekShare => format!(
             "active in {:.0}% of weeks since signup (typical {:.0}%)",
             v * 100.0,
             typical * 100.0
         ),
-        RenewalDue | DaysToRenewal => {
-            let days = row.get(DaysToRenewal).ceil();
-            match days {
-                d if d <= 1.0 => "subscription renews tomorrow".to_string(),
-                d => format!("subscription renews in {} days", n(d)),
-            }
-        }
+        RenewalDue | DaysToRenewal => match row.get(DaysToRenewal).ceil() {
+            d if d <= 1.0 => "subscription renews tomorrow".to_string(),
+            d => format!("subscription renews in {}", days(d)),
+        },
     }
 }
 
@@ -755,6 +760,16 @@ fn change_phrase(what: &str, recent: f64, prior_scaled: f64, r: f64, p: f64) -> 
         format!("{what} up {pct}% vs the {p} days before")
     } else {
         format!("{what} flat vs the {p} days before")
+    }
+}
+
+/// "1 day", "2 days", "1.5 days": a count and its noun, singular only for exactly one.
+fn counted(x: f64, one: &str, many: &str) -> String {
+    let n = format_count(x);
+    if n == "1" {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
@@ -878,6 +893,44 @@ mod tests {
         assert_eq!(
             phrase(&s, def("funnel_onboarding"), &row, 0.0),
             "stalled in onboarding after step 2 of 4 (data_source_connected)"
+        );
+    }
+
+    /// One of a thing is singular: "1 value action", "1 week", "1 day".
+    #[test]
+    fn phrases_count_in_the_singular_for_one() {
+        let s = spec();
+        let defs = catalog(&s, &[]);
+        let say = |name: &str, v: f64| {
+            let def = defs.iter().find(|d| d.name == name).unwrap();
+            let row = NamedRow::new(&s, &[(name, v), ("value_actions_total", 3.0)]);
+            phrase(&s, def, &row, 0.0)
+        };
+        assert_eq!(
+            say("value_actions_long", 1.0),
+            "only 1 value action in the last 90 days"
+        );
+        assert_eq!(
+            say("value_actions_long", 2.0),
+            "only 2 value actions in the last 90 days"
+        );
+        assert_eq!(say("active_weeks", 1.0), "active in 1 week since signup");
+        assert_eq!(
+            say("days_since_last_value", 1.0),
+            "no value action for 1 day"
+        );
+        assert_eq!(
+            say("days_since_last_value", 1.5),
+            "no value action for 1.5 days"
+        );
+        assert_eq!(say("sessions_recent", 1.0), "1 session in the last 14 days");
+        assert_eq!(
+            say("friction_recent", 1.0),
+            "1 error or failure in the last 14 days"
+        );
+        assert_eq!(
+            say("friction_recent", 0.0),
+            "0 errors or failures in the last 14 days"
         );
     }
 
