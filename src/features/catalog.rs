@@ -628,15 +628,20 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
         ValueSilence => format!("{v:.1} value actions missed at the user's own pace"),
         BgNbdQuietOdds => {
-            // The model's chance, never rounded to a certainty, with the facts behind it.
-            let p = 100.0 / (1.0 + (-v).exp());
-            let chance = if p >= 99.5 {
-                ">99%".to_string()
-            } else if p < 0.5 {
-                "<1%".to_string()
-            } else {
-                format!("{p:.0}%")
+            // The model's chance, never rounded to a certainty, beside the typical
+            // user's (at the training rows' mean log-odds: a chance of 18% is a risk where
+            // 3% is typical), with the facts behind it.
+            let percent = |odds: f64| {
+                let p = 100.0 / (1.0 + (-odds).exp());
+                if p >= 99.5 {
+                    ">99%".to_string()
+                } else if p < 0.5 {
+                    "<1%".to_string()
+                } else {
+                    format!("{p:.0}%")
+                }
             };
+            let (chance, usual) = (percent(v), percent(typical));
             let h = spec.bgnbd.map_or(0, |m| m.horizon_days);
             let total = row.get(ValueTotal);
             let basis = if total == 0.0 {
@@ -649,7 +654,9 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
                     days(since)
                 )
             };
-            format!("{chance} chance of no value action in the next {h} days at {basis}")
+            format!(
+                "{chance} chance of no value action in the next {h} days (typical {usual}) at {basis}"
+            )
         }
         ValueRecent => format!("{} in the last {r} days", actions(v)),
         ValuePrior => format!("{} in the {p} days before", actions(v)),
@@ -973,9 +980,10 @@ mod tests {
                     ("days_since_last_value", 228.2),
                 ],
             );
-            phrase(&s, def, &row, 0.0)
+            // The training rows' mean log-odds: -1, a 27% chance.
+            phrase(&s, def, &row, -1.0)
         };
-        let tail = "chance of no value action in the next 182 days at";
+        let tail = "chance of no value action in the next 182 days (typical 27%) at";
         let own = "the user's own past pace (8 value actions, the last 228.2 days ago)";
         assert_eq!(say(1.5, 8.0), format!("82% {tail} {own}"));
         assert_eq!(say(12.0, 8.0), format!(">99% {tail} {own}"));
