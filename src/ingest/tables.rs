@@ -156,6 +156,7 @@ impl Subscriptions {
             renewals: Renewals {
                 starts: row_starts,
                 typical,
+                intervals: intervals.len(),
             },
         })
     }
@@ -247,9 +248,25 @@ pub struct Renewals {
     starts: HashMap<String, Vec<i64>>,
     /// The table's typical cycle.
     pub typical: Cycle,
+    /// Start-to-start intervals of rows renewing one another the typical cycle comes from.
+    pub intervals: usize,
 }
 
 impl Renewals {
+    /// How renewals are dated, for `train`'s summary and the model file.
+    pub fn describe(&self) -> String {
+        if self.intervals == 0 {
+            return format!(
+                "no subscriber has two rows that renew one another, so each subscription renews {} from its start",
+                self.typical
+            );
+        }
+        format!(
+            "a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} such intervals)",
+            self.typical, self.intervals
+        )
+    }
+
     /// The next renewal after `t` of `user`'s active period that started at
     /// `period_start` and is running at `t`; none for a user without a row started by `t`.
     pub fn next_after(&self, user: &str, period_start: i64, t: i64) -> Option<i64> {
@@ -385,6 +402,9 @@ mod tests {
             r.next_after("w", ts("2025-11-01"), t),
             Some(ts("2026-02-03"))
         );
+        assert!(r
+            .describe()
+            .contains("the table's: every month (the median of 2 such intervals)"));
         // No row started by t, or an unknown user: none.
         assert_eq!(r.next_after("v", ts("2025-07-15"), ts("2025-07-01")), None);
         assert_eq!(r.next_after("x", 0, t), None);

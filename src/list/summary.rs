@@ -33,6 +33,9 @@ fn write_fit(s: &mut String, model: &ChurnModel) {
         "windows: recent {} days, prior {}, long {} (typical gap between value actions {:.1} days)",
         w.recent_days, w.prior_days, w.long_days, model.typical_value_gap_days
     );
+    if let Some(r) = &t.renewals {
+        let _ = writeln!(s, "renewals: {r}");
+    }
     let _ = writeln!(
         s,
         "solver: gradient norm {:.1e} ({})",
@@ -74,7 +77,10 @@ fn write_fit(s: &mut String, model: &ChurnModel) {
 
 /// The panel's dates, each with its role, rows and churn share.
 fn write_panel(s: &mut String, model: &ChurnModel) {
-    let _ = writeln!(s, "panel:");
+    let _ = writeln!(
+        s,
+        "panel (alpha is chosen on the validation date by fits on the train dates; purged dates, whose horizons overlap the validation date's, sit that out; the final fit uses every date):"
+    );
     for d in &model.training.panel {
         let _ = writeln!(
             s,

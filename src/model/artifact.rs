@@ -78,6 +78,10 @@ pub struct Training {
     /// hold for them at T.
     #[serde(default)]
     pub shift: Vec<FeatureShift>,
+    /// Under the subscription definition: how `renewal_due` dated renewals in the
+    /// training table (its cycle, and where the cycle came from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewals: Option<String>,
 }
 
 /// The final fit's convergence: the L2 norm of the gradient of the penalized mean log

@@ -290,6 +290,10 @@ pub fn train_prepared(
             solver: fitted.solver,
             calibration: fitted.calibration,
             shift,
+            renewals: src
+                .subscriptions
+                .filter(|_| opts.rule.renewal_horizon_days().is_some())
+                .map(|s| s.renewals.describe()),
         },
         validation: chosen.metrics,
         baseline: chosen.baseline,

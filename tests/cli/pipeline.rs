@@ -314,6 +314,17 @@ fn subscription_definition_trains_and_scores() {
             .any(|f| f["name"] == "renewal_due")
     };
     assert!(has_renewal(&m) && has_renewal(&by_period));
+    let how = |m: &serde_json::Value| m["training"]["renewals"].as_str().unwrap().to_string();
+    assert!(
+        how(&m).starts_with("no subscriber has two rows"),
+        "{}",
+        how(&m)
+    );
+    assert!(
+        how(&by_period).contains("the table's: every month (the median of"),
+        "{}",
+        how(&by_period)
+    );
     let auc_by_period = by_period["validation"]["roc_auc"].as_f64().unwrap();
     assert!(
         (auc_by_period - auc).abs() < 0.01,
