@@ -3,7 +3,7 @@
 # Fighting-Churn-with-Data peer (bench/fcwd_peer.py --score-at) vs. two simple baselines,
 # scored at a date T from a log that ends before T and judged on what happened after T.
 #
-#   bench/compare_quality.sh                              # SCENARIOS="saas purchases lifetimes social", SEEDS="1 2 3"
+#   bench/compare_quality.sh                              # SCENARIOS="saas purchases lifetimes social plans", SEEDS="1 2 3"
 #   SEEDS="7" SCENARIOS=saas bench/compare_quality.sh
 #   CHURNRISK=path/to/churnrisk bench/compare_quality.sh  # default target/release/churnrisk (never builds)
 #   GENERATOR=target/release/churnrisk CHURNRISK=old/churnrisk bench/compare_quality.sh
@@ -27,6 +27,13 @@
 #              table as known at T (rows started by T) and --subscriptions; the truth is the
 #              full table (an active period running at T that ends by T + H).
 #              T = start + 231 d = 2025-08-25, H = 28.
+#   plans      a second subscription product nobody here modelled: bench/plansim.py (a
+#              helper's simulator written from Stripe's subscription documentation: 12,000
+#              users, 70% monthly and 30% annual plans, billing periods anchored on the start,
+#              voluntary churn at a period's end decided days to weeks before from the last
+#              30 days' use, failed payments retried for 21 days, half recovering late),
+#              one row per paid billing period, users signing up 2024-09-01 to 2025-11-01.
+#              The subscription definition as for social. T = 2025-12-01, H = 28.
 #   lifetimes  a log nobody here wrote: the example transactions shipped in the `lifetimes`
 #              package (0.11.3, downloaded from PyPI into bench/data/external, the CSV's
 #              SHA-256 checked): 5,000 customers' purchase dates in 2014, acquired January to
@@ -67,7 +74,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 SEEDS=${SEEDS:-"1 2 3"}
-SCENARIOS=${SCENARIOS:-"saas purchases lifetimes social"}
+SCENARIOS=${SCENARIOS:-"saas purchases lifetimes social plans"}
 LIFETIMES_VERSION=0.11.3
 CHURNRISK=${CHURNRISK:-target/release/churnrisk}
 SAAS_START=${SAAS_START:-2026-01-05}
@@ -120,7 +127,10 @@ for scenario in $SCENARIOS; do
         social)
             START=$SOCIAL_START; horizons="28"; active=28
             t_of() { plus_days 231; } ;;
-        *) echo "unknown scenario $scenario (saas, purchases, lifetimes, social)" >&2; exit 2 ;;
+        plans)
+            START=2024-09-01; horizons="28"; active=28
+            t_of() { plus_days 456; } ;;
+        *) echo "unknown scenario $scenario (saas, purchases, lifetimes, social, plans)" >&2; exit 2 ;;
     esac
     seeds=$SEEDS
     [[ $scenario == lifetimes ]] && seeds=0  # one public log: no seed
@@ -139,6 +149,9 @@ for scenario in $SCENARIOS; do
         elif [[ $scenario == social ]]; then
             say "social seed $seed: bench/socialsim.py"
             "$PY" bench/socialsim.py --seed "$seed" --out "$dir" --start "$START" >"$dir/sim.log"
+        elif [[ $scenario == plans ]]; then
+            say "plans seed $seed: bench/plansim.py"
+            "$PY" bench/plansim.py --seed "$seed" --out "$dir" >"$dir/sim.log"
         else
             say "$scenario seed $seed: generate ${gen[*]}"
             "$GEN" generate -q --out "$dir" "${gen[@]}" --start "$START" --seed "$seed" \
@@ -160,7 +173,7 @@ for scenario in $SCENARIOS; do
                     "(future_timestamp); set an earlier ${scenario^^}_START"
             fi
             subs=()  # the subscription definition: the table as known at T for every method
-            [[ $scenario == social ]] && subs=(--subscriptions "$dir/subscriptions.csv"
+            [[ $scenario == social || $scenario == plans ]] && subs=(--subscriptions "$dir/subscriptions.csv"
                                                --subscriptions-out "$run/subscriptions_T.csv")
             "$PY" "$HO" truncate --events "$dir/events.csv" --as-of "$T" --out "$run/events_T.csv" \
                 "${subs[@]}" 2>"$run/truncate.log"
