@@ -329,42 +329,30 @@ mod tests {
 
     #[test]
     fn next_renewal_dates() {
-        let next = |c: Cycle, start: &str, t: &str| c.next_after(ts(start), ts(t));
         let monthly = Cycle::Months(1);
-        // A start on the 31st renews on each month's last day, counted from the start.
-        assert_eq!(
-            next(monthly, "2026-01-31", "2026-02-10"),
-            Some(ts("2026-02-28"))
-        );
-        assert_eq!(
-            next(monthly, "2026-01-31", "2026-03-01"),
-            Some(ts("2026-03-31"))
-        );
-        // T on a renewal day: the next one.
-        assert_eq!(
-            next(monthly, "2025-06-05", "2026-04-05"),
-            Some(ts("2026-05-05"))
-        );
-        assert_eq!(
-            next(monthly, "2026-04-05", "2026-04-05"),
-            Some(ts("2026-05-05"))
-        );
-        assert_eq!(
-            next(Cycle::Months(12), "2024-02-29", "2026-01-10"),
-            Some(ts("2026-02-28"))
-        );
-        assert_eq!(
-            next(Cycle::Days(7), "2026-01-01", "2026-01-08"),
-            Some(ts("2026-01-15"))
-        );
-        assert_eq!(
-            next(
+        let cases = [
+            // A start on the 31st renews on each month's last day, counted from the start.
+            (monthly, "2026-01-31", "2026-02-10", "2026-02-28"),
+            (monthly, "2026-01-31", "2026-03-01", "2026-03-31"),
+            // T on a renewal day: the next one.
+            (monthly, "2025-06-05", "2026-04-05", "2026-05-05"),
+            (monthly, "2026-04-05", "2026-04-05", "2026-05-05"),
+            (Cycle::Months(12), "2024-02-29", "2026-01-10", "2026-02-28"),
+            (Cycle::Days(7), "2026-01-01", "2026-01-08", "2026-01-15"),
+            (
                 Cycle::Days(7),
                 "2026-01-01T12:00:00Z",
-                "2026-01-01T13:00:00Z"
+                "2026-01-01T13:00:00Z",
+                "2026-01-08T12:00:00Z",
             ),
-            Some(ts("2026-01-08T12:00:00Z"))
-        );
+        ];
+        for (cycle, start, t, want) in cases {
+            assert_eq!(
+                cycle.next_after(ts(start), ts(t)),
+                Some(ts(want)),
+                "{start} {t}"
+            );
+        }
         // Out of the calendar's range: no date, no panic.
         assert_eq!(monthly.next_after(i64::MAX - DAY_MS, i64::MAX - 1), None);
         assert_eq!(
