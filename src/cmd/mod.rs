@@ -150,13 +150,13 @@ impl Inputs {
         if let Some(line) = events.identity.describe() {
             info!("{line}");
         }
-        if let Some(s) = subscriptions.as_ref().filter(|s| s.rows > s.df.height()) {
+        if let Some(s) = subscriptions.as_ref() {
             info!(
-                "subscriptions: {} rows make {} active periods (a row starting within {} days of the end before it renews it); they renew {} (the typical start-to-start interval)",
+                "subscriptions: {} rows make {} active periods (a row starting within {} days of the end before it renews it); {}",
                 s.rows,
                 s.df.height(),
                 ingest::RENEWAL_GAP_DAYS,
-                s.renewals.typical
+                s.renewals.describe()
             );
         }
         Ok(Inputs {

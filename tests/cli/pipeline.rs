@@ -325,6 +325,31 @@ fn subscription_definition_trains_and_scores() {
         "{}",
         how(&by_period)
     );
+    // `score -v` says the same of the table it reads.
+    let scored = churnrisk(
+        dir.path(),
+        &[
+            "-v",
+            "score",
+            "--events",
+            s(&data.join("events.csv")),
+            "--subscriptions",
+            s(&monthly),
+            "--features",
+            s(&features),
+            "--as-of",
+            T,
+            "--model",
+            "monthly.json",
+            "--out",
+            "monthly_list.csv",
+        ],
+    );
+    expect(
+        scored,
+        0,
+        &["active periods", "the table's: every month (the median of"],
+    );
     let auc_by_period = by_period["validation"]["roc_auc"].as_f64().unwrap();
     assert!(
         (auc_by_period - auc).abs() < 0.01,
