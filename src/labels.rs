@@ -19,7 +19,7 @@ use polars::prelude::*;
 use crate::base::time::DAY_MS;
 use crate::error::Result;
 use crate::features::Prepared;
-use crate::ingest::{Events, Subscriptions, Users, RENEWAL_GAP_DAYS};
+use crate::ingest::{Events, Renewals, Subscriptions, Users, RENEWAL_GAP_DAYS};
 
 /// Which churn definition applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -129,11 +129,16 @@ fn users_with(src: &Sources, from: i64, to: i64, names: Option<&[String]>) -> Re
 /// The users scored at `as_of`: `user_id`, `signup_ts` (i64 or null), sorted by `user_id`;
 /// under the subscription definition also `renewal_ts`, the next renewal after `as_of`.
 pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFrame> {
-    let ids = match rule.definition {
-        Definition::Inactivity => {
-            users_with(src, as_of - rule.active_days as i64 * DAY_MS, as_of, None)?
-        }
-        Definition::Subscription => running_subscriptions(src, as_of)?
+    // The active periods running at T, read once: who is scored, and their renewals.
+    let running = match rule.definition {
+        Definition::Inactivity => None,
+        Definition::Subscription => Some(running_subscriptions(src, as_of)?.collect()?),
+    };
+    let ids = match &running {
+        None => users_with(src, as_of - rule.active_days as i64 * DAY_MS, as_of, None)?,
+        Some(periods) => periods
+            .clone()
+            .lazy()
             .select([col("user_id")])
             .unique(None, UniqueKeepStrategy::Any),
     };
@@ -167,17 +172,22 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
     let mut out = signup
         .sort(["user_id"], SortMultipleOptions::default())
         .collect()?;
-    if rule.definition == Definition::Subscription {
-        let renewal = next_renewals(src, &out, as_of)?;
+    if let (Some(periods), Some(subs)) = (&running, src.subscriptions) {
+        let renewal = next_renewals(&subs.renewals, periods, &out, as_of)?;
         out.with_column(renewal)?;
     }
     Ok(out)
 }
 
 /// The column `renewal_ts`: each user's next renewal after `as_of`
-/// ([`crate::ingest::Renewals::next_after`]), for the population's rows.
-fn next_renewals(src: &Sources, population: &DataFrame, as_of: i64) -> Result<Column> {
-    let running = running_subscriptions(src, as_of)?.collect()?;
+/// ([`Renewals::next_after`]) in the active period `running` at `as_of`, for the
+/// population's rows.
+fn next_renewals(
+    renewals: &Renewals,
+    running: &DataFrame,
+    population: &DataFrame,
+    as_of: i64,
+) -> Result<Column> {
     let users = running.column("user_id")?.str()?;
     let starts = running.column("start_ts")?.i64()?;
     let period_start: std::collections::HashMap<&str, i64> = users
@@ -185,14 +195,13 @@ fn next_renewals(src: &Sources, population: &DataFrame, as_of: i64) -> Result<Co
         .zip(starts.iter())
         .filter_map(|(u, s)| Some((u?, s?)))
         .collect();
-    let renewals = src.subscriptions.map(|s| &s.renewals);
     let next: Int64Chunked = population
         .column("user_id")?
         .str()?
         .iter()
         .map(|u| {
             let u = u?;
-            renewals?.next_after(u, *period_start.get(u)?, as_of)
+            renewals.next_after(u, *period_start.get(u)?, as_of)
         })
         .collect();
     Ok(next.with_name("renewal_ts".into()).into_column())

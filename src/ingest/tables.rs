@@ -121,20 +121,19 @@ impl Subscriptions {
         // Start-to-start intervals of rows that renew one another: the billing cycle.
         let mut intervals: Vec<i64> = Vec::new();
         let mut row_starts: HashMap<String, Vec<i64>> = HashMap::new();
-        let mut previous: Option<(&str, i64)> = None;
+        // The start of the row before (the same user's whenever a row joins a period).
+        let mut previous_start = 0;
         for &(user, start, end) in &rows {
             match periods.last_mut() {
                 Some((u, _, last))
                     if *u == user && last.is_none_or(|e| start <= e.saturating_add(gap)) =>
                 {
                     *last = last.zip(end).map(|(a, b)| a.max(b));
-                    if let Some((_, before)) = previous.filter(|p| p.0 == user) {
-                        intervals.push(start - before);
-                    }
+                    intervals.push(start - previous_start);
                 }
                 _ => periods.push((user, start, end)),
             }
-            previous = Some((user, start));
+            previous_start = start;
             match row_starts.get_mut(user) {
                 Some(v) => v.push(start),
                 None => {
