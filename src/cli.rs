@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use churnrisk::ingest::{ColumnOverrides, Preset, Shard};
+use churnrisk::ingest::{ColumnOverrides, Preset, Shard, SubscriptionColumns};
 use churnrisk::labels;
 use churnrisk::model::train;
 use churnrisk::run::config;
@@ -177,10 +177,18 @@ pub struct InputArgs {
     /// Users table: user_id, signup_at [, email, crm_id, account, plan].
     #[arg(long)]
     pub users: Option<PathBuf>,
-    /// Subscriptions table (user_id, start_date, end_date): switches to the subscription
-    /// churn definition.
+    /// Subscriptions table (user_id, start_date, end_date [, interval, interval_count,
+    /// status, trial_end]; Stripe's export columns are read as they are): switches to the
+    /// subscription churn definition.
     #[arg(long)]
     pub subscriptions: Option<PathBuf>,
+    /// Map a subscriptions field to the table's column, e.g. `user_id=user_id (metadata)`
+    /// for a Stripe export whose customer ids are not the log's user ids (repeat).
+    #[arg(long = "subscription-column", value_name = "FIELD=COLUMN")]
+    pub subscription_columns: Vec<String>,
+    /// `[inputs.subscription_columns]` of a config file (never a flag).
+    #[arg(skip)]
+    pub subscription_column_overrides: SubscriptionColumns,
     /// Feature definitions (TOML).
     #[arg(long, default_value = "features/default.toml")]
     pub features: PathBuf,

@@ -66,6 +66,14 @@ pub enum Error {
         /// The likely cause, for the reader: [`CORRUPT`] unless the message says more.
         hint: &'static str,
     },
+    /// A subscriptions table without a column for a field it must have.
+    #[error("{}: no column for the subscriptions' `{field}` (looked for: {looked_for}; found: {found}); name it with `--subscription-column {field}=COLUMN` or `[inputs.subscription_columns]`", path.display())]
+    MissingSubscriptionColumn {
+        path: PathBuf,
+        field: &'static str,
+        looked_for: String,
+        found: String,
+    },
     /// A column named in a mapping (`--column`, `[inputs.columns]`) is not in the log.
     #[error("{}: the column mapping names `{column}`, which is not in the file (found: {found}); fix the mapping or the export", path.display())]
     MappedColumnMissing {
@@ -139,6 +147,16 @@ pub enum Error {
         path: PathBuf,
         /// What took the rows: reject classes with their counts, anonymous rows, identity calls.
         why: Vec<String>,
+    },
+    /// No subscriber of the subscriptions table has an event in the log: the table's ids
+    /// are another system's (a billing system's customer ids).
+    #[error("{}: none of its {subscribers} subscribers has an event in the log — its user ids (`{column}`, e.g. {example:?}) are not the log's (e.g. {log_example:?}); name the column that holds the log's user id with `--subscription-column user_id=COLUMN` or `[inputs.subscription_columns]` (a Stripe export has one per metadata key, such as `user_id (metadata)`)", path.display())]
+    SubscribersNotInLog {
+        path: PathBuf,
+        subscribers: usize,
+        column: String,
+        example: String,
+        log_example: String,
     },
     /// A shard of the log holds no valid event.
     #[error("{}: shard {shard} holds no valid events", path.display())]
@@ -357,7 +375,9 @@ impl Error {
             Error::EmptyInput { .. } => "empty_file",
             Error::UnknownFormat { .. } => "unknown_format",
             Error::BadInputSet { .. } => "bad_input_set",
-            Error::MissingColumn { .. } => "missing_column",
+            Error::MissingColumn { .. } | Error::MissingSubscriptionColumn { .. } => {
+                "missing_column"
+            }
             Error::MappedColumnMissing { .. } => "mapped_column_missing",
             Error::CorruptFile { .. } => "corrupt_file",
             Error::BadColumnType { .. } => "bad_column_type",
@@ -367,6 +387,7 @@ impl Error {
             Error::Rejected { .. } | Error::NoEventsLeft { .. } | Error::EmptyShard { .. } => {
                 "too_many_rejects"
             }
+            Error::SubscribersNotInLog { .. } => "subscribers_not_in_log",
             Error::BadState { .. } => "bad_list_state",
             Error::FeatureSpec { .. } => "feature_definitions",
             Error::UnknownEvents { .. } => "unknown_events_in_features",
@@ -398,6 +419,7 @@ impl Error {
             | Error::UnknownFormat { .. }
             | Error::BadInputSet { .. }
             | Error::MissingColumn { .. }
+            | Error::MissingSubscriptionColumn { .. }
             | Error::CorruptFile { .. }
             | Error::BadColumnType { .. }
             | Error::BadTimestamp { .. }
@@ -406,6 +428,7 @@ impl Error {
             | Error::Rejected { .. }
             | Error::NoEventsLeft { .. }
             | Error::EmptyShard { .. }
+            | Error::SubscribersNotInLog { .. }
             | Error::BadState { .. }
             | Error::NonFinite { .. } => Category::Data,
             Error::FeatureSpec { .. }

@@ -136,7 +136,15 @@ impl Inputs {
             .subscriptions
             .as_deref()
             .map(|p| {
-                ingest::load_subscriptions(p, policy, &mut rejects)
+                let columns = args
+                    .subscription_column_overrides
+                    .clone()
+                    .with_arguments(&args.subscription_columns)
+                    .map_err(flags::as_flag(
+                        "subscription column",
+                        "--subscription-column",
+                    ))?;
+                ingest::load_subscriptions(p, &columns, policy, &mut rejects)
                     .with_context(|| format!("reading subscriptions {}", p.display()))
             })
             .transpose()?;
@@ -150,7 +158,20 @@ impl Inputs {
         if let Some(line) = events.identity.describe() {
             info!("{line}");
         }
-        if let Some(s) = subscriptions.as_ref() {
+        if let (Some(s), Some(path)) = (subscriptions.as_ref(), args.subscriptions.as_deref()) {
+            if let Some(read_as) = &s.read_as {
+                info!("subscriptions: read {read_as}");
+            }
+            if s.never_started > 0 {
+                info!(
+                    "subscriptions: {} left out: never started (status {})",
+                    match s.never_started {
+                        1 => "1 row".to_string(),
+                        n => format!("{n} rows"),
+                    },
+                    ingest::billing::NEVER_STARTED.join(" or ")
+                );
+            }
             info!(
                 "subscriptions: {} rows make {} active periods (a row starting within {} days of the end before it renews it); {}",
                 s.rows,
@@ -158,6 +179,7 @@ impl Inputs {
                 ingest::RENEWAL_GAP_DAYS,
                 s.renewals.describe()
             );
+            check_overlap(s, &events, path, args)?;
         }
         Ok(Inputs {
             spec,
@@ -202,6 +224,39 @@ impl Inputs {
             prepared: None,
         }
     }
+}
+
+/// Fails when no subscriber has an event in the log (the table's ids are another
+/// system's), warns when most have none.
+fn check_overlap(
+    subs: &Subscriptions,
+    events: &churnrisk::ingest::Events,
+    path: &std::path::Path,
+    args: &InputArgs,
+) -> Result<()> {
+    let Some(o) = subs.overlap(events, args.shard)? else {
+        return Ok(());
+    };
+    match o.example {
+        Some((example, log_example)) if o.without_events == o.subscribers => {
+            return Err(churnrisk::error::Error::SubscribersNotInLog {
+                path: path.into(),
+                subscribers: o.subscribers,
+                column: subs.user_column.clone(),
+                example,
+                log_example,
+            }
+            .into())
+        }
+        Some((example, _)) if 2 * o.without_events > o.subscribers => warn!(
+            "{} of the {} subscribers in {} have no event in the log (e.g. {example:?}): are the table's user ids the log's?",
+            o.without_events,
+            o.subscribers,
+            path.display()
+        ),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The label rule from the flags; the subscription definition when a table is given.

@@ -762,6 +762,8 @@ fn input_args(s: &Settings) -> InputArgs {
         column_overrides: i.columns.clone(),
         users: i.users.clone(),
         subscriptions: i.subscriptions.clone(),
+        subscription_columns: Vec::new(),
+        subscription_column_overrides: i.subscription_columns.clone(),
         features: i.features.clone(),
         validation: ValidationArgs {
             strict: s.validation.strict,

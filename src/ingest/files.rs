@@ -39,13 +39,7 @@ pub(super) fn open(
     policy: &ReadPolicy,
     rejects: &mut Rejects,
 ) -> Result<(LazyFrame, Schema)> {
-    if !path.is_file() {
-        return Err(Error::MissingFile { path: path.into() });
-    }
-    let meta = std::fs::metadata(path).map_err(|e| Error::read(path, e))?;
-    if meta.len() == 0 {
-        return Err(Error::EmptyInput { path: path.into() });
-    }
+    check_file(path)?;
     let name = path.to_string_lossy().to_lowercase();
     if name.ends_with(".parquet") {
         let (df, schema) = guarded(path, || {
@@ -68,6 +62,33 @@ pub(super) fn open(
     let df = read_csv_checked(path, wanted, required, policy, rejects)?;
     let schema = df.schema().as_ref().clone();
     Ok((df.lazy(), schema))
+}
+
+/// Fails on a path that is not a file or a file without bytes.
+fn check_file(path: &Path) -> Result<()> {
+    if !path.is_file() {
+        return Err(Error::MissingFile { path: path.into() });
+    }
+    let meta = std::fs::metadata(path).map_err(|e| Error::read(path, e))?;
+    if meta.len() == 0 {
+        return Err(Error::EmptyInput { path: path.into() });
+    }
+    Ok(())
+}
+
+/// The column names of a table [`open`] reads (CSV: its header; Parquet: its schema).
+pub(super) fn table_header(path: &Path, policy: &ReadPolicy) -> Result<Vec<String>> {
+    check_file(path)?;
+    if path.to_string_lossy().to_lowercase().ends_with(".parquet") {
+        return guarded(path, || {
+            let set = Dataset::open(path, &[path.to_path_buf()])?;
+            Ok(set.schema().iter_names().map(|n| n.to_string()).collect())
+        });
+    }
+    if !is_csv(path) {
+        return Err(Error::UnknownFormat { path: path.into() });
+    }
+    super::reader::csv_header(path, policy)
 }
 
 /// Guarded reads under way: polars decodes Parquet on threads of its own too, whose

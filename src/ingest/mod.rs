@@ -14,6 +14,7 @@ use polars::prelude::*;
 use crate::error::{Error, Result};
 
 mod archive;
+pub mod billing;
 pub mod blocks;
 mod checks;
 mod columns;
@@ -34,6 +35,7 @@ pub mod shard;
 mod tables;
 pub mod timestamp;
 
+pub use billing::SubscriptionColumns;
 pub use blocks::LINE;
 pub use events::{load_events, load_events_with, EventsRead};
 pub use files::in_guarded_reader;
@@ -43,7 +45,7 @@ pub use identity::IdentitySummary;
 pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
 pub use shard::Shard;
-pub use tables::{load_subscriptions, load_users, Cycle, Renewals, RENEWAL_GAP_DAYS};
+pub use tables::{load_subscriptions, load_users, Cycle, Overlap, Renewals, RENEWAL_GAP_DAYS};
 pub use timestamp::parse_timestamp_in;
 
 /// The largest `value` magnitude read as an amount (larger ones are rejects).
@@ -121,6 +123,12 @@ pub struct Subscriptions {
     pub rows: usize,
     /// When each subscription renews next ([`Renewals::next_after`]).
     pub renewals: Renewals,
+    /// Rows left out because their status says the subscription never started.
+    pub never_started: usize,
+    /// The columns read under another name than churnrisk's ("`Customer ID` as user_id").
+    pub read_as: Option<String>,
+    /// The table's column of user ids.
+    pub user_column: String,
 }
 
 /// The CRM columns carried from the users table to the ranked list, in output order.
@@ -324,7 +332,8 @@ mod tests {
                 let mut rejects = Rejects::default();
                 let result = match name {
                     "u.csv" => load_users(&p, &policy(), &mut rejects).map(|_| ()),
-                    "s.csv" => load_subscriptions(&p, &policy(), &mut rejects).map(|_| ()),
+                    "s.csv" => load_subscriptions(&p, &Default::default(), &policy(), &mut rejects)
+                        .map(|_| ()),
                     _ => load_events(&p, &policy(), &mut rejects).map(|_| ()),
                 };
                 // A panic fails this test; an error must be about the input, not a defect.
@@ -619,7 +628,8 @@ mod tests {
             "s.csv",
             "user_id,start_date,end_date\n1,2026-01-01,\n2,2026-01-01,2026-02-01\n",
         );
-        let subs = load_subscriptions(&ok, &policy(), &mut Rejects::default()).unwrap();
+        let subs = load_subscriptions(&ok, &Default::default(), &policy(), &mut Rejects::default())
+            .unwrap();
         assert_eq!(subs.df.column("end_ts").unwrap().null_count(), 1);
         let bad = write(
             dir.path(),
@@ -628,7 +638,7 @@ mod tests {
              3,2026-03-01,2026-02-01\n",
         );
         let mut rejects = Rejects::default();
-        let subs = load_subscriptions(&bad, &policy(), &mut rejects).unwrap();
+        let subs = load_subscriptions(&bad, &Default::default(), &policy(), &mut rejects).unwrap();
         assert_eq!(subs.df.height(), 1);
         assert_eq!(rejects.rows[0].class, RejectClass::UnparseableTimestamp);
         assert!(rejects.rows[0].detail.contains("`end_date` \"never\""));

@@ -50,6 +50,62 @@ struct Cut {
     parts: usize,
 }
 
+/// The start of a CSV file up to the end of its header record.
+struct Head {
+    /// The blocks read so far.
+    text: Vec<u8>,
+    /// Where the header starts in `text` (after a byte-order mark).
+    start: usize,
+    delimiter: u8,
+    header: Vec<String>,
+    /// The header's bytes, from `start`, and the line ends in them.
+    after_header: usize,
+    lines_before: u64,
+    /// CR LF line ends in `text`.
+    crlf: u64,
+}
+
+/// Reads blocks until the header record ends: the delimiter is the policy's or sniffed
+/// from the first line.
+fn read_head(blocks: &mut Blocks, path: &Path, policy: &ReadPolicy) -> Result<Head> {
+    let Some(mut text) = blocks.next_block()? else {
+        return Err(Error::EmptyInput { path: path.into() });
+    };
+    let mut crlf = count_crlf(&text);
+    let start = if text.starts_with(BOM) { BOM.len() } else { 0 };
+    let delimiter = match policy.delimiter {
+        Some(d) => d,
+        None => sniff(&text[start..]),
+    };
+    // The header: the first record, read on its own (a quoted header may span blocks).
+    loop {
+        if let Some((header, after_header, lines_before)) = read_header(&text[start..], delimiter) {
+            return Ok(Head {
+                text,
+                start,
+                delimiter,
+                header,
+                after_header,
+                lines_before,
+                crlf,
+            });
+        }
+        match blocks.next_block()? {
+            Some(more) => {
+                crlf += count_crlf(&more);
+                text.extend_from_slice(&more);
+            }
+            None => return Err(Error::EmptyInput { path: path.into() }),
+        }
+    }
+}
+
+/// The header of a CSV or CSV.gz file (its trimmed column names), read alone.
+pub fn csv_header(path: &Path, policy: &ReadPolicy) -> Result<Vec<String>> {
+    let mut blocks = Blocks::open(path, BLOCK_BYTES)?;
+    Ok(read_head(&mut blocks, path, policy)?.header)
+}
+
 /// [`read_csv_checked`] cut as `cut` says (tests cut small files many ways).
 fn read_csv_in_blocks(
     path: &Path,
@@ -60,32 +116,18 @@ fn read_csv_in_blocks(
     cut: Cut,
 ) -> Result<DataFrame> {
     let mut blocks = Blocks::open(path, cut.block_bytes)?;
-    let Some(mut text) = blocks.next_block()? else {
-        return Err(Error::EmptyInput { path: path.into() });
-    };
-    let mut crlf = count_crlf(&text);
-    let mut start = 0;
-    if text.starts_with(BOM) {
+    let Head {
+        mut text,
+        start,
+        delimiter,
+        header,
+        after_header,
+        lines_before,
+        mut crlf,
+    } = read_head(&mut blocks, path, policy)?;
+    if start > 0 {
         rejects.finding(path, Finding::ByteOrderMark, 1);
-        start = BOM.len();
     }
-    let delimiter = match policy.delimiter {
-        Some(d) => d,
-        None => sniff(&text[start..]),
-    };
-    // The header: the first record, read on its own (a quoted header may span blocks).
-    let (header, after_header, lines_before) = loop {
-        if let Some(found) = read_header(&text[start..], delimiter) {
-            break found;
-        }
-        match blocks.next_block()? {
-            Some(more) => {
-                crlf += count_crlf(&more);
-                text.extend_from_slice(&more);
-            }
-            None => return Err(Error::EmptyInput { path: path.into() }),
-        }
-    };
     // Snowplow's enriched events have no header: their 131 fields in the documented order.
     let headerless = delimiter == b'\t' && is_snowplow_enriched(&header, required);
     let (header, after_header, lines_before) = if headerless {
@@ -633,7 +675,7 @@ fn sniff(head: &[u8]) -> u8 {
     best.0
 }
 
-fn separator_name(sep: u8) -> &'static str {
+pub(super) fn separator_name(sep: u8) -> &'static str {
     match sep {
         b',' => "comma",
         b';' => "semicolon",
@@ -643,7 +685,7 @@ fn separator_name(sep: u8) -> &'static str {
     }
 }
 
-fn separator_text(sep: u8) -> &'static str {
+pub(super) fn separator_text(sep: u8) -> &'static str {
     match sep {
         b',' => ",",
         b';' => ";",

@@ -5,12 +5,14 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::billing::{stated_cycle, SubscriptionColumns, NEVER_STARTED};
 use super::checks::{set_aside, time_checks, Check};
 use super::columns::{text, timestamp_expr};
 use super::dedup::drop_repeats;
-use super::files::{guarded, is_csv, open, Origin};
+use super::files::{guarded, is_csv, open, table_header, Origin};
+use super::reader::{separator_name, separator_text};
 use super::{
-    ReadPolicy, RejectClass, Rejects, Subscriptions, TimestampUnit, Users, CRM_COLUMNS, LINE,
+    ReadPolicy, RejectClass, Rejects, Shard, Subscriptions, TimestampUnit, Users, CRM_COLUMNS, LINE,
 };
 use crate::error::{Error, Result};
 
@@ -55,22 +57,46 @@ pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Re
     })
 }
 
-/// Reads the subscriptions table: `user_id`, `start_date`, `end_date` (empty while active).
+/// Reads the subscriptions table: `user_id`, `start_date`, `end_date` (empty while active),
+/// and optionally a plan's `interval` (and `interval_count`), `status` and `trial_end` —
+/// under these names, the names billing exports use, or as `columns` maps them
+/// ([`billing`](super::billing)). Rows of a subscription that never started (Stripe's
+/// `incomplete`, `incomplete_expired`) are left out and counted.
 pub fn load_subscriptions(
     path: &Path,
+    columns: &SubscriptionColumns,
     policy: &ReadPolicy,
     rejects: &mut Rejects,
 ) -> Result<Subscriptions> {
-    let required = ["user_id", "start_date", "end_date"];
-    let (lf, schema) = open(path, &required, &required, policy, rejects)?;
-    let exprs = vec![
-        text(path, &schema, "user_id")?,
-        timestamp_expr(path, &schema, "start_date", TimestampUnit::Auto)?.alias("start_ts"),
-        col("start_date"),
-        timestamp_expr(path, &schema, "end_date", TimestampUnit::Auto)?.alias("end_ts"),
-        col("end_date"),
+    let header = table_header(path, policy)?;
+    let resolved = match columns.resolve(path, &header) {
+        Err(e @ Error::MissingSubscriptionColumn { .. }) if header.len() == 1 => {
+            return Err(wrong_delimiter(path, &header[0], policy).unwrap_or(e))
+        }
+        r => r?,
+    };
+    let read = resolved.all();
+    let (lf, schema) = open(path, &read, &read, policy, rejects)?;
+    // `resolve` found every required field.
+    let source = |field: &'static str| resolved.column(field).unwrap_or(field);
+    let (user, start, end) = (source("user_id"), source("start_date"), source("end_date"));
+    let mut exprs = vec![
+        text(path, &schema, user)?.alias("user_id"),
+        timestamp_expr(path, &schema, start, TimestampUnit::Auto)?.alias("start_ts"),
+        col(start).alias("start_date"),
+        timestamp_expr(path, &schema, end, TimestampUnit::Auto)?.alias("end_ts"),
+        col(end).alias("end_date"),
         col(LINE),
     ];
+    for field in ["interval", "interval_count", "status"] {
+        if let Some(c) = resolved.column(field) {
+            exprs.push(text(path, &schema, c)?.alias(field));
+        }
+    }
+    if let Some(c) = resolved.column("trial_end") {
+        // A trial end that does not parse is no anchor; nothing else reads it.
+        exprs.push(timestamp_expr(path, &schema, c, TimestampUnit::Auto)?.alias("trial_end_ts"));
+    }
     let df = select_rows(lf, exprs, path, rejects)?;
     let mut checks = vec![Check::missing("user_id"), Check::empty("start_date")];
     checks.extend(time_checks("start_ts", "start_date", policy));
@@ -93,8 +119,51 @@ pub fn load_subscriptions(
         "end_date",
         "before the start_date",
     ));
-    let df = set_aside(df, Origin::single(path), &checks, &required, rejects)?;
-    Subscriptions::from_rows(&df)
+    let raw = ["user_id", "start_date", "end_date"];
+    let df = set_aside(df, Origin::single(path), &checks, &raw, rejects)?;
+    let (df, never_started) = drop_never_started(df)?;
+    let mut subs = Subscriptions::from_rows(&df)?;
+    subs.never_started = never_started;
+    subs.read_as = resolved.describe();
+    subs.user_column = user.to_string();
+    Ok(subs)
+}
+
+/// The rows whose `status` says the subscription never started ([`NEVER_STARTED`]), taken
+/// out and counted.
+fn drop_never_started(df: DataFrame) -> Result<(DataFrame, usize)> {
+    let Ok(status) = df.column("status") else {
+        return Ok((df, 0));
+    };
+    let keep: BooleanChunked = status
+        .str()?
+        .iter()
+        .map(|s| {
+            let s = s.unwrap_or_default().trim().to_ascii_lowercase();
+            !NEVER_STARTED.contains(&s.as_str())
+        })
+        .collect();
+    let dropped = keep.iter().filter(|k| *k == Some(false)).count();
+    if dropped == 0 {
+        return Ok((df, 0));
+    }
+    Ok((df.filter(&keep)?, dropped))
+}
+
+/// The error for a one-column header that another common separator would split.
+fn wrong_delimiter(path: &Path, header: &str, policy: &ReadPolicy) -> Option<Error> {
+    let expected = policy.delimiter.unwrap_or(b',');
+    let sep = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .find(|&sep| sep != expected && header.contains(char::from(sep)))?;
+    Some(Error::WrongDelimiter {
+        path: path.into(),
+        header: super::rejects::shorten(header, 200),
+        found: separator_name(sep),
+        found_text: separator_text(sep),
+        expected: separator_name(expected),
+        setting: "`[validation] delimiter` in the config",
+    })
 }
 
 /// Days a subscription may lapse and still count as renewed, not churned: a row starting
@@ -112,18 +181,40 @@ impl Subscriptions {
         let users = df.column("user_id")?.str()?;
         let starts = df.column("start_ts")?.i64()?;
         let ends = df.column("end_ts")?.i64()?;
-        let mut rows: Vec<(&str, i64, Option<i64>)> = (0..df.height())
-            .filter_map(|i| Some((users.get(i)?, starts.get(i)?, ends.get(i))))
+        let text = |name: &str| df.column(name).ok().map(|c| c.str()).transpose();
+        let (interval, count) = (text("interval")?, text("interval_count")?);
+        let trial_ends = df
+            .column("trial_end_ts")
+            .ok()
+            .map(|c| c.i64())
+            .transpose()?;
+        let mut rows: Vec<(&str, Billed, Option<i64>)> = (0..df.height())
+            .filter_map(|i| {
+                let start = starts.get(i)?;
+                let billed = Billed {
+                    start,
+                    // Billing starts when a trial ends.
+                    anchor: trial_ends
+                        .and_then(|t| t.get(i))
+                        .filter(|&t| t > start)
+                        .unwrap_or(start),
+                    cycle: interval
+                        .and_then(|c| c.get(i))
+                        .and_then(|iv| stated_cycle(iv, count.and_then(|c| c.get(i)))),
+                };
+                Some((users.get(i)?, billed, ends.get(i)))
+            })
             .collect();
-        rows.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        rows.sort_by(|a, b| (a.0, a.1.start).cmp(&(b.0, b.1.start)));
         let gap = RENEWAL_GAP_DAYS * crate::base::time::DAY_MS;
         let mut periods: Vec<(&str, i64, Option<i64>)> = Vec::with_capacity(rows.len());
         // Start-to-start intervals of rows that renew one another: the billing cycle.
         let mut intervals: Vec<i64> = Vec::new();
-        let mut row_starts: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut billed: HashMap<String, Vec<Billed>> = HashMap::new();
         // The start of the row before (the same user's whenever a row joins a period).
         let mut previous_start = 0;
-        for &(user, start, end) in &rows {
+        for &(user, row, end) in &rows {
+            let start = row.start;
             match periods.last_mut() {
                 Some((u, _, last))
                     if *u == user && last.is_none_or(|e| start <= e.saturating_add(gap)) =>
@@ -134,10 +225,10 @@ impl Subscriptions {
                 _ => periods.push((user, start, end)),
             }
             previous_start = start;
-            match row_starts.get_mut(user) {
-                Some(v) => v.push(start),
+            match billed.get_mut(user) {
+                Some(v) => v.push(row),
                 None => {
-                    row_starts.insert(user.to_string(), vec![start]);
+                    billed.insert(user.to_string(), vec![row]);
                 }
             }
         }
@@ -152,12 +243,60 @@ impl Subscriptions {
         Ok(Subscriptions {
             df: periods,
             rows: df.height(),
+            never_started: 0,
+            read_as: None,
+            user_column: "user_id".into(),
             renewals: Renewals {
-                starts: row_starts,
+                stated: rows.iter().filter(|r| r.1.cycle.is_some()).count(),
+                rows: rows.len(),
+                billed,
                 typical,
                 intervals: intervals.len(),
             },
         })
+    }
+}
+
+/// How many of a table's subscribers the log knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    /// Distinct users of the table (of the shard read, when the log is one).
+    pub subscribers: usize,
+    /// Those with no event in the log.
+    pub without_events: usize,
+    /// A subscriber without events and a user of the log, for a message.
+    pub example: Option<(String, String)>,
+}
+
+impl Subscriptions {
+    /// How many of the subscribers (those `shard` holds) have events in `events`; `None`
+    /// when the log has no grouping to look users up in.
+    pub fn overlap(&self, events: &super::Events, shard: Option<Shard>) -> Result<Option<Overlap>> {
+        let Some(groups) = events.groups.as_ref() else {
+            return Ok(None);
+        };
+        let mut seen = std::collections::HashSet::new();
+        let (mut without, mut example) = (0, None);
+        for user in self.df.column("user_id")?.str()?.iter().flatten() {
+            if shard.is_some_and(|s| !s.holds(Some(user))) || !seen.insert(user) {
+                continue;
+            }
+            if !groups.users.contains_key(user) {
+                without += 1;
+                if example.is_none() {
+                    example = groups
+                        .users
+                        .keys()
+                        .next()
+                        .map(|e| (user.to_string(), e.clone()));
+                }
+            }
+        }
+        Ok(Some(Overlap {
+            subscribers: seen.len(),
+            without_events: without,
+            example,
+        }))
     }
 }
 
@@ -235,33 +374,54 @@ impl std::fmt::Display for Cycle {
     }
 }
 
-/// When subscriptions renew, read off the table's start dates only (an end date may have
-/// been written when the subscription ended, after the date a feature looks from; a start
-/// is known from that day on). A user's cycle is the interval between the last two rows
-/// of their active period that started by then (a billing export's row per period); with
-/// one row, the table's typical cycle (the median such interval over every user), and
-/// every month in a table of one row per subscription.
+/// What a row says of its billing: when it started, when billing is counted from (the
+/// end of a trial, else the start) and the plan's stated cycle, if the table has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Billed {
+    start: i64,
+    anchor: i64,
+    cycle: Option<Cycle>,
+}
+
+/// When subscriptions renew, read off what is known from a row's start: its start date, a
+/// trial's end and the plan's interval (an end date may have been written when the
+/// subscription ended, after the date a feature looks from). A user's cycle is the one
+/// their latest row states; else the interval between the last two rows of their active
+/// period that started by then (a billing export's row per period); with one row, the
+/// table's typical cycle (the median such interval over every user), and every month in a
+/// table of one row per subscription.
 #[derive(Debug, Clone)]
 pub struct Renewals {
-    /// Each user's row starts, sorted.
-    starts: HashMap<String, Vec<i64>>,
+    /// Each user's rows, sorted by start.
+    billed: HashMap<String, Vec<Billed>>,
     /// The table's typical cycle.
     pub typical: Cycle,
     /// Start-to-start intervals of rows renewing one another the typical cycle comes from.
     pub intervals: usize,
+    /// Rows stating their plan's interval, of `rows`.
+    pub stated: usize,
+    pub rows: usize,
 }
 
 impl Renewals {
     /// How renewals are dated, for `train`'s summary and the model file.
     pub fn describe(&self) -> String {
+        let stated = if self.stated == 0 {
+            String::new()
+        } else {
+            format!(
+                "{} of {} rows state their plan's interval, and a subscriber whose latest row does renews on it from that row's start (or trial end); ",
+                self.stated, self.rows
+            )
+        };
         if self.intervals == 0 {
             return format!(
-                "no subscriber has two rows that renew one another, so each subscription renews {} from its start",
+                "{stated}no subscriber has two rows that renew one another, so each subscription renews {} from its start",
                 self.typical
             );
         }
         format!(
-            "a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} such intervals)",
+            "{stated}a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} such intervals)",
             self.typical, self.intervals
         )
     }
@@ -269,15 +429,23 @@ impl Renewals {
     /// The next renewal after `t` of `user`'s active period that started at
     /// `period_start` and is running at `t`; none for a user without a row started by `t`.
     pub fn next_after(&self, user: &str, period_start: i64, t: i64) -> Option<i64> {
-        let starts = self.starts.get(user)?;
-        let i = starts.partition_point(|&s| s <= t);
-        let last = *starts.get(i.checked_sub(1)?)?;
-        let own = i
-            .checked_sub(2)
-            .and_then(|j| starts.get(j))
-            .filter(|&&before| before >= period_start)
-            .and_then(|&before| Cycle::from_interval(last - before));
-        own.unwrap_or(self.typical).next_after(last, t)
+        let rows = self.billed.get(user)?;
+        let i = rows.partition_point(|r| r.start <= t);
+        let last = rows.get(i.checked_sub(1)?)?;
+        if last.anchor > t {
+            // In a trial: billing starts when it ends.
+            return Some(last.anchor);
+        }
+        let own = || {
+            i.checked_sub(2)
+                .and_then(|j| rows.get(j))
+                .filter(|before| before.start >= period_start)
+                .and_then(|before| Cycle::from_interval(last.start - before.start))
+        };
+        last.cycle
+            .or_else(own)
+            .unwrap_or(self.typical)
+            .next_after(last.anchor, t)
     }
 }
 
@@ -307,6 +475,7 @@ fn select_rows(
 mod tests {
     use super::*;
     use crate::base::time::{parse_timestamp, DAY_MS};
+    use crate::ingest::SubscriptionColumns;
 
     fn ts(s: &str) -> i64 {
         parse_timestamp(s).unwrap()
@@ -357,6 +526,67 @@ mod tests {
         assert_eq!(
             Cycle::Days(7).next_after(i64::MAX - DAY_MS, i64::MAX - 1),
             None
+        );
+    }
+
+    #[test]
+    fn a_stripe_export_dates_renewals_by_plan_and_trial() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/billing/stripe_dashboard_subscriptions.csv");
+        let policy = ReadPolicy::new(ts("2026-11-30"));
+        let mut rejects = Rejects::default();
+        let subs = load_subscriptions(
+            &path,
+            &SubscriptionColumns::default(),
+            &policy,
+            &mut rejects,
+        )
+        .unwrap();
+        assert_eq!(rejects.total(), 0);
+        // 12 rows, one never started; Hana's monthly plan ended a minute before her yearly
+        // one began: one active period.
+        assert_eq!(
+            (subs.rows, subs.never_started, subs.df.height()),
+            (11, 1, 10)
+        );
+        assert_eq!(subs.user_column, "Customer ID");
+        assert_eq!(subs.renewals.stated, 11);
+        let t = ts("2026-11-30");
+        let period_start = |user: &str| {
+            let users = subs.df.column("user_id").unwrap().str().unwrap();
+            let starts = subs.df.column("start_ts").unwrap().i64().unwrap();
+            (0..subs.df.height())
+                .find(|&i| users.get(i) == Some(user))
+                .and_then(|i| starts.get(i))
+                .unwrap()
+        };
+        for (user, next) in [
+            ("cus_RaA1monthly01", "2026-12-15 09:12"),
+            // Yearly: from the plan's interval, not the table's month.
+            ("cus_RbB2yearly002", "2027-06-03 14:40"),
+            // Set to cancel at the period end: still running, renewal date as any.
+            ("cus_RdD4capend004", "2026-12-20 11:00"),
+            // In a trial: billing starts when it ends.
+            ("cus_RfF6trial0006", "2026-12-04 08:30"),
+            ("cus_RgG7pastdue07", "2026-12-05 22:15"),
+            // The latest row's plan: yearly from its start.
+            ("cus_RhH8twosubs08", "2027-01-14 10:21"),
+            ("cus_RkK1newbie011", "2026-12-28 17:20"),
+        ] {
+            assert_eq!(
+                subs.renewals.next_after(user, period_start(user), t),
+                Some(ts(next)),
+                "{user}"
+            );
+        }
+        // After the trial, the monthly cycle runs from its end.
+        assert_eq!(
+            subs.renewals.next_after(
+                "cus_RfF6trial0006",
+                period_start("cus_RfF6trial0006"),
+                ts("2026-12-10")
+            ),
+            Some(ts("2027-01-04 08:30"))
         );
     }
 

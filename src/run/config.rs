@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{ConfigProblem, Error, Result};
-use crate::ingest::{ColumnOverrides, Preset, ReadPolicy};
+use crate::ingest::{ColumnOverrides, Preset, ReadPolicy, SubscriptionColumns};
 use crate::labels::Signal;
 use crate::list::rank::{Tier, TierMode, TierRule};
 use crate::model::{policy, train};
@@ -183,6 +183,11 @@ pub struct InputsConfig {
     /// Subscriptions table; when given, churn follows the subscription definition. Optional.
     #[serde(default)]
     pub subscriptions: Option<PathBuf>,
+    /// Column of each subscriptions field (`user_id`, `start_date`, `end_date`,
+    /// `interval`, `interval_count`, `status`, `trial_end`) where the table does not use
+    /// churnrisk's or Stripe's names. Optional.
+    #[serde(default)]
+    pub subscription_columns: SubscriptionColumns,
     /// Feature definitions (TOML, required).
     pub features: PathBuf,
     /// Field separator of a CSV event log (one character, `\t` for tab, or `auto`).
@@ -612,6 +617,20 @@ mod tests {
         assert!(parse("[inputs]\nevents = \"e\"\nfeatures = \"f\"\npreset = \"heap\"\n").is_err());
         assert!(parse(
             "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[inputs.columns]\nuserid = \"x\"\n"
+        )
+        .is_err());
+        // A Stripe export whose product user id is a metadata column.
+        let c = parse(
+            "[inputs]\nevents = \"e\"\nfeatures = \"f\"\nsubscriptions = \"s.csv\"\n\
+             [inputs.subscription_columns]\nuser_id = \"user_id (metadata)\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.inputs.subscription_columns.user_id.as_deref(),
+            Some("user_id (metadata)")
+        );
+        assert!(parse(
+            "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[inputs.subscription_columns]\nplan = \"x\"\n"
         )
         .is_err());
     }

@@ -149,6 +149,7 @@ impl Settings {
             // Required as in a config's night: without it the CRM columns would vanish.
             users: Some(s.data.join("users.csv")),
             subscriptions: None,
+            subscription_columns: Default::default(),
             features: s.features,
             delimiter: None,
             preset: None,

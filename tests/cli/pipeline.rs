@@ -357,6 +357,107 @@ fn subscription_definition_trains_and_scores() {
     );
 }
 
+#[test]
+fn a_stripe_subscriptions_export_is_read_as_it_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 2000, 200, 22);
+    let features = default_features();
+    // The generated subscriptions as Stripe's Dashboard exports them: Stripe's customer
+    // ids, the product's user id in a metadata column, times as `YYYY-MM-DD HH:MM`, the
+    // monthly plan's interval, and a subscription whose first payment never went through.
+    let (_, rows) = read_csv(&data.join("subscriptions.csv"));
+    let mut export = String::from(
+        "id,Customer ID,Customer Email,Plan,Interval,Amount,Status,Created (UTC),\
+         Start Date (UTC),Canceled At (UTC),Ended At (UTC),user_id (metadata)\n",
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let (status, end) = match r[2].as_str() {
+            "" => ("active", String::new()),
+            e => ("canceled", format!("{e} 00:00")),
+        };
+        export.push_str(&format!(
+            "sub_{i:05},cus_{0},{0}@example.com,price_pro,month,29.00,{status},{1} 00:00,\
+             {1} 00:00,{end},{end},{0}\n",
+            r[0], r[1]
+        ));
+    }
+    export.push_str(
+        "sub_x,cus_new,new@example.com,price_pro,month,29.00,incomplete_expired,\
+         2026-06-01 10:00,2026-06-01 10:00,,2026-06-02 09:00,never-paid\n",
+    );
+    let stripe = dir.path().join("stripe_subscriptions.csv");
+    fs::write(&stripe, export).unwrap();
+    let events = data.join("events.csv");
+    let train = |extra: &[&str], model: &str| {
+        let mut args = vec![
+            "-v",
+            "train",
+            "--events",
+            s(&events),
+            "--subscriptions",
+            s(&stripe),
+            "--features",
+            s(&features),
+            "--as-of",
+            T,
+            "--model",
+            model,
+        ];
+        args.extend(extra);
+        churnrisk(dir.path(), &args)
+    };
+    // Stripe's customer ids are not the log's user ids: said, with the way out.
+    expect(
+        train(&[], "cus.json"),
+        3,
+        &[
+            "none of its 2000 subscribers has an event in the log",
+            "(`Customer ID`, e.g. \"cus_",
+            "--subscription-column user_id=COLUMN",
+        ],
+    );
+    let mapped = train(
+        &["--subscription-column", "user_id=user_id (metadata)"],
+        "stripe.json",
+    );
+    expect(
+        mapped,
+        0,
+        &[
+            "read `user_id (metadata)` as user_id, `Start Date (UTC)` as start_date, `Ended At (UTC)` as end_date, `Interval` as interval, `Status` as status",
+            "1 row left out: never started (status incomplete or incomplete_expired)",
+            "2000 of 2000 rows state their plan's interval",
+        ],
+    );
+    // The same subscriptions in churnrisk's own columns train the same model.
+    ok(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            s(&data.join("events.csv")),
+            "--subscriptions",
+            s(&data.join("subscriptions.csv")),
+            "--features",
+            s(&features),
+            "--as-of",
+            T,
+            "--model",
+            "own.json",
+        ],
+    );
+    let (own, stripe) = (
+        model_json(&dir.path().join("own.json")),
+        model_json(&dir.path().join("stripe.json")),
+    );
+    assert_eq!(stripe["training"]["panel"], own["training"]["panel"]);
+    for key in ["rows", "churned", "roc_auc", "brier"] {
+        assert_eq!(stripe["validation"][key], own["validation"][key], "{key}");
+    }
+    assert_eq!(stripe["features"], own["features"]);
+    assert_eq!(stripe["intercept"], own["intercept"]);
+}
+
 /// `user_id,start_date,end_date` rows cut into 30-day billing periods; a running
 /// subscription's last period has no end.
 fn billing_periods(subscriptions: &Path) -> String {

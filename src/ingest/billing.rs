@@ -1,0 +1,286 @@
+//! Subscriptions tables as billing systems export them: which column holds each field
+//! (churnrisk's own names, the names Stripe's exports use, or a mapping), the statuses of
+//! subscriptions that never started, and a plan's stated billing interval.
+//!
+//! Stripe's Dashboard export (Billing › Subscriptions › Export) names its columns
+//! `Customer ID`, `Start Date (UTC)`, `Ended At (UTC)` (the real end; `Canceled At (UTC)`
+//! is when a cancellation was asked for), `Interval`, `Status` and `Trial End (UTC)`;
+//! Sigma and the Data Pipeline name them `customer_id`, `start_date`, `ended_at`,
+//! `status`, `trial_end`. A customer id is Stripe's (`cus_…`): when the log's user ids are
+//! the product's own, the column holding them (a metadata column such as
+//! `user_id (metadata)`) is named with `--subscription-column user_id=…`.
+
+use serde::Deserialize;
+
+use super::tables::Cycle;
+use crate::error::{Error, Result};
+
+/// One field of the subscriptions table: its name, the columns that hold it when no
+/// mapping names one (first present wins), and whether the table must have it.
+struct Field {
+    name: &'static str,
+    columns: &'static [&'static str],
+    required: bool,
+}
+
+const FIELDS: [Field; 7] = [
+    Field {
+        name: "user_id",
+        columns: &["user_id", "customer_id", "Customer ID", "customer"],
+        required: true,
+    },
+    Field {
+        name: "start_date",
+        columns: &["start_date", "Start Date (UTC)"],
+        required: true,
+    },
+    Field {
+        name: "end_date",
+        columns: &["end_date", "ended_at", "Ended At (UTC)"],
+        required: true,
+    },
+    Field {
+        name: "interval",
+        columns: &["interval", "Interval", "plan_interval"],
+        required: false,
+    },
+    Field {
+        name: "interval_count",
+        columns: &["interval_count", "Interval Count", "plan_interval_count"],
+        required: false,
+    },
+    Field {
+        name: "status",
+        columns: &["status", "Status"],
+        required: false,
+    },
+    Field {
+        name: "trial_end",
+        columns: &["trial_end", "Trial End (UTC)"],
+        required: false,
+    },
+];
+
+/// Stripe's statuses of a subscription whose first payment never succeeded: it was never
+/// running, so it is neither a subscriber nor a churn.
+pub const NEVER_STARTED: [&str; 2] = ["incomplete", "incomplete_expired"];
+
+/// `[inputs.subscription_columns]` (and `--subscription-column FIELD=COLUMN`): the column
+/// that holds a field, replacing the names churnrisk looks for.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionColumns {
+    pub user_id: Option<String>,
+    pub start_date: Option<String>,
+    pub end_date: Option<String>,
+    pub interval: Option<String>,
+    pub interval_count: Option<String>,
+    pub status: Option<String>,
+    pub trial_end: Option<String>,
+}
+
+impl SubscriptionColumns {
+    fn get(&self, field: &str) -> Option<&String> {
+        match field {
+            "user_id" => self.user_id.as_ref(),
+            "start_date" => self.start_date.as_ref(),
+            "end_date" => self.end_date.as_ref(),
+            "interval" => self.interval.as_ref(),
+            "interval_count" => self.interval_count.as_ref(),
+            "status" => self.status.as_ref(),
+            "trial_end" => self.trial_end.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// These columns with `FIELD=COLUMN` arguments over them (the command line wins).
+    pub fn with_arguments(mut self, args: &[String]) -> Result<Self> {
+        for arg in args {
+            let bad = |message: String| Error::InvalidArgument {
+                name: "subscription column".into(),
+                message,
+            };
+            let (key, value) = arg
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{arg:?} is not FIELD=COLUMN")))?;
+            let value = Some(value.trim().to_string());
+            match key.trim() {
+                "user_id" => self.user_id = value,
+                "start_date" => self.start_date = value,
+                "end_date" => self.end_date = value,
+                "interval" => self.interval = value,
+                "interval_count" => self.interval_count = value,
+                "status" => self.status = value,
+                "trial_end" => self.trial_end = value,
+                other => {
+                    return Err(bad(format!(
+                        "unknown field {other:?} ({})",
+                        FIELDS.map(|f| f.name).join(", ")
+                    )))
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// The column of each field in a table with `header`, in the order of [`FIELDS`]
+    /// (`None`: an optional field the table lacks). A mapped column must be in the header;
+    /// a required field needs one of its columns.
+    pub fn resolve(&self, path: &std::path::Path, header: &[String]) -> Result<Resolved> {
+        let found = || super::rejects::shorten(&header.join(", "), 300);
+        let mut columns = Vec::with_capacity(FIELDS.len());
+        for field in &FIELDS {
+            let column = match self.get(field.name) {
+                Some(named) if header.contains(named) => Some(named.clone()),
+                Some(named) => {
+                    return Err(Error::MappedColumnMissing {
+                        path: path.into(),
+                        column: named.clone(),
+                        found: found(),
+                    })
+                }
+                None => field
+                    .columns
+                    .iter()
+                    .find(|c| header.iter().any(|h| h == *c))
+                    .map(|c| c.to_string()),
+            };
+            if column.is_none() && field.required {
+                return Err(Error::MissingSubscriptionColumn {
+                    path: path.into(),
+                    field: field.name,
+                    looked_for: field.columns.join(", "),
+                    found: found(),
+                });
+            }
+            columns.push(column);
+        }
+        Ok(Resolved { columns })
+    }
+}
+
+/// The table's column for each field (see [`SubscriptionColumns::resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    columns: Vec<Option<String>>,
+}
+
+impl Resolved {
+    /// The column holding `field` (one of [`FIELDS`]' names), if the table has one.
+    pub fn column(&self, field: &str) -> Option<&str> {
+        let i = FIELDS.iter().position(|f| f.name == field)?;
+        self.columns[i].as_deref()
+    }
+
+    /// Every column read.
+    pub fn all(&self) -> Vec<&str> {
+        self.columns.iter().flatten().map(String::as_str).collect()
+    }
+
+    /// "`Customer ID` as user_id, …" for the fields not read under their own name.
+    pub fn describe(&self) -> Option<String> {
+        let renamed: Vec<String> = FIELDS
+            .iter()
+            .zip(&self.columns)
+            .filter_map(|(f, c)| c.as_ref().filter(|c| *c != f.name).map(|c| (f, c)))
+            .map(|(f, c)| format!("`{c}` as {}", f.name))
+            .collect();
+        (!renamed.is_empty()).then(|| renamed.join(", "))
+    }
+}
+
+/// The billing cycle a plan states: `interval` (`day`, `week`, `month`, `year` as Stripe
+/// writes it, or `daily`, `weekly`, `monthly`, `quarterly`, `yearly`, `annual`) times
+/// `count` (1 when empty). `None` for anything else.
+pub fn stated_cycle(interval: &str, count: Option<&str>) -> Option<Cycle> {
+    let n: u32 = match count.map(str::trim).filter(|c| !c.is_empty()) {
+        None => 1,
+        Some(c) => c.parse().ok().filter(|&n| (1..=120).contains(&n))?,
+    };
+    let (unit, times) = match interval.trim().to_ascii_lowercase().as_str() {
+        "day" | "days" | "daily" => ('d', 1),
+        "week" | "weeks" | "weekly" => ('d', 7),
+        "month" | "months" | "monthly" => ('m', 1),
+        "quarter" | "quarterly" => ('m', 3),
+        "year" | "years" | "yearly" | "annual" | "annually" => ('m', 12),
+        _ => return None,
+    };
+    Some(match unit {
+        'd' => Cycle::Days(n * times),
+        _ => Cycle::Months(n * times),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn header(names: &str) -> Vec<String> {
+        names.split(',').map(String::from).collect()
+    }
+
+    #[test]
+    fn columns_are_found_by_their_names_or_a_mapping() {
+        let p = Path::new("s.csv");
+        let own = SubscriptionColumns::default()
+            .resolve(p, &header("user_id,start_date,end_date"))
+            .unwrap();
+        assert_eq!(own.all(), ["user_id", "start_date", "end_date"]);
+        assert_eq!(own.describe(), None);
+        // Stripe's Dashboard export, as it lands.
+        let stripe = header(
+            "id,Customer ID,Customer Email,Plan,Interval,Status,Created (UTC),Start (UTC),\
+             Start Date (UTC),Current Period End (UTC),Trial End (UTC),Canceled At (UTC),\
+             Ended At (UTC),user_id (metadata)",
+        );
+        let r = SubscriptionColumns::default().resolve(p, &stripe).unwrap();
+        assert_eq!(r.column("user_id"), Some("Customer ID"));
+        assert_eq!(r.column("end_date"), Some("Ended At (UTC)"));
+        assert_eq!(r.column("interval_count"), None);
+        assert_eq!(
+            r.describe().unwrap(),
+            "`Customer ID` as user_id, `Start Date (UTC)` as start_date, `Ended At (UTC)` as \
+             end_date, `Interval` as interval, `Status` as status, `Trial End (UTC)` as trial_end"
+        );
+        // The product's own id, named on the command line.
+        let mapped = SubscriptionColumns::default()
+            .with_arguments(&["user_id=user_id (metadata)".into()])
+            .unwrap()
+            .resolve(p, &stripe)
+            .unwrap();
+        assert_eq!(mapped.column("user_id"), Some("user_id (metadata)"));
+        let err = SubscriptionColumns::default()
+            .with_arguments(&["user_id=uid".into()])
+            .unwrap()
+            .resolve(p, &stripe)
+            .unwrap_err();
+        assert!(matches!(err, Error::MappedColumnMissing { .. }), "{err}");
+        let err = SubscriptionColumns::default()
+            .resolve(p, &header("customer_id,begin,ended_at"))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s.csv: no column for the subscriptions' `start_date` (looked for: start_date, Start \
+             Date (UTC); found: customer_id, begin, ended_at); name it with \
+             `--subscription-column start_date=COLUMN` or `[inputs.subscription_columns]`"
+        );
+        let err = SubscriptionColumns::default()
+            .with_arguments(&["plan=x".into()])
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field \"plan\""), "{err}");
+    }
+
+    #[test]
+    fn stated_cycles() {
+        assert_eq!(stated_cycle("month", None), Some(Cycle::Months(1)));
+        assert_eq!(stated_cycle("Month", Some("3")), Some(Cycle::Months(3)));
+        assert_eq!(stated_cycle("year", Some("")), Some(Cycle::Months(12)));
+        assert_eq!(stated_cycle("annual", None), Some(Cycle::Months(12)));
+        assert_eq!(stated_cycle("week", Some("2")), Some(Cycle::Days(14)));
+        assert_eq!(stated_cycle("day", None), Some(Cycle::Days(1)));
+        assert_eq!(stated_cycle("fortnight", None), None);
+        assert_eq!(stated_cycle("month", Some("0")), None);
+        assert_eq!(stated_cycle("month", Some("x")), None);
+    }
+}
