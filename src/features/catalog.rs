@@ -392,7 +392,7 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
         add(
             FeatureId::Core(Core::RenewalDue),
             Core::RenewalDue.name().into(),
-            format!("1 if the subscription's next renewal falls in the next {h} days (the churn horizon), else 0: a subscription ends at a renewal; the date is the latest row's start plus the billing cycle: the interval between the user's last two rows, else the table's typical one, else a month"),
+            format!("1 if the subscription's next renewal falls in the next {h} days (the churn horizon), else 0: a subscription ends at a renewal; the date is the latest row's start (or trial end) plus the billing cycle: the plan's interval where the table states it, else the interval between the user's last two rows, else the table's typical one, else a month"),
             Raw,
         );
     }

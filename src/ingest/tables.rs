@@ -406,11 +406,14 @@ pub struct Renewals {
 impl Renewals {
     /// How renewals are dated, for `train`'s summary and the model file.
     pub fn describe(&self) -> String {
+        if self.stated > 0 && self.stated == self.rows {
+            return "every row states its plan's interval: a subscriber renews on it from their latest row's start (or trial end)".into();
+        }
         let stated = if self.stated == 0 {
             String::new()
         } else {
             format!(
-                "{} of {} rows state their plan's interval, and a subscriber whose latest row does renews on it from that row's start (or trial end); ",
+                "{} of {} rows state their plan's interval, and a subscriber whose latest row does renews on it from that row's start (or trial end); for the others, ",
                 self.stated, self.rows
             )
         };
