@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# churnrisk on the plans scenario's subscriptions as one row per subscription, without and
-# with the plan's interval (a Stripe Dashboard export's `Interval`), beside the billing-period
-# table compare_quality.sh used. Run `SCENARIOS=plans bench/compare_quality.sh` first.
+# churnrisk on the plans scenario's subscriptions as one row per subscription: in its own
+# columns, with the plan's interval, and as a Stripe Dashboard export (interval and
+# cancellation requests; bench/plans_export.py), beside the billing-period table
+# compare_quality.sh used. Run `SCENARIOS=plans bench/compare_quality.sh` first.
 #   bench/plans_export.sh [SEED ...]      # default 1 2 3; prints AUC / Brier and paired CIs
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,7 @@ for seed in "${@:-1 2 3}"; do
     r=$d/h28
     [[ -s $r/churnrisk.csv ]] || { echo "no $r/churnrisk.csv: run SCENARIOS=plans bench/compare_quality.sh" >&2; exit 2; }
     "$PY" bench/plans_export.py "$d" "$T"
-    for v in one stripe; do
+    for v in one interval stripe; do
       in=(--events "$r/events_T.csv" --features "$d/features.toml" --users "$d/users.csv"
           --subscriptions "$r/subs_${v}_T.csv")
       "$CR" train "${in[@]}" --as-of "$T" --horizon-days 28 --active-days 28 \
@@ -24,7 +25,8 @@ for seed in "${@:-1 2 3}"; do
     done
     "$PY" bench/holdout.py evaluate --events "$d/events.csv" --features "$d/features.toml" \
         --as-of "$T" --horizon-days 28 --active-days 28 --subscriptions "$d/subscriptions.csv" \
-        --method "one=$r/cr_one.csv" --method "stripe=$r/cr_stripe.csv" \
+        --method "one=$r/cr_one.csv" --method "interval=$r/cr_interval.csv" \
+        --method "stripe=$r/cr_stripe.csv" \
         --method "periods=$r/churnrisk.csv" --method "peer=$r/peer.csv" \
         --reference one --json "$r/export_cmp.json" 2>/dev/null
     "$PY" - "$r/export_cmp.json" "$s" <<'PYEOF'

@@ -127,7 +127,8 @@ fn users_with(src: &Sources, from: i64, to: i64, names: Option<&[String]>) -> Re
 }
 
 /// The users scored at `as_of`: `user_id`, `signup_ts` (i64 or null), sorted by `user_id`;
-/// under the subscription definition also `renewal_ts`, the next renewal after `as_of`.
+/// under the subscription definition also `renewal_ts`, the next renewal after `as_of`, and
+/// `cancel_ts`, when a cancellation still pending at `as_of` was asked for (null: none).
 pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFrame> {
     // The active periods running at T, read once: who is scored, and their renewals.
     let running = match rule.definition {
@@ -175,6 +176,13 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
     if let (Some(periods), Some(subs)) = (&running, src.subscriptions) {
         let renewal = next_renewals(&subs.renewals, periods, &out, as_of)?;
         out.with_column(renewal)?;
+        let asked: Int64Chunked = out
+            .column("user_id")?
+            .str()?
+            .iter()
+            .map(|u| subs.renewals.cancel_pending(u?, as_of))
+            .collect();
+        out.with_column(asked.with_name("cancel_ts".into()).into_column())?;
     }
     Ok(out)
 }
@@ -466,8 +474,11 @@ mod tests {
             .collect();
         let want = ["2026-05-01", "2026-05-01", "2026-04-15", "2026-04-20"].map(|d| Some(ts(d)));
         assert_eq!(next, want);
+        // The table says nothing of cancellations: none pending.
+        assert_eq!(pop.column("cancel_ts").unwrap().null_count(), 4);
         // The inactivity definition's population has no renewals.
         let pop = population(&src, &rule(Definition::Inactivity), as_of).unwrap();
         assert!(pop.column("renewal_ts").is_err());
+        assert!(pop.column("cancel_ts").is_err());
     }
 }

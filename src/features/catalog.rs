@@ -63,11 +63,13 @@ pub enum Core {
     ActiveWeekShare,
     RenewalDue,
     DaysToRenewal,
+    CancelRequested,
+    DaysSinceCancelRequest,
 }
 
 impl Core {
     /// Every named feature, in no particular order.
-    pub const ALL: [Core; 31] = [
+    pub const ALL: [Core; 33] = [
         Core::ActiveRecent,
         Core::ActivePrior,
         Core::ActivityChange,
@@ -99,6 +101,8 @@ impl Core {
         Core::ActiveWeekShare,
         Core::RenewalDue,
         Core::DaysToRenewal,
+        Core::CancelRequested,
+        Core::DaysSinceCancelRequest,
     ];
 
     /// The column name (also the name in model files).
@@ -135,6 +139,8 @@ impl Core {
             Core::ActiveWeekShare => "active_week_share",
             Core::RenewalDue => "renewal_due",
             Core::DaysToRenewal => "days_to_renewal",
+            Core::CancelRequested => "cancel_requested",
+            Core::DaysSinceCancelRequest => "days_since_cancel_request",
         }
     }
 }
@@ -395,6 +401,12 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
             format!("1 if the subscription's next renewal falls in the next {h} days (the churn horizon), else 0: a subscription ends at a renewal; the date is the latest row's start (or trial end) plus the billing cycle: the plan's interval where the table states it, else the interval between the user's last two rows, else the table's typical one, else a month"),
             Raw,
         );
+        add(
+            FeatureId::Core(Core::CancelRequested),
+            Core::CancelRequested.name().into(),
+            "1 if the subscriber has asked to cancel a subscription that is still running (set to end at its period's end: the table's canceled_at before T, its end after T or empty), else 0; 0 for everyone when the table has no canceled_at".into(),
+            Raw,
+        );
     }
     if !f.events.feedback.is_empty() {
         add(
@@ -498,6 +510,7 @@ fn family_of(
             FeedbackLong => ("feedback", Either),
             FrictionRecent => ("friction", Higher),
             RenewalDue | DaysToRenewal => ("renewal", Higher),
+            CancelRequested | DaysSinceCancelRequest => ("cancellation", Higher),
         },
         FeatureId::Funnel(_) => ("activation", Lower),
         FeatureId::Ratio(_) => return (name.to_string(), Either),
@@ -669,6 +682,10 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         RenewalDue | DaysToRenewal => match row.get(DaysToRenewal).ceil() {
             d if d <= 1.0 => "subscription renews tomorrow".to_string(),
             d => format!("subscription renews in {}", days(d)),
+        },
+        CancelRequested | DaysSinceCancelRequest => match row.get(DaysSinceCancelRequest).floor() {
+            d if d < 1.0 => "asked to cancel in the last day".to_string(),
+            d => format!("asked to cancel {} ago", days(d)),
         },
     }
 }
@@ -955,6 +972,21 @@ mod tests {
         assert_eq!(say(8.5), "subscription renews in 9 days");
         assert_eq!(say(1.0), "subscription renews tomorrow");
         assert_eq!(say(0.25), "subscription renews tomorrow");
+        let def = defs.iter().find(|d| d.name == "cancel_requested").unwrap();
+        assert_eq!(def.family, "cancellation");
+        let asked = |days: f64| {
+            let row = NamedRow::new(
+                &s,
+                &[
+                    ("cancel_requested", 1.0),
+                    ("days_since_cancel_request", days),
+                ],
+            );
+            phrase(&s, def, &row, 0.0)
+        };
+        assert_eq!(asked(0.4), "asked to cancel in the last day");
+        assert_eq!(asked(1.7), "asked to cancel 1 day ago");
+        assert_eq!(asked(12.2), "asked to cancel 12 days ago");
     }
 
     /// The BG/NBD phrase: the model's chance (never rounded to a certainty) and the

@@ -21,7 +21,12 @@ use crate::base::time::DAY_MS;
 use crate::error::Result;
 
 /// Raw figures kept beside the features because reasons quote them.
-pub const AUX_COLUMNS: [Core; 3] = [Core::ValueRecent, Core::ValuePrior, Core::DaysToRenewal];
+pub const AUX_COLUMNS: [Core; 4] = [
+    Core::ValueRecent,
+    Core::ValuePrior,
+    Core::DaysToRenewal,
+    Core::DaysSinceCancelRequest,
+];
 
 /// Features of one population at one as-of date.
 #[derive(Debug, Clone)]
@@ -52,6 +57,16 @@ struct Derive<'a> {
     tenure: f64,
     /// The subscription's next renewal after T, under the subscription definition.
     renewal: Option<i64>,
+    /// When a cancellation pending at T was asked for, under the subscription definition.
+    cancel_asked: Option<i64>,
+}
+
+/// What the subscriptions table says of a subscriber at T: the next renewal and when a
+/// cancellation still pending was asked for.
+#[derive(Debug, Clone, Copy, Default)]
+struct Subscriber {
+    renewal: Option<i64>,
+    cancel_asked: Option<i64>,
 }
 
 impl<'a> Derive<'a> {
@@ -61,7 +76,7 @@ impl<'a> Derive<'a> {
         as_of: i64,
         min_ts: i64,
         signup_ts: Option<i64>,
-        renewal: Option<i64>,
+        sub: Subscriber,
     ) -> Self {
         let signup = signup_ts.or(t.first_ts).unwrap_or(as_of);
         Derive {
@@ -71,7 +86,8 @@ impl<'a> Derive<'a> {
             min_ts,
             signup,
             tenure: at_least(days(as_of - signup), 0.0),
-            renewal,
+            renewal: sub.renewal,
+            cancel_asked: sub.cancel_asked,
         }
     }
 
@@ -236,6 +252,8 @@ impl<'a> Derive<'a> {
                     _ => 0.0,
                 },
                 DaysToRenewal => self.renewal.map_or(0.0, |next| days(next - as_of)),
+                CancelRequested => self.cancel_asked.is_some() as u8 as f64,
+                DaysSinceCancelRequest => self.cancel_asked.map_or(0.0, |t| days(as_of - t)),
                 ActiveWeeks => t.active_weeks,
                 ActiveWeekShare => {
                     let weeks = (self.observable(as_of) / 7.0).ceil();
@@ -304,12 +322,16 @@ pub fn compute(
     let ids = population.column("user_id")?.str()?;
     let signup_col = population.column("signup_ts")?.cast(&DataType::Int64)?;
     let signup = signup_col.i64()?;
-    // Only a population of subscribers has it (the subscription definition's).
-    let renewal_col = match population.column("renewal_ts") {
-        Ok(c) => Some(c.cast(&DataType::Int64)?),
-        Err(_) => None,
+    // Only a population of subscribers has them (the subscription definition's).
+    let optional = |name: &str| -> Result<Option<Column>> {
+        match population.column(name) {
+            Ok(c) => Ok(Some(c.cast(&DataType::Int64)?)),
+            Err(_) => Ok(None),
+        }
     };
+    let (renewal_col, asked_col) = (optional("renewal_ts")?, optional("cancel_ts")?);
     let renewal = renewal_col.as_ref().map(|c| c.i64()).transpose()?;
+    let asked = asked_col.as_ref().map(|c| c.i64()).transpose()?;
     let mut order: Vec<usize> = (0..population.height()).collect();
     order.sort_by(|&a, &b| ids.get(a).cmp(&ids.get(b)));
 
@@ -330,8 +352,11 @@ pub fn compute(
                         ..Tally::default()
                     },
                 };
-                let next = renewal.and_then(|r| r.get(row));
-                let d = Derive::new(&tally, &plan, as_of, prepared.min_ts, signup.get(row), next);
+                let sub = Subscriber {
+                    renewal: renewal.and_then(|r| r.get(row)),
+                    cancel_asked: asked.and_then(|r| r.get(row)),
+                };
+                let d = Derive::new(&tally, &plan, as_of, prepared.min_ts, signup.get(row), sub);
                 out.extend(sources.iter().map(|&s| d.value(s)));
             }
             out
@@ -455,9 +480,25 @@ mod tests {
         assert_eq!(value(&ff, "a", "days_to_renewal"), 28.0);
         assert_eq!(value(&ff, "b", "days_to_renewal"), 29.0);
         assert_eq!(value(&ff, "c", "days_to_renewal"), 0.0);
-        // Under the inactivity definition the feature does not exist.
+        // No cancellation column: nobody asked.
+        assert_eq!(value(&ff, "a", "cancel_requested"), 0.0);
+        // a asked to cancel 2.5 days before T, pending; b did not.
+        let mut asked = pop.clone();
+        asked
+            .with_column(Column::new(
+                "cancel_ts".into(),
+                [Some(day("2026-04-02") + DAY_MS / 2), None, None],
+            ))
+            .unwrap();
+        let ff = compute(&prepared, &asked, as_of, &with, &[]).unwrap();
+        assert_eq!(value(&ff, "a", "cancel_requested"), 1.0);
+        assert_eq!(value(&ff, "a", "days_since_cancel_request"), 2.5);
+        assert_eq!(value(&ff, "b", "cancel_requested"), 0.0);
+        assert_eq!(value(&ff, "b", "days_since_cancel_request"), 0.0);
+        // Under the inactivity definition the features do not exist.
         let ff = compute(&prepared, &pop, as_of, &s, &[]).unwrap();
         assert!(ff.df.column("renewal_due").is_err());
+        assert!(ff.df.column("cancel_requested").is_err());
     }
 
     #[test]

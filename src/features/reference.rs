@@ -376,6 +376,7 @@ pub fn compute(
                 "active_weeks",
                 "active_week_share",
                 "renewal_due",
+                "cancel_requested",
             ]
             .contains(&n)
     };
@@ -387,6 +388,7 @@ pub fn compute(
     );
     // This query never had subscriptions: no renewal.
     derived.push(lit(0.0).alias(Core::DaysToRenewal.name()));
+    derived.push(lit(0.0).alias(Core::DaysSinceCancelRequest.name()));
     out.extend(AUX_COLUMNS.iter().map(|c| col(c.name())));
     let df = filled
         .with_columns(derived)

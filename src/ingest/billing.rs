@@ -3,10 +3,10 @@
 //! subscriptions that never started, and a plan's stated billing interval.
 //!
 //! Stripe's Dashboard export (Billing › Subscriptions › Export) names its columns
-//! `Customer ID`, `Start Date (UTC)`, `Ended At (UTC)` (the real end; `Canceled At (UTC)`
-//! is when a cancellation was asked for), `Interval`, `Status` and `Trial End (UTC)`;
-//! Sigma and the Data Pipeline name them `customer_id`, `start_date`, `ended_at`,
-//! `status`, `trial_end`. A customer id is Stripe's (`cus_…`): when the log's user ids are
+//! `Customer ID`, `Start Date (UTC)`, `Ended At (UTC)` (the real end), `Interval`, `Status`,
+//! `Trial End (UTC)` and `Canceled At (UTC)` (when a cancellation was asked for: before the
+//! end when the subscription runs to its period's end); Sigma and the Data Pipeline name them
+//! `customer_id`, `start_date`, `ended_at`, `status`, `trial_end`, `canceled_at`. A customer id is Stripe's (`cus_…`): when the log's user ids are
 //! the product's own, the column holding them (a metadata column such as
 //! `user_id (metadata)`) is named with `--subscription-column user_id=…`.
 
@@ -23,7 +23,7 @@ struct Field {
     required: bool,
 }
 
-const FIELDS: [Field; 7] = [
+const FIELDS: [Field; 8] = [
     Field {
         name: "user_id",
         columns: &["user_id", "customer_id", "Customer ID", "customer"],
@@ -59,6 +59,11 @@ const FIELDS: [Field; 7] = [
         columns: &["trial_end", "Trial End (UTC)"],
         required: false,
     },
+    Field {
+        name: "canceled_at",
+        columns: &["canceled_at", "Canceled At (UTC)"],
+        required: false,
+    },
 ];
 
 /// Stripe's statuses of a subscription whose first payment never succeeded: it was never
@@ -77,6 +82,8 @@ pub struct SubscriptionColumns {
     pub interval_count: Option<String>,
     pub status: Option<String>,
     pub trial_end: Option<String>,
+    /// When a cancellation was asked for (Stripe's `canceled_at`; the end is `end_date`).
+    pub canceled_at: Option<String>,
 }
 
 impl SubscriptionColumns {
@@ -89,6 +96,7 @@ impl SubscriptionColumns {
             "interval_count" => self.interval_count.as_ref(),
             "status" => self.status.as_ref(),
             "trial_end" => self.trial_end.as_ref(),
+            "canceled_at" => self.canceled_at.as_ref(),
             _ => None,
         }
     }
@@ -112,6 +120,7 @@ impl SubscriptionColumns {
                 "interval_count" => self.interval_count = value,
                 "status" => self.status = value,
                 "trial_end" => self.trial_end = value,
+                "canceled_at" => self.canceled_at = value,
                 other => {
                     return Err(bad(format!(
                         "unknown field {other:?} ({})",
@@ -241,7 +250,8 @@ mod tests {
         assert_eq!(
             r.describe().unwrap(),
             "`Customer ID` as user_id, `Start Date (UTC)` as start_date, `Ended At (UTC)` as \
-             end_date, `Interval` as interval, `Status` as status, `Trial End (UTC)` as trial_end"
+             end_date, `Interval` as interval, `Status` as status, `Trial End (UTC)` as \
+             trial_end, `Canceled At (UTC)` as canceled_at"
         );
         // The product's own id, named on the command line.
         let mapped = SubscriptionColumns::default()

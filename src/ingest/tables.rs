@@ -93,9 +93,14 @@ pub fn load_subscriptions(
             exprs.push(text(path, &schema, c)?.alias(field));
         }
     }
-    if let Some(c) = resolved.column("trial_end") {
-        // A trial end that does not parse is no anchor; nothing else reads it.
-        exprs.push(timestamp_expr(path, &schema, c, TimestampUnit::Auto)?.alias("trial_end_ts"));
+    // A trial end or cancellation time that does not parse is none; nothing else reads them.
+    for (field, name) in [
+        ("trial_end", "trial_end_ts"),
+        ("canceled_at", "canceled_ts"),
+    ] {
+        if let Some(c) = resolved.column(field) {
+            exprs.push(timestamp_expr(path, &schema, c, TimestampUnit::Auto)?.alias(name));
+        }
     }
     let df = select_rows(lf, exprs, path, rejects)?;
     let mut checks = vec![Check::missing("user_id"), Check::empty("start_date")];
@@ -183,11 +188,8 @@ impl Subscriptions {
         let ends = df.column("end_ts")?.i64()?;
         let text = |name: &str| df.column(name).ok().map(|c| c.str()).transpose();
         let (interval, count) = (text("interval")?, text("interval_count")?);
-        let trial_ends = df
-            .column("trial_end_ts")
-            .ok()
-            .map(|c| c.i64())
-            .transpose()?;
+        let time = |name: &str| df.column(name).ok().map(|c| c.i64()).transpose();
+        let (trial_ends, canceled) = (time("trial_end_ts")?, time("canceled_ts")?);
         let mut rows: Vec<(&str, Billed, Option<i64>)> = (0..df.height())
             .filter_map(|i| {
                 let start = starts.get(i)?;
@@ -201,6 +203,8 @@ impl Subscriptions {
                     cycle: interval
                         .and_then(|c| c.get(i))
                         .and_then(|iv| stated_cycle(iv, count.and_then(|c| c.get(i)))),
+                    canceled: canceled.and_then(|c| c.get(i)),
+                    end: ends.get(i),
                 };
                 Some((users.get(i)?, billed, ends.get(i)))
             })
@@ -248,6 +252,7 @@ impl Subscriptions {
             user_column: "user_id".into(),
             renewals: Renewals {
                 stated: rows.iter().filter(|r| r.1.cycle.is_some()).count(),
+                requests: rows.iter().filter(|r| r.1.canceled.is_some()).count(),
                 rows: rows.len(),
                 billed,
                 typical,
@@ -375,12 +380,15 @@ impl std::fmt::Display for Cycle {
 }
 
 /// What a row says of its billing: when it started, when billing is counted from (the
-/// end of a trial, else the start) and the plan's stated cycle, if the table has one.
+/// end of a trial, else the start), the plan's stated cycle and when a cancellation was
+/// asked for, if the table has them, and its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Billed {
     start: i64,
     anchor: i64,
     cycle: Option<Cycle>,
+    canceled: Option<i64>,
+    end: Option<i64>,
 }
 
 /// When subscriptions renew, read off what is known from a row's start: its start date, a
@@ -400,14 +408,22 @@ pub struct Renewals {
     pub intervals: usize,
     /// Rows stating their plan's interval, of `rows`.
     pub stated: usize,
+    /// Rows with the time a cancellation was asked for.
+    pub requests: usize,
     pub rows: usize,
 }
 
 impl Renewals {
     /// How renewals are dated, for `train`'s summary and the model file.
     pub fn describe(&self) -> String {
+        let requests = match self.requests {
+            0 => String::new(),
+            n => format!(
+                "; {n} rows say when a cancellation was asked for (`cancel_requested` while one is pending)"
+            ),
+        };
         if self.stated > 0 && self.stated == self.rows {
-            return "every row states its plan's interval: a subscriber renews on it from their latest row's start (or trial end)".into();
+            return format!("every row states its plan's interval: a subscriber renews on it from their latest row's start (or trial end){requests}");
         }
         let stated = if self.stated == 0 {
             String::new()
@@ -419,14 +435,29 @@ impl Renewals {
         };
         if self.intervals == 0 {
             return format!(
-                "{stated}no subscriber has two rows that renew one another, so each subscription renews {} from its start",
+                "{stated}no subscriber has two rows that renew one another, so each subscription renews {} from its start{requests}",
                 self.typical
             );
         }
         format!(
-            "{stated}a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} such intervals)",
+            "{stated}a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} such intervals){requests}",
             self.typical, self.intervals
         )
+    }
+
+    /// When `user` asked to cancel a subscription still running at `t` (the latest such
+    /// request by `t`): one set to end at its period's end, or on a date after `t`. A
+    /// cancellation that took effect when asked (the end equal to the request) never is.
+    pub fn cancel_pending(&self, user: &str, t: i64) -> Option<i64> {
+        self.billed
+            .get(user)?
+            .iter()
+            .filter(|r| r.start <= t)
+            .filter_map(|r| {
+                let asked = r.canceled.filter(|&c| c <= t)?;
+                r.end.is_none_or(|e| e > t && e > asked).then_some(asked)
+            })
+            .max()
     }
 
     /// The next renewal after `t` of `user`'s active period that started at
@@ -582,6 +613,39 @@ mod tests {
                 "{user}"
             );
         }
+        // Cancellations asked for and pending: Dana's runs to its period's end; Chen's and
+        // Ivan's were pending until they ended; Jo's took effect when asked (after failed
+        // payments), as did Hana's monthly plan when she moved to a yearly one.
+        let r = &subs.renewals;
+        assert_eq!(r.requests, 5);
+        assert_eq!(
+            r.cancel_pending("cus_RdD4capend004", t),
+            Some(ts("2026-11-18 16:45"))
+        );
+        assert_eq!(r.cancel_pending("cus_RaA1monthly01", t), None);
+        assert_eq!(r.cancel_pending("cus_RcC3cancel003", t), None);
+        assert_eq!(
+            r.cancel_pending("cus_RcC3cancel003", ts("2025-09-05")),
+            Some(ts("2025-09-02 07:30"))
+        );
+        assert_eq!(
+            r.cancel_pending("cus_RcC3cancel003", ts("2025-09-01")),
+            None
+        );
+        assert_eq!(
+            r.cancel_pending("cus_RiI9yrcancel9", ts("2025-04-01")),
+            Some(ts("2025-03-30 20:02"))
+        );
+        for at in ["2026-06-17 09:45", "2026-06-17 09:46", "2026-06-10"] {
+            assert_eq!(r.cancel_pending("cus_RjJ0payfail10", ts(at)), None, "{at}");
+        }
+        assert_eq!(
+            r.cancel_pending("cus_RhH8twosubs08", ts("2025-01-14 10:20")),
+            None
+        );
+        assert!(r.describe().ends_with(
+            "; 5 rows say when a cancellation was asked for (`cancel_requested` while one is pending)"
+        ));
         // After the trial, the monthly cycle runs from its end.
         assert_eq!(
             subs.renewals.next_after(
