@@ -458,6 +458,82 @@ fn a_stripe_subscriptions_export_is_read_as_it_lands() {
     assert_eq!(stripe["intercept"], own["intercept"]);
 }
 
+#[test]
+fn a_pending_cancellation_is_learned_and_given_as_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 2000, 200, 23);
+    let features = default_features();
+    // Every subscription that ended was set to cancel 6 days before its end (Stripe's
+    // cancel at period end: `canceled_at` is when the customer asked).
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let (_, rows) = read_csv(&data.join("subscriptions.csv"));
+    let mut table = String::from("user_id,start_date,end_date,canceled_at\n");
+    let mut pending = Vec::new();
+    for r in &rows {
+        let asked = (!r[2].is_empty())
+            .then(|| day(&r[2]) - chrono::Days::new(6))
+            .filter(|&a| a >= day(&r[1]));
+        if asked.is_some_and(|a| a <= day(T) && day(&r[2]) > day(T)) {
+            pending.push(r[0].clone());
+        }
+        let asked = asked.map(|a| a.to_string()).unwrap_or_default();
+        table.push_str(&format!("{},{},{},{asked}\n", r[0], r[1], r[2]));
+    }
+    assert!(pending.len() >= 5, "{} pending at T", pending.len());
+    let subs = dir.path().join("subs.csv");
+    fs::write(&subs, table).unwrap();
+    let events = data.join("events.csv");
+    let inputs = [
+        "--events",
+        s(&events),
+        "--subscriptions",
+        s(&subs),
+        "--features",
+        s(&features),
+        "--as-of",
+        T,
+    ];
+    let mut args = vec!["train", "--model", "m.json"];
+    args.extend(inputs);
+    ok(dir.path(), &args);
+    let m = model_json(&dir.path().join("m.json"));
+    let coefficient = m["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "cancel_requested")
+        .map(|f| f["coefficient"].as_f64().unwrap())
+        .unwrap();
+    assert!(
+        coefficient > 0.5,
+        "cancel_requested coefficient {coefficient}"
+    );
+    let mut args = vec!["score", "--model", "m.json", "--out", "list.csv"];
+    args.extend(inputs);
+    ok(dir.path(), &args);
+    let (header, list) = read_csv(&dir.path().join("list.csv"));
+    let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (user, p, reason) = (at("user_id"), at("churn_probability"), at("reason_1"));
+    let mean = |asked: bool| {
+        let ps: Vec<f64> = list
+            .iter()
+            .filter(|r| pending.contains(&r[user]) == asked)
+            .map(|r| r[p].parse::<f64>().unwrap())
+            .collect();
+        ps.iter().sum::<f64>() / ps.len() as f64
+    };
+    let (asked, others) = (mean(true), mean(false));
+    assert!(asked > 0.5 && asked > 3.0 * others, "{asked} vs {others}");
+    for r in list.iter().filter(|r| pending.contains(&r[user])) {
+        assert!(
+            r[reason].starts_with("asked to cancel "),
+            "{}: {}",
+            r[user],
+            r[reason]
+        );
+    }
+}
+
 /// `user_id,start_date,end_date` rows cut into 30-day billing periods; a running
 /// subscription's last period has no end.
 fn billing_periods(subscriptions: &Path) -> String {
