@@ -55,17 +55,17 @@ struct Derive<'a> {
     min_ts: i64,
     signup: i64,
     tenure: f64,
-    /// The subscription's next renewal after T, under the subscription definition.
-    renewal: Option<i64>,
-    /// When a cancellation pending at T was asked for, under the subscription definition.
-    cancel_asked: Option<i64>,
+    /// What the subscriptions table says of the user (the subscription definition's).
+    sub: Subscriber,
 }
 
 /// What the subscriptions table says of a subscriber at T: the next renewal and when a
 /// cancellation still pending was asked for.
 #[derive(Debug, Clone, Copy, Default)]
 struct Subscriber {
+    /// The subscription's next renewal after T.
     renewal: Option<i64>,
+    /// When a cancellation pending at T was asked for.
     cancel_asked: Option<i64>,
 }
 
@@ -86,8 +86,7 @@ impl<'a> Derive<'a> {
             min_ts,
             signup,
             tenure: at_least(days(as_of - signup), 0.0),
-            renewal: sub.renewal,
-            cancel_asked: sub.cancel_asked,
+            sub,
         }
     }
 
@@ -245,15 +244,15 @@ impl<'a> Derive<'a> {
                 }
                 ValueSilence => self.value_silence(),
                 BgNbdQuietOdds => self.bgnbd_quiet_odds(),
-                RenewalDue => match (self.renewal, plan.renewal_horizon) {
+                RenewalDue => match (self.sub.renewal, plan.renewal_horizon) {
                     // A renewal on the horizon's last day is inside it, as a period ending
                     // then is a churn.
                     (Some(next), Some(h)) => (next <= as_of + h * DAY_MS) as u8 as f64,
                     _ => 0.0,
                 },
-                DaysToRenewal => self.renewal.map_or(0.0, |next| days(next - as_of)),
-                CancelRequested => self.cancel_asked.is_some() as u8 as f64,
-                DaysSinceCancelRequest => self.cancel_asked.map_or(0.0, |t| days(as_of - t)),
+                DaysToRenewal => self.sub.renewal.map_or(0.0, |next| days(next - as_of)),
+                CancelRequested => self.sub.cancel_asked.is_some() as u8 as f64,
+                DaysSinceCancelRequest => self.sub.cancel_asked.map_or(0.0, |t| days(as_of - t)),
                 ActiveWeeks => t.active_weeks,
                 ActiveWeekShare => {
                     let weeks = (self.observable(as_of) / 7.0).ceil();

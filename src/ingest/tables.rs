@@ -58,8 +58,8 @@ pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Re
 }
 
 /// Reads the subscriptions table: `user_id`, `start_date`, `end_date` (empty while active),
-/// and optionally a plan's `interval` (and `interval_count`), `status` and `trial_end` —
-/// under these names, the names billing exports use, or as `columns` maps them
+/// and optionally a plan's `interval` (and `interval_count`), `status`, `trial_end` and
+/// `canceled_at` — under these names, the names billing exports use, or as `columns` maps them
 /// ([`billing`](super::billing)). Rows of a subscription that never started (Stripe's
 /// `incomplete`, `incomplete_expired`) are left out and counted.
 pub fn load_subscriptions(
@@ -190,7 +190,7 @@ impl Subscriptions {
         let (interval, count) = (text("interval")?, text("interval_count")?);
         let time = |name: &str| df.column(name).ok().map(|c| c.i64()).transpose();
         let (trial_ends, canceled) = (time("trial_end_ts")?, time("canceled_ts")?);
-        let mut rows: Vec<(&str, Billed, Option<i64>)> = (0..df.height())
+        let mut rows: Vec<(&str, Billed)> = (0..df.height())
             .filter_map(|i| {
                 let start = starts.get(i)?;
                 let billed = Billed {
@@ -206,7 +206,7 @@ impl Subscriptions {
                     canceled: canceled.and_then(|c| c.get(i)),
                     end: ends.get(i),
                 };
-                Some((users.get(i)?, billed, ends.get(i)))
+                Some((users.get(i)?, billed))
             })
             .collect();
         rows.sort_by(|a, b| (a.0, a.1.start).cmp(&(b.0, b.1.start)));
@@ -217,8 +217,8 @@ impl Subscriptions {
         let mut billed: HashMap<String, Vec<Billed>> = HashMap::new();
         // The start of the row before (the same user's whenever a row joins a period).
         let mut previous_start = 0;
-        for &(user, row, end) in &rows {
-            let start = row.start;
+        for &(user, row) in &rows {
+            let (start, end) = (row.start, row.end);
             match periods.last_mut() {
                 Some((u, _, last))
                     if *u == user && last.is_none_or(|e| start <= e.saturating_add(gap)) =>
