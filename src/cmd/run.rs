@@ -234,6 +234,15 @@ fn warn_if_late(inputs: &Inputs, as_of: i64) {
             format_date(as_of)
         );
     }
+    let latest = inputs.subscriptions.as_ref().and_then(|s| s.latest_ts);
+    if let Some(latest) = latest.filter(|&l| (as_of - l).div_euclid(DAY_MS) >= STALE_DAYS) {
+        warn!(
+            "the subscriptions table's latest date is {}, {} days before this night ({}): subscriptions that ended since are read as running; is the export late?",
+            format_date(latest),
+            (as_of - latest).div_euclid(DAY_MS),
+            format_date(as_of)
+        );
+    }
 }
 
 /// The model the night scores with, and its scores.

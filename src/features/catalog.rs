@@ -679,9 +679,15 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             v * 100.0,
             typical * 100.0
         ),
-        RenewalDue | DaysToRenewal => match row.get(DaysToRenewal).ceil() {
-            d if d <= 1.0 => "subscription renews tomorrow".to_string(),
-            d => format!("subscription renews in {}", days(d)),
+        // A subscriber who asked to cancel does not renew: the date is the end.
+        RenewalDue | DaysToRenewal => match (
+            row.get(DaysToRenewal).ceil(),
+            row.get(CancelRequested) > 0.0,
+        ) {
+            (d, false) if d <= 1.0 => "subscription renews tomorrow".to_string(),
+            (d, false) => format!("subscription renews in {}", days(d)),
+            (d, true) if d <= 1.0 => "subscription ends tomorrow".to_string(),
+            (d, true) => format!("subscription ends in {}", days(d)),
         },
         CancelRequested | DaysSinceCancelRequest => match row.get(DaysSinceCancelRequest).floor() {
             d if d < 1.0 => "asked to cancel in the last day".to_string(),
@@ -972,6 +978,16 @@ mod tests {
         assert_eq!(say(8.5), "subscription renews in 9 days");
         assert_eq!(say(1.0), "subscription renews tomorrow");
         assert_eq!(say(0.25), "subscription renews tomorrow");
+        // Not for a subscriber who asked to cancel: the renewal is the end.
+        let ends = NamedRow::new(
+            &s,
+            &[
+                ("renewal_due", 1.0),
+                ("days_to_renewal", 7.2),
+                ("cancel_requested", 1.0),
+            ],
+        );
+        assert_eq!(phrase(&s, def, &ends, 0.9), "subscription ends in 8 days");
         let def = defs.iter().find(|d| d.name == "cancel_requested").unwrap();
         assert_eq!(def.family, "cancellation");
         let asked = |days: f64| {

@@ -136,7 +136,8 @@ impl SubscriptionColumns {
     /// (`None`: an optional field the table lacks). A mapped column must be in the header;
     /// a required field needs one of its columns.
     pub fn resolve(&self, path: &std::path::Path, header: &[String]) -> Result<Resolved> {
-        let found = || super::rejects::shorten(&header.join(", "), 300);
+        // Whole: a billing export's metadata columns, the ones a mapping names, come last.
+        let found = || super::rejects::shorten(&header.join(", "), 4000);
         let mut columns = Vec::with_capacity(FIELDS.len());
         for field in &FIELDS {
             let column = match self.get(field.name) {

@@ -129,6 +129,9 @@ pub struct Subscriptions {
     pub read_as: Option<String>,
     /// The table's column of user ids.
     pub user_column: String,
+    /// The latest date the table holds (a start, an end or a cancellation; epoch ms): a
+    /// snapshot exported days before the night reads those who left since as running.
+    pub latest_ts: Option<i64>,
 }
 
 /// The CRM columns carried from the users table to the ranked list, in output order.
@@ -315,11 +318,14 @@ mod tests {
         let users = "user_id,signup_at,email,crm_id,account,plan\n\
                      1,2026-01-01,a@x.com,003A,acme,pro\n2,2026-01-02,,,,\n";
         let subs = "user_id,start_date,end_date\n1,2026-01-01,\n2,2026-01-01,2026-02-01\n";
-        let cases: [(&str, &str); 4] = [
+        let stripe =
+            include_str!("../../tests/fixtures/billing/stripe_dashboard_subscriptions.csv");
+        let cases: [(&str, &str); 5] = [
             ("e.csv", csv),
             ("e.ndjson", ndjson),
             ("u.csv", users),
             ("s.csv", subs),
+            ("stripe.csv", stripe),
         ];
         let mut outcomes = [0usize; 2];
         for (k, (name, good)) in cases.into_iter().enumerate() {
@@ -332,8 +338,10 @@ mod tests {
                 let mut rejects = Rejects::default();
                 let result = match name {
                     "u.csv" => load_users(&p, &policy(), &mut rejects).map(|_| ()),
-                    "s.csv" => load_subscriptions(&p, &Default::default(), &policy(), &mut rejects)
-                        .map(|_| ()),
+                    "s.csv" | "stripe.csv" => {
+                        load_subscriptions(&p, &Default::default(), &policy(), &mut rejects)
+                            .map(|_| ())
+                    }
                     _ => load_events(&p, &policy(), &mut rejects).map(|_| ()),
                 };
                 // A panic fails this test; an error must be about the input, not a defect.
@@ -617,6 +625,31 @@ mod tests {
         assert_eq!(
             ev.df.column("value").unwrap().f64().unwrap().get(1),
             Some(9.5)
+        );
+    }
+
+    #[test]
+    fn a_subscriptions_export_with_another_delimiter_says_so_even_when_mapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "s.csv",
+            "id;Customer ID;Start Date (UTC);Ended At (UTC);user_id (metadata)\n\
+             sub_1;cus_1;2026-01-01 10:00;;u1\n",
+        );
+        let mapped = crate::ingest::SubscriptionColumns::default()
+            .with_arguments(&["user_id=user_id (metadata)".into()])
+            .unwrap();
+        let err = load_subscriptions(&p, &mapped, &policy(), &mut Rejects::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::WrongDelimiter {
+                    found: "semicolon",
+                    ..
+                }
+            ),
+            "{err}"
         );
     }
 

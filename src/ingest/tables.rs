@@ -69,12 +69,13 @@ pub fn load_subscriptions(
     rejects: &mut Rejects,
 ) -> Result<Subscriptions> {
     let header = table_header(path, policy)?;
-    let resolved = match columns.resolve(path, &header) {
-        Err(e @ Error::MissingSubscriptionColumn { .. }) if header.len() == 1 => {
-            return Err(wrong_delimiter(path, &header[0], policy).unwrap_or(e))
+    // A table of one column is read with the wrong delimiter, whatever a mapping names.
+    if let [one] = header.as_slice() {
+        if let Some(e) = wrong_delimiter(path, one, policy) {
+            return Err(e);
         }
-        r => r?,
-    };
+    }
+    let resolved = columns.resolve(path, &header)?;
     let read = resolved.all();
     let (lf, schema) = open(path, &read, &read, policy, rejects)?;
     // `resolve` found every required field.
@@ -250,6 +251,11 @@ impl Subscriptions {
             never_started: 0,
             read_as: None,
             user_column: "user_id".into(),
+            latest_ts: rows
+                .iter()
+                .flat_map(|(_, r)| [Some(r.start), r.end, r.canceled])
+                .flatten()
+                .max(),
             renewals: Renewals {
                 stated: rows.iter().filter(|r| r.1.cycle.is_some()).count(),
                 requests: rows.iter().filter(|r| r.1.canceled.is_some()).count(),

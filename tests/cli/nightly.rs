@@ -449,6 +449,43 @@ fn clean_up_touches_only_its_own_leftovers_and_long_names_work() {
 }
 
 #[test]
+fn a_subscriptions_export_taken_days_before_the_night_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo();
+    // The sample's subscriptions as a snapshot exported on 2026-06-20: nothing after it.
+    let (_, rows) = read_csv(&repo.join("data/subscriptions.csv"));
+    let mut table = String::from("user_id,start_date,end_date\n");
+    for r in rows.iter().filter(|r| r[1].as_str() <= "2026-06-20") {
+        let end = if r[2].as_str() <= "2026-06-20" {
+            &r[2]
+        } else {
+            ""
+        };
+        table.push_str(&format!("{},{},{end}\n", r[0], r[1]));
+    }
+    fs::write(dir.path().join("subs.csv"), table).unwrap();
+    let cfg = dir.path().join("churnrisk.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "as_of = \"2026-07-06\"\n[inputs]\nevents = \"{}\"\nusers = \"{}\"\n\
+             subscriptions = \"subs.csv\"\nfeatures = \"{}\"\n[model]\npath = \"m.json\"\n\
+             [output]\ndir = \"out\"\n",
+            s(&repo.join("data/events.csv.gz")),
+            s(&repo.join("data/users.csv")),
+            s(&default_features()),
+        ),
+    )
+    .unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    expect(
+        out,
+        0,
+        &["the subscriptions table's latest date is 2026-06-20, 16 days before this night (2026-07-06): subscriptions that ended since are read as running"],
+    );
+}
+
+#[test]
 fn a_log_that_stopped_days_before_the_night_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
