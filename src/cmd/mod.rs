@@ -144,8 +144,13 @@ impl Inputs {
                         "subscription column",
                         "--subscription-column",
                     ))?;
-                ingest::load_subscriptions(p, &columns, policy, &mut rejects)
-                    .with_context(|| format!("reading subscriptions {}", p.display()))
+                let subs = ingest::load_subscriptions(p, &columns, policy, &mut rejects)
+                    .with_context(|| format!("reading subscriptions {}", p.display()))?;
+                // A shard's worker scores its own subscribers only.
+                Ok::<_, anyhow::Error>(match args.shard {
+                    Some(shard) => subs.in_shard(shard)?,
+                    None => subs,
+                })
             })
             .transpose()?;
         for (act, line) in rejects.describe() {

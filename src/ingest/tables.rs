@@ -268,6 +268,23 @@ impl Subscriptions {
     }
 }
 
+impl Subscriptions {
+    /// The subscribers `shard` holds, as a worker scoring that shard of the log reads them;
+    /// the table's typical cycle stays the whole table's, so every shard dates renewals as
+    /// one unsharded run does.
+    pub fn in_shard(mut self, shard: Shard) -> Result<Self> {
+        self.df = self
+            .df
+            .lazy()
+            .filter(shard.mask(col("user_id")))
+            .collect()?;
+        self.renewals
+            .billed
+            .retain(|user, _| shard.holds(Some(user)));
+        Ok(self)
+    }
+}
+
 /// How many of a table's subscribers the log knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlap {

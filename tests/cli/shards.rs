@@ -7,6 +7,7 @@ use super::util::{churnrisk, default_features, ok, repo, s};
 
 const T: &str = "2026-07-06";
 
+/// `score` with the shipped sample model unless `extra` names one.
 fn score(dir: &Path, events: &Path, users: &Path, extra: &[&str], out: &str) {
     let features = default_features();
     let model = repo().join("models/sample.json");
@@ -19,26 +20,42 @@ fn score(dir: &Path, events: &Path, users: &Path, extra: &[&str], out: &str) {
         s(users),
         "--features",
         s(&features),
-        "--model",
-        s(&model),
         "--as-of",
         T,
         "--out",
         out,
     ];
+    if !extra.contains(&"--model") {
+        args.extend(["--model", s(&model)]);
+    }
     args.extend_from_slice(extra);
     ok(dir, &args);
 }
 
-/// Scores whole and in `n` shards, merges the parts (last first), compares the bytes.
-fn sharded_equals_whole(dir: &Path, events: &Path, users: &Path, n: u32, list: &[&str], ext: &str) {
+/// Scores whole and in `n` shards (each with `inputs`, e.g. a model and tables), merges
+/// the parts (last first) with the `list` options, compares the bytes.
+fn sharded_equals_whole(
+    dir: &Path,
+    events: &Path,
+    users: &Path,
+    n: u32,
+    inputs: &[&str],
+    list: &[&str],
+    ext: &str,
+) {
     let whole = format!("whole.{ext}");
-    score(dir, events, users, list, &whole);
+    score(dir, events, users, &[inputs, list].concat(), &whole);
     let mut parts = Vec::new();
     for i in (1..=n).rev() {
         let part = format!("part-{i}-of-{n}.jsonl");
         let shard = format!("{i}/{n}");
-        score(dir, events, users, &["--shard", &shard], &part);
+        score(
+            dir,
+            events,
+            users,
+            &[inputs, &["--shard", &shard]].concat(),
+            &part,
+        );
         parts.push(part);
     }
     let merged = format!("merged.{ext}");
@@ -62,13 +79,14 @@ fn merged_shards_are_the_unsharded_list_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let data = repo().join("data");
     let (events, users) = (data.join("events.csv.gz"), data.join("users.csv"));
-    sharded_equals_whole(dir.path(), &events, &users, 3, &[], "csv");
+    sharded_equals_whole(dir.path(), &events, &users, 3, &[], &[], "csv");
     // Rank-based tiers need the whole population: the merge assigns them.
     sharded_equals_whole(
         dir.path(),
         &events,
         &users,
         4,
+        &[],
         &[
             "--tiers",
             "top-percent",
@@ -81,6 +99,35 @@ fn merged_shards_are_the_unsharded_list_byte_for_byte() {
         ],
         "csv",
     );
+}
+
+#[test]
+fn subscribers_are_sharded_with_the_log() {
+    // Under the subscription definition the population is the table's subscribers: each
+    // worker scores its own shard of them (every subscriber was in every part before).
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("data");
+    let (events, users) = (data.join("events.csv.gz"), data.join("users.csv"));
+    let subscriptions = data.join("subscriptions.csv");
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "train",
+            "--events",
+            s(&events),
+            "--subscriptions",
+            s(&subscriptions),
+            "--features",
+            s(&default_features()),
+            "--as-of",
+            "2026-06-01",
+            "--model",
+            "subs.json",
+        ],
+    );
+    let inputs = ["--model", "subs.json", "--subscriptions", s(&subscriptions)];
+    sharded_equals_whole(dir.path(), &events, &users, 3, &inputs, &[], "csv");
 }
 
 #[test]
@@ -136,6 +183,7 @@ fn parquet_logs_shard_while_scanning_and_merge_the_same() {
         &data.join("events.parquet"),
         &users,
         5,
+        &[],
         &[],
         "jsonl",
     );
