@@ -70,7 +70,8 @@ impl Inputs {
     pub fn load(args: &InputArgs, policy: &ReadPolicy) -> Result<Self> {
         let spec = FeatureSpec::load(&args.features).context(
             "reading the feature definitions (`--features`, `[inputs] features`; the flag's \
-             default is features/default.toml: give the file the model was trained with)",
+             default is features/default.toml in the current folder; to score, give the file the \
+             model was trained with)",
         )?;
         Self::load_with(spec, args, policy)
     }
