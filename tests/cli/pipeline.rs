@@ -263,21 +263,10 @@ fn subscription_definition_trains_and_scores() {
     let data = generated(dir.path(), 2000, 200, 21);
     let features = default_features();
     let train = |subscriptions: &Path, model: &str| {
-        ok(
-            dir.path(),
-            &[
-                "train",
-                "--events",
-                s(&data.join("events.csv")),
-                "--subscriptions",
-                s(subscriptions),
-                "--features",
-                s(&features),
-                "--as-of",
-                T,
-                "--model",
-                model,
-            ],
+        expect(
+            train_with_subscriptions(dir.path(), &data, subscriptions, &[], model),
+            0,
+            &[],
         );
         model_json(&dir.path().join(model))
     };
@@ -361,7 +350,6 @@ fn subscription_definition_trains_and_scores() {
 fn a_stripe_subscriptions_export_is_read_as_it_lands() {
     let dir = tempfile::tempdir().unwrap();
     let data = generated(dir.path(), 2000, 200, 22);
-    let features = default_features();
     // The generated subscriptions as Stripe's Dashboard exports them: Stripe's customer
     // ids, the product's user id in a metadata column, times as `YYYY-MM-DD HH:MM`, the
     // monthly plan's interval, and a subscription whose first payment never went through.
@@ -387,24 +375,9 @@ fn a_stripe_subscriptions_export_is_read_as_it_lands() {
     );
     let stripe = dir.path().join("stripe_subscriptions.csv");
     fs::write(&stripe, export).unwrap();
-    let events = data.join("events.csv");
     let train = |subscriptions: &Path, extra: &[&str], model: &str| {
-        let mut args = vec![
-            "-v",
-            "train",
-            "--events",
-            s(&events),
-            "--subscriptions",
-            s(subscriptions),
-            "--features",
-            s(&features),
-            "--as-of",
-            T,
-            "--model",
-            model,
-        ];
-        args.extend(extra);
-        churnrisk(dir.path(), &args)
+        let verbose = [&["-v"], extra].concat();
+        train_with_subscriptions(dir.path(), &data, subscriptions, &verbose, model)
     };
     // Stripe's customer ids are not the log's user ids: said, with the way out.
     expect(
@@ -522,6 +495,33 @@ fn a_pending_cancellation_is_learned_and_given_as_the_reason() {
             r[reason]
         );
     }
+}
+
+/// `train` at T on the generated log in `data` with a subscriptions table and `extra`
+/// flags (`-v` is global: it may follow the command).
+fn train_with_subscriptions(
+    dir: &Path,
+    data: &Path,
+    subscriptions: &Path,
+    extra: &[&str],
+    model: &str,
+) -> std::process::Output {
+    let (events, features) = (data.join("events.csv"), default_features());
+    let mut args = vec![
+        "train",
+        "--events",
+        s(&events),
+        "--subscriptions",
+        s(subscriptions),
+        "--features",
+        s(&features),
+        "--as-of",
+        T,
+        "--model",
+        model,
+    ];
+    args.extend(extra);
+    churnrisk(dir, &args)
 }
 
 /// `user_id,start_date,end_date` rows cut into 30-day billing periods; a running
