@@ -128,7 +128,8 @@ fn users_with(src: &Sources, from: i64, to: i64, names: Option<&[String]>) -> Re
 
 /// The users scored at `as_of`: `user_id`, `signup_ts` (i64 or null), sorted by `user_id`;
 /// under the subscription definition also `renewal_ts`, the next renewal after `as_of`, and
-/// `cancel_ts`, when a cancellation still pending at `as_of` was asked for (null: none).
+/// `cancel_ts`, when a cancellation still pending at `as_of` was asked for (null: none), and
+/// `in_trial`, whether the subscription's trial runs at `as_of`.
 pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFrame> {
     // The active periods running at T, read once: who is scored, and their renewals.
     let running = match rule.definition {
@@ -183,6 +184,13 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
             .map(|u| subs.renewals.cancel_pending(u?, as_of))
             .collect();
         out.with_column(asked.with_name("cancel_ts".into()).into_column())?;
+        let trial: BooleanChunked = out
+            .column("user_id")?
+            .str()?
+            .iter()
+            .map(|u| u.map(|u| subs.renewals.in_trial(u, as_of)))
+            .collect();
+        out.with_column(trial.with_name("in_trial".into()).into_column())?;
     }
     Ok(out)
 }
@@ -476,6 +484,9 @@ mod tests {
         assert_eq!(next, want);
         // The table says nothing of cancellations: none pending.
         assert_eq!(pop.column("cancel_ts").unwrap().null_count(), 4);
+        // Nor of trials.
+        let trial = pop.column("in_trial").unwrap().bool().unwrap();
+        assert_eq!(trial.sum(), Some(0));
         // The inactivity definition's population has no renewals.
         let pop = population(&src, &rule(Definition::Inactivity), as_of).unwrap();
         assert!(pop.column("renewal_ts").is_err());

@@ -65,11 +65,12 @@ pub enum Core {
     DaysToRenewal,
     CancelRequested,
     DaysSinceCancelRequest,
+    InTrial,
 }
 
 impl Core {
     /// Every named feature, in no particular order.
-    pub const ALL: [Core; 33] = [
+    pub const ALL: [Core; 34] = [
         Core::ActiveRecent,
         Core::ActivePrior,
         Core::ActivityChange,
@@ -103,6 +104,7 @@ impl Core {
         Core::DaysToRenewal,
         Core::CancelRequested,
         Core::DaysSinceCancelRequest,
+        Core::InTrial,
     ];
 
     /// The column name (also the name in model files).
@@ -141,6 +143,7 @@ impl Core {
             Core::DaysToRenewal => "days_to_renewal",
             Core::CancelRequested => "cancel_requested",
             Core::DaysSinceCancelRequest => "days_since_cancel_request",
+            Core::InTrial => "in_trial",
         }
     }
 }
@@ -407,6 +410,12 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
             "1 if the subscriber has asked to cancel a subscription that is still running (set to end at its period's end: the table's canceled_at before T, its end after T or empty), else 0; 0 for everyone when the table has no canceled_at".into(),
             Raw,
         );
+        add(
+            FeatureId::Core(Core::InTrial),
+            Core::InTrial.name().into(),
+            "1 while the subscription's trial runs (the table's trial_end after T), else 0: its first payment is still to come; 0 for everyone when the table has no trial_end".into(),
+            Raw,
+        );
     }
     if !f.events.feedback.is_empty() {
         add(
@@ -509,7 +518,7 @@ fn family_of(
             TimeToValue => ("activation", Higher),
             FeedbackLong => ("feedback", Either),
             FrictionRecent => ("friction", Higher),
-            RenewalDue | DaysToRenewal => ("renewal", Higher),
+            RenewalDue | DaysToRenewal | InTrial => ("renewal", Higher),
             CancelRequested | DaysSinceCancelRequest => ("cancellation", Higher),
         },
         FeatureId::Funnel(_) => ("activation", Lower),
@@ -679,16 +688,21 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             v * 100.0,
             typical * 100.0
         ),
-        // A subscriber who asked to cancel does not renew: the date is the end.
-        RenewalDue | DaysToRenewal => match (
-            row.get(DaysToRenewal).ceil(),
-            row.get(CancelRequested) > 0.0,
-        ) {
-            (d, false) if d <= 1.0 => "subscription renews tomorrow".to_string(),
-            (d, false) => format!("subscription renews in {}", days(d)),
-            (d, true) if d <= 1.0 => "subscription ends tomorrow".to_string(),
-            (d, true) => format!("subscription ends in {}", days(d)),
-        },
+        // A subscriber who asked to cancel does not renew: the date is the end; in a trial
+        // it is the trial's end.
+        RenewalDue | DaysToRenewal | InTrial => {
+            let what = if row.get(CancelRequested) > 0.0 {
+                "subscription ends"
+            } else if row.get(InTrial) > 0.0 {
+                "trial ends"
+            } else {
+                "subscription renews"
+            };
+            match row.get(DaysToRenewal).ceil() {
+                d if d <= 1.0 => format!("{what} tomorrow"),
+                d => format!("{what} in {}", days(d)),
+            }
+        }
         CancelRequested | DaysSinceCancelRequest => match row.get(DaysSinceCancelRequest).floor() {
             d if d < 1.0 => "asked to cancel in the last day".to_string(),
             d => format!("asked to cancel {} ago", days(d)),
@@ -988,6 +1002,18 @@ mod tests {
             ],
         );
         assert_eq!(phrase(&s, def, &ends, 0.9), "subscription ends in 8 days");
+        // In a trial, the renewal is the trial's end, whichever of the two is the reason.
+        let trial = NamedRow::new(
+            &s,
+            &[
+                ("renewal_due", 1.0),
+                ("days_to_renewal", 4.5),
+                ("in_trial", 1.0),
+            ],
+        );
+        assert_eq!(phrase(&s, def, &trial, 0.9), "trial ends in 5 days");
+        let in_trial = defs.iter().find(|d| d.name == "in_trial").unwrap();
+        assert_eq!(phrase(&s, in_trial, &trial, 0.1), "trial ends in 5 days");
         let def = defs.iter().find(|d| d.name == "cancel_requested").unwrap();
         assert_eq!(def.family, "cancellation");
         let asked = |days: f64| {

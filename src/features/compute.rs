@@ -67,6 +67,8 @@ struct Subscriber {
     renewal: Option<i64>,
     /// When a cancellation pending at T was asked for.
     cancel_asked: Option<i64>,
+    /// Whether the subscription's trial runs at T (its renewal is the trial's end).
+    in_trial: bool,
 }
 
 impl<'a> Derive<'a> {
@@ -252,6 +254,7 @@ impl<'a> Derive<'a> {
                 },
                 DaysToRenewal => self.sub.renewal.map_or(0.0, |next| days(next - as_of)),
                 CancelRequested => self.sub.cancel_asked.is_some() as u8 as f64,
+                InTrial => self.sub.in_trial as u8 as f64,
                 DaysSinceCancelRequest => self.sub.cancel_asked.map_or(0.0, |t| days(as_of - t)),
                 ActiveWeeks => t.active_weeks,
                 ActiveWeekShare => {
@@ -331,6 +334,11 @@ pub fn compute(
     let (renewal_col, asked_col) = (optional("renewal_ts")?, optional("cancel_ts")?);
     let renewal = renewal_col.as_ref().map(|c| c.i64()).transpose()?;
     let asked = asked_col.as_ref().map(|c| c.i64()).transpose()?;
+    let trial = population
+        .column("in_trial")
+        .ok()
+        .map(|c| c.bool())
+        .transpose()?;
     let mut order: Vec<usize> = (0..population.height()).collect();
     order.sort_by(|&a, &b| ids.get(a).cmp(&ids.get(b)));
 
@@ -354,6 +362,7 @@ pub fn compute(
                 let sub = Subscriber {
                     renewal: renewal.and_then(|r| r.get(row)),
                     cancel_asked: asked.and_then(|r| r.get(row)),
+                    in_trial: trial.and_then(|r| r.get(row)).unwrap_or(false),
                 };
                 let d = Derive::new(&tally, &plan, as_of, prepared.min_ts, signup.get(row), sub);
                 out.extend(sources.iter().map(|&s| d.value(s)));
@@ -494,6 +503,18 @@ mod tests {
         assert_eq!(value(&ff, "a", "days_since_cancel_request"), 2.5);
         assert_eq!(value(&ff, "b", "cancel_requested"), 0.0);
         assert_eq!(value(&ff, "b", "days_since_cancel_request"), 0.0);
+        // a's trial runs at T; without the column nobody is in one.
+        assert_eq!(value(&ff, "a", "in_trial"), 0.0);
+        asked
+            .with_column(Column::new(
+                "in_trial".into(),
+                [Some(true), Some(false), None],
+            ))
+            .unwrap();
+        let ff = compute(&prepared, &asked, as_of, &with, &[]).unwrap();
+        assert_eq!(value(&ff, "a", "in_trial"), 1.0);
+        assert_eq!(value(&ff, "b", "in_trial"), 0.0);
+        assert_eq!(value(&ff, "c", "in_trial"), 0.0);
         // Under the inactivity definition the features do not exist.
         let ff = compute(&prepared, &pop, as_of, &s, &[]).unwrap();
         assert!(ff.df.column("renewal_due").is_err());

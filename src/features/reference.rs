@@ -377,6 +377,7 @@ pub fn compute(
                 "active_week_share",
                 "renewal_due",
                 "cancel_requested",
+                "in_trial",
             ]
             .contains(&n)
     };

@@ -483,6 +483,17 @@ impl Renewals {
             .max()
     }
 
+    /// Whether `user`'s latest subscription started by `t` is in its trial at `t` (billing
+    /// starts after `t`).
+    pub fn in_trial(&self, user: &str, t: i64) -> bool {
+        self.billed.get(user).is_some_and(|rows| {
+            let i = rows.partition_point(|r| r.start <= t);
+            i.checked_sub(1)
+                .and_then(|j| rows.get(j))
+                .is_some_and(|last| last.anchor > t)
+        })
+    }
+
     /// The next renewal after `t` of `user`'s active period that started at
     /// `period_start` and is running at `t`; none for a user without a row started by `t`.
     pub fn next_after(&self, user: &str, period_start: i64, t: i64) -> Option<i64> {
@@ -669,6 +680,11 @@ mod tests {
         assert!(r.describe().ends_with(
             "; 5 rows say when a cancellation was asked for (`cancel_requested` while one is pending)"
         ));
+        assert!(subs.renewals.in_trial("cus_RfF6trial0006", t));
+        assert!(!subs
+            .renewals
+            .in_trial("cus_RfF6trial0006", ts("2026-12-04 08:30")));
+        assert!(!subs.renewals.in_trial("cus_RaA1monthly01", t));
         // After the trial, the monthly cycle runs from its end.
         assert_eq!(
             subs.renewals.next_after(
