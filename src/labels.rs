@@ -175,35 +175,21 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
         .sort(["user_id"], SortMultipleOptions::default())
         .collect()?;
     if let (Some(periods), Some(subs)) = (&running, src.subscriptions) {
-        let renewal = next_renewals(&subs.renewals, periods, &out, as_of)?;
-        out.with_column(renewal)?;
-        let asked: Int64Chunked = out
-            .column("user_id")?
-            .str()?
-            .iter()
-            .map(|u| subs.renewals.cancel_pending(u?, as_of))
-            .collect();
-        out.with_column(asked.with_name("cancel_ts".into()).into_column())?;
-        let trial: BooleanChunked = out
-            .column("user_id")?
-            .str()?
-            .iter()
-            .map(|u| u.map(|u| subs.renewals.in_trial(u, as_of)))
-            .collect();
-        out.with_column(trial.with_name("in_trial".into()).into_column())?;
+        let columns = subscriber_columns(&subs.renewals, periods, &out, as_of)?;
+        out.hstack_mut(&columns)?;
     }
     Ok(out)
 }
 
-/// The column `renewal_ts`: each user's next renewal after `as_of`
-/// ([`Renewals::next_after`]) in the active period `running` at `as_of`, for the
-/// population's rows.
-fn next_renewals(
+/// For the population's rows, in one pass: `renewal_ts`, each user's next renewal after
+/// `as_of` ([`Renewals::next_after`]) in the active period `running` at `as_of`;
+/// `cancel_ts` ([`Renewals::cancel_pending`]); `in_trial` ([`Renewals::in_trial`]).
+fn subscriber_columns(
     renewals: &Renewals,
     running: &DataFrame,
     population: &DataFrame,
     as_of: i64,
-) -> Result<Column> {
+) -> Result<[Column; 3]> {
     let users = running.column("user_id")?.str()?;
     let starts = running.column("start_ts")?.i64()?;
     let period_start: std::collections::HashMap<&str, i64> = users
@@ -211,16 +197,23 @@ fn next_renewals(
         .zip(starts.iter())
         .filter_map(|(u, s)| Some((u?, s?)))
         .collect();
-    let next: Int64Chunked = population
-        .column("user_id")?
-        .str()?
-        .iter()
-        .map(|u| {
-            let u = u?;
-            renewals.next_after(u, *period_start.get(u)?, as_of)
-        })
-        .collect();
-    Ok(next.with_name("renewal_ts".into()).into_column())
+    let ids = population.column("user_id")?.str()?;
+    let n = ids.len();
+    let (mut next, mut asked, mut trial) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for u in ids.iter() {
+        next.push(u.and_then(|u| renewals.next_after(u, *period_start.get(u)?, as_of)));
+        asked.push(u.and_then(|u| renewals.cancel_pending(u, as_of)));
+        trial.push(u.map(|u| renewals.in_trial(u, as_of)));
+    }
+    Ok([
+        Column::new("renewal_ts".into(), next),
+        Column::new("cancel_ts".into(), asked),
+        Column::new("in_trial".into(), trial),
+    ])
 }
 
 /// Churn labels for a population at `as_of`, in the population's row order.

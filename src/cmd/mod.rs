@@ -165,7 +165,7 @@ impl Inputs {
             info!("{line}");
         }
         if let (Some(s), Some(path)) = (subscriptions.as_ref(), args.subscriptions.as_deref()) {
-            if let Some(read_as) = &s.read_as {
+            if let Some(read_as) = s.columns.describe() {
                 info!("subscriptions: read {read_as}");
             }
             if s.never_started > 0 {
@@ -185,7 +185,7 @@ impl Inputs {
                 ingest::RENEWAL_GAP_DAYS,
                 s.renewals.describe()
             );
-            check_overlap(s, &events, path, args)?;
+            check_overlap(s, &events, path)?;
         }
         Ok(Inputs {
             spec,
@@ -238,9 +238,8 @@ fn check_overlap(
     subs: &Subscriptions,
     events: &churnrisk::ingest::Events,
     path: &std::path::Path,
-    args: &InputArgs,
 ) -> Result<()> {
-    let Some(o) = subs.overlap(events, args.shard)? else {
+    let Some(o) = subs.overlap(events)? else {
         return Ok(());
     };
     match o.example {
@@ -248,7 +247,7 @@ fn check_overlap(
             return Err(churnrisk::error::Error::SubscribersNotInLog {
                 path: path.into(),
                 subscribers: o.subscribers,
-                column: subs.user_column.clone(),
+                column: subs.user_column().to_string(),
                 example,
                 log_example,
             }

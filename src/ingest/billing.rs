@@ -176,6 +176,16 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// A table in churnrisk's own columns, with none of the optional ones.
+    pub fn own() -> Self {
+        Resolved {
+            columns: FIELDS
+                .iter()
+                .map(|f| f.required.then(|| f.name.to_string()))
+                .collect(),
+        }
+    }
+
     /// The column holding `field` (one of [`FIELDS`]' names), if the table has one.
     pub fn column(&self, field: &str) -> Option<&str> {
         let i = FIELDS.iter().position(|f| f.name == field)?;

@@ -125,10 +125,8 @@ pub struct Subscriptions {
     pub renewals: Renewals,
     /// Rows left out because their status says the subscription never started.
     pub never_started: usize,
-    /// The columns read under another name than churnrisk's ("`Customer ID` as user_id").
-    pub read_as: Option<String>,
-    /// The table's column of user ids.
-    pub user_column: String,
+    /// The table's column of each field (churnrisk's own names for a table made by hand).
+    pub columns: billing::Resolved,
     /// The latest date the table holds (a start, an end or a cancellation; epoch ms): a
     /// snapshot exported days before the night reads those who left since as running.
     pub latest_ts: Option<i64>,

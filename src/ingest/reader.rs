@@ -635,22 +635,11 @@ fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8
     let Some(missing) = required.iter().find(|r| !header.iter().any(|h| h == *r)) else {
         return Ok(());
     };
-    if header.len() == 1 {
-        for sep in [b',', b';', b'\t', b'|'] {
-            if sep == delimiter {
-                continue;
-            }
-            let parts: Vec<&str> = header[0].split(char::from(sep)).map(str::trim).collect();
-            if required.iter().all(|r| parts.contains(r)) {
-                return Err(Error::WrongDelimiter {
-                    path: path.into(),
-                    header: super::rejects::shorten(&header[0], 200),
-                    found: separator_name(sep),
-                    found_text: separator_text(sep),
-                    expected: separator_name(delimiter),
-                    setting: "`[validation] delimiter` in the config",
-                });
-            }
+    if let [one] = header {
+        if let Some(e) = split_by_another(path, one, delimiter, |parts| {
+            required.iter().all(|r| parts.iter().any(|p| p == r))
+        }) {
+            return Err(e);
         }
     }
     Err(Error::MissingColumn {
@@ -675,7 +664,32 @@ fn sniff(head: &[u8]) -> u8 {
     best.0
 }
 
-pub(super) fn separator_name(sep: u8) -> &'static str {
+/// The error for a one-column header `line` that another common separator than
+/// `delimiter` splits into a header that `fits` (holds the columns the reader needs).
+pub(super) fn split_by_another(
+    path: &Path,
+    line: &str,
+    delimiter: u8,
+    fits: impl Fn(&[String]) -> bool,
+) -> Option<Error> {
+    let sep = [b',', b';', b'\t', b'|'].into_iter().find(|&sep| {
+        let parts: Vec<String> = line
+            .split(char::from(sep))
+            .map(|p| p.trim().into())
+            .collect();
+        sep != delimiter && fits(&parts)
+    })?;
+    Some(Error::WrongDelimiter {
+        path: path.into(),
+        header: super::rejects::shorten(line, 200),
+        found: separator_name(sep),
+        found_text: separator_text(sep),
+        expected: separator_name(delimiter),
+        setting: "`[validation] delimiter` in the config",
+    })
+}
+
+fn separator_name(sep: u8) -> &'static str {
     match sep {
         b',' => "comma",
         b';' => "semicolon",
@@ -685,7 +699,7 @@ pub(super) fn separator_name(sep: u8) -> &'static str {
     }
 }
 
-pub(super) fn separator_text(sep: u8) -> &'static str {
+fn separator_text(sep: u8) -> &'static str {
     match sep {
         b',' => ",",
         b';' => ";",

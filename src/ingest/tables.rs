@@ -5,12 +5,12 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::billing::{stated_cycle, SubscriptionColumns, NEVER_STARTED};
+use super::billing::{stated_cycle, Resolved, SubscriptionColumns, NEVER_STARTED};
 use super::checks::{set_aside, time_checks, Check};
 use super::columns::{text, timestamp_expr};
 use super::dedup::drop_repeats;
 use super::files::{guarded, is_csv, open, table_header, Origin};
-use super::reader::{separator_name, separator_text};
+use super::reader::split_by_another;
 use super::{
     ReadPolicy, RejectClass, Rejects, Shard, Subscriptions, TimestampUnit, Users, CRM_COLUMNS, LINE,
 };
@@ -71,7 +71,9 @@ pub fn load_subscriptions(
     let header = table_header(path, policy)?;
     // A table of one column is read with the wrong delimiter, whatever a mapping names.
     if let [one] = header.as_slice() {
-        if let Some(e) = wrong_delimiter(path, one, policy) {
+        let delimiter = policy.delimiter.unwrap_or(b',');
+        let fits = |parts: &[String]| columns.resolve(path, parts).is_ok();
+        if let Some(e) = split_by_another(path, one, delimiter, fits) {
             return Err(e);
         }
     }
@@ -130,8 +132,7 @@ pub fn load_subscriptions(
     let (df, never_started) = drop_never_started(df)?;
     let mut subs = Subscriptions::from_rows(&df)?;
     subs.never_started = never_started;
-    subs.read_as = resolved.describe();
-    subs.user_column = user.to_string();
+    subs.columns = resolved;
     Ok(subs)
 }
 
@@ -154,22 +155,6 @@ fn drop_never_started(df: DataFrame) -> Result<(DataFrame, usize)> {
         return Ok((df, 0));
     }
     Ok((df.filter(&keep)?, dropped))
-}
-
-/// The error for a one-column header that another common separator would split.
-fn wrong_delimiter(path: &Path, header: &str, policy: &ReadPolicy) -> Option<Error> {
-    let expected = policy.delimiter.unwrap_or(b',');
-    let sep = [b',', b';', b'\t', b'|']
-        .into_iter()
-        .find(|&sep| sep != expected && header.contains(char::from(sep)))?;
-    Some(Error::WrongDelimiter {
-        path: path.into(),
-        header: super::rejects::shorten(header, 200),
-        found: separator_name(sep),
-        found_text: separator_text(sep),
-        expected: separator_name(expected),
-        setting: "`[validation] delimiter` in the config",
-    })
 }
 
 /// Days a subscription may lapse and still count as renewed, not churned: a row starting
@@ -249,8 +234,7 @@ impl Subscriptions {
             df: periods,
             rows: df.height(),
             never_started: 0,
-            read_as: None,
-            user_column: "user_id".into(),
+            columns: Resolved::own(),
             latest_ts: rows
                 .iter()
                 .flat_map(|(_, r)| [Some(r.start), r.end, r.canceled])
@@ -268,7 +252,23 @@ impl Subscriptions {
     }
 }
 
+/// How many of a table's subscribers the log knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    /// Distinct users of the table (of its shard, when read for one).
+    pub subscribers: usize,
+    /// Those with no event in the log.
+    pub without_events: usize,
+    /// A subscriber without events and a user of the log, for a message.
+    pub example: Option<(String, String)>,
+}
+
 impl Subscriptions {
+    /// The table's column of user ids.
+    pub fn user_column(&self) -> &str {
+        self.columns.column("user_id").unwrap_or("user_id")
+    }
+
     /// The subscribers `shard` holds, as a worker scoring that shard of the log reads them;
     /// the table's typical cycle stays the whole table's, so every shard dates renewals as
     /// one unsharded run does.
@@ -283,30 +283,17 @@ impl Subscriptions {
             .retain(|user, _| shard.holds(Some(user)));
         Ok(self)
     }
-}
 
-/// How many of a table's subscribers the log knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overlap {
-    /// Distinct users of the table (of the shard read, when the log is one).
-    pub subscribers: usize,
-    /// Those with no event in the log.
-    pub without_events: usize,
-    /// A subscriber without events and a user of the log, for a message.
-    pub example: Option<(String, String)>,
-}
-
-impl Subscriptions {
-    /// How many of the subscribers (those `shard` holds) have events in `events`; `None`
-    /// when the log has no grouping to look users up in.
-    pub fn overlap(&self, events: &super::Events, shard: Option<Shard>) -> Result<Option<Overlap>> {
+    /// How many of the subscribers have events in `events` (a shard's worker: of its own,
+    /// [`Subscriptions::in_shard`]); `None` when the log has no grouping to look users up in.
+    pub fn overlap(&self, events: &super::Events) -> Result<Option<Overlap>> {
         let Some(groups) = events.groups.as_ref() else {
             return Ok(None);
         };
         let mut seen = std::collections::HashSet::new();
         let (mut without, mut example) = (0, None);
         for user in self.df.column("user_id")?.str()?.iter().flatten() {
-            if shard.is_some_and(|s| !s.holds(Some(user))) || !seen.insert(user) {
+            if !seen.insert(user) {
                 continue;
             }
             if !groups.users.contains_key(user) {
@@ -420,7 +407,8 @@ struct Billed {
 /// their latest row states; else the interval between the last two rows of their active
 /// period that started by then (a billing export's row per period); with one row, the
 /// table's typical cycle (the median such interval over every user), and every month in a
-/// table of one row per subscription.
+/// table of one row per subscription. The same rows say whether a trial runs and whether a
+/// cancellation is pending at a date.
 #[derive(Debug, Clone)]
 pub struct Renewals {
     /// Each user's rows, sorted by start.
@@ -472,10 +460,8 @@ impl Renewals {
     /// request by `t`): one set to end at its period's end, or on a date after `t`. A
     /// cancellation that took effect when asked (the end equal to the request) never is.
     pub fn cancel_pending(&self, user: &str, t: i64) -> Option<i64> {
-        self.billed
-            .get(user)?
+        self.started_by(user, t)
             .iter()
-            .filter(|r| r.start <= t)
             .filter_map(|r| {
                 let asked = r.canceled.filter(|&c| c <= t)?;
                 r.end.is_none_or(|e| e > t && e > asked).then_some(asked)
@@ -486,27 +472,29 @@ impl Renewals {
     /// Whether `user`'s latest subscription started by `t` is in its trial at `t` (billing
     /// starts after `t`).
     pub fn in_trial(&self, user: &str, t: i64) -> bool {
-        self.billed.get(user).is_some_and(|rows| {
-            let i = rows.partition_point(|r| r.start <= t);
-            i.checked_sub(1)
-                .and_then(|j| rows.get(j))
-                .is_some_and(|last| last.anchor > t)
-        })
+        self.started_by(user, t)
+            .last()
+            .is_some_and(|last| last.anchor > t)
+    }
+
+    /// `user`'s rows started by `t`, in start order (none for a user not in the table).
+    fn started_by(&self, user: &str, t: i64) -> &[Billed] {
+        let rows = self.billed.get(user).map_or(&[][..], Vec::as_slice);
+        &rows[..rows.partition_point(|r| r.start <= t)]
     }
 
     /// The next renewal after `t` of `user`'s active period that started at
     /// `period_start` and is running at `t`; none for a user without a row started by `t`.
     pub fn next_after(&self, user: &str, period_start: i64, t: i64) -> Option<i64> {
-        let rows = self.billed.get(user)?;
-        let i = rows.partition_point(|r| r.start <= t);
-        let last = rows.get(i.checked_sub(1)?)?;
+        let rows = self.started_by(user, t);
+        let (last, earlier) = rows.split_last()?;
         if last.anchor > t {
             // In a trial: billing starts when it ends.
             return Some(last.anchor);
         }
         let own = || {
-            i.checked_sub(2)
-                .and_then(|j| rows.get(j))
+            earlier
+                .last()
                 .filter(|before| before.start >= period_start)
                 .and_then(|before| Cycle::from_interval(last.start - before.start))
         };
@@ -617,7 +605,7 @@ mod tests {
             (subs.rows, subs.never_started, subs.df.height()),
             (11, 1, 10)
         );
-        assert_eq!(subs.user_column, "Customer ID");
+        assert_eq!(subs.user_column(), "Customer ID");
         assert_eq!(subs.renewals.stated, 11);
         let t = ts("2026-11-30");
         let period_start = |user: &str| {
