@@ -178,6 +178,25 @@ impl Inputs {
                     ingest::billing::NEVER_STARTED.join(" or ")
                 );
             }
+            for u in &s.unread {
+                let field = if u.column == u.field {
+                    String::new()
+                } else {
+                    format!(" ({})", u.field)
+                };
+                warn!(
+                    "subscriptions: {} {} in `{}`{field} did not read, e.g. {:?}: {} without it ({})",
+                    u.rows,
+                    if u.rows == 1 { "cell" } else { "cells" },
+                    u.column,
+                    u.example,
+                    if u.rows == 1 { "its row is read" } else { "their rows are read" },
+                    match u.field {
+                        "interval" => "a plan interval is day, week, month or year, with a whole interval_count",
+                        _ => "a date is ISO-8601, e.g. 2026-11-30 09:12, or epoch seconds/milliseconds",
+                    }
+                );
+            }
             info!(
                 "subscriptions: {} rows make {} active periods (a row starting within {} days of the end before it renews it); {}",
                 s.rows,

@@ -125,11 +125,25 @@ pub struct Subscriptions {
     pub renewals: Renewals,
     /// Rows left out because their status says the subscription never started.
     pub never_started: usize,
+    /// Optional cells that did not read (their rows are kept without them), per field.
+    pub unread: Vec<Unread>,
     /// The table's column of each field (churnrisk's own names for a table made by hand).
     pub columns: billing::Resolved,
     /// The latest date the table holds (a start, an end or a cancellation; epoch ms): a
     /// snapshot exported days before the night reads those who left since as running.
     pub latest_ts: Option<i64>,
+}
+
+/// Cells of an optional subscriptions field that hold something unreadable (a
+/// `trial_end` that is not a date): their rows are read without the field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unread {
+    pub field: &'static str,
+    /// The table's column for the field.
+    pub column: String,
+    pub rows: usize,
+    /// The first such cell, as written.
+    pub example: String,
 }
 
 /// The CRM columns carried from the users table to the ranked list, in output order.

@@ -12,7 +12,8 @@ use super::dedup::drop_repeats;
 use super::files::{guarded, is_csv, open, table_header, Origin};
 use super::reader::split_by_another;
 use super::{
-    ReadPolicy, RejectClass, Rejects, Shard, Subscriptions, TimestampUnit, Users, CRM_COLUMNS, LINE,
+    ReadPolicy, RejectClass, Rejects, Shard, Subscriptions, TimestampUnit, Unread, Users,
+    CRM_COLUMNS, LINE,
 };
 use crate::error::{Error, Result};
 
@@ -96,13 +97,12 @@ pub fn load_subscriptions(
             exprs.push(text(path, &schema, c)?.alias(field));
         }
     }
-    // A trial end or cancellation time that does not parse is none; nothing else reads them.
-    for (field, name) in [
-        ("trial_end", "trial_end_ts"),
-        ("canceled_at", "canceled_ts"),
-    ] {
+    // A trial end or cancellation time that does not parse is none for its row (counted
+    // in `unread`); nothing else reads them.
+    for (field, name) in OPTIONAL_TIMES {
         if let Some(c) = resolved.column(field) {
             exprs.push(timestamp_expr(path, &schema, c, TimestampUnit::Auto)?.alias(name));
+            exprs.push(col(c).cast(DataType::String).alias(field));
         }
     }
     let df = select_rows(lf, exprs, path, rejects)?;
@@ -132,8 +132,66 @@ pub fn load_subscriptions(
     let (df, never_started) = drop_never_started(df)?;
     let mut subs = Subscriptions::from_rows(&df)?;
     subs.never_started = never_started;
+    subs.unread = unread_cells(&df, &resolved)?;
     subs.columns = resolved;
     Ok(subs)
+}
+
+/// The optional time fields and the column their parsed value is kept in.
+const OPTIONAL_TIMES: [(&str, &str); 2] = [
+    ("trial_end", "trial_end_ts"),
+    ("canceled_at", "canceled_ts"),
+];
+
+/// Optional cells that hold something churnrisk cannot read: a `trial_end` or
+/// `canceled_at` that is not a date, an `interval` (with its `interval_count`) that is not
+/// a plan's interval. Their rows are kept and read without them.
+fn unread_cells(df: &DataFrame, resolved: &Resolved) -> Result<Vec<Unread>> {
+    fn given(s: Option<&str>) -> Option<&str> {
+        s.filter(|s| !s.trim().is_empty())
+    }
+    let mut unread = Vec::new();
+    let mut note = |field: &'static str, bad: Vec<&str>| {
+        if let (Some(example), Some(column)) = (bad.first(), resolved.column(field)) {
+            unread.push(Unread {
+                field,
+                column: column.to_string(),
+                rows: bad.len(),
+                example: example.to_string(),
+            });
+        }
+    };
+    for (field, parsed) in OPTIONAL_TIMES {
+        let (Ok(raw), Ok(ts)) = (df.column(field), df.column(parsed)) else {
+            continue;
+        };
+        let (raw, ts) = (raw.str()?, ts.i64()?);
+        let bad = raw
+            .iter()
+            .zip(ts.iter())
+            .filter_map(|(r, t)| given(r).filter(|_| t.is_none()))
+            .collect();
+        note(field, bad);
+    }
+    if let Ok(interval) = df.column("interval") {
+        let count = df
+            .column("interval_count")
+            .ok()
+            .map(|c| c.str())
+            .transpose()?;
+        let bad = interval
+            .str()?
+            .iter()
+            .enumerate()
+            .filter_map(|(i, iv)| {
+                let iv = given(iv)?;
+                let n = count.and_then(|c| c.get(i));
+                stated_cycle(iv, n).is_none().then_some(iv)
+            })
+            .collect();
+        note("interval", bad);
+    }
+    Ok(unread)
 }
 
 /// The rows whose `status` says the subscription never started ([`NEVER_STARTED`]), taken
@@ -234,6 +292,7 @@ impl Subscriptions {
             df: periods,
             rows: df.height(),
             never_started: 0,
+            unread: Vec::new(),
             columns: Resolved::own(),
             latest_ts: rows
                 .iter()
@@ -682,6 +741,49 @@ mod tests {
             ),
             Some(ts("2027-01-04 08:30"))
         );
+    }
+
+    #[test]
+    fn unreadable_optional_cells_are_counted_and_their_rows_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subs.csv");
+        std::fs::write(
+            &path,
+            "user_id,start_date,end_date,interval,trial_end,canceled_at\n\
+             a,2026-01-05,,month,2026-01-19,\n\
+             b,2026-02-01,,fortnightly,31/12/2026,\n\
+             c,2026-03-01,2026-06-01,year,,soon\n\
+             d,2026-03-02,,,  ,2026-05-01\n\
+             e,2026-03-03,,week,n/a,\n",
+        )
+        .unwrap();
+        let policy = ReadPolicy::new(ts("2026-11-30"));
+        let mut rejects = Rejects::default();
+        let subs = load_subscriptions(
+            &path,
+            &SubscriptionColumns::default(),
+            &policy,
+            &mut rejects,
+        )
+        .unwrap();
+        // Every row is kept; only the cells that hold something unreadable are counted
+        // (empty and blank cells are absent, not unread).
+        assert_eq!((rejects.total(), subs.rows), (0, 5));
+        let unread: Vec<(&str, usize, &str)> = subs
+            .unread
+            .iter()
+            .map(|u| (u.field, u.rows, u.example.as_str()))
+            .collect();
+        assert_eq!(
+            unread,
+            [
+                ("trial_end", 2, "31/12/2026"),
+                ("canceled_at", 1, "soon"),
+                ("interval", 1, "fortnightly"),
+            ]
+        );
+        assert!(subs.renewals.in_trial("a", ts("2026-01-10")));
+        assert!(!subs.renewals.in_trial("b", ts("2026-02-10")));
     }
 
     #[test]

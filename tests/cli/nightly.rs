@@ -452,16 +452,22 @@ fn clean_up_touches_only_its_own_leftovers_and_long_names_work() {
 fn a_subscriptions_export_taken_days_before_the_night_is_flagged() {
     let dir = tempfile::tempdir().unwrap();
     let repo = repo();
-    // The sample's subscriptions as a snapshot exported on 2026-06-20: nothing after it.
+    // The sample's subscriptions as a snapshot exported on 2026-06-20: nothing after it;
+    // one hand-edited cancellation cell that is not a date.
     let (_, rows) = read_csv(&repo.join("data/subscriptions.csv"));
-    let mut table = String::from("user_id,start_date,end_date\n");
-    for r in rows.iter().filter(|r| r[1].as_str() <= "2026-06-20") {
+    let mut table = String::from("user_id,start_date,end_date,canceled_at\n");
+    for (i, r) in rows
+        .iter()
+        .filter(|r| r[1].as_str() <= "2026-06-20")
+        .enumerate()
+    {
         let end = if r[2].as_str() <= "2026-06-20" {
             &r[2]
         } else {
             ""
         };
-        table.push_str(&format!("{},{},{end}\n", r[0], r[1]));
+        let canceled = if i == 3 { "asked by phone" } else { "" };
+        table.push_str(&format!("{},{},{end},{canceled}\n", r[0], r[1]));
     }
     fs::write(dir.path().join("subs.csv"), table).unwrap();
     let cfg = dir.path().join("churnrisk.toml");
@@ -481,7 +487,10 @@ fn a_subscriptions_export_taken_days_before_the_night_is_flagged() {
     expect(
         out,
         0,
-        &["the subscriptions table's latest date is 2026-06-20, 16 days before this night (2026-07-06): subscriptions that ended since are read as running"],
+        &[
+            "the subscriptions table's latest date is 2026-06-20, 16 days before this night (2026-07-06): subscriptions that ended since are read as running",
+            "subscriptions: 1 cell in `canceled_at` did not read, e.g. \"asked by phone\": its row is read without it",
+        ],
     );
 }
 
