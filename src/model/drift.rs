@@ -255,4 +255,26 @@ mod tests {
         assert!(moved.max_feature_psi > 1.0, "{moved:?}");
         assert_eq!(moved.score_psi, 0.0);
     }
+    #[test]
+    fn a_reference_read_back_from_its_file_measures_its_own_population_as_stable() {
+        // Log ratios pile up on a few exact values (ln 1/2, ln 2/3, 0): an edge read back
+        // one bit off moves a whole pile to the next bin.
+        let values: Vec<f64> = (0..3000)
+            .map(|i| match i % 6 {
+                0 => (1.0f64 / 2.0).ln(),
+                1 => (2.0f64 / 3.0).ln(),
+                2 => (0.7276f64).ln(),
+                3 => 0.0,
+                4 => (4.0f64 / 3.0).ln(),
+                _ => f64::from(i % 97) / 41.0,
+            })
+            .collect();
+        let x = Array2::from_shape_vec((values.len(), 1), values.clone()).unwrap();
+        let fitted = DriftReference::fit("2026-01-01".into(), &["trend".into()], &x, &values);
+        let read: DriftReference =
+            serde_json::from_str(&serde_json::to_string_pretty(&fitted).unwrap()).unwrap();
+        assert_eq!(read, fitted);
+        let drift = read.measure(&x, &values, Thresholds::default());
+        assert_eq!((drift.max_feature_psi, drift.score_psi), (0.0, 0.0));
+    }
 }
