@@ -280,7 +280,7 @@ impl Tonight {
 }
 
 /// Keeps the model on disk unless it must go (asked, stale, another format, other
-/// features, or drift at the act level); otherwise trains one tonight.
+/// features, or the scores' drift at the act level); otherwise trains one tonight.
 fn model_for_night(
     args: &RunArgs,
     s: &Settings,
@@ -302,9 +302,18 @@ fn model_for_night(
                 "{} has no drift reference (written by an older churnrisk); retrain it to measure drift",
                 s.model.display()
             ),
-            Some(d) if d.level == DriftLevel::Act && s.drift.retrain => {
+            // The scores' drift retrains; a feature's alone does not. Recency features
+            // swing with the weekday (a Monday night sees everyone's weekend), and a
+            // retrain adds a day of labels and moves the reference, no more: the model is
+            // remade only when what it publishes has moved.
+            Some(d) if d.score_psi >= s.drift.act && s.drift.retrain => {
                 reason = Some(format!("drift: {} (act at {})", d.describe(), s.drift.act));
             }
+            Some(d) if d.level == DriftLevel::Act && s.drift.retrain => warn!(
+                "drift: {}; the scores have not moved as far (act at {}): the model is kept",
+                d.describe(),
+                s.drift.act
+            ),
             Some(d) if d.level != DriftLevel::Stable => warn!("drift: {}", d.describe()),
             Some(_) => {}
         }

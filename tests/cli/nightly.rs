@@ -232,6 +232,26 @@ fn drift_past_the_act_threshold_retrains_or_warns() {
     assert_eq!(m["model"]["retrained"], false);
 
     let retrain = config(dir.path(), "max_age_days = 1000\n");
+    // A day later, days since the last event has moved for everyone (PSI above 1) and
+    // the scores hardly (0.026): a feature's drift alone keeps the model, and says so.
+    let out = churnrisk(
+        dir.path(),
+        &["run", "--config", s(&retrain), "--as-of", "2026-07-07"],
+    );
+    expect(
+        out,
+        0,
+        &["largest feature PSI 1.031 (days_since_last_event), against 2026-07-06; the scores have not moved as far (act at 0.2): the model is kept"],
+    );
+    let m = manifest(dir.path());
+    assert_eq!(
+        (
+            m["model"]["retrained"].as_bool(),
+            m["drift"]["level"].as_str()
+        ),
+        (Some(false), Some("act")),
+        "{m}"
+    );
     ok(
         dir.path(),
         &[
