@@ -424,6 +424,12 @@ pub struct RunArgs {
     /// Retrain even when the model is fresh and matches.
     #[arg(long)]
     pub retrain: bool,
+    /// Days right before the night that may have no event (overrides `[inputs]
+    /// max_missing_days`; default 0: the log must reach the day before the night). On a
+    /// nightly run (no as-of date given) a log that ends earlier is a late export and the
+    /// night is refused (exit 5); with a date given it is warned about.
+    #[arg(long)]
+    pub max_missing_days: Option<u32>,
     /// Without a config: share of users held out as an untouched control group (the
     /// config's `[experiment] control_share`).
     #[arg(long, default_value_t = churnrisk::list::experiment::DEFAULT_CONTROL_SHARE)]

@@ -218,6 +218,18 @@ pub enum Error {
         /// How the caller runs that night on purpose (the binary names its flag).
         how_to_run_it: String,
     },
+    /// The log has no event on more of the days right before the night than
+    /// `[inputs] max_missing_days` allows: a late or cut export.
+    #[error("not enough data: the log's last event is on {last_event}, so {missing} before this night ({night}) {have} no event: is the export late or cut short? Nothing was published; rerun when the log is complete. {how_to_allow}")]
+    LogLate {
+        last_event: String,
+        night: String,
+        /// "the 2 days (2026-12-03 to 2026-12-04)"
+        missing: String,
+        have: &'static str,
+        /// How a product with days without events allows them (the binary names its key).
+        how_to_allow: String,
+    },
     /// The eligibility gate: too few churned or retained users where a model is fitted or
     /// judged (a model fitted on a handful of churners is noise).
     #[error("not enough data: on {what}, {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained ({settings}; lower them only if you accept a noisier model)")]
@@ -398,6 +410,7 @@ impl Error {
             | Error::LogTooShort { .. }
             | Error::OnePanelDate { .. }
             | Error::LogBehindList { .. } => "gate_refused",
+            Error::LogLate { .. } => "log_late",
             Error::TooFewLabels { .. } => "gate_refused",
             Error::PopulationTooSmall { .. } => "gate_refused",
             Error::FeatureMismatch { .. }
@@ -445,6 +458,7 @@ impl Error {
             | Error::LogTooShort { .. }
             | Error::OnePanelDate { .. }
             | Error::LogBehindList { .. }
+            | Error::LogLate { .. }
             | Error::TooFewLabels { .. }
             | Error::PopulationTooSmall { .. } => Category::Refused,
             Error::Locked { .. } => Category::Busy,

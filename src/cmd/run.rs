@@ -129,7 +129,7 @@ fn night(
     let as_of = night_date(s, &inputs)?;
     m.as_of = Some(format_date(as_of));
     info!("as of {}", format_date(as_of));
-    warn_if_late(&inputs, as_of);
+    check_late(s, &inputs, as_of)?;
     clock.lap(m, "load");
     // The log regrouped by user once, for scoring with the kept model, training and
     // scoring with the new one alike (timed with them).
@@ -223,15 +223,50 @@ fn not_ahead(as_of: i64) -> Result<i64> {
     Ok(as_of)
 }
 
-/// An export that stopped arriving days ago still scores, but everyone on it looks less
-/// active than they are: the on-call engineer should know.
-fn warn_if_late(inputs: &Inputs, as_of: i64) {
-    let stale_days = (as_of - inputs.events.max_ts).div_euclid(DAY_MS);
-    if stale_days >= STALE_DAYS {
+/// A log without events on the days right before the night is a late or cut export:
+/// everyone on it would look less active than they are (a missing day put 92 users new on
+/// a new user's list instead of 36, and its drift retrained the model). On a nightly run
+/// (no date given) more such days than `[inputs] max_missing_days` refuse the night;
+/// otherwise they are warned about. A subscriptions table days older than the night is
+/// warned about.
+fn check_late(s: &Settings, inputs: &Inputs, as_of: i64) -> Result<()> {
+    let last = inputs.events.max_ts;
+    let (last_day, night_day) = (last.div_euclid(DAY_MS), as_of.div_euclid(DAY_MS));
+    let missing = night_day - last_day - 1;
+    if missing > 0 {
+        let days = format!(
+            "the {} ({}{})",
+            if missing == 1 {
+                "day".to_string()
+            } else {
+                format!("{missing} days")
+            },
+            format_date((last_day + 1) * DAY_MS),
+            if missing == 1 {
+                String::new()
+            } else {
+                format!(" to {}", format_date((night_day - 1) * DAY_MS))
+            }
+        );
+        let allowed = i64::from(s.inputs.max_missing_days);
+        // A date given is a night run on purpose (a backfill, a rerun): warned only.
+        if missing > allowed && s.as_of == AsOf::Today {
+            return Err(Error::LogLate {
+                last_event: format_date(last),
+                night: format_date(as_of),
+                missing: days,
+                have: if missing == 1 { "has" } else { "have" },
+                how_to_allow: format!(
+                    "A product with days without any event allows them with `[inputs] max_missing_days = {missing}` (or --max-missing-days {missing}); now {allowed}."
+                ),
+            }
+            .into());
+        }
         warn!(
-            "the log's last event is on {}, {stale_days} days before this night ({}): is the export late?",
-            format_date(inputs.events.max_ts),
-            format_date(as_of)
+            "the log's last event is on {}: {days} before this night ({}) {} no event; is the export late?",
+            format_date(last),
+            format_date(as_of),
+            if missing == 1 { "has" } else { "have" },
         );
     }
     let latest = inputs.subscriptions.as_ref().and_then(|s| s.latest_ts);
@@ -243,6 +278,7 @@ fn warn_if_late(inputs: &Inputs, as_of: i64) {
             format_date(as_of)
         );
     }
+    Ok(())
 }
 
 /// The model the night scores with, and its scores.
@@ -714,6 +750,14 @@ fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
 /// resolved over the one set of defaults by `churnrisk::run::settings`.
 fn settings(args: &RunArgs) -> Result<Settings> {
     check_fraction(args.max_reject_fraction)?;
+    let mut s = settings_of(args)?;
+    if let Some(days) = args.max_missing_days {
+        s.inputs.max_missing_days = days;
+    }
+    Ok(s)
+}
+
+fn settings_of(args: &RunArgs) -> Result<Settings> {
     if let Some(path) = &args.config {
         let config = RunConfig::load(path)?;
         return Ok(Settings::from_config(config, args.as_of.clone())?);

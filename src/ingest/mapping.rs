@@ -179,6 +179,8 @@ impl ColumnMap {
                 event: names(&["event", "type"]),
                 timestamp: "timestamp".into(),
                 event_id: names(&["messageId"]),
+                // The Track spec's reserved property for the revenue an event brought.
+                value: Some("properties.revenue".into()),
                 // identify, group and alias calls tie ids and traits, not product use.
                 identity_events: names(&["identify", "group", "alias"]),
                 ..base
@@ -225,6 +227,8 @@ impl ColumnMap {
                 timestamp: "event_timestamp".into(),
                 timestamp_unit: TimestampUnit::Us,
                 event_id: Vec::new(),
+                // The event's `value` parameter in US dollars (BigQuery export schema).
+                value: Some("event_value_in_usd".into()),
                 ..base
             },
         }
@@ -421,9 +425,11 @@ mod tests {
                 "event",
                 "type",
                 "timestamp",
-                "messageId"
+                "messageId",
+                "properties.revenue"
             ]
         );
+        assert_eq!(g.value.as_deref(), Some("event_value_in_usd"));
         assert!(seg.named.is_empty());
     }
 

@@ -203,6 +203,11 @@ pub struct InputsConfig {
     /// preset. Optional.
     #[serde(default)]
     pub columns: ColumnOverrides,
+    /// Days right before the night that may have no event at all (default 0: the log
+    /// must reach the day before the night). More is a late or cut export, and the night
+    /// is refused (exit 5); a product with quiet days (a weekend) raises it.
+    #[serde(default)]
+    pub max_missing_days: u32,
 }
 
 /// `[labels]`

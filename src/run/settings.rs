@@ -154,6 +154,7 @@ impl Settings {
             delimiter: None,
             preset: None,
             columns: Default::default(),
+            max_missing_days: 0,
         };
         let list = ListSettings {
             tiers: s.tiers,

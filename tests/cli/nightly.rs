@@ -533,16 +533,77 @@ fn a_log_that_stopped_days_before_the_night_is_flagged() {
     fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
     let cfg = config(dir.path(), "max_age_days = 1000\n");
     // The sample's last event is on 2026-07-05: a night on 07-10 runs on a late export.
+    // Its date was given (a backfill, a rerun): run on purpose, and warned.
     let out = churnrisk(
         dir.path(),
         &["run", "--config", s(&cfg), "--as-of", "2026-07-10"],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("the log's last event is on 2026-07-05, 4 days before this night"),
-        "{err}"
+    expect(
+        out,
+        0,
+        &["the log's last event is on 2026-07-05: the 4 days (2026-07-06 to 2026-07-09) before this night (2026-07-10) have no event; is the export late?"],
     );
     // The night before is on time: no such warning.
     let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("is the export late?"));
+}
+
+#[test]
+fn a_nightly_run_refuses_a_log_that_stops_days_before_tonight() {
+    let dir = tempfile::tempdir().unwrap();
+    // A nightly config (no as_of: tonight is today) on a log whose last day is three days
+    // ago: yesterday and the day before have no event.
+    let today = chrono::Utc::now().date_naive();
+    let start = (today - chrono::Days::new(150)).to_string();
+    ok(
+        dir.path(),
+        &[
+            "generate", "--out", "data", "--users", "1000", "--days", "148", "--seed", "3",
+            "--format", "csv", "--start", &start,
+        ],
+    );
+    let cfg = dir.path().join("churnrisk.toml");
+    fs::write(
+        &cfg,
+        format!(
+            "[inputs]\nevents = \"data/events.csv\"\nusers = \"data/users.csv\"\nfeatures = \"{}\"\n\
+             [model]\npath = \"m.json\"\n[output]\ndir = \"out\"\n",
+            s(&default_features()),
+        ),
+    )
+    .unwrap();
+    let (missing_from, missing_to) = (today - chrono::Days::new(2), today - chrono::Days::new(1));
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    expect(
+        out,
+        5,
+        &[
+            &format!("the 2 days ({missing_from} to {missing_to}) before this night ({today}) have no event: is the export late or cut short? Nothing was published; rerun when the log is complete"),
+            "`[inputs] max_missing_days = 2` (or --max-missing-days 2); now 0",
+        ],
+    );
+    assert!(!dir.path().join("out/at_risk.csv").exists());
+    let m = manifest(dir.path());
+    assert_eq!(
+        (
+            m["status"].as_str(),
+            m["exit_code"].as_i64(),
+            m["error"]["kind"].as_str()
+        ),
+        (Some("failed"), Some(5), Some("log_late"))
+    );
+    assert_eq!(m["as_of"].as_str(), Some(today.to_string().as_str()));
+    // A product with quiet days allows them: the night runs, and says what it saw.
+    let out = churnrisk(
+        dir.path(),
+        &["run", "--config", s(&cfg), "--max-missing-days", "2"],
+    );
+    expect(
+        out,
+        0,
+        &[&format!(
+            "before this night ({today}) have no event; is the export late?"
+        )],
+    );
+    assert!(dir.path().join("out/at_risk.csv").exists());
 }
