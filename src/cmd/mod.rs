@@ -419,7 +419,14 @@ pub fn write_ranked(
         .unwrap_or(std::path::Path::new("."));
     let _lock = churnrisk::run::lock::RunLock::acquire_if_used(folder)?;
     assign_groups(&mut rows, &churnrisk::list::experiment::Split::default());
-    churnrisk::list::history::compare(&mut rows, None, as_of, Tier::Medium, &Default::default());
+    churnrisk::list::history::compare(
+        &mut rows,
+        None,
+        as_of,
+        Tier::Medium,
+        &Default::default(),
+        &Default::default(),
+    );
     let selected = view.select(&rows);
     write_list(out, &selected, with_crm, as_of)
         .with_context(|| format!("writing {}", out.display()))?;

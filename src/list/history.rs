@@ -15,6 +15,7 @@ use std::path::Path;
 use crate::base::csv_cells::{neutralize, write_table};
 use crate::base::files::write_atomic;
 use crate::error::{Error, Result, StateProblem};
+use crate::list::experiment::{Group, Split};
 use crate::list::rank::{RankedRow, Status, Tier};
 use crate::list::write::CRM_IS_KEY;
 
@@ -111,8 +112,10 @@ pub struct Change {
     pub previous_probability: Option<f64>,
     pub reason: String,
     pub play: String,
-    /// For `recovered` and `inactive`: days the user had been on the list.
+    /// Days the user has been (`new`: 0) or had been on the list.
     pub days_on_list: Option<i64>,
+    /// The user's experiment group: a control user is not contacted, whatever changed.
+    pub group: Group,
 }
 
 /// The comparison of one run with the previous.
@@ -161,6 +164,7 @@ pub fn compare(
     as_of: &str,
     list_tier: Tier,
     crm: &HashMap<String, [String; 4]>,
+    split: &Split,
 ) -> (ListState, Comparison) {
     let empty = ListState::default();
     let prev = previous.unwrap_or(&empty);
@@ -204,7 +208,7 @@ pub fn compare(
         };
         changes.push(scored_change(r, before, change, as_of));
     }
-    let inactive = inactive_changes(prev, &seen, crm, as_of, &mut changes);
+    let inactive = inactive_changes(prev, &seen, crm, split, as_of, &mut changes);
     let comparison = Comparison {
         previous_as_of: previous.map(|p| p.as_of.clone()),
         changes,
@@ -248,7 +252,11 @@ fn scored_change(
         previous_probability: before.map(|b| b.probability),
         reason: r.reasons.first().cloned().unwrap_or_default(),
         play: r.play.label().into(),
-        days_on_list: before.and_then(|b| days_between(&b.first_flagged, as_of)),
+        days_on_list: match before {
+            Some(b) => days_between(&b.first_flagged, as_of),
+            None => r.days_on_list,
+        },
+        group: r.group,
     }
 }
 
@@ -258,6 +266,7 @@ fn inactive_changes(
     prev: &ListState,
     seen: &HashSet<String>,
     crm: &HashMap<String, [String; 4]>,
+    split: &Split,
     as_of: &str,
     changes: &mut Vec<Change>,
 ) -> usize {
@@ -278,6 +287,7 @@ fn inactive_changes(
             reason: "no activity in the activity window: churned by the definition".into(),
             play: String::new(),
             days_on_list: days_between(&b.first_flagged, as_of),
+            group: split.group(id),
         });
     }
     inactive
@@ -302,6 +312,7 @@ pub fn write_changes(path: &Path, comparison: &Comparison, as_of: &str) -> Resul
         "days_on_list",
         "reason",
         "recommended_play",
+        "group",
     ];
     let order = |c: &str| match c {
         "new" => 0,
@@ -330,6 +341,7 @@ pub fn write_changes(path: &Path, comparison: &Comparison, as_of: &str) -> Resul
             c.days_on_list.map(|d| d.to_string()).unwrap_or_default(),
             neutralize(&c.reason),
             c.play.clone(),
+            c.group.label().to_string(),
         ]);
         rec
     });
@@ -361,7 +373,14 @@ mod tests {
         ];
         let prev = previous_state(dir.path(), "2026-07-01").unwrap();
         assert!(prev.is_none());
-        let (state, cmp) = compare(&mut rows, prev.as_ref(), "2026-07-01", Tier::Medium, &crm);
+        let (state, cmp) = compare(
+            &mut rows,
+            prev.as_ref(),
+            "2026-07-01",
+            Tier::Medium,
+            &crm,
+            &Split::default(),
+        );
         assert_eq!(
             (cmp.new, cmp.still, cmp.recovered, cmp.inactive),
             (2, 0, 0, 0)
@@ -378,7 +397,14 @@ mod tests {
             row("b", 0.2, Tier::Low),
         ];
         let prev = previous_state(dir.path(), "2026-07-08").unwrap();
-        let (state, cmp) = compare(&mut rows, prev.as_ref(), "2026-07-08", Tier::Medium, &crm);
+        let (state, cmp) = compare(
+            &mut rows,
+            prev.as_ref(),
+            "2026-07-08",
+            Tier::Medium,
+            &crm,
+            &Split::default(),
+        );
         assert_eq!(
             (cmp.new, cmp.still, cmp.recovered, cmp.inactive),
             (1, 1, 1, 0)
@@ -402,13 +428,27 @@ mod tests {
         ];
         let prev = previous_state(dir.path(), "2026-07-08").unwrap();
         assert_eq!(prev.as_ref().unwrap().as_of, "2026-07-01");
-        let (_, cmp2) = compare(&mut again, prev.as_ref(), "2026-07-08", Tier::Medium, &crm);
+        let (_, cmp2) = compare(
+            &mut again,
+            prev.as_ref(),
+            "2026-07-08",
+            Tier::Medium,
+            &crm,
+            &Split::default(),
+        );
         assert_eq!(cmp2, cmp);
 
         // Night 3: a is no longer scored (inactive).
         let mut rows = vec![row("c", 0.7, Tier::High)];
         let prev = previous_state(dir.path(), "2026-07-15").unwrap();
-        let (_, cmp) = compare(&mut rows, prev.as_ref(), "2026-07-15", Tier::Medium, &crm);
+        let (_, cmp) = compare(
+            &mut rows,
+            prev.as_ref(),
+            "2026-07-15",
+            Tier::Medium,
+            &crm,
+            &Split::default(),
+        );
         assert_eq!(
             (cmp.new, cmp.still, cmp.recovered, cmp.inactive),
             (0, 1, 0, 1)

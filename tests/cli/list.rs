@@ -399,6 +399,21 @@ fn what_changed_between_two_nights() {
         changes.len(),
         of("new").len() + of("recovered").len() + of("inactive").len()
     );
+    // Each change carries the user's experiment group, so CS can leave the control group
+    // alone: a scored user's as on the list, an inactive one's from the same draw (the
+    // first night's list). A new user has been on the list 0 days, as the list says.
+    let group_of: BTreeMap<&str, &str> = first
+        .iter()
+        .chain(&second)
+        .map(|r| (r["user_id"].as_str(), r["group"].as_str()))
+        .collect();
+    for c in &changes {
+        assert_eq!(c["group"], group_of[c["user_id"].as_str()], "{c:?}");
+        if c["change"] == "new" {
+            assert_eq!(c["days_on_list"], "0", "{c:?}");
+        }
+    }
+    assert!(changes.iter().any(|c| c["group"] == "control"));
 
     // The same night again: the same bytes.
     let list = fs::read(dir.path().join("out/at_risk.csv")).unwrap();
