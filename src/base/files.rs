@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -23,6 +23,53 @@ pub fn write_atomic_with<T>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<T>,
 ) -> Result<T> {
+    let (staged, value) = stage_with(path, write)?;
+    staged.put()?;
+    Ok(value)
+}
+
+/// `bytes` written to a temporary file beside `path` and synced, not yet in place: the
+/// first half of [`write_atomic`], for a file that must be known writable before
+/// something else is published (a night's model: a full disk fails the night before its
+/// list goes out). [`StagedFile::put`] finishes it; dropping it removes the temporary file.
+pub fn stage_file(path: &Path, bytes: &[u8]) -> Result<StagedFile> {
+    Ok(stage_with(path, |w| w.write_all(bytes))?.0)
+}
+
+/// A file written and synced beside its place ([`stage_file`]).
+#[derive(Debug)]
+pub struct StagedFile {
+    tmp: PathBuf,
+    path: PathBuf,
+    dir: PathBuf,
+    name: String,
+    placed: bool,
+}
+
+impl StagedFile {
+    /// Renames the file into its place and syncs the folder.
+    pub fn put(mut self) -> Result<()> {
+        pause_for_fault_tests(&self.name);
+        let result = std::fs::rename(&self.tmp, &self.path)
+            // The rename itself must reach the disk, or a power cut can bring back the old name.
+            .and_then(|()| std::fs::File::open(&self.dir)?.sync_all());
+        self.placed = result.is_ok();
+        result.map_err(|e| Error::write(&self.path, e))
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn stage_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<T>,
+) -> Result<(StagedFile, T)> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -33,21 +80,22 @@ pub fn write_atomic_with<T>(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     remove_stale_temps(dir, Some(&name));
-    let tmp = dir.join(temp_name(&name, std::process::id()));
-    let result = (|| {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+    let staged = StagedFile {
+        tmp: dir.join(temp_name(&name, std::process::id())),
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        name,
+        placed: false,
+    };
+    let written = (|| {
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(&staged.tmp)?);
         let value = write(&mut w)?;
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        pause_for_fault_tests(&name);
-        std::fs::rename(&tmp, path)?;
-        // The rename itself must reach the disk, or a power cut can bring back the old name.
-        std::fs::File::open(dir)?.sync_all()?;
         Ok(value)
     })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::write(path, e)
-    })
+    // On failure `staged` is dropped: its temporary file goes.
+    let value = written.map_err(|e| Error::write(path, e))?;
+    Ok((staged, value))
 }
 
 /// The temporary name of `name` for process `pid`: `.name.pid.churnrisk.tmp` (a name no

@@ -45,16 +45,26 @@ pub fn run(args: RunArgs) -> Result<()> {
     let result = Night::begin(&s.out)
         .map_err(anyhow::Error::from)
         .and_then(|staged| {
-            match night(&args, &s, &staged, &mut manifest) {
-                Ok((summary, trained)) => {
+            // A model trained tonight is written beside its place before the night is
+            // published (a full disk fails the night unpublished), and replaces the one on
+            // disk only once it is: a night that fails leaves yesterday's model too.
+            let outcome =
+                night(&args, &s, &staged, &mut manifest).and_then(|(summary, trained)| {
+                    let model = trained
+                        .map(|(path, bytes)| {
+                            churnrisk::base::files::stage_file(&path, &bytes)
+                                .with_context(|| format!("writing model {}", path.display()))
+                        })
+                        .transpose()?;
+                    Ok((summary, model))
+                });
+            match outcome {
+                Ok((summary, model)) => {
                     staged
                         .commit()
                         .with_context(|| format!("publishing the night in {}", s.out.display()))?;
-                    // A model trained tonight replaces the one on disk only with its night
-                    // published: a night that fails leaves yesterday's model too.
-                    if let Some((path, bytes)) = trained {
-                        churnrisk::base::files::write_atomic(&path, &bytes)
-                            .with_context(|| format!("writing model {}", path.display()))?;
+                    if let Some(model) = model {
+                        model.put().context("writing the model")?;
                     }
                     Ok(summary)
                 }

@@ -104,12 +104,19 @@ impl Night {
         }
         remove.sort();
         // Everything that can be checked is checked before the commit point: a folder
-        // that cannot be made, or a folder where a file goes, fails the night unpublished.
+        // that cannot be made or written (a CRM folder another user owns), or a folder
+        // where a file goes, fails the night unpublished.
+        let mut probed: Vec<PathBuf> = Vec::new();
         for rel in &rename {
             let to = self.out.join(rel);
             let ready = match to.parent() {
-                Some(dir) => std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e)),
-                None => Ok(()),
+                Some(dir) if !probed.iter().any(|p| p == dir) => {
+                    probed.push(dir.to_path_buf());
+                    std::fs::create_dir_all(dir)
+                        .and_then(|()| probe_writable(dir))
+                        .map_err(|e| Error::write(dir, e))
+                }
+                _ => Ok(()),
             }
             .and_then(|()| match to.is_dir() {
                 true => Err(Error::write(
@@ -145,6 +152,13 @@ impl Night {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether a file can be made in `dir` (and so renamed into it): one is made and removed.
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(crate::base::files::temp_name("probe", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 /// Finishes a committed publish a killed run left half done, or drops an uncommitted

@@ -350,4 +350,104 @@ fn a_night_that_fails_while_writing_publishes_nothing() {
     let m: serde_json::Value = serde_json::from_slice(after[4].as_deref().unwrap()).unwrap();
     assert_eq!(m["status"], "failed");
     assert!(!out.join(".night").exists());
+
+    // Tonight's model cannot be written (here a file where its folder goes; a full disk
+    // alike): the night fails before its list is published, not after.
+    fs::remove_file(out.join("hubspot")).unwrap();
+    fs::write(dir.path().join("blocker"), "x").unwrap();
+    let text = fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("path = \"model.json\"", "path = \"blocker/model.json\"");
+    fs::write(&cfg, text).unwrap();
+    let failed = churnrisk(dir.path(), &["run", "--config", s(&cfg), "--retrain"]);
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(7), "{err}");
+    assert!(
+        err.contains("error: writing model ") && err.contains("blocker/model.json"),
+        "{err}"
+    );
+    let after = night_files(&out);
+    for (i, n) in NIGHT.iter().enumerate() {
+        if !matches!(*n, "manifest.json" | "rejects.csv") {
+            assert_eq!(after[i], before[i], "{n}");
+        }
+    }
+    assert!(!out.join("hubspot").exists());
+}
+
+/// Runs churnrisk where file permissions apply: as root (CI) through util-linux's
+/// `setpriv` as nobody, else as the current user.
+fn unprivileged(dir: &Path, bin: &Path, args: &[&str]) -> std::process::Output {
+    let id = Command::new("id").arg("-u").output().expect("id runs");
+    let mut cmd = if id.stdout.starts_with(b"0\n") {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.current_dir(dir)
+        .args(args)
+        .output()
+        .expect("churnrisk runs")
+}
+
+#[test]
+fn a_crm_folder_the_night_cannot_write_fails_it_unpublished() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Everything the run needs, in a folder its user may write.
+    let bin = d.join("churnrisk");
+    fs::copy(env!("CARGO_BIN_EXE_churnrisk"), &bin).unwrap();
+    let repo = repo();
+    for (from, to) in [
+        (repo.join("data/events.csv.gz"), "events.csv.gz"),
+        (repo.join("data/users.csv"), "users.csv"),
+        (default_features(), "features.toml"),
+        (repo.join("models/sample.json"), "m.json"),
+    ] {
+        fs::copy(from, d.join(to)).unwrap();
+    }
+    fs::write(
+        d.join("c.toml"),
+        "as_of = \"2026-07-06\"\n[inputs]\nevents = \"events.csv.gz\"\nusers = \"users.csv\"\n\
+         features = \"features.toml\"\n[model]\npath = \"m.json\"\nmax_age_days = 1000\n\
+         [output]\ndir = \"out\"\nformats = [\"csv\", \"hubspot\"]\n",
+    )
+    .unwrap();
+    for entry in fs::read_dir(d).unwrap() {
+        let p = entry.unwrap().path();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    fs::set_permissions(d, fs::Permissions::from_mode(0o777)).unwrap();
+    let first = unprivileged(d, &bin, &["-q", "run", "--config", "c.toml"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let out = d.join("out");
+    let before = night_files(&out);
+    // The HubSpot folder replaced by one the run's user cannot write (another user's, or
+    // made read-only): found before the commit point, so nothing of tonight is published.
+    fs::remove_dir_all(out.join("hubspot")).unwrap();
+    fs::create_dir(out.join("hubspot")).unwrap();
+    fs::set_permissions(out.join("hubspot"), fs::Permissions::from_mode(0o555)).unwrap();
+    let failed = unprivileged(
+        d,
+        &bin,
+        &["run", "--config", "c.toml", "--as-of", "2026-07-07"],
+    );
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(7), "{err}");
+    assert!(err.contains("out/hubspot: cannot write"), "{err}");
+    let after = night_files(&out);
+    for (i, n) in NIGHT.iter().enumerate() {
+        if !matches!(*n, "manifest.json" | "rejects.csv") {
+            assert!(after[i] == before[i], "{n} changed");
+        }
+    }
+    assert!(!out.join(".night").exists() && !out.join(".night.publish").exists());
 }
