@@ -15,7 +15,7 @@ use churnrisk::base::time::{format_date, DAY_MS};
 use churnrisk::error::Error;
 use churnrisk::features::{self, Prepared};
 use churnrisk::list::accounts::{roll_up, write_accounts};
-use churnrisk::list::crm::{write_hubspot, write_salesforce};
+use churnrisk::list::crm::{write_hubspot, write_salesforce, CrmExport};
 use churnrisk::list::experiment::Group;
 use churnrisk::list::history;
 use churnrisk::list::rank::{assign_groups, crm_lookup, rank, RankedRow, Tier};
@@ -544,7 +544,8 @@ fn publish(
                     .push(staged_entry(staged, "at_risk", &path, Some(view.len()))?);
             }
             OutputFormat::Hubspot | OutputFormat::Salesforce => {
-                write_crm(format, l, staged, &view, as_of, m, &mut summary)?;
+                let export = write_crm(format, l, staged, &view, &cmp.changes, as_of, m)?;
+                summary.crm.insert(format.name().to_string(), export);
             }
         }
     }
@@ -639,25 +640,27 @@ fn writing(staged: &Night, path: &Path) -> String {
     format!("writing {}", staged.published(path).display())
 }
 
-/// Writes the HubSpot or Salesforce import files of the list, warns about users left out
-/// for want of an id, and records the files.
+/// Writes the HubSpot or Salesforce import files of the list (with tonight's inactive
+/// `changes`), warns about users left out for want of an id, records the files in the
+/// manifest and returns what was written.
 fn write_crm(
     format: OutputFormat,
     l: &ListSettings,
     staged: &Night,
     view: &[&RankedRow],
+    changes: &[history::Change],
     as_of: &str,
     m: &mut RunManifest,
-    summary: &mut ListSummary,
-) -> Result<()> {
+) -> Result<CrmExport> {
     let name = format.name();
     let dir = staged.path(name);
     let export = if format == OutputFormat::Hubspot {
-        write_hubspot(&dir, view, as_of, l.hubspot_max_rows)
+        write_hubspot(&dir, view, changes, as_of, l.hubspot_max_rows)
     } else {
         write_salesforce(
             &dir,
             view,
+            changes,
             as_of,
             l.salesforce_max_rows,
             l.salesforce_key,
@@ -688,8 +691,7 @@ fn write_crm(
     // The manifest names the files where they are published, not staged.
     let mut export = export;
     export.files = export.files.iter().map(|f| staged.published(f)).collect();
-    summary.crm.insert(name.to_string(), export);
-    Ok(())
+    Ok(export)
 }
 
 /// Scores the population at `as_of`, refuses one far smaller than the model's, and

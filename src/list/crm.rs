@@ -1,9 +1,11 @@
 //! CRM import files: HubSpot and Salesforce, ready for their import tools.
 //!
 //! Both hold the users a CS team acts on: those on the list (status `new` or
-//! `still_at_risk`) and those who just `recovered` (so the CRM's risk flag is cleared).
-//! Users never on a list are left out: they have nothing to update; so are users in the
-//! control group (`experiment`), whom CS is not to contact.
+//! `still_at_risk`) and those who left it tonight — `recovered` (scored below the list's
+//! tier) or `inactive` (no activity in the activity window: churned by the definition) —
+//! so an "update existing records" import moves the CRM's risk status off every user who
+//! is no longer at risk. Users never on a list are left out: they have nothing to update;
+//! so are users in the control group (`experiment`), whom CS is not to contact.
 //!
 //! - **HubSpot** (contacts import): identified by `email`, or by the HubSpot record id
 //!   (`hs_object_id`) when `crm_id` is numeric (users with neither are skipped and counted); properties in lowercase snake_case prefixed `churn_risk_`; dates
@@ -25,6 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::base::csv_cells::{neutralize, write_table};
 use crate::error::{Error, Result};
 use crate::list::experiment::Group;
+use crate::list::history::Change;
 use crate::list::rank::{RankedRow, Status};
 use crate::list::write::REASON_COLUMNS;
 
@@ -69,28 +72,57 @@ pub fn crm_rows<'a>(rows: &[&'a RankedRow]) -> Vec<&'a RankedRow> {
         .collect()
 }
 
+/// One user's row of a CRM file: the user, their CRM cells (email, crm_id, …) and the
+/// risk properties after the id columns ([`properties`]).
+struct Record<'a> {
+    user_id: &'a str,
+    crm: &'a [String; 4],
+    properties: Vec<String>,
+}
+
+/// The CRM rows: scored users ([`crm_rows`]), then those of `changes` who went inactive
+/// tonight (not in the control group), by user id.
+fn records<'a>(rows: &[&'a RankedRow], changes: &'a [Change], as_of: &str) -> Vec<Record<'a>> {
+    let scored = crm_rows(rows).into_iter().map(|r| Record {
+        user_id: &r.user_id,
+        crm: &r.crm,
+        properties: properties(r, as_of),
+    });
+    let mut inactive: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.change == "inactive" && c.group == Group::Treatment)
+        .collect();
+    inactive.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    let inactive = inactive.into_iter().map(|c| Record {
+        user_id: &c.user_id,
+        crm: &c.crm,
+        properties: inactive_properties(c, as_of),
+    });
+    scored.chain(inactive).collect()
+}
+
 /// Writes HubSpot contact import files into `dir` (`at_risk_hubspot_001.csv`, …).
 pub fn write_hubspot(
     dir: &Path,
     rows: &[&RankedRow],
+    changes: &[Change],
     as_of: &str,
     max_rows: usize,
 ) -> Result<CrmExport> {
-    let record_id = |r: &RankedRow| {
+    let record_id = |r: &Record| {
         let id = r.crm[1].trim();
         (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
     };
-    let eligible = crm_rows(rows);
-    let with_email: Vec<&RankedRow> = eligible
+    let eligible = records(rows, changes, as_of);
+    let with_email: Vec<&Record> = eligible
         .iter()
-        .copied()
         .filter(|r| !r.crm[0].trim().is_empty() || record_id(r).is_some())
         .collect();
     let skipped = eligible.len() - with_email.len();
     let first_skipped = eligible
         .iter()
         .find(|r| r.crm[0].trim().is_empty() && record_id(r).is_none())
-        .map(|r| r.user_id.clone());
+        .map(|r| r.user_id.to_string());
     let mut header: Vec<String> = [
         "email",
         "hs_object_id",
@@ -114,9 +146,9 @@ pub fn write_hubspot(
                 // Keys as they are (see `base::csv_cells::neutralize`).
                 r.crm[0].trim().to_string(),
                 record_id(r).unwrap_or_default(),
-                r.user_id.clone(),
+                r.user_id.to_string(),
             ];
-            rec.extend(properties(r, as_of));
+            rec.extend(r.properties.iter().cloned());
             rec
         })
         .collect();
@@ -134,24 +166,25 @@ pub fn write_hubspot(
 pub fn write_salesforce(
     dir: &Path,
     rows: &[&RankedRow],
+    changes: &[Change],
     as_of: &str,
     max_rows: usize,
     key: SalesforceKey,
     external_id: &str,
 ) -> Result<CrmExport> {
-    let eligible = crm_rows(rows);
+    let eligible = records(rows, changes, as_of);
     // (row, its key cell)
-    let keyed: Vec<(&RankedRow, String)> = eligible
+    let keyed: Vec<(&Record, String)> = eligible
         .iter()
         .filter_map(|r| match key {
-            SalesforceKey::Id => salesforce_id18(&r.crm[1]).map(|id| (*r, id)),
-            SalesforceKey::ExternalId => Some((*r, r.user_id.clone())),
+            SalesforceKey::Id => salesforce_id18(&r.crm[1]).map(|id| (r, id)),
+            SalesforceKey::ExternalId => Some((r, r.user_id.to_string())),
         })
         .collect();
     let first_skipped = eligible
         .iter()
         .find(|r| key == SalesforceKey::Id && salesforce_id18(&r.crm[1]).is_none())
-        .map(|r| r.user_id.clone());
+        .map(|r| r.user_id.to_string());
     let id_column = match key {
         SalesforceKey::Id => "Id",
         SalesforceKey::ExternalId => external_id,
@@ -176,7 +209,7 @@ pub fn write_salesforce(
         .map(|(r, key)| {
             // The key as it is (see `base::csv_cells::neutralize`).
             let mut rec = vec![key.clone()];
-            rec.extend(properties(r, as_of));
+            rec.extend(r.properties.iter().cloned());
             rec
         })
         .collect();
@@ -207,6 +240,27 @@ fn properties(r: &RankedRow, as_of: &str) -> Vec<String> {
     );
     rec.push(r.play.label().into());
     rec.push(neutralize(&r.play_rule));
+    rec
+}
+
+/// The properties of a user who went inactive tonight: status `inactive`, the night, the
+/// days they had been on the list and why they left; no rank, probability, tier or play
+/// (they were not scored).
+fn inactive_properties(c: &Change, as_of: &str) -> Vec<String> {
+    let mut rec = vec![
+        String::new(),
+        String::new(),
+        String::new(),
+        c.change.into(),
+        as_of.into(),
+        String::new(),
+        c.days_on_list.map(|d| d.to_string()).unwrap_or_default(),
+    ];
+    rec.extend((0..REASON_COLUMNS).map(|i| match i {
+        0 => neutralize(&c.reason),
+        _ => String::new(),
+    }));
+    rec.extend([String::new(), String::new()]);
     rec
 }
 
@@ -336,7 +390,7 @@ mod tests {
             })
             .collect();
         let refs: Vec<&RankedRow> = rows.iter().collect();
-        let out = write_hubspot(dir.path(), &refs, "2026-07-06", 2).unwrap();
+        let out = write_hubspot(dir.path(), &refs, &[], "2026-07-06", 2).unwrap();
         assert_eq!(
             (out.rows, out.skipped_without_id, out.files.len()),
             (4, 1, 2)
@@ -360,7 +414,8 @@ mod tests {
         ];
         let refs: Vec<&RankedRow> = rows.iter().collect();
         let id = SalesforceKey::Id;
-        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, id, "Ext__c").unwrap();
+        let out =
+            write_salesforce(dir.path(), &refs, &[], "2026-07-06", 50_000, id, "Ext__c").unwrap();
         assert_eq!(out.id_column.as_deref(), Some("Id"));
         let text = std::fs::read_to_string(&out.files[0]).unwrap();
         assert!(text.starts_with("Id,Churn_Risk_Rank__c"), "{text}");
@@ -370,7 +425,8 @@ mod tests {
         // One user with `N/A`: still keyed on Id, that user left out and named.
         let mut mixed = [rows[0].clone(), row(3, "", "N/A", Status::New)];
         let refs: Vec<&RankedRow> = mixed.iter().collect();
-        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, id, "Ext__c").unwrap();
+        let out =
+            write_salesforce(dir.path(), &refs, &[], "2026-07-06", 50_000, id, "Ext__c").unwrap();
         assert_eq!(out.id_column.as_deref(), Some("Id"));
         assert_eq!((out.rows, out.skipped_without_id), (1, 1));
         assert_eq!(out.first_skipped.as_deref(), Some("u3"));
@@ -378,11 +434,59 @@ mod tests {
         mixed[1].user_id = "+44".into();
         let refs: Vec<&RankedRow> = mixed.iter().collect();
         let ext = SalesforceKey::ExternalId;
-        let out = write_salesforce(dir.path(), &refs, "2026-07-06", 50_000, ext, "Ext__c").unwrap();
+        let out =
+            write_salesforce(dir.path(), &refs, &[], "2026-07-06", 50_000, ext, "Ext__c").unwrap();
         assert_eq!(out.id_column.as_deref(), Some("Ext__c"));
         assert_eq!((out.rows, out.skipped_without_id), (2, 0));
         let mut r = csv::Reader::from_path(&out.files[0]).unwrap();
         let keys: Vec<String> = r.records().map(|x| x.unwrap()[0].to_string()).collect();
         assert_eq!(keys, ["u1", "+44"]);
+    }
+    #[test]
+    fn users_who_went_inactive_get_their_status_moved_off_the_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = [row(1, "a@b.io", "001A0000006Vm9r", Status::Still)];
+        let refs: Vec<&RankedRow> = rows.iter().collect();
+        let gone = |id: &str, email: &str, group: Group| Change {
+            user_id: id.into(),
+            crm: [
+                email.into(),
+                "001A0000006Vm9rIAC".into(),
+                "Acme".into(),
+                "pro".into(),
+            ],
+            change: "inactive",
+            tier: None,
+            previous_tier: Some(Tier::High),
+            probability: None,
+            previous_probability: Some(0.9),
+            reason: "no activity in the activity window: churned by the definition".into(),
+            play: String::new(),
+            days_on_list: Some(12),
+            group,
+        };
+        let changes = [
+            gone("u9", "gone@b.io", Group::Treatment),
+            // The control group is never in a CRM file, gone or not.
+            gone("u8", "held@b.io", Group::Control),
+        ];
+        let out = write_hubspot(dir.path(), &refs, &changes, "2026-07-08", 100).unwrap();
+        assert_eq!(out.rows, 2);
+        let text = std::fs::read_to_string(&out.files[0]).unwrap();
+        assert!(
+            text.contains(
+                "\r\ngone@b.io,,u9,,,,inactive,2026-07-08,,12,no activity in the activity window: churned by the definition,,,,\r\n"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("held@b.io"));
+        let key = SalesforceKey::Id;
+        let out =
+            write_salesforce(dir.path(), &refs, &changes, "2026-07-08", 100, key, "E__c").unwrap();
+        let text = std::fs::read_to_string(&out.files[0]).unwrap();
+        assert!(
+            text.contains("\r\n001A0000006Vm9rIAC,,,,inactive,2026-07-08,,12,"),
+            "{text}"
+        );
     }
 }

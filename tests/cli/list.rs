@@ -511,17 +511,30 @@ fn crm_files_keep_their_key_and_the_columns_the_readme_documents() {
         .iter()
         .filter(|r| r["status"] != "not_at_risk" && r["group"] == "treatment")
         .collect();
-    let without_id = on_list.iter().filter(|r| r["crm_id"] == "N/A").count();
+    // And the treatment users who went inactive tonight (off the list, not scored).
+    let (_, changes) = records(&out.join("changes.csv"));
+    let gone: Vec<&BTreeMap<String, String>> = changes
+        .iter()
+        .filter(|c| c["change"] == "inactive" && c["group"] == "treatment")
+        .collect();
+    assert!(!gone.is_empty());
+    let without_id = on_list.iter().filter(|r| r["crm_id"] == "N/A").count()
+        + gone.iter().filter(|c| c["crm_id"] == "N/A").count();
     assert!(without_id > 10, "{without_id}");
 
     let (header, sf) = records(&out.join("salesforce/at_risk_salesforce_001.csv"));
     assert_eq!(header[0], "Id");
-    assert_eq!(sf.len(), on_list.len() - without_id);
+    assert_eq!(sf.len(), on_list.len() + gone.len() - without_id);
     let by_rank: BTreeMap<&str, &str> = list
         .iter()
         .map(|r| (r["rank"].as_str(), r["user_id"].as_str()))
         .collect();
+    let gone_ids: BTreeSet<&str> = gone.iter().map(|c| c["crm_id"].as_str()).collect();
     for r in &sf {
+        if r["Churn_Risk_Status__c"] == "inactive" {
+            assert!(gone_ids.contains(r["Id"].as_str()) && r["Churn_Risk_Rank__c"].is_empty());
+            continue;
+        }
         let user = by_rank[r["Churn_Risk_Rank__c"].as_str()];
         assert_eq!(r["Id"], crm_of[user], "user {user}");
     }
