@@ -45,10 +45,12 @@ pub enum Error {
         problem: InputSetProblem,
     },
     /// A required column is absent.
-    #[error("{}: missing required column `{column}` (found: {found}{})", path.display(),
-        preset_setting.as_ref().map(|s| format!("; an analytics export is read with a preset ({s}): segment, amplitude, mixpanel, snowplow or ga4")).unwrap_or_default())]
+    #[error("{}: missing required column{} `{column}` (found: {found}{})", path.display(),
+        if column.contains("`, `") { "s" } else { "" },
+        preset_setting.as_ref().map(|s| format!("; an analytics export is read with a preset ({s}): segment, amplitude, mixpanel, snowplow or ga4; any other file's columns are named with `[inputs.columns]` in a config or `--column FIELD=COLUMN` on the command line")).unwrap_or_default())]
     MissingColumn {
         path: PathBuf,
+        /// The missing column, or several: `a`, `b` (quoted by the message).
         column: String,
         found: String,
         /// Where the log was read without a preset that could have named its columns: the

@@ -632,9 +632,14 @@ impl Parser {
 /// Fails on a missing required column; when the header is one column that another common
 /// separator would split into the required ones, says so.
 fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8) -> Result<()> {
-    let Some(missing) = required.iter().find(|r| !header.iter().any(|h| h == *r)) else {
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|r| !header.iter().any(|h| h == r))
+        .collect();
+    if missing.is_empty() {
         return Ok(());
-    };
+    }
     if let [one] = header {
         if let Some(e) = split_by_another(path, one, delimiter, |parts| {
             required.iter().all(|r| parts.iter().any(|p| p == r))
@@ -644,10 +649,12 @@ fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8
     }
     Err(Error::MissingColumn {
         path: path.into(),
-        column: (*missing).into(),
-        // A header can be megabytes (a file without line ends): quoted in part.
-        found: super::rejects::shorten(&header.join(", "), 300),
-        preset_setting: None,
+        // Every one at once: an export's columns are mapped in one go.
+        column: missing.join("`, `"),
+        // A header can be megabytes (a file without line ends): quoted in part, but far
+        // enough for an export's last columns, which a mapping may need.
+        found: super::rejects::shorten(&header.join(", "), 4000),
+        preset_setting: Some("`[inputs] preset`".into()),
     })
 }
 
@@ -779,6 +786,25 @@ mod tests {
         assert_eq!(t.findings[&Finding::ByteOrderMark], 1);
         assert_eq!(t.findings[&Finding::CrlfLineEnds], 3);
         assert_eq!(t.total(), 0);
+    }
+
+    #[test]
+    fn names_every_missing_column_and_the_whole_header() {
+        // A shop's order export: none of the canonical names, its useful columns last.
+        let mut header: Vec<String> = (1..=60).map(|i| format!("Column number {i}")).collect();
+        header.extend(["Created at", "Email", "Financial Status"].map(String::from));
+        let text = format!("{}\n{}\n", header.join(","), vec!["x"; 63].join(","));
+        let (df, _) = read(text.as_bytes(), &ReadPolicy::new(0));
+        let err = df.unwrap_err().to_string();
+        assert!(
+            err.contains("missing required columns `user_id`, `timestamp`, `event` (found: Column number 1, "),
+            "{err}"
+        );
+        assert!(
+            err.contains(", Created at, Email, Financial Status;"),
+            "{err}"
+        );
+        assert!(err.contains("`--column FIELD=COLUMN`"), "{err}");
     }
 
     #[test]
