@@ -128,7 +128,7 @@ pub enum Error {
     #[error("{file}: {rejected} of {rows_read} rows rejected ({}; {limit}): {}{}",
         percent(*rejected as f64 / (*rows_read).max(1) as f64),
         classes.iter().map(|(class, n)| format!("{n} {class}")).collect::<Vec<_>>().join(", "),
-        first.as_ref().map(|r| format!("; first: line {}: {} ({})", r.line, r.class, r.detail)).unwrap_or_default())]
+        first.as_ref().map(|r| format!("; first: line {}: {} ({}){}", r.line, r.class, r.detail, reject_hint(r))).unwrap_or_default())]
     Rejected {
         /// The file as the reject file names it.
         file: String,
@@ -591,10 +591,25 @@ impl std::fmt::Display for RejectLimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RejectLimit::Strict => write!(f, "strict mode allows none"),
-            RejectLimit::MaxShare(share) => {
-                write!(f, "the limit is {}%", trim_float(share * 100.0, 3))
-            }
+            RejectLimit::MaxShare(share) => write!(
+                f,
+                "the limit is {}%, `[validation] max_reject_fraction` (`--max-reject-fraction`)",
+                trim_float(share * 100.0, 3)
+            ),
         }
+    }
+}
+
+/// What to do about the first row a file lost, when the reject says: a row without a
+/// user id is a guest's or a visitor's in many exports, which an anonymous id column
+/// turns into anonymous traffic (counted, never scored) instead of a lost row.
+fn reject_hint(first: &FirstReject) -> &'static str {
+    if first.class == "missing_value" && first.detail.starts_with("`user_id`") {
+        ". Rows without a user id: if the export has another id for them (a guest's order, \
+         a visitor's device), name it as the anonymous id (`[inputs.columns] anonymous_id`, \
+         `--column anonymous_id=COLUMN`) and they are counted as anonymous traffic instead"
+    } else {
+        ""
     }
 }
 
@@ -785,8 +800,24 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "e.csv: 11 of 1000 rows rejected (1.1%; the limit is 1%): 11 malformed_row; first: line 2: malformed_row (3 fields)"
+            "e.csv: 11 of 1000 rows rejected (1.1%; the limit is 1%, `[validation] max_reject_fraction` (`--max-reject-fraction`)): 11 malformed_row; first: line 2: malformed_row (3 fields)"
         );
+        // Rows without a user id: the hint that may keep them as anonymous traffic.
+        let err = Error::Rejected {
+            file: "payments.csv".into(),
+            rejected: 3797,
+            rows_read: 85095,
+            limit: RejectLimit::MaxShare(0.01),
+            classes: vec![("missing_value".into(), 3797)],
+            first: Some(Box::new(FirstReject {
+                line: 28,
+                class: "missing_value".into(),
+                detail: "`user_id` \"\": empty".into(),
+            })),
+        };
+        assert!(err.to_string().ends_with(
+            "first: line 28: missing_value (`user_id` \"\": empty). Rows without a user id: if the export has another id for them (a guest's order, a visitor's device), name it as the anonymous id (`[inputs.columns] anonymous_id`, `--column anonymous_id=COLUMN`) and they are counted as anonymous traffic instead"
+        ), "{err}");
         assert_eq!(
             (err.kind(), err.category()),
             ("too_many_rejects", Category::Data)

@@ -534,7 +534,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("11 of 1000 rows rejected (1.1%; the limit is 1%)")
+            err.contains("11 of 1000 rows rejected (1.1%; the limit is 1%, `[validation] max_reject_fraction`")
                 && err.contains("first: line 2: malformed_row"),
             "{err}"
         );

@@ -88,7 +88,7 @@ fn unparseable_timestamp() {
         train_on(dir.path(), &p, &default_features()),
         3,
         &[
-            "e.csv: 1 of 2 rows rejected (50%; the limit is 1%)",
+            "e.csv: 1 of 2 rows rejected (50%; the limit is 1%, `[validation] max_reject_fraction` (`--max-reject-fraction`))",
             "line 3: unparseable_timestamp",
             "31/12/2025 10:00",
         ],
