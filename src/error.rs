@@ -177,8 +177,14 @@ pub enum Error {
         problem: ConfigProblem,
     },
     /// Another run holds the lock on the output folder.
-    #[error("another churnrisk run (pid {pid}) is using {}; wait for it to finish (a lock left by a dead process is taken over automatically)", path.display())]
-    Locked { path: PathBuf, pid: u32 },
+    #[error("another churnrisk run{} is using {}; wait for it to finish (a lock left by a dead process is taken over automatically)",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), path.display())]
+    Locked {
+        path: PathBuf,
+        /// The holder's process id, when it has written it yet (a run that took the lock
+        /// a moment ago may not have).
+        pid: Option<u32>,
+    },
     /// A command-line or configuration value is out of range. `name` is the setting as the
     /// caller names it: the library's words, or the binary's flag.
     #[error("invalid {name}: {message}")]
@@ -641,6 +647,9 @@ pub fn trim_float(x: f64, decimals: usize) -> String {
 /// Which rule of the feature file is broken ([`Error::FeatureSpec`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SpecProblem {
+    /// The definitions are configuration: a missing file is a configuration error.
+    #[error("{}", if *folder { "a folder, not a feature definitions file" } else { "no such file" })]
+    NotAFile { folder: bool },
     /// `message` is the TOML parser's words with the line and column ([`toml_message`]).
     #[error("{message}")]
     Syntax { message: String },

@@ -325,7 +325,7 @@ def churnrisk_nightly():
         # only shard 1's rows are kept: the check needs a worker's memory, not the whole
         # log's. Each score task checks its own shard's rows as it reads them.
         out = churnrisk(params, "check", *input_args(params), "--shard", f"1/{params['shards']}")
-        summary = re.search(r"(\d+) events of (\d+) users.*?(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", out)
+        summary = re.search(r"(\d+) events? of (\d+) users?.*?(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", out)
         if summary:
             last = dt.date.fromisoformat(summary.group(4))
             if (as_of - last).days >= 3:

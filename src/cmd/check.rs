@@ -43,11 +43,11 @@ pub fn run(args: CheckArgs) -> Result<()> {
     let to_stdout = args.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if !super::logging::is_quiet() && !to_stdout {
         crate::cmd::sayln!(
-            "{}: {} events of {} users, {} event types, {} to {}{}",
+            "{}: {} of {}, {}, {} to {}{}",
             args.input.events.display(),
-            events.rows(),
-            users,
-            names.len(),
+            count(events.rows(), "event"),
+            count(users, "user"),
+            count(names.len(), "event type"),
             format_date(events.min_ts),
             format_date(events.max_ts),
             if events.sessions_derived {
@@ -130,4 +130,12 @@ fn write_canonical(path: &std::path::Path, inputs: &Inputs) -> Result<()> {
     }
     write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+/// "1 event", "2 events".
+fn count(n: usize, one: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {one}s"),
+    }
 }

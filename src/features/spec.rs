@@ -214,7 +214,12 @@ impl FeatureSpec {
     /// Reads and checks a feature file.
     pub fn load(path: &Path) -> Result<Self> {
         if !path.is_file() {
-            return Err(Error::MissingFile { path: path.into() });
+            return Err(Error::FeatureSpec {
+                path: path.into(),
+                problem: SpecProblem::NotAFile {
+                    folder: path.is_dir(),
+                },
+            });
         }
         let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
         Self::from_toml(&text, path)

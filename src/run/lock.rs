@@ -51,8 +51,7 @@ impl RunLock {
             Err(TryLockError::WouldBlock) => {
                 let pid = std::fs::read_to_string(&path)
                     .ok()
-                    .and_then(|t| t.trim().parse::<u32>().ok())
-                    .unwrap_or(0);
+                    .and_then(|t| t.trim().parse::<u32>().ok());
                 return Err(Error::Locked { path, pid });
             }
             Err(TryLockError::Error(e)) => return Err(io(e)),
@@ -75,7 +74,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = RunLock::acquire(dir.path()).unwrap();
         let err = RunLock::acquire(dir.path()).unwrap_err();
-        assert!(matches!(err, Error::Locked { pid, .. } if pid == std::process::id()));
+        assert!(matches!(err, Error::Locked { pid, .. } if pid == Some(std::process::id())));
         drop(first);
         RunLock::acquire(dir.path()).unwrap();
     }

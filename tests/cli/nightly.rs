@@ -169,6 +169,14 @@ fn config_errors_name_the_file_and_the_key() {
     .unwrap();
     let out = churnrisk(dir.path(), &["run", "--config", s(&p)]);
     expect(out, 4, &["bad.toml", "folder"]);
+    // The feature definitions are configuration too: a missing file is exit 4, as the
+    // README's table says (it was 3, "bad input").
+    let cfg = config(dir.path(), "");
+    let text = fs::read_to_string(&cfg).unwrap();
+    let features = s(&default_features()).to_string();
+    fs::write(&cfg, text.replace(&features, "missing.toml")).unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    expect(out, 4, &["missing.toml: no such file"]);
 }
 
 #[test]
