@@ -113,15 +113,22 @@ pub fn write_hubspot(
         let id = r.crm[1].trim();
         (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_string())
     };
+    // The users table's email, else the user id when it is one (a log keyed by email).
+    let email = |r: &Record<'_>| -> String {
+        match r.crm[0].trim() {
+            "" if is_email(r.user_id) => r.user_id.trim().to_string(),
+            e => e.to_string(),
+        }
+    };
     let eligible = records(rows, changes, as_of);
     let with_email: Vec<&Record> = eligible
         .iter()
-        .filter(|r| !r.crm[0].trim().is_empty() || record_id(r).is_some())
+        .filter(|r| !email(r).is_empty() || record_id(r).is_some())
         .collect();
     let skipped = eligible.len() - with_email.len();
     let first_skipped = eligible
         .iter()
-        .find(|r| r.crm[0].trim().is_empty() && record_id(r).is_none())
+        .find(|r| email(r).is_empty() && record_id(r).is_none())
         .map(|r| r.user_id.to_string());
     let mut header: Vec<String> = [
         "email",
@@ -144,7 +151,7 @@ pub fn write_hubspot(
         .map(|r| {
             let mut rec = vec![
                 // Keys as they are (see `base::csv_cells::neutralize`).
-                r.crm[0].trim().to_string(),
+                email(r),
                 record_id(r).unwrap_or_default(),
                 r.user_id.to_string(),
             ];
@@ -241,6 +248,22 @@ fn properties(r: &RankedRow, as_of: &str) -> Vec<String> {
     rec.push(r.play.label().into());
     rec.push(neutralize(&r.play_rule));
     rec
+}
+
+/// Whether a user id is an email address (one `@` between a local part and a dotted
+/// domain, no spaces): HubSpot can then match the contact on it.
+fn is_email(id: &str) -> bool {
+    let id = id.trim();
+    match id.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.split('.').count() >= 2
+                && domain.split('.').all(|part| !part.is_empty())
+                && !id.contains(|c: char| c.is_whitespace() || c == ',' || c == '"')
+        }
+        None => false,
+    }
 }
 
 /// The properties of a user who went inactive tonight: status `inactive`, the night, the
@@ -488,5 +511,32 @@ mod tests {
             text.contains("\r\n001A0000006Vm9rIAC,,,,inactive,2026-07-08,,12,"),
             "{text}"
         );
+    }
+    #[test]
+    fn a_user_id_that_is_an_email_keys_the_hubspot_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut keyed = row(1, "", "", Status::New);
+        keyed.user_id = "liam.smith@example.com".into();
+        let mut not_an_email = row(2, "", "", Status::New);
+        not_an_email.user_id = "user@localhost".into();
+        let rows = [keyed, not_an_email];
+        let refs: Vec<&RankedRow> = rows.iter().collect();
+        let out = write_hubspot(dir.path(), &refs, &[], "2026-07-06", 100).unwrap();
+        assert_eq!((out.rows, out.skipped_without_id), (1, 1));
+        let text = std::fs::read_to_string(&out.files[0]).unwrap();
+        assert!(
+            text.contains("\r\nliam.smith@example.com,,liam.smith@example.com,1,"),
+            "{text}"
+        );
+        for (id, yes) in [
+            ("a@b.co", true),
+            ("a@b", false),
+            ("@b.co", false),
+            ("a@@b.co", false),
+            ("a b@c.co", false),
+            ("a@b..co", false),
+        ] {
+            assert_eq!(is_email(id), yes, "{id}");
+        }
     }
 }
