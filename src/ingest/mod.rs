@@ -558,11 +558,12 @@ mod tests {
         let p = write(
             dir.path(),
             "u.csv",
-            "user_id,signup_at,email\n1,2026-01-01,a@x.io\n1,2026-01-02,b@x.io\n2,never,c@x.io\n",
+            "user_id,signup_at,email\n1,2026-01-01,a@x.io\n1,2026-01-02,b@x.io\n2,never,c@x.io\n\
+             3,2026-01-03,d@x.io\n3,2026-01-03,d@x.io\n",
         );
         let mut rejects = Rejects::default();
         let users = load_users(&p, &policy(), &mut rejects).unwrap();
-        assert_eq!(users.df.height(), 1);
+        assert_eq!(users.df.height(), 2);
         assert_eq!(
             users.df.column("email").unwrap().str().unwrap().get(0),
             Some("a@x.io")
@@ -572,7 +573,16 @@ mod tests {
             .iter()
             .map(|r| (r.line, r.class.name()))
             .collect();
-        assert_eq!(found, [(4, "unparseable_timestamp"), (3, "duplicate_user")]);
+        // A copy is a duplicate (nothing lost); a second row saying otherwise is a conflict.
+        assert_eq!(
+            found,
+            [
+                (4, "unparseable_timestamp"),
+                (6, "duplicate_user"),
+                (3, "conflicting_user")
+            ]
+        );
+        assert_eq!(rejects.summary(None).lost, 2);
     }
 
     #[test]

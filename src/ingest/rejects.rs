@@ -87,8 +87,11 @@ pub enum RejectClass {
     DuplicateEvent,
     /// Same `event_id` as an earlier row (the first is kept).
     DuplicateEventId,
-    /// A second row for a user id in the users table (the first is kept).
+    /// A second row for a user id in the users table, a copy of the first (which is kept).
     DuplicateUser,
+    /// A second row for a user id in the users table whose other cells (email, CRM id,
+    /// account, plan, signup) differ from the first, which is kept: the row's are lost.
+    ConflictingUser,
 }
 
 impl RejectClass {
@@ -108,6 +111,7 @@ impl RejectClass {
             RejectClass::DuplicateEvent => "duplicate_event",
             RejectClass::DuplicateEventId => "duplicate_event_id",
             RejectClass::DuplicateUser => "duplicate_user",
+            RejectClass::ConflictingUser => "conflicting_user",
         }
     }
 

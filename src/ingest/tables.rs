@@ -18,7 +18,8 @@ use super::{
 use crate::error::{Error, Result};
 
 /// Reads the users table: `user_id` and `signup_at` required, CRM columns optional. A
-/// second row for a user is set aside (the first is kept).
+/// second row for a user is set aside (the first is kept): a copy as a duplicate, one that
+/// differs as a conflict (a loss).
 pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Result<Users> {
     let mut wanted = vec!["user_id", "signup_at"];
     wanted.extend(CRM_COLUMNS);
@@ -42,12 +43,23 @@ pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Re
     let mut checks = vec![Check::missing("user_id"), Check::empty("signup_at")];
     checks.extend(time_checks("signup_ts", "signup_at", policy));
     let df = set_aside(df, Origin::single(path), &checks, &raw, rejects)?;
+    // A copy of a user's row loses nothing; a second row that says something else (another
+    // email, CRM id, plan) loses what it says, and is counted as such.
+    let df = drop_repeats(
+        df,
+        Origin::single(path),
+        &raw,
+        RejectClass::DuplicateUser,
+        "a copy of line",
+        &raw,
+        rejects,
+    )?;
     let df = drop_repeats(
         df,
         Origin::single(path),
         &["user_id"],
-        RejectClass::DuplicateUser,
-        "same user_id as line",
+        RejectClass::ConflictingUser,
+        "same user_id, other cells, as line",
         &raw,
         rejects,
     )?;

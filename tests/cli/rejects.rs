@@ -452,7 +452,7 @@ fn rejects_of_the_log_come_before_those_of_the_users_table() {
         found,
         [
             ("events.csv", "unparseable_timestamp"),
-            ("users.csv", "duplicate_user")
+            ("users.csv", "conflicting_user")
         ]
     );
 }
