@@ -182,6 +182,9 @@ fn read_csv_in_blocks(
     if rows_read == 0 {
         return Err(Error::EmptyInput { path: path.into() });
     }
+    if parts.iter().any(|p| p.cut_short) {
+        rejects.finding(path, Finding::CutShort, 1);
+    }
     let rows = parts.into_iter().map(|p| p.rows).collect();
     let df = join_parts(rows, layout.picks.len(), |_| true, rejects)?;
     rejects.rows_read(path, rows_read);
@@ -441,6 +444,8 @@ struct Part {
     rows: PartRows,
     /// Data rows read (a rejected record counts every line it swallowed).
     rows_read: u64,
+    /// The file's last row ends without a line end and is malformed: an upload cut short.
+    cut_short: bool,
 }
 
 /// A CSV parser that can be fed a part of a file, or the rest of it piece by piece.
@@ -456,6 +461,8 @@ struct Parser {
     line: u64,
     /// The line the record being read starts on.
     record_line: u64,
+    /// At the end of the file: the record being read has no line end.
+    at_end: bool,
     out: Part,
 }
 
@@ -474,9 +481,11 @@ impl Parser {
             in_record: false,
             line,
             record_line: line,
+            at_end: false,
             out: Part {
                 rows: PartRows::new(layout.picks.iter().map(|(_, name)| *name), rows),
                 rows_read: 0,
+                cut_short: false,
             },
         }
     }
@@ -516,6 +525,7 @@ impl Parser {
 
     /// Ends the file: a record left open (an unclosed quote) is read as it stands.
     fn finish(&mut self, layout: &Layout<'_>) {
+        self.at_end = true;
         while self.in_record {
             let (res, _, nout, nend) = self.core.read_record(
                 &[],
@@ -572,6 +582,11 @@ impl Parser {
                 if spanned > 1 {
                     format!(
                         "{n_fields} fields, the header has {width}; a quote left open swallowed {spanned} lines",
+                    )
+                } else if self.at_end && n_fields < width {
+                    out.cut_short = true;
+                    format!(
+                        "{n_fields} fields, the header has {width}: the file ends in this row, without a line end (cut short?)"
                     )
                 } else {
                     format!(
@@ -786,6 +801,34 @@ mod tests {
         assert_eq!(t.findings[&Finding::ByteOrderMark], 1);
         assert_eq!(t.findings[&Finding::CrlfLineEnds], 3);
         assert_eq!(t.total(), 0);
+    }
+
+    #[test]
+    fn a_file_cut_mid_row_says_so() {
+        let head = "user_id,timestamp,event\na,2026-01-01T10:00:00Z,login\n";
+        let (df, r) = read(
+            format!("{head}b,2026-01-01T1").as_bytes(),
+            &ReadPolicy::new(0),
+        );
+        assert_eq!(df.unwrap().height(), 1);
+        assert_eq!(classes(&r), [(3, "malformed_row")]);
+        assert!(r.rows[0]
+            .detail
+            .contains("the file ends in this row, without a line end (cut short?)"));
+        let t = r.files.values().next().unwrap();
+        assert_eq!(t.findings[&Finding::CutShort], 1);
+        assert!(
+            r.describe()[0].1.contains("the file may be cut short"),
+            "{:?}",
+            r.describe()
+        );
+        // A whole last row without a line end is an ordinary end of file.
+        let (df, r) = read(
+            format!("{head}b,2026-01-01T11:00:00Z,login").as_bytes(),
+            &ReadPolicy::new(0),
+        );
+        assert_eq!((df.unwrap().height(), r.total()), (2, 0));
+        assert!(r.files.values().all(|t| t.findings.is_empty()));
     }
 
     #[test]

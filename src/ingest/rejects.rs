@@ -136,6 +136,9 @@ pub enum Finding {
     CrlfLineEnds,
     /// A file of a folder, glob or archive holds no rows (an hour without events): skipped.
     NoRows,
+    /// The file's last row stops short without a line end (a malformed_row reject): an
+    /// upload or copy cut short, whose missing rows nothing else would show.
+    CutShort,
 }
 
 /// One rejected row.
@@ -343,6 +346,9 @@ impl Rejects {
                 Finding::CrlfLineEnds => format!("{n} CRLF line ends read as line ends"),
                 Finding::NoRows if *n > 1 => format!("{n} files without rows skipped"),
                 Finding::NoRows => "no rows: skipped".to_string(),
+                Finding::CutShort => {
+                    "its last row stops without a line end: the file may be cut short".to_string()
+                }
             }));
             (
                 t.lost() > 0,
@@ -365,7 +371,7 @@ impl Rejects {
             }
             for (k, n) in &t.findings {
                 *all.findings.entry(*k).or_default() += match k {
-                    Finding::ByteOrderMark | Finding::NoRows => 1,
+                    Finding::ByteOrderMark | Finding::NoRows | Finding::CutShort => 1,
                     Finding::CrlfLineEnds => *n,
                 };
             }
