@@ -164,6 +164,11 @@ impl Inputs {
         if let Some(line) = events.identity.describe() {
             info!("{line}");
         }
+        if let Some((twins, a, b)) = events.case_twins()? {
+            warn!(
+                "{twins} user ids are email addresses that differ only in letter case (e.g. {a:?} and {b:?}): each is scored as a user of its own; if they are one person, lowercase the id column before churnrisk reads it"
+            );
+        }
         if let (Some(s), Some(path)) = (subscriptions.as_ref(), args.subscriptions.as_deref()) {
             if let Some(read_as) = s.columns.describe() {
                 info!("subscriptions: read {read_as}");

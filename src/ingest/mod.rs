@@ -5,7 +5,7 @@
 //! This stage reads and validates; it never filters by date (that is the features' and
 //! labels' job) and never prints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -85,6 +85,35 @@ impl Events {
     /// Number of events.
     pub fn rows(&self) -> usize {
         self.df.height()
+    }
+
+    /// Email user ids that are another id in other letter case ("Ann@x.io" beside
+    /// "ann@x.io"): one person scored as several. Returns how many ids are such twins and
+    /// the first pair (in id order), or `None`.
+    pub fn case_twins(&self) -> Result<Option<(usize, String, String)>> {
+        // The grouping holds each id once; a frame made by hand is read whole.
+        let unique;
+        let ids: Vec<&str> = match &self.groups {
+            Some(g) => g.users.keys().map(String::as_str).collect(),
+            None => {
+                unique = self.df.column("user_id")?.str()?.unique()?;
+                unique.iter().flatten().collect()
+            }
+        };
+        let mut by_lower: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for id in ids.into_iter().filter(|id| id.contains('@')) {
+            by_lower.entry(id.to_lowercase()).or_default().push(id);
+        }
+        let mut twins = 0;
+        let mut first: Option<(String, String)> = None;
+        for group in by_lower.values_mut().filter(|g| g.len() > 1) {
+            group.sort_unstable();
+            twins += group.len();
+            if first.is_none() {
+                first = Some((group[0].to_string(), group[1].to_string()));
+            }
+        }
+        Ok(first.map(|(a, b)| (twins, a, b)))
     }
 
     /// Moves the rows and their grouping out, leaving this log's path and span without
@@ -550,6 +579,25 @@ mod tests {
         for (k, &row) in groups.order.iter().enumerate() {
             assert_eq!(ts.get(row as usize), Some(groups.ts[k]));
         }
+    }
+
+    #[test]
+    fn email_ids_in_two_letter_cases_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "user_id,timestamp,event\nAnn@X.io,2026-01-01,login\nann@x.io,2026-01-02,login\n\
+             ANN@x.io,2026-01-03,login\nbob@x.io,2026-01-01,login\nBOB,2026-01-01,login\n\
+             bob,2026-01-02,login\n",
+        );
+        let mut loaded = events(&p).unwrap();
+        assert!(loaded.groups.is_some());
+        // Three spellings of Ann's address; ids without an `@` are not emails.
+        let found = Some((3, "ANN@x.io".to_string(), "Ann@X.io".to_string()));
+        assert_eq!(loaded.case_twins().unwrap(), found);
+        loaded.groups = None;
+        assert_eq!(loaded.case_twins().unwrap(), found);
     }
 
     #[test]
