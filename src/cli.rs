@@ -17,7 +17,7 @@ pub const EXIT_CODES: &str = "Exit codes:
   3  bad input data (missing or unreadable file, missing column, wrong delimiter, empty
      log, or rejected rows above --max-reject-fraction / any in --strict mode)
   4  bad configuration (feature definitions, arguments, model file that does not match)
-  5  refused: too little data to train or score responsibly
+  5  refused: too little data to train or score responsibly, or a late log
   6  busy: another run holds the lock on the output folder
   7  an output could not be written (permissions, disk full, a file where a folder goes)";
 

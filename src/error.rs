@@ -228,7 +228,7 @@ pub enum Error {
     },
     /// The log has no event on more of the days right before the night than
     /// `[inputs] max_missing_days` allows: a late or cut export.
-    #[error("not enough data: the log's last event is on {last_event}, so {missing} before this night ({night}) {have} no event: is the export late or cut short? Nothing was published; rerun when the log is complete. {how_to_allow}")]
+    #[error("late log: the log's last event is on {last_event}, so {missing} before this night ({night}) {have} no event: is the export late or cut short? Nothing was published (the last night's list stays); rerun when the log is complete. {how_to_allow}")]
     LogLate {
         last_event: String,
         night: String,
@@ -416,9 +416,8 @@ impl Error {
             Error::InvalidArgument { .. } | Error::TooManyEvents { .. } => "invalid_argument",
             Error::LogEndsBeforeAsOf { .. }
             | Error::LogTooShort { .. }
-            | Error::OnePanelDate { .. }
-            | Error::LogBehindList { .. } => "gate_refused",
-            Error::LogLate { .. } => "log_late",
+            | Error::OnePanelDate { .. } => "gate_refused",
+            Error::LogLate { .. } | Error::LogBehindList { .. } => "log_late",
             Error::TooFewLabels { .. } => "gate_refused",
             Error::PopulationTooSmall { .. } => "gate_refused",
             Error::FeatureMismatch { .. }
@@ -860,12 +859,17 @@ mod tests {
         assert!(err3
             .to_string()
             .ends_with("is the log cut short? Run it anyway."));
-        for e in [&err, &err2, &err3] {
+        for e in [&err, &err2] {
             assert_eq!(
                 (e.kind(), e.category()),
                 ("gate_refused", Category::Refused)
             );
         }
+        // A log that ends too early for the night is a late log, as a nightly run's is.
+        assert_eq!(
+            (err3.kind(), err3.category()),
+            ("log_late", Category::Refused)
+        );
     }
 
     #[test]

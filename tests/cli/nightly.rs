@@ -586,7 +586,7 @@ fn a_nightly_run_refuses_a_log_that_stops_days_before_tonight() {
         out,
         5,
         &[
-            &format!("the 2 days ({missing_from} to {missing_to}) before this night ({today}) have no event: is the export late or cut short? Nothing was published; rerun when the log is complete"),
+            &format!("the 2 days ({missing_from} to {missing_to}) before this night ({today}) have no event: is the export late or cut short? Nothing was published (the last night's list stays); rerun when the log is complete"),
             "`[inputs] max_missing_days = 2` (or --max-missing-days 2); now 0",
         ],
     );
@@ -614,4 +614,46 @@ fn a_nightly_run_refuses_a_log_that_stops_days_before_tonight() {
         )],
     );
     assert!(dir.path().join("out/at_risk.csv").exists());
+}
+
+#[test]
+fn a_log_cut_during_its_last_day_is_flagged() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    // The sample cut at 09:00 on its last day (2026-07-05): a sixth of the day's events.
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(fs::File::open(repo().join("data/events.csv.gz")).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let cut: String = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.split(',').nth(1).is_none_or(|t| t < "2026-07-05T09"))
+        .map(|(_, l)| l)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(dir.path().join("events.csv"), cut).unwrap();
+    let cfg = config(dir.path(), "max_age_days = 1000\n");
+    let whole = s(&repo().join("data/events.csv.gz")).to_string();
+    let text = fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&whole, "events.csv");
+    fs::write(&cfg, text).unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    expect(
+        out,
+        0,
+        &["the log's last day (2026-07-05) has 133 events, against 743 on the same weekday of the four weeks before (median): is the export cut short during that day?"],
+    );
+    // The whole log: no such warning.
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "run",
+            "--config",
+            s(&config(dir.path(), "max_age_days = 1000\n")),
+        ],
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cut short during that day"));
 }
