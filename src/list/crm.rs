@@ -267,8 +267,8 @@ fn is_email(id: &str) -> bool {
 }
 
 /// The properties of a user who went inactive tonight: status `inactive`, the night, the
-/// days they had been on the list and why they left; no rank, probability, tier or play
-/// (they were not scored).
+/// stretch on the list that ended (first flagged, days) and why they left; no rank,
+/// probability, tier or play (they were not scored).
 fn inactive_properties(c: &Change, as_of: &str) -> Vec<String> {
     let mut rec = vec![
         String::new(),
@@ -276,7 +276,7 @@ fn inactive_properties(c: &Change, as_of: &str) -> Vec<String> {
         String::new(),
         c.change.into(),
         as_of.into(),
-        String::new(),
+        c.first_flagged.clone().unwrap_or_default(),
         c.days_on_list.map(|d| d.to_string()).unwrap_or_default(),
     ];
     rec.extend((0..REASON_COLUMNS).map(|i| match i {
@@ -486,6 +486,7 @@ mod tests {
             reason: "no activity in the activity window: churned by the definition".into(),
             play: String::new(),
             days_on_list: Some(12),
+            first_flagged: Some("2026-06-26".into()),
             group,
         };
         let changes = [
@@ -498,7 +499,7 @@ mod tests {
         let text = std::fs::read_to_string(&out.files[0]).unwrap();
         assert!(
             text.contains(
-                "\r\ngone@b.io,,u9,,,,inactive,2026-07-08,,12,no activity in the activity window: churned by the definition,,,,\r\n"
+                "\r\ngone@b.io,,u9,,,,inactive,2026-07-08,2026-06-26,12,no activity in the activity window: churned by the definition,,,,\r\n"
             ),
             "{text}"
         );
@@ -508,7 +509,7 @@ mod tests {
             write_salesforce(dir.path(), &refs, &changes, "2026-07-08", 100, key, "E__c").unwrap();
         let text = std::fs::read_to_string(&out.files[0]).unwrap();
         assert!(
-            text.contains("\r\n001A0000006Vm9rIAC,,,,inactive,2026-07-08,,12,"),
+            text.contains("\r\n001A0000006Vm9rIAC,,,,inactive,2026-07-08,2026-06-26,12,"),
             "{text}"
         );
     }

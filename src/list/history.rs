@@ -114,6 +114,8 @@ pub struct Change {
     pub play: String,
     /// Days the user has been (`new`: 0) or had been on the list.
     pub days_on_list: Option<i64>,
+    /// When the user's stretch on the list began (`inactive`: the stretch that ended).
+    pub first_flagged: Option<String>,
     /// The user's experiment group: a control user is not contacted, whatever changed.
     pub group: Group,
 }
@@ -190,6 +192,10 @@ pub fn compare(
         if on_list {
             let listed = flag(r, before, as_of);
             state.users.insert(r.user_id.clone(), listed);
+        } else if let Some(b) = before {
+            // Recovered: the stretch on the list that ended tonight.
+            r.first_flagged = Some(b.first_flagged.clone());
+            r.days_on_list = days_between(&b.first_flagged, as_of);
         }
         let change = match r.status {
             Status::New => {
@@ -256,6 +262,7 @@ fn scored_change(
             Some(b) => days_between(&b.first_flagged, as_of),
             None => r.days_on_list,
         },
+        first_flagged: r.first_flagged.clone(),
         group: r.group,
     }
 }
@@ -287,6 +294,7 @@ fn inactive_changes(
             reason: "no activity in the activity window: churned by the definition".into(),
             play: String::new(),
             days_on_list: days_between(&b.first_flagged, as_of),
+            first_flagged: Some(b.first_flagged.clone()),
             group: split.group(id),
         });
     }
