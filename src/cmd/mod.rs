@@ -437,7 +437,10 @@ pub fn write_ranked(
         .with_context(|| format!("writing {}", out.display()))?;
     warn_formula_like_keys(&selected);
     if !logging::is_quiet() {
-        crate::cmd::say!("{}", churnrisk::list::summary::ranked_summary(&rows, 10))?;
+        crate::cmd::say!(
+            "{}",
+            churnrisk::list::summary::ranked_summary(&rows, as_of, 10)
+        )?;
     }
     info!("ranked list written to {}", out.display());
     Ok(())

@@ -155,7 +155,10 @@ fn night(
     let summary = publish(s, staged, &inputs, &mut rows, &format_date(as_of), m)?;
     clock.lap(m, "write");
     finish_manifest(m, &rows, summary, s, staged)?;
-    Ok((ranked_summary(&rows, 10), tonight.trained))
+    Ok((
+        ranked_summary(&rows, &format_date(as_of), 10),
+        tonight.trained,
+    ))
 }
 
 /// Reads the inputs, stages the reject file and records both in the manifest; refuses the

@@ -142,13 +142,14 @@ fn write_coefficients(s: &mut String, model: &ChurnModel) {
     let _ = writeln!(s, "  {:>+8.3}  (intercept)", model.intercept);
 }
 
-/// The summary printed by `score` and `run`: counts by tier and the top rows.
-pub fn ranked_summary(rows: &[RankedRow], top: usize) -> String {
+/// The summary printed by `score` and `run`: the night, counts by tier and the top rows
+/// (the date tells nights apart in a log appended to every night).
+pub fn ranked_summary(rows: &[RankedRow], as_of: &str, top: usize) -> String {
     let mut s = String::new();
     let count = |t: Tier| rows.iter().filter(|r| r.tier == t).count();
     let _ = writeln!(
         s,
-        "scored {} users: {} high, {} medium, {} low risk",
+        "scored {} users as of {as_of}: {} high, {} medium, {} low risk",
         rows.len(),
         count(Tier::High),
         count(Tier::Medium),

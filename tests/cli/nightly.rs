@@ -656,4 +656,10 @@ fn a_log_cut_during_its_last_day_is_flagged() {
         ],
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("cut short during that day"));
+    // The summary names its night: a cron log appended to every night tells them apart.
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.starts_with("scored 1099 users as of 2026-07-06: "),
+        "{printed}"
+    );
 }
