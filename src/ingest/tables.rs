@@ -656,19 +656,20 @@ mod tests {
         );
     }
 
+    /// A subscriptions table read in its own or Stripe's columns, as of 2026-11-30.
+    fn load_at_end_of_november(path: &Path) -> (Subscriptions, Rejects) {
+        let policy = ReadPolicy::new(ts("2026-11-30"));
+        let mut rejects = Rejects::default();
+        let columns = SubscriptionColumns::default();
+        let subs = load_subscriptions(path, &columns, &policy, &mut rejects).unwrap();
+        (subs, rejects)
+    }
+
     #[test]
     fn a_stripe_export_dates_renewals_by_plan_and_trial() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/billing/stripe_dashboard_subscriptions.csv");
-        let policy = ReadPolicy::new(ts("2026-11-30"));
-        let mut rejects = Rejects::default();
-        let subs = load_subscriptions(
-            &path,
-            &SubscriptionColumns::default(),
-            &policy,
-            &mut rejects,
-        )
-        .unwrap();
+        let (subs, rejects) = load_at_end_of_november(&path);
         assert_eq!(rejects.total(), 0);
         // 12 rows, one never started; Hana's monthly plan ended a minute before her yearly
         // one began: one active period.
@@ -769,15 +770,7 @@ mod tests {
              e,2026-03-03,,week,n/a,\n",
         )
         .unwrap();
-        let policy = ReadPolicy::new(ts("2026-11-30"));
-        let mut rejects = Rejects::default();
-        let subs = load_subscriptions(
-            &path,
-            &SubscriptionColumns::default(),
-            &policy,
-            &mut rejects,
-        )
-        .unwrap();
+        let (subs, rejects) = load_at_end_of_november(&path);
         // Every row is kept; only the cells that hold something unreadable are counted
         // (empty and blank cells are absent, not unread).
         assert_eq!((rejects.total(), subs.rows), (0, 5));
