@@ -247,20 +247,14 @@ fn check_late(s: &Settings, inputs: &Inputs, as_of: i64) -> Result<()> {
     let (last_day, night_day) = (last.div_euclid(DAY_MS), as_of.div_euclid(DAY_MS));
     let missing = night_day - last_day - 1;
     if missing > 0 {
-        let days = format!(
-            "the {} ({}{})",
-            if missing == 1 {
-                "day".to_string()
-            } else {
-                format!("{missing} days")
-            },
-            format_date((last_day + 1) * DAY_MS),
-            if missing == 1 {
-                String::new()
-            } else {
-                format!(" to {}", format_date((night_day - 1) * DAY_MS))
-            }
-        );
+        let first = format_date((last_day + 1) * DAY_MS);
+        let days = match missing {
+            1 => format!("the day ({first})"),
+            n => format!(
+                "the {n} days ({first} to {})",
+                format_date((night_day - 1) * DAY_MS)
+            ),
+        };
         let allowed = i64::from(s.inputs.max_missing_days);
         // A date given is a night run on purpose (a backfill, a rerun): warned only.
         if missing > allowed && s.as_of == AsOf::Today {
@@ -270,7 +264,7 @@ fn check_late(s: &Settings, inputs: &Inputs, as_of: i64) -> Result<()> {
                 missing: days,
                 have: if missing == 1 { "has" } else { "have" },
                 how_to_allow: format!(
-                    "A product with days without any event allows them with `[inputs] max_missing_days = {missing}` (or --max-missing-days {missing}); now {allowed}."
+                    "Only if whole days without any event are normal for this product (a B2B tool's Sundays), allow them with `[inputs] max_missing_days` (or --max-missing-days); now {allowed}."
                 ),
             }
             .into());
