@@ -153,6 +153,13 @@ fn night(
     let mut rows = rank(&tonight.scored, &spec, inputs.users.as_ref(), &s.list.tiers)?;
     assign_groups(&mut rows, &s.list.split);
     let summary = publish(s, staged, &inputs, &mut rows, &format_date(as_of), m)?;
+    let rejects = usize::try_from(inputs.rejects.total()).ok();
+    m.outputs.push(staged_entry(
+        staged,
+        "rejects",
+        &staged.path("rejects.csv"),
+        rejects,
+    )?);
     clock.lap(m, "write");
     finish_manifest(m, &rows, summary, s, staged)?;
     Ok((
@@ -173,9 +180,10 @@ fn load_inputs(
     let inputs = Inputs::load(input, &policy)?;
     m.inputs = input_entries(input, &inputs)?;
     let rejects_path = s.out.join("rejects.csv");
+    let staged_rejects = staged.path("rejects.csv");
     inputs
         .rejects
-        .write_csv(&staged.path("rejects.csv"))
+        .write_csv(&staged_rejects)
         .with_context(|| format!("writing {}", rejects_path.display()))?;
     m.rejects = Some(inputs.rejects.summary(Some(&rejects_path)));
     m.identity = Some(inputs.events.identity).filter(|i| *i != Default::default());

@@ -327,7 +327,8 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
     // Parquet: present; its columns and types are read back in `output`'s unit tests.
     assert!(fs::metadata(out.join("at_risk.parquet")).unwrap().len() > 10_000);
 
-    // The manifest lists every file written.
+    // The manifest lists every file written for people: three lists, changes, accounts,
+    // the reject file and the CRM parts.
     let m: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let listed: BTreeSet<String> = m["outputs"]
@@ -338,7 +339,11 @@ fn every_format_reads_back_with_its_columns_order_and_no_formula_cells() {
         .collect();
     assert_eq!(
         listed.len(),
-        3 + 1 + 1 + hubspot.len() + salesforce.len(),
+        3 + 1 + 1 + 1 + hubspot.len() + salesforce.len(),
+        "{listed:?}"
+    );
+    assert!(
+        listed.iter().any(|p| p.ends_with("out/rejects.csv")),
         "{listed:?}"
     );
     assert_eq!(
