@@ -42,14 +42,14 @@ pub struct StagedFile {
     tmp: PathBuf,
     path: PathBuf,
     dir: PathBuf,
-    name: String,
     placed: bool,
 }
 
 impl StagedFile {
     /// Renames the file into its place and syncs the folder.
     pub fn put(mut self) -> Result<()> {
-        pause_for_fault_tests(&self.name);
+        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+        pause_for_fault_tests(&name);
         let result = std::fs::rename(&self.tmp, &self.path)
             // The rename itself must reach the disk, or a power cut can bring back the old name.
             .and_then(|()| std::fs::File::open(&self.dir)?.sync_all());
@@ -84,7 +84,6 @@ fn stage_with<T>(
         tmp: dir.join(temp_name(&name, std::process::id())),
         path: path.to_path_buf(),
         dir: dir.to_path_buf(),
-        name,
         placed: false,
     };
     let written = (|| {

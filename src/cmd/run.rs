@@ -180,10 +180,9 @@ fn load_inputs(
     let inputs = Inputs::load(input, &policy)?;
     m.inputs = input_entries(input, &inputs)?;
     let rejects_path = s.out.join("rejects.csv");
-    let staged_rejects = staged.path("rejects.csv");
     inputs
         .rejects
-        .write_csv(&staged_rejects)
+        .write_csv(&staged.path("rejects.csv"))
         .with_context(|| format!("writing {}", rejects_path.display()))?;
     m.rejects = Some(inputs.rejects.summary(Some(&rejects_path)));
     m.identity = Some(inputs.events.identity).filter(|i| *i != Default::default());
@@ -263,6 +262,7 @@ fn check_late(s: &Settings, inputs: &Inputs, as_of: i64) -> Result<()> {
                 format_date((night_day - 1) * DAY_MS)
             ),
         };
+        let have = if missing == 1 { "has" } else { "have" };
         let allowed = i64::from(s.inputs.max_missing_days);
         // A date given is a night run on purpose (a backfill, a rerun): warned only.
         if missing > allowed && s.as_of == AsOf::Today {
@@ -270,7 +270,7 @@ fn check_late(s: &Settings, inputs: &Inputs, as_of: i64) -> Result<()> {
                 last_event: format_date(last),
                 night: format_date(as_of),
                 missing: days,
-                have: if missing == 1 { "has" } else { "have" },
+                have,
                 how_to_allow: format!(
                     "Only if whole days without any event are normal for this product (a B2B tool's Sundays), allow them with `[inputs] max_missing_days` (or --max-missing-days); now {allowed}."
                 ),
@@ -278,16 +278,12 @@ fn check_late(s: &Settings, inputs: &Inputs, as_of: i64) -> Result<()> {
             .into());
         }
         warn!(
-            "the log's last event is on {}: {days} before this night ({}) {} no event; is the export late?",
+            "the log's last event is on {}: {days} before this night ({}) {have} no event; is the export late?",
             format_date(last),
             format_date(as_of),
-            if missing == 1 { "has" } else { "have" },
         );
-    }
-    if missing == 0 {
-        if let Some(line) = thin_last_day(inputs, night_day)? {
-            warn!("{line}");
-        }
+    } else if let Some(line) = thin_last_day(inputs, night_day)? {
+        warn!("{line}");
     }
     let latest = inputs.subscriptions.as_ref().and_then(|s| s.latest_ts);
     if let Some(latest) = latest.filter(|&l| (as_of - l).div_euclid(DAY_MS) >= STALE_DAYS) {

@@ -52,7 +52,21 @@ pub fn load_events_with(
     let wanted = map.sources();
     let required = required_columns(map);
     let (rows, schema, format, files, sources) =
-        open_events(path, &wanted, &required, policy, rejects)?;
+        open_events(path, &wanted, &required, policy, rejects).map_err(|e| match e {
+            // Without a preset, the setting that may name an export's columns.
+            Error::MissingColumn {
+                path,
+                column,
+                found,
+                preset_setting: None,
+            } if map.preset.is_none() => Error::MissingColumn {
+                path,
+                column,
+                found,
+                preset_setting: Some("`[inputs] preset`".into()),
+            },
+            e => e,
+        })?;
     // Rows of text files carry their file in the line number; a Parquet dataset's are
     // numbered across it.
     let origin = Origin {

@@ -59,21 +59,7 @@ pub(super) fn open(
     if !is_csv(path) {
         return Err(Error::UnknownFormat { path: path.into() });
     }
-    let df = read_csv_checked(path, wanted, required, policy, rejects).map_err(|e| match e {
-        // A users or subscriptions table: no preset names its columns.
-        Error::MissingColumn {
-            path,
-            column,
-            found,
-            ..
-        } => Error::MissingColumn {
-            path,
-            column,
-            found,
-            preset_setting: None,
-        },
-        e => e,
-    })?;
+    let df = read_csv_checked(path, wanted, required, policy, rejects)?;
     let schema = df.schema().as_ref().clone();
     Ok((df.lazy(), schema))
 }

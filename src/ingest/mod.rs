@@ -582,6 +582,24 @@ mod tests {
     }
 
     #[test]
+    fn a_log_without_its_columns_says_how_to_name_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "e.csv",
+            "Created at,Email,Financial Status\nx,y,z\n",
+        );
+        let err = events(&p).unwrap_err().to_string();
+        assert!(err.contains("`--column FIELD=COLUMN`"), "{err}");
+        // A table's columns are not an export's: no preset names them.
+        let mut rejects = Rejects::default();
+        let err = load_users(&p, &policy(), &mut rejects)
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("preset"), "{err}");
+    }
+
+    #[test]
     fn email_ids_in_two_letter_cases_are_found() {
         let dir = tempfile::tempdir().unwrap();
         let p = write(

@@ -121,15 +121,13 @@ pub fn write_hubspot(
         }
     };
     let eligible = records(rows, changes, as_of);
-    let with_email: Vec<&Record> = eligible
+    // Each row with its keys; a row with neither is left out.
+    let (with_email, without): (Vec<_>, Vec<_>) = eligible
         .iter()
-        .filter(|r| !email(r).is_empty() || record_id(r).is_some())
-        .collect();
-    let skipped = eligible.len() - with_email.len();
-    let first_skipped = eligible
-        .iter()
-        .find(|r| email(r).is_empty() && record_id(r).is_none())
-        .map(|r| r.user_id.to_string());
+        .map(|r| (r, email(r), record_id(r)))
+        .partition(|(_, email, id)| !email.is_empty() || id.is_some());
+    let skipped = without.len();
+    let first_skipped = without.first().map(|(r, _, _)| r.user_id.to_string());
     let mut header: Vec<String> = [
         "email",
         "hs_object_id",
@@ -147,12 +145,12 @@ pub fn write_hubspot(
     header.extend((1..=REASON_COLUMNS).map(|i| format!("churn_risk_reason_{i}")));
     header.extend(["churn_risk_play", "churn_risk_play_rule"].map(String::from));
     let records: Vec<Vec<String>> = with_email
-        .iter()
-        .map(|r| {
+        .into_iter()
+        .map(|(r, email, id)| {
             let mut rec = vec![
                 // Keys as they are (see `base::csv_cells::neutralize`).
-                email(r),
-                record_id(r).unwrap_or_default(),
+                email,
+                id.unwrap_or_default(),
                 r.user_id.to_string(),
             ];
             rec.extend(r.properties.iter().cloned());

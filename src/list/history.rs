@@ -212,7 +212,7 @@ pub fn compare(
             }
             Status::NotAtRisk => continue,
         };
-        changes.push(scored_change(r, before, change, as_of));
+        changes.push(scored_change(r, before, change));
     }
     let inactive = inactive_changes(prev, &seen, crm, split, as_of, &mut changes);
     let comparison = Comparison {
@@ -242,12 +242,7 @@ fn flag(r: &mut RankedRow, before: Option<&Listed>, as_of: &str) -> Listed {
 }
 
 /// The change of a scored user (`new` or `recovered`), beside their previous entry.
-fn scored_change(
-    r: &RankedRow,
-    before: Option<&Listed>,
-    change: &'static str,
-    as_of: &str,
-) -> Change {
+fn scored_change(r: &RankedRow, before: Option<&Listed>, change: &'static str) -> Change {
     Change {
         user_id: r.user_id.clone(),
         crm: r.crm.clone(),
@@ -258,10 +253,8 @@ fn scored_change(
         previous_probability: before.map(|b| b.probability),
         reason: r.reasons.first().cloned().unwrap_or_default(),
         play: r.play.label().into(),
-        days_on_list: match before {
-            Some(b) => days_between(&b.first_flagged, as_of),
-            None => r.days_on_list,
-        },
+        // Set by `compare` for every listed or recovered row.
+        days_on_list: r.days_on_list,
         first_flagged: r.first_flagged.clone(),
         group: r.group,
     }
