@@ -8,7 +8,7 @@
 #     pinned by deploy/airflow/constraints-3.3.2-python3.11.txt (reused while it matches).
 #  3. A generated log split into hive partitions (events/date=YYYY-MM-DD/*.parquet).
 #  4. `airflow dags test churnrisk_nightly` (SQLite metadata DB in a temporary
-#     AIRFLOW_HOME), four nights:
+#     AIRFLOW_HOME), five nights:
 #       1. no model yet: check → train on a 1/2 user sample → score × 4 → merge → publish;
 #          the published list must be byte-identical to one unsharded `churnrisk score`;
 #       2. the next night, shard 3's worker killed (SIGKILL) while writing its part: at
@@ -17,13 +17,17 @@
 #       3. a damaged partition file: `check` fails (exit 3, no retry), nothing runs after it
 #          and the output folder is unchanged;
 #       4. a model that cannot score: every shard fails (exit 4, no retry), merge and
-#          publish do not run, the output folder is unchanged.
+#          publish do not run, the output folder is unchanged;
+#       5. a scheduled night (no as_of) on a log whose last day is missing: `check --night`
+#          refuses it (exit 5, no retry), nothing published.
 #  5. deploy/k8s: every manifest validated against the Kubernetes schema (bundled in
 #     kubernetes-validate, offline) and broken copies refused; then the CronJob's driver
-#     (night.sh) runs three nights with kubectl replaced by local_kubectl.py, which runs each
-#     Job's own container command here as the kubelet would: no model → train, score ×8,
-#     merge (list = unsharded score); model kept (same); a model that cannot score → the
-#     first shard's exit 4 fails the Job, no merge, output folder unchanged.
+#     (night.sh) runs four nights with kubectl replaced by local_kubectl.py, which runs each
+#     Job's own container command here as the kubelet would: no model → check, train,
+#     score ×8, merge (list = unsharded score); model kept (same); a model that cannot score
+#     → the first shard's exit 4 fails the Job, no merge, output folder unchanged; a
+#     scheduled night (no AS_OF; the driver's clock is a `date` stand-in) on a late log →
+#     the check Job's exit 5, no other Job, output folder unchanged.
 #
 # Exits non-zero at the first mismatch; ends with "deploy/check.sh: N passed, 0 failed".
 set -euo pipefail
@@ -127,9 +131,10 @@ print(json.dumps({"events": e, "as_of": a, "out": out, "model": model, "features
                   "shards": 4, "train_sample": 2, "churnrisk": binary}))' \
         "$1" "$2" "$OUT" "$MODEL" "$FEATURES" "$USERS" "$BIN"
 }
-night() { # name as_of events  → runs `airflow dags test`, log in $W/<name>.log; returns its exit code
+night() { # name date events [as_of] → runs `airflow dags test` for the logical date; the conf's
+    # as_of is the date unless given ("": a scheduled night); log in $W/<name>.log; returns its exit code
     local t0=$SECONDS rc=0
-    "$VENV/bin/airflow" dags test churnrisk_nightly "$2T02:15:00+00:00" -c "$(conf "$3" "$2")" \
+    "$VENV/bin/airflow" dags test churnrisk_nightly "$2T02:15:00+00:00" -c "$(conf "$3" "${4-$2}")" \
         >"$W/$1.log" 2>&1 || rc=$?
     echo "   airflow dags test ($1, as of $2): exit $rc after $((SECONDS - t0)) s; log $W/$1.log"
     return $rc
@@ -263,6 +268,25 @@ grep -q "exit 4 (bad configuration)" "$W/night4.log" || fail "night 4: no exit 4
 diff <(snapshot "$OUT") "$W/after-night2.sha" || fail "night 4: the output folder changed"
 ok "night 4: every shard failed once (exit 4, not retried), merge and publish upstream_failed, output folder unchanged"
 
+# Night 5: a scheduled night (no as_of: the data interval's end) on a log whose last day has
+# not landed: check refuses it (exit 5, not retried), nothing published.
+last_part=$(find "$W/events" -mindepth 1 -maxdepth 1 -name 'date=*' | LC_ALL=C sort | tail -1)
+LAST_DAY=${last_part##*date=}
+LATE_NIGHT=$(date -u -d "$LAST_DAY + 1 day" +%Y-%m-%d)
+say "night 5 ($LATE_NIGHT, scheduled): the log's last day ($LAST_DAY) missing → check refuses (exit 5), nothing published"
+mkdir -p "$W/events-late"
+for p in "$W"/events/date=*; do [ "$p" = "$last_part" ] || ln -s "$p" "$W/events-late/"; done
+if night night5 "$LATE_NIGHT" "$W/events-late" ""; then :; fi
+tasks
+[ "$(run_state)" = failed ] || fail "night 5: the DAG run did not fail"
+[ "$(ti check -1)" = "failed 1" ] || fail "night 5: check is '$(ti check -1)', not failed on its first try"
+grep -q "exit 5 (" "$W/night5.log" || fail "night 5: no exit 5 in the log"
+grep -q "late log: the log's last event is on .*, so the day ($LAST_DAY) before this night ($LATE_NIGHT) has no event" \
+    "$W/night5.log" || fail "night 5: no late-log message for the night $LATE_NIGHT in the log"
+[ "$(ti publish -1)" = "upstream_failed 0" ] || fail "night 5: publish is '$(ti publish -1)'"
+diff <(snapshot "$OUT") "$W/after-night2.sha" || fail "night 5: the output folder changed"
+ok "night 5: a scheduled night on a late log: check failed once (exit 5, not retried), nothing published"
+
 # --- 5. Kubernetes --------------------------------------------------------------------------
 say "deploy/k8s: schema validation (kubernetes-validate $("$VENV/bin/kubernetes-validate" --version 2>&1 | tail -1), offline, --strict)"
 mapfile -t MANIFESTS < <(find deploy/k8s -name '*.yaml' ! -name kustomization.yaml | LC_ALL=C sort)
@@ -294,8 +318,8 @@ cp "$FEATURES" "$K8S/config/features.toml"
 ln -s "$BIN" "$K8S/bin/churnrisk"
 printf '#!/bin/sh\nexec "%s" "%s" kubectl "$@"\n' "$ROOT/$VPY" "$ROOT/deploy/k8s/local_kubectl.py" >"$K8S/bin/kubectl"
 chmod +x "$K8S/bin/kubectl"
-k8s_night() { # as_of [env...] → runs night.sh; its exit code
-    env PATH="$K8S/bin:$PATH" LOCAL_KUBECTL_STATE="$K8S/state-$1" \
+k8s_night() { # as_of ("": tonight, from the clock) [env...] → runs night.sh; its exit code
+    env PATH="$K8S/bin:$PATH" LOCAL_KUBECTL_STATE="$K8S/state-${1:-scheduled}" \
         LOCAL_KUBECTL_VOLUMES="churnrisk-data=$K8S/data,churnrisk-config=$K8S/config" \
         AS_OF="$1" JOBS="$ROOT/deploy/k8s" DATA="$K8S/data" POLL_SECONDS=0 "${@:2}" \
         sh deploy/k8s/night.sh 2>&1 | sed 's/^/   /'
@@ -328,6 +352,24 @@ cp "$W/k8s-model-good.json" "$K8S/data/churnrisk/model.json"
 grep -q "churnrisk-merge" "$K8S/state-2026-07-08/calls.log" && fail "K8s night 3 created the merge Job after a failed shard"
 diff <(snapshot "$K8S/data/churnrisk/out") "$W/k8s-after-2.sha" || fail "K8s night 3 changed the output folder"
 ok "K8s night 3 (model cannot score): exit 4 → FailJob on the first shard, no merge Job, output folder unchanged"
+# A scheduled night (no AS_OF): tonight is the pod's clock, here a `date` that says two days
+# after the log's last day ($LAST_DAY), so the day before tonight has no event: the check
+# Job refuses the late log.
+mkdir -p "$K8S/clock"
+printf '#!/bin/sh\n[ "$*" = "-u +%%Y-%%m-%%d" ] && exec echo %s\nexec /bin/date "$@"\n' \
+    "$(date -u -d "$LAST_DAY + 2 days" +%Y-%m-%d)" >"$K8S/clock/date"
+chmod +x "$K8S/clock/date"
+rc=0
+k8s_night "" PATH="$K8S/clock:$K8S/bin:$PATH" >"$W/k8s-night4.log" || rc=$?
+cat "$W/k8s-night4.log"
+[ "$rc" -ne 0 ] || fail "K8s night 4 succeeded on a late log"
+grep -q "late log: the log's last event is on $LAST_DAY, so the day" "$W/k8s-night4.log" \
+    || fail "K8s night 4: the failed check's log does not say the log is late"
+calls="$K8S/state-scheduled/calls.log"
+grep -q "churnrisk-check-" "$calls" || fail "K8s night 4: no check Job"
+grep -Eq "churnrisk-(train|score|merge)-" "$calls" && fail "K8s night 4 created a Job after the refused check"
+diff <(snapshot "$K8S/data/churnrisk/out") "$W/k8s-after-2.sha" || fail "K8s night 4 changed the output folder"
+ok "K8s night 4 (scheduled, log late by a day): the check Job's exit 5 → FailJob, no other Job, output folder unchanged"
 
 say "summary"
 echo "deploy/check.sh: all $PASSED checks passed"

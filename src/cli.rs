@@ -94,6 +94,16 @@ pub struct CheckArgs {
     /// by user and time) to this CSV (`-`: to stdout, instead of the summary).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Check the log for a scheduled night of this date (YYYY-MM-DD), as a nightly `run`
+    /// checks it: a log with no event on the days right before it (more than
+    /// --max-missing-days) is a late export and is refused (exit 5, kind `log_late`). For an
+    /// orchestrator's check step; not for a backfill of a past night.
+    #[arg(long, value_name = "DATE")]
+    pub night: Option<String>,
+    /// Days right before --night that may have no event (default 0: the log must reach
+    /// the day before the night).
+    #[arg(long, requires = "night", default_value_t = 0)]
+    pub max_missing_days: u32,
 }
 
 #[derive(Debug, Args)]

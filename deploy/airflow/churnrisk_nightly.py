@@ -7,7 +7,11 @@ to the scores: the published list is byte for byte the list one unsharded
 
     check   `churnrisk check --shard 1/n` reads every file of the log (a damaged file or a
             missing column fails here, before any shard starts; only shard 1's rows are
-            kept, so it needs one worker's memory) and the night's plan is made: the as-of date, the shards, the
+            kept, so it needs one worker's memory). On a scheduled night (no `as_of` in
+            the run's conf) it is `check --night <as-of>`, which refuses a late log as a
+            nightly `churnrisk run` does (exit 5: no event on the days right before the
+            night, beyond `max_missing_days`); a night given its date is only warned
+            about. Then the night's plan is made: the as-of date, the shards, the
             staging folder, and whether the model is due for retraining (see RETRAIN
             POLICY below).
     train   skipped unless the policy says so; then `churnrisk train --shard 1/k` trains
@@ -301,6 +305,9 @@ def retrain_reason(params: dict, as_of: dt.date) -> tuple[str | None, Path]:
                               description="train on the user-hash sample --shard 1/k"),
         "as_of": Param("", type="string",
                        description="YYYY-MM-DD; empty: the day the run's data interval ends (00:00 UTC)"),
+        "max_missing_days": Param(int(_env("CHURNRISK_MAX_MISSING_DAYS", "0")), type="integer", minimum=0,
+                                  description="days right before a scheduled night that may have no event "
+                                              "(0: the log must reach the day before the night)"),
         "max_age_days": Param(28, type="integer", minimum=0),
         "horizon_days": Param(28, type="integer", minimum=1),
         "active_days": Param(28, type="integer", minimum=1),
@@ -318,17 +325,22 @@ def churnrisk_nightly():
         params = ctx["params"]
         if params["as_of"]:
             as_of = dt.date.fromisoformat(params["as_of"])
+            # A date given is a night run on purpose (a backfill, a rerun): a late log is
+            # warned about below, not refused.
+            late = []
         else:
             end = ctx.get("data_interval_end") or ctx["dag_run"].run_after
             as_of = end.astimezone(dt.timezone.utc).date()
+            # A scheduled night refuses a late log (exit 5), as a nightly `churnrisk run`.
+            late = ["--night", as_of.isoformat(), "--max-missing-days", str(params["max_missing_days"])]
         # Every file is read (a damaged or missing file, a missing column fail here), but
         # only shard 1's rows are kept: the check needs a worker's memory, not the whole
         # log's. Each score task checks its own shard's rows as it reads them.
-        out = churnrisk(params, "check", *input_args(params), "--shard", f"1/{params['shards']}")
+        out = churnrisk(params, "check", *input_args(params), "--shard", f"1/{params['shards']}", *late)
         summary = re.search(r"(\d+) events? of (\d+) users?.*?(\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})", out)
-        if summary:
+        if summary and not late:
             last = dt.date.fromisoformat(summary.group(4))
-            if (as_of - last).days >= 3:
+            if (as_of - last).days >= 2:
                 log.warning("the log's last event is on %s, %d days before this night (%s): is the export late?",
                             last, (as_of - last).days, as_of)
         reason, model = retrain_reason(params, as_of)

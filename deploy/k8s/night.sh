@@ -1,9 +1,15 @@
 #!/bin/sh
 # The night on Kubernetes, run by the churnrisk-night CronJob (night-cronjob.yaml): a small
 # driver that creates the night's Jobs from the templates beside it and waits for each,
-#   train (when the model is due) → score (Indexed Job, one pod a shard) → merge + publish,
-# stopping at the first Job that fails: a failed train or shard means no merge, and the
-# published list stays yesterday's. Needs kubectl, a POSIX shell and the data volume.
+#   check → train (when the model is due) → score (Indexed Job, one pod a shard) → merge +
+#   publish,
+# stopping at the first Job that fails: a failed check, train or shard means no merge, and
+# the published list stays yesterday's. Needs kubectl, a POSIX shell and the data volume.
+#
+# Tonight is today (UTC) unless AS_OF is set. The check Job refuses a late log on a
+# scheduled night (no event on the days right before it, beyond MAX_MISSING_DAYS in
+# check-job.yaml: exit 5), as a nightly `churnrisk run` does; a night given its AS_OF (a
+# backfill, a rerun) is not refused.
 #
 # Retrain policy, from what a shell can see: no model, or a model file older than
 # MAX_AGE_DAYS (its mtime: the model is written when it is trained) → train. The rest of
@@ -12,7 +18,11 @@
 # with RETRAIN=1 set in the copy. A feature file the model does not fit fails every shard
 # with exit 4 (FailJob), and nothing is published.
 set -eu
-NIGHT=${AS_OF:-$(date -u +%Y-%m-%d)}
+if [ -n "${AS_OF:-}" ]; then
+    NIGHT=$AS_OF LATE=warn
+else
+    NIGHT=$(date -u +%Y-%m-%d) LATE=refuse
+fi
 TAG=$(echo "$NIGHT" | tr -d -)
 JOBS=${JOBS:-/driver}
 DATA=${DATA:-/data}
@@ -23,7 +33,8 @@ run_job() { # template
     name=$(sed -n 's/^  name: //p' "$JOBS/$1" | head -1 | sed "s/__TAG__/$TAG/")
     # a Job of the same name is an earlier attempt at this night: replace it
     kubectl delete job "$name" --ignore-not-found --wait=true
-    sed -e "s/__NIGHT__/$NIGHT/g" -e "s/__TAG__/$TAG/g" "$JOBS/$1" | kubectl create -f -
+    sed -e "s/__NIGHT__/$NIGHT/g" -e "s/__TAG__/$TAG/g" -e "s/__LATE__/$LATE/g" "$JOBS/$1" |
+        kubectl create -f -
     while :; do
         state=$(kubectl get job "$name" -o jsonpath='{range .status.conditions[?(@.status=="True")]}{.type} {end}')
         case " $state " in
@@ -50,6 +61,7 @@ fi
 rm -rf "${staging:?}/$NIGHT"
 mkdir -p "$staging/$NIGHT"
 
+run_job check-job.yaml
 model="$DATA/churnrisk/model.json"
 if [ "${RETRAIN:-0}" = 1 ]; then
     echo "night $NIGHT: retraining (RETRAIN=1)"

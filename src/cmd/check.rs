@@ -8,6 +8,7 @@ use churnrisk::base::time::format_date;
 
 use churnrisk::features::FeatureSpec;
 
+use super::late::Lateness;
 use super::{policy_from, Inputs};
 use crate::cli::CheckArgs;
 
@@ -82,6 +83,14 @@ pub fn run(args: CheckArgs) -> Result<()> {
             ),
             Ok(_) => {}
         }
+    }
+    if let Some(night) = &args.night {
+        let late = Lateness {
+            allowed: args.max_missing_days,
+            refuse: true,
+            how_to_allow: "--max-missing-days (`[inputs] max_missing_days` of `run`)",
+        };
+        late.check(&inputs, super::date_arg("--night", night)?)?;
     }
     if let Some(out) = &args.out {
         write_canonical(out, &inputs)?;

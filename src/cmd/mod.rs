@@ -33,6 +33,7 @@ mod check;
 mod compare;
 pub mod flags;
 mod generate;
+mod late;
 pub mod logging;
 mod merge;
 mod report;

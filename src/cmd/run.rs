@@ -31,6 +31,7 @@ use churnrisk::run::manifest::{Failure, FileEntry, ModelUsed, RunManifest, TierC
 use churnrisk::run::publish::Night;
 use churnrisk::run::settings::{find_events, AsOf, ListSettings, SampleChoices, Settings};
 
+use super::late::Lateness;
 use super::{check_fraction, list_from, logging, Inputs};
 use crate::cli::{InputArgs, RunArgs, ValidationArgs, SAMPLE_DATA, SAMPLE_FEATURES};
 
@@ -75,6 +76,8 @@ pub fn run(args: RunArgs) -> Result<()> {
                 }
             }
         });
+    // Published: the list committed and a model trained tonight put in its place.
+    let published = result.is_ok();
     let result = result.and_then(|summary| {
         if !logging::is_quiet() {
             crate::cmd::say!("{summary}")?;
@@ -94,7 +97,13 @@ pub fn run(args: RunArgs) -> Result<()> {
                 .into(),
             message: crate::error_message(err),
         });
-        manifest.outputs.clear();
+        if !published {
+            manifest.outputs.clear();
+            // What the night computed stays for a look; a model it trained was not written.
+            if let Some(model) = manifest.model.as_mut().filter(|m| m.retrained) {
+                model.written = false;
+            }
+        }
         manifest.finished_at = now_text();
         let path = s.out.join("manifest.json");
         if let Err(e) = manifest.write(&path) {
@@ -119,9 +128,6 @@ impl Stopwatch {
     }
 }
 
-/// Days between the log's last event and the night from which the log is called late.
-const STALE_DAYS: i64 = 3;
-
 /// A model trained tonight: where it goes and its file's bytes.
 type Trained = Option<(PathBuf, Vec<u8>)>;
 
@@ -139,7 +145,12 @@ fn night(
     let as_of = night_date(s, &inputs)?;
     m.as_of = Some(format_date(as_of));
     info!("as of {}", format_date(as_of));
-    check_late(s, &inputs, as_of)?;
+    let late = Lateness {
+        allowed: s.inputs.max_missing_days,
+        refuse: s.as_of == AsOf::Today,
+        how_to_allow: "`[inputs] max_missing_days` (or --max-missing-days)",
+    };
+    late.check(&inputs, as_of)?;
     clock.lap(m, "load");
     // The log regrouped by user once, for scoring with the kept model, training and
     // scoring with the new one alike (timed with them).
@@ -243,87 +254,6 @@ fn not_ahead(as_of: i64) -> Result<i64> {
     Ok(as_of)
 }
 
-/// A log without events on the days right before the night is a late or cut export:
-/// everyone on it would look less active than they are (a missing day put 92 users new on
-/// a new user's list instead of 36, and its drift retrained the model). On a nightly run
-/// (no date given) more such days than `[inputs] max_missing_days` refuse the night;
-/// otherwise they are warned about. A subscriptions table days older than the night is
-/// warned about.
-fn check_late(s: &Settings, inputs: &Inputs, as_of: i64) -> Result<()> {
-    let last = inputs.events.max_ts;
-    let (last_day, night_day) = (last.div_euclid(DAY_MS), as_of.div_euclid(DAY_MS));
-    let missing = night_day - last_day - 1;
-    if missing > 0 {
-        let first = format_date((last_day + 1) * DAY_MS);
-        let days = match missing {
-            1 => format!("the day ({first})"),
-            n => format!(
-                "the {n} days ({first} to {})",
-                format_date((night_day - 1) * DAY_MS)
-            ),
-        };
-        let have = if missing == 1 { "has" } else { "have" };
-        let allowed = i64::from(s.inputs.max_missing_days);
-        // A date given is a night run on purpose (a backfill, a rerun): warned only.
-        if missing > allowed && s.as_of == AsOf::Today {
-            return Err(Error::LogLate {
-                last_event: format_date(last),
-                night: format_date(as_of),
-                missing: days,
-                have,
-                how_to_allow: format!(
-                    "Only if whole days without any event are normal for this product (a B2B tool's Sundays), allow them with `[inputs] max_missing_days` (or --max-missing-days); now {allowed}."
-                ),
-            }
-            .into());
-        }
-        warn!(
-            "the log's last event is on {}: {days} before this night ({}) {have} no event; is the export late?",
-            format_date(last),
-            format_date(as_of),
-        );
-    } else if let Some(line) = thin_last_day(inputs, night_day)? {
-        warn!("{line}");
-    }
-    let latest = inputs.subscriptions.as_ref().and_then(|s| s.latest_ts);
-    if let Some(latest) = latest.filter(|&l| (as_of - l).div_euclid(DAY_MS) >= STALE_DAYS) {
-        warn!(
-            "the subscriptions table's latest date is {}, {} days before this night ({}): subscriptions that ended since are read as running; is the export late?",
-            format_date(latest),
-            (as_of - latest).div_euclid(DAY_MS),
-            format_date(as_of)
-        );
-    }
-    Ok(())
-}
-
-/// A last day far thinner than the same weekday of the four weeks before (under a quarter
-/// of their median, itself 100 events or more): a log cut during its last day, which the
-/// missing-days check cannot see. A new user's log cut at 06:00 held 54 of the day's
-/// 3,075 events and put 84 users on the list as new instead of 55.
-fn thin_last_day(inputs: &Inputs, night_day: i64) -> Result<Option<String>> {
-    let ts = inputs.events.df.column("ts")?.i64()?;
-    let day = |weeks_back: i64| (night_day - 1 - 7 * weeks_back) * DAY_MS;
-    let mut counts = [0u64; 5];
-    for t in ts.iter().flatten() {
-        let back = day(0) - t.div_euclid(DAY_MS) * DAY_MS;
-        if back >= 0 && back % (7 * DAY_MS) == 0 && back / (7 * DAY_MS) < 5 {
-            counts[(back / (7 * DAY_MS)) as usize] += 1;
-        }
-    }
-    let mut before = counts[1..].to_vec();
-    before.sort_unstable();
-    let typical = (before[1] + before[2]) / 2;
-    if typical < 100 || counts[0] * 4 >= typical {
-        return Ok(None);
-    }
-    Ok(Some(format!(
-        "the log's last day ({}) has {} events, against {typical} on the same weekday of the four weeks before (median): is the export cut short during that day?",
-        format_date(day(0)),
-        counts[0]
-    )))
-}
-
 /// The model the night scores with, and its scores.
 struct Tonight {
     model: ChurnModel,
@@ -352,6 +282,7 @@ impl Tonight {
             panel_dates: model.training.panel.len(),
             retrained: self.reason.is_some(),
             retrain_reason: self.reason.clone(),
+            written: true,
             validation_roc_auc: model.validation.roc_auc,
             baseline_roc_auc: model.baseline.roc_auc,
         })

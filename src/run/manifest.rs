@@ -54,6 +54,9 @@ pub struct ModelUsed {
     /// Why it was retrained (absent when the existing model was kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retrain_reason: Option<String>,
+    /// The file at `path` is this model. False on a failed night for a model trained
+    /// tonight: it was never written, and the file there is the one before.
+    pub written: bool,
     pub validation_roc_auc: f64,
     pub baseline_roc_auc: f64,
 }

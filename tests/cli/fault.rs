@@ -349,6 +349,12 @@ fn a_night_that_fails_while_writing_publishes_nothing() {
     }
     let m: serde_json::Value = serde_json::from_slice(after[4].as_deref().unwrap()).unwrap();
     assert_eq!(m["status"], "failed");
+    // The manifest keeps what the night computed, and says its model was not written.
+    assert_eq!(
+        (&m["model"]["retrained"], &m["model"]["written"]),
+        (&true.into(), &false.into())
+    );
+    assert!(m["outputs"].as_array().unwrap().is_empty());
     assert!(!out.join(".night").exists());
 
     // Tonight's model cannot be written (here a file where its folder goes; a full disk

@@ -33,6 +33,7 @@ fn manifest_records_inputs_outputs_and_why_the_model_was_retrained() {
     assert_eq!(m["as_of"], "2026-07-06");
     assert_eq!(m["model"]["retrained"], true);
     assert_eq!(m["model"]["retrain_reason"], "no model yet");
+    assert_eq!(m["model"]["written"], true);
     assert_eq!(m["inputs"][0]["rows"], 384971);
     assert_eq!(m["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
     let scored = m["scored_users"].as_u64().unwrap();
@@ -614,6 +615,45 @@ fn a_nightly_run_refuses_a_log_that_stops_days_before_tonight() {
         )],
     );
     assert!(dir.path().join("out/at_risk.csv").exists());
+}
+
+#[test]
+fn an_orchestrators_check_step_refuses_a_late_log_for_its_night() {
+    // The Airflow DAG's and the Kubernetes driver's check step: `check --night` applies
+    // a nightly run's rule, on the whole log even when it keeps one shard's rows.
+    let dir = tempfile::tempdir().unwrap();
+    let events = s(&repo().join("data/events.csv.gz")).to_string();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "--events", &events];
+        args.extend_from_slice(extra);
+        churnrisk(dir.path(), &args)
+    };
+    // The sample's last event is on 2026-07-05: the night of 07-06 is on time.
+    let out = check(&["--night", "2026-07-06"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2026-01-05 to 2026-07-05"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("late"));
+    for shard in [&[][..], &["--shard", "3/8"][..]] {
+        let mut args = vec!["--night", "2026-07-08"];
+        args.extend_from_slice(shard);
+        expect(
+            check(&args),
+            5,
+            &[
+                "late log: the log's last event is on 2026-07-05, so the 2 days (2026-07-06 to 2026-07-07) before this night (2026-07-08) have no event",
+                "allow them with --max-missing-days (`[inputs] max_missing_days` of `run`); now 0",
+            ],
+        );
+    }
+    expect(
+        check(&["--night", "2026-07-08", "--max-missing-days", "2"]),
+        0,
+        &["the 2 days (2026-07-06 to 2026-07-07) before this night (2026-07-08) have no event; is the export late?"],
+    );
+    // Without a night nothing is said about lateness.
+    let out = check(&[]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("late"));
+    expect(check(&["--night", "July"]), 4, &["\"July\" is not a date"]);
 }
 
 #[test]
