@@ -206,15 +206,20 @@ impl<'a> Derive<'a> {
                 CoreUsed => t.core_used,
                 Tenure => self.tenure,
                 Activated => t.activation_ts.is_some() as u8 as f64,
-                TimeToValue => t
-                    .activation_ts
-                    .map_or(self.tenure, |a| at_least(days(a - self.signup), 0.0)),
+                // From signup, or from the log's start for a user who signed up before
+                // it: their first value action is not in the log (an export that starts
+                // 2026-02 read a customer of 2024 as "took 533.5 days to first value").
+                TimeToValue => t.activation_ts.map_or(self.observable(as_of), |a| {
+                    at_least(days(a - self.signup.max(self.min_ts)), 0.0)
+                }),
                 SessionsRecent => t.sessions_recent,
                 SessionMinutes => t.session_minutes,
                 ValueTrend => self.log_ratio(t.value.recent, t.value.prior),
                 ValueLong => t.value.long,
-                EventsPerWeek => t.events_total * 7.0 / at_least(self.tenure, 1.0),
-                ValuePerWeek => t.value_total * 7.0 / at_least(self.tenure, 1.0),
+                // Per week the user could be seen: a customer who signed up before the
+                // log's start has only the log's weeks counted.
+                EventsPerWeek => t.events_total * 7.0 / at_least(self.observable(as_of), 1.0),
+                ValuePerWeek => t.value_total * 7.0 / at_least(self.observable(as_of), 1.0),
                 ValueAmountLong => {
                     if t.value_amounts_long > 0.0 {
                         t.value_amount_long / t.value_amounts_long
@@ -463,6 +468,37 @@ mod tests {
         assert_eq!(value(&ff, "c", "tenure_days"), 4.0);
         assert_eq!(value(&ff, "c", "days_since_last_value"), 4.0);
         assert_eq!(value(&ff, "c", "active_days_recent"), 0.0);
+    }
+
+    #[test]
+    fn a_customer_who_signed_up_before_the_log_is_measured_from_its_start() {
+        // The export starts on 03-01; "old" and "idle" signed up in 2025. Their first value
+        // action is not in the log, and their weeks before it are not counted.
+        let ev = events(&[
+            ("new", "2026-03-01T00:00:00Z", "login"),
+            ("new", "2026-03-04T00:00:00Z", "make"),
+            ("old", "2026-03-03T00:00:00Z", "make"),
+            ("old", "2026-03-10T00:00:00Z", "login"),
+            ("idle", "2026-03-20T00:00:00Z", "login"),
+        ]);
+        let s = spec();
+        let as_of = parse_timestamp("2026-04-05").unwrap();
+        let at = |t: &str| Some(parse_timestamp(t).unwrap());
+        let pop = df!(
+            "user_id" => ["new", "old", "idle"],
+            "signup_ts" => [at("2026-03-01"), at("2025-01-01"), at("2025-06-01")]
+        )
+        .unwrap();
+        let ff = compute(&prepare(&ev, &s).unwrap(), &pop, as_of, &s, &[]).unwrap();
+        assert_eq!(value(&ff, "new", "time_to_value_days"), 3.0);
+        assert_eq!(value(&ff, "old", "time_to_value_days"), 2.0);
+        // No value action in the log's 35 days (not since a signup 308 days before it).
+        assert_eq!(value(&ff, "idle", "time_to_value_days"), 35.0);
+        // Two events in the 35 days seen; the tenure stays the users table's.
+        assert_eq!(value(&ff, "old", "events_per_week"), 2.0 * 7.0 / 35.0);
+        assert_eq!(value(&ff, "old", "value_per_week"), 7.0 / 35.0);
+        assert_eq!(value(&ff, "old", "tenure_days"), 459.0);
+        assert_eq!(value(&ff, "new", "events_per_week"), 2.0 * 7.0 / 35.0);
     }
 
     #[test]

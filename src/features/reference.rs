@@ -288,6 +288,11 @@ pub fn compute(
             .collect::<Vec<_>>(),
     );
 
+    // From signup or the log's start, whichever is later: nobody is seen before either.
+    let observed_from = when(signup.clone().gt(lit(prepared.min_ts)))
+        .then(signup.clone())
+        .otherwise(lit(prepared.min_ts));
+    let observable = at_least(day(lit(as_of) - observed_from.clone()), 0.0);
     let mut derived = vec![
         tenure.clone().alias("tenure_days"),
         day(lit(as_of) - col("last_ts"))
@@ -300,24 +305,22 @@ pub fn compute(
             .is_not_null()
             .cast(DataType::Float64)
             .alias("activated"),
-        at_least(day(col("activation_ts") - signup.clone()), 0.0)
-            .fill_null(tenure.clone())
+        at_least(day(col("activation_ts") - observed_from.clone()), 0.0)
+            .fill_null(observable.clone())
             .alias("time_to_value_days"),
         log_ratio("active_days_recent", "active_days_prior").alias("activity_change"),
         log_ratio("value_actions_recent", "value_actions_prior").alias("value_trend"),
         slope.alias("activity_slope"),
         (col("value_actions_long") / at_least(col("active_days_long"), 1.0))
             .alias("value_per_active_day"),
-        (col("events_total") * lit(7.0) / at_least(tenure.clone(), 1.0)).alias("events_per_week"),
-        (col("value_total") * lit(7.0) / at_least(tenure, 1.0)).alias("value_per_week"),
+        (col("events_total") * lit(7.0) / at_least(observable.clone(), 1.0))
+            .alias("events_per_week"),
+        (col("value_total") * lit(7.0) / at_least(observable, 1.0)).alias("value_per_week"),
     ];
     // Per-event-type counts become rates over the part of each window in which the user
     // could be seen (from signup or the log's start; at least a week, as in *Fighting Churn
     // with Data*), so a user who signed up 5 days ago is not read as a quiet one. Too new
     // for a prior window: no change is assumed.
-    let observed_from = when(signup.clone().gt(lit(prepared.min_ts)))
-        .then(signup.clone())
-        .otherwise(lit(prepared.min_ts));
     let exposure = |end: i64, cap: i64| {
         let days = day(lit(end) - observed_from.clone());
         when(days.clone().gt(lit(cap as f64)))
