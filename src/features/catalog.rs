@@ -650,20 +650,17 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
         ValueSilence => format!("{v:.1} value actions missed at the user's own pace"),
         BgNbdQuietOdds => {
-            // The model's chance, never rounded to a certainty, beside the typical
-            // user's (at the training rows' mean log-odds: a chance of 18% is a risk where
-            // 3% is typical), with the facts behind it.
-            let percent = |odds: f64| {
-                let p = 100.0 / (1.0 + (-odds).exp());
-                if p >= 99.5 {
-                    ">99%".to_string()
-                } else if p < 0.5 {
-                    "<1%".to_string()
-                } else {
-                    format!("{p:.0}%")
-                }
+            // Against the typical user's chance (at the training rows' mean log-odds: 18%
+            // is a risk where 3% is typical), as a ratio: a percentage here would sit beside
+            // the list's own churn probability, a different figure (a CS manager read "29%
+            // chance" beside 0.4305 and could not tell which was the risk).
+            let chance = |odds: f64| 1.0 / (1.0 + (-odds).exp());
+            let ratio = chance(v) / chance(typical).max(f64::MIN_POSITIVE);
+            let times = if ratio >= 9.95 {
+                format!("{ratio:.0}×")
+            } else {
+                format!("{ratio:.1}×")
             };
-            let (chance, usual) = (percent(v), percent(typical));
             let h = spec.bgnbd.map_or(0, |m| m.horizon_days);
             let total = row.get(ValueTotal);
             let basis = if total == 0.0 {
@@ -677,7 +674,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
                 )
             };
             format!(
-                "{chance} chance of no value action in the next {h} days (typical {usual}) at {basis}"
+                "{times} as likely as a typical user to do no value action in the next {h} days, at {basis}"
             )
         }
         ValueRecent => format!("{} in the last {r} days", actions(v)),
@@ -1045,7 +1042,7 @@ mod tests {
         let s = spec().with_bgnbd(Some(m));
         let defs = catalog(&s, &[]);
         let def = defs.iter().find(|d| d.name == "bgnbd_quiet_odds").unwrap();
-        let say = |odds: f64, total: f64| {
+        let say = |odds: f64, total: f64, typical: f64| {
             let row = NamedRow::new(
                 &s,
                 &[
@@ -1054,16 +1051,17 @@ mod tests {
                     ("days_since_last_value", 228.2),
                 ],
             );
-            // The training rows' mean log-odds: -1, a 27% chance.
-            phrase(&s, def, &row, -1.0)
+            // The training rows' mean log-odds, e.g. -1: a 27% chance.
+            phrase(&s, def, &row, typical)
         };
-        let tail = "chance of no value action in the next 182 days (typical 27%) at";
+        // 82% against 27%; near-certain against 27%; 5% against 0.3% (typical -6).
+        let tail = "as likely as a typical user to do no value action in the next 182 days, at";
         let own = "the user's own past pace (8 value actions, the last 228.2 days ago)";
-        assert_eq!(say(1.5, 8.0), format!("82% {tail} {own}"));
-        assert_eq!(say(12.0, 8.0), format!(">99% {tail} {own}"));
+        assert_eq!(say(1.5, 8.0, -1.0), format!("3.0× {tail} {own}"));
+        assert_eq!(say(12.0, 8.0, -1.0), format!("3.7× {tail} {own}"));
         assert_eq!(
-            say(-9.0, 0.0),
-            format!("<1% {tail} the typical user's pace (none yet)")
+            say(-3.0, 0.0, -6.0),
+            format!("19× {tail} the typical user's pace (none yet)")
         );
     }
 
