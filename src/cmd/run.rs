@@ -477,7 +477,12 @@ fn publish(
     super::warn_formula_like_keys(&view);
     let with_crm = inputs.users.is_some();
     if with_crm {
-        warn_not_in_users(&view, &crm);
+        let listed: Vec<&RankedRow> = view
+            .iter()
+            .copied()
+            .filter(|r| r.tier.at_least(l.list_tier))
+            .collect();
+        warn_not_in_users(&listed, &crm);
     }
     let mut summary = ListSummary {
         previous_as_of: cmp.previous_as_of.clone(),
@@ -521,10 +526,10 @@ fn publish(
     Ok(summary)
 }
 
-/// Users on the list the users table does not know have no email, CRM id or account: CS
-/// cannot reach them, and they are often anonymous ids read as users.
-fn warn_not_in_users(view: &[&RankedRow], crm: &HashMap<String, [String; 4]>) {
-    let unknown: Vec<&str> = view
+/// Users on the list (at its tier or above) the users table does not know have no email,
+/// CRM id or account: CS cannot reach them, and they are often anonymous ids read as users.
+fn warn_not_in_users(listed: &[&RankedRow], crm: &HashMap<String, [String; 4]>) {
+    let unknown: Vec<&str> = listed
         .iter()
         .map(|r| r.user_id.as_str())
         .filter(|id| !crm.contains_key(*id))
@@ -536,7 +541,7 @@ fn warn_not_in_users(view: &[&RankedRow], crm: &HashMap<String, [String; 4]>) {
              id column (`[inputs.columns] anonymous_id`, `--column anonymous_id=…`) or use its \
              preset, so that only identified users are scored",
             unknown.len(),
-            view.len()
+            listed.len()
         );
     }
 }

@@ -5,7 +5,9 @@
 //!   of its active users expected to churn in the horizon;
 //! - `users_at_risk`: users on the list (tier at or above the list's minimum), and the
 //!   count per tier;
-//! - `most_at_risk_user`: the user with the highest probability (ties: the lower rank);
+//! - `most_at_risk_user`: the treatment user with the highest probability (ties: the
+//!   lower rank) — the one CS would call; empty when all the account's users are held out
+//!   in the control group (`max_probability` is still the highest of all);
 //! - `dominant_play`: the play most of its at-risk users get (ties: the play of the
 //!   higher-ranked user), or of all its users when none is at risk;
 //! - `account_tier`: the same tier rule applied to the accounts ranked by `account_risk`.
@@ -17,6 +19,7 @@ use std::path::Path;
 
 use crate::base::csv_cells::{neutralize, write_table};
 use crate::error::Result;
+use crate::list::experiment::Group;
 use crate::list::rank::{RankedRow, Tier, TierRule};
 
 /// One account.
@@ -50,6 +53,8 @@ pub fn roll_up(rows: &[RankedRow], list_tier: Tier, tiers: &TierRule) -> Vec<Acc
         .map(|(account, users)| {
             // `rows` are in rank order, so each account's users are too.
             let top = users[0];
+            // A control user is left alone: CS is pointed at the first it may contact.
+            let contact = users.iter().find(|r| r.group == Group::Treatment);
             let at_risk: Vec<&&RankedRow> = users
                 .iter()
                 .filter(|r| r.tier.at_least(list_tier))
@@ -78,8 +83,8 @@ pub fn roll_up(rows: &[RankedRow], list_tier: Tier, tiers: &TierRule) -> Vec<Acc
                 account_risk: users.iter().map(|r| r.probability).sum::<f64>() / users.len() as f64,
                 account_tier: Tier::Low,
                 max_probability: top.probability,
-                most_at_risk_user: top.user_id.clone(),
-                most_at_risk_email: top.crm[0].clone(),
+                most_at_risk_user: contact.map(|r| r.user_id.clone()).unwrap_or_default(),
+                most_at_risk_email: contact.map(|r| r.crm[0].clone()).unwrap_or_default(),
                 dominant_play: plays.first().map(|p| p.0.to_string()).unwrap_or_default(),
             }
         })
@@ -181,5 +186,31 @@ mod tests {
         assert_eq!((beta.users_at_risk, beta.high, beta.low), (1, 1, 1));
         assert_eq!(beta.dominant_play, "Re-engagement");
         assert_eq!(beta.account_tier, Tier::Medium);
+    }
+
+    #[test]
+    fn the_most_at_risk_user_named_is_one_cs_may_contact() {
+        let held_out = |r: RankedRow| RankedRow {
+            group: Group::Control,
+            ..r
+        };
+        let rows = vec![
+            held_out(row(1, "Acme", 0.9, Tier::High, Play::RepeatValue)),
+            row(2, "Acme", 0.7, Tier::High, Play::Reengagement),
+            held_out(row(3, "Beta", 0.6, Tier::High, Play::Reengagement)),
+        ];
+        let accounts = roll_up(&rows, Tier::Medium, &TierRule::default());
+        let acme = &accounts[0];
+        assert_eq!(
+            (
+                acme.most_at_risk_user.as_str(),
+                acme.most_at_risk_email.as_str()
+            ),
+            ("u2", "u2@x.io")
+        );
+        assert_eq!(acme.max_probability, 0.9);
+        // Every user of Beta is held out: nobody is named.
+        assert_eq!(accounts[1].most_at_risk_user, "");
+        assert_eq!(accounts[1].users_at_risk, 1);
     }
 }
