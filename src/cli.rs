@@ -169,7 +169,8 @@ pub struct InputArgs {
     pub preset: Option<Preset>,
     /// Map a field to the export's column: `user_id=uid`, `anonymous_id=anon`,
     /// `event=name`, `timestamp=ts`, `timestamp_unit=s|ms|us|ns`, `event_id=id`,
-    /// `value=amount`, `session_id=sid` (repeat; overrides the preset). Fallbacks: `user_id=a,b`.
+    /// `value=amount`, `session_id=sid`, `identity_events=$identify,$set` (repeat; overrides
+    /// the preset). Fallbacks: `user_id=a,b`.
     #[arg(long = "column", value_name = "FIELD=COLUMN")]
     pub columns: Vec<String>,
     /// Keep only the users of shard i of n (stable user-id hash): run n workers, then

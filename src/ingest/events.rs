@@ -447,8 +447,26 @@ fn projection<'m>(path: &Path, map: &'m ColumnMap, schema: &Schema) -> Result<Pr
     let session = present(schema, &map.session_id);
     let event_id = present(schema, &map.event_id);
     let anonymous = present(schema, &map.anonymous_id);
+    let user = first_text(path, schema, &present(schema, &map.user_id))?;
+    // A row sent before the user was identified: its user id is an anonymous one.
+    let unidentified = map
+        .identified_flag
+        .as_deref()
+        .filter(|f| schema.contains(f))
+        .map(|f| {
+            col(f)
+                .cast(DataType::String)
+                .eq(lit("false"))
+                .fill_null(lit(false))
+        });
     let mut exprs = vec![
-        first_text(path, schema, &present(schema, &map.user_id))?.alias("user_id"),
+        match &unidentified {
+            Some(flag) => when(flag.clone())
+                .then(lit(NULL).cast(DataType::String))
+                .otherwise(user.clone())
+                .alias("user_id"),
+            None => user.clone().alias("user_id"),
+        },
         first_text(path, schema, &present(schema, &map.event))?.alias("event"),
         timestamp_expr(path, schema, &map.timestamp, map.timestamp_unit)?.alias("ts"),
         col(map.timestamp.as_str()).alias("timestamp"),
@@ -475,8 +493,20 @@ fn projection<'m>(path: &Path, map: &'m ColumnMap, schema: &Schema) -> Result<Pr
         },
         col(LINE),
     ];
-    if !anonymous.is_empty() {
-        exprs.push(first_text(path, schema, &anonymous)?.alias(identity::ANON));
+    let anon = if anonymous.is_empty() {
+        None
+    } else {
+        Some(first_text(path, schema, &anonymous)?)
+    };
+    match (&unidentified, anon) {
+        (Some(flag), anon) => exprs.push(
+            when(flag.clone())
+                .then(user)
+                .otherwise(anon.unwrap_or_else(|| lit(NULL).cast(DataType::String)))
+                .alias(identity::ANON),
+        ),
+        (None, Some(anon)) => exprs.push(anon.alias(identity::ANON)),
+        (None, None) => {}
     }
     let mut raw = vec!["user_id", "timestamp", "event"];
     // A value column read as text may hold cells that are not numbers: its text is kept

@@ -64,6 +64,7 @@ impl IdentitySummary {
 pub(super) fn applies(map: &ColumnMap) -> bool {
     !map.anonymous_id.is_empty()
         || !map.anonymous_prefixes.is_empty()
+        || map.identified_flag.is_some()
         || !map.identity_events.is_empty()
 }
 

@@ -82,6 +82,9 @@ pub enum Preset {
     /// Google Analytics 4 BigQuery export: user_id or user_pseudo_id, event_name,
     /// event_timestamp (epoch microseconds).
     Ga4,
+    /// PostHog batch export (JSONLines): distinct_id (anonymous while it equals
+    /// properties.$device_id), event, timestamp, uuid, properties.$session_id.
+    Posthog,
 }
 
 impl Preset {
@@ -92,13 +95,16 @@ impl Preset {
             Preset::Mixpanel => "mixpanel",
             Preset::Snowplow => "snowplow",
             Preset::Ga4 => "ga4",
+            Preset::Posthog => "posthog",
         }
     }
 
     pub fn parse(text: &str) -> Result<Self> {
         <Preset as clap::ValueEnum>::from_str(text, true).map_err(|_| Error::InvalidArgument {
             name: "preset".into(),
-            message: format!("{text:?} is not one of segment, amplitude, mixpanel, snowplow, ga4"),
+            message: format!(
+                "{text:?} is not one of segment, amplitude, mixpanel, snowplow, ga4, posthog"
+            ),
         })
     }
 }
@@ -120,6 +126,10 @@ pub struct ColumnMap {
     pub anonymous_id: Vec<String>,
     /// A user id starting with one of these is anonymous (Mixpanel's `$device:`).
     pub anonymous_prefixes: Vec<String>,
+    /// A column that is `false` on rows sent while the user was not identified (PostHog's
+    /// `properties.$is_identified`): the row's user id is then an anonymous id (after a
+    /// logout, PostHog's SDK sends a fresh anonymous distinct_id under the old device).
+    pub identified_flag: Option<String>,
     pub event: Vec<String>,
     pub timestamp: String,
     pub timestamp_unit: TimestampUnit,
@@ -144,6 +154,7 @@ impl Default for ColumnMap {
             user_id: vec!["user_id".into()],
             anonymous_id: Vec::new(),
             anonymous_prefixes: Vec::new(),
+            identified_flag: None,
             event: vec!["event".into()],
             timestamp: "timestamp".into(),
             timestamp_unit: TimestampUnit::Auto,
@@ -231,6 +242,29 @@ impl ColumnMap {
                 value: Some("event_value_in_usd".into()),
                 ..base
             },
+            Preset::Posthog => ColumnMap {
+                // Before `identify` the SDK's distinct_id is the device's anonymous id (equal
+                // to `$device_id`: anonymous); `$identify` carries the identified id with
+                // the one it replaces in `$anon_distinct_id`.
+                user_id: names(&["distinct_id"]),
+                anonymous_id: names(&["properties.$anon_distinct_id", "properties.$device_id"]),
+                identified_flag: Some("properties.$is_identified".into()),
+                event: names(&["event"]),
+                timestamp: "timestamp".into(),
+                event_id: names(&["uuid"]),
+                session_id: names(&["properties.$session_id"]),
+                // Identity and person-property calls: a server-side `$set` sync does not
+                // keep a departed user active. Pageviews, autocapture and feature-flag
+                // checks are presence and stay.
+                identity_events: names(&[
+                    "$identify",
+                    "$set",
+                    "$groupidentify",
+                    "$create_alias",
+                    "$merge_dangerously",
+                ]),
+                ..base
+            },
         }
     }
 
@@ -265,10 +299,19 @@ impl ColumnMap {
                 "event_id" => o.event_id = Some(list()),
                 "value" => o.value = Some(value.trim().into()),
                 "session_id" => o.session_id = Some(list()),
+                "identity_events" => {
+                    o.identity_events = Some(
+                        value
+                            .split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    )
+                }
                 other => {
                     return Err(bad(format!(
                         "unknown field {other:?} (user_id, anonymous_id, event, timestamp, \
-                         timestamp_unit, event_id, value, session_id)"
+                         timestamp_unit, event_id, value, session_id, identity_events)"
                     )))
                 }
             }
@@ -288,7 +331,8 @@ impl ColumnMap {
             .chain(std::iter::once(&self.timestamp))
             .chain(&self.event_id)
             .chain(self.value.iter())
-            .chain(&self.session_id);
+            .chain(&self.session_id)
+            .chain(self.identified_flag.iter());
         for s in all {
             if !out.contains(&s.as_str()) {
                 out.push(s);
@@ -463,6 +507,16 @@ mod tests {
             .unwrap();
         assert_eq!(one.user_id, ["uid"]);
         assert_eq!(one.anonymous_id, ["anonymousId"]);
+        // Identity calls on the command line: a list, replacing the preset's.
+        let calls = ColumnMap::preset(Preset::Posthog)
+            .with_arguments(&["identity_events=$identify, $set,".into()])
+            .unwrap();
+        assert_eq!(calls.identity_events, ["$identify", "$set"]);
+        assert_eq!(
+            calls.identified_flag.as_deref(),
+            Some("properties.$is_identified")
+        );
+        assert!(calls.sources().contains(&"properties.$is_identified"));
         assert!(ColumnMap::default()
             .with_arguments(&["colour=red".into()])
             .is_err());

@@ -50,6 +50,7 @@ fn every_preset_reads_its_export_to_the_same_events() {
         ("mixpanel", "mixpanel.ndjson"),
         ("snowplow", "snowplow.csv"),
         ("ga4", "ga4"),
+        ("posthog", "posthog.jsonl"),
     ] {
         let (rows, printed) = canonical(dir.path(), s(&f.join(file)), &["--preset", preset]);
         assert_eq!(rows, identified, "preset {preset}");

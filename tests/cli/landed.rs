@@ -50,29 +50,35 @@ fn every_landed_export_reads_to_the_expected_events_of_identified_users() {
             .or_default()
             .push([r[1].clone(), r[2].clone(), r[3].clone()]);
     }
-    // (name in expected.csv, input as it lands, preset, identity calls in it)
+    // (name in expected.csv, input as it lands, preset, identity calls in it, anonymous rows
+    // and visitors: PostHog's logged-out visit of u1 adds one of each)
     let inputs = [
-        ("segment", "segment-logs", "segment", 3),
-        ("amplitude", "amplitude", "amplitude", 3),
-        ("amplitude_zip", "amplitude.zip", "amplitude", 3),
-        ("mixpanel", "mixpanel", "mixpanel", 3),
-        ("mixpanel_ms", "mixpanel_ms", "mixpanel", 3),
-        ("snowplow", "snowplow/enriched.tsv", "snowplow", 0),
-        ("snowplow_gz", "snowplow_gz", "snowplow", 0),
-        ("ga4", "ga4", "ga4", 0),
+        ("segment", "segment-logs", "segment", 3, (3, 2)),
+        ("amplitude", "amplitude", "amplitude", 3, (3, 2)),
+        ("amplitude_zip", "amplitude.zip", "amplitude", 3, (3, 2)),
+        ("mixpanel", "mixpanel", "mixpanel", 3, (3, 2)),
+        ("mixpanel_ms", "mixpanel_ms", "mixpanel", 3, (3, 2)),
+        ("snowplow", "snowplow/enriched.tsv", "snowplow", 0, (3, 2)),
+        ("snowplow_gz", "snowplow_gz", "snowplow", 0, (3, 2)),
+        ("ga4", "ga4", "ga4", 0, (3, 2)),
+        ("posthog", "posthog", "posthog", 3, (4, 3)),
     ];
     assert_eq!(expected.len(), inputs.len());
-    for (name, input, preset, calls) in inputs {
+    for (name, input, preset, calls, (anon_rows, visitors)) in inputs {
         let (rows, printed) = read_as(dir.path(), &landed().join(input), preset);
         let mut want = expected[name].clone();
         want.sort();
         assert_eq!(rows, want, "{name}");
         // The anonymous visitors v-9 and v-10 are counted, not scored, not set aside.
         let users: BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
-        assert!(!users.contains("v-9") && !users.contains("d-2"), "{name}");
         assert!(
-            printed.contains("identity: 3 rows of 2 anonymous visitors who never identified")
-                && printed.contains(&format!("{calls} identity calls")),
+            !users.contains("v-9") && !users.contains("d-2") && !users.contains("a-11"),
+            "{name}"
+        );
+        assert!(
+            printed.contains(&format!(
+                "identity: {anon_rows} rows of {visitors} anonymous visitors who never identified"
+            )) && printed.contains(&format!("{calls} identity calls")),
             "{name}: {printed}"
         );
         assert!(
@@ -87,6 +93,9 @@ fn every_landed_export_reads_to_the_expected_events_of_identified_users() {
         .any(|r| r[0] == "u2" && r[2] == "pricing_viewed"));
     // u3 only ever sent identify calls: not a user of the product.
     assert!(!segment.iter().any(|r| r[0] == "u3"));
+    // PostHog: u3's server-side `$set` syncs are not product use either.
+    let (posthog, _) = read_as(dir.path(), &landed().join("posthog"), "posthog");
+    assert!(!posthog.iter().any(|r| r[0] == "u3"));
 }
 
 #[test]
