@@ -52,7 +52,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
             format_date(events.min_ts),
             format_date(events.max_ts),
             if events.sessions_derived {
-                " (sessions derived: 30 minutes without an event ends one)"
+                " (sessions derived for the events without a session id: 30 minutes without an event ends one)"
             } else {
                 ""
             }

@@ -427,7 +427,39 @@ fn check_mapping(path: &Path, map: &ColumnMap, schema: &Schema) -> Result<()> {
         let sources = std::slice::from_ref(&map.timestamp);
         return Err(missing_source(path, schema, sources, map));
     }
+    if let Some(line) = no_anonymous_id(path, map, schema) {
+        tracing::warn!("{line}");
+    }
     Ok(())
+}
+
+/// A preset's anonymous id missing from the log: its anonymous visitors would be scored as
+/// users (a new user's PostHog Parquet export, whose `properties` is JSON text, scored 2,914
+/// anonymous ids without a word).
+fn no_anonymous_id(path: &Path, map: &ColumnMap, schema: &Schema) -> Option<String> {
+    let preset = map.preset?;
+    if map.anonymous_id.is_empty() || !present(schema, &map.anonymous_id).is_empty() {
+        return None;
+    }
+    let text_parent = map.anonymous_id.iter().find_map(|s| {
+        let (parent, _) = s.split_once('.')?;
+        schema
+            .get(parent)
+            .filter(|d| d.is_string())
+            .map(|_| parent.to_string())
+    });
+    let why = match text_parent {
+        Some(p) => format!(
+            " (`{p}` is a text column, e.g. JSON in a Parquet export: its fields are not read from it; export JSON lines instead)"
+        ),
+        None => String::new(),
+    };
+    Some(format!(
+        "{}: preset {}'s anonymous id ({}) is not in the log{why}: anonymous visitors cannot be told from identified users and are scored as users; name the column with `--column anonymous_id=…`",
+        path.display(),
+        preset.name(),
+        map.anonymous_id.join(", ")
+    ))
 }
 
 /// The columns read from the log, and the raw ones a reject quotes.
@@ -621,4 +653,43 @@ fn row_checks(policy: &ReadPolicy, value: Option<&str>, value_text: bool) -> Vec
         ));
     }
     checks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Preset;
+
+    fn schema(columns: &[(&str, DataType)]) -> Schema {
+        Schema::from_iter(
+            columns
+                .iter()
+                .map(|(n, d)| Field::new((*n).into(), d.clone())),
+        )
+    }
+
+    #[test]
+    fn a_presets_missing_anonymous_id_is_said() {
+        let map = ColumnMap::preset(Preset::Posthog);
+        let path = Path::new("events/");
+        // PostHog's Parquet export: `properties` is JSON text.
+        let parquet = schema(&[
+            ("distinct_id", DataType::String),
+            ("properties", DataType::String),
+        ]);
+        let line = no_anonymous_id(path, &map, &parquet).unwrap();
+        assert!(line.starts_with("events/: preset posthog's anonymous id (properties.$anon_distinct_id, properties.$device_id) is not in the log (`properties` is a text column"), "{line}");
+        // Neither the text hint without such a column, nor a word when one id is there.
+        let flat = schema(&[("distinct_id", DataType::String)]);
+        assert!(!no_anonymous_id(path, &map, &flat)
+            .unwrap()
+            .contains("text column"));
+        let jsonl = schema(&[
+            ("distinct_id", DataType::String),
+            ("properties.$device_id", DataType::String),
+        ]);
+        assert_eq!(no_anonymous_id(path, &map, &jsonl), None);
+        // Without a preset, no anonymous id is expected.
+        assert_eq!(no_anonymous_id(path, &ColumnMap::default(), &flat), None);
+    }
 }
