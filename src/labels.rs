@@ -171,7 +171,15 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
             .with_column(coalesce(&[col("signup_ts"), col("first_start")]).alias("signup_ts"))
             .select([col("user_id"), col("signup_ts")]);
     }
+    // A user the users table says signed up on or after T is not one yet at T: their
+    // visits before sign-up are theirs only through an identify call after T (a past
+    // date's panel or backtest would otherwise score them).
     let mut out = signup
+        .filter(
+            col("signup_ts")
+                .is_null()
+                .or(col("signup_ts").lt(lit(as_of))),
+        )
         .sort(["user_id"], SortMultipleOptions::default())
         .collect()?;
     if let (Some(periods), Some(subs)) = (&running, src.subscriptions) {
@@ -335,6 +343,33 @@ mod tests {
                 prepared.is_some(),
             );
         }
+    }
+
+    #[test]
+    fn a_user_who_signs_up_after_the_date_is_not_in_its_population() {
+        // b's visits before T are theirs only through a sign-up on 04-05, after T.
+        let ev = events();
+        let users = crate::ingest::Users {
+            df: df!(
+                "user_id" => ["a", "b"],
+                "signup_ts" => [Some(ts("2026-03-01")), Some(ts("2026-04-05"))],
+            )
+            .unwrap(),
+        };
+        let src = Sources {
+            events: &ev,
+            users: Some(&users),
+            subscriptions: None,
+            prepared: None,
+        };
+        let ids = |as_of: &str| {
+            let pop = population(&src, &rule(Definition::Inactivity), ts(as_of)).unwrap();
+            let ids = pop.column("user_id").unwrap().str().unwrap().clone();
+            ids.iter().flatten().map(String::from).collect::<Vec<_>>()
+        };
+        assert_eq!(ids("2026-04-01"), ["a"]);
+        // Once signed up, b is scored (d, unknown to the users table, is kept too).
+        assert_eq!(ids("2026-04-11"), ["a", "b", "d"]);
     }
 
     #[test]
