@@ -18,7 +18,7 @@ use churnrisk::list::accounts::{roll_up, write_accounts};
 use churnrisk::list::crm::{write_hubspot, write_salesforce, CrmExport};
 use churnrisk::list::experiment::Group;
 use churnrisk::list::history;
-use churnrisk::list::rank::{assign_groups, crm_lookup, rank, RankedRow, Tier};
+use churnrisk::list::rank::{assign_groups, crm_lookup, empty_list_note, rank, RankedRow, Tier};
 use churnrisk::list::summary::{ranked_summary, training_summary};
 use churnrisk::list::write::{write_csv, write_jsonl, write_parquet};
 use churnrisk::model::drift::{Drift, DriftLevel, Thresholds};
@@ -162,6 +162,9 @@ fn night(
 
     let spec = tonight.model.resolve(&inputs.spec)?;
     let mut rows = rank(&tonight.scored, &spec, inputs.users.as_ref(), &s.list.tiers)?;
+    if let Some(note) = empty_list_note(&rows, s.list.list_tier, &s.list.tiers) {
+        warn!("{note}");
+    }
     assign_groups(&mut rows, &s.list.split);
     let summary = publish(s, staged, &inputs, &mut rows, &format_date(as_of), m)?;
     let rejects = usize::try_from(inputs.rejects.total()).ok();

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 
 use churnrisk::base::time::format_date;
 use churnrisk::features::prepare_owned;
-use churnrisk::list::rank::rank;
+use churnrisk::list::rank::{empty_list_note, rank, Tier};
 use churnrisk::list::shards::{write_part, PartHeader};
 use churnrisk::model::{score_prepared, ChurnModel};
 
@@ -46,7 +46,11 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     let rows = rank(&scored, &spec, inputs.users.as_ref(), &tiers)?;
     tracing::debug!("ranked");
     if let Some(shard) = args.input.shard {
+        // A shard's part is not the list: `merge` sees the whole.
         return write_shard_part(&args, &inputs, shard, &format_date(as_of), &rows);
+    }
+    if let Some(note) = empty_list_note(&rows, Tier::Medium, &tiers) {
+        tracing::warn!("{note}");
     }
     super::write_ranked(
         rows,

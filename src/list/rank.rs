@@ -279,6 +279,30 @@ pub fn rank(
     Ok(rows)
 }
 
+/// Why a list of scored users is empty: probability tiers that nobody reaches. With a
+/// subscription product's churn (a few percent in a horizon), a new user's B2B night
+/// scored 4,225 users, the highest at 0.086, and CS got an empty list without a word.
+pub fn empty_list_note(rows: &[RankedRow], list_tier: Tier, tiers: &TierRule) -> Option<String> {
+    let top = rows.first()?;
+    if rows.iter().any(|r| r.tier.at_least(list_tier)) {
+        return None;
+    }
+    let TierRule::Probability { high, medium } = *tiers else {
+        return None;
+    };
+    let threshold = if list_tier == Tier::High {
+        high
+    } else {
+        medium
+    };
+    Some(format!(
+        "the list is empty: no user reached the {} tier (probability at least {threshold}); the highest of the {} scored is {:.4}. When churn in the horizon is rare, rank tiers put the riskiest users on the list: `[output] tiers = \"top_percent\"` (`--tiers top-percent`)",
+        list_tier.label(),
+        rows.len(),
+        top.probability
+    ))
+}
+
 /// Puts scored rows in list order — churn probability, highest first, then `user_id` —
 /// numbers them and assigns the tiers. The one ordering of every list, whole or merged
 /// from shards.
@@ -378,6 +402,33 @@ pub fn crm_lookup(users: Option<&Users>) -> Result<HashMap<String, [String; 4]>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_list_says_why() {
+        let mut rows: Vec<RankedRow> = [0.086, 0.02, 0.05]
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| crate::fixtures::ranked_row(&format!("u{i}"), p))
+            .collect();
+        let probability = TierRule::default();
+        order(&mut rows, &probability);
+        let note = empty_list_note(&rows, Tier::Medium, &probability).unwrap();
+        assert!(
+            note.starts_with("the list is empty: no user reached the medium tier (probability at least 0.25); the highest of the 3 scored is 0.0860."),
+            "{note}"
+        );
+        // Rank tiers always fill it; a reached tier and no users say nothing.
+        let ranks = TierRule::TopPercent {
+            high: 5.0,
+            medium: 20.0,
+        };
+        order(&mut rows, &ranks);
+        assert_eq!(empty_list_note(&rows, Tier::Medium, &ranks), None);
+        rows[0].probability = 0.3;
+        order(&mut rows, &probability);
+        assert_eq!(empty_list_note(&rows, Tier::Medium, &probability), None);
+        assert_eq!(empty_list_note(&[], Tier::Medium, &probability), None);
+    }
 
     #[test]
     fn rows_are_ordered_by_probability_then_user_and_numbered() {
