@@ -37,6 +37,12 @@ pub enum Error {
         path.display()
     )]
     UnknownFormat { path: PathBuf },
+    /// An Avro object container (Heap Connect's S3 sync, Kafka and Spark writes).
+    #[error(
+        "{}: an Avro file, which churnrisk does not read: convert the export to Parquet or JSON lines first (Spark, DuckDB's avro extension or Python's fastavro do it)",
+        path.display()
+    )]
+    Avro { path: PathBuf },
     /// A folder, glob, archive or set of shard parts that does not make one input: no
     /// readable file, files of several formats, a damaged archive, parts of different runs.
     #[error("{}: {problem}", path.display())]
@@ -393,7 +399,7 @@ impl Error {
             Error::Write { .. } => "write_failed",
             Error::MissingFile { .. } => "missing_file",
             Error::EmptyInput { .. } => "empty_file",
-            Error::UnknownFormat { .. } => "unknown_format",
+            Error::UnknownFormat { .. } | Error::Avro { .. } => "unknown_format",
             Error::BadInputSet { .. } => "bad_input_set",
             Error::MissingColumn { .. } | Error::MissingSubscriptionColumn { .. } => {
                 "missing_column"
@@ -437,6 +443,7 @@ impl Error {
             | Error::MissingFile { .. }
             | Error::EmptyInput { .. }
             | Error::UnknownFormat { .. }
+            | Error::Avro { .. }
             | Error::BadInputSet { .. }
             | Error::MissingColumn { .. }
             | Error::MissingSubscriptionColumn { .. }

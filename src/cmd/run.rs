@@ -651,7 +651,8 @@ fn write_crm(
         } else {
             warn!(
                 "salesforce: {} users on the list have no Salesforce record id in \
-                 crm_id and were left out of the Id-keyed file (first: {first:?}); \
+                 crm_id (15 characters, or 18 whose last 3 are the checksum of the first 15) \
+                 and were left out of the Id-keyed file (first: {first:?}); \
                  [output] salesforce_key = \"external_id\" keys every user on {}",
                 export.skipped_without_id, l.salesforce_external_id
             );

@@ -198,6 +198,8 @@ pub(super) fn content_of(path: &Path) -> Result<Option<Content>> {
     match &head[..n] {
         [b'P', b'A', b'R', b'1'] => return Ok(Some(Content::Events(Format::Parquet))),
         [b'P', b'K', 3, 4] => return Ok(Some(Content::Zip)),
+        // Avro's binary could pass for tab-separated text: named, not misread.
+        [b'O', b'b', b'j', 1] => return Err(Error::Avro { path: path.into() }),
         _ => {}
     }
     // The first line of the text (gzip or plain).
@@ -647,6 +649,16 @@ mod tests {
             Some(Content::Events(Format::Parquet))
         );
         assert_eq!(content_of(&write("notes.txt", b"hello\n")).unwrap(), None);
+        // Heap Connect's sync: Avro, with tabs in its binary before any line end.
+        let avro = write(
+            "part-00000-c000.avro",
+            b"Obj\x01\x04\x14avro.codec\t\t\t\t\t\t\t\t\t",
+        );
+        let err = content_of(&avro).unwrap_err().to_string();
+        assert!(
+            err.contains("an Avro file, which churnrisk does not read"),
+            "{err}"
+        );
         assert_eq!(content_of(&write("empty", b"")).unwrap(), None);
         assert_eq!(
             content_of(&write("x.tsv.gz", b"")).unwrap(),
