@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use churnrisk::ingest::{ColumnOverrides, Preset, Shard, SubscriptionColumns};
+use churnrisk::ingest::{ColumnOverrides, Preset, Shard, SubscriptionColumns, UserColumns};
 use churnrisk::labels;
 use churnrisk::model::train;
 use churnrisk::run::config;
@@ -188,6 +188,13 @@ pub struct InputArgs {
     /// Users table: user_id, signup_at [, email, crm_id, account, plan].
     #[arg(long)]
     pub users: Option<PathBuf>,
+    /// Map a users-table field to the table's column, e.g. `user_id=id`,
+    /// `signup_at=created_at`, `account=company_name` (repeat).
+    #[arg(long = "user-column", value_name = "FIELD=COLUMN")]
+    pub user_columns: Vec<String>,
+    /// `[inputs.user_columns]` of a config file (never a flag).
+    #[arg(skip)]
+    pub user_column_overrides: UserColumns,
     /// Subscriptions table (user_id, start_date, end_date [, interval, interval_count,
     /// status, trial_end]; Stripe's export columns are read as they are): switches to the
     /// subscription churn definition.

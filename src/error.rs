@@ -53,7 +53,7 @@ pub enum Error {
     /// A required column is absent.
     #[error("{}: missing required column{} `{column}` (found: {found}{})", path.display(),
         if column.contains("`, `") { "s" } else { "" },
-        preset_setting.as_ref().map(|s| format!("; an analytics export is read with a preset ({s}): segment, amplitude, mixpanel, snowplow or ga4; any other file's columns are named with `[inputs.columns]` in a config or `--column FIELD=COLUMN` on the command line")).unwrap_or_default())]
+        preset_setting.as_ref().map(|s| format!("; an analytics export is read with a preset ({s}): segment, amplitude, mixpanel, snowplow, ga4 or posthog; any other file's columns are named with `[inputs.columns]` in a config or `--column FIELD=COLUMN` on the command line")).unwrap_or_default())]
     MissingColumn {
         path: PathBuf,
         /// The missing column, or several: `a`, `b` (quoted by the message).
@@ -73,6 +73,13 @@ pub enum Error {
         message: String,
         /// The likely cause, for the reader: [`CORRUPT`] unless the message says more.
         hint: &'static str,
+    },
+    /// A users table without a column it must have, under its name or a mapping's.
+    #[error("{}: the users table has no `{field}` column (found: {found}); name the table's column with `--user-column {field}=COLUMN` or `[inputs.user_columns]`", path.display())]
+    MissingUsersColumn {
+        path: PathBuf,
+        field: &'static str,
+        found: String,
     },
     /// A subscriptions table without a column for a field it must have.
     #[error("{}: no column for the subscriptions' `{field}` (looked for: {looked_for}; found: {found}); name it with `--subscription-column {field}=COLUMN` or `[inputs.subscription_columns]`", path.display())]
@@ -401,9 +408,9 @@ impl Error {
             Error::EmptyInput { .. } => "empty_file",
             Error::UnknownFormat { .. } | Error::Avro { .. } => "unknown_format",
             Error::BadInputSet { .. } => "bad_input_set",
-            Error::MissingColumn { .. } | Error::MissingSubscriptionColumn { .. } => {
-                "missing_column"
-            }
+            Error::MissingColumn { .. }
+            | Error::MissingSubscriptionColumn { .. }
+            | Error::MissingUsersColumn { .. } => "missing_column",
             Error::MappedColumnMissing { .. } => "mapped_column_missing",
             Error::CorruptFile { .. } => "corrupt_file",
             Error::BadColumnType { .. } => "bad_column_type",
@@ -447,6 +454,7 @@ impl Error {
             | Error::BadInputSet { .. }
             | Error::MissingColumn { .. }
             | Error::MissingSubscriptionColumn { .. }
+            | Error::MissingUsersColumn { .. }
             | Error::CorruptFile { .. }
             | Error::BadColumnType { .. }
             | Error::BadTimestamp { .. }

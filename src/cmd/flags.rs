@@ -87,7 +87,7 @@ mod tests {
         });
         assert_eq!(
             err.to_string(),
-            "e.ndjson: missing required column `user_id` (found: uid; an analytics export is read with a preset (`--preset`, `[inputs] preset`): segment, amplitude, mixpanel, snowplow or ga4; any other file's columns are named with `[inputs.columns]` in a config or `--column FIELD=COLUMN` on the command line)"
+            "e.ndjson: missing required column `user_id` (found: uid; an analytics export is read with a preset (`--preset`, `[inputs] preset`): segment, amplitude, mixpanel, snowplow, ga4 or posthog; any other file's columns are named with `[inputs.columns]` in a config or `--column FIELD=COLUMN` on the command line)"
         );
         let err = reading_events(Error::WrongDelimiter {
             path: "e.csv".into(),

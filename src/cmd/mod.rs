@@ -130,7 +130,12 @@ impl Inputs {
             .users
             .as_deref()
             .map(|p| {
-                ingest::load_users(p, policy, &mut rejects)
+                let columns = args
+                    .user_column_overrides
+                    .clone()
+                    .with_arguments(&args.user_columns)
+                    .map_err(flags::as_flag("user column", "--user-column"))?;
+                ingest::load_users(p, &columns, policy, &mut rejects)
                     .with_context(|| format!("reading users {}", p.display()))
             })
             .transpose()?;

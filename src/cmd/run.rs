@@ -809,6 +809,8 @@ fn input_args(s: &Settings) -> InputArgs {
         shard: None,
         column_overrides: i.columns.clone(),
         users: i.users.clone(),
+        user_columns: Vec::new(),
+        user_column_overrides: i.user_columns.clone(),
         subscriptions: i.subscriptions.clone(),
         subscription_columns: Vec::new(),
         subscription_column_overrides: i.subscription_columns.clone(),

@@ -45,7 +45,9 @@ pub use identity::IdentitySummary;
 pub use mapping::{ColumnMap, ColumnOverrides, Preset, TimestampUnit};
 pub use rejects::{ReadPolicy, RejectClass, Rejects};
 pub use shard::Shard;
-pub use tables::{load_subscriptions, load_users, Cycle, Overlap, Renewals, RENEWAL_GAP_DAYS};
+pub use tables::{
+    load_subscriptions, load_users, Cycle, Overlap, Renewals, UserColumns, RENEWAL_GAP_DAYS,
+};
 pub use timestamp::parse_timestamp_in;
 
 /// The largest `value` magnitude read as an amount (larger ones are rejects).
@@ -378,7 +380,9 @@ mod tests {
                 std::fs::write(&p, &bytes).unwrap();
                 let mut rejects = Rejects::default();
                 let result = match name {
-                    "u.csv" => load_users(&p, &policy(), &mut rejects).map(|_| ()),
+                    "u.csv" => {
+                        load_users(&p, &UserColumns::default(), &policy(), &mut rejects).map(|_| ())
+                    }
                     "s.csv" | "stripe.csv" => {
                         load_subscriptions(&p, &Default::default(), &policy(), &mut rejects)
                             .map(|_| ())
@@ -593,7 +597,7 @@ mod tests {
         assert!(err.contains("`--column FIELD=COLUMN`"), "{err}");
         // A table's columns are not an export's: no preset names them.
         let mut rejects = Rejects::default();
-        let err = load_users(&p, &policy(), &mut rejects)
+        let err = load_users(&p, &UserColumns::default(), &policy(), &mut rejects)
             .unwrap_err()
             .to_string();
         assert!(!err.contains("preset"), "{err}");
@@ -628,7 +632,7 @@ mod tests {
              3,2026-01-03,d@x.io\n3,2026-01-03,d@x.io\n",
         );
         let mut rejects = Rejects::default();
-        let users = load_users(&p, &policy(), &mut rejects).unwrap();
+        let users = load_users(&p, &UserColumns::default(), &policy(), &mut rejects).unwrap();
         assert_eq!(users.df.height(), 2);
         assert_eq!(
             users.df.column("email").unwrap().str().unwrap().get(0),

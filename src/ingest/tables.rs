@@ -17,23 +17,118 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-/// Reads the users table: `user_id` and `signup_at` required, CRM columns optional. A
-/// second row for a user is set aside (the first is kept): a copy as a duplicate, one that
-/// differs as a conflict (a loss).
-pub fn load_users(path: &Path, policy: &ReadPolicy, rejects: &mut Rejects) -> Result<Users> {
-    let mut wanted = vec!["user_id", "signup_at"];
-    wanted.extend(CRM_COLUMNS);
-    let (lf, schema) = open(path, &wanted, &["user_id", "signup_at"], policy, rejects)?;
+/// `[inputs.user_columns]` (and `--user-column FIELD=COLUMN`): the users table's column
+/// for each field, when it is not named as the field (a company's table: `id`,
+/// `created_at`, `company_name`). A column named here must be in the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserColumns {
+    pub user_id: Option<String>,
+    pub signup_at: Option<String>,
+    pub email: Option<String>,
+    pub crm_id: Option<String>,
+    pub account: Option<String>,
+    pub plan: Option<String>,
+}
+
+impl UserColumns {
+    const FIELDS: [&'static str; 6] =
+        ["user_id", "signup_at", "email", "crm_id", "account", "plan"];
+
+    fn get(&self, field: &str) -> Option<&str> {
+        match field {
+            "user_id" => self.user_id.as_deref(),
+            "signup_at" => self.signup_at.as_deref(),
+            "email" => self.email.as_deref(),
+            "crm_id" => self.crm_id.as_deref(),
+            "account" => self.account.as_deref(),
+            "plan" => self.plan.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The table's column for `field`.
+    fn source<'a>(&'a self, field: &'a str) -> &'a str {
+        self.get(field).unwrap_or(field)
+    }
+
+    /// These columns with `FIELD=COLUMN` arguments over them (the command line wins).
+    pub fn with_arguments(mut self, args: &[String]) -> Result<Self> {
+        for arg in args {
+            let bad = |message: String| Error::InvalidArgument {
+                name: "user column".into(),
+                message,
+            };
+            let (field, column) = arg
+                .split_once('=')
+                .ok_or_else(|| bad(format!("{arg:?} is not FIELD=COLUMN")))?;
+            let column = Some(column.trim().to_string()).filter(|c| !c.is_empty());
+            let column = column.ok_or_else(|| bad(format!("{arg:?} names no column")))?;
+            match field.trim() {
+                "user_id" => self.user_id = Some(column),
+                "signup_at" => self.signup_at = Some(column),
+                "email" => self.email = Some(column),
+                "crm_id" => self.crm_id = Some(column),
+                "account" => self.account = Some(column),
+                "plan" => self.plan = Some(column),
+                other => {
+                    return Err(bad(format!(
+                        "unknown field {other:?} ({})",
+                        Self::FIELDS.join(", ")
+                    )))
+                }
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Reads the users table: `user_id` and `signup_at` required, CRM columns optional, each
+/// under its own name or the column `columns` names. A second row for a user is set aside
+/// (the first is kept): a copy as a duplicate, one that differs as a conflict (a loss).
+pub fn load_users(
+    path: &Path,
+    columns: &UserColumns,
+    policy: &ReadPolicy,
+    rejects: &mut Rejects,
+) -> Result<Users> {
+    let header = table_header(path, policy)?;
+    for field in UserColumns::FIELDS {
+        let source = columns.source(field);
+        let required = matches!(field, "user_id" | "signup_at");
+        let named = columns.get(field).is_some();
+        if (required || named) && !header.iter().any(|h| h == source) {
+            let found = header.join(", ");
+            return Err(if named {
+                Error::MappedColumnMissing {
+                    path: path.into(),
+                    column: source.to_string(),
+                    found,
+                }
+            } else {
+                Error::MissingUsersColumn {
+                    path: path.into(),
+                    field,
+                    found,
+                }
+            });
+        }
+    }
+    let (user, signup) = (columns.source("user_id"), columns.source("signup_at"));
+    let mut wanted = vec![user, signup];
+    wanted.extend(CRM_COLUMNS.iter().map(|c| columns.source(c)));
+    let (lf, schema) = open(path, &wanted, &[user, signup], policy, rejects)?;
     let mut exprs = vec![
-        text(path, &schema, "user_id")?,
-        timestamp_expr(path, &schema, "signup_at", TimestampUnit::Auto)?.alias("signup_ts"),
-        col("signup_at"),
+        text(path, &schema, user)?.alias("user_id"),
+        timestamp_expr(path, &schema, signup, TimestampUnit::Auto)?.alias("signup_ts"),
+        col(signup).alias("signup_at"),
         col(LINE),
     ];
     let mut raw = vec!["user_id", "signup_at"];
     for name in CRM_COLUMNS {
-        if schema.contains(name) {
-            exprs.push(text(path, &schema, name)?);
+        let source = columns.source(name);
+        if schema.contains(source) {
+            exprs.push(text(path, &schema, source)?.alias(name));
             raw.push(name);
         } else {
             exprs.push(lit(NULL).cast(DataType::String).alias(name));

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{ConfigProblem, Error, Result};
-use crate::ingest::{ColumnOverrides, Preset, ReadPolicy, SubscriptionColumns};
+use crate::ingest::{ColumnOverrides, Preset, ReadPolicy, SubscriptionColumns, UserColumns};
 use crate::labels::Signal;
 use crate::list::rank::{Tier, TierMode, TierRule};
 use crate::model::{policy, train};
@@ -180,6 +180,10 @@ pub struct InputsConfig {
     /// Users table (`user_id`, `signup_at`, CRM columns). Optional.
     #[serde(default)]
     pub users: Option<PathBuf>,
+    /// Column of each users-table field (`user_id`, `signup_at`, `email`, `crm_id`,
+    /// `account`, `plan`) where the table does not use churnrisk's names. Optional.
+    #[serde(default)]
+    pub user_columns: UserColumns,
     /// Subscriptions table; when given, churn follows the subscription definition. Optional.
     #[serde(default)]
     pub subscriptions: Option<PathBuf>,
@@ -636,6 +640,25 @@ mod tests {
         );
         assert!(parse(
             "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[inputs.subscription_columns]\nplan = \"x\"\n"
+        )
+        .is_err());
+        // A company's users table.
+        let c = parse(
+            "[inputs]\nevents = \"e\"\nfeatures = \"f\"\nusers = \"u.csv\"\n\
+             [inputs.user_columns]\nuser_id = \"id\"\nsignup_at = \"created_at\"\n",
+        )
+        .unwrap();
+        let u = &c.inputs.user_columns;
+        assert_eq!(
+            (
+                u.user_id.as_deref(),
+                u.signup_at.as_deref(),
+                u.plan.as_deref()
+            ),
+            (Some("id"), Some("created_at"), None)
+        );
+        assert!(parse(
+            "[inputs]\nevents = \"e\"\nfeatures = \"f\"\n[inputs.user_columns]\nsignup = \"x\"\n"
         )
         .is_err());
     }

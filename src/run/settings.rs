@@ -148,6 +148,7 @@ impl Settings {
             events: find_events(&s.data)?,
             // Required as in a config's night: without it the CRM columns would vanish.
             users: Some(s.data.join("users.csv")),
+            user_columns: Default::default(),
             subscriptions: None,
             subscription_columns: Default::default(),
             features: s.features,

@@ -257,6 +257,79 @@ fn renaming_users_changes_no_probability() {
     assert_eq!(a, b);
 }
 
+/// A company's users table, read with its own column names mapped.
+#[test]
+fn a_users_table_with_its_own_column_names_is_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::copy(repo().join("models/sample.json"), d.join("m.json")).unwrap();
+    let events = repo().join("data/events.csv.gz");
+    let users = fs::read_to_string(repo().join("data/users.csv")).unwrap();
+    let (header, rows) = users.split_once('\n').unwrap();
+    assert_eq!(header, "user_id,signup_at,email,crm_id,account,plan");
+    fs::write(
+        d.join("company.csv"),
+        format!("id,created_at,email_address,sf_id,company_name,tier\n{rows}"),
+    )
+    .unwrap();
+    let features = default_features();
+    let score = |users: &str, extra: &[&str], out: &str| {
+        let mut args = vec![
+            "score",
+            "--events",
+            s(&events),
+            "--users",
+            users,
+            "--features",
+            s(&features),
+            "--model",
+            "m.json",
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(extra);
+        churnrisk(d, &args)
+    };
+    let out = score(s(&repo().join("data/users.csv")), &[], "plain.csv");
+    assert_eq!(out.status.code(), Some(0));
+    // Unmapped: the table's columns and the flag that names them.
+    expect(
+        score("company.csv", &[], "x.csv"),
+        3,
+        &["the users table has no `user_id` column (found: id, created_at, email_address, sf_id, company_name, tier); name the table's column with `--user-column user_id=COLUMN`"],
+    );
+    let mapped = [
+        "--user-column",
+        "user_id=id",
+        "--user-column",
+        "signup_at=created_at",
+        "--user-column",
+        "email=email_address",
+        "--user-column",
+        "crm_id=sf_id",
+        "--user-column",
+        "account=company_name",
+        "--user-column",
+        "plan=tier",
+    ];
+    let out = score("company.csv", &mapped, "mapped.csv");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        fs::read(d.join("mapped.csv")).unwrap(),
+        fs::read(d.join("plain.csv")).unwrap()
+    );
+    // A column named that the table lacks is the mapping's mistake (exit 4).
+    let mut wrong = mapped.to_vec();
+    wrong[11] = "plan=segment";
+    expect(
+        score("company.csv", &wrong, "y.csv"),
+        4,
+        &["the column mapping names `segment`, which is not in the file"],
+    );
+}
+
 #[test]
 fn subscription_definition_trains_and_scores() {
     let dir = tempfile::tempdir().unwrap();
