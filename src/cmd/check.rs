@@ -16,7 +16,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
     let policy = policy_from(&args.input.validation)?;
     // The feature file only adds a warning here: without one, check the log anyway.
     let features = &args.input.features;
-    let spec = match FeatureSpec::load(features) {
+    let spec = match super::load_features(features) {
         Ok(spec) => Some(spec),
         Err(e) if !features.exists() => {
             tracing::info!("{e}: not checking the log against feature definitions");

@@ -69,7 +69,7 @@ impl Inputs {
     /// Bad rows are collected in `rejects`, not enforced: the caller writes them down
     /// first, then calls [`Rejects::enforce`].
     pub fn load(args: &InputArgs, policy: &ReadPolicy) -> Result<Self> {
-        let spec = FeatureSpec::load(&args.features).context(
+        let spec = load_features(&args.features).context(
             "reading the feature definitions (`--features`, `[inputs] features`; the flag's \
              default is features/default.toml in the current folder; to score, give the file the \
              model was trained with)",
@@ -302,6 +302,23 @@ pub fn as_of_or_after_log(flag: &str, given: Option<&str>, events: &Events) -> R
         Some(t) => date_arg(flag, t),
         None => Ok((events.max_ts.div_euclid(DAY_MS) + 1) * DAY_MS),
     }
+}
+
+/// The feature definitions shipped as features/default.toml, built in.
+const DEFAULT_FEATURES: &str = include_str!("../../features/default.toml");
+
+/// The feature file at `path`; the flag's default path outside the repository (a
+/// release binary run from another folder) is the built-in copy of the shipped file, so
+/// `train` and `score` work there without `--features`.
+pub fn load_features(path: &std::path::Path) -> churnrisk::error::Result<FeatureSpec> {
+    if path == std::path::Path::new(crate::cli::SAMPLE_FEATURES) && !path.exists() {
+        info!(
+            "{} is not here: using the built-in default feature definitions (the same file)",
+            path.display()
+        );
+        return FeatureSpec::from_toml(DEFAULT_FEATURES, path);
+    }
+    FeatureSpec::load(path)
 }
 
 /// The date given to `flag` (or its config key): `YYYY-MM-DD` or an ISO-8601 date-time.

@@ -18,8 +18,19 @@ use super::{policy_from, settle_rejects, Inputs};
 use crate::cli::ReportArgs;
 
 pub fn run(args: ReportArgs) -> Result<()> {
-    let model = ChurnModel::load(&args.model)
-        .with_context(|| format!("reading model {}", args.model.display()))?;
+    let model = ChurnModel::load(&args.model).with_context(|| {
+        // The default is the shipped sample's model, in the repository's folder.
+        let default = args.model == Path::new(churnrisk::run::config::SAMPLE_MODEL_PATH);
+        format!(
+            "reading model {}{}",
+            args.model.display(),
+            if default {
+                " (the default, the shipped sample's; give the model to report on with --model)"
+            } else {
+                ""
+            }
+        )
+    })?;
     let previous = args
         .previous_model
         .as_deref()

@@ -257,6 +257,54 @@ fn renaming_users_changes_no_probability() {
     assert_eq!(a, b);
 }
 
+/// A release binary run outside the repository: the default feature file is built in.
+#[test]
+fn outside_the_repository_the_default_features_are_built_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = repo().join("data/events.csv.gz");
+    let train = |extra: &[&str], model: &str| {
+        let mut args = vec![
+            "-v",
+            "train",
+            "--events",
+            s(&events),
+            "--as-of",
+            "2026-07-06",
+        ];
+        args.extend_from_slice(&["--model", model]);
+        args.extend_from_slice(extra);
+        churnrisk(d, &args)
+    };
+    expect(
+        train(&[], "built_in.json"),
+        0,
+        &["features/default.toml is not here: using the built-in default feature definitions"],
+    );
+    let features = default_features();
+    assert_eq!(
+        train(&["--features", s(&features)], "file.json")
+            .status
+            .code(),
+        Some(0)
+    );
+    let fingerprint = |m: &str| model_json(&d.join(m))["feature_fingerprint"].clone();
+    assert_eq!(fingerprint("built_in.json"), fingerprint("file.json"));
+    assert!(fingerprint("file.json").is_string());
+    // A feature file named that is missing is still an error.
+    expect(
+        train(&["--features", "mine.toml"], "x.json"),
+        4,
+        &["mine.toml"],
+    );
+    // report's default model is the sample's, in the repository: it says how to name one.
+    expect(
+        churnrisk(d, &["report", "--events", s(&events)]),
+        3,
+        &["(the default, the shipped sample's; give the model to report on with --model)"],
+    );
+}
+
 /// A company's users table, read with its own column names mapped.
 #[test]
 fn a_users_table_with_its_own_column_names_is_mapped() {
