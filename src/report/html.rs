@@ -441,6 +441,18 @@ fn closed_loop_section(h: &mut String, r: &Report) {
                 if c.window_complete { "" } else { " (window not complete yet)" },
                 c.retention_days
             );
+            // Before the window ends, an uplift is the first days' noise (a new user's report
+            // two days after the list read "+5.6 pts" before anyone was contacted): the rates
+            // so far are shown, the uplift waits for the window's end.
+            let ends = crate::base::time::parse_timestamp(&c.list_as_of).map(|t| {
+                crate::base::time::format_date(
+                    t + i64::from(c.window_days) * crate::base::time::DAY_MS,
+                )
+            });
+            let pending = (!c.window_complete).then(|| match &ends {
+                Some(d) => format!("after {d}, when the window ends"),
+                None => "when the window ends".into(),
+            });
             let line = |h: &mut String, name: &str, x: &crate::report::uplift::Comparison| {
                 let _ = write!(
                     h,
@@ -451,11 +463,13 @@ fn closed_loop_section(h: &mut String, r: &Report) {
                     x.control.users,
                     pct(x.control.rate),
                     match (x.uplift, x.too_few) {
+                        _ if pending.is_some() => pending.clone().unwrap_or_default(),
                         (Some(u), _) => format!("{:+.1} pts", u * 100.0),
                         (None, true) => format!("too few users to tell (under {} in an arm)", crate::report::uplift::MIN_ARM_USERS),
                         (None, false) => "–".into(),
                     },
                     x.ci95
+                        .filter(|_| pending.is_none())
                         .map(|(lo, hi)| format!("{:+.1} to {:+.1}", lo * 100.0, hi * 100.0))
                         .unwrap_or_else(|| "–".into()),
                     pct(x.treatment.retention_rate)

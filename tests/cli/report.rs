@@ -280,6 +280,20 @@ fn the_closed_loop_compares_treated_and_control_users_of_a_past_list() {
         loop_["by_play"]
     );
     assert!(html.contains("too few users to tell (under 10 in an arm)"));
+    // The same list dated 2026-06-25: its 28-day window runs past the log's end (07-05).
+    // The rates so far are shown; the uplift waits for the window's end.
+    let text = fs::read_to_string(&list).unwrap();
+    let late = dir.path().join("late.csv");
+    fs::write(&late, text.replace(",2026-06-01,", ",2026-06-25,")).unwrap();
+    let (html, json) = report(dir.path(), &["--list", s(&late)]);
+    assert_eq!(json["closed_loop"]["window_complete"], false);
+    assert!(html.contains("(window not complete yet)"));
+    assert!(html.contains("after 2026-07-23, when the window ends"));
+    let section = html.split("Do the plays work?").nth(1).unwrap();
+    assert!(
+        !section.contains(" pts<"),
+        "an uplift before the window ends"
+    );
 }
 
 #[test]
