@@ -12,6 +12,7 @@
 
 use serde::Deserialize;
 
+use super::columns::apply_column_arguments;
 use super::tables::Cycle;
 use crate::error::{Error, Result};
 
@@ -101,34 +102,25 @@ impl SubscriptionColumns {
         }
     }
 
+    /// The place of `field`'s column (`None`: no such field).
+    fn slot<'a>(&'a mut self, field: &str) -> Option<&'a mut Option<String>> {
+        match field {
+            "user_id" => Some(&mut self.user_id),
+            "start_date" => Some(&mut self.start_date),
+            "end_date" => Some(&mut self.end_date),
+            "interval" => Some(&mut self.interval),
+            "interval_count" => Some(&mut self.interval_count),
+            "status" => Some(&mut self.status),
+            "trial_end" => Some(&mut self.trial_end),
+            "canceled_at" => Some(&mut self.canceled_at),
+            _ => None,
+        }
+    }
+
     /// These columns with `FIELD=COLUMN` arguments over them (the command line wins).
     pub fn with_arguments(mut self, args: &[String]) -> Result<Self> {
-        for arg in args {
-            let bad = |message: String| Error::InvalidArgument {
-                name: "subscription column".into(),
-                message,
-            };
-            let (key, value) = arg
-                .split_once('=')
-                .ok_or_else(|| bad(format!("{arg:?} is not FIELD=COLUMN")))?;
-            let value = Some(value.trim().to_string());
-            match key.trim() {
-                "user_id" => self.user_id = value,
-                "start_date" => self.start_date = value,
-                "end_date" => self.end_date = value,
-                "interval" => self.interval = value,
-                "interval_count" => self.interval_count = value,
-                "status" => self.status = value,
-                "trial_end" => self.trial_end = value,
-                "canceled_at" => self.canceled_at = value,
-                other => {
-                    return Err(bad(format!(
-                        "unknown field {other:?} ({})",
-                        FIELDS.map(|f| f.name).join(", ")
-                    )))
-                }
-            }
-        }
+        let fields = FIELDS.map(|f| f.name);
+        apply_column_arguments(&mut self, args, "subscription column", &fields, Self::slot)?;
         Ok(self)
     }
 

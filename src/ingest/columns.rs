@@ -21,6 +21,38 @@ pub(super) fn found_columns(schema: &Schema) -> String {
     rejects::shorten(&names, 300)
 }
 
+/// Applies `FIELD=COLUMN` arguments (`--user-column`, `--subscription-column`, named `what`
+/// in messages) to `target`, whose place for a field `slot` gives (`None`: no such field,
+/// and `fields` are listed).
+pub(super) fn apply_column_arguments<T>(
+    target: &mut T,
+    args: &[String],
+    what: &str,
+    fields: &[&str],
+    slot: for<'a> fn(&'a mut T, &str) -> Option<&'a mut Option<String>>,
+) -> Result<()> {
+    for arg in args {
+        let bad = |message: String| Error::InvalidArgument {
+            name: what.into(),
+            message,
+        };
+        let (field, column) = arg
+            .split_once('=')
+            .ok_or_else(|| bad(format!("{arg:?} is not FIELD=COLUMN")))?;
+        let column = Some(column.trim().to_string()).filter(|c| !c.is_empty());
+        let column = column.ok_or_else(|| bad(format!("{arg:?} names no column")))?;
+        let place = slot(target, field.trim()).ok_or_else(|| {
+            bad(format!(
+                "unknown field {:?} ({})",
+                field.trim(),
+                fields.join(", ")
+            ))
+        })?;
+        *place = Some(column);
+    }
+    Ok(())
+}
+
 /// A text column under its own name, whatever its stored type (ids may be integers).
 pub(super) fn text(path: &Path, schema: &Schema, column: &str) -> Result<Expr> {
     match schema.get(column) {

@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use super::billing::{stated_cycle, Resolved, SubscriptionColumns, NEVER_STARTED};
 use super::checks::{set_aside, time_checks, Check};
-use super::columns::{text, timestamp_expr};
+use super::columns::{apply_column_arguments, text, timestamp_expr};
 use super::dedup::drop_repeats;
 use super::files::{guarded, is_csv, open, table_header, Origin};
 use super::reader::split_by_another;
@@ -52,33 +52,22 @@ impl UserColumns {
         self.get(field).unwrap_or(field)
     }
 
+    /// The place of `field`'s column (`None`: no such field).
+    fn slot<'a>(&'a mut self, field: &str) -> Option<&'a mut Option<String>> {
+        match field {
+            "user_id" => Some(&mut self.user_id),
+            "signup_at" => Some(&mut self.signup_at),
+            "email" => Some(&mut self.email),
+            "crm_id" => Some(&mut self.crm_id),
+            "account" => Some(&mut self.account),
+            "plan" => Some(&mut self.plan),
+            _ => None,
+        }
+    }
+
     /// These columns with `FIELD=COLUMN` arguments over them (the command line wins).
     pub fn with_arguments(mut self, args: &[String]) -> Result<Self> {
-        for arg in args {
-            let bad = |message: String| Error::InvalidArgument {
-                name: "user column".into(),
-                message,
-            };
-            let (field, column) = arg
-                .split_once('=')
-                .ok_or_else(|| bad(format!("{arg:?} is not FIELD=COLUMN")))?;
-            let column = Some(column.trim().to_string()).filter(|c| !c.is_empty());
-            let column = column.ok_or_else(|| bad(format!("{arg:?} names no column")))?;
-            match field.trim() {
-                "user_id" => self.user_id = Some(column),
-                "signup_at" => self.signup_at = Some(column),
-                "email" => self.email = Some(column),
-                "crm_id" => self.crm_id = Some(column),
-                "account" => self.account = Some(column),
-                "plan" => self.plan = Some(column),
-                other => {
-                    return Err(bad(format!(
-                        "unknown field {other:?} ({})",
-                        Self::FIELDS.join(", ")
-                    )))
-                }
-            }
-        }
+        apply_column_arguments(&mut self, args, "user column", &Self::FIELDS, Self::slot)?;
         Ok(self)
     }
 }
