@@ -169,7 +169,7 @@ pub enum Direction {
     Higher,
     /// Risky when below typical (e.g. active days).
     Lower,
-    /// Either side, as the model learned it (e.g. rates of events with no known role).
+    /// Either side, as the model learned it (e.g. ratios of two event types).
     Either,
 }
 
@@ -544,7 +544,11 @@ fn family_of(
             } else if has(&e.feedback) {
                 ("feedback", Either)
             } else {
-                return (format!("event:{event}"), Either);
+                // An event of no listed role is product use: named as a reason when the
+                // user does less of it than typical, never more (two new users' lists
+                // gave "3.7 × dashboard_viewed a week since signup (typical 1.9)" and
+                // "3 × seat_invited since signup (typical 0)" as reasons for risk).
+                return (format!("event:{event}"), Lower);
             }
         }
     };
@@ -853,6 +857,18 @@ mod tests {
         assert_eq!(family("n_long__report_created"), "value");
         assert_eq!(family("n_recent__login"), "activity");
         assert_eq!(family("n_long__page_view"), "event:page_view");
+        // An event of no role is product use: less of it is a reason, more is not; a
+        // listed friction event is the other way round.
+        let side = |n: &str| defs.iter().find(|d| d.name == n).unwrap().risky_when;
+        assert_eq!(side("n_week__page_view"), Direction::Lower);
+        let s = FeatureSpec::from_toml(
+            "[events]\nvalue = [\"report_created\"]\nfriction = [\"page_view\"]\n",
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        let defs = catalog(&s, &["page_view".into()]);
+        let def = defs.iter().find(|d| d.name == "n_week__page_view").unwrap();
+        assert_eq!(def.risky_when, Direction::Higher);
     }
 
     #[test]
