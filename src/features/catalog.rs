@@ -612,7 +612,12 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         DaysSinceValue => {
             // None ever (the feature then reads the tenure), not merely none in a window.
             if row.get(ValueTotal) == 0.0 {
-                format!("no value action in {} since signup", days(v))
+                // Fewer days than the tenure: the user signed up before the log began.
+                if v < row.get(Tenure) - 1.0 {
+                    format!("no value action in the {} the log covers", days(v))
+                } else {
+                    format!("no value action in {} since signup", days(v))
+                }
             } else {
                 format!("no value action for {}", days(v))
             }
@@ -684,11 +689,25 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValueRecent => format!("{} in the last {r} days", actions(v)),
         ValuePrior => format!("{} in the {p} days before", actions(v)),
         ActiveWeeks => format!("active in {} since signup", counted(v, "week", "weeks")),
-        ActiveWeekShare => format!(
-            "active in {:.0}% of weeks since signup (typical {:.0}%)",
-            v * 100.0,
-            typical * 100.0
-        ),
+        ActiveWeekShare => {
+            // The weeks it is taken over: since signup, or since the log's start for a
+            // user who signed up before it.
+            let weeks = if v > 0.0 {
+                (row.get(ActiveWeeks) / v).round()
+            } else {
+                0.0
+            };
+            let over = if weeks > 0.0 && weeks * 7.0 < row.get(Tenure) - 7.0 {
+                format!("of the {weeks:.0} weeks in the log")
+            } else {
+                "of weeks since signup".to_string()
+            };
+            format!(
+                "active in {:.0}% {over} (typical {:.0}%)",
+                v * 100.0,
+                typical * 100.0
+            )
+        }
         // A subscriber who asked to cancel does not renew: the date is the end; in a trial
         // it is the trial's end.
         RenewalDue | DaysToRenewal | InTrial => {
@@ -1115,6 +1134,36 @@ mod tests {
         assert_eq!(
             phrase(&s, def("days_since_last_value"), &never, 0.0),
             "no value action in 12 days since signup"
+        );
+        // A customer who signed up 459 days ago, in a log of 35 days: what the log covers.
+        let older = NamedRow::new(
+            &s,
+            &[
+                ("days_since_last_value", 35.0),
+                ("tenure_days", 459.0),
+                ("active_weeks", 3.0),
+                ("active_week_share", 3.0 / 39.0),
+            ],
+        );
+        assert_eq!(
+            phrase(&s, def("days_since_last_value"), &older, 0.0),
+            "no value action in the 35 days the log covers"
+        );
+        assert_eq!(
+            phrase(&s, def("active_week_share"), &older, 0.75),
+            "active in 8% of the 39 weeks in the log (typical 75%)"
+        );
+        let seen = NamedRow::new(
+            &s,
+            &[
+                ("tenure_days", 84.5),
+                ("active_weeks", 3.0),
+                ("active_week_share", 3.0 / 13.0),
+            ],
+        );
+        assert_eq!(
+            phrase(&s, def("active_week_share"), &seen, 0.75),
+            "active in 23% of weeks since signup (typical 75%)"
         );
     }
 }

@@ -125,6 +125,14 @@ impl<'a> Derive<'a> {
         }
     }
 
+    /// Whether the user signed up more than a day before the log's first event: their
+    /// activation and anything else before the log are not in it (a Heap export starting
+    /// 2026-02 held a customer of 2024). Such a user counts as activated: they have been a
+    /// customer since, and nothing says otherwise.
+    fn before_log(&self) -> bool {
+        self.signup < self.min_ts - DAY_MS
+    }
+
     /// Days before `end` in which the user could be seen (from signup or the log's start).
     fn observable(&self, end: i64) -> f64 {
         at_least(days(end - self.signup.max(self.min_ts)), 0.0)
@@ -200,15 +208,20 @@ impl<'a> Derive<'a> {
                         .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a + x)))
                         .unwrap_or(0.0)
                 }
-                DaysSinceValue => t.last_value_ts.map_or(self.tenure, |v| days(as_of - v)),
+                // Without a value action, the days the user could be seen (for a customer
+                // from before the log, not since a signup the log does not cover).
+                DaysSinceValue => t
+                    .last_value_ts
+                    .map_or(self.observable(as_of), |v| days(as_of - v)),
                 DaysSinceEvent => t.last_ts.map_or(self.tenure, |v| days(as_of - v)),
                 ValuePerActiveDay => t.value.long / at_least(t.active.long, 1.0),
                 CoreUsed => t.core_used,
                 Tenure => self.tenure,
-                Activated => t.activation_ts.is_some() as u8 as f64,
-                // From signup, or from the log's start for a user who signed up before
-                // it: their first value action is not in the log (an export that starts
-                // 2026-02 read a customer of 2024 as "took 533.5 days to first value").
+                Activated => (t.activation_ts.is_some() || self.before_log()) as u8 as f64,
+                // A customer from before the log reached first value before it (an export
+                // that starts 2026-02 read a customer of 2024 as "took 533.5 days to first
+                // value", then, counted from the log's start, "took 11.4 days").
+                TimeToValue if self.before_log() => 0.0,
                 TimeToValue => t.activation_ts.map_or(self.observable(as_of), |a| {
                     at_least(days(a - self.signup.max(self.min_ts)), 0.0)
                 }),
@@ -240,7 +253,9 @@ impl<'a> Derive<'a> {
                     }
                 }
                 ValueOverdue => {
-                    let since = t.last_value_ts.map_or(self.tenure, |v| days(as_of - v));
+                    let since = t
+                        .last_value_ts
+                        .map_or(self.observable(as_of), |v| days(as_of - v));
                     let gap = match (t.first_value_ts, t.last_value_ts) {
                         (Some(a), Some(b)) if t.value_total >= 2.0 => {
                             days(b - a) / (t.value_total - 1.0)
@@ -472,8 +487,8 @@ mod tests {
 
     #[test]
     fn a_customer_who_signed_up_before_the_log_is_measured_from_its_start() {
-        // The export starts on 03-01; "old" and "idle" signed up in 2025. Their first value
-        // action is not in the log, and their weeks before it are not counted.
+        // The export starts on 03-01; "old" and "idle" signed up in 2025. They reached
+        // first value before the log, and their weeks before it are not counted.
         let ev = events(&[
             ("new", "2026-03-01T00:00:00Z", "login"),
             ("new", "2026-03-04T00:00:00Z", "make"),
@@ -491,9 +506,13 @@ mod tests {
         .unwrap();
         let ff = compute(&prepare(&ev, &s).unwrap(), &pop, as_of, &s, &[]).unwrap();
         assert_eq!(value(&ff, "new", "time_to_value_days"), 3.0);
-        assert_eq!(value(&ff, "old", "time_to_value_days"), 2.0);
+        assert_eq!(value(&ff, "old", "time_to_value_days"), 0.0);
+        assert_eq!(value(&ff, "idle", "time_to_value_days"), 0.0);
+        assert_eq!(value(&ff, "idle", "activated"), 1.0);
         // No value action in the log's 35 days (not since a signup 308 days before it).
-        assert_eq!(value(&ff, "idle", "time_to_value_days"), 35.0);
+        assert_eq!(value(&ff, "idle", "days_since_last_value"), 35.0);
+        // A user of the log's first day is not from before it.
+        assert_eq!(value(&ff, "new", "activated"), 1.0);
         // Two events in the 35 days seen; the tenure stays the users table's.
         assert_eq!(value(&ff, "old", "events_per_week"), 2.0 * 7.0 / 35.0);
         assert_eq!(value(&ff, "old", "value_per_week"), 7.0 / 35.0);

@@ -293,20 +293,27 @@ pub fn compute(
         .then(signup.clone())
         .otherwise(lit(prepared.min_ts));
     let observable = at_least(day(lit(as_of) - observed_from.clone()), 0.0);
+    // Signed up more than a day before the log's first event: activated before it.
+    let before_log = signup.clone().lt(lit(prepared.min_ts - DAY_MS));
     let mut derived = vec![
         tenure.clone().alias("tenure_days"),
         day(lit(as_of) - col("last_ts"))
             .fill_null(tenure.clone())
             .alias("days_since_last_event"),
         day(lit(as_of) - col("last_value_ts"))
-            .fill_null(tenure.clone())
+            .fill_null(observable.clone())
             .alias("days_since_last_value"),
         col("activation_ts")
             .is_not_null()
+            .or(before_log.clone())
             .cast(DataType::Float64)
             .alias("activated"),
-        at_least(day(col("activation_ts") - observed_from.clone()), 0.0)
-            .fill_null(observable.clone())
+        when(before_log)
+            .then(lit(0.0))
+            .otherwise(
+                at_least(day(col("activation_ts") - observed_from.clone()), 0.0)
+                    .fill_null(observable.clone()),
+            )
             .alias("time_to_value_days"),
         log_ratio("active_days_recent", "active_days_prior").alias("activity_change"),
         log_ratio("value_actions_recent", "value_actions_prior").alias("value_trend"),

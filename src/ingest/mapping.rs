@@ -82,8 +82,9 @@ pub enum Preset {
     /// Google Analytics 4 BigQuery export: user_id or user_pseudo_id, event_name,
     /// event_timestamp (epoch microseconds).
     Ga4,
-    /// PostHog batch export (JSONLines): distinct_id (anonymous while it equals
-    /// properties.$device_id), event, timestamp, uuid, properties.$session_id.
+    /// PostHog batch export (JSONLines): distinct_id (anonymous where properties.$is_identified
+    /// is false or it equals properties.$device_id), event, timestamp, uuid,
+    /// properties.$session_id; $identify and $set are identity calls.
     Posthog,
 }
 

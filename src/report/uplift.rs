@@ -84,7 +84,8 @@ pub struct Comparison {
     pub treatment: Arm,
     pub control: Arm,
     /// Treatment rate − control rate; `None` when an arm has fewer than
-    /// [`MIN_ARM_USERS`] users (or none).
+    /// [`MIN_ARM_USERS`] users (or none), or before the window ends (the first days'
+    /// difference is noise, not an effect).
     pub uplift: Option<f64>,
     /// Newcombe's 95% interval of the uplift, when there is one.
     pub ci95: Option<(f64, f64)>,
@@ -146,13 +147,20 @@ pub fn measure(
     for l in listed {
         groups.entry(l.play.clone()).or_default().push(l);
     }
-    let compare = |members: &[&Listed]| compare(members, &outcomes, as_of, contacts);
+    let complete = outcomes.log_end >= end;
+    let compare = |members: &[&Listed]| {
+        let mut c = compare(members, &outcomes, as_of, contacts);
+        if !complete {
+            (c.uplift, c.ci95) = (None, None);
+        }
+        c
+    };
     let all: Vec<&Listed> = listed.iter().collect();
     Ok(Measurement {
         list_as_of: crate::base::time::format_date(as_of),
         window_days: w.window_days,
         retention_days: w.retention_days,
-        window_complete: outcomes.log_end >= end,
+        window_complete: complete,
         overall: compare(&all),
         by_play: groups
             .iter()
@@ -426,8 +434,9 @@ mod tests {
         let contacts: HashMap<String, i64> = [("t1".to_string(), T + 5 * D)].into();
         let value = vec!["report".to_string()];
         let m = measure(&list, T, &log, &value, Some(&contacts), Windows::default()).unwrap();
-        // The log ends on day 9: the 28-day window is not complete.
+        // The log ends on day 9: the 28-day window is not complete, and no uplift is given.
         assert!(!m.window_complete);
+        assert_eq!((m.overall.uplift, m.overall.ci95), (None, None));
         let c = m.overall.contacted.unwrap();
         assert_eq!((c.users, c.reengaged), (1, 1));
         // Retention 28 days after day 8 is beyond the log: not observed.

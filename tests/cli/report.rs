@@ -287,6 +287,8 @@ fn the_closed_loop_compares_treated_and_control_users_of_a_past_list() {
     fs::write(&late, text.replace(",2026-06-01,", ",2026-06-25,")).unwrap();
     let (html, json) = report(dir.path(), &["--list", s(&late)]);
     assert_eq!(json["closed_loop"]["window_complete"], false);
+    let all = &json["closed_loop"]["overall"];
+    assert!(all["uplift"].is_null() && all["ci95"].is_null(), "{all}");
     assert!(html.contains("(window not complete yet)"));
     assert!(html.contains("after 2026-07-23, when the window ends"));
     let section = html.split("Do the plays work?").nth(1).unwrap();
