@@ -44,6 +44,11 @@ impl Check {
     }
 
     /// An empty or absent text value.
+    /// Whether this is the check of a missing user id.
+    pub(super) fn is_missing_id(&self) -> bool {
+        self.column == "user_id" && self.class == RejectClass::MissingValue
+    }
+
     pub(super) fn missing(column: &'static str) -> Self {
         Check::new(
             // Compared as a text (a view's length), not measured into a column of lengths.

@@ -86,6 +86,7 @@ pub fn load_events_with(
         value,
         value_text,
         has_event_id,
+        anonymous,
     } = projection(path, map, &schema)?;
 
     let checks = row_checks(policy, value, value_text);
@@ -95,9 +96,21 @@ pub fn load_events_with(
         .copied()
         .filter(|c| schema.contains(c))
         .collect();
-    let valid = checks.iter().fold(lit(true), |acc, c| {
-        acc.and(c.mask.clone().fill_null(lit(false)).not())
-    });
+    // The rows that make the log's span: valid ones, anonymous traffic included (a row with
+    // an anonymous id only is an export reaching its time, though nobody is scored from
+    // it; the late-log check read a PostHog log's last anonymous day as missing).
+    let no_user = Check::missing("user_id").mask;
+    let has_id = if anonymous {
+        no_user.and(Check::missing(identity::ANON).mask).not()
+    } else {
+        no_user.not()
+    };
+    let valid = checks
+        .iter()
+        .filter(|c| !c.is_missing_id())
+        .fold(has_id.fill_null(lit(false)), |acc, c| {
+            acc.and(c.mask.clone().fill_null(lit(false)).not())
+        });
     let query = Query {
         path,
         rows: &rows,
@@ -471,6 +484,8 @@ struct Projection<'m> {
     /// Whether the value column is text (its cells may not be numbers).
     value_text: bool,
     has_event_id: bool,
+    /// Whether the rows carry an anonymous id ([`identity::ANON`]).
+    anonymous: bool,
 }
 
 /// The expressions that make the canonical columns of the log's own.
@@ -530,6 +545,7 @@ fn projection<'m>(path: &Path, map: &'m ColumnMap, schema: &Schema) -> Result<Pr
     } else {
         Some(first_text(path, schema, &anonymous)?)
     };
+    let anonymous = unidentified.is_some() || anon.is_some();
     match (&unidentified, anon) {
         (Some(flag), anon) => exprs.push(
             when(flag.clone())
@@ -567,6 +583,7 @@ fn projection<'m>(path: &Path, map: &'m ColumnMap, schema: &Schema) -> Result<Pr
         value,
         value_text,
         has_event_id,
+        anonymous,
     })
 }
 

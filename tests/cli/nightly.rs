@@ -654,6 +654,39 @@ fn an_orchestrators_check_step_refuses_a_late_log_for_its_night() {
     let out = check(&[]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("late"));
     expect(check(&["--night", "July"]), 4, &["\"July\" is not a date"]);
+    // A last day of anonymous traffic only is a day the export reached: not late.
+    let line = |user: &str, anon: &str, ts: &str, id: &str| {
+        format!(
+            "{{\"type\":\"track\",\"event\":\"login\",\"userId\":{user},\"anonymousId\":\"{anon}\",\"timestamp\":\"{ts}\",\"messageId\":\"{id}\"}}\n"
+        )
+    };
+    let log = [
+        line("\"u1\"", "d-1", "2026-07-03T10:00:00Z", "m1"),
+        line("\"u1\"", "d-1", "2026-07-04T10:00:00Z", "m2"),
+        line("null", "v-9", "2026-07-05T18:00:00Z", "m3"),
+    ]
+    .concat();
+    fs::write(dir.path().join("segment.ndjson"), log).unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "check",
+            "--events",
+            "segment.ndjson",
+            "--preset",
+            "segment",
+            "--night",
+            "2026-07-06",
+        ],
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(printed.contains("2026-07-03 to 2026-07-05"), "{printed}");
 }
 
 #[test]
