@@ -74,11 +74,16 @@ pub fn run(args: CheckArgs) -> Result<()> {
         }
     }
     if checked {
+        // Outside the repository the default file is the built-in copy.
+        let named = if features.exists() {
+            features.display().to_string()
+        } else {
+            "the built-in default feature definitions".to_string()
+        };
         match inputs.spec.check_events_exist(&names) {
-            Err(e) => tracing::warn!("{}: {e}", features.display()),
+            Err(e) => tracing::warn!("{named}: {e}"),
             Ok(missing) if !missing.is_empty() => tracing::warn!(
-                "{}: names events that never occur in the log: {}",
-                features.display(),
+                "{named}: names events that never occur in the log: {}",
                 missing.join(", ")
             ),
             Ok(_) => {}

@@ -461,14 +461,16 @@ fn no_anonymous_id(path: &Path, map: &ColumnMap, schema: &Schema) -> Option<Stri
             .filter(|d| d.is_string())
             .map(|_| parent.to_string())
     });
-    let why = match text_parent {
-        Some(p) => format!(
-            " (`{p}` is a text column, e.g. JSON in a Parquet export: its fields are not read from it; export JSON lines instead)"
+    // A field inside JSON text cannot be named with --column: the export must change.
+    let (why, fix) = match text_parent {
+        Some(p) => (
+            format!(" (`{p}` is a text column, e.g. JSON in a Parquet export: its fields are not read from it)"),
+            "export JSON lines instead",
         ),
-        None => String::new(),
+        None => (String::new(), "name the column with `--column anonymous_id=…`"),
     };
     Some(format!(
-        "{}: preset {}'s anonymous id ({}) is not in the log{why}: anonymous visitors cannot be told from identified users and are scored as users; name the column with `--column anonymous_id=…`",
+        "{}: preset {}'s anonymous id ({}) is not in the log{why}: anonymous visitors cannot be told from identified users and are scored as users; {fix}",
         path.display(),
         preset.name(),
         map.anonymous_id.join(", ")
@@ -696,11 +698,11 @@ mod tests {
         ]);
         let line = no_anonymous_id(path, &map, &parquet).unwrap();
         assert!(line.starts_with("events/: preset posthog's anonymous id (properties.$anon_distinct_id, properties.$device_id) is not in the log (`properties` is a text column"), "{line}");
+        assert!(line.ends_with("; export JSON lines instead"), "{line}");
         // Neither the text hint without such a column, nor a word when one id is there.
         let flat = schema(&[("distinct_id", DataType::String)]);
-        assert!(!no_anonymous_id(path, &map, &flat)
-            .unwrap()
-            .contains("text column"));
+        let line = no_anonymous_id(path, &map, &flat).unwrap();
+        assert!(!line.contains("text column") && line.ends_with("`--column anonymous_id=…`"));
         let jsonl = schema(&[
             ("distinct_id", DataType::String),
             ("properties.$device_id", DataType::String),
