@@ -74,6 +74,27 @@ pub enum Command {
     Check(CheckArgs),
 }
 
+impl Command {
+    /// The input flags of a command that reads the log.
+    pub fn input_mut(&mut self) -> Option<&mut InputArgs> {
+        match self {
+            Command::Train(a) => Some(&mut a.input),
+            Command::Score(a) => Some(&mut a.input),
+            Command::Report(a) => Some(&mut a.input),
+            Command::Compare(a) => Some(&mut a.input),
+            Command::Check(a) => Some(&mut a.input),
+            Command::Run(_) | Command::Generate(_) | Command::Merge(_) => None,
+        }
+    }
+}
+
+impl InputArgs {
+    /// The event log (given, or named by the `--config` applied before the command runs).
+    pub fn events(&self) -> &std::path::Path {
+        self.events.as_deref().unwrap_or(std::path::Path::new(""))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct MergeArgs {
     /// The part files (every shard of one run, any order).
@@ -156,12 +177,20 @@ pub struct ReportArgs {
 /// Where the data comes from.
 #[derive(Debug, Args)]
 pub struct InputArgs {
+    /// Read the inputs as a night's config file names them: its `[inputs]` (events, preset,
+    /// delimiter, columns, users, subscriptions and their column mappings, features) and
+    /// `[validation]`, so the log is read as the night reads it. Instead of those flags.
+    #[arg(long, conflicts_with_all = [
+        "events", "preset", "columns", "delimiter", "users", "user_columns", "subscriptions",
+        "subscription_columns", "features", "strict", "max_reject_fraction",
+    ])]
+    pub config: Option<PathBuf>,
     /// Event log: CSV/TSV, NDJSON or Parquet (plain or gzipped, or a zip of them) with
     /// user_id, timestamp, event [, value, session_id, event_id] (or the fields of
     /// --preset / --column); a file, a folder of files (hive-partitioned Parquet too) or a
     /// quoted glob.
-    #[arg(long)]
-    pub events: PathBuf,
+    #[arg(long, required_unless_present = "config")]
+    pub events: Option<PathBuf>,
     /// Read an analytics tool's export as it is: its identified user and anonymous ids
     /// (visits before sign-up count as the user's; anonymous-only traffic and identity
     /// calls are counted, not scored), event name, timestamp and event id fields.
@@ -226,6 +255,9 @@ pub struct ValidationArgs {
     /// Write the rejected rows (file, line, class, detail, raw) to this CSV.
     #[arg(long)]
     pub rejects: Option<PathBuf>,
+    /// A config file's `[validation]` (`--config`), which then sets the read policy.
+    #[arg(skip)]
+    pub from_config: Option<config::ValidationConfig>,
 }
 
 /// How churn is defined.

@@ -45,7 +45,7 @@ pub fn run(args: CheckArgs) -> Result<()> {
     if !super::logging::is_quiet() && !to_stdout {
         crate::cmd::sayln!(
             "{}: {} of {}, {}, {} to {}{}",
-            args.input.events.display(),
+            args.input.events().display(),
             count(events.rows(), "event"),
             count(users, "user"),
             count(names.len(), "event type"),

@@ -42,7 +42,34 @@ mod score;
 mod train;
 
 /// Runs the parsed command.
+/// The inputs a config file names, for a command given `--config` (clap refuses the input
+/// flags beside it, so nothing is merged).
+fn apply_config(input: &mut InputArgs) -> Result<()> {
+    let Some(path) = input.config.clone() else {
+        return Ok(());
+    };
+    let c = churnrisk::run::config::RunConfig::load(&path)?;
+    let i = c.inputs;
+    input.events = Some(i.events);
+    input.preset = i.preset;
+    input.delimiter = i.delimiter;
+    input.column_overrides = i.columns;
+    input.users = i.users;
+    input.user_column_overrides = i.user_columns;
+    input.subscriptions = i.subscriptions;
+    input.subscription_column_overrides = i.subscription_columns;
+    input.features = i.features;
+    input.validation.strict = c.validation.strict;
+    input.validation.max_reject_fraction = c.validation.max_reject_fraction;
+    input.validation.from_config = Some(c.validation);
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> Result<()> {
+    let mut cli = cli;
+    if let Some(input) = cli.command.input_mut() {
+        apply_config(input)?;
+    }
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Train(args) => train::run(args),
@@ -95,8 +122,8 @@ impl Inputs {
             None => policy,
         };
         let step = logging::reading(
-            format!("reading {}", args.events.display()),
-            ingest::progress::input_bytes(&args.events),
+            format!("reading {}", args.events().display()),
+            ingest::progress::input_bytes(args.events()),
         );
         let how = ingest::EventsRead {
             map: ingest::ColumnMap::build(args.preset, &args.column_overrides)?
@@ -104,9 +131,9 @@ impl Inputs {
                 .map_err(flags::as_flag("column", "--column"))?,
             shard: args.shard,
         };
-        let events = ingest::load_events_with(&args.events, &how, policy, &mut rejects)
+        let events = ingest::load_events_with(args.events(), &how, policy, &mut rejects)
             .map_err(flags::reading_events)
-            .with_context(|| format!("reading events {}", args.events.display()));
+            .with_context(|| format!("reading events {}", args.events().display()));
         let events = match events {
             Ok(events) => events,
             // No event left: the reject file says why row by row.
@@ -124,7 +151,7 @@ impl Inputs {
         info!(
             "read {} events from {}",
             events.rows(),
-            args.events.display()
+            args.events().display()
         );
         let users = args
             .users
@@ -238,14 +265,14 @@ impl Inputs {
                 format!(
                     "checking {} against {}",
                     args.features.display(),
-                    args.events.display()
+                    args.events().display()
                 )
             })?;
         if !missing.is_empty() {
             warn!(
                 "{} names events that never occur in {}: {} (their features are zero; a typo?)",
                 args.features.display(),
-                args.events.display(),
+                args.events().display(),
                 missing.join(", ")
             );
         }
@@ -348,6 +375,9 @@ pub fn label_rule(args: &LabelArgs, has_subscriptions: bool) -> LabelRule {
 /// The read policy of `train` and `score` (no config file): flags, and the clock now.
 pub fn policy_from(args: &ValidationArgs) -> Result<ReadPolicy> {
     check_fraction(args.max_reject_fraction)?;
+    if let Some(config) = &args.from_config {
+        return Ok(config.policy(chrono::Utc::now().timestamp_millis()));
+    }
     Ok(ReadPolicy {
         strict: args.strict,
         max_reject_fraction: args.max_reject_fraction,

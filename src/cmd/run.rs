@@ -802,7 +802,8 @@ fn sample_model(args: &RunArgs) -> Result<PathBuf> {
 fn input_args(s: &Settings) -> InputArgs {
     let i = &s.inputs;
     InputArgs {
-        events: i.events.clone(),
+        config: None,
+        events: Some(i.events.clone()),
         preset: i.preset,
         delimiter: i.delimiter.clone(),
         columns: Vec::new(),
@@ -820,6 +821,7 @@ fn input_args(s: &Settings) -> InputArgs {
             max_reject_fraction: s.validation.max_reject_fraction,
             // A night where no event is left still writes the reject file that says why.
             rejects: Some(s.out.join("rejects.csv")),
+            from_config: None,
         },
     }
 }

@@ -305,6 +305,81 @@ fn outside_the_repository_the_default_features_are_built_in() {
     );
 }
 
+/// The analyst's commands read the inputs as a night's config names them.
+#[test]
+fn the_analysts_commands_read_a_nights_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The sample's users table under a company's names, mapped in the config.
+    let users = fs::read_to_string(repo().join("data/users.csv")).unwrap();
+    let (_, rows) = users.split_once('\n').unwrap();
+    fs::write(
+        d.join("company.csv"),
+        format!("id,created_at,email,crm_id,company_name,plan\n{rows}"),
+    )
+    .unwrap();
+    fs::copy(repo().join("models/sample.json"), d.join("m.json")).unwrap();
+    fs::write(
+        d.join("night.toml"),
+        format!(
+            "[inputs]\nevents = \"{}\"\nusers = \"company.csv\"\nfeatures = \"{}\"\n\
+             [inputs.user_columns]\nuser_id = \"id\"\nsignup_at = \"created_at\"\naccount = \"company_name\"\n\
+             [validation]\nmax_reject_fraction = 0.02\n",
+            s(&repo().join("data/events.csv.gz")),
+            s(&default_features()),
+        ),
+    )
+    .unwrap();
+    let by_config = ok(d, &["check", "--config", "night.toml"]);
+    let by_flags = ok(
+        d,
+        &["check", "--events", s(&repo().join("data/events.csv.gz"))],
+    );
+    assert_eq!(by_config, by_flags);
+    let score = |input: &[&str], out: &str| {
+        let mut args = vec![
+            "score",
+            "--model",
+            "m.json",
+            "--as-of",
+            "2026-07-06",
+            "--out",
+            out,
+        ];
+        args.extend_from_slice(input);
+        ok(d, &args)
+    };
+    score(&["--config", "night.toml"], "config.csv");
+    let users = repo().join("data/users.csv");
+    let features = default_features();
+    score(
+        &[
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--users",
+            s(&users),
+            "--features",
+            s(&features),
+        ],
+        "flags.csv",
+    );
+    assert_eq!(
+        fs::read(d.join("config.csv")).unwrap(),
+        fs::read(d.join("flags.csv")).unwrap()
+    );
+    // Not with the flags it replaces.
+    let both = churnrisk(
+        d,
+        &["check", "--config", "night.toml", "--events", "other.csv"],
+    );
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
+    // Neither: the log is asked for.
+    let neither = churnrisk(d, &["check"]);
+    assert_eq!(neither.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&neither.stderr).contains("--events <EVENTS>"));
+}
+
 /// A company's users table, read with its own column names mapped.
 #[test]
 fn a_users_table_with_its_own_column_names_is_mapped() {
