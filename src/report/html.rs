@@ -63,18 +63,32 @@ fn model_section(h: &mut String, r: &Report) {
             num(f(&m.baseline))
         );
         if let Some(prev) = &m.previous {
-            let _ = write!(
-                h,
-                "<td>{} ({:+.3})</td>",
-                num(f(prev)),
-                f(&m.metrics) - f(prev)
-            );
+            // Figures of two dates are not a difference: a new user read "+0.011" where
+            // `compare` on one date gave +0.0013.
+            if m.previous_validation_date.as_deref() == Some(m.validation_date.as_str()) {
+                let _ = write!(
+                    h,
+                    "<td>{} ({:+.3})</td>",
+                    num(f(prev)),
+                    f(&m.metrics) - f(prev)
+                );
+            } else {
+                let _ = write!(h, "<td>{}</td>", num(f(prev)));
+            }
         }
         h.push_str("</tr>");
     }
     let _ = write!(
         h,
-        "</table><p class=note>Figures of the model fitted on the training dates only, on the validation date it never saw; the baseline is a logistic fit on days since the last value action alone. The previous model's figures are those stored in its file (its own validation date).{}</p><div class=charts>",
+        "</table><p class=note>Figures of the model fitted on the training dates only, on the validation date it never saw; the baseline is a logistic fit on days since the last value action alone.{}{}</p><div class=charts>",
+        match &m.previous_validation_date {
+            Some(d) if *d != m.validation_date => format!(
+                " The previous model's figures are those stored in its file, measured on its own validation date ({}): another date's users, so no difference is shown; <code>churnrisk compare</code> puts both models on one date.",
+                esc(d)
+            ),
+            Some(_) => " The previous model's figures are those stored in its file, on the same validation date.".to_string(),
+            None => String::new(),
+        },
         if m.in_sample_curves {
             " This model file keeps no validation predictions: the curves below use the final model, which was also fitted on the validation date, and flatter it."
         } else {
@@ -263,6 +277,13 @@ fn coefficients(h: &mut String, r: &Report) {
 fn drift_section(h: &mut String, r: &Report) {
     h.push_str("<h2>Drift</h2>");
     match &r.drift {
+        Some(d) if d.reference_as_of == r.as_of => {
+            let _ = write!(
+                h,
+                "<p>The report's date is the model's training day ({}): its population is the one the model was fitted to, so there is no drift to measure yet. Report on a later date to see it.</p>",
+                esc(&d.reference_as_of)
+            );
+        }
         Some(d) => {
             let _ = write!(
                 h,

@@ -58,6 +58,8 @@ pub struct ModelSection {
     pub coefficients: Vec<Coefficient>,
     /// The previous model's stored validation figures, when one was given.
     pub previous: Option<Metrics>,
+    /// The date those figures were measured on (its own validation date).
+    pub previous_validation_date: Option<String>,
 }
 
 /// The at-risk population at the as-of date.
@@ -133,6 +135,10 @@ fn model_section(
         in_sample_curves: in_sample,
         coefficients: coefficients(model),
         previous: previous.map(|m| m.validation.clone()),
+        previous_validation_date: previous
+            .map(validation_date)
+            .transpose()?
+            .map(|(text, _)| text),
     })
 }
 

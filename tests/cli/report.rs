@@ -78,7 +78,7 @@ fn the_report_is_self_contained_labelled_and_matches_its_json() {
     }
     // Every chart: a title, both axis titles (heatmap included) and a reading guide.
     let charts: Vec<&str> = html.split("<svg").skip(1).collect();
-    assert!(charts.len() >= 12, "{} charts", charts.len());
+    assert!(charts.len() >= 11, "{} charts", charts.len());
     for c in &charts {
         let c = &c[..c.find("</svg>").unwrap()];
         assert!(c.contains("<title>"), "untitled chart");
@@ -107,6 +107,12 @@ fn the_report_is_self_contained_labelled_and_matches_its_json() {
     assert!(html.contains(&format!("model (AUC {auc:.3})")));
     assert_eq!(json["population"]["scored"], 1099);
     assert_eq!(json["drift"]["level"], "stable");
+    // The sample's report date is its model's training day: no drift to show yet (a new
+    // user read "score PSI 0.000 … Stable" as a finding); another date has its chart.
+    assert!(html.contains("The report's date is the model's training day (2026-07-06)"));
+    assert!(!html.contains("PSI of the most drifted features"));
+    let (earlier, _) = report(dir.path(), &["--as-of", "2026-06-15"]);
+    assert!(earlier.contains("PSI of the most drifted features"));
     let e = &json["engagement"]["overall"];
     assert!(e["eligible_users"].as_u64().unwrap() > 1000);
     assert!(e["stickiness"].as_f64().unwrap() > 0.0 && e["stickiness"].as_f64().unwrap() < 1.0);
@@ -296,6 +302,49 @@ fn the_closed_loop_compares_treated_and_control_users_of_a_past_list() {
         !section.contains(" pts<"),
         "an uplift before the window ends"
     );
+}
+
+#[test]
+fn a_previous_model_of_another_validation_date_is_shown_without_a_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = repo().join("models/sample.json");
+    let table = |html: &str| {
+        let start = html.find("<h2>Model</h2>").unwrap();
+        html[start..start + html[start..].find("</table>").unwrap()].to_string()
+    };
+    // The same model beside itself: one date, a difference of 0.
+    let (html, _) = report(dir.path(), &["--previous-model", s(&sample)]);
+    assert!(table(&html).contains("(+0.000)"), "{}", table(&html));
+    assert!(html.contains("on the same validation date"));
+    // A model trained a month earlier was validated on another date's users.
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "train",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--users",
+            s(&repo().join("data/users.csv")),
+            "--features",
+            s(&default_features()),
+            "--as-of",
+            "2026-06-01",
+            "--model",
+            "june.json",
+        ],
+    );
+    let (html, json) = report(dir.path(), &["--previous-model", "june.json"]);
+    let prev = json["model"]["previous_validation_date"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(
+        json["model"]["validation_date"].as_str(),
+        Some(prev.as_str())
+    );
+    assert!(!table(&html).contains("(+") && !table(&html).contains("(-"));
+    assert!(html.contains(&format!("measured on its own validation date ({prev})")));
 }
 
 #[test]
