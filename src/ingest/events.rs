@@ -464,8 +464,8 @@ fn no_anonymous_id(path: &Path, map: &ColumnMap, schema: &Schema) -> Option<Stri
     // A field inside JSON text cannot be named with --column: the export must change.
     let (why, fix) = match text_parent {
         Some(p) => (
-            format!(" (`{p}` is a text column, e.g. JSON in a Parquet export: its fields are not read from it)"),
-            "export JSON lines instead",
+            format!(" (`{p}` is a text column: the fields inside JSON text are read from Parquet and JSON lines, not from CSV)"),
+            "export JSON lines or Parquet instead",
         ),
         None => (String::new(), "name the column with `--column anonymous_id=…`"),
     };
@@ -691,14 +691,17 @@ mod tests {
     fn a_presets_missing_anonymous_id_is_said() {
         let map = ColumnMap::preset(Preset::Posthog);
         let path = Path::new("events/");
-        // PostHog's Parquet export: `properties` is JSON text.
+        // A CSV export whose `properties` is JSON text.
         let parquet = schema(&[
             ("distinct_id", DataType::String),
             ("properties", DataType::String),
         ]);
         let line = no_anonymous_id(path, &map, &parquet).unwrap();
         assert!(line.starts_with("events/: preset posthog's anonymous id (properties.$anon_distinct_id, properties.$device_id) is not in the log (`properties` is a text column"), "{line}");
-        assert!(line.ends_with("; export JSON lines instead"), "{line}");
+        assert!(
+            line.ends_with("; export JSON lines or Parquet instead"),
+            "{line}"
+        );
         // Neither the text hint without such a column, nor a word when one id is there.
         let flat = schema(&[("distinct_id", DataType::String)]);
         let line = no_anonymous_id(path, &map, &flat).unwrap();

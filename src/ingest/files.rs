@@ -383,7 +383,9 @@ pub(super) fn open_events(
     }
     if format == Format::Parquet {
         let paths: Vec<PathBuf> = files.iter().map(|(f, _, _)| f.clone()).collect();
-        let set = guarded(path, || Dataset::open(path, &paths))?;
+        let set = guarded(path, || {
+            Dataset::open(path, &paths).map(|s| s.with_json_fields(wanted))
+        })?;
         let schema = set.schema().clone();
         // Row numbers as polars' index type: see `lines_of`.
         return Ok((Rows::Parquet(set), schema, format, shown, sources));

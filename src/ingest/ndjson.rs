@@ -307,7 +307,7 @@ impl<'de> serde::de::Visitor<'de> for &Picker<'_> {
     }
 }
 
-fn as_text(v: &Value) -> Option<Cow<'_, str>> {
+pub(super) fn as_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(Cow::Borrowed(s)),

@@ -27,8 +27,19 @@ struct Part {
 /// A Parquet file, or the Parquet files of a folder or glob read as one dataset.
 pub(super) struct Dataset {
     parts: Vec<Part>,
-    /// The first file's columns, then the partition columns it lacks.
+    /// The first file's columns, then the partition columns it lacks, then the fields read
+    /// out of JSON text ([`Dataset::with_json_fields`]).
     schema: Schema,
+    /// Dotted fields read out of a text column holding JSON: (field, column, keys).
+    json: Vec<JsonField>,
+}
+
+/// `properties.$device_id` of a text column `properties` holding a JSON object per row
+/// (PostHog's Parquet export): its column and the keys inside.
+struct JsonField {
+    name: String,
+    column: String,
+    keys: Vec<String>,
 }
 
 impl Dataset {
@@ -62,7 +73,91 @@ impl Dataset {
                 schema.with_column(key.as_str().into(), partition_type(value));
             }
         }
-        Ok(Dataset { parts, schema })
+        Ok(Dataset {
+            parts,
+            schema,
+            json: Vec::new(),
+        })
+    }
+
+    /// Offers each of `wanted` that is not a column but names a field inside a text column
+    /// (`properties.$device_id`, `properties` holding JSON text: PostHog's Parquet export),
+    /// read out of that column's JSON row by row, as a JSON-lines log's nested field is.
+    pub(super) fn with_json_fields(mut self, wanted: &[&str]) -> Self {
+        for w in wanted {
+            let Some((column, rest)) = w.split_once('.') else {
+                continue;
+            };
+            let text = self.schema.get(column).is_some_and(|d| d.is_string());
+            if self.schema.contains(w) || !text {
+                continue;
+            }
+            self.schema.with_column((*w).into(), DataType::String);
+            self.json.push(JsonField {
+                name: w.to_string(),
+                column: column.to_string(),
+                keys: rest.split('.').map(String::from).collect(),
+            });
+        }
+        self
+    }
+
+    /// The columns to read for `columns`: a JSON field's text column in its place.
+    fn stored<'a>(&'a self, columns: &[&'a str]) -> Vec<&'a str> {
+        let mut out: Vec<&str> = Vec::new();
+        for &c in columns {
+            let c = match self.json.iter().find(|j| j.name == c) {
+                Some(j) => j.column.as_str(),
+                None => c,
+            };
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Adds the JSON fields among `columns` to `df`, each row's JSON text parsed once per
+    /// text column (text that is not JSON gives no value), and drops a text column read
+    /// only for them.
+    fn add_json_fields(&self, df: &mut DataFrame, columns: &[&str]) -> Result<()> {
+        let fields: Vec<&JsonField> = self
+            .json
+            .iter()
+            .filter(|j| columns.contains(&j.name.as_str()))
+            .collect();
+        let mut parents: Vec<&str> = Vec::new();
+        for j in &fields {
+            if !parents.contains(&j.column.as_str()) {
+                parents.push(&j.column);
+            }
+        }
+        for parent in parents {
+            let mine: Vec<&JsonField> = fields
+                .iter()
+                .copied()
+                .filter(|j| j.column == parent)
+                .collect();
+            let mut values: Vec<Vec<Option<String>>> =
+                vec![Vec::with_capacity(df.height()); mine.len()];
+            for text in df.column(parent)?.str()?.iter() {
+                let json = text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+                for (j, out) in mine.iter().zip(values.iter_mut()) {
+                    let found = json.as_ref().and_then(|v| {
+                        let at = j.keys.iter().try_fold(v, |v, k| v.get(k))?;
+                        super::ndjson::as_text(at).map(|t| t.into_owned())
+                    });
+                    out.push(found);
+                }
+            }
+            for (j, v) in mine.iter().zip(values) {
+                df.with_column(Column::new(j.name.as_str().into(), v))?;
+            }
+            if !columns.contains(&parent) {
+                df.drop_in_place(parent)?;
+            }
+        }
+        Ok(())
     }
 
     /// The columns a query can name (the first file's, then its partition columns).
@@ -91,6 +186,9 @@ impl Dataset {
     ) -> Result<DataFrame> {
         let mut out: Option<DataFrame> = None;
         let mut next_line: IdxSize = 1;
+        let asked = columns;
+        let stored = self.stored(columns);
+        let columns = stored.as_slice();
         for part in &self.parts {
             let mut file_reader = reader(&part.path)?;
             let metadata = file_reader.get_metadata()?.clone();
@@ -149,6 +247,7 @@ impl Dataset {
                 next_line += rows;
                 start += len;
                 super::progress::add(bytes as u64);
+                self.add_json_fields(&mut df, asked)?;
                 let result = query(df.lazy()).collect()?;
                 out = Some(match out {
                     None => result,

@@ -51,6 +51,8 @@ fn every_preset_reads_its_export_to_the_same_events() {
         ("snowplow", "snowplow.csv"),
         ("ga4", "ga4"),
         ("posthog", "posthog.jsonl"),
+        // Its Parquet export: `properties` is JSON text, its fields read out of it.
+        ("posthog", "posthog.parquet"),
     ] {
         let (rows, printed) = canonical(dir.path(), s(&f.join(file)), &["--preset", preset]);
         assert_eq!(rows, identified, "preset {preset}");
