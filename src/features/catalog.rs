@@ -207,6 +207,8 @@ impl FeatureDef {
             FeatureId::Core(Core::ValueTrend) => {
                 declining(Core::ValueRecent, Core::ValuePrior, 0.5)
             }
+            // A slope that prints as "falling by 0.0 a week" is no fall.
+            FeatureId::Core(Core::ActivitySlope) => row.get(Core::ActivitySlope) <= -0.05,
             _ => true,
         }
     }
@@ -643,8 +645,10 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         }
         ValueLong if v == 0.0 => format!("no value action in the last {l} days"),
         ValueLong => format!("only {} in the last {l} days", actions(v)),
-        EventsPerWeek => format!("{v:.1} events a week since signup"),
-        ValuePerWeek => format!("{v:.1} value actions a week since signup"),
+        // Over the weeks the user could be seen: since signup, or the log's start for a
+        // customer from before it, so "on average" rather than "since signup".
+        EventsPerWeek => format!("{v:.1} events a week on average"),
+        ValuePerWeek => format!("{v:.1} value actions a week on average"),
         ValueAmountLong => format!("average value {v:.2} over the last {l} days"),
         FeedbackLong => format!(
             "{} in the last {l} days",
@@ -654,7 +658,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             "{} in the last {r} days",
             counted(v, "error or failure", "errors or failures")
         ),
-        ValueTotal => format!("{} since signup", actions(v)),
+        ValueTotal => format!("{} in total", actions(v)),
         ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
         ValueSilence => format!("{v:.1} value actions missed at the user's own pace"),
@@ -688,7 +692,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         }
         ValueRecent => format!("{} in the last {r} days", actions(v)),
         ValuePrior => format!("{} in the {p} days before", actions(v)),
-        ActiveWeeks => format!("active in {} since signup", counted(v, "week", "weeks")),
+        ActiveWeeks => format!("active in {} in total", counted(v, "week", "weeks")),
         ActiveWeekShare => {
             // The weeks it is taken over: since signup, or since the log's start for a
             // user who signed up before it.
@@ -778,13 +782,13 @@ fn other_phrase(spec: &FeatureSpec, def: &FeatureDef, v: f64, typical: f64) -> S
     }
     if let Some(e) = name.strip_prefix("n_life__") {
         return format!(
-            "{} × {e} since signup (typical {})",
+            "{} × {e} in total (typical {})",
             format_count(v),
             format_count(typical.round())
         );
     }
     if let Some(e) = name.strip_prefix("n_week__") {
-        return format!("{v:.1} × {e} a week since signup (typical {typical:.1})");
+        return format!("{v:.1} × {e} a week on average (typical {typical:.1})");
     }
     if let Some(e) = name.strip_prefix("n_prior__") {
         return format!(
@@ -990,7 +994,7 @@ mod tests {
             say("value_actions_long", 2.0),
             "only 2 value actions in the last 90 days"
         );
-        assert_eq!(say("active_weeks", 1.0), "active in 1 week since signup");
+        assert_eq!(say("active_weeks", 1.0), "active in 1 week in total");
         assert_eq!(
             say("days_since_last_value", 1.0),
             "no value action for 1 day"
