@@ -65,11 +65,57 @@ fn apply_config(input: &mut InputArgs) -> Result<()> {
     Ok(())
 }
 
+/// With `--config`, `train` learns the night's churn definition (its `[labels]`) and `check
+/// --night` allows the night's quiet days (`[inputs] max_missing_days`): a model or a check
+/// that is the night's. A churn definition given beside the config is refused rather than
+/// mixed with it.
+fn apply_config_rest(command: &mut Command) -> Result<()> {
+    let config = match command {
+        Command::Train(a) => a.input.config.clone(),
+        Command::Check(a) => a.input.config.clone(),
+        _ => None,
+    };
+    let Some(path) = config else {
+        return Ok(());
+    };
+    let c = churnrisk::run::config::RunConfig::load(&path)?;
+    match command {
+        Command::Train(a) => {
+            let l = &mut a.labels;
+            let defaults = l.horizon_days == churnrisk::labels::HORIZON_DAYS
+                && l.active_days == churnrisk::labels::ACTIVE_DAYS
+                && l.churn_signal == crate::cli::SignalArg::ValueAction;
+            if !defaults {
+                return Err(churnrisk::error::Error::InvalidArgument {
+                    name: "--config".into(),
+                    message: "the churn definition comes from the config's [labels] with \
+                              --config: set horizon_days, active_days and churn_signal there, \
+                              not with flags beside it"
+                        .into(),
+                }
+                .into());
+            }
+            l.horizon_days = c.labels.horizon_days;
+            l.active_days = c.labels.active_days;
+            l.churn_signal = match c.labels.churn_signal {
+                churnrisk::labels::Signal::ValueAction => crate::cli::SignalArg::ValueAction,
+                churnrisk::labels::Signal::AnyEvent => crate::cli::SignalArg::AnyEvent,
+            };
+        }
+        Command::Check(a) if a.max_missing_days == 0 => {
+            a.max_missing_days = c.inputs.max_missing_days;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     let mut cli = cli;
     if let Some(input) = cli.command.input_mut() {
         apply_config(input)?;
     }
+    apply_config_rest(&mut cli.command)?;
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Train(args) => train::run(args),

@@ -367,6 +367,40 @@ fn the_analysts_commands_read_a_nights_config() {
         fs::read(d.join("config.csv")).unwrap(),
         fs::read(d.join("flags.csv")).unwrap()
     );
+    // train learns the night's churn definition; one given beside the config is refused.
+    let text = fs::read_to_string(d.join("night.toml")).unwrap();
+    fs::write(
+        d.join("night21.toml"),
+        format!("{text}[labels]\nhorizon_days = 21\n[inputs.more]\n")
+            .replace("[inputs.more]\n", "")
+            .replacen("[inputs]\n", "[inputs]\nmax_missing_days = 2\n", 1),
+    )
+    .unwrap();
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "-q",
+            "train",
+            "--config",
+            "night21.toml",
+            "--model",
+            "t.json",
+            "--as-of",
+            "2026-07-06",
+        ];
+        args.extend_from_slice(extra);
+        churnrisk(d, &args)
+    };
+    assert_eq!(train(&[]).status.code(), Some(0));
+    assert_eq!(model_json(&d.join("t.json"))["label"]["horizon_days"], 21);
+    expect(
+        train(&["--horizon-days", "14"]),
+        4,
+        &["the churn definition comes from the config's [labels]"],
+    );
+    // check --night allows the night's quiet days: the log ends 07-05, two days before.
+    let late = |cfg: &str| churnrisk(d, &["check", "--config", cfg, "--night", "2026-07-08"]);
+    assert_eq!(late("night.toml").status.code(), Some(5));
+    assert_eq!(late("night21.toml").status.code(), Some(0));
     // Not with the flags it replaces.
     let both = churnrisk(
         d,
