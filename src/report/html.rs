@@ -55,6 +55,12 @@ fn model_section(h: &mut String, r: &Report) {
         h.push_str("<th>previous model</th>");
     }
     h.push_str("</tr>");
+    // Comparable only on the same users: the same validation date, read the same way (the
+    // same rows and churners; a model of an older reading of the log is not).
+    let comparable = m.previous.as_ref().is_some_and(|p| {
+        m.previous_validation_date.as_deref() == Some(m.validation_date.as_str())
+            && (p.rows, p.churned) == (m.metrics.rows, m.metrics.churned)
+    });
     for (name, f) in crate::model::evaluate::HEADLINE {
         let _ = write!(
             h,
@@ -65,7 +71,7 @@ fn model_section(h: &mut String, r: &Report) {
         if let Some(prev) = &m.previous {
             // Figures of two dates are not a difference: a new user read "+0.011" where
             // `compare` on one date gave +0.0013.
-            if m.previous_validation_date.as_deref() == Some(m.validation_date.as_str()) {
+            if comparable {
                 let _ = write!(
                     h,
                     "<td>{} ({:+.3})</td>",
@@ -81,13 +87,15 @@ fn model_section(h: &mut String, r: &Report) {
     let _ = write!(
         h,
         "</table><p class=note>Figures of the model fitted on the training dates only, on the validation date it never saw; the baseline is a logistic fit on days since the last value action alone.{}{}</p><div class=charts>",
-        match &m.previous_validation_date {
-            Some(d) if *d != m.validation_date => format!(
-                " The previous model's figures are those stored in its file, measured on its own validation date ({}): another date's users, so no difference is shown; <code>churnrisk compare</code> puts both models on one date.",
-                esc(d)
+        match (&m.previous_validation_date, &m.previous) {
+            (Some(d), Some(p)) if !comparable => format!(
+                " The previous model's figures are those stored in its file, measured on its own validation date ({}, {} users, {} churned): other users than this model's, so no difference is shown; <code>churnrisk compare</code> puts both models on one date.",
+                esc(d),
+                p.rows,
+                p.churned
             ),
-            Some(_) => " The previous model's figures are those stored in its file, on the same validation date.".to_string(),
-            None => String::new(),
+            (Some(_), _) => " The previous model's figures are those stored in its file, on the same validation date and users; in brackets, this model's figure minus the previous one's.".to_string(),
+            _ => String::new(),
         },
         if m.in_sample_curves {
             " This model file keeps no validation predictions: the curves below use the final model, which was also fitted on the validation date, and flatter it."

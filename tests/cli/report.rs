@@ -315,7 +315,7 @@ fn a_previous_model_of_another_validation_date_is_shown_without_a_difference() {
     // The same model beside itself: one date, a difference of 0.
     let (html, _) = report(dir.path(), &["--previous-model", s(&sample)]);
     assert!(table(&html).contains("(+0.000)"), "{}", table(&html));
-    assert!(html.contains("on the same validation date"));
+    assert!(html.contains("on the same validation date and users; in brackets, this model's figure minus the previous one's"));
     // A model trained a month earlier was validated on another date's users.
     ok(
         dir.path(),
@@ -344,7 +344,7 @@ fn a_previous_model_of_another_validation_date_is_shown_without_a_difference() {
         Some(prev.as_str())
     );
     assert!(!table(&html).contains("(+") && !table(&html).contains("(-"));
-    assert!(html.contains(&format!("measured on its own validation date ({prev})")));
+    assert!(html.contains(&format!("measured on its own validation date ({prev}, ")));
 }
 
 #[test]
