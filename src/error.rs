@@ -241,15 +241,16 @@ pub enum Error {
     },
     /// The log has no event on more of the days right before the night than
     /// `[inputs] max_missing_days` allows: a late or cut export.
-    #[error("late log: the log's last event is on {last_event}, so {missing} before this night ({night}) {have} no event: is the export late or cut short? Nothing was published (the last night's list stays); rerun when the log is complete. {how_to_allow}")]
+    #[error("late log: the log's last event is on {last_event}, so {missing} before this night ({night}) {have} no event: is the export late or cut short? {advice}")]
     LogLate {
         last_event: String,
         night: String,
         /// "the 2 days (2026-12-03 to 2026-12-04)"
         missing: String,
         have: &'static str,
-        /// How a product with days without events allows them (the binary names its key).
-        how_to_allow: String,
+        /// What became of the night (a refused `run` published nothing), and how a product
+        /// with days without events allows them (the binary names its key).
+        advice: String,
     },
     /// The eligibility gate: too few churned or retained users where a model is fitted or
     /// judged (a model fitted on a handful of churners is noise).

@@ -94,6 +94,8 @@ pub fn run(args: CheckArgs) -> Result<()> {
             allowed: args.max_missing_days,
             refuse: true,
             how_to_allow: "--max-missing-days (`[inputs] max_missing_days` of `run`)",
+            // An orchestrator's check step: the night stops here and publishes nothing.
+            consequence: "The night should not run on it: its list and model stay the last night's; rerun when the log is complete.",
         };
         late.check(&inputs, super::date_arg("--night", night)?)?;
     }

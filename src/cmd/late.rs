@@ -23,7 +23,13 @@ pub struct Lateness {
     pub refuse: bool,
     /// The setting that allows more, as the caller names it.
     pub how_to_allow: &'static str,
+    /// What a refusal means for the night, as the caller runs it.
+    pub consequence: &'static str,
 }
+
+/// A refused `run`'s night.
+pub const NOTHING_PUBLISHED: &str =
+    "Nothing was published (the last night's list stays); rerun when the log is complete.";
 
 impl Lateness {
     /// A log without events on the days right before the night is a late or cut export:
@@ -52,9 +58,9 @@ impl Lateness {
                     night: format_date(as_of),
                     missing: days,
                     have,
-                    how_to_allow: format!(
-                        "Only if whole days without any event are normal for this product (a B2B tool's Sundays), allow them with {}; now {}.",
-                        self.how_to_allow, self.allowed
+                    advice: format!(
+                        "{} Only if whole days without any event are normal for this product (a B2B tool's Sundays), allow them with {}; now {}.",
+                        self.consequence, self.how_to_allow, self.allowed
                     ),
                 }
                 .into());

@@ -58,7 +58,9 @@ fn apply_config(input: &mut InputArgs) -> Result<()> {
     input.user_column_overrides = i.user_columns;
     input.subscriptions = i.subscriptions;
     input.subscription_column_overrides = i.subscription_columns;
-    input.features = i.features;
+    input.features = i
+        .features
+        .unwrap_or_else(|| crate::cli::SAMPLE_FEATURES.into());
     input.validation.strict = c.validation.strict;
     input.validation.max_reject_fraction = c.validation.max_reject_fraction;
     input.validation.from_config = Some(c.validation);
@@ -378,7 +380,7 @@ pub fn as_of_or_after_log(flag: &str, given: Option<&str>, events: &Events) -> R
 }
 
 /// The feature definitions shipped as features/default.toml, built in.
-const DEFAULT_FEATURES: &str = include_str!("../../features/default.toml");
+pub const DEFAULT_FEATURES: &str = include_str!("../../features/default.toml");
 
 /// The feature file at `path`; the flag's default path outside the repository (a
 /// release binary run from another folder) is the built-in copy of the shipped file, so

@@ -149,6 +149,7 @@ fn night(
         allowed: s.inputs.max_missing_days,
         refuse: s.as_of == AsOf::Today,
         how_to_allow: "`[inputs] max_missing_days` (or --max-missing-days)",
+        consequence: super::late::NOTHING_PUBLISHED,
     };
     late.check(&inputs, as_of)?;
     clock.lap(m, "load");
@@ -728,7 +729,18 @@ fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
     if let (Some(p), Some(t)) = (&input.subscriptions, &inputs.subscriptions) {
         files.push(FileEntry::new("subscriptions", p, Some(t.rows))?);
     }
-    files.push(FileEntry::new("features", &input.features, None)?);
+    // The built-in definitions where the default file is not here (`load_features`).
+    let built_in = input.features == Path::new(SAMPLE_FEATURES) && !input.features.exists();
+    files.push(if built_in {
+        FileEntry {
+            role: "features".into(),
+            path: format!("{SAMPLE_FEATURES} (built in)"),
+            rows: None,
+            sha256: churnrisk::base::files::sha256_bytes(super::DEFAULT_FEATURES.as_bytes()),
+        }
+    } else {
+        FileEntry::new("features", &input.features, None)?
+    });
     Ok(files)
 }
 
@@ -815,7 +827,7 @@ fn input_args(s: &Settings) -> InputArgs {
         subscriptions: i.subscriptions.clone(),
         subscription_columns: Vec::new(),
         subscription_column_overrides: i.subscription_columns.clone(),
-        features: i.features.clone(),
+        features: i.features.clone().unwrap_or_else(|| SAMPLE_FEATURES.into()),
         validation: ValidationArgs {
             strict: s.validation.strict,
             max_reject_fraction: s.validation.max_reject_fraction,

@@ -192,8 +192,10 @@ pub struct InputsConfig {
     /// churnrisk's or Stripe's names. Optional.
     #[serde(default)]
     pub subscription_columns: SubscriptionColumns,
-    /// Feature definitions (TOML, required).
-    pub features: PathBuf,
+    /// Feature definitions (TOML). Default: `features/default.toml` in the current folder,
+    /// else the same definitions built into the binary.
+    #[serde(default)]
+    pub features: Option<PathBuf>,
     /// Field separator of a CSV event log (one character, `\t` for tab, or `auto`).
     /// Default: tab for `.tsv` and headerless Snowplow files, else `[validation] delimiter`.
     #[serde(default)]
@@ -501,7 +503,7 @@ impl RunConfig {
             }
         };
         resolve(&mut cfg.inputs.events);
-        resolve(&mut cfg.inputs.features);
+        cfg.inputs.features.as_mut().map(resolve);
         cfg.inputs.users.as_mut().map(resolve);
         cfg.inputs.subscriptions.as_mut().map(resolve);
         resolve(&mut cfg.model.path);
@@ -586,7 +588,7 @@ mod tests {
     fn minimal_config_gets_documented_defaults_and_resolved_paths() {
         let c = parse("[inputs]\nevents = \"e.csv\"\nfeatures = \"/abs/f.toml\"\n").unwrap();
         assert_eq!(c.inputs.events, Path::new("/etc/churn/e.csv"));
-        assert_eq!(c.inputs.features, Path::new("/abs/f.toml"));
+        assert_eq!(c.inputs.features.as_deref(), Some(Path::new("/abs/f.toml")));
         assert_eq!(c.labels, LabelsConfig::default());
         assert_eq!(
             c.model.path,
@@ -605,7 +607,10 @@ mod tests {
             Path::new("data"),
         )
         .unwrap();
-        assert_eq!(c.inputs.features, Path::new("features/f.toml"));
+        assert_eq!(
+            c.inputs.features.as_deref(),
+            Some(Path::new("features/f.toml"))
+        );
         assert_eq!(c.inputs.events, Path::new("data/e.csv"));
         assert_eq!(normalize(Path::new("a/../..")), Path::new(".."));
         assert_eq!(normalize(Path::new("./x")), Path::new("x"));
@@ -744,9 +749,13 @@ mod tests {
         let c = RunConfig::load(&p).unwrap();
         assert!(c.inputs.events.is_file(), "{}", c.inputs.events.display());
         assert!(
-            c.inputs.features.is_file(),
+            c.inputs.features.as_ref().is_some_and(|f| f.is_file()),
             "{}",
-            c.inputs.features.display()
+            c.inputs
+                .features
+                .as_deref()
+                .unwrap_or(Path::new("-"))
+                .display()
         );
     }
 }

@@ -151,7 +151,7 @@ impl Settings {
             user_columns: Default::default(),
             subscriptions: None,
             subscription_columns: Default::default(),
-            features: s.features,
+            features: Some(s.features),
             delimiter: None,
             preset: None,
             columns: Default::default(),

@@ -642,6 +642,7 @@ fn an_orchestrators_check_step_refuses_a_late_log_for_its_night() {
             &[
                 "late log: the log's last event is on 2026-07-05, so the 2 days (2026-07-06 to 2026-07-07) before this night (2026-07-08) have no event",
                 "allow them with --max-missing-days (`[inputs] max_missing_days` of `run`); now 0",
+                "The night should not run on it: its list and model stay the last night's",
             ],
         );
     }

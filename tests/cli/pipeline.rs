@@ -401,6 +401,23 @@ fn the_analysts_commands_read_a_nights_config() {
     let late = |cfg: &str| churnrisk(d, &["check", "--config", cfg, "--night", "2026-07-08"]);
     assert_eq!(late("night.toml").status.code(), Some(5));
     assert_eq!(late("night21.toml").status.code(), Some(0));
+    // A night's config without `features` uses the shipped definitions (built in here,
+    // outside the repository): the sample's model fits them and is kept.
+    fs::write(
+        d.join("bare.toml"),
+        format!(
+            "as_of = 2026-07-06\n[inputs]\nevents = \"{}\"\n[model]\npath = \"m.json\"\nmax_age_days = 1000\n[output]\ndir = \"out\"\n",
+            s(&repo().join("data/events.csv.gz")),
+        ),
+    )
+    .unwrap();
+    ok(d, &["-q", "run", "--config", "bare.toml"]);
+    let manifest = model_json(&d.join("out/manifest.json"));
+    assert_eq!(
+        manifest["model"]["retrained"], false,
+        "{}",
+        manifest["model"]
+    );
     // Not with the flags it replaces.
     let both = churnrisk(
         d,
