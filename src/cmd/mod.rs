@@ -41,46 +41,34 @@ mod run;
 mod score;
 mod train;
 
-/// Runs the parsed command.
-/// The inputs a config file names, for a command given `--config` (clap refuses the input
-/// flags beside it, so nothing is merged).
-fn apply_config(input: &mut InputArgs) -> Result<()> {
-    let Some(path) = input.config.clone() else {
+/// A command given `--config` reads the night's config file once: its `[inputs]` and
+/// `[validation]` (clap refuses the input flags beside it, so nothing is merged); for
+/// `train` its churn definition (`[labels]`), for `check --night` its quiet days
+/// (`[inputs] max_missing_days`): a model or a check that is the night's. A churn
+/// definition given beside the config is refused rather than mixed with it.
+fn apply_config(command: &mut Command) -> Result<()> {
+    let Some(path) = command.input_mut().and_then(|i| i.config.clone()) else {
         return Ok(());
     };
     let c = churnrisk::run::config::RunConfig::load(&path)?;
-    let i = c.inputs;
-    input.events = Some(i.events);
-    input.preset = i.preset;
-    input.delimiter = i.delimiter;
-    input.column_overrides = i.columns;
-    input.users = i.users;
-    input.user_column_overrides = i.user_columns;
-    input.subscriptions = i.subscriptions;
-    input.subscription_column_overrides = i.subscription_columns;
-    input.features = i
-        .features
-        .unwrap_or_else(|| crate::cli::SAMPLE_FEATURES.into());
-    input.validation.strict = c.validation.strict;
-    input.validation.max_reject_fraction = c.validation.max_reject_fraction;
-    input.validation.from_config = Some(c.validation);
-    Ok(())
-}
-
-/// With `--config`, `train` learns the night's churn definition (its `[labels]`) and `check
-/// --night` allows the night's quiet days (`[inputs] max_missing_days`): a model or a check
-/// that is the night's. A churn definition given beside the config is refused rather than
-/// mixed with it.
-fn apply_config_rest(command: &mut Command) -> Result<()> {
-    let config = match command {
-        Command::Train(a) => a.input.config.clone(),
-        Command::Check(a) => a.input.config.clone(),
-        _ => None,
-    };
-    let Some(path) = config else {
-        return Ok(());
-    };
-    let c = churnrisk::run::config::RunConfig::load(&path)?;
+    let quiet_days = c.inputs.max_missing_days;
+    if let Some(input) = command.input_mut() {
+        let i = c.inputs;
+        input.events = Some(i.events);
+        input.preset = i.preset;
+        input.delimiter = i.delimiter;
+        input.column_overrides = i.columns;
+        input.users = i.users;
+        input.user_column_overrides = i.user_columns;
+        input.subscriptions = i.subscriptions;
+        input.subscription_column_overrides = i.subscription_columns;
+        input.features = i
+            .features
+            .unwrap_or_else(|| crate::cli::SAMPLE_FEATURES.into());
+        input.validation.strict = c.validation.strict;
+        input.validation.max_reject_fraction = c.validation.max_reject_fraction;
+        input.validation.from_config = Some(c.validation);
+    }
     match command {
         Command::Train(a) => {
             let l = &mut a.labels;
@@ -104,20 +92,16 @@ fn apply_config_rest(command: &mut Command) -> Result<()> {
                 churnrisk::labels::Signal::AnyEvent => crate::cli::SignalArg::AnyEvent,
             };
         }
-        Command::Check(a) if a.max_missing_days == 0 => {
-            a.max_missing_days = c.inputs.max_missing_days;
-        }
+        Command::Check(a) if a.max_missing_days == 0 => a.max_missing_days = quiet_days,
         _ => {}
     }
     Ok(())
 }
 
+/// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     let mut cli = cli;
-    if let Some(input) = cli.command.input_mut() {
-        apply_config(input)?;
-    }
-    apply_config_rest(&mut cli.command)?;
+    apply_config(&mut cli.command)?;
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Train(args) => train::run(args),

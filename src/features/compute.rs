@@ -133,6 +133,15 @@ impl<'a> Derive<'a> {
         self.signup < self.min_ts - DAY_MS
     }
 
+    /// Days since the last value action; without one, the days the user could be seen (for
+    /// a customer from before the log, not since a signup the log does not cover).
+    fn since_value(&self) -> f64 {
+        let as_of = self.as_of;
+        self.t
+            .last_value_ts
+            .map_or(self.observable(as_of), |v| days(as_of - v))
+    }
+
     /// Days before `end` in which the user could be seen (from signup or the log's start).
     fn observable(&self, end: i64) -> f64 {
         at_least(days(end - self.signup.max(self.min_ts)), 0.0)
@@ -208,11 +217,7 @@ impl<'a> Derive<'a> {
                         .fold(None, |acc: Option<f64>, x| Some(acc.map_or(x, |a| a + x)))
                         .unwrap_or(0.0)
                 }
-                // Without a value action, the days the user could be seen (for a customer
-                // from before the log, not since a signup the log does not cover).
-                DaysSinceValue => t
-                    .last_value_ts
-                    .map_or(self.observable(as_of), |v| days(as_of - v)),
+                DaysSinceValue => self.since_value(),
                 DaysSinceEvent => t.last_ts.map_or(self.tenure, |v| days(as_of - v)),
                 ValuePerActiveDay => t.value.long / at_least(t.active.long, 1.0),
                 CoreUsed => t.core_used,
@@ -253,9 +258,7 @@ impl<'a> Derive<'a> {
                     }
                 }
                 ValueOverdue => {
-                    let since = t
-                        .last_value_ts
-                        .map_or(self.observable(as_of), |v| days(as_of - v));
+                    let since = self.since_value();
                     let gap = match (t.first_value_ts, t.last_value_ts) {
                         (Some(a), Some(b)) if t.value_total >= 2.0 => {
                             days(b - a) / (t.value_total - 1.0)

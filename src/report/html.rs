@@ -498,7 +498,6 @@ fn closed_loop_section(h: &mut String, r: &Report) {
                         (None, false) => "–".into(),
                     },
                     x.ci95
-                        .filter(|_| pending.is_none())
                         .map(|(lo, hi)| format!("{:+.1} to {:+.1}", lo * 100.0, hi * 100.0))
                         .unwrap_or_else(|| "–".into()),
                     pct(x.treatment.retention_rate)
