@@ -334,6 +334,55 @@ mod tests {
     }
 
     #[test]
+    fn fields_inside_json_text_are_read_and_text_that_is_not_json_gives_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        let mut df = df!(
+            "distinct_id" => ["u1", "d-2", "u3", "u4"],
+            "properties" => [
+                Some(r#"{"$device_id": "d-1", "$is_identified": true, "n": 2.0}"#),
+                Some(r#"{"$device_id": "d-2", "$is_identified": false}"#),
+                Some("not json {"),
+                None,
+            ],
+        )
+        .unwrap();
+        write(&p, &mut df, 10);
+        let wanted = [
+            "distinct_id",
+            "properties.$device_id",
+            "properties.$is_identified",
+            "properties.n",
+            "other.x",
+        ];
+        let set = Dataset::open(&p, &[p.clone()])
+            .unwrap()
+            .with_json_fields(&wanted);
+        // A field of a column that is not there is not offered.
+        assert!(!set.schema().contains("other.x"));
+        let asked = &wanted[..4];
+        let out = set.collect(asked, "line", |lf| lf).unwrap();
+        let text = |c: &str| -> Vec<Option<String>> {
+            let col = out.column(c).unwrap().str().unwrap().clone();
+            col.iter().map(|v| v.map(String::from)).collect()
+        };
+        let some = |v: &str| Some(v.to_string());
+        assert_eq!(
+            text("properties.$device_id"),
+            [some("d-1"), some("d-2"), None, None]
+        );
+        assert_eq!(
+            text("properties.$is_identified"),
+            [some("true"), some("false"), None, None]
+        );
+        // Numbers read as JSON lines read them (an integral float as the integer).
+        assert_eq!(text("properties.n"), [some("2"), None, None, None]);
+        // The text column read only for its fields is not kept; every row is.
+        assert!(out.column("properties").is_err());
+        assert_eq!(out.height(), 4);
+    }
+
+    #[test]
     fn reads_a_dataset_in_batches_with_lines_across_files_and_partition_columns() {
         let dir = tempfile::tempdir().unwrap();
         let mut files = Vec::new();
