@@ -355,7 +355,7 @@ mod tests {
             "properties.n",
             "other.x",
         ];
-        let set = Dataset::open(&p, &[p.clone()])
+        let set = Dataset::open(&p, std::slice::from_ref(&p))
             .unwrap()
             .with_json_fields(&wanted);
         // A field of a column that is not there is not offered.
