@@ -31,10 +31,23 @@ fn parse_general(s: &str) -> Option<i64> {
     {
         return s.parse::<i64>().ok().map(epoch_to_ms);
     }
+    if let Some(ms) = fractional_epoch(s) {
+        return Some(ms);
+    }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.timestamp_millis());
     }
-    const WITH_OFFSET: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"];
+    // BigQuery writes a TIMESTAMP as `2026-09-01 12:34:56.789 UTC`: a named UTC is none.
+    if let Some(naive) = ["UTC", "GMT"]
+        .iter()
+        .find_map(|zone| s.strip_suffix(zone))
+        .map(str::trim_end)
+        .filter(|rest| rest.len() >= 10)
+    {
+        return parse_general(naive);
+    }
+    // `%#z` takes `+00` as well as `+00:00` and `+0000` (Postgres and Redshift write `+00`).
+    const WITH_OFFSET: [&str; 2] = ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z"];
     for fmt in WITH_OFFSET {
         if let Ok(dt) = DateTime::parse_from_str(s, fmt) {
             return Some(dt.timestamp_millis());
@@ -55,6 +68,20 @@ fn parse_general(s: &str) -> Option<i64> {
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|dt| dt.and_utc().timestamp_millis())
+}
+
+/// An epoch number with a fraction (`1788000000.25`, or `1788000000250.0` as pandas writes
+/// an integer column with gaps), in seconds or milliseconds as [`epoch_to_ms`] decides.
+fn fractional_epoch(s: &str) -> Option<i64> {
+    let (whole, fraction) = s.split_once('.')?;
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = whole.strip_prefix('-').unwrap_or(whole);
+    if !digits(unsigned) || !digits(fraction) {
+        return None;
+    }
+    let n: f64 = s.parse().ok()?;
+    let ms = if n.abs() >= 1e11 { n } else { n * 1000.0 };
+    (ms.abs() < 9e15).then(|| ms.floor() as i64)
 }
 
 /// Seconds (or milliseconds from |n| ≥ 10^11) since the epoch, as milliseconds.
@@ -257,6 +284,41 @@ mod tests {
             Some(base + 250)
         );
         assert_eq!(parse_timestamp("yesterday"), None);
+    }
+
+    #[test]
+    fn parses_what_warehouses_write() {
+        // 2026-01-01T00:00:00Z
+        let base = 1_767_225_600_000;
+        // BigQuery's CSV and JSON exports of a TIMESTAMP
+        assert_eq!(parse_timestamp("2026-01-01 00:00:00 UTC"), Some(base));
+        assert_eq!(
+            parse_timestamp("2026-01-01 00:00:01.250000 UTC"),
+            Some(base + 1250)
+        );
+        assert_eq!(parse_timestamp("2026-01-01T00:00:00 GMT"), Some(base));
+        assert_eq!(parse_timestamp("2026-01-01 UTC"), Some(base));
+        // Postgres and Redshift text output of a timestamptz: the offset in hours
+        assert_eq!(parse_timestamp("2026-01-01 01:00:00+01"), Some(base));
+        assert_eq!(parse_timestamp("2025-12-31 19:00:00.000-05"), Some(base));
+        assert_eq!(parse_timestamp("2026-01-01 05:30:00+05:30"), Some(base));
+        // Snowflake's TIMESTAMP_TZ output: offset without a colon after a space
+        assert_eq!(parse_timestamp("2026-01-01 02:00:00.000 +0200"), Some(base));
+        // epoch numbers with a fraction: seconds, and milliseconds as pandas writes them
+        assert_eq!(parse_timestamp("1767225600.25"), Some(base + 250));
+        assert_eq!(parse_timestamp("1767225600000.0"), Some(base));
+        assert_eq!(parse_timestamp("-1.5"), Some(-1500));
+        for bad in [
+            "UTC",
+            "1767225600.",
+            ".5",
+            "1.2.3",
+            "2026-01-01 +01",
+            "1e12",
+            "9e99.0",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
         assert_eq!(parse_timestamp(""), None);
     }
 }
