@@ -202,25 +202,47 @@ impl Resolved {
 }
 
 /// The billing cycle a plan states: `interval` (`day`, `week`, `month`, `year` as Stripe
-/// writes it, or `daily`, `weekly`, `monthly`, `quarterly`, `yearly`, `annual`) times
-/// `count` (1 when empty). `None` for anything else.
+/// writes it, or `daily`, `weekly`, `monthly`, `quarterly`, `yearly`, `annual`, or an
+/// ISO-8601 duration of one unit as the app stores and RevenueCat write it: `P1W`, `P1M`,
+/// `P3M`, `P1Y`, `P7D`) times `count` (1 when empty). `None` for anything else.
 pub fn stated_cycle(interval: &str, count: Option<&str>) -> Option<Cycle> {
     let n: u32 = match count.map(str::trim).filter(|c| !c.is_empty()) {
         None => 1,
         Some(c) => c.parse().ok().filter(|&n| (1..=120).contains(&n))?,
     };
-    let (unit, times) = match interval.trim().to_ascii_lowercase().as_str() {
+    let interval = interval.trim().to_ascii_lowercase();
+    let (unit, times) = match interval.as_str() {
         "day" | "days" | "daily" => ('d', 1),
         "week" | "weeks" | "weekly" => ('d', 7),
         "month" | "months" | "monthly" => ('m', 1),
         "quarter" | "quarterly" => ('m', 3),
         "year" | "years" | "yearly" | "annual" | "annually" => ('m', 12),
-        _ => return None,
+        iso => iso_duration(iso)?,
     };
     Some(match unit {
         'd' => Cycle::Days(n * times),
         _ => Cycle::Months(n * times),
     })
+}
+
+/// An ISO-8601 duration of one unit (`p1w`, lower case): the unit in days or months and
+/// how many; up to 120 of them.
+fn iso_duration(text: &str) -> Option<(char, u32)> {
+    let number = text.strip_prefix('p')?;
+    let (digits, unit) = number.split_at(number.len().checked_sub(1)?);
+    let n: u32 = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse().ok())
+        .flatten()
+        .filter(|n| (1..=120).contains(n))?;
+    match unit {
+        "d" => Some(('d', n)),
+        "w" => Some(('d', 7 * n)),
+        "m" => Some(('m', n)),
+        "y" => Some(('m', 12 * n)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -295,5 +317,17 @@ mod tests {
         assert_eq!(stated_cycle("fortnight", None), None);
         assert_eq!(stated_cycle("month", Some("0")), None);
         assert_eq!(stated_cycle("month", Some("x")), None);
+        // ISO-8601 durations (RevenueCat's product_duration, the stores' subscription periods)
+        assert_eq!(stated_cycle("P1W", None), Some(Cycle::Days(7)));
+        assert_eq!(stated_cycle("p1m", None), Some(Cycle::Months(1)));
+        assert_eq!(stated_cycle(" P3M ", None), Some(Cycle::Months(3)));
+        assert_eq!(stated_cycle("P1Y", None), Some(Cycle::Months(12)));
+        assert_eq!(stated_cycle("P7D", None), Some(Cycle::Days(7)));
+        assert_eq!(stated_cycle("P6M", Some("2")), Some(Cycle::Months(12)));
+        for bad in [
+            "P", "PM", "P0M", "P1Y6M", "P1.5M", "P-1M", "PT1H", "1M", "P999Y",
+        ] {
+            assert_eq!(stated_cycle(bad, None), None, "{bad}");
+        }
     }
 }

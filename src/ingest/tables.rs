@@ -352,19 +352,25 @@ impl Subscriptions {
         rows.sort_by(|a, b| (a.0, a.1.start).cmp(&(b.0, b.1.start)));
         let gap = RENEWAL_GAP_DAYS * crate::base::time::DAY_MS;
         let mut periods: Vec<(&str, i64, Option<i64>)> = Vec::with_capacity(rows.len());
-        // Start-to-start intervals of rows that renew one another: the billing cycle.
-        let mut intervals: Vec<i64> = Vec::new();
+        // Start-to-start intervals of rows that renew one another, the current user's, and
+        // each user's median: the billing cycle. A weekly plan's rows outnumber an annual
+        // plan's 52 to 1, so the table's typical cycle is the median over subscribers.
+        let (mut own, mut intervals): (Vec<i64>, Vec<i64>) = (Vec::new(), Vec::new());
         let mut billed: HashMap<String, Vec<Billed>> = HashMap::new();
         // The start of the row before (the same user's whenever a row joins a period).
         let mut previous_start = 0;
-        for &(user, row) in &rows {
+        for (i, &(user, row)) in rows.iter().enumerate() {
             let (start, end) = (row.start, row.end);
+            if i > 0 && rows[i - 1].0 != user {
+                intervals.extend(median(&mut own));
+                own.clear();
+            }
             match periods.last_mut() {
                 Some((u, _, last))
                     if *u == user && last.is_none_or(|e| start <= e.saturating_add(gap)) =>
                 {
                     *last = last.zip(end).map(|(a, b)| a.max(b));
-                    intervals.push(start - previous_start);
+                    own.push(start - previous_start);
                 }
                 _ => periods.push((user, start, end)),
             }
@@ -376,6 +382,7 @@ impl Subscriptions {
                 }
             }
         }
+        intervals.extend(median(&mut own));
         let typical = median(&mut intervals)
             .and_then(Cycle::from_interval)
             .unwrap_or(Cycle::Months(1));
@@ -561,16 +568,17 @@ struct Billed {
 /// subscription ended, after the date a feature looks from). A user's cycle is the one
 /// their latest row states; else the interval between the last two rows of their active
 /// period that started by then (a billing export's row per period); with one row, the
-/// table's typical cycle (the median such interval over every user), and every month in a
-/// table of one row per subscription. The same rows say whether a trial runs and whether a
-/// cancellation is pending at a date.
+/// table's typical cycle (the median over subscribers of each one's median such interval),
+/// and every month in a table of one row per subscription. The same rows say whether a
+/// trial runs and whether a cancellation is pending at a date.
 #[derive(Debug, Clone)]
 pub struct Renewals {
     /// Each user's rows, sorted by start.
     billed: HashMap<String, Vec<Billed>>,
     /// The table's typical cycle.
     pub typical: Cycle,
-    /// Start-to-start intervals of rows renewing one another the typical cycle comes from.
+    /// Subscribers with rows renewing one another, whose own cycles the typical one is the
+    /// median of.
     pub intervals: usize,
     /// Rows stating their plan's interval, of `rows`.
     pub stated: usize,
@@ -606,7 +614,7 @@ impl Renewals {
             );
         }
         format!(
-            "{stated}a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} such intervals){requests}",
+            "{stated}a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} subscribers' own){requests}",
             self.typical, self.intervals
         )
     }
@@ -906,9 +914,26 @@ mod tests {
         );
         assert!(r
             .describe()
-            .contains("the table's: every month (the median of 2 such intervals)"));
+            .contains("the table's: every month (the median of 2 subscribers' own)"));
         // No row started by t, or an unknown user: none.
         assert_eq!(r.next_after("v", ts("2025-07-15"), ts("2025-07-01")), None);
+
+        // One weekly subscriber's 30 rows against two monthly subscribers' 3: the table's
+        // cycle is the subscribers' (a month), not the rows' (a week).
+        let week = |k: i64| ts("2025-01-06") + k * 7 * DAY_MS;
+        let mut users = vec!["weekly"; 30];
+        let mut starts: Vec<i64> = (0..30).map(week).collect();
+        for (user, first) in [("m1", "2025-01-10"), ("m2", "2025-02-03")] {
+            for k in 0..3 {
+                users.push(user);
+                starts.push(ts(first) + k * 30 * DAY_MS);
+            }
+        }
+        let ends: Vec<Option<i64>> = vec![None; users.len()];
+        let rows = df!("user_id" => users, "start_ts" => starts, "end_ts" => ends).unwrap();
+        let r = Subscriptions::from_rows(&rows).unwrap().renewals;
+        assert_eq!(r.typical, Cycle::Months(1));
+        assert_eq!(r.intervals, 3);
         assert_eq!(r.next_after("x", 0, t), None);
     }
 }
