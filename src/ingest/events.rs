@@ -496,7 +496,7 @@ fn projection<'m>(path: &Path, map: &'m ColumnMap, schema: &Schema) -> Result<Pr
     let session = present(schema, &map.session_id);
     let event_id = present(schema, &map.event_id);
     let anonymous = present(schema, &map.anonymous_id);
-    let user = first_text(path, schema, &present(schema, &map.user_id))?;
+    let user = no_placeholder(first_text(path, schema, &present(schema, &map.user_id))?);
     // A row sent before the user was identified: its user id is an anonymous one.
     let unidentified = map
         .identified_flag
@@ -545,7 +545,7 @@ fn projection<'m>(path: &Path, map: &'m ColumnMap, schema: &Schema) -> Result<Pr
     let anon = if anonymous.is_empty() {
         None
     } else {
-        Some(first_text(path, schema, &anonymous)?)
+        Some(no_placeholder(first_text(path, schema, &anonymous)?))
     };
     let anonymous = unidentified.is_some() || anon.is_some();
     match (&unidentified, anon) {
@@ -587,6 +587,35 @@ fn projection<'m>(path: &Path, map: &'m ColumnMap, schema: &Schema) -> Result<Pr
         has_event_id,
         anonymous,
     })
+}
+
+/// What exports write for an id that is missing: SQL's NULL as text (`\N` in Snowflake's
+/// and Redshift's unloads), JavaScript's `undefined` and `null`, Python's `None`. Read as a
+/// name, one would be a single "user" made of every anonymous visitor.
+const PLACEHOLDER_IDS: [&str; 11] = [
+    "\\N",
+    "null",
+    "NULL",
+    "Null",
+    "None",
+    "none",
+    "undefined",
+    "nil",
+    "NaN",
+    "nan",
+    "(null)",
+];
+
+/// `id` with [`PLACEHOLDER_IDS`] as no id.
+fn no_placeholder(id: Expr) -> Expr {
+    let placeholder = PLACEHOLDER_IDS
+        .iter()
+        .map(|p| id.clone().eq(lit(*p)))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or(lit(false));
+    when(placeholder.fill_null(lit(false)))
+        .then(lit(NULL).cast(DataType::String))
+        .otherwise(id)
 }
 
 /// The sources of `sources` that `schema` has.

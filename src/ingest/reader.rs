@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Reads `wanted` columns (those present) of a CSV or CSV.gz file as text, plus [`LINE`](super::LINE).
-/// `required` columns must be in the header. Empty cells become nulls.
+/// `required` columns must be in the header. Empty cells and `\N` become nulls.
 pub fn read_csv_checked(
     path: &Path,
     wanted: &[&str],
@@ -633,7 +633,9 @@ impl Parser {
         for ((i, _), b) in layout.picks.iter().zip(out.rows.columns.iter_mut()) {
             // Checked above: every field is UTF-8.
             let text = std::str::from_utf8(field(*i)).unwrap_or_default().trim();
-            if text.is_empty() {
+            // `\N` is NULL as Snowflake's and Redshift's unloads (and Postgres' and MySQL's
+            // text copies) write it.
+            if text.is_empty() || text == "\\N" {
                 b.append_null();
             } else {
                 b.append_value(text);

@@ -209,3 +209,46 @@ fn a_wrong_preset_names_the_fields_it_looked_for() {
         "{rows:?}"
     );
 }
+
+/// A warehouse's unload as it lands: `\N` for NULL (Snowflake, Redshift), BigQuery's
+/// `… UTC` and Postgres' `+00` times; ids that are placeholders (`null`, `undefined`,
+/// `None`) are no id. Before, `\N` was a "user" made of every anonymous visitor, ranked
+/// first on the list, and each such time was an unparseable row.
+#[test]
+fn a_warehouse_unload_reads_null_ids_and_its_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("tracks.csv");
+    std::fs::write(
+        &csv,
+        "id,anonymous_id,user_id,event,timestamp\n\
+         e1,a-1,\\N,page,2026-07-01 10:00:00.250000 UTC\n\
+         e2,a-1,u-1,signed_up,2026-07-01 10:05:00 UTC\n\
+         e3,\\N,u-1,report_created,2026-07-02 09:00:00+00\n\
+         e4,a-2,\\N,page,2026-07-02 11:00:00.5-07\n\
+         e5,a-3,null,page,2026-07-03 08:00:00 UTC\n\
+         e6,a-3,undefined,page,2026-07-03 08:01:00 UTC\n",
+    )
+    .unwrap();
+    let args = [
+        "--column",
+        "anonymous_id=anonymous_id",
+        "--column",
+        "event_id=id",
+    ];
+    let (rows, printed) = canonical(dir.path(), s(&csv), &args);
+    assert_eq!(
+        rows,
+        [
+            ["u-1", "2026-07-01T10:00:00.250Z", "page"],
+            ["u-1", "2026-07-01T10:05:00.000Z", "signed_up"],
+            ["u-1", "2026-07-02T09:00:00.000Z", "report_created"],
+        ]
+        .map(|r| r.map(String::from).to_vec())
+    );
+    assert!(printed.contains("3 events of 1 user"), "{printed}");
+    assert!(
+        printed.contains("identity: 3 rows of 2 anonymous visitors who never identified"),
+        "{printed}"
+    );
+    assert!(printed.contains("set aside: 0 rows"), "{printed}");
+}
