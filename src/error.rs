@@ -89,6 +89,9 @@ pub enum Error {
         looked_for: String,
         found: String,
     },
+    /// The model was trained with a subscriptions field tonight's table has no column for.
+    #[error("{}: the model was trained with the subscriptions' `{field}`, which this table has no column for: its features would be 0 for every subscriber; restore the column (or name it with `--subscription-column {field}=COLUMN`), or retrain without it (`churnrisk train`, or `churnrisk run --retrain`)", path.display())]
+    SubscriptionFieldGone { path: PathBuf, field: String },
     /// A column named in a mapping (`--column`, `[inputs.columns]`) is not in the log.
     #[error("{}: the column mapping names `{column}`, which is not in the file (found: {found}); fix the mapping or the export", path.display())]
     MappedColumnMissing {
@@ -411,6 +414,7 @@ impl Error {
             Error::BadInputSet { .. } => "bad_input_set",
             Error::MissingColumn { .. }
             | Error::MissingSubscriptionColumn { .. }
+            | Error::SubscriptionFieldGone { .. }
             | Error::MissingUsersColumn { .. } => "missing_column",
             Error::MappedColumnMissing { .. } => "mapped_column_missing",
             Error::CorruptFile { .. } => "corrupt_file",
@@ -455,6 +459,7 @@ impl Error {
             | Error::BadInputSet { .. }
             | Error::MissingColumn { .. }
             | Error::MissingSubscriptionColumn { .. }
+            | Error::SubscriptionFieldGone { .. }
             | Error::MissingUsersColumn { .. }
             | Error::CorruptFile { .. }
             | Error::BadColumnType { .. }

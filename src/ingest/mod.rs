@@ -160,6 +160,8 @@ pub struct Subscriptions {
     pub unread: Vec<Unread>,
     /// The table's column of each field (churnrisk's own names for a table made by hand).
     pub columns: billing::Resolved,
+    /// The file the table was read from (empty for one built in memory).
+    pub path: std::path::PathBuf,
     /// The latest date the table holds (a start, an end or a cancellation; epoch ms): a
     /// snapshot exported days before the night reads those who left since as running.
     pub latest_ts: Option<i64>,

@@ -230,6 +230,7 @@ pub fn load_subscriptions(
     subs.never_started = never_started;
     subs.unread = unread_cells(&df, &resolved)?;
     subs.columns = resolved;
+    subs.path = path.into();
     Ok(subs)
 }
 
@@ -397,6 +398,7 @@ impl Subscriptions {
             never_started: 0,
             unread: Vec::new(),
             columns: Resolved::own(),
+            path: Default::default(),
             latest_ts: rows
                 .iter()
                 .flat_map(|(_, r)| [Some(r.start), r.end, r.canceled])
@@ -426,6 +428,16 @@ pub struct Overlap {
 }
 
 impl Subscriptions {
+    /// The optional fields that date renewals, trials and cancellation requests which the
+    /// table has a column for: a model trained on them needs them to score.
+    pub fn dating_fields(&self) -> Vec<String> {
+        ["interval", "trial_end", "canceled_at"]
+            .into_iter()
+            .filter(|f| self.columns.column(f).is_some())
+            .map(String::from)
+            .collect()
+    }
+
     /// The table's column of user ids.
     pub fn user_column(&self) -> &str {
         self.columns.column("user_id").unwrap_or("user_id")

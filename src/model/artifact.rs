@@ -82,6 +82,10 @@ pub struct Training {
     /// training table (its cycle, and where the cycle came from).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renewals: Option<String>,
+    /// The subscriptions table's optional fields the features were computed from
+    /// (`interval`, `trial_end`, `canceled_at`): scoring refuses a table without one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscription_fields: Vec<String>,
 }
 
 /// The final fit's convergence: the L2 norm of the gradient of the penalized mean log
@@ -320,6 +324,24 @@ impl ChurnModel {
             &self.resolved(spec),
             &self.event_types,
         ))
+    }
+
+    /// Fails when the model's features were computed from a subscriptions field `subs`
+    /// has no column for: they would be 0 for every subscriber, and the list quietly wrong.
+    pub fn check_subscription_fields(&self, subs: &crate::ingest::Subscriptions) -> Result<()> {
+        let present = subs.dating_fields();
+        match self
+            .training
+            .subscription_fields
+            .iter()
+            .find(|f| !present.contains(f))
+        {
+            None => Ok(()),
+            Some(field) => Err(Error::SubscriptionFieldGone {
+                path: subs.path.clone(),
+                field: field.clone(),
+            }),
+        }
     }
 
     /// Fails unless `defs` are exactly the model's features, in order.

@@ -135,6 +135,9 @@ pub fn score_prepared(
 ) -> Result<Scored> {
     // The model's windows and cadence, not the file's defaults.
     let spec = &model.resolve(spec)?;
+    if let Some(subs) = src.subscriptions {
+        model.check_subscription_fields(subs)?;
+    }
     let clock = std::time::Instant::now();
     let src = &src.with_index(prepared);
     let pop = labels::population(src, &model.label, as_of)?;

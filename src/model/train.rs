@@ -317,6 +317,11 @@ pub fn train_prepared(
                 .subscriptions
                 .filter(|_| opts.rule.renewal_horizon_days().is_some())
                 .map(|s| s.renewals.describe()),
+            subscription_fields: src
+                .subscriptions
+                .filter(|_| opts.rule.renewal_horizon_days().is_some())
+                .map(|s| s.dating_fields())
+                .unwrap_or_default(),
         },
         validation: chosen.metrics,
         baseline: chosen.baseline,

@@ -742,6 +742,36 @@ fn a_pending_cancellation_is_learned_and_given_as_the_reason() {
             r[reason]
         );
     }
+    // Tonight's export has lost the column: the model's `cancel_requested` would be 0 for
+    // everyone (before, the list was scored so, with no warning). Refused, nothing written.
+    let without = dir.path().join("subs_without.csv");
+    let text = fs::read_to_string(&subs).unwrap();
+    let cut: String = text
+        .lines()
+        .map(|l| format!("{}\n", l.rsplit_once(',').unwrap().0))
+        .collect();
+    fs::write(&without, cut).unwrap();
+    let args = [
+        "score",
+        "--model",
+        "m.json",
+        "--out",
+        "list2.csv",
+        "--events",
+        s(&events),
+        "--subscriptions",
+        s(&without),
+        "--features",
+        s(&features),
+        "--as-of",
+        T,
+    ];
+    expect(
+        churnrisk(dir.path(), &args),
+        3,
+        &["subs_without.csv: the model was trained with the subscriptions' `canceled_at`, which this table has no column for"],
+    );
+    assert!(!dir.path().join("list2.csv").exists());
 }
 
 /// `train` at T on the generated log in `data` with a subscriptions table and `extra`
