@@ -29,6 +29,18 @@ pub enum Definition {
     Subscription,
 }
 
+impl Definition {
+    /// Why a user listed before is not scored now: out of the population, churned.
+    pub fn left_reason(self) -> &'static str {
+        match self {
+            Definition::Inactivity => {
+                "no activity in the activity window: churned by the definition"
+            }
+            Definition::Subscription => "no subscription running: churned by the definition",
+        }
+    }
+}
+
 /// Days after T in which churn is observed, unless set (`--horizon-days`, `[labels]`).
 pub const HORIZON_DAYS: u32 = 28;
 /// Days before T in which one event makes a user active, unless set.

@@ -516,6 +516,8 @@ pub fn write_ranked(
         Tier::Medium,
         &Default::default(),
         &Default::default(),
+        // No previous list: nobody left.
+        "",
     );
     let selected = view.select(&rows);
     write_list(out, &selected, with_crm, as_of)

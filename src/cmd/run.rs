@@ -475,8 +475,15 @@ fn publish(
     let l = &s.list;
     let crm = crm_lookup(inputs.users.as_ref())?;
     let previous = history::previous_state_into(&s.out, as_of, &staged.path(""))?;
-    let (state, cmp) =
-        history::compare(rows, previous.as_ref(), as_of, l.list_tier, &crm, &l.split);
+    let (state, cmp) = history::compare(
+        rows,
+        previous.as_ref(),
+        as_of,
+        l.list_tier,
+        &crm,
+        &l.split,
+        s.rule.definition.left_reason(),
+    );
     let view = l.view.select(rows);
     super::warn_formula_like_keys(&view);
     let with_crm = inputs.users.is_some();

@@ -191,8 +191,9 @@ pub struct FeatureDef {
 
 impl FeatureDef {
     /// Whether a positive contribution at standardized value `z` makes a sensible reason:
-    /// the value is on the feature's risky side, and a "change" reason is a decline.
-    pub fn is_reason(&self, z: f64, row: &dyn RawRow) -> bool {
+    /// the value is on the feature's risky side, a "change" reason is a decline, and a
+    /// figure set beside `typical` differs from it as written ("0 × x (typical 0)" is none).
+    pub fn is_reason(&self, z: f64, row: &dyn RawRow, typical: f64) -> bool {
         let side = match self.risky_when {
             Direction::Higher => z > 0.0,
             Direction::Lower => z < 0.0,
@@ -209,6 +210,16 @@ impl FeatureDef {
             }
             // A slope that prints as "falling by 0.0 a week" is no fall.
             FeatureId::Core(Core::ActivitySlope) => row.get(Core::ActivitySlope) <= -0.05,
+            FeatureId::RateRecent(_)
+            | FeatureId::RatePrior(_)
+            | FeatureId::RateLong(_)
+            | FeatureId::RateLife(_) => {
+                format_count(row.value(self.id)) != format_count(typical.round())
+            }
+            FeatureId::RateWeek(_) => {
+                format!("{:.1}", row.value(self.id)) != format!("{typical:.1}")
+            }
+            FeatureId::Ratio(_) => format!("{:.2}", row.value(self.id)) != format!("{typical:.2}"),
             _ => true,
         }
     }
@@ -929,11 +940,20 @@ mod tests {
             &s,
             &[("active_days_recent", 8.0), ("active_days_prior", 10.0)],
         );
-        assert!(def("days_since_last_value").is_reason(1.0, &row));
-        assert!(!def("days_since_last_value").is_reason(-1.0, &row));
-        assert!(def("core_features_used").is_reason(-1.0, &row));
+        assert!(def("days_since_last_value").is_reason(1.0, &row, 5.0));
+        assert!(!def("days_since_last_value").is_reason(-1.0, &row, 5.0));
+        assert!(def("core_features_used").is_reason(-1.0, &row, 5.0));
         // 8 recent active days vs 5 per 14 days before is no decline.
-        assert!(!def("activity_change").is_reason(-1.0, &row));
+        assert!(!def("activity_change").is_reason(-1.0, &row, 5.0));
+        // An event type's count: "0 × x (typical 0)" is no reason, "0 × x (typical 2)" is.
+        let defs = catalog(&s, &["x".to_string()]);
+        let prior = defs.iter().find(|d| d.name == "n_prior__x").unwrap();
+        let row = NamedRow::new(&s, &[]);
+        assert!(!prior.is_reason(-1.0, &row, 0.3));
+        assert!(prior.is_reason(-1.0, &row, 1.6));
+        let week = defs.iter().find(|d| d.name == "n_week__x").unwrap();
+        assert!(!week.is_reason(-1.0, &row, 0.04));
+        assert!(week.is_reason(-1.0, &row, 0.2));
     }
 
     #[test]

@@ -103,8 +103,8 @@ impl ListState {
 pub struct Change {
     pub user_id: String,
     pub crm: [String; 4],
-    /// `new`, `recovered` or `inactive` (on the previous list, not scored now: no
-    /// activity in the activity window, churned by the definition).
+    /// `new`, `recovered` or `inactive` (on the previous list, not scored now: churned
+    /// by the definition — no activity in the activity window, or no subscription running).
     pub change: &'static str,
     pub tier: Option<Tier>,
     pub previous_tier: Option<Tier>,
@@ -159,7 +159,8 @@ pub fn previous_state_into(dir: &Path, as_of: &str, to: &Path) -> Result<Option<
 }
 
 /// Sets each row's status, `first_flagged` and `days_on_list` against `previous`, and
-/// lists the changes; `crm` finds CRM columns of users no longer scored.
+/// lists the changes; `crm` finds CRM columns of users no longer scored, and `left` says
+/// why they are not ([`crate::labels::Definition::left_reason`]).
 pub fn compare(
     rows: &mut [RankedRow],
     previous: Option<&ListState>,
@@ -167,6 +168,7 @@ pub fn compare(
     list_tier: Tier,
     crm: &HashMap<String, [String; 4]>,
     split: &Split,
+    left: &str,
 ) -> (ListState, Comparison) {
     let empty = ListState::default();
     let prev = previous.unwrap_or(&empty);
@@ -214,7 +216,7 @@ pub fn compare(
         };
         changes.push(scored_change(r, before, change));
     }
-    let inactive = inactive_changes(prev, &seen, crm, split, as_of, &mut changes);
+    let inactive = inactive_changes(prev, &seen, crm, split, (as_of, left), &mut changes);
     let comparison = Comparison {
         previous_as_of: previous.map(|p| p.as_of.clone()),
         changes,
@@ -267,7 +269,7 @@ fn inactive_changes(
     seen: &HashSet<String>,
     crm: &HashMap<String, [String; 4]>,
     split: &Split,
-    as_of: &str,
+    (as_of, left): (&str, &str),
     changes: &mut Vec<Change>,
 ) -> usize {
     let mut inactive = 0;
@@ -284,7 +286,7 @@ fn inactive_changes(
             previous_tier: Some(b.tier),
             probability: None,
             previous_probability: Some(b.probability),
-            reason: "no activity in the activity window: churned by the definition".into(),
+            reason: left.into(),
             play: String::new(),
             days_on_list: days_between(&b.first_flagged, as_of),
             first_flagged: Some(b.first_flagged.clone()),
@@ -364,6 +366,7 @@ mod tests {
 
     #[test]
     fn statuses_days_on_list_and_changes_across_three_nights() {
+        use crate::labels::Definition;
         let dir = tempfile::tempdir().unwrap();
         let crm = HashMap::new();
         // Night 1: a and b on the list; c low.
@@ -381,6 +384,7 @@ mod tests {
             Tier::Medium,
             &crm,
             &Split::default(),
+            Definition::Subscription.left_reason(),
         );
         assert_eq!(
             (cmp.new, cmp.still, cmp.recovered, cmp.inactive),
@@ -405,6 +409,7 @@ mod tests {
             Tier::Medium,
             &crm,
             &Split::default(),
+            Definition::Subscription.left_reason(),
         );
         assert_eq!(
             (cmp.new, cmp.still, cmp.recovered, cmp.inactive),
@@ -436,6 +441,7 @@ mod tests {
             Tier::Medium,
             &crm,
             &Split::default(),
+            Definition::Subscription.left_reason(),
         );
         assert_eq!(cmp2, cmp);
 
@@ -449,6 +455,7 @@ mod tests {
             Tier::Medium,
             &crm,
             &Split::default(),
+            Definition::Subscription.left_reason(),
         );
         assert_eq!(
             (cmp.new, cmp.still, cmp.recovered, cmp.inactive),
@@ -457,6 +464,10 @@ mod tests {
         assert_eq!(rows[0].days_on_list, Some(7));
         let a = cmp.changes.iter().find(|c| c.user_id == "a").unwrap();
         assert_eq!((a.change, a.days_on_list), ("inactive", Some(14)));
+        assert_eq!(
+            a.reason,
+            "no subscription running: churned by the definition"
+        );
 
         let p = dir.path().join("changes.csv");
         write_changes(&p, &cmp, "2026-07-15").unwrap();
