@@ -7,7 +7,12 @@
 //! | 2 | never reached activation | Progress & Momentum |
 //! | 3 | activated, at most 1 value action in the long window and none in the recent one | Repeat Value |
 //! | 4 | active on 3+ recent days but uses at most a third of the core features | Feature Discovery |
-//! | 5 | otherwise: declining frequency or a long gap | Re-engagement |
+//! | 5 | otherwise | Re-engagement |
+//!
+//! Rule 5's text says what the user's figures show, in this order: a cancellation asked for
+//! and pending (subscriptions), fewer active days a day than in the window before, no
+//! event for half the recent window or more, else steady activity (the risk is in the
+//! reasons).
 
 use crate::features::catalog::{Core, FeatureId};
 use crate::features::{FeatureSpec, RawRow};
@@ -88,10 +93,25 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
             format!("discovery: active but uses {used} of {core} core features"),
         );
     }
-    choose(
-        Play::Reengagement,
-        "re-engagement: declining frequency or a long gap".into(),
-    )
+    let (prior, active_recent, active_prior) = (
+        spec.windows.prior_days,
+        row.get(Core::ActiveRecent),
+        row.get(Core::ActivePrior),
+    );
+    let gap = row.get(Core::DaysSinceEvent);
+    let rule = if row.get(Core::CancelRequested) > 0.0 {
+        format!(
+            "re-engagement: asked to cancel {:.0} days ago, the subscription still running",
+            row.get(Core::DaysSinceCancelRequest)
+        )
+    } else if active_recent / f64::from(recent) < active_prior / f64::from(prior) {
+        format!("re-engagement: declining, active on {active_recent:.0} of the last {recent} days and {active_prior:.0} of the {prior} before")
+    } else if gap >= f64::from(recent) / 2.0 {
+        format!("re-engagement: a long gap, no activity for {gap:.1} days")
+    } else {
+        "re-engagement: activity steady, the risk is in the reasons".into()
+    };
+    choose(Play::Reengagement, rule)
 }
 
 #[cfg(test)]
@@ -106,8 +126,42 @@ mod tests {
     }
 
     fn play(pairs: &[(&str, f64)]) -> Play {
+        rule(pairs).play
+    }
+
+    fn rule(pairs: &[(&str, f64)]) -> PlayChoice {
         let spec = spec();
-        recommend(&spec, &NamedRow::new(&spec, pairs)).play
+        recommend(&spec, &NamedRow::new(&spec, pairs))
+    }
+
+    #[test]
+    fn re_engagement_says_what_the_figures_show() {
+        let engaged = [
+            ("activated", 1.0),
+            ("value_actions_long", 9.0),
+            ("core_features_used", 5.0),
+        ];
+        let with = |more: &[(&str, f64)]| {
+            let mut pairs = engaged.to_vec();
+            pairs.extend_from_slice(more);
+            let choice = rule(&pairs);
+            assert_eq!(choice.play, Play::Reengagement);
+            choice.rule
+        };
+        let spec = spec();
+        let (r, p) = (spec.windows.recent_days, spec.windows.prior_days);
+        assert_eq!(
+            with(&[("active_days_recent", 2.0), ("active_days_prior", 12.0)]),
+            format!("re-engagement: declining, active on 2 of the last {r} days and 12 of the {p} before")
+        );
+        assert_eq!(
+            with(&[("active_days_recent", 12.0), ("days_since_last_event", 9.5)]),
+            "re-engagement: a long gap, no activity for 9.5 days"
+        );
+        assert_eq!(
+            with(&[("active_days_recent", 12.0), ("days_since_last_event", 0.3)]),
+            "re-engagement: activity steady, the risk is in the reasons"
+        );
     }
 
     #[test]
