@@ -181,7 +181,7 @@ pub struct InputArgs {
     /// delimiter, columns, users, subscriptions and their column mappings, features) and
     /// `[validation]`, so the log is read as the night reads it. Instead of those flags.
     #[arg(long, conflicts_with_all = [
-        "events", "preset", "columns", "delimiter", "users", "user_columns", "subscriptions",
+        "events", "preset", "columns", "delimiter", "header", "users", "user_columns", "subscriptions",
         "subscription_columns", "features", "strict", "max_reject_fraction",
     ])]
     pub config: Option<PathBuf>,
@@ -211,6 +211,11 @@ pub struct InputArgs {
     /// users and subscriptions tables keep their own (`[validation] delimiter`).
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<String>,
+    /// The column names of a CSV event log written without a header row, in order and
+    /// separated by commas (Snowflake's and Redshift's unloads write none by default):
+    /// every line of every file is then a row.
+    #[arg(long, value_name = "NAME,NAME,…")]
+    pub header: Option<String>,
     /// `[inputs.columns]` of a config file (never a flag).
     #[arg(skip)]
     pub column_overrides: ColumnOverrides,

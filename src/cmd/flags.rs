@@ -5,6 +5,28 @@
 use churnrisk::error::{Error, InputSetProblem};
 use churnrisk::ingest::Shard;
 
+/// The column names `--header` / `[inputs] header` gives a headerless log: comma-separated,
+/// trimmed, none empty and none twice.
+pub fn header_names(text: &str) -> Result<Vec<String>, Error> {
+    let names: Vec<String> = text.split(',').map(|n| n.trim().to_string()).collect();
+    let problem = if names.iter().any(String::is_empty) {
+        Some("a name is empty (names are separated by commas)".to_string())
+    } else {
+        names
+            .iter()
+            .enumerate()
+            .find(|(i, n)| names[..*i].contains(n))
+            .map(|(_, n)| format!("`{n}` is named twice"))
+    };
+    match problem {
+        Some(message) => Err(Error::InvalidArgument {
+            name: "header (`[inputs] header`, `--header`)".into(),
+            message,
+        }),
+        None => Ok(names),
+    }
+}
+
 /// `--shard`'s value (clap's parser): a [`Shard`], its refusal naming the flag.
 pub fn shard(text: &str) -> Result<Shard, Error> {
     text.parse().map_err(as_flag("shard", "--shard"))

@@ -57,6 +57,7 @@ fn apply_config(command: &mut Command) -> Result<()> {
         input.events = Some(i.events);
         input.preset = i.preset;
         input.delimiter = i.delimiter;
+        input.header = i.header;
         input.column_overrides = i.columns;
         input.users = i.users;
         input.user_column_overrides = i.user_columns;
@@ -139,19 +140,18 @@ impl Inputs {
     /// As [`Inputs::load`], with the feature definitions already read.
     pub fn load_with(spec: FeatureSpec, args: &InputArgs, policy: &ReadPolicy) -> Result<Self> {
         let mut rejects = Rejects::default();
-        let with_delimiter;
-        let policy = match &args.delimiter {
-            Some(d) => {
-                with_delimiter = ReadPolicy {
-                    events_delimiter: Some(churnrisk::run::config::parse_delimiter(
-                        "--delimiter",
-                        d,
-                    )?),
-                    ..policy.clone()
-                };
-                &with_delimiter
-            }
-            None => policy,
+        let events_delimiter = match &args.delimiter {
+            Some(d) => Some(churnrisk::run::config::parse_delimiter("--delimiter", d)?),
+            None => policy.events_delimiter,
+        };
+        let events_header = match &args.header {
+            Some(h) => Some(flags::header_names(h)?),
+            None => policy.events_header.clone(),
+        };
+        let policy = &ReadPolicy {
+            events_delimiter,
+            events_header,
+            ..policy.clone()
         };
         let step = logging::reading(
             format!("reading {}", args.events().display()),

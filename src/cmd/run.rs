@@ -825,6 +825,7 @@ fn input_args(s: &Settings) -> InputArgs {
         events: Some(i.events.clone()),
         preset: i.preset,
         delimiter: i.delimiter.clone(),
+        header: i.header.clone(),
         columns: Vec::new(),
         shard: None,
         column_overrides: i.columns.clone(),

@@ -12,7 +12,7 @@
 
 use serde::Deserialize;
 
-use super::columns::apply_column_arguments;
+use super::columns::{apply_column_arguments, column_position};
 use super::tables::Cycle;
 use crate::error::{Error, Result};
 
@@ -132,8 +132,10 @@ impl SubscriptionColumns {
         let found = || super::rejects::shorten(&header.join(", "), 4000);
         let mut columns = Vec::with_capacity(FIELDS.len());
         for field in &FIELDS {
+            // The header's own spelling: `CUSTOMER_ID` for `customer_id`.
+            let spelled = |c: &str| column_position(header, c).map(|i| header[i].clone());
             let column = match self.get(field.name) {
-                Some(named) if header.contains(named) => Some(named.clone()),
+                Some(named) if spelled(named).is_some() => spelled(named),
                 Some(named) => {
                     return Err(Error::MappedColumnMissing {
                         path: path.into(),
@@ -141,11 +143,7 @@ impl SubscriptionColumns {
                         found: found(),
                     })
                 }
-                None => field
-                    .columns
-                    .iter()
-                    .find(|c| header.iter().any(|h| h == *c))
-                    .map(|c| c.to_string()),
+                None => field.columns.iter().find_map(|c| spelled(c)),
             };
             if column.is_none() && field.required {
                 return Err(Error::MissingSubscriptionColumn {

@@ -10,6 +10,22 @@ use super::timestamp::parse_timestamp_column;
 use super::{rejects, ColumnMap, TimestampUnit, LINE};
 use crate::error::{Error, Result};
 
+/// Where column `name` is among `names`: under its own name, else the one column of that
+/// name in another letter case (Snowflake writes every unquoted name in capitals:
+/// `USER_ID`, `EMAIL`); none when several differ only in case.
+pub fn column_position<S: AsRef<str>>(names: &[S], name: &str) -> Option<usize> {
+    names.iter().position(|h| h.as_ref() == name).or_else(|| {
+        let mut same = names
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.as_ref().eq_ignore_ascii_case(name));
+        match (same.next(), same.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
+    })
+}
+
 /// The columns of `schema` for messages, without the line column.
 pub(super) fn found_columns(schema: &Schema) -> String {
     let names = schema

@@ -43,7 +43,7 @@ pub(super) fn open(
     let name = path.to_string_lossy().to_lowercase();
     if name.ends_with(".parquet") {
         let (df, schema) = guarded(path, || {
-            let set = Dataset::open(path, &[path.to_path_buf()])?;
+            let set = Dataset::open(path, &[path.to_path_buf()])?.with_aliases(wanted);
             let schema = set.schema().clone();
             let columns: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
             let df = set.collect(&columns, LINE, |lf| {
@@ -213,9 +213,28 @@ pub(super) fn content_of(path: &Path) -> Result<Option<Content>> {
         Some(Content::Events(Format::Ndjson))
     } else if memchr::memchr_iter(b'\t', line).count() >= 8 {
         Some(Content::Tsv)
+    } else if is_delimited_text(&text) {
+        Some(Content::Events(Format::Csv))
     } else {
         None
     })
+}
+
+/// Whether the start of a file reads as delimited text (a warehouse's unload, Redshift's
+/// `0000_part_00`, named for no format): text without NUL bytes whose first two lines hold
+/// the same number, two or more, of one common separator.
+fn is_delimited_text(text: &[u8]) -> bool {
+    if text.contains(&0) {
+        return false;
+    }
+    let mut lines = text.split(|&b| b == b'\n');
+    let (Some(first), Some(second)) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    let count = |line: &[u8], sep: u8| memchr::memchr_iter(sep, line).count();
+    [b',', b'|', b';', b'\t']
+        .into_iter()
+        .any(|sep| count(first, sep) >= 2 && count(first, sep) == count(second, sep))
 }
 
 /// The files an input path names, each with what it holds: the file itself, every event
@@ -384,7 +403,7 @@ pub(super) fn open_events(
     if format == Format::Parquet {
         let paths: Vec<PathBuf> = files.iter().map(|(f, _, _)| f.clone()).collect();
         let set = guarded(path, || {
-            Dataset::open(path, &paths).map(|s| s.with_json_fields(wanted))
+            Dataset::open(path, &paths).map(|s| s.with_aliases(wanted).with_json_fields(wanted))
         })?;
         let schema = set.schema().clone();
         // Row numbers as polars' index type: see `lines_of`.
@@ -503,6 +522,7 @@ impl TextRead<'_> {
         };
         let read_policy = ReadPolicy {
             delimiter,
+            header: self.policy.events_header.clone(),
             ..self.policy.clone()
         };
         let df = match self.format {
@@ -651,6 +671,24 @@ mod tests {
             Some(Content::Events(Format::Parquet))
         );
         assert_eq!(content_of(&write("notes.txt", b"hello\n")).unwrap(), None);
+        // Redshift's UNLOAD parts: pipe-delimited text, gzipped or not, named for no format.
+        let part = b"e1|a-1|u-1|page|2026-07-01 10:00:00+00\ne2|a-2||page|2026-07-01 11:00:00+00\n";
+        assert_eq!(
+            content_of(&write("0000_part_00", part)).unwrap(),
+            Some(Content::Events(Format::Csv))
+        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, part).unwrap();
+        assert_eq!(
+            content_of(&write("0001_part_00.gz", &gz.finish().unwrap())).unwrap(),
+            Some(Content::Events(Format::Csv))
+        );
+        // One line, or lines that do not agree, are no table.
+        assert_eq!(content_of(&write("one", b"a,b,c\n")).unwrap(), None);
+        assert_eq!(
+            content_of(&write("prose", b"Hello, world, again.\nBye, then.\n")).unwrap(),
+            None
+        );
         // Heap Connect's sync: Avro, with tabs in its binary before any line end.
         let avro = write(
             "part-00000-c000.avro",

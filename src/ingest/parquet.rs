@@ -32,6 +32,8 @@ pub(super) struct Dataset {
     schema: Schema,
     /// Dotted fields read out of a text column holding JSON: (field, column, keys).
     json: Vec<JsonField>,
+    /// Names asked for that a column has in another letter case: (name, column).
+    aliases: Vec<(String, String)>,
 }
 
 /// `properties.$device_id` of a text column `properties` holding a JSON object per row
@@ -77,7 +79,27 @@ impl Dataset {
             parts,
             schema,
             json: Vec::new(),
+            aliases: Vec::new(),
         })
+    }
+
+    /// Offers each of `wanted` that is no column under its own name but one column's name
+    /// in another letter case (Snowflake's `USER_ID` for `user_id`) under the name asked.
+    pub(super) fn with_aliases(mut self, wanted: &[&str]) -> Self {
+        let names: Vec<String> = self.schema.iter_names().map(|n| n.to_string()).collect();
+        for w in wanted {
+            if self.schema.contains(w) {
+                continue;
+            }
+            let Some(i) = super::columns::column_position(&names, w) else {
+                continue;
+            };
+            if let Some(dtype) = self.schema.get(&names[i]).cloned() {
+                self.schema.with_column((*w).into(), dtype);
+                self.aliases.push((w.to_string(), names[i].clone()));
+            }
+        }
+        self
     }
 
     /// Offers each of `wanted` that is not a column but names a field inside a text column
@@ -108,7 +130,10 @@ impl Dataset {
         for &c in columns {
             let c = match self.json.iter().find(|j| j.name == c) {
                 Some(j) => j.column.as_str(),
-                None => c,
+                None => match self.aliases.iter().find(|(name, _)| name == c) {
+                    Some((_, column)) => column.as_str(),
+                    None => c,
+                },
             };
             if !out.contains(&c) {
                 out.push(c);
@@ -155,6 +180,24 @@ impl Dataset {
             }
             if !columns.contains(&parent) {
                 df.drop_in_place(parent)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Names the aliased columns among `asked` as asked (a copy when the column itself is
+    /// asked for too).
+    fn add_aliases(&self, df: &mut DataFrame, asked: &[&str]) -> Result<()> {
+        for (name, column) in self
+            .aliases
+            .iter()
+            .filter(|(n, _)| asked.contains(&n.as_str()))
+        {
+            if asked.contains(&column.as_str()) {
+                let copy = df.column(column)?.clone().with_name(name.as_str().into());
+                df.with_column(copy)?;
+            } else {
+                df.rename(column, name.as_str().into())?;
             }
         }
         Ok(())
@@ -247,6 +290,7 @@ impl Dataset {
                 next_line += rows;
                 start += len;
                 super::progress::add(bytes as u64);
+                self.add_aliases(&mut df, asked)?;
                 self.add_json_fields(&mut df, asked)?;
                 let result = query(df.lazy()).collect()?;
                 out = Some(match out {
@@ -331,6 +375,39 @@ mod tests {
             .with_row_group_size(Some(row_group))
             .finish(df)
             .unwrap();
+    }
+
+    #[test]
+    fn a_column_in_capitals_is_read_under_the_name_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.parquet");
+        let mut df = df!(
+            "USER_ID" => ["u1", "u2"],
+            "EVENT" => ["a", "b"],
+            "Id" => ["x", "y"],
+            "ID" => ["X", "Y"],
+        )
+        .unwrap();
+        write(&p, &mut df, 10);
+        let set = Dataset::open(&p, std::slice::from_ref(&p))
+            .unwrap()
+            .with_aliases(&["user_id", "event", "EVENT", "id", "missing"]);
+        // `id` is two columns in other cases: neither is guessed.
+        assert!(!set.schema().contains("id") && !set.schema().contains("missing"));
+        let out = set
+            .collect(&["user_id", "event", "EVENT"], "line", |lf| lf)
+            .unwrap();
+        let text = |c: &str| -> Vec<String> {
+            let col = out.column(c).unwrap().str().unwrap().clone();
+            col.iter()
+                .map(|v| v.unwrap_or_default().to_string())
+                .collect()
+        };
+        assert_eq!(text("user_id"), ["u1", "u2"]);
+        // Asked for under both names: both are there.
+        assert_eq!(text("event"), ["a", "b"]);
+        assert_eq!(text("EVENT"), ["a", "b"]);
+        assert!(out.column("USER_ID").is_err());
     }
 
     #[test]

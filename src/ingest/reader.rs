@@ -22,6 +22,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::blocks::{join_parts, plan_parts, Blocks, PartRows, BLOCK_BYTES};
+use super::columns::column_position;
 use super::rejects::{Finding, ReadPolicy, RejectClass, Rejects};
 use crate::error::{Error, Result};
 
@@ -130,7 +131,26 @@ fn read_csv_in_blocks(
     }
     // Snowplow's enriched events have no header: their 131 fields in the documented order.
     let headerless = delimiter == b'\t' && is_snowplow_enriched(&header, required);
-    let (header, after_header, lines_before) = if headerless {
+    let (header, after_header, lines_before) = if let Some(names) = &policy.header {
+        // A file without a header row: its first line is a row like any other.
+        if names.len() != header.len() {
+            return Err(Error::InvalidArgument {
+                name: "header (`[inputs] header`, `--header`)".into(),
+                message: format!(
+                    "it names {} columns, but the first line of {} has {} fields: {}",
+                    names.len(),
+                    path.display(),
+                    header.len(),
+                    super::rejects::shorten(
+                        &header.join(char::from(delimiter).to_string().as_str()),
+                        300
+                    )
+                ),
+            });
+        }
+        check_header(path, names, required, delimiter)?;
+        (names.clone(), 0, 0)
+    } else if headerless {
         (SNOWPLOW_ENRICHED.map(String::from).to_vec(), 0, 0)
     } else {
         check_header(path, &header, required, delimiter)?;
@@ -140,7 +160,7 @@ fn read_csv_in_blocks(
         path,
         picks: wanted
             .iter()
-            .filter_map(|w| header.iter().position(|h| h == w).map(|i| (i, *w)))
+            .filter_map(|w| column_position(&header, w).map(|i| (i, *w)))
             .collect(),
         header,
         delimiter,
@@ -652,7 +672,7 @@ fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8
     let missing: Vec<&str> = required
         .iter()
         .copied()
-        .filter(|r| !header.iter().any(|h| h == r))
+        .filter(|r| column_position(header, r).is_none())
         .collect();
     if missing.is_empty() {
         return Ok(());
@@ -664,15 +684,34 @@ fn check_header(path: &Path, header: &[String], required: &[&str], delimiter: u8
             return Err(e);
         }
     }
+    // A header can be megabytes (a file without line ends): quoted in part, but far
+    // enough for an export's last columns, which a mapping may need.
+    let mut found = super::rejects::shorten(&header.join(", "), 4000);
+    if looks_like_a_row(header) {
+        found.push_str(
+            "; this first line looks like a row, not a header: name the columns of a file \
+             without a header row with `--header NAME,NAME,…` or `[inputs] header`",
+        );
+    }
     Err(Error::MissingColumn {
         path: path.into(),
         // Every one at once: an export's columns are mapped in one go.
         column: missing.join("`, `"),
-        // A header can be megabytes (a file without line ends): quoted in part, but far
-        // enough for an export's last columns, which a mapping may need.
-        found: super::rejects::shorten(&header.join(", "), 4000),
+        found,
         preset_setting: None,
     })
+}
+
+/// Whether a first line reads as data rather than column names: a cell is a date or a
+/// time, or half the cells are numbers, ids of hex digits and dashes (UUIDs), or empty.
+fn looks_like_a_row(cells: &[String]) -> bool {
+    let dated = |c: &str| c.contains(['-', ':']) && crate::base::time::parse_timestamp(c).is_some();
+    let datum = |c: &str| {
+        c.is_empty()
+            || c.parse::<f64>().is_ok()
+            || (c.len() >= 16 && c.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+    };
+    cells.iter().any(|c| dated(c)) || 2 * cells.iter().filter(|c| datum(c)).count() >= cells.len()
 }
 
 /// The common separator that splits the first line into the most fields (comma on a tie).
@@ -847,6 +886,45 @@ mod tests {
         );
         assert!(
             err.contains(", Created at, Email, Financial Status)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_first_line_of_data_is_said_to_be_no_header() {
+        let row = |s: &str| s.split(',').map(String::from).collect::<Vec<_>>();
+        assert!(looks_like_a_row(&row(
+            "0cdf27dc-8d4e-4f5e-9a51-1b2c3d4e5f60,a-1,u-1,page,2026-07-01 10:00:00.853 +0000"
+        )));
+        assert!(looks_like_a_row(&row("17,3,page,1788000000")));
+        assert!(!looks_like_a_row(&row(
+            "ID,ANONYMOUS_ID,USER_ID,EVENT,TIMESTAMP"
+        )));
+        assert!(!looks_like_a_row(&row("user,when,what")));
+        let (result, _) = read(
+            b"u-1,page,2026-07-01T10:00:00Z\nu-2,page,2026-07-01T11:00:00Z\n",
+            &ReadPolicy::new(0),
+        );
+        let err = result.unwrap_err().to_string();
+        assert!(err.contains("looks like a row, not a header"), "{err}");
+        // Named with --header, the same file reads both lines.
+        let policy = ReadPolicy {
+            header: Some(row("user_id,event,timestamp")),
+            ..ReadPolicy::new(0)
+        };
+        let (result, _) = read(
+            b"u-1,page,2026-07-01T10:00:00Z\nu-2,page,2026-07-01T11:00:00Z\n",
+            &policy,
+        );
+        assert_eq!(result.unwrap().height(), 2);
+        let policy = ReadPolicy {
+            header: Some(row("user_id,event")),
+            ..ReadPolicy::new(0)
+        };
+        let (result, _) = read(b"u-1,page,2026-07-01T10:00:00Z\n", &policy);
+        let err = result.unwrap_err().to_string();
+        assert!(
+            err.contains("it names 2 columns, but the first line of"),
             "{err}"
         );
     }

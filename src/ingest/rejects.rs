@@ -28,6 +28,11 @@ pub struct ReadPolicy {
     /// unset, a `.tsv` file (or a headerless tab-separated one) is read with tabs and any
     /// other with [`ReadPolicy::delimiter`], which the users and subscriptions tables use.
     pub events_delimiter: Option<Option<u8>>,
+    /// The event log's column names when its CSV files have no header row.
+    pub events_header: Option<Vec<String>>,
+    /// The column names of the CSV file being read when it has no header row (the event
+    /// log's reader sets it from [`ReadPolicy::events_header`]; tables have headers).
+    pub header: Option<Vec<String>>,
     /// A field longer than this many bytes makes its row a reject (default 65,536).
     pub max_field_bytes: usize,
     /// When set, events with any other name are rejected as `unknown_event`.
@@ -49,6 +54,8 @@ impl ReadPolicy {
         ReadPolicy {
             delimiter: Some(b','),
             events_delimiter: None,
+            events_header: None,
+            header: None,
             max_field_bytes: 65_536,
             known_events: None,
             now_ms,

@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use super::billing::{stated_cycle, Resolved, SubscriptionColumns, NEVER_STARTED};
 use super::checks::{set_aside, time_checks, Check};
-use super::columns::{apply_column_arguments, text, timestamp_expr};
+use super::columns::{apply_column_arguments, column_position, text, timestamp_expr};
 use super::dedup::drop_repeats;
 use super::files::{guarded, is_csv, open, table_header, Origin};
 use super::reader::split_by_another;
@@ -86,7 +86,7 @@ pub fn load_users(
         let source = columns.source(field);
         let required = matches!(field, "user_id" | "signup_at");
         let named = columns.get(field).is_some();
-        if (required || named) && !header.iter().any(|h| h == source) {
+        if (required || named) && column_position(&header, source).is_none() {
             let found = header.join(", ");
             return Err(if named {
                 Error::MappedColumnMissing {

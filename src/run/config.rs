@@ -111,6 +111,8 @@ impl ValidationConfig {
                 Some(delimiter_byte(&self.delimiter).unwrap_or(b','))
             },
             events_delimiter: None,
+            events_header: None,
+            header: None,
             max_field_bytes: self.max_field_bytes,
             known_events: self
                 .known_events
@@ -200,6 +202,10 @@ pub struct InputsConfig {
     /// Default: tab for `.tsv` and headerless Snowplow files, else `[validation] delimiter`.
     #[serde(default)]
     pub delimiter: Option<String>,
+    /// Column names of a CSV event log without a header row, in order, comma-separated
+    /// (a warehouse's unload). Optional: by default a file's first line is its header.
+    #[serde(default)]
+    pub header: Option<String>,
     /// The analytics export the log is: `segment`, `amplitude`, `mixpanel`, `snowplow`,
     /// `ga4`. Optional.
     #[serde(default)]

@@ -153,6 +153,7 @@ impl Settings {
             subscription_columns: Default::default(),
             features: Some(s.features),
             delimiter: None,
+            header: None,
             preset: None,
             columns: Default::default(),
             max_missing_days: 0,

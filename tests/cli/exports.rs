@@ -2,7 +2,7 @@
 //! loads to the same canonical events as the plain CSV, retries set aside as duplicates;
 //! folders, globs, NDJSON and column mappings work from the command line.
 
-use super::util::{churnrisk, ok, read_csv, repo, s};
+use super::util::{churnrisk, expect, ok, read_csv, repo, s};
 
 fn fixtures() -> std::path::PathBuf {
     repo().join("tests/fixtures/exports")
@@ -251,4 +251,128 @@ fn a_warehouse_unload_reads_null_ids_and_its_times() {
         "{printed}"
     );
     assert!(printed.contains("set aside: 0 rows"), "{printed}");
+}
+
+/// Redshift's UNLOAD as it lands: `0000_part_00` files named for no format (one gzipped),
+/// pipe-delimited, no header row, `\N` for NULL. Without `--header` the first row is said
+/// to be no header; with it every row is read.
+#[test]
+fn a_headerless_unload_folder_is_read_with_its_column_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let unload = dir.path().join("tracks");
+    std::fs::create_dir(&unload).unwrap();
+    std::fs::write(
+        unload.join("0000_part_00"),
+        "e1|a-1|\\N|page|2026-07-01 10:00:00+00\n\
+         e2|a-1|u-1|signed_up|2026-07-01 10:05:00+00\n",
+    )
+    .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(
+        &mut gz,
+        b"e3|\\N|u-1|report_created|2026-07-02 09:00:00+00\n\
+          e4|a-2|\\N|page|2026-07-02 11:00:00+00\n",
+    )
+    .unwrap();
+    std::fs::write(unload.join("0001_part_00.gz"), gz.finish().unwrap()).unwrap();
+    let mapping = [
+        "--delimiter",
+        "|",
+        "--column",
+        "anonymous_id=anonymous_id",
+        "--column",
+        "event_id=id",
+    ];
+    let mut args = vec!["check", "--events", s(&unload)];
+    args.extend(mapping);
+    expect(
+        churnrisk(dir.path(), &args),
+        3,
+        &[
+            "this first line looks like a row, not a header",
+            "--header NAME,NAME,…",
+        ],
+    );
+    let mut with_header = mapping.to_vec();
+    with_header.extend(["--header", "id,anonymous_id,user_id,event,timestamp"]);
+    let (rows, printed) = canonical(dir.path(), s(&unload), &with_header);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.iter().all(|r| r[0] == "u-1"), "{rows:?}");
+    assert!(
+        printed.contains("identity: 1 rows of 1 anonymous visitors who never identified"),
+        "{printed}"
+    );
+    // A header of another width is refused, naming both.
+    let mut short = mapping.to_vec();
+    short.extend(["--header", "id,user_id,event,timestamp"]);
+    let mut args = vec!["check", "--events", s(&unload)];
+    args.extend(short);
+    expect(
+        churnrisk(dir.path(), &args),
+        4,
+        &["it names 4 columns, but the first line of", "has 5 fields"],
+    );
+}
+
+/// Snowflake writes every unquoted column name in capitals: `USER_ID`, `EVENT`,
+/// `TIMESTAMP` are read as `user_id`, `event`, `timestamp` (and a users table's `EMAIL` as
+/// `email`) with no mapping. Before, each was a missing column, and `EMAIL` was ignored.
+#[test]
+fn column_names_in_capitals_are_read_as_their_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("tracks.csv");
+    std::fs::write(
+        &csv,
+        "ID,ANONYMOUS_ID,USER_ID,EVENT,TIMESTAMP\n\
+         e1,a-1,\\N,page,2026-07-01 10:00:00.000 +0000\n\
+         e2,a-1,u-1,signed_up,2026-07-01 10:05:00.000 +0000\n",
+    )
+    .unwrap();
+    let (rows, printed) = canonical(
+        dir.path(),
+        s(&csv),
+        &[
+            "--column",
+            "anonymous_id=anonymous_id",
+            "--column",
+            "event_id=id",
+        ],
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}\n{printed}");
+    assert!(rows.iter().all(|r| r[0] == "u-1"), "{rows:?}");
+    // The sample's users table with its header in capitals gives the same list.
+    let sample = repo().join("data");
+    let text = std::fs::read_to_string(sample.join("users.csv")).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    let users = dir.path().join("users.csv");
+    std::fs::write(&users, format!("{}\n{body}", header.to_uppercase())).unwrap();
+    let score = |users: &std::path::Path, out: &str| {
+        let events = sample.join("events.csv.gz");
+        let (model, features) = (
+            repo().join("models/sample.json"),
+            super::util::default_features(),
+        );
+        ok(
+            dir.path(),
+            &[
+                "score",
+                "--events",
+                s(&events),
+                "--users",
+                s(users),
+                "--model",
+                s(&model),
+                "--features",
+                s(&features),
+                "--as-of",
+                "2026-07-06",
+                "--out",
+                out,
+            ],
+        );
+        std::fs::read(dir.path().join(out)).unwrap()
+    };
+    let capitals = score(&users, "capitals.csv");
+    assert_eq!(capitals, score(&sample.join("users.csv"), "own.csv"));
+    assert!(String::from_utf8_lossy(&capitals).contains("@lucerne-corp.example"));
 }
