@@ -78,7 +78,13 @@ pub fn load_events_with(
         },
     };
     progress.debug("read in");
-    check_mapping(path, map, &schema)?;
+    check_mapping(path, map, &schema).map_err(|e| {
+        // A CSV file is read for the columns looked for: the message shows its header.
+        match (format, files.first()) {
+            (Format::Csv, Some(first)) => with_header_of(e, first, policy),
+            _ => e,
+        }
+    })?;
     let resolve_ids = identity::applies(map);
     let Projection {
         exprs,
@@ -444,6 +450,39 @@ fn check_mapping(path: &Path, map: &ColumnMap, schema: &Schema) -> Result<()> {
         tracing::warn!("{line}");
     }
     Ok(())
+}
+
+/// `e` about a missing column, its `found` list the whole header of CSV file `first` (the
+/// columns read are only those looked for).
+fn with_header_of(e: Error, first: &Path, policy: &ReadPolicy) -> Error {
+    let read = ReadPolicy {
+        delimiter: policy.events_delimiter.unwrap_or(policy.delimiter),
+        ..policy.clone()
+    };
+    let header = match super::reader::csv_header(first, &read) {
+        Ok(header) if policy.events_header.is_none() => header,
+        _ => return e,
+    };
+    let found = super::rejects::shorten(&header.join(", "), 4000);
+    match e {
+        Error::MissingColumn {
+            path,
+            column,
+            preset_setting,
+            ..
+        } => Error::MissingColumn {
+            path,
+            column,
+            found,
+            preset_setting,
+        },
+        Error::MappedColumnMissing { path, column, .. } => Error::MappedColumnMissing {
+            path,
+            column,
+            found,
+        },
+        e => e,
+    }
 }
 
 /// A preset's anonymous id missing from the log: its anonymous visitors would be scored as

@@ -184,13 +184,15 @@ impl ColumnMap {
             ..ColumnMap::default()
         };
         match preset {
+            // Its S3 and webhook JSON, else its warehouse tables' columns (`tracks`:
+            // `user_id`, `anonymous_id`, `id`; Snowflake's in capitals).
             Preset::Segment => ColumnMap {
-                user_id: names(&["userId"]),
-                anonymous_id: names(&["anonymousId"]),
+                user_id: names(&["userId", "user_id"]),
+                anonymous_id: names(&["anonymousId", "anonymous_id"]),
                 // page and screen calls carry no event name: their type is one.
                 event: names(&["event", "type"]),
                 timestamp: "timestamp".into(),
-                event_id: names(&["messageId"]),
+                event_id: names(&["messageId", "id"]),
                 // The Track spec's reserved property for the revenue an event brought.
                 value: Some("properties.revenue".into()),
                 // identify, group and alias calls tie ids and traits, not product use.
@@ -466,11 +468,14 @@ mod tests {
             seg.sources(),
             [
                 "userId",
+                "user_id",
                 "anonymousId",
+                "anonymous_id",
                 "event",
                 "type",
                 "timestamp",
                 "messageId",
+                "id",
                 "properties.revenue"
             ]
         );
@@ -497,17 +502,17 @@ mod tests {
         let m = ColumnMap::preset(Preset::Segment)
             .with_arguments(&["anonymous_id=anon_id".into(), "event=name,kind".into()])
             .unwrap();
-        assert_eq!(m.user_id, ["userId"]);
+        assert_eq!(m.user_id, ["userId", "user_id"]);
         assert_eq!(m.anonymous_id, ["anon_id"]);
         assert_eq!(m.event, ["name", "kind"]);
-        assert_eq!(m.event_id, ["messageId"]);
+        assert_eq!(m.event_id, ["messageId", "id"]);
         assert_eq!(m.named, ["anon_id", "name", "kind"]);
         // A user column keeps the preset's anonymous id.
         let one = ColumnMap::preset(Preset::Segment)
             .with_arguments(&["user_id=uid".into()])
             .unwrap();
         assert_eq!(one.user_id, ["uid"]);
-        assert_eq!(one.anonymous_id, ["anonymousId"]);
+        assert_eq!(one.anonymous_id, ["anonymousId", "anonymous_id"]);
         // Identity calls on the command line: a list, replacing the preset's.
         let calls = ColumnMap::preset(Preset::Posthog)
             .with_arguments(&["identity_events=$identify, $set,".into()])
