@@ -27,8 +27,9 @@ struct Part {
 /// A Parquet file, or the Parquet files of a folder or glob read as one dataset.
 pub(super) struct Dataset {
     parts: Vec<Part>,
-    /// The first file's columns, then the partition columns it lacks, then the fields read
-    /// out of JSON text ([`Dataset::with_json_fields`]).
+    /// Every file's columns (the first file's, then those later files add: an export's
+    /// schema grows, and a glob may join tables), then the partition columns, then the
+    /// fields read out of JSON text ([`Dataset::with_json_fields`]).
     schema: Schema,
     /// Dotted fields read out of a text column holding JSON: (field, column, keys).
     json: Vec<JsonField>,
@@ -45,8 +46,9 @@ struct JsonField {
 }
 
 impl Dataset {
-    /// Opens `files` (already listed in reading order) under `root`; the schema is the
-    /// first file's. Partition directories are read only below a folder `root`.
+    /// Opens `files` (already listed in reading order) under `root`; the schema is every
+    /// file's columns, in order of first appearance. Partition directories are read only
+    /// below a folder `root`.
     pub(super) fn open(root: &Path, files: &[PathBuf]) -> Result<Self> {
         let parts: Vec<Part> = files
             .iter()
@@ -63,11 +65,13 @@ impl Dataset {
             .first()
             .ok_or_else(|| Error::EmptyInput { path: root.into() })?;
         let mut schema = Schema::default();
-        for field in reader(&first.path)?.schema()?.iter_values() {
-            // Nested records (GA4's `event_params`) are never an event's field here, and
-            // this build of polars has no struct type: such columns are not offered.
-            if !holds_record(field.dtype()) {
-                schema.with_column(field.name.clone(), DataType::from_arrow_field(field));
+        for part in &parts {
+            for field in reader(&part.path)?.schema()?.iter_values() {
+                // Nested records (GA4's `event_params`) are never an event's field here, and
+                // this build of polars has no struct type: such columns are not offered.
+                if !holds_record(field.dtype()) && !schema.contains(&field.name) {
+                    schema.with_column(field.name.clone(), DataType::from_arrow_field(field));
+                }
             }
         }
         for (key, value) in &first.partitions {
@@ -220,7 +224,8 @@ impl Dataset {
 
     /// Reads `columns` of every file (partition columns included), numbers the rows from 1
     /// across the dataset in column `line`, runs `query` on each batch and stacks the
-    /// results. A file without one of `columns` is an error naming it.
+    /// results. A file without one of `columns` gives it as nulls; one no file has is an
+    /// error.
     pub(super) fn collect(
         &self,
         columns: &[&str],
@@ -243,15 +248,14 @@ impl Dataset {
                     .map(|c| c.to_string())
                     .collect()
             };
-            for c in columns {
-                let held =
-                    in_file.iter().any(|f| f == c) || part.partitions.iter().any(|(k, _)| k == c);
-                if !held {
-                    return Err(Error::Polars(PolarsError::ColumnNotFound(
-                        format!("{c} is not in {}", part.path.display()).into(),
-                    )));
-                }
-            }
+            // Columns of other files (or another partition) this one lacks: nulls.
+            let absent: Vec<&str> = columns
+                .iter()
+                .copied()
+                .filter(|c| {
+                    !in_file.iter().any(|f| f == c) && !part.partitions.iter().any(|(k, _)| k == c)
+                })
+                .collect();
             let mut start = 0;
             let mut groups = metadata
                 .row_groups
@@ -282,6 +286,16 @@ impl Dataset {
                         df.with_column(column)?;
                     }
                 }
+                for c in &absent {
+                    let Some(dtype) = self.schema.get(c) else {
+                        return Err(Error::Polars(PolarsError::ColumnNotFound(
+                            format!("{c} is in no file of the dataset").into(),
+                        )));
+                    };
+                    df.with_column(Column::full_null((*c).into(), df.height(), dtype))?;
+                }
+                // Every file's batch in one column order, to be stacked.
+                let mut df = df.select(std::iter::once(line).chain(columns.iter().copied()))?;
                 let rows = IdxSize::try_from(len).map_err(|_| Error::CorruptFile {
                     path: part.path.clone(),
                     message: "more rows than this build counts".into(),
@@ -375,6 +389,48 @@ mod tests {
             .with_row_group_size(Some(row_group))
             .finish(df)
             .unwrap();
+    }
+
+    #[test]
+    fn files_with_other_columns_are_read_as_one_dataset() {
+        // A warehouse's `tracks` (event) and `pages` (name) unloads in one glob; a later
+        // file adds a column, in another order.
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        write(
+            &a,
+            &mut df!("user_id" => ["u1"], "event" => ["signed_up"]).unwrap(),
+            10,
+        );
+        write(
+            &b,
+            &mut df!("name" => ["Home", "Pricing"], "user_id" => ["u2", "u3"], "value" => [1.5, 2.0]).unwrap(),
+            10,
+        );
+        let set = Dataset::open(dir.path(), &[a, b]).unwrap();
+        let names: Vec<&str> = set.schema().iter_names().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["user_id", "event", "name", "value"]);
+        let out = set
+            .collect(&["user_id", "event", "name", "value"], "line", |lf| lf)
+            .unwrap();
+        let text = |c: &str| -> Vec<Option<String>> {
+            let col = out.column(c).unwrap().str().unwrap().clone();
+            col.iter().map(|v| v.map(String::from)).collect()
+        };
+        assert_eq!(
+            text("user_id"),
+            [Some("u1".into()), Some("u2".into()), Some("u3".into())]
+        );
+        assert_eq!(text("event"), [Some("signed_up".into()), None, None]);
+        assert_eq!(
+            text("name"),
+            [None, Some("Home".into()), Some("Pricing".into())]
+        );
+        let value: Vec<Option<f64>> = out.column("value").unwrap().f64().unwrap().iter().collect();
+        assert_eq!(value, [None, Some(1.5), Some(2.0)]);
+        let lines: Vec<Option<IdxSize>> =
+            out.column("line").unwrap().idx().unwrap().iter().collect();
+        assert_eq!(lines, [Some(1), Some(2), Some(3)]);
     }
 
     #[test]
