@@ -70,6 +70,28 @@ pub fn for_each_key(ca: &StringChunked, mut f: impl FnMut(usize, u128)) {
     }
 }
 
+/// Whether a cell of `ca` is one of `texts` (each of at most [`INLINE`] bytes). Read off
+/// the views: a cell whose length or first four bytes match no text's is passed over
+/// without its text (on a 3.8M-row Parquet log, comparing every cell's key with each text
+/// added 20 ms to `check`'s 260).
+pub fn holds_any(ca: &StringChunked, texts: &[&str]) -> bool {
+    let prefix = |t: &str| {
+        let mut four = [0u8; 4];
+        let n = t.len().min(4);
+        four[..n].copy_from_slice(&t.as_bytes()[..n]);
+        (t.len() as u32, u32::from_le_bytes(four))
+    };
+    let wanted: Vec<(u32, u32)> = texts.iter().map(|t| prefix(t)).collect();
+    ca.downcast_iter().any(|arr| {
+        let valid = arr.validity();
+        arr.views().iter().enumerate().any(|(i, view)| {
+            wanted.contains(&(view.length, view.prefix))
+                && valid.is_none_or(|v| v.get_bit(i))
+                && texts.contains(&arr.value(i))
+        })
+    })
+}
+
 // A view is the length then the bytes in memory; read as a little-endian number that is
 // [`key_of`]'s layout. A big-endian build would need its own.
 const _: () = assert!(
@@ -120,6 +142,24 @@ pub fn distinct(ca: &StringChunked) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn holds_any_finds_short_texts_by_their_views() {
+        let texts = ["null", "\\N", "undefined"];
+        let ca = |cells: &[Option<&str>]| StringChunked::new("c".into(), cells);
+        assert!(!holds_any(
+            &ca(&[Some("u-1"), None, Some("nullable"), Some("nul")]),
+            &texts
+        ));
+        assert!(holds_any(&ca(&[Some("u-1"), Some("\\N")]), &texts));
+        // Same length and first four bytes, other text: not a match.
+        assert!(!holds_any(&ca(&[Some("undefinex"), Some("nulL")]), &texts));
+        assert!(holds_any(
+            &ca(&[Some("a-long-identifier-x"), Some("undefined")]),
+            &texts
+        ));
+        assert!(!holds_any(&ca(&[None, None]), &texts));
+    }
 
     #[test]
     fn a_view_key_is_the_key_of_its_text() {

@@ -22,6 +22,8 @@ const BATCH_ROWS: usize = 1 << 20;
 struct Part {
     path: PathBuf,
     partitions: Vec<(String, String)>,
+    /// Its footer, read once when the dataset is opened.
+    metadata: polars_io::parquet::metadata::FileMetadataRef,
 }
 
 /// A Parquet file, or the Parquet files of a folder or glob read as one dataset.
@@ -50,23 +52,20 @@ impl Dataset {
     /// file's columns, in order of first appearance. Partition directories are read only
     /// below a folder `root`.
     pub(super) fn open(root: &Path, files: &[PathBuf]) -> Result<Self> {
-        let parts: Vec<Part> = files
-            .iter()
-            .map(|f| Part {
+        let mut parts: Vec<Part> = Vec::with_capacity(files.len());
+        let mut schema = Schema::default();
+        for f in files {
+            let mut file_reader = reader(f)?;
+            parts.push(Part {
                 path: f.clone(),
                 partitions: if root.is_dir() {
                     partitions(root, f)
                 } else {
                     Vec::new()
                 },
-            })
-            .collect();
-        let first = parts
-            .first()
-            .ok_or_else(|| Error::EmptyInput { path: root.into() })?;
-        let mut schema = Schema::default();
-        for part in &parts {
-            for field in reader(&part.path)?.schema()?.iter_values() {
+                metadata: file_reader.get_metadata()?.clone(),
+            });
+            for field in file_reader.schema()?.iter_values() {
                 // Nested records (GA4's `event_params`) are never an event's field here, and
                 // this build of polars has no struct type: such columns are not offered.
                 if !holds_record(field.dtype()) && !schema.contains(&field.name) {
@@ -74,6 +73,9 @@ impl Dataset {
                 }
             }
         }
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::EmptyInput { path: root.into() })?;
         for (key, value) in &first.partitions {
             if !schema.contains(key) {
                 schema.with_column(key.as_str().into(), partition_type(value));
@@ -239,7 +241,8 @@ impl Dataset {
         let columns = stored.as_slice();
         for part in &self.parts {
             let mut file_reader = reader(&part.path)?;
-            let metadata = file_reader.get_metadata()?.clone();
+            file_reader.set_metadata(part.metadata.clone());
+            let metadata = part.metadata.clone();
             let in_file: Vec<String> = {
                 let schema = file_reader.schema()?;
                 columns
