@@ -183,7 +183,7 @@ pub enum Error {
     #[error("feature definitions {}: {problem}", path.display())]
     FeatureSpec { path: PathBuf, problem: SpecProblem },
     /// The feature definitions name events that never occur in the log.
-    #[error("feature definitions name events that never occur in the log: {}", names.join(", "))]
+    #[error("feature definitions name events that never occur in the log, none of their value actions among them: {}; write feature definitions for this product's events (README, \"Feature definitions\"; `churnrisk check -v` lists the log's event types) and give them with `--features` or `[inputs] features`", names.join(", "))]
     UnknownEvents { names: Vec<String> },
     /// The run's configuration file (or a list or contacts file given to `report`) breaks
     /// one of its rules.

@@ -72,14 +72,19 @@ pub fn run(args: CheckArgs) -> Result<()> {
         if events.files.len() > 1 {
             crate::cmd::sayln!("read {} files", events.files.len())?;
         }
+        crate::cmd::sayln!("event types by rows: {}", event_type_counts(events, 30)?)?;
+        if let Some(s) = &inputs.subscriptions {
+            crate::cmd::sayln!(
+                "subscriptions: {} rows make {} active periods; {}",
+                s.rows,
+                s.df.height(),
+                s.renewals.describe()
+            )?;
+        }
     }
     if checked {
         // Outside the repository the default file is the built-in copy.
-        let named = if features.exists() {
-            features.display().to_string()
-        } else {
-            "the built-in default feature definitions".to_string()
-        };
+        let named = super::features_named(features);
         match inputs.spec.check_events_exist(&names) {
             Err(e) => tracing::warn!("{named}: {e}"),
             Ok(missing) if !missing.is_empty() => tracing::warn!(
@@ -154,4 +159,34 @@ fn count(n: usize, one: &str) -> String {
         1 => format!("1 {one}"),
         n => format!("{n} {one}s"),
     }
+}
+
+/// The log's event types with their rows, most first, the first `shown` of them: what a
+/// feature file names.
+fn event_type_counts(events: &churnrisk::ingest::Events, shown: usize) -> Result<String> {
+    use polars::prelude::*;
+    let counts = events
+        .df
+        .clone()
+        .lazy()
+        .group_by([col("event")])
+        .agg([len().alias("n")])
+        .sort_by_exprs(
+            [col("n"), col("event")],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .collect()?;
+    let names = counts.column("event")?.str()?;
+    let rows = counts.column("n")?.cast(&DataType::UInt64)?;
+    let rows = rows.u64()?;
+    let mut listed: Vec<String> = names
+        .iter()
+        .zip(rows.iter())
+        .take(shown)
+        .map(|(e, n)| format!("{} {}", e.unwrap_or_default(), n.unwrap_or_default()))
+        .collect();
+    if counts.height() > shown {
+        listed.push(format!("and {} more", counts.height() - shown));
+    }
+    Ok(listed.join(", "))
 }

@@ -262,7 +262,7 @@ impl Inputs {
                     u.example,
                     if u.rows == 1 { "its row is read" } else { "their rows are read" },
                     match u.field {
-                        "interval" => "a plan interval is day, week, month or year, with a whole interval_count",
+                        "interval" => "a plan interval is day, week, month or year (or an ISO-8601 duration: P1W, P1M, P1Y), with a whole interval_count",
                         _ => "a date is ISO-8601, e.g. 2026-11-30 09:12, or epoch seconds/milliseconds",
                     }
                 );
@@ -296,14 +296,14 @@ impl Inputs {
             .with_context(|| {
                 format!(
                     "checking {} against {}",
-                    args.features.display(),
+                    features_named(&args.features),
                     args.events().display()
                 )
             })?;
         if !missing.is_empty() {
             warn!(
                 "{} names events that never occur in {}: {} (their features are zero; a typo?)",
-                args.features.display(),
+                features_named(&args.features),
                 args.events().display(),
                 missing.join(", ")
             );
@@ -369,6 +369,16 @@ pub const DEFAULT_FEATURES: &str = include_str!("../../features/default.toml");
 /// The feature file at `path`; the flag's default path outside the repository (a
 /// release binary run from another folder) is the built-in copy of the shipped file, so
 /// `train` and `score` work there without `--features`.
+/// How messages name the feature definitions read from `path`: the built-in copy when the
+/// default file is not there ([`load_features`]).
+pub fn features_named(path: &std::path::Path) -> String {
+    if path == std::path::Path::new(crate::cli::SAMPLE_FEATURES) && !path.exists() {
+        "the built-in default feature definitions (the sample product's)".into()
+    } else {
+        path.display().to_string()
+    }
+}
+
 pub fn load_features(path: &std::path::Path) -> churnrisk::error::Result<FeatureSpec> {
     if path == std::path::Path::new(crate::cli::SAMPLE_FEATURES) && !path.exists() {
         info!(

@@ -738,10 +738,18 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
                 d => format!("{what} in {}", days(d)),
             }
         }
-        CancelRequested | DaysSinceCancelRequest => match row.get(DaysSinceCancelRequest).floor() {
-            d if d < 1.0 => "asked to cancel in the last day".to_string(),
-            d => format!("asked to cancel {} ago", days(d)),
-        },
+        CancelRequested | DaysSinceCancelRequest => {
+            asked_to_cancel(row.get(DaysSinceCancelRequest))
+        }
+    }
+}
+
+/// "asked to cancel 3 days ago" for a request `since` days before the as-of date (whole
+/// days passed), as the reason and the play's rule both say it.
+pub fn asked_to_cancel(since: f64) -> String {
+    match since.floor() {
+        d if d < 1.0 => "asked to cancel in the last day".to_string(),
+        d => format!("asked to cancel {} ago", counted(d, "day", "days")),
     }
 }
 

@@ -733,7 +733,7 @@ mod tests {
         let users: Vec<String> = event_names_of_users(&ev);
         for as_of in ["2026-04-01", "2026-05-17", "2026-07-06"] {
             let t = parse_timestamp(as_of).unwrap();
-            let types = top_event_types(&ev, t, 12).unwrap();
+            let types = top_event_types(&ev, t, 12, &[]).unwrap();
             // Every user, half of them with a signup time, and one nobody has seen.
             let mut ids = users.clone();
             ids.push("nobody".into());
@@ -808,6 +808,9 @@ mod tests {
             ("b", "2026-09-01T12:00:00Z", "z"),
         ]);
         let before = parse_timestamp("2026-04-01").unwrap();
-        assert_eq!(top_event_types(&ev, before, 2).unwrap(), ["y", "x"]);
+        assert_eq!(top_event_types(&ev, before, 2, &[]).unwrap(), ["y", "x"]);
+        // An excluded type leaves its place to the next.
+        let kept = top_event_types(&ev, before, 2, &["y".to_string()]).unwrap();
+        assert_eq!(kept, ["x", "z"]);
     }
 }

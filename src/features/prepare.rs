@@ -204,7 +204,12 @@ pub fn event_names(events: &Events) -> Result<BTreeSet<String>> {
 }
 
 /// The `k` most frequent event types before `before` (ties by name), for per-event rates.
-pub fn top_event_types(events: &Events, before: i64, k: usize) -> Result<Vec<String>> {
+pub fn top_event_types(
+    events: &Events,
+    before: i64,
+    k: usize,
+    exclude: &[String],
+) -> Result<Vec<String>> {
     if k == 0 {
         return Ok(Vec::new());
     }
@@ -219,13 +224,14 @@ pub fn top_event_types(events: &Events, before: i64, k: usize) -> Result<Vec<Str
             [col("n"), col("event")],
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
         )
-        .slice(0, k as IdxSize)
         .collect()?;
     Ok(counts
         .column("event")?
         .str()?
         .iter()
         .flatten()
+        .filter(|e| !exclude.iter().any(|x| x == e))
+        .take(k)
         .map(String::from)
         .collect())
 }

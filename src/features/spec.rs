@@ -21,6 +21,7 @@
 //!
 //! [event_rates]
 //! top = 12                     # per-event-type rates for the N most frequent event types
+//! exclude = ["first_open"]     # event types that get no rate: no product use (default: none)
 //!
 //! [[ratios]]                   # count(numerator) / count(denominator) over the long window
 //! name = "shares_per_report"
@@ -167,11 +168,20 @@ pub struct EventRates {
     /// How many of the most frequent event types get their own rate features (default 12;
     /// 0 turns them off).
     pub top: usize,
+    /// Event types that get none, being no product use: an app's lifecycle (GA4's
+    /// `first_open`, `app_update`), a store's receipts (`in_app_purchase`). They still
+    /// count as presence and in every role they are listed under. Left out of the
+    /// fingerprint when empty: definitions without it keep theirs (and their models).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
 }
 
 impl Default for EventRates {
     fn default() -> Self {
-        EventRates { top: 12 }
+        EventRates {
+            top: 12,
+            exclude: Vec::new(),
+        }
     }
 }
 

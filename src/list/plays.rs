@@ -101,8 +101,8 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
     let gap = row.get(Core::DaysSinceEvent);
     let rule = if row.get(Core::CancelRequested) > 0.0 {
         format!(
-            "re-engagement: asked to cancel {:.0} days ago, the subscription still running",
-            row.get(Core::DaysSinceCancelRequest)
+            "re-engagement: {}, the subscription still running",
+            crate::features::catalog::asked_to_cancel(row.get(Core::DaysSinceCancelRequest))
         )
     } else if active_recent / f64::from(recent) < active_prior / f64::from(prior) {
         format!("re-engagement: declining, active on {active_recent:.0} of the last {recent} days and {active_prior:.0} of the {prior} before")

@@ -259,7 +259,8 @@ pub fn train_prepared(
     let spec = &spec
         .with_bgnbd(bgnbd.map(|f| f.params))
         .with_renewal(opts.rule.renewal_horizon_days());
-    let event_types = features::top_event_types(events, opts.as_of, spec.file.event_rates.top)?;
+    let rates = &spec.file.event_rates;
+    let event_types = features::top_event_types(events, opts.as_of, rates.top, &rates.exclude)?;
     let defs = features::catalog(spec, &event_types);
     // Populations and labels of every date read off the index.
     let src = &src.with_index(prepared);
