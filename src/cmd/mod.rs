@@ -10,12 +10,17 @@ use churnrisk::labels::{Definition, LabelRule, Sources};
 
 use crate::cli::{Cli, Command, InputArgs, LabelArgs, ValidationArgs};
 
-/// `print!` that returns the write's result: a closed pipe (`churnrisk check … | head`)
-/// ends the command quietly instead of panicking.
+/// `print!` that returns the write's result, without panicking. A closed pipe
+/// (`churnrisk check … | head -1`) is no failure: the command goes on unheard and exits
+/// with its own status (a reject limit broken after the summary is still exit 3; ending
+/// at the closed pipe had made it 0).
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        write!(std::io::stdout().lock(), $($arg)*)
+        match write!(std::io::stdout().lock(), $($arg)*) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            written => written,
+        }
     }};
 }
 
@@ -23,7 +28,10 @@ macro_rules! say {
 macro_rules! sayln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)
+        match writeln!(std::io::stdout().lock(), $($arg)*) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            written => written,
+        }
     }};
 }
 

@@ -209,7 +209,13 @@ pub(super) fn content_of(path: &Path) -> Result<Option<Content>> {
     let _ = std::io::Read::read_to_end(&mut std::io::Read::take(reader, 64 * 1024), &mut text);
     let line = text.split(|&b| b == b'\n').next().unwrap_or(&[]);
     let first = line.iter().find(|b| !b.is_ascii_whitespace());
-    Ok(if first == Some(&b'{') {
+    // A JSON object per line: the first line one whole object (or longer than was read).
+    // A JSON document over several lines (Redshift's unload manifest) is none.
+    let object = |line: &[u8]| {
+        line.len() == text.len()
+            || serde_json::from_slice::<serde_json::Value>(line).is_ok_and(|v| v.is_object())
+    };
+    Ok(if first == Some(&b'{') && object(line) {
         Some(Content::Events(Format::Ndjson))
     } else if memchr::memchr_iter(b'\t', line).count() >= 8 {
         Some(Content::Tsv)
@@ -221,20 +227,22 @@ pub(super) fn content_of(path: &Path) -> Result<Option<Content>> {
 }
 
 /// Whether the start of a file reads as delimited text (a warehouse's unload, Redshift's
-/// `0000_part_00`, named for no format): text without NUL bytes whose first two lines hold
-/// the same number, two or more, of one common separator.
+/// `0000_part_00`, named for no format): text without NUL bytes whose first line, and
+/// second if there is one, hold two or more of one common separator (a part of one row
+/// too; a stray separator in a row does not hide its file).
 fn is_delimited_text(text: &[u8]) -> bool {
     if text.contains(&0) {
         return false;
     }
-    let mut lines = text.split(|&b| b == b'\n');
-    let (Some(first), Some(second)) = (lines.next(), lines.next()) else {
+    let mut lines = text.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+    let Some(first) = lines.next() else {
         return false;
     };
+    let second = lines.next();
     let count = |line: &[u8], sep: u8| memchr::memchr_iter(sep, line).count();
     [b',', b'|', b';', b'\t']
         .into_iter()
-        .any(|sep| count(first, sep) >= 2 && count(first, sep) == count(second, sep))
+        .any(|sep| count(first, sep) >= 2 && second.is_none_or(|s| count(s, sep) >= 2))
 }
 
 /// The files an input path names, each with what it holds: the file itself, every event
@@ -262,6 +270,7 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
             });
         }
     } else if path.is_dir() {
+        let mut skipped: Vec<PathBuf> = Vec::new();
         let mut stack = vec![path.to_path_buf()];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))? {
@@ -276,8 +285,19 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
                     stack.push(p);
                 } else if let Some(c) = content_of(&p)? {
                     files.push((p, c));
+                } else {
+                    skipped.push(p);
                 }
             }
+        }
+        // Not silent: a data file the sniffing misread would be rows lost.
+        if let Some(example) = skipped.iter().min_by(|a, b| natural_order(a, b)) {
+            tracing::warn!(
+                "{}: {} of no format churnrisk reads skipped, e.g. {} (name a data file for its format: .csv, .tsv, .ndjson, .parquet, with .gz when gzipped)",
+                path.display(),
+                if skipped.len() == 1 { "1 file".to_string() } else { format!("{} files", skipped.len()) },
+                example.display()
+            );
         }
         if files.is_empty() {
             return Err(Error::BadInputSet {
@@ -683,12 +703,26 @@ mod tests {
             content_of(&write("0001_part_00.gz", &gz.finish().unwrap())).unwrap(),
             Some(Content::Events(Format::Csv))
         );
-        // One line, or lines that do not agree, are no table.
-        assert_eq!(content_of(&write("one", b"a,b,c\n")).unwrap(), None);
+        // A part of one row, or whose first row holds a stray separator, is a table.
+        assert_eq!(
+            content_of(&write("0002_part_00", b"e9|a-9|u-9|page|2026-07-01\n")).unwrap(),
+            Some(Content::Events(Format::Csv))
+        );
+        assert_eq!(
+            content_of(&write(
+                "0003_part_00",
+                b"e1|a|u|Home | Pricing|t\ne2|a|u|x|t\n"
+            ))
+            .unwrap(),
+            Some(Content::Events(Format::Csv))
+        );
+        // Prose is not; nor is a JSON document over several lines (a Redshift manifest).
         assert_eq!(
             content_of(&write("prose", b"Hello, world, again.\nBye, then.\n")).unwrap(),
             None
         );
+        let manifest = b"{\n  \"entries\": [\n    {\"url\": \"s3://b/0000_part_00\"}\n  ]\n}\n";
+        assert_eq!(content_of(&write("manifest", manifest)).unwrap(), None);
         // Heap Connect's sync: Avro, with tabs in its binary before any line end.
         let avro = write(
             "part-00000-c000.avro",

@@ -67,8 +67,8 @@ impl TimestampUnit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
-    /// Segment (S3/warehouse export): userId or anonymousId, event (or the call's type),
-    /// ISO timestamp, messageId.
+    /// Segment (S3/webhook JSON, or its warehouse tables): userId (user_id) or anonymousId
+    /// (anonymous_id), event (or the call's type), ISO timestamp, messageId (id).
     Segment,
     /// Amplitude export: user_id or device_id, event_type, event_time (UTC), $insert_id
     /// or uuid.

@@ -299,6 +299,17 @@ impl Dataset {
                 }
                 // Every file's batch in one column order, to be stacked.
                 let mut df = df.select(std::iter::once(line).chain(columns.iter().copied()))?;
+                // and one type: a time stored with or without a zone, or in another unit
+                // (one warehouse's unload beside another's), as the dataset's.
+                for c in columns {
+                    let (Some(want), Ok(have)) = (self.schema.get(c), df.column(c)) else {
+                        continue;
+                    };
+                    if have.dtype() != want && have.dtype().is_temporal() && want.is_temporal() {
+                        let cast = have.cast(want)?;
+                        df.with_column(cast)?;
+                    }
+                }
                 let rows = IdxSize::try_from(len).map_err(|_| Error::CorruptFile {
                     path: part.path.clone(),
                     message: "more rows than this build counts".into(),
@@ -410,7 +421,7 @@ mod tests {
             &mut df!("name" => ["Home", "Pricing"], "user_id" => ["u2", "u3"], "value" => [1.5, 2.0]).unwrap(),
             10,
         );
-        let set = Dataset::open(dir.path(), &[a, b]).unwrap();
+        let set = Dataset::open(dir.path(), &[a.clone(), b.clone()]).unwrap();
         let names: Vec<&str> = set.schema().iter_names().map(|n| n.as_str()).collect();
         assert_eq!(names, ["user_id", "event", "name", "value"]);
         let out = set
@@ -434,6 +445,36 @@ mod tests {
         let lines: Vec<Option<IdxSize>> =
             out.column("line").unwrap().idx().unwrap().iter().collect();
         assert_eq!(lines, [Some(1), Some(2), Some(3)]);
+    }
+
+    #[test]
+    fn times_stored_in_other_units_and_zones_are_read_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        let ms = 1_782_900_000_000i64;
+        let time = |v: i64, unit: TimeUnit, zone: Option<TimeZone>| {
+            Column::new("ts".into(), [v])
+                .cast(&DataType::Datetime(unit, zone))
+                .unwrap()
+        };
+        let mut first =
+            DataFrame::new(1, vec![time(ms * 1000, TimeUnit::Microseconds, None)]).unwrap();
+        let mut second = DataFrame::new(
+            1,
+            vec![time(
+                ms * 1_000_000,
+                TimeUnit::Nanoseconds,
+                Some(TimeZone::UTC),
+            )],
+        )
+        .unwrap();
+        write(&a, &mut first, 10);
+        write(&b, &mut second, 10);
+        let set = Dataset::open(dir.path(), &[a, b]).unwrap();
+        let out = set.collect(&["ts"], "line", |lf| lf).unwrap();
+        let ts = out.column("ts").unwrap().cast(&DataType::Int64).unwrap();
+        let ts: Vec<Option<i64>> = ts.i64().unwrap().iter().collect();
+        assert_eq!(ts, [Some(ms * 1000), Some(ms * 1000)]);
     }
 
     #[test]

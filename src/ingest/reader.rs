@@ -28,6 +28,13 @@ use crate::error::{Error, Result};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// What a field ending in a backslash means: a delimiter escaped as `\,`, which CSV
+/// readers (this one too) take as a field's end.
+const ESCAPED: &str =
+    " (a field ends in `\\`: a delimiter escaped with a backslash, as Snowflake's \
+     default ESCAPE_UNENCLOSED_FIELD writes it, which is not read; unload with \
+     FIELD_OPTIONALLY_ENCLOSED_BY = '\"' to quote fields instead)";
+
 /// Reads `wanted` columns (those present) of a CSV or CSV.gz file as text, plus [`LINE`](super::LINE).
 /// `required` columns must be in the header. Empty cells and `\N` become nulls.
 pub fn read_csv_checked(
@@ -137,14 +144,19 @@ fn read_csv_in_blocks(
             return Err(Error::InvalidArgument {
                 name: "header (`[inputs] header`, `--header`)".into(),
                 message: format!(
-                    "it names {} columns, but the first line of {} has {} fields: {}",
+                    "it names {} columns, but the first line of {} has {} fields: {}{}",
                     names.len(),
                     path.display(),
                     header.len(),
                     super::rejects::shorten(
                         &header.join(char::from(delimiter).to_string().as_str()),
                         300
-                    )
+                    ),
+                    if header.iter().any(|h| h.ends_with('\\')) {
+                        ESCAPED
+                    } else {
+                        ""
+                    }
                 ),
             });
         }
@@ -608,6 +620,8 @@ impl Parser {
                     format!(
                         "{n_fields} fields, the header has {width}: the file ends in this row, without a line end (cut short?)"
                     )
+                } else if (0..n_fields).any(|i| field(i).ends_with(b"\\")) {
+                    format!("{n_fields} fields, the header has {width}{ESCAPED}")
                 } else {
                     format!(
                         "{n_fields} fields, the header has {width} (a stray delimiter or quote?)"
@@ -927,6 +941,13 @@ mod tests {
             err.contains("it names 2 columns, but the first line of"),
             "{err}"
         );
+        // Snowflake's default unload escapes a comma in a field as `\,`: said, not read.
+        let (_, rejects) = read(
+            b"user_id,event,timestamp\nu-1,a\\, b,2026-07-01T10:00:00Z\nu-2,c,2026-07-01T11:00:00Z\n",
+            &ReadPolicy::new(0),
+        );
+        assert_eq!(classes(&rejects), [(2, "malformed_row")]);
+        assert!(rejects.rows[0].detail.contains("escaped with a backslash"));
     }
 
     #[test]

@@ -278,6 +278,13 @@ fn a_headerless_unload_folder_is_read_with_its_column_names() {
     )
     .unwrap();
     std::fs::write(unload.join("0001_part_00.gz"), gz.finish().unwrap()).unwrap();
+    // UNLOAD … MANIFEST: a JSON document over several lines beside the parts, skipped
+    // and said (before, it was read as JSON lines: "the files are of several formats").
+    std::fs::write(
+        unload.join("manifest"),
+        "{\n  \"entries\": [\n    {\"url\": \"s3://b/tracks/0000_part_00\"}\n  ]\n}\n",
+    )
+    .unwrap();
     let mapping = [
         "--delimiter",
         "|",
@@ -300,6 +307,15 @@ fn a_headerless_unload_folder_is_read_with_its_column_names() {
     with_header.extend(["--header", "id,anonymous_id,user_id,event,timestamp"]);
     let (rows, printed) = canonical(dir.path(), s(&unload), &with_header);
     assert_eq!(rows.len(), 3, "{rows:?}");
+    let mut args = vec!["check", "--events", s(&unload)];
+    args.extend(&with_header);
+    let out = churnrisk(dir.path(), &args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("1 file of no format churnrisk reads skipped, e.g.")
+            && err.contains("manifest"),
+        "{err}"
+    );
     assert!(rows.iter().all(|r| r[0] == "u-1"), "{rows:?}");
     assert!(
         printed.contains("identity: 1 rows of 1 anonymous visitors who never identified"),

@@ -529,4 +529,25 @@ fn a_closed_pipe_ends_check_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
+    // A log over the reject limit still exits 3 when nobody reads the summary (it had
+    // ended at the closed pipe with 0).
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "user_id,timestamp,event\nu1,2026-07-01T10:00:00Z,a\nu1,2026-07-01T11:00:00Z,a,extra\n",
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_churnrisk"))
+        .args(["check", "--events"])
+        .arg(&bad)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("1 malformed_row"), "{err}");
 }
