@@ -323,12 +323,14 @@ fn model_for_night(
             Some(d) if d.score_psi >= s.drift.act && s.drift.retrain => {
                 reason = Some(format!("drift: {} (act at {})", d.describe(), s.drift.act));
             }
-            Some(d) if d.level == DriftLevel::Act && s.drift.retrain => warn!(
-                "drift: {}; the scores have not moved as far (act at {}): the model is kept",
+            // Worth a warning when the scores moved: a feature's swing alone is every
+            // Monday's (a warning each night is one nobody reads), so it is logged.
+            Some(d) if d.score_psi >= s.drift.warn => warn!("drift: {}", d.describe()),
+            Some(d) if d.level != DriftLevel::Stable => info!(
+                "drift: {}; the scores have not moved (score PSI under {}): the model is kept",
                 d.describe(),
-                s.drift.act
+                s.drift.warn
             ),
-            Some(d) if d.level != DriftLevel::Stable => warn!("drift: {}", d.describe()),
             Some(_) => {}
         }
         if reason.is_none() {
