@@ -164,29 +164,14 @@ fn count(n: usize, one: &str) -> String {
 /// The log's event types with their rows, most first, the first `shown` of them: what a
 /// feature file names.
 fn event_type_counts(events: &churnrisk::ingest::Events, shown: usize) -> Result<String> {
-    use polars::prelude::*;
-    let counts = events
-        .df
-        .clone()
-        .lazy()
-        .group_by([col("event")])
-        .agg([len().alias("n")])
-        .sort_by_exprs(
-            [col("n"), col("event")],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        )
-        .collect()?;
-    let names = counts.column("event")?.str()?;
-    let rows = counts.column("n")?.cast(&DataType::UInt64)?;
-    let rows = rows.u64()?;
-    let mut listed: Vec<String> = names
+    let rows = churnrisk::features::event_type_rows(events, i64::MAX)?;
+    let mut listed: Vec<String> = rows
         .iter()
-        .zip(rows.iter())
         .take(shown)
-        .map(|(e, n)| format!("{} {}", e.unwrap_or_default(), n.unwrap_or_default()))
+        .map(|(e, n)| format!("{e} {n}"))
         .collect();
-    if counts.height() > shown {
-        listed.push(format!("and {} more", counts.height() - shown));
+    if rows.len() > shown {
+        listed.push(format!("and {} more", rows.len() - shown));
     }
     Ok(listed.join(", "))
 }

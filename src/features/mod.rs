@@ -14,5 +14,7 @@ mod tally;
 
 pub use catalog::{catalog, phrase, FeatureDef, RawRow, Transform};
 pub use compute::{compute, FeatureFrame, AUX_COLUMNS};
-pub use prepare::{event_names, prepare, prepare_owned, top_event_types, Prepared};
+pub use prepare::{
+    event_names, event_type_rows, prepare, prepare_owned, top_event_types, Prepared,
+};
 pub use spec::FeatureSpec;

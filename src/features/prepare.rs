@@ -213,25 +213,34 @@ pub fn top_event_types(
     if k == 0 {
         return Ok(Vec::new());
     }
+    Ok(event_type_rows(events, before)?
+        .into_iter()
+        .map(|(e, _)| e)
+        .filter(|e| !exclude.contains(e))
+        .take(k)
+        .collect())
+}
+
+/// Each event type with its rows before `before`, most first (ties by name).
+pub fn event_type_rows(events: &Events, before: i64) -> Result<Vec<(String, u64)>> {
     let counts = events
         .df
         .clone()
         .lazy()
         .filter(col("ts").lt(lit(before)))
         .group_by([col("event")])
-        .agg([len().alias("n")])
+        .agg([len().cast(DataType::UInt64).alias("n")])
         .sort_by_exprs(
             [col("n"), col("event")],
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
         )
         .collect()?;
+    let rows = counts.column("n")?.u64()?;
     Ok(counts
         .column("event")?
         .str()?
         .iter()
-        .flatten()
-        .filter(|e| !exclude.iter().any(|x| x == e))
-        .take(k)
-        .map(String::from)
+        .zip(rows.iter())
+        .filter_map(|(e, n)| Some((e?.to_string(), n?)))
         .collect())
 }

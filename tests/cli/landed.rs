@@ -516,19 +516,25 @@ fn check_writes_the_canonical_events_to_stdout_with_out_dash() {
 #[test]
 fn a_closed_pipe_ends_check_quietly() {
     // `churnrisk check … | head -1`: the reader is gone before the summary is printed.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_churnrisk"))
-        .args(["check", "--events"])
-        .arg(landed().join("segment-logs"))
-        .args(["--preset", "segment"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let unread = |events: &std::path::Path, extra: &[&str]| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_churnrisk"))
+            .args(["check", "--events"])
+            .arg(events)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = unread(&landed().join("segment-logs"), &["--preset", "segment"]);
     assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(code, Some(0), "{err}");
     // A log over the reject limit still exits 3 when nobody reads the summary (it had
     // ended at the closed pipe with 0).
     let dir = tempfile::tempdir().unwrap();
@@ -538,16 +544,7 @@ fn a_closed_pipe_ends_check_quietly() {
         "user_id,timestamp,event\nu1,2026-07-01T10:00:00Z,a\nu1,2026-07-01T11:00:00Z,a,extra\n",
     )
     .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_churnrisk"))
-        .args(["check", "--events"])
-        .arg(&bad)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let (code, err) = unread(&bad, &[]);
+    assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("1 malformed_row"), "{err}");
 }

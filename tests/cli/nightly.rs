@@ -246,7 +246,14 @@ fn drift_past_the_act_threshold_retrains_or_warns() {
     // It is logged (-v), not a warning: a weekday's swing would warn every night.
     let out = churnrisk(
         dir.path(),
-        &["-v", "run", "--config", s(&retrain), "--as-of", "2026-07-07"],
+        &[
+            "-v",
+            "run",
+            "--config",
+            s(&retrain),
+            "--as-of",
+            "2026-07-07",
+        ],
     );
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     expect(
