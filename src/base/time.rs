@@ -15,7 +15,9 @@ pub const DAY_MS: i64 = 86_400_000;
 /// (|n| ≥ 10^11 is read as milliseconds). Returns epoch milliseconds.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     let s = text.trim();
-    if let Some(ms) = fixed_iso(s.as_bytes()) {
+    // BigQuery's `… UTC` is the fixed layout with a named zone.
+    let fixed = s.strip_suffix(" UTC").unwrap_or(s);
+    if let Some(ms) = fixed_iso(fixed.as_bytes()) {
         return Some(ms);
     }
     parse_general(s)
@@ -94,7 +96,7 @@ pub fn epoch_to_ms(n: i64) -> i64 {
 }
 
 /// The fixed layouts: `YYYY-MM-DD`, then optionally `T` or a space and `HH:MM`, `:SS`,
-/// a fraction of 1–9 digits, and `Z` or `±HH:MM`. `None` for anything else (including
+/// a fraction of 1–9 digits, and `Z`, `±HH:MM` or `±HH`. `None` for anything else (including
 /// values out of range, left to the general parser to refuse).
 fn fixed_iso(s: &[u8]) -> Option<i64> {
     let num = |from: usize, len: usize| -> Option<i64> {
@@ -146,6 +148,18 @@ fn fixed_iso(s: &[u8]) -> Option<i64> {
     match &s[i..] {
         [] => Some(ms),
         [b'Z'] => Some(ms),
+        // `+00`, as Postgres and Redshift write an offset of whole hours
+        [sign @ (b'+' | b'-'), _, _] => {
+            let oh = num(i + 1, 2)?;
+            if oh > 23 {
+                return None;
+            }
+            Some(if *sign == b'+' {
+                ms - oh * 3_600_000
+            } else {
+                ms + oh * 3_600_000
+            })
+        }
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
             let (oh, om) = (num(i + 1, 2)?, num(i + 4, 2)?);
             if oh > 23 || om > 59 {
