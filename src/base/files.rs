@@ -23,6 +23,17 @@ pub fn write_atomic_with<T>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<T>,
 ) -> Result<T> {
+    // A device or a pipe (`--out /dev/null`, a FIFO) is written to, never renamed over:
+    // a rename would put a file in its place.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return (|| {
+            let mut w = BufWriter::new(std::fs::OpenOptions::new().write(true).open(path)?);
+            let value = write(&mut w)?;
+            w.flush()?;
+            Ok(value)
+        })()
+        .map_err(|e| Error::write(path, e));
+    }
     let (staged, value) = stage_with(path, write)?;
     staged.put()?;
     Ok(value)
@@ -198,6 +209,26 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pipe_is_written_to_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.csv");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reading = fifo.clone();
+        std::thread::spawn(move || tx.send(std::fs::read(reading).unwrap()));
+        write_atomic(&fifo, b"rank,user_id\n").unwrap();
+        // Renamed over, the pipe would be a file and its reader would wait for ever.
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        let read = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(read, b"rank,user_id\n");
+    }
 
     #[test]
     fn hashes_match_the_known_digest() {

@@ -251,6 +251,12 @@ fn is_delimited_text(text: &[u8]) -> bool {
 /// the files a glob matches; sorted by path. A file named on its own or by a glob must be
 /// of a known format.
 pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
+    listed_files(path, true)
+}
+
+/// [`input_files`], saying the files skipped when `say_skipped` (the read does; a look at
+/// the input's size first does not, or the warning would come twice).
+pub(super) fn listed_files(path: &Path, say_skipped: bool) -> Result<Vec<(PathBuf, Content)>> {
     let text = path.to_string_lossy();
     let mut files = Vec::new();
     if text.contains(['*', '?', '[']) {
@@ -291,7 +297,8 @@ pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
             }
         }
         // Not silent: a data file the sniffing misread would be rows lost.
-        if let Some(example) = skipped.iter().min_by(|a, b| natural_order(a, b)) {
+        let first = skipped.iter().min_by(|a, b| natural_order(a, b));
+        if let Some(example) = first.filter(|_| say_skipped) {
             tracing::warn!(
                 "{}: {} of no format churnrisk reads skipped, e.g. {} (name a data file for its format: .csv, .tsv, .ndjson, .parquet, with .gz when gzipped)",
                 path.display(),

@@ -68,8 +68,24 @@ impl Dataset {
             for field in file_reader.schema()?.iter_values() {
                 // Nested records (GA4's `event_params`) are never an event's field here, and
                 // this build of polars has no struct type: such columns are not offered.
-                if !holds_record(field.dtype()) && !schema.contains(&field.name) {
-                    schema.with_column(field.name.clone(), DataType::from_arrow_field(field));
+                if holds_record(field.dtype()) {
+                    continue;
+                }
+                let dtype = DataType::from_arrow_field(field);
+                match schema.get(&field.name) {
+                    None => {
+                        schema.with_column(field.name.clone(), dtype);
+                    }
+                    // Times with a zone in one file and none in another: both are UTC
+                    // instants in Parquet, read as times without a zone (a cast this
+                    // build makes in that direction only).
+                    Some(DataType::Datetime(unit, Some(_)))
+                        if matches!(dtype, DataType::Datetime(_, None)) =>
+                    {
+                        let unit = *unit;
+                        schema.with_column(field.name.clone(), DataType::Datetime(unit, None));
+                    }
+                    Some(_) => {}
                 }
             }
         }
@@ -470,11 +486,19 @@ mod tests {
         .unwrap();
         write(&a, &mut first, 10);
         write(&b, &mut second, 10);
-        let set = Dataset::open(dir.path(), &[a, b]).unwrap();
-        let out = set.collect(&["ts"], "line", |lf| lf).unwrap();
-        let ts = out.column("ts").unwrap().cast(&DataType::Int64).unwrap();
-        let ts: Vec<Option<i64>> = ts.i64().unwrap().iter().collect();
-        assert_eq!(ts, [Some(ms * 1000), Some(ms * 1000)]);
+        // In either order (the zoned file first failed to stack).
+        for files in [[a.clone(), b.clone()], [b, a]] {
+            let set = Dataset::open(dir.path(), &files).unwrap();
+            let out = set.collect(&["ts"], "line", |lf| lf).unwrap();
+            let ts = out.column("ts").unwrap();
+            let per_ms = match ts.dtype() {
+                DataType::Datetime(TimeUnit::Nanoseconds, _) => 1_000_000,
+                _ => 1000,
+            };
+            let ts = ts.cast(&DataType::Int64).unwrap();
+            let ts: Vec<Option<i64>> = ts.i64().unwrap().iter().collect();
+            assert_eq!(ts, [Some(ms * per_ms), Some(ms * per_ms)], "{files:?}");
+        }
     }
 
     #[test]

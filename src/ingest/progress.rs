@@ -31,7 +31,7 @@ impl<R: Read> Read for Counted<R> {
 /// The bytes of the files an input names (a file, a folder, a glob), or `None` when it
 /// cannot be listed (the read itself then says why).
 pub fn input_bytes(path: &Path) -> Option<u64> {
-    let files = super::files::input_files(path).ok()?;
+    let files = super::files::listed_files(path, false).ok()?;
     Some(
         files
             .iter()
