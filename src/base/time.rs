@@ -145,32 +145,25 @@ fn fixed_iso(s: &[u8]) -> Option<i64> {
         ms += frac * [100, 10, 1][digits.min(3) - 1];
         i += 1 + digits;
     }
+    // Local time `ms` at an offset of `sign` `oh` hours and `om` minutes, as UTC.
+    let at_offset = |sign: u8, oh: i64, om: i64| {
+        if oh > 23 || om > 59 {
+            return None;
+        }
+        let offset = oh * 3_600_000 + om * 60_000;
+        Some(if sign == b'+' {
+            ms - offset
+        } else {
+            ms + offset
+        })
+    };
     match &s[i..] {
         [] => Some(ms),
         [b'Z'] => Some(ms),
         // `+00`, as Postgres and Redshift write an offset of whole hours
-        [sign @ (b'+' | b'-'), _, _] => {
-            let oh = num(i + 1, 2)?;
-            if oh > 23 {
-                return None;
-            }
-            Some(if *sign == b'+' {
-                ms - oh * 3_600_000
-            } else {
-                ms + oh * 3_600_000
-            })
-        }
+        [sign @ (b'+' | b'-'), _, _] => at_offset(*sign, num(i + 1, 2)?, 0),
         [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
-            let (oh, om) = (num(i + 1, 2)?, num(i + 4, 2)?);
-            if oh > 23 || om > 59 {
-                return None;
-            }
-            let offset = oh * 3_600_000 + om * 60_000;
-            Some(if *sign == b'+' {
-                ms - offset
-            } else {
-                ms + offset
-            })
+            at_offset(*sign, num(i + 1, 2)?, num(i + 4, 2)?)
         }
         _ => None,
     }
