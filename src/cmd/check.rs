@@ -144,10 +144,16 @@ fn write_canonical(path: &std::path::Path, inputs: &Inputs) -> Result<()> {
     }
     let bytes = w.into_inner().context("writing CSV")?;
     if path.as_os_str() == "-" {
-        // `--out -`: the canonical events on stdout (for `| head`, `| duckdb`, …).
+        // `--out -`: the canonical events on stdout (for `| head`, `| duckdb`, …). A
+        // reader that stops early is no failure (the command's own status follows); a
+        // stdout that cannot be written is an output failure, exit 7.
         use std::io::Write as _;
-        std::io::stdout().lock().write_all(&bytes)?;
-        return Ok(());
+        return match std::io::stdout().lock().write_all(&bytes) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(
+                churnrisk::error::Error::write(std::path::Path::new("standard output"), e).into(),
+            ),
+            _ => Ok(()),
+        };
     }
     write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
     Ok(())

@@ -547,4 +547,24 @@ fn a_closed_pipe_ends_check_quietly() {
     let (code, err) = unread(&bad, &[]);
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("1 malformed_row"), "{err}");
+    // The same with the events themselves on stdout (`--out -`).
+    let (code, err) = unread(&bad, &["--out", "-"]);
+    assert_eq!(code, Some(3), "{err}");
+    // A stdout that cannot be written (a full disk) is an output failure, exit 7.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_churnrisk"))
+        .args([
+            "check",
+            "--max-reject-fraction",
+            "1",
+            "--out",
+            "-",
+            "--events",
+        ])
+        .arg(&bad)
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(err.contains("standard output: cannot write"), "{err}");
 }
