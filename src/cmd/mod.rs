@@ -374,21 +374,26 @@ pub fn as_of_or_after_log(flag: &str, given: Option<&str>, events: &Events) -> R
 /// The feature definitions shipped as features/default.toml, built in.
 pub const DEFAULT_FEATURES: &str = include_str!("../../features/default.toml");
 
-/// The feature file at `path`; the flag's default path outside the repository (a
-/// release binary run from another folder) is the built-in copy of the shipped file, so
-/// `train` and `score` work there without `--features`.
-/// How messages name the feature definitions read from `path`: the built-in copy when the
-/// default file is not there ([`load_features`]).
+/// Whether the feature definitions at `path` are the built-in copy: the flag's default
+/// path where no such file is (a release binary run from another folder).
+pub fn built_in_features(path: &std::path::Path) -> bool {
+    path == std::path::Path::new(crate::cli::SAMPLE_FEATURES) && !path.exists()
+}
+
+/// How messages name the feature definitions read from `path` ([`built_in_features`]).
 pub fn features_named(path: &std::path::Path) -> String {
-    if path == std::path::Path::new(crate::cli::SAMPLE_FEATURES) && !path.exists() {
+    if built_in_features(path) {
         "the built-in default feature definitions (the sample product's)".into()
     } else {
         path.display().to_string()
     }
 }
 
+/// The feature file at `path`, or the built-in copy of the shipped file
+/// ([`built_in_features`]), so `train` and `score` work outside the repository without
+/// `--features`.
 pub fn load_features(path: &std::path::Path) -> churnrisk::error::Result<FeatureSpec> {
-    if path == std::path::Path::new(crate::cli::SAMPLE_FEATURES) && !path.exists() {
+    if built_in_features(path) {
         info!(
             "{} is not here: using the built-in default feature definitions (the same file)",
             path.display()

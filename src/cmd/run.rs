@@ -739,8 +739,7 @@ fn input_entries(input: &InputArgs, inputs: &Inputs) -> Result<Vec<FileEntry>> {
         files.push(FileEntry::new("subscriptions", p, Some(t.rows))?);
     }
     // The built-in definitions where the default file is not here (`load_features`).
-    let built_in = input.features == Path::new(SAMPLE_FEATURES) && !input.features.exists();
-    files.push(if built_in {
+    files.push(if super::built_in_features(&input.features) {
         FileEntry {
             role: "features".into(),
             path: format!("{SAMPLE_FEATURES} (built in)"),

@@ -199,14 +199,12 @@ impl FeatureDef {
             Direction::Lower => z < 0.0,
             Direction::Either => true,
         };
-        let declining =
-            |recent: Core, prior: Core, ratio: f64| row.get(recent) < row.get(prior) * ratio;
         side && match self.id {
             FeatureId::Core(Core::ActivePrior | Core::ActivityChange) => {
-                declining(Core::ActiveRecent, Core::ActivePrior, 0.5)
+                declined(row, Core::ActiveRecent, Core::ActivePrior, 0.5)
             }
             FeatureId::Core(Core::ValueTrend) => {
-                declining(Core::ValueRecent, Core::ValuePrior, 0.5)
+                declined(row, Core::ValueRecent, Core::ValuePrior, 0.5)
             }
             // A slope that prints as "falling by 0.0 a week" is no fall.
             FeatureId::Core(Core::ActivitySlope) => row.get(Core::ActivitySlope) <= -0.05,
@@ -223,6 +221,12 @@ impl FeatureDef {
             _ => true,
         }
     }
+}
+
+/// Whether `row`'s `recent` count is below its `prior` one times `ratio` (the recent
+/// window's length over the prior's: fewer a day than before).
+pub fn declined(row: &dyn RawRow, recent: Core, prior: Core, ratio: f64) -> bool {
+    row.get(recent) < row.get(prior) * ratio
 }
 
 /// Reads raw feature values of one user (for plays, and phrases that need several figures).

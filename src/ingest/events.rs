@@ -457,7 +457,7 @@ fn check_mapping(path: &Path, map: &ColumnMap, schema: &Schema) -> Result<()> {
 /// columns read are only those looked for).
 fn with_header_of(e: Error, first: &Path, policy: &ReadPolicy) -> Error {
     let read = ReadPolicy {
-        delimiter: policy.events_delimiter.unwrap_or(policy.delimiter),
+        delimiter: policy.events_delimiter_for(super::files::is_tsv(first)),
         ..policy.clone()
     };
     let header = match super::reader::csv_header(first, &read) {

@@ -542,11 +542,7 @@ impl TextRead<'_> {
         }
         let mut read = Rejects::default();
         let tsv = *content == Content::Tsv || is_tsv(name);
-        let delimiter = match self.policy.events_delimiter {
-            Some(d) => d,
-            None if tsv => Some(b'\t'),
-            None => self.policy.delimiter,
-        };
+        let delimiter = self.policy.events_delimiter_for(tsv);
         let read_policy = ReadPolicy {
             delimiter,
             header: self.policy.events_header.clone(),

@@ -49,6 +49,16 @@ pub struct ReadPolicy {
 }
 
 impl ReadPolicy {
+    /// The delimiter of an event log's text file, tab-separated (`tsv`) or not:
+    /// [`ReadPolicy::events_delimiter`] when set, else tab or the tables' delimiter.
+    pub fn events_delimiter_for(&self, tsv: bool) -> Option<u8> {
+        match self.events_delimiter {
+            Some(d) => d,
+            None if tsv => Some(b'\t'),
+            None => self.delimiter,
+        }
+    }
+
     /// Defaults, with `now_ms` as the clock.
     pub fn new(now_ms: i64) -> Self {
         ReadPolicy {

@@ -14,7 +14,7 @@
 //! event for half the recent window or more, else steady activity (the risk is in the
 //! reasons).
 
-use crate::features::catalog::{Core, FeatureId};
+use crate::features::catalog::{declined, Core, FeatureId};
 use crate::features::{FeatureSpec, RawRow};
 
 /// The five plays.
@@ -104,7 +104,12 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
             "re-engagement: {}, the subscription still running",
             crate::features::catalog::asked_to_cancel(row.get(Core::DaysSinceCancelRequest))
         )
-    } else if active_recent / f64::from(recent) < active_prior / f64::from(prior) {
+    } else if declined(
+        row,
+        Core::ActiveRecent,
+        Core::ActivePrior,
+        f64::from(recent) / f64::from(prior),
+    ) {
         format!("re-engagement: declining, active on {active_recent:.0} of the last {recent} days and {active_prior:.0} of the {prior} before")
     } else if gap >= f64::from(recent) / 2.0 {
         format!("re-engagement: a long gap, no activity for {gap:.1} days")
