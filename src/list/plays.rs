@@ -6,7 +6,7 @@
 //! | 1 | 2+ friction events in the recent window, or 1+ while stalled mid-funnel | Contextual Guidance |
 //! | 2 | never reached activation | Progress & Momentum |
 //! | 3 | activated, at most 1 value action in the long window and none in the recent one | Repeat Value |
-//! | 4 | active on 3+ recent days but uses at most a third of the core features | Feature Discovery |
+//! | 4 | active on 3+ recent days but uses at most a third of the core features (at most one where there are fewer than six), and not all of them | Feature Discovery |
 //! | 5 | otherwise | Re-engagement |
 //!
 //! Rule 5's text says what the user's figures show, in this order: a cancellation asked for
@@ -87,7 +87,8 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
     }
     let core = f.events.core.len() as f64;
     let used = row.get(Core::CoreUsed);
-    if row.get(Core::ActiveRecent) >= 3.0 && used <= (core / 3.0).max(1.0) {
+    // Something left to discover: not all of the core features used.
+    if row.get(Core::ActiveRecent) >= 3.0 && used < core && used <= (core / 3.0).max(1.0) {
         return choose(
             Play::FeatureDiscovery,
             format!("discovery: active but uses {used} of {core} core features"),
@@ -202,5 +203,25 @@ mod tests {
             ]),
             Play::Reengagement
         );
+    }
+
+    /// A product with one core feature: a user of it has nothing left to discover.
+    #[test]
+    fn discovery_needs_a_feature_left_to_discover() {
+        let mut spec = spec();
+        spec.file.events.core = vec!["lesson_complete".into()];
+        let user = |used: f64| {
+            let pairs = [
+                ("activated", 1.0),
+                ("value_actions_long", 9.0),
+                ("active_days_recent", 6.0),
+                ("core_features_used", used),
+            ];
+            recommend(&spec, &NamedRow::new(&spec, &pairs))
+        };
+        assert_eq!(user(1.0).play, Play::Reengagement);
+        let none = user(0.0);
+        assert_eq!(none.play, Play::FeatureDiscovery);
+        assert_eq!(none.rule, "discovery: active but uses 0 of 1 core features");
     }
 }
