@@ -59,12 +59,26 @@ pub fn load_events_with(
                 column,
                 found,
                 preset_setting: None,
-            } if map.preset.is_none() => Error::MissingColumn {
-                path,
-                column,
-                found,
-                preset_setting: Some("`[inputs] preset`".into()),
-            },
+            } if map.preset.is_none() => {
+                // A column the mapping names is the mapping's fault (a typo), as
+                // `check_mapping` says of any reader's.
+                match column
+                    .split("`, `")
+                    .find(|c| map.named.iter().any(|n| n == c))
+                {
+                    Some(named) => Error::MappedColumnMissing {
+                        path,
+                        column: named.to_string(),
+                        found,
+                    },
+                    None => Error::MissingColumn {
+                        path,
+                        column,
+                        found,
+                        preset_setting: Some("`[inputs] preset`".into()),
+                    },
+                }
+            }
             e => e,
         })?;
     // Rows of text files carry their file in the line number; a Parquet dataset's are

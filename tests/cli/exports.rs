@@ -144,6 +144,38 @@ fn explicit_columns_folders_and_globs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A typo in a mapped column of a CSV log is the mapping's mistake (exit 4), as in the
+    // other tables, not a missing column of the export (exit 3).
+    let orders = dir.path().join("orders.csv");
+    std::fs::write(
+        &orders,
+        "id,customer_id,created_at,financial_status\n1,7,2025-01-01T00:00:00Z,paid\n",
+    )
+    .unwrap();
+    let typo = |user: &str| {
+        churnrisk(
+            dir.path(),
+            &[
+                "check",
+                "--events",
+                s(&orders),
+                "--column",
+                user,
+                "--column",
+                "timestamp=created_at",
+                "--column",
+                "event=financial_status",
+            ],
+        )
+    };
+    let out = typo("user_id=customerid");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("the column mapping names `customerid`, which is not in the file (found: id, customer_id, created_at, financial_status)"),
+        "{err}"
+    );
+    assert_eq!(typo("user_id=customer_id").status.code(), Some(0));
     // A folder of NDJSON files split in two, one of them gzipped.
     let split = dir.path().join("split");
     std::fs::create_dir(&split).unwrap();
