@@ -140,8 +140,9 @@ fn users_with(src: &Sources, from: i64, to: i64, names: Option<&[String]>) -> Re
 
 /// The users scored at `as_of`: `user_id`, `signup_ts` (i64 or null), sorted by `user_id`;
 /// under the subscription definition also `renewal_ts`, the next renewal after `as_of`, and
-/// `cancel_ts`, when a cancellation still pending at `as_of` was asked for (null: none), and
-/// `in_trial`, whether the subscription's trial runs at `as_of`.
+/// `cancel_ts`, when a cancellation still pending at `as_of` was asked for (null: none),
+/// `in_trial`, whether the subscription's trial runs at `as_of`, and `renewals`, how many
+/// renewals fall in the horizon.
 pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFrame> {
     // The active periods running at T, read once: who is scored, and their renewals.
     let running = match rule.definition {
@@ -195,7 +196,8 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
         .sort(["user_id"], SortMultipleOptions::default())
         .collect()?;
     if let (Some(periods), Some(subs)) = (&running, src.subscriptions) {
-        let columns = subscriber_columns(&subs.renewals, periods, &out, as_of)?;
+        let until = as_of + rule.horizon_days as i64 * DAY_MS;
+        let columns = subscriber_columns(&subs.renewals, periods, &out, as_of, until)?;
         out.hstack_mut(&columns)?;
     }
     Ok(out)
@@ -203,13 +205,15 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
 
 /// For the population's rows, in one pass: `renewal_ts`, each user's next renewal after
 /// `as_of` ([`Renewals::next_after`]) in the active period `running` at `as_of`;
-/// `cancel_ts` ([`Renewals::cancel_pending`]); `in_trial` ([`Renewals::in_trial`]).
+/// `cancel_ts` ([`Renewals::cancel_pending`]); `in_trial` ([`Renewals::in_trial`]);
+/// `renewals`, those after `as_of` and by `until` ([`Renewals::renewals_by`]).
 fn subscriber_columns(
     renewals: &Renewals,
     running: &DataFrame,
     population: &DataFrame,
     as_of: i64,
-) -> Result<[Column; 3]> {
+    until: i64,
+) -> Result<[Column; 4]> {
     let users = running.column("user_id")?.str()?;
     let starts = running.column("start_ts")?.i64()?;
     let period_start: std::collections::HashMap<&str, i64> = users
@@ -219,13 +223,16 @@ fn subscriber_columns(
         .collect();
     let ids = population.column("user_id")?.str()?;
     let n = ids.len();
-    let (mut next, mut asked, mut trial) = (
+    let (mut next, mut asked, mut trial, mut count) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
     for u in ids.iter() {
-        next.push(u.and_then(|u| renewals.next_after(u, *period_start.get(u)?, as_of)));
+        let start = u.and_then(|u| Some((u, *period_start.get(u)?)));
+        next.push(start.and_then(|(u, s)| renewals.next_after(u, s, as_of)));
+        count.push(start.map_or(0, |(u, s)| renewals.renewals_by(u, s, as_of, until)));
         asked.push(u.and_then(|u| renewals.cancel_pending(u, as_of)));
         trial.push(u.map(|u| renewals.in_trial(u, as_of)));
     }
@@ -233,6 +240,7 @@ fn subscriber_columns(
         Column::new("renewal_ts".into(), next),
         Column::new("cancel_ts".into(), asked),
         Column::new("in_trial".into(), trial),
+        Column::new("renewals".into(), count),
     ])
 }
 
@@ -522,6 +530,15 @@ mod tests {
             .collect();
         let want = ["2026-05-01", "2026-05-01", "2026-04-15", "2026-04-20"].map(|d| Some(ts(d)));
         assert_eq!(next, want);
+        // Renewals by T + 28 days (04-29): d's and f's one each.
+        let count: Vec<_> = pop
+            .column("renewals")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(count, [Some(0), Some(0), Some(1), Some(1)]);
         // The table says nothing of cancellations: none pending.
         assert_eq!(pop.column("cancel_ts").unwrap().null_count(), 4);
         // Nor of trials.

@@ -66,11 +66,12 @@ pub enum Core {
     CancelRequested,
     DaysSinceCancelRequest,
     InTrial,
+    RenewalsInHorizon,
 }
 
 impl Core {
     /// Every named feature, in no particular order.
-    pub const ALL: [Core; 34] = [
+    pub const ALL: [Core; 35] = [
         Core::ActiveRecent,
         Core::ActivePrior,
         Core::ActivityChange,
@@ -105,6 +106,7 @@ impl Core {
         Core::CancelRequested,
         Core::DaysSinceCancelRequest,
         Core::InTrial,
+        Core::RenewalsInHorizon,
     ];
 
     /// The column name (also the name in model files).
@@ -144,6 +146,7 @@ impl Core {
             Core::CancelRequested => "cancel_requested",
             Core::DaysSinceCancelRequest => "days_since_cancel_request",
             Core::InTrial => "in_trial",
+            Core::RenewalsInHorizon => "renewals_in_horizon",
         }
     }
 }
@@ -422,6 +425,12 @@ pub fn catalog(spec: &FeatureSpec, event_types: &[String]) -> Vec<FeatureDef> {
             Raw,
         );
         add(
+            FeatureId::Core(Core::RenewalsInHorizon),
+            Core::RenewalsInHorizon.name().into(),
+            format!("renewals in the next {h} days, dated as for renewal_due, each a chance to leave: 4 for a weekly plan, 1 for a monthly plan, 0 while the next renewal is later"),
+            Log1p,
+        );
+        add(
             FeatureId::Core(Core::CancelRequested),
             Core::CancelRequested.name().into(),
             "1 if the subscriber has asked to cancel a subscription that is still running (set to end at its period's end: the table's canceled_at before T, its end after T or empty), else 0; 0 for everyone when the table has no canceled_at".into(),
@@ -535,7 +544,7 @@ fn family_of(
             TimeToValue => ("activation", Higher),
             FeedbackLong => ("feedback", Either),
             FrictionRecent => ("friction", Higher),
-            RenewalDue | DaysToRenewal | InTrial => ("renewal", Higher),
+            RenewalDue | DaysToRenewal | InTrial | RenewalsInHorizon => ("renewal", Higher),
             CancelRequested | DaysSinceCancelRequest => ("cancellation", Higher),
         },
         FeatureId::Funnel(_) => ("activation", Lower),
@@ -729,7 +738,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         }
         // A subscriber who asked to cancel does not renew: the date is the end; in a trial
         // it is the trial's end.
-        RenewalDue | DaysToRenewal | InTrial => {
+        RenewalDue | DaysToRenewal | InTrial | RenewalsInHorizon => {
             let what = if row.get(CancelRequested) > 0.0 {
                 "subscription ends"
             } else if row.get(InTrial) > 0.0 {
@@ -737,9 +746,17 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             } else {
                 "subscription renews"
             };
-            match row.get(DaysToRenewal).ceil() {
+            let when = match row.get(DaysToRenewal).ceil() {
                 d if d <= 1.0 => format!("{what} tomorrow"),
                 d => format!("{what} in {}", days(d)),
+            };
+            // Several renewals ahead (a short plan) say so, unless the first is the end.
+            let count = row.get(RenewalsInHorizon);
+            match (id, spec.renewal_horizon_days) {
+                (RenewalsInHorizon, Some(h)) if count >= 2.0 && row.get(CancelRequested) == 0.0 => {
+                    format!("{when}, {} renewals in the next {h} days", n(count))
+                }
+                _ => when,
             }
         }
         CancelRequested | DaysSinceCancelRequest => {
@@ -1082,6 +1099,29 @@ mod tests {
         assert_eq!(phrase(&s, def, &trial, 0.9), "trial ends in 5 days");
         let in_trial = defs.iter().find(|d| d.name == "in_trial").unwrap();
         assert_eq!(phrase(&s, in_trial, &trial, 0.1), "trial ends in 5 days");
+        // A weekly plan: the count of renewals ahead is said, unless the first is the end.
+        let count = defs
+            .iter()
+            .find(|d| d.name == "renewals_in_horizon")
+            .unwrap();
+        assert_eq!(count.family, "renewal");
+        let weekly = |cancel: f64| {
+            let row = NamedRow::new(
+                &s,
+                &[
+                    ("renewal_due", 1.0),
+                    ("renewals_in_horizon", 4.0),
+                    ("days_to_renewal", 2.5),
+                    ("cancel_requested", cancel),
+                ],
+            );
+            phrase(&s, count, &row, 1.0)
+        };
+        assert_eq!(
+            weekly(0.0),
+            "subscription renews in 3 days, 4 renewals in the next 28 days"
+        );
+        assert_eq!(weekly(1.0), "subscription ends in 3 days");
         let def = defs.iter().find(|d| d.name == "cancel_requested").unwrap();
         assert_eq!(def.family, "cancellation");
         let asked = |days: f64| {

@@ -69,6 +69,8 @@ struct Subscriber {
     cancel_asked: Option<i64>,
     /// Whether the subscription's trial runs at T (its renewal is the trial's end).
     in_trial: bool,
+    /// Renewals in the horizon.
+    renewals: f64,
 }
 
 impl<'a> Derive<'a> {
@@ -278,6 +280,7 @@ impl<'a> Derive<'a> {
                 DaysToRenewal => self.sub.renewal.map_or(0.0, |next| days(next - as_of)),
                 CancelRequested => self.sub.cancel_asked.is_some() as u8 as f64,
                 InTrial => self.sub.in_trial as u8 as f64,
+                RenewalsInHorizon => self.sub.renewals,
                 DaysSinceCancelRequest => self.sub.cancel_asked.map_or(0.0, |t| days(as_of - t)),
                 ActiveWeeks => t.active_weeks,
                 ActiveWeekShare => {
@@ -362,6 +365,12 @@ pub fn compute(
         .ok()
         .map(|c| c.bool())
         .transpose()?;
+    let count_col = population
+        .column("renewals")
+        .ok()
+        .map(|c| c.cast(&DataType::Float64))
+        .transpose()?;
+    let count = count_col.as_ref().map(|c| c.f64()).transpose()?;
     let mut order: Vec<usize> = (0..population.height()).collect();
     order.sort_by(|&a, &b| ids.get(a).cmp(&ids.get(b)));
 
@@ -386,6 +395,7 @@ pub fn compute(
                     renewal: renewal.and_then(|r| r.get(row)),
                     cancel_asked: asked.and_then(|r| r.get(row)),
                     in_trial: trial.and_then(|r| r.get(row)).unwrap_or(false),
+                    renewals: count.and_then(|r| r.get(row)).unwrap_or(0.0),
                 };
                 let d = Derive::new(&tally, &plan, as_of, prepared.min_ts, signup.get(row), sub);
                 out.extend(sources.iter().map(|&s| d.value(s)));
@@ -573,10 +583,19 @@ mod tests {
         assert_eq!(value(&ff, "a", "in_trial"), 1.0);
         assert_eq!(value(&ff, "b", "in_trial"), 0.0);
         assert_eq!(value(&ff, "c", "in_trial"), 0.0);
+        // The population's count of renewals in the horizon, raw (the model logs it).
+        assert_eq!(value(&ff, "a", "renewals_in_horizon"), 0.0);
+        asked
+            .with_column(Column::new("renewals".into(), [4u32, 0, 1]))
+            .unwrap();
+        let ff = compute(&prepared, &asked, as_of, &with, &[]).unwrap();
+        assert_eq!(value(&ff, "a", "renewals_in_horizon"), 4.0);
+        assert_eq!(value(&ff, "c", "renewals_in_horizon"), 1.0);
         // Under the inactivity definition the features do not exist.
         let ff = compute(&prepared, &pop, as_of, &s, &[]).unwrap();
         assert!(ff.df.column("renewal_due").is_err());
         assert!(ff.df.column("cancel_requested").is_err());
+        assert!(ff.df.column("renewals_in_horizon").is_err());
     }
 
     #[test]

@@ -388,6 +388,7 @@ pub fn compute(
                 "renewal_due",
                 "cancel_requested",
                 "in_trial",
+                "renewals_in_horizon",
             ]
             .contains(&n)
     };

@@ -661,22 +661,45 @@ impl Renewals {
     /// The next renewal after `t` of `user`'s active period that started at
     /// `period_start` and is running at `t`; none for a user without a row started by `t`.
     pub fn next_after(&self, user: &str, period_start: i64, t: i64) -> Option<i64> {
+        let (anchor, cycle) = self.billing(user, period_start, t)?;
+        Self::renewal_after(anchor, cycle, t)
+    }
+
+    /// How many renewals of the same period fall after `t` and by `until` (inclusive): 0
+    /// when the next one is later, 4 for a weekly plan over 28 days. A pending cancellation
+    /// does not stop the count: what the renewals are worth is the model's to learn.
+    pub fn renewals_by(&self, user: &str, period_start: i64, t: i64, until: i64) -> u32 {
+        let Some((anchor, cycle)) = self.billing(user, period_start, t) else {
+            return 0;
+        };
+        let (mut n, mut at) = (0, t);
+        while let Some(next) = Self::renewal_after(anchor, cycle, at).filter(|&r| r <= until) {
+            (n, at) = (n + 1, next);
+        }
+        n
+    }
+
+    /// The first renewal after `t` of billing counted from `anchor`: the anchor itself while
+    /// it is ahead (a trial ends there and billing starts), else a whole number of cycles on.
+    fn renewal_after(anchor: i64, cycle: Cycle, t: i64) -> Option<i64> {
+        if anchor > t {
+            return Some(anchor);
+        }
+        cycle.next_after(anchor, t)
+    }
+
+    /// What `user`'s renewals at `t` count from, and their cycle (see [`Renewals`]); none
+    /// for a user without a row started by `t`.
+    fn billing(&self, user: &str, period_start: i64, t: i64) -> Option<(i64, Cycle)> {
         let rows = self.started_by(user, t);
         let (last, earlier) = rows.split_last()?;
-        if last.anchor > t {
-            // In a trial: billing starts when it ends.
-            return Some(last.anchor);
-        }
         let own = || {
             earlier
                 .last()
                 .filter(|before| before.start >= period_start)
                 .and_then(|before| Cycle::from_interval(last.start - before.start))
         };
-        last.cycle
-            .or_else(own)
-            .unwrap_or(self.typical)
-            .next_after(last.anchor, t)
+        Some((last.anchor, last.cycle.or_else(own).unwrap_or(self.typical)))
     }
 }
 
@@ -893,6 +916,37 @@ mod tests {
         );
         assert!(subs.renewals.in_trial("a", ts("2026-01-10")));
         assert!(!subs.renewals.in_trial("b", ts("2026-02-10")));
+    }
+
+    #[test]
+    fn renewals_are_counted_up_to_a_date() {
+        // wk: weekly plan; mo: monthly; yr: yearly; tr: a weekly plan in a trial to 01-12.
+        let rows = df!(
+            "user_id" => ["wk", "mo", "yr", "tr"],
+            "start_ts" => ["2025-12-01", "2025-12-20", "2025-03-01", "2026-01-05"].map(ts),
+            "end_ts" => [None::<i64>, None, None, None],
+            "interval" => ["week", "month", "year", "week"],
+            "trial_end_ts" => [None, None, None, Some(ts("2026-01-12"))],
+        )
+        .unwrap();
+        let r = Subscriptions::from_rows(&rows).unwrap().renewals;
+        let (t, until) = (ts("2026-01-10"), ts("2026-02-07"));
+        let count = |u: &str| r.renewals_by(u, ts("2025-01-01"), t, until);
+        // wk: 01-12, 01-19, 01-26, 02-02 (02-09 is past); mo: 01-20 (02-20 is past);
+        // yr: 2026-03-01 is past; tr: the trial's end 01-12, then 01-19, 01-26, 02-02.
+        assert_eq!(
+            ["wk", "mo", "yr", "tr", "nobody"].map(count),
+            [4, 1, 0, 4, 0]
+        );
+        // A renewal on `until` itself counts, as `renewal_due` counts one.
+        assert_eq!(
+            r.renewals_by("mo", ts("2025-01-01"), t, ts("2026-01-20")),
+            1
+        );
+        assert_eq!(
+            r.renewals_by("mo", ts("2025-01-01"), t, ts("2026-01-19")),
+            0
+        );
     }
 
     #[test]
