@@ -108,7 +108,12 @@ pub struct NamedRow {
 impl NamedRow {
     /// The figures `pairs` of a user under `spec`'s catalog (no event types).
     pub fn new(spec: &FeatureSpec, pairs: &[(&str, f64)]) -> Self {
-        let defs = catalog(spec, &[]);
+        Self::with_events(spec, &[], pairs)
+    }
+
+    /// The same under the catalog of `event_types` (their rates named `n_long__x`, …).
+    pub fn with_events(spec: &FeatureSpec, event_types: &[String], pairs: &[(&str, f64)]) -> Self {
+        let defs = catalog(spec, event_types);
         let id_of = |name: &str| {
             Core::ALL
                 .iter()

@@ -67,11 +67,12 @@ pub enum Core {
     DaysSinceCancelRequest,
     InTrial,
     RenewalsInHorizon,
+    DaysObserved,
 }
 
 impl Core {
     /// Every named feature, in no particular order.
-    pub const ALL: [Core; 35] = [
+    pub const ALL: [Core; 36] = [
         Core::ActiveRecent,
         Core::ActivePrior,
         Core::ActivityChange,
@@ -107,6 +108,7 @@ impl Core {
         Core::DaysSinceCancelRequest,
         Core::InTrial,
         Core::RenewalsInHorizon,
+        Core::DaysObserved,
     ];
 
     /// The column name (also the name in model files).
@@ -147,6 +149,7 @@ impl Core {
             Core::DaysSinceCancelRequest => "days_since_cancel_request",
             Core::InTrial => "in_trial",
             Core::RenewalsInHorizon => "renewals_in_horizon",
+            Core::DaysObserved => "days_observed",
         }
     }
 }
@@ -196,7 +199,7 @@ impl FeatureDef {
     /// Whether a positive contribution at standardized value `z` makes a sensible reason:
     /// the value is on the feature's risky side, a "change" reason is a decline, and a
     /// figure set beside `typical` differs from it as written ("0 × x (typical 0)" is none).
-    pub fn is_reason(&self, z: f64, row: &dyn RawRow, typical: f64) -> bool {
+    pub fn is_reason(&self, spec: &FeatureSpec, z: f64, row: &dyn RawRow, typical: f64) -> bool {
         let side = match self.risky_when {
             Direction::Higher => z > 0.0,
             Direction::Lower => z < 0.0,
@@ -211,6 +214,14 @@ impl FeatureDef {
             }
             // A slope that prints as "falling by 0.0 a week" is no fall.
             FeatureId::Core(Core::ActivitySlope) => row.get(Core::ActivitySlope) <= -0.05,
+            // A user first seen after the prior window (or in its last days) has a
+            // prior figure assumed from the recent one, not seen: no reason.
+            FeatureId::RatePrior(_)
+                if seen_in(self.id, spec, row)
+                    .is_some_and(|(seen, window)| seen < 7.0_f64.min(f64::from(window))) =>
+            {
+                false
+            }
             FeatureId::RateRecent(_)
             | FeatureId::RatePrior(_)
             | FeatureId::RateLong(_)
@@ -539,7 +550,7 @@ fn family_of(
             | ValueTotal | ValueRecent | ValuePrior => ("value", Lower),
             ValueAmountMean => ("value", Either),
             CoreUsed => ("depth", Lower),
-            Tenure => ("tenure", Lower),
+            Tenure | DaysObserved => ("tenure", Lower),
             Activated => ("activation", Lower),
             TimeToValue => ("activation", Higher),
             FeedbackLong => ("feedback", Either),
@@ -621,7 +632,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
     let days = |x: f64| counted(x, "day", "days");
     let actions = |x: f64| counted(x, "value action", "value actions");
     let FeatureId::Core(id) = def.id else {
-        return other_phrase(spec, def, v, typical);
+        return other_phrase(spec, def, row, v, typical);
     };
     use Core::*;
     match id {
@@ -652,6 +663,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValuePerActiveDay => format!("{v:.1} value actions per active day (last {l} days)"),
         CoreUsed => format!("uses {} of {} core features", n(v), f.events.core.len()),
         Tenure => format!("signed up {} ago", days(v)),
+        DaysObserved => format!("seen for {}", days(v)),
         Activated => format!("never reached {}", first_value(f)),
         TimeToValue => {
             if row.get(Activated) > 0.0 {
@@ -774,7 +786,13 @@ pub fn asked_to_cancel(since: f64) -> String {
     }
 }
 
-fn other_phrase(spec: &FeatureSpec, def: &FeatureDef, v: f64, typical: f64) -> String {
+fn other_phrase(
+    spec: &FeatureSpec,
+    def: &FeatureDef,
+    row: &dyn RawRow,
+    v: f64,
+    typical: f64,
+) -> String {
     let name = def.name.as_str();
     let f = &spec.file;
     let w = &spec.windows;
@@ -803,13 +821,24 @@ fn other_phrase(spec: &FeatureSpec, def: &FeatureDef, v: f64, typical: f64) -> S
             ratio.numerator, ratio.denominator
         );
     }
+    // A window the user was seen in only in part quotes their count there, not the rate
+    // over the whole window the model reads ("1 × x in the 9 days seen of the last 14").
+    let (count, span) = match seen_in(def.id, spec, row) {
+        Some((seen, window)) if (1.0..=f64::from(window) - 1.0).contains(&seen) => {
+            let floor = spec.typical_gap_days.max(7.0).min(f64::from(window));
+            // Events are whole: the rate times the days it was taken over.
+            let count = (v * seen.max(floor) / f64::from(window)).round();
+            (count, format!("{} days seen of the ", seen.floor()))
+        }
+        _ => (v, String::new()),
+    };
     let rate = |e: &str, days: u32| {
-        if v == 0.0 {
-            format!("no {e} in the last {days} days")
+        if count == 0.0 {
+            format!("no {e} in the {span}last {days} days")
         } else {
             format!(
-                "{} × {e} in the last {days} days (typical {})",
-                format_count(v),
+                "{} × {e} in the {span}last {days} days (typical {})",
+                format_count(count),
                 format_count(typical.round())
             )
         }
@@ -832,14 +861,30 @@ fn other_phrase(spec: &FeatureSpec, def: &FeatureDef, v: f64, typical: f64) -> S
     }
     if let Some(e) = name.strip_prefix("n_prior__") {
         return format!(
-            "{} × {e} in the {} days before the last {} (typical {})",
-            format_count(v),
+            "{} × {e} in the {span}{} days before the last {} (typical {})",
+            format_count(count),
             w.prior_days,
             w.recent_days,
             format_count(typical.round())
         );
     }
     format!("{name} = {v:.2}")
+}
+
+/// The days of a per-event-type window (recent, prior or long) in which the user could be
+/// seen — from signup or the log's start, whichever is later — and the window's length;
+/// none for other features. The recent and long windows end at the as-of date, the prior
+/// one where the recent one starts.
+fn seen_in(id: FeatureId, spec: &FeatureSpec, row: &dyn RawRow) -> Option<(f64, u32)> {
+    let w = &spec.windows;
+    let observed = row.get(Core::DaysObserved);
+    let (seen, window) = match id {
+        FeatureId::RateRecent(_) => (observed, w.recent_days),
+        FeatureId::RatePrior(_) => (observed - f64::from(w.recent_days), w.prior_days),
+        FeatureId::RateLong(_) => (observed, w.long_days),
+        _ => return None,
+    };
+    Some((seen.clamp(0.0, f64::from(window)), window))
 }
 
 /// "first value", named by the activation events when there are few enough to read:
@@ -969,20 +1014,26 @@ mod tests {
             &s,
             &[("active_days_recent", 8.0), ("active_days_prior", 10.0)],
         );
-        assert!(def("days_since_last_value").is_reason(1.0, &row, 5.0));
-        assert!(!def("days_since_last_value").is_reason(-1.0, &row, 5.0));
-        assert!(def("core_features_used").is_reason(-1.0, &row, 5.0));
+        assert!(def("days_since_last_value").is_reason(&s, 1.0, &row, 5.0));
+        assert!(!def("days_since_last_value").is_reason(&s, -1.0, &row, 5.0));
+        assert!(def("core_features_used").is_reason(&s, -1.0, &row, 5.0));
         // 8 recent active days vs 5 per 14 days before is no decline.
-        assert!(!def("activity_change").is_reason(-1.0, &row, 5.0));
+        assert!(!def("activity_change").is_reason(&s, -1.0, &row, 5.0));
         // An event type's count: "0 × x (typical 0)" is no reason, "0 × x (typical 2)" is.
         let defs = catalog(&s, &["x".to_string()]);
         let prior = defs.iter().find(|d| d.name == "n_prior__x").unwrap();
-        let row = NamedRow::new(&s, &[]);
-        assert!(!prior.is_reason(-1.0, &row, 0.3));
-        assert!(prior.is_reason(-1.0, &row, 1.6));
+        let row = NamedRow::new(&s, &[("days_observed", 400.0)]);
+        assert!(!prior.is_reason(&s, -1.0, &row, 0.3));
+        assert!(prior.is_reason(&s, -1.0, &row, 1.6));
+        // A user first seen 18 days ago was seen on 4 days of the prior window (days 15 to
+        // 42 back): their prior figure is assumed from the recent one, no reason.
+        let new = NamedRow::new(&s, &[("days_observed", 18.0)]);
+        assert!(!prior.is_reason(&s, -1.0, &new, 1.6));
+        let week_in = NamedRow::new(&s, &[("days_observed", 21.0)]);
+        assert!(prior.is_reason(&s, -1.0, &week_in, 1.6));
         let week = defs.iter().find(|d| d.name == "n_week__x").unwrap();
-        assert!(!week.is_reason(-1.0, &row, 0.04));
-        assert!(week.is_reason(-1.0, &row, 0.2));
+        assert!(!week.is_reason(&s, -1.0, &row, 0.04));
+        assert!(week.is_reason(&s, -1.0, &row, 0.2));
     }
 
     #[test]
@@ -998,6 +1049,7 @@ mod tests {
                 ("value_actions_total", 9.0),
                 ("core_features_used", 1.0),
                 ("funnel_onboarding", 0.5),
+                ("days_observed", 400.0),
             ],
         );
         let defs = catalog(&s, &["page_view".into()]);
@@ -1018,6 +1070,29 @@ mod tests {
         assert_eq!(
             phrase(&s, def("n_long__page_view"), &row, 41.6),
             "no page_view in the last 90 days"
+        );
+        // Seen for 30 days of the 90: the count there, not the rate over 90 days the model
+        // reads (1 page view in 30 days is 3 per 90).
+        let types = ["page_view".to_string()];
+        let young = NamedRow::with_events(
+            &s,
+            &types,
+            &[("days_observed", 30.5), ("n_long__page_view", 3.0)],
+        );
+        assert_eq!(
+            phrase(&s, def("n_long__page_view"), &young, 41.6),
+            "1 × page_view in the 30 days seen of the last 90 days (typical 42)"
+        );
+        // The prior window (days 15 to 42 back) seen for 16 of its 28 days: 2 events there
+        // read as 3.5 per 28 days.
+        let prior = NamedRow::with_events(
+            &s,
+            &types,
+            &[("days_observed", 30.0), ("n_prior__page_view", 3.5)],
+        );
+        assert_eq!(
+            phrase(&s, def("n_prior__page_view"), &prior, 9.0),
+            "2 × page_view in the 16 days seen of the 28 days before the last 14 (typical 9)"
         );
         assert_eq!(
             phrase(&s, def("funnel_onboarding"), &row, 0.0),

@@ -21,11 +21,12 @@ use crate::base::time::DAY_MS;
 use crate::error::Result;
 
 /// Raw figures kept beside the features because reasons quote them.
-pub const AUX_COLUMNS: [Core; 4] = [
+pub const AUX_COLUMNS: [Core; 5] = [
     Core::ValueRecent,
     Core::ValuePrior,
     Core::DaysToRenewal,
     Core::DaysSinceCancelRequest,
+    Core::DaysObserved,
 ];
 
 /// Features of one population at one as-of date.
@@ -281,6 +282,7 @@ impl<'a> Derive<'a> {
                 CancelRequested => self.sub.cancel_asked.is_some() as u8 as f64,
                 InTrial => self.sub.in_trial as u8 as f64,
                 RenewalsInHorizon => self.sub.renewals,
+                DaysObserved => self.observable(as_of),
                 DaysSinceCancelRequest => self.sub.cancel_asked.map_or(0.0, |t| days(as_of - t)),
                 ActiveWeeks => t.active_weeks,
                 ActiveWeekShare => {

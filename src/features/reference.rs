@@ -322,7 +322,8 @@ pub fn compute(
             .alias("value_per_active_day"),
         (col("events_total") * lit(7.0) / at_least(observable.clone(), 1.0))
             .alias("events_per_week"),
-        (col("value_total") * lit(7.0) / at_least(observable, 1.0)).alias("value_per_week"),
+        (col("value_total") * lit(7.0) / at_least(observable.clone(), 1.0)).alias("value_per_week"),
+        observable.alias(Core::DaysObserved.name()),
     ];
     // Per-event-type counts become rates over the part of each window in which the user
     // could be seen (from signup or the log's start; at least a week, as in *Fighting Churn

@@ -168,7 +168,8 @@ pub fn score_prepared(
                 .map(|(v, f)| v * f.coefficient)
                 .enumerate()
                 .filter(|&(j, c)| {
-                    c >= MIN_REASON_CONTRIBUTION && ff.defs[j].is_reason(zrow[j], &raw, typical[j])
+                    c >= MIN_REASON_CONTRIBUTION
+                        && ff.defs[j].is_reason(spec, zrow[j], &raw, typical[j])
                 })
                 .collect();
             contributions.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
