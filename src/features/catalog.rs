@@ -703,9 +703,25 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             // is a risk where 3% is typical), as a ratio: a percentage here would sit beside
             // the list's own churn probability, a different figure (a CS manager read "29%
             // chance" beside 0.4305 and could not tell which was the risk).
+            // Where a quiet spell is typical (a 7-day horizon, or a yearly buyer's), that
+            // ratio cannot pass 1 / the typical chance (1.1× at 90%): the chance of a value
+            // action is compared instead, which tells the near-certainly gone from the rest.
             let chance = |odds: f64| 1.0 / (1.0 + (-odds).exp());
-            let ratio = chance(v) / chance(typical).max(f64::MIN_POSITIVE);
-            let times = if ratio >= 9.95 {
+            let (typical_quiet, quiet) = (chance(typical), chance(v));
+            let (ratio, what) = if typical_quiet >= 0.5 {
+                // 1 − chance(x) = chance(−x), without the rounding of 1 − 0.99999.
+                let ratio = chance(-typical) / chance(-v).max(f64::MIN_POSITIVE);
+                (
+                    ratio,
+                    "less likely than a typical user to do a value action",
+                )
+            } else {
+                let ratio = quiet / typical_quiet.max(f64::MIN_POSITIVE);
+                (ratio, "as likely as a typical user to do no value action")
+            };
+            let times = if ratio >= 100.0 {
+                "over 100×".to_string()
+            } else if ratio >= 9.95 {
                 format!("{ratio:.0}×")
             } else {
                 format!("{ratio:.1}×")
@@ -722,9 +738,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
                     days(since)
                 )
             };
-            format!(
-                "{times} as likely as a typical user to do no value action in the next {h} days, at {basis}"
-            )
+            format!("{times} {what} in the next {h} days, at {basis}")
         }
         ValueRecent => format!("{} in the last {r} days", actions(v)),
         ValuePrior => format!("{} in the {p} days before", actions(v)),
@@ -1249,6 +1263,12 @@ mod tests {
             say(-3.0, 0.0, -6.0),
             format!("19× {tail} the typical user's pace (none yet)")
         );
+        // Quiet is typical (90%, log-odds 2.2): the chance of a value action is compared.
+        // 99.99% quiet is 1 in 10,000 against 1 in 10; 95% is 1 in 20, 99% 1 in 100.
+        let less = "less likely than a typical user to do a value action in the next 182 days, at";
+        assert_eq!(say(9.2, 8.0, 2.2), format!("over 100× {less} {own}"));
+        assert_eq!(say(2.944, 8.0, 2.2), format!("2.0× {less} {own}"));
+        assert_eq!(say(4.6, 8.0, 2.2), format!("10× {less} {own}"));
     }
 
     /// A user whose value actions all lie before the long window has done some: the
