@@ -257,9 +257,11 @@ pub enum Error {
     },
     /// The eligibility gate: too few churned or retained users where a model is fitted or
     /// judged (a model fitted on a handful of churners is noise).
-    #[error("not enough data: on {what}, {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained ({settings}; lower them only if you accept a noisier model)")]
+    #[error("not enough data: on {what}, {churned} churned and {retained} retained users; the minimums are {min_churned} churned and {min_retained} retained ({settings}; lower them only if you accept a noisier model){hint}")]
     TooFewLabels {
         what: String,
+        /// What else would give more users ("; …"), or empty.
+        hint: String,
         churned: usize,
         retained: usize,
         min_churned: usize,

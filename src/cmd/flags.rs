@@ -127,6 +127,7 @@ mod tests {
         );
         let err = training(Error::TooFewLabels {
             what: "the validation date".into(),
+            hint: String::new(),
             churned: 40,
             retained: 900,
             min_churned: 50,

@@ -194,9 +194,10 @@ pub fn train(src: &Sources, spec: &FeatureSpec, opts: &TrainOptions) -> Result<C
     train_prepared(src, &prepared, spec, opts)
 }
 
-/// Under the inactivity definition a horizon shorter than the log's typical gap between a
-/// user's value actions labels most regulars churned: a customer at their own pace has
-/// more than a 1-in-3 chance of no value action in it. Said, with the horizon that fits.
+/// Under the inactivity definition a horizon not much longer than the log's typical gap
+/// between a user's value actions labels regulars churned: a customer at their own pace g
+/// has a chance exp(−H / g) of no value action in the horizon H — 37% at H = g, 25% at
+/// H = 1.39 g. From 25% it is said, with the horizon that fits (three gaps: 5%).
 fn warn_if_horizon_short(rule: &LabelRule, typical_gap: f64) {
     if let Some(note) = horizon_note(rule, typical_gap) {
         tracing::warn!("{note}");
@@ -205,14 +206,22 @@ fn warn_if_horizon_short(rule: &LabelRule, typical_gap: f64) {
 
 fn horizon_note(rule: &LabelRule, typical_gap: f64) -> Option<String> {
     let horizon = f64::from(rule.horizon_days);
-    if rule.definition != Definition::Inactivity || typical_gap <= horizon {
+    let quiet = (-horizon / typical_gap).exp();
+    let unknown = typical_gap.is_nan() || typical_gap <= 0.0;
+    if rule.definition != Definition::Inactivity || unknown || quiet < 0.25 {
         return None;
     }
+    let relation = if typical_gap > horizon {
+        "longer than"
+    } else {
+        "close to"
+    };
     // Three gaps, in whole weeks.
     let fits = ((3.0 * typical_gap) / 7.0).ceil() * 7.0;
     Some(format!(
-        "the log's typical gap between a user's value actions ({typical_gap:.1} days) is longer than the churn horizon ({} days): a regular who has simply not come back yet is labelled churned; a horizon of about three gaps fits this product ([labels] horizon_days and active_days = {fits:.0}, --horizon-days and --active-days)",
-        rule.horizon_days
+        "the log's typical gap between a user's value actions ({typical_gap:.1} days) is {relation} the churn horizon ({} days): a regular at that pace has a {:.0}% chance of no value action in it, and is labelled churned when they have simply not come back yet; a horizon of about three gaps fits this product ([labels] horizon_days and active_days = {fits:.0}, --horizon-days and --active-days)",
+        rule.horizon_days,
+        quiet * 100.0
     ))
 }
 
@@ -864,8 +873,17 @@ fn check_classes(what: &str, y: &[bool], opts: &TrainOptions) -> Result<()> {
     let churned = y.iter().filter(|&&v| v).count();
     let retained = y.len() - churned;
     if churned < opts.min_churned || retained < opts.min_retained {
+        // A population of the last 28 days' users against a horizon of a year: a product
+        // used yearly has few of them (a helper's yearly shop: 44 on the validation date).
+        let (h, a) = (opts.rule.horizon_days, opts.rule.active_days);
+        let hint = if opts.rule.definition == Definition::Inactivity && h > a {
+            format!("; each date's users are those active in the {a} days before it against a {h}-day horizon: for a product used less often than that, widen the activity window to the horizon (`--active-days {h}`, `[labels] active_days`)")
+        } else {
+            String::new()
+        };
         return Err(Error::TooFewLabels {
             what: what.into(),
+            hint,
             churned,
             retained,
             min_churned: opts.min_churned,
@@ -895,7 +913,24 @@ mod tests {
             note.contains("horizon_days and active_days = 119"),
             "{note}"
         );
+        assert!(
+            note.contains("a 49% chance of no value action in it"),
+            "{note}"
+        );
         assert_eq!(horizon_note(&rule(Definition::Inactivity, 91), 39.2), None);
+        // A yearly buyer (every 354 days) on a 365-day horizon: close to it, 36%.
+        let note = horizon_note(&rule(Definition::Inactivity, 365), 354.0).unwrap();
+        assert!(
+            note.contains("(354.0 days) is close to the churn horizon (365 days): a regular at that pace has a 36% chance"),
+            "{note}"
+        );
+        // 25% is where it starts: H = 1.39 g.
+        assert!(horizon_note(&rule(Definition::Inactivity, 28), 20.3).is_some());
+        assert_eq!(horizon_note(&rule(Definition::Inactivity, 28), 20.0), None);
+        assert_eq!(
+            horizon_note(&rule(Definition::Inactivity, 28), f64::NAN),
+            None
+        );
         // Under subscriptions the renewal decides, not the gap.
         assert_eq!(
             horizon_note(&rule(Definition::Subscription, 28), 39.2),
@@ -1115,5 +1150,21 @@ mod tests {
         assert!(check_classes("training dates", &[true, true, false, false], &opts).is_ok());
         let err = check_classes("training dates", &[true, false, false], &opts).unwrap_err();
         assert!(matches!(err, Error::TooFewLabels { churned: 1, .. }));
+        assert!(!err.to_string().contains("--active-days"), "{err}");
+        // A year's horizon over the last 28 days' users: the activity window is named.
+        let yearly = TrainOptions {
+            rule: LabelRule {
+                horizon_days: 365,
+                ..rule
+            },
+            ..opts
+        };
+        let err = check_classes("the validation date", &[true, false, false], &yearly)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("; each date's users are those active in the 28 days before it against a 365-day horizon: for a product used less often than that, widen the activity window to the horizon (`--active-days 365`, `[labels] active_days`)"),
+            "{err}"
+        );
     }
 }
