@@ -50,8 +50,8 @@ pub struct PlayChoice {
     pub rule: String,
 }
 
-/// Applies the rules in order.
-pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
+/// Applies the rules in order; `has_reasons`: whether the user's reasons name any figure.
+pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow, has_reasons: bool) -> PlayChoice {
     let f = &spec.file;
     let recent = spec.windows.recent_days;
     let friction = if f.events.friction.is_empty() {
@@ -115,7 +115,13 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow) -> PlayChoice {
     } else if gap >= f64::from(recent) / 2.0 {
         format!("re-engagement: a long gap, no activity for {gap:.1} days")
     } else {
-        "re-engagement: activity steady, the risk is in the reasons".into()
+        // A user can be at risk with no figure on its risky side to name (the model's
+        // risk then comes from figures it weighs against intuition, or many small ones).
+        if has_reasons {
+            "re-engagement: activity steady, the risk is in the reasons".into()
+        } else {
+            "re-engagement: activity steady; no single figure explains the risk".into()
+        }
     };
     choose(Play::Reengagement, rule)
 }
@@ -137,7 +143,7 @@ mod tests {
 
     fn rule(pairs: &[(&str, f64)]) -> PlayChoice {
         let spec = spec();
-        recommend(&spec, &NamedRow::new(&spec, pairs))
+        recommend(&spec, &NamedRow::new(&spec, pairs), true)
     }
 
     #[test]
@@ -167,6 +173,13 @@ mod tests {
         assert_eq!(
             with(&[("active_days_recent", 12.0), ("days_since_last_event", 0.3)]),
             "re-engagement: activity steady, the risk is in the reasons"
+        );
+        // Without a reason to point to, the rule does not point to them.
+        let mut pairs = engaged.to_vec();
+        pairs.extend_from_slice(&[("active_days_recent", 12.0), ("days_since_last_event", 0.3)]);
+        assert_eq!(
+            recommend(&spec, &NamedRow::new(&spec, &pairs), false).rule,
+            "re-engagement: activity steady; no single figure explains the risk"
         );
     }
 
@@ -217,7 +230,7 @@ mod tests {
                 ("active_days_recent", 6.0),
                 ("core_features_used", used),
             ];
-            recommend(&spec, &NamedRow::new(&spec, &pairs))
+            recommend(&spec, &NamedRow::new(&spec, &pairs), true)
         };
         assert_eq!(user(1.0).play, Play::Reengagement);
         let none = user(0.0);

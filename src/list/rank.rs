@@ -251,7 +251,7 @@ pub fn rank(
         .par_iter()
         .map(|u| {
             let raw = FrameRow::new(&columns, u.row);
-            let choice = recommend(spec, &raw);
+            let choice = recommend(spec, &raw, !u.reasons.is_empty());
             RankedRow {
                 rank: 0,
                 user_id: u.user_id.clone(),
