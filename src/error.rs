@@ -159,12 +159,15 @@ pub enum Error {
         first: Option<Box<FirstReject>>,
     },
     /// Every event row of the log was set aside: nothing is left to score.
-    #[error("{}: no event is left to score ({})", path.display(),
-        if why.is_empty() { "no rows".to_string() } else { why.join(", ") })]
+    #[error("{}: no event is left to score ({}{})", path.display(),
+        if why.is_empty() { "no rows".to_string() } else { why.join(", ") },
+        first.as_ref().map(|r| format!("; first: line {}: {} ({}){}", r.line, r.class, r.detail, reject_hint(r))).unwrap_or_default())]
     NoEventsLeft {
         path: PathBuf,
         /// What took the rows: reject classes with their counts, anonymous rows, identity calls.
         why: Vec<String>,
+        /// The first row lost, if any was.
+        first: Option<Box<FirstReject>>,
     },
     /// No subscriber of the subscriptions table has an event in the log: the table's ids
     /// are another system's (a billing system's customer ids).
@@ -636,6 +639,10 @@ fn reject_hint(first: &FirstReject) -> &'static str {
         ". Rows without a user id: if the export has another id for them (a guest's order, \
          a visitor's device), name it as the anonymous id (`[inputs.columns] anonymous_id`, \
          `--column anonymous_id=COLUMN`) and they are counted as anonymous traffic instead"
+    } else if first.class == "unparseable_timestamp" && first.detail.contains('/') {
+        ". A date with slashes (01/31/2020, 31/01/2020) is not read, as its day and month \
+         cannot be told apart: export ISO-8601 (2020-01-31T21:54:00Z, 2020-01-31 21:54:00+01:00) \
+         or epoch numbers"
     } else {
         ""
     }

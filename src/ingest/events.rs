@@ -386,9 +386,17 @@ fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) ->
     if identity.identity_calls > 0 {
         why.push(format!("{} identity calls", identity.identity_calls));
     }
+    let first = rejects.rows.iter().find(|r| r.class.is_loss()).map(|r| {
+        Box::new(crate::error::FirstReject {
+            line: r.line,
+            class: r.class.name().to_string(),
+            detail: r.detail.clone(),
+        })
+    });
     Error::NoEventsLeft {
         path: path.into(),
         why,
+        first,
     }
 }
 

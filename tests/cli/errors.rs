@@ -335,6 +335,22 @@ fn rows_that_all_break_the_header_and_a_huge_header_get_short_clear_messages() {
     expect(out, 3, &["no event is left to score", "2 malformed_row"]);
     let (_, rows) = read_csv(&rejects);
     assert_eq!(rows.len(), 2);
+    // Dates with slashes, as a spreadsheet writes them: the first row and what to export.
+    let us = dir.path().join("us.csv");
+    fs::write(
+        &us,
+        "user_id,event,timestamp\nu1,login,01/31/2020 21:54\nu2,login,01/30/2020 11:54\n",
+    )
+    .unwrap();
+    let out = churnrisk(dir.path(), &["check", "--events", s(&us)]);
+    expect(
+        out,
+        3,
+        &[
+            "no event is left to score (2 unparseable_timestamp; first: line 2: unparseable_timestamp (`timestamp` \"01/31/2020 21:54\"",
+            "day and month cannot be told apart: export ISO-8601",
+        ],
+    );
     // A 10 MB first line without a line end: named in part, not echoed whole.
     let huge = dir.path().join("huge.csv");
     fs::write(&huge, "x".repeat(10 << 20)).unwrap();
