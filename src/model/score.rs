@@ -133,6 +133,7 @@ pub fn score_prepared(
     model: &ChurnModel,
     as_of: i64,
 ) -> Result<Scored> {
+    super::train::check_log_reaches(src.events, as_of)?;
     // The model's windows and cadence, not the file's defaults.
     let spec = &model.resolve(spec)?;
     if let Some(subs) = src.subscriptions {

@@ -225,6 +225,19 @@ fn horizon_note(rule: &LabelRule, typical_gap: f64) -> Option<String> {
     ))
 }
 
+/// Refuses an as-of date more than a week after the log's last event: the days without
+/// data would read as churn (training's labels, scoring's recency). `run` applies its own,
+/// stricter rule for a night (its lateness check).
+pub fn check_log_reaches(events: &crate::ingest::Events, as_of: i64) -> Result<()> {
+    if events.max_ts < as_of - 7 * DAY_MS {
+        return Err(Error::LogEndsBeforeAsOf {
+            log_ends: format_date(events.max_ts),
+            as_of: format_date(as_of),
+        });
+    }
+    Ok(())
+}
+
 /// As [`train`], with the log already regrouped by user (`prepared`, made from
 /// `src.events` with `spec`): a nightly run builds that index once for training and
 /// scoring.
@@ -236,12 +249,7 @@ pub fn train_prepared(
 ) -> Result<ChurnModel> {
     opts.check()?;
     let events = src.events;
-    if events.max_ts < opts.as_of - 7 * DAY_MS {
-        return Err(Error::LogEndsBeforeAsOf {
-            log_ends: format_date(events.max_ts),
-            as_of: format_date(opts.as_of),
-        });
-    }
+    check_log_reaches(events, opts.as_of)?;
     let clock = std::time::Instant::now();
     // Windows follow the horizon and the log's cadence (unless the file sets them).
     let typical_gap = prepared.typical_value_gap(opts.as_of).unwrap_or(0.0);

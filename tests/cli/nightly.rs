@@ -200,20 +200,63 @@ fn the_gate_refuses_too_few_churners_and_a_shrunken_population() {
     );
     expect(out, 5, &["the minimums are 5000 churned"]);
 
-    // A model kept for long, then a night whose log has nobody active: refused, and
-    // yesterday's list stays as it was.
+    // A model kept for long, then a night whose population is below the share of the
+    // validated one it must reach (here all of it, on a date the log's users thin out):
+    // refused, and yesterday's list stays as it was.
     let cfg = config(dir.path(), "max_age_days = 1000\n");
     ok(dir.path(), &["-q", "run", "--config", s(&cfg)]);
     let before = fs::read(dir.path().join("out/at_risk.csv")).unwrap();
+    let strict = config(
+        dir.path(),
+        "max_age_days = 1000\nmin_population_share = 1.0\n",
+    );
     let out = churnrisk(
         dir.path(),
-        &["run", "--config", s(&cfg), "--as-of", "2026-09-01"],
+        &["run", "--config", s(&strict), "--as-of", "2026-07-11"],
     );
-    expect(out, 5, &["only 0 users are active"]);
+    expect(out, 5, &["users are active at the as-of date, against"]);
     assert_eq!(
         before,
         fs::read(dir.path().join("out/at_risk.csv")).unwrap()
     );
+    // A backfill date two months after the log's end: the days without data would read
+    // as churn, so it is refused as `train` refuses it, and the list stays.
+    let out = churnrisk(
+        dir.path(),
+        &["run", "--config", s(&cfg), "--as-of", "2026-09-01"],
+    );
+    expect(
+        out,
+        5,
+        &["the event log ends on 2026-07-05 but the as-of date is 2026-09-01"],
+    );
+    assert_eq!(
+        before,
+        fs::read(dir.path().join("out/at_risk.csv")).unwrap()
+    );
+    // `score` too (it scored everyone at exit 0, and nobody at a later date).
+    let out = churnrisk(
+        dir.path(),
+        &[
+            "score",
+            "--events",
+            s(&repo.join("data/events.csv.gz")),
+            "--features",
+            s(&default_features()),
+            "--model",
+            s(&repo.join("models/sample.json")),
+            "--as-of",
+            "2026-07-26",
+            "--out",
+            "late.csv",
+        ],
+    );
+    expect(
+        out,
+        5,
+        &["the event log ends on 2026-07-05 but the as-of date is 2026-07-26"],
+    );
+    assert!(!dir.path().join("late.csv").exists());
 }
 
 #[test]
