@@ -690,10 +690,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             "{} in the last {l} days",
             counted(v, "feedback response", "feedback responses")
         ),
-        FrictionRecent => format!(
-            "{} in the last {r} days",
-            counted(v, "error or failure", "errors or failures")
-        ),
+        FrictionRecent => format!("{} in the last {r} days", friction_events(f, v)),
         ValueTotal => format!("{} in total", actions(v)),
         ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
@@ -899,6 +896,17 @@ fn seen_in(id: FeatureId, spec: &FeatureSpec, row: &dyn RawRow) -> Option<(f64, 
         _ => return None,
     };
     Some((seen.clamp(0.0, f64::from(window)), window))
+}
+
+/// "2 × import_failed or error_shown": `n` friction events, named by the feature file's
+/// friction events when there are few enough to read (a cancellation page listed there is
+/// no error, and CS must not be told it is one).
+pub fn friction_events(f: &FeatureFile, n: f64) -> String {
+    let names = &f.events.friction;
+    if names.is_empty() || names.len() > 3 {
+        return counted(n, "friction event", "friction events");
+    }
+    format!("{} × {}", format_count(n), names.join(" or "))
 }
 
 /// "first value", named by the activation events when there are few enough to read:
@@ -1144,11 +1152,11 @@ mod tests {
         assert_eq!(say("sessions_recent", 1.0), "1 session in the last 14 days");
         assert_eq!(
             say("friction_recent", 1.0),
-            "1 error or failure in the last 14 days"
+            "1 × import_failed or error_shown in the last 14 days"
         );
         assert_eq!(
             say("friction_recent", 0.0),
-            "0 errors or failures in the last 14 days"
+            "0 × import_failed or error_shown in the last 14 days"
         );
     }
 

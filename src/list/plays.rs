@@ -70,7 +70,10 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow, has_reasons: bool) -> Pla
             .unwrap_or_default();
         return choose(
             Play::ContextualGuidance,
-            format!("friction: {friction} errors in the last {recent} days{place}"),
+            format!(
+                "friction: {} in the last {recent} days{place}",
+                crate::features::catalog::friction_events(f, friction)
+            ),
         );
     }
     if row.get(Core::Activated) == 0.0 {
@@ -192,6 +195,11 @@ mod tests {
         assert_eq!(
             play(&[("friction_recent", 1.0), ("funnel_onboarding", 0.5)]),
             Play::ContextualGuidance
+        );
+        // The rule names the feature file's friction events, in the singular for one.
+        assert_eq!(
+            rule(&[("friction_recent", 1.0), ("funnel_onboarding", 0.5)]).rule,
+            "friction: 1 × import_failed or error_shown in the last 14 days while stalled in onboarding"
         );
         assert_eq!(play(&[("funnel_onboarding", 0.5)]), Play::ProgressMomentum);
         assert_eq!(
