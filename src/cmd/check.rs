@@ -93,6 +93,9 @@ pub fn run(args: CheckArgs) -> Result<()> {
             ),
             Ok(_) => {}
         }
+        for s in churnrisk::features::stopped_events(&inputs.events, &inputs.spec)? {
+            tracing::warn!("{}", super::stopped_note(&s, &named));
+        }
     }
     if let Some(night) = &args.night {
         let late = Lateness {

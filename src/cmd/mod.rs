@@ -316,6 +316,9 @@ impl Inputs {
                 missing.join(", ")
             );
         }
+        for s in churnrisk::features::stopped_events(&self.events, &self.spec)? {
+            warn!("{}", stopped_note(&s, &features_named(&args.features)));
+        }
         Ok(())
     }
 
@@ -450,6 +453,29 @@ pub fn check_fraction(f: f64) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// "`task_completed` (a value action in feat.toml) has no event after 2026-08-09, …": an
+/// event type the definitions name that the log stopped having.
+pub fn stopped_note(s: &churnrisk::features::Stopped, named: &str) -> String {
+    let new = if s.new_types.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = s
+            .new_types
+            .iter()
+            .map(|(n, rows)| format!("{n} ({rows} rows)"))
+            .collect();
+        format!("; first seen around then: {}", list.join(", "))
+    };
+    format!(
+        "`{}` (a {} in {named}) has no event after {}, where its pace before ({} rows) would have brought about {:.0} by the log's last day: renamed or no longer tracked? Its features read as nobody doing it since{new}; name the new event in the feature definitions and retrain",
+        s.name,
+        s.role,
+        churnrisk::base::time::format_date(s.last),
+        s.rows,
+        s.expected
+    )
 }
 
 /// Writes the reject file when asked, fails if the rejects are too many, then checks the

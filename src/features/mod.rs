@@ -15,6 +15,7 @@ mod tally;
 pub use catalog::{catalog, phrase, FeatureDef, RawRow, Transform};
 pub use compute::{compute, FeatureFrame, AUX_COLUMNS};
 pub use prepare::{
-    event_names, event_type_rows, prepare, prepare_owned, top_event_types, Prepared,
+    event_names, event_type_rows, prepare, prepare_owned, stopped_events, top_event_types,
+    Prepared, Stopped,
 };
 pub use spec::FeatureSpec;

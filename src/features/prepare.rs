@@ -191,6 +191,108 @@ impl Prepared {
     }
 }
 
+/// An event type the feature definitions name that the log stopped having: none in its
+/// last days, where its own pace before would have brought many (a renamed event: a
+/// tracking plan's release renamed `task_completed` to `task_done`, and every user read as
+/// doing no value action from then on, without a word).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stopped {
+    pub name: String,
+    /// Its role in the definitions: "value action", "login", …
+    pub role: &'static str,
+    /// Its last event, and how many there were.
+    pub last: i64,
+    pub rows: u64,
+    /// The events its pace would have brought from its last to the log's last.
+    pub expected: f64,
+    /// Event types first seen around when it stopped (by rows, most first): a rename's
+    /// new name is likely among them.
+    pub new_types: Vec<(String, u64)>,
+}
+
+/// The named event types that stopped: no event in the 7 days or more before the log's
+/// last one, where their rate between their own first and last events would have brought
+/// 20 or more (a chance of e^-20 that such a silence is chance).
+pub fn stopped_events(events: &Events, spec: &FeatureSpec) -> Result<Vec<Stopped>> {
+    let e = &spec.file.events;
+    let mut roles: Vec<(&str, &'static str)> = Vec::new();
+    for (names, role) in [
+        (&e.value, "value action"),
+        (&e.activation, "activation"),
+        (&e.core, "core feature"),
+        (&e.login, "login"),
+        (&e.friction, "friction event"),
+        (&e.feedback, "feedback event"),
+    ] {
+        roles.extend(names.iter().map(|n| (n.as_str(), role)));
+    }
+    for f in &spec.file.funnels {
+        roles.extend(f.steps.iter().map(|n| (n.as_str(), "funnel step")));
+    }
+    if roles.is_empty() || events.df.height() == 0 {
+        return Ok(Vec::new());
+    }
+    let spans = events
+        .df
+        .clone()
+        .lazy()
+        .group_by([col("event")])
+        .agg([
+            len().cast(DataType::UInt64).alias("n"),
+            col("ts").min().alias("first"),
+            col("ts").max().alias("last"),
+        ])
+        .collect()?;
+    let (names, n) = (spans.column("event")?.str()?, spans.column("n")?.u64()?);
+    let (first, last) = (spans.column("first")?.i64()?, spans.column("last")?.i64()?);
+    let types: Vec<(&str, u64, i64, i64)> = (0..spans.height())
+        .filter_map(|i| Some((names.get(i)?, n.get(i)?, first.get(i)?, last.get(i)?)))
+        .collect();
+    let end = types.iter().map(|t| t.3).max().unwrap_or(i64::MIN);
+    let start = types.iter().map(|t| t.2).min().unwrap_or(i64::MAX);
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for &(name, role) in &roles {
+        let Some(&(_, rows, a, b)) = types.iter().find(|t| t.0 == name) else {
+            continue;
+        };
+        if !seen.insert(name) {
+            continue;
+        }
+        let silent = days(end - b);
+        let expected = rows as f64 / days(b - a).max(1.0) * silent;
+        if silent < 7.0 || expected < 20.0 {
+            continue;
+        }
+        // New around then: first seen within a week of its last, after the log's first
+        // week, and not rare.
+        let mut new_types: Vec<(String, u64)> = types
+            .iter()
+            .filter(|t| (t.2 - b).abs() <= 7 * DAY_MS && t.2 > start + 7 * DAY_MS && t.1 >= 20)
+            .map(|t| (t.0.to_string(), t.1))
+            .collect();
+        // A new name given the same role is the rename written down (`value = ["old",
+        // "new"]` keeps the history before it): nothing to say.
+        let renamed = new_types
+            .iter()
+            .any(|(n, _)| roles.iter().any(|&(r, what)| r == n && what == role));
+        if renamed {
+            continue;
+        }
+        new_types.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        new_types.truncate(3);
+        out.push(Stopped {
+            name: name.to_string(),
+            role,
+            last: b,
+            rows,
+            expected,
+            new_types,
+        });
+    }
+    Ok(out)
+}
+
 /// The distinct event names in the log.
 pub fn event_names(events: &Events) -> Result<BTreeSet<String>> {
     if let Some(names) = events.names.get() {
@@ -243,4 +345,52 @@ pub fn event_type_rows(events: &Events, before: i64) -> Result<Vec<(String, u64)
         .zip(rows.iter())
         .filter_map(|(e, n)| Some((e?.to_string(), n?)))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::events;
+
+    /// A value event renamed on day 40 of 60: named alone it has stopped, and the new name
+    /// is offered; named beside the new one (the rename written down) it has not. A rare
+    /// event's silence of the same length is chance, not a stop.
+    #[test]
+    fn a_renamed_event_is_found_and_a_rare_one_is_not() {
+        let t0 = crate::base::time::parse_timestamp("2026-01-05").unwrap();
+        let mut rows: Vec<(String, i64, &str)> = Vec::new();
+        for day in 0..60i64 {
+            for k in 0..5i64 {
+                let at = t0 + day * DAY_MS + k * 3_600_000;
+                let user = format!("u{k}");
+                rows.push((
+                    user.clone(),
+                    at,
+                    if day < 40 { "done_old" } else { "done_new" },
+                ));
+                rows.push((user, at + 60_000, "login"));
+            }
+            if day % 10 == 0 && day <= 30 {
+                rows.push(("u0".into(), t0 + day * DAY_MS, "rare"));
+            }
+        }
+        let rows: Vec<(&str, i64, &str)> = rows.iter().map(|r| (r.0.as_str(), r.1, r.2)).collect();
+        let ev = events(&rows);
+        let spec = |text: &str| FeatureSpec::from_toml(text, "f.toml".as_ref()).unwrap();
+        let alone =
+            spec("[events]\nlogin = [\"login\"]\nvalue = [\"done_old\"]\nfriction = [\"rare\"]\n");
+        let found = stopped_events(&ev, &alone).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let s = &found[0];
+        assert_eq!(
+            (s.name.as_str(), s.role, s.rows),
+            ("done_old", "value action", 200)
+        );
+        assert_eq!(s.last, t0 + 39 * DAY_MS + 4 * 3_600_000);
+        // 200 events over 39 days, silent for 20 of them: about 103 expected.
+        assert!((s.expected - 103.0).abs() < 1.0, "{}", s.expected);
+        assert_eq!(s.new_types, [("done_new".to_string(), 100)]);
+        let both = spec("[events]\nlogin = [\"login\"]\nvalue = [\"done_old\", \"done_new\"]\n");
+        assert_eq!(stopped_events(&ev, &both).unwrap(), []);
+    }
 }

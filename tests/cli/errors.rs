@@ -420,3 +420,50 @@ fn a_dictionary_encoded_column_is_named_as_such() {
     );
     assert!(!err.contains("damaged"), "{err}");
 }
+
+/// A release renamed the value event: `check` says so, and names the new event type.
+#[test]
+fn a_renamed_value_event_is_named_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::from("user_id,event,timestamp\n");
+    let jan1 = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    for day in 0..60u64 {
+        let date = jan1 + chrono::Days::new(day);
+        let event = if day < 40 {
+            "task_completed"
+        } else {
+            "task_done"
+        };
+        for u in 0..5 {
+            log.push_str(&format!("u{u},{event},{date}T10:00:00Z\n"));
+        }
+    }
+    let events = dir.path().join("e.csv");
+    fs::write(&events, log).unwrap();
+    let features = dir.path().join("f.toml");
+    fs::write(&features, "[events]\nvalue = [\"task_completed\"]\n").unwrap();
+    let check = || {
+        churnrisk(
+            dir.path(),
+            &["check", "--events", s(&events), "--features", s(&features)],
+        )
+    };
+    expect(
+        check(),
+        0,
+        &[
+            "f.toml) has no event after 2026-02-09, where its pace before (200 rows) would have brought about 103",
+            "first seen around then: task_done (100 rows)",
+        ],
+    );
+    // Both names in the role: the rename written down, nothing said.
+    fs::write(
+        &features,
+        "[events]\nvalue = [\"task_completed\", \"task_done\"]\n",
+    )
+    .unwrap();
+    let out = check();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("no event after"), "{err}");
+}
