@@ -37,8 +37,10 @@ impl Lateness {
     /// on a new user's list instead of 36, and its drift retrained the model). More such
     /// days than allowed refuse the night when `refuse`, else are warned about. A last day
     /// far thinner than usual, and a subscriptions table days older than the night, are
-    /// warned about.
-    pub fn check(&self, inputs: &Inputs, as_of: i64) -> Result<()> {
+    /// warned about. Whether the last day was found thin: such a night's drift is the
+    /// cut's, not the users'. (Days without events that are allowed are this product's
+    /// normal; a date given on purpose is the operator's.)
+    pub fn check(&self, inputs: &Inputs, as_of: i64) -> Result<bool> {
         let last = inputs.events.max_ts;
         let (last_day, night_day) = (last.div_euclid(DAY_MS), as_of.div_euclid(DAY_MS));
         let missing = night_day - last_day - 1;
@@ -70,7 +72,13 @@ impl Lateness {
                 format_date(last),
                 format_date(as_of),
             );
-        } else if let Some(line) = thin_last_day(inputs, night_day)? {
+        }
+        let thin = if missing > 0 {
+            None
+        } else {
+            thin_last_day(inputs, night_day)?
+        };
+        if let Some(line) = &thin {
             warn!("{line}");
         }
         let latest = inputs.subscriptions.as_ref().and_then(|s| s.latest_ts);
@@ -82,7 +90,7 @@ impl Lateness {
                 format_date(as_of)
             );
         }
-        Ok(())
+        Ok(thin.is_some())
     }
 }
 

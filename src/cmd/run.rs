@@ -151,12 +151,12 @@ fn night(
         how_to_allow: "`[inputs] max_missing_days` (or --max-missing-days)",
         consequence: super::late::NOTHING_PUBLISHED,
     };
-    late.check(&inputs, as_of)?;
+    let cut = late.check(&inputs, as_of)?;
     clock.lap(m, "load");
     // The log regrouped by user once, for scoring with the kept model, training and
     // scoring with the new one alike (timed with them).
     let prepared = features::prepare(&inputs.events, &inputs.spec)?;
-    let tonight = model_for_night(args, s, &inputs, &prepared, as_of)?;
+    let tonight = model_for_night(args, s, &inputs, &prepared, as_of, cut)?;
     m.model = Some(tonight.used()?);
     m.drift = tonight.drift.clone();
     clock.lap(m, "model_and_score");
@@ -294,13 +294,15 @@ impl Tonight {
 }
 
 /// Keeps the model on disk unless it must go (asked, stale, another format, other
-/// features, or the scores' drift at the act level); otherwise trains one tonight.
+/// features, or the scores' drift at the act level on a log that does not look cut);
+/// otherwise trains one tonight. `cut`: the log's last day looks cut short.
 fn model_for_night(
     args: &RunArgs,
     s: &Settings,
     inputs: &Inputs,
     prepared: &Prepared,
     as_of: i64,
+    cut: bool,
 ) -> Result<Tonight> {
     let (existing, mut reason) = existing_model(args, s, inputs, as_of)?;
     // A backfill (an as-of date before the production model's) never replaces that
@@ -320,7 +322,20 @@ fn model_for_night(
             // swing with the weekday (a Monday night sees everyone's weekend), and a
             // retrain adds a day of labels and moves the reference, no more: the model is
             // remade only when what it publishes has moved.
+            // A log whose end looks cut makes its own drift: retraining on it would
+            // learn the cut (a helper's thin last day retrained a model that was worse
+            // than the one kept).
+            Some(d) if d.score_psi >= s.drift.act && s.drift.retrain && cut => warn!(
+                "drift: {}; past the act level ({}), but the log's last day looks cut short (above), so the model is kept tonight",
+                d.describe(),
+                s.drift.act
+            ),
             Some(d) if d.score_psi >= s.drift.act && s.drift.retrain => {
+                warn!(
+                    "drift: {}; past the act level ({}): the model is retrained tonight",
+                    d.describe(),
+                    s.drift.act
+                );
                 reason = Some(format!("drift: {} (act at {})", d.describe(), s.drift.act));
             }
             // Worth a warning when the scores moved: a feature's swing alone is every

@@ -314,16 +314,15 @@ fn drift_past_the_act_threshold_retrains_or_warns() {
         (Some(false), Some("act")),
         "{m}"
     );
-    ok(
+    // A retrain on drift is said at the warning level (it was an info line).
+    let out = churnrisk(
         dir.path(),
-        &[
-            "-q",
-            "run",
-            "--config",
-            s(&retrain),
-            "--as-of",
-            "2026-07-10",
-        ],
+        &["run", "--config", s(&retrain), "--as-of", "2026-07-10"],
+    );
+    expect(
+        out,
+        0,
+        &["past the act level (0.2): the model is retrained tonight"],
     );
     let m = manifest(dir.path());
     assert_eq!(m["model"]["retrained"], true, "{m}");
@@ -773,6 +772,16 @@ fn a_log_cut_during_its_last_day_is_flagged() {
         0,
         &["the log's last day (2026-07-05) has 133 events, against 743 on the same weekday of the four weeks before (median): is the export cut short during that day?"],
     );
+    // Drift past the act level on that night is the cut's: the model is kept.
+    let touchy = fs::read_to_string(&cfg).unwrap() + "[drift]\nwarn = 0.000001\nact = 0.000002\n";
+    fs::write(&cfg, touchy).unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    expect(
+        out,
+        0,
+        &["but the log's last day looks cut short (above), so the model is kept tonight"],
+    );
+    assert_eq!(manifest(dir.path())["model"]["retrained"], false);
     // The whole log: no such warning.
     let out = churnrisk(
         dir.path(),
