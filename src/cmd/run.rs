@@ -501,6 +501,17 @@ fn publish(
         &l.split,
         s.rule.definition.left_reason(),
     );
+    // Statuses compare two models' readings on a retrained night: say so, so that a
+    // swap is not read as users recovering (a helper's retrain marked 1,511 "recovered").
+    let retrained = m.model.as_ref().is_some_and(|x| x.retrained);
+    if let (true, Some(before)) = (retrained, &previous) {
+        if cmp.new + cmp.recovered > 0 {
+            warn!(
+                "the model was retrained tonight: the {} new and {} recovered users against the list of {} are partly the new model's reading, not a change in the users",
+                cmp.new, cmp.recovered, before.as_of
+            );
+        }
+    }
     let view = l.view.select(rows);
     super::warn_formula_like_keys(&view);
     let with_crm = inputs.users.is_some();

@@ -322,7 +322,10 @@ fn drift_past_the_act_threshold_retrains_or_warns() {
     expect(
         out,
         0,
-        &["past the act level (0.2): the model is retrained tonight"],
+        &[
+            "past the act level (0.2): the model is retrained tonight",
+            "the model was retrained tonight: the ",
+        ],
     );
     let m = manifest(dir.path());
     assert_eq!(m["model"]["retrained"], true, "{m}");
