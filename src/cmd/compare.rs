@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use churnrisk::base::time::{format_date, DAY_MS};
 use churnrisk::error::{Error, ModelProblem};
 use churnrisk::features;
+use churnrisk::features::FeatureSpec;
 use churnrisk::labels;
 use churnrisk::model::evaluate::evaluate;
 use churnrisk::model::matrix::to_matrix;
@@ -35,15 +36,34 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let prepared = features::prepare(&inputs.events, &inputs.spec)?;
     let src = inputs.sources().with_index(&prepared);
     let pop = labels::population(&src, &a.label, t)?;
+    // Churn is judged by the value actions of the definitions given (`--features`), for
+    // both models alike.
     let y = labels::labels(&src, &a.label, &inputs.spec.file.events.value, &pop, t)?;
-    let evaluate_model = |m: &ChurnModel| -> Result<Metrics> {
-        let spec = m.resolve(&inputs.spec)?;
-        let ff = features::compute(&prepared, &pop, t, &spec, &m.event_types)?;
+    // A model trained with other definitions (last month's, before a release renamed an
+    // event) computes its features with the ones it stores, as it was trained.
+    let evaluate_model = |m: &ChurnModel, path: &std::path::Path| -> Result<Metrics> {
+        let own;
+        let (spec, prepared) = if m.feature_fingerprint == inputs.spec.fingerprint {
+            (m.resolve(&inputs.spec)?, &prepared)
+        } else {
+            let stored = FeatureSpec::from_file(m.feature_definitions.clone(), path)?;
+            crate::cmd::sayln!(
+                "{}: features computed with the definitions stored in it (they differ from {})",
+                path.display(),
+                inputs.spec.path.display()
+            )?;
+            own = features::prepare(&inputs.events, &stored)?;
+            (m.resolve(&stored)?, &own)
+        };
+        let ff = features::compute(prepared, &pop, t, &spec, &m.event_types)?;
         let z = m.standardize(&to_matrix(&ff.df, &ff.defs)?);
         let p: Vec<f64> = z.rows().into_iter().map(|r| m.probability(r)).collect();
         Ok(evaluate(&p, &y))
     };
-    let (ma, mb) = (evaluate_model(&a)?, evaluate_model(&b)?);
+    let (ma, mb) = (
+        evaluate_model(&a, &args.model)?,
+        evaluate_model(&b, &args.against)?,
+    );
     crate::cmd::sayln!(
         "labelled date {} ({} users, {} churned)",
         format_date(t),

@@ -241,11 +241,21 @@ impl FeatureSpec {
             path: path.into(),
             problem,
         };
-        let mut file: FeatureFile = toml::from_str(text).map_err(|e| {
+        let file: FeatureFile = toml::from_str(text).map_err(|e| {
             bad(SpecProblem::Syntax {
                 message: crate::error::toml_message(text, &e),
             })
         })?;
+        Self::from_file(file, path)
+    }
+
+    /// Checks parsed definitions (a file's, or those a model file stores) and fills their
+    /// defaults; `path` names them in messages.
+    pub fn from_file(mut file: FeatureFile, path: &Path) -> Result<Self> {
+        let bad = |problem: SpecProblem| Error::FeatureSpec {
+            path: path.into(),
+            problem,
+        };
         let ev = &mut file.events;
         if ev.value.is_empty() {
             return Err(bad(SpecProblem::NoValueEvent));

@@ -422,6 +422,51 @@ fn training_on_new_cohorts_only() {
         cmp["model"]["metrics"]["rows"],
         cmp["against"]["metrics"]["rows"]
     );
+    // Against a model trained with other definitions (fewer event rates): it is scored
+    // with the definitions stored in it, not refused.
+    let other = dir.path().join("other.toml");
+    let text = fs::read_to_string(&features).unwrap();
+    fs::write(&other, text.replace("top = 12", "top = 4")).unwrap();
+    ok(
+        dir.path(),
+        &[
+            "-q",
+            "train",
+            "--events",
+            s(&events),
+            "--users",
+            s(&users),
+            "--features",
+            s(&other),
+            "--as-of",
+            "2026-07-06",
+            "--model",
+            "other.json",
+        ],
+    );
+    let out = ok(
+        dir.path(),
+        &[
+            "compare",
+            "--events",
+            s(&events),
+            "--users",
+            s(&users),
+            "--features",
+            s(&features),
+            "--model",
+            "all.json",
+            "--against",
+            "other.json",
+            "--as-of",
+            "2026-07-06",
+        ],
+    );
+    assert!(
+        out.contains("other.json: features computed with the definitions stored in it"),
+        "{out}"
+    );
+    assert!(out.contains("labelled date 2026-06-08"), "{out}");
     // A cohort must be a signup week, and cohorts need signup times.
     let out = churnrisk(
         dir.path(),
