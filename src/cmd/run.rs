@@ -305,6 +305,7 @@ fn model_for_night(
     cut: bool,
 ) -> Result<Tonight> {
     let (existing, mut reason) = existing_model(args, s, inputs, as_of)?;
+    let rated_before = existing.as_ref().map(|m| m.event_types.clone());
     // A backfill (an as-of date before the production model's) never replaces that
     // model: it trains into a file of its own beside it.
     let backfill = existing
@@ -366,7 +367,31 @@ fn model_for_night(
     } else {
         s.model.clone()
     };
-    train_tonight(s, inputs, prepared, as_of, reason, path, backfill)
+    let tonight = train_tonight(s, inputs, prepared, as_of, reason, path, backfill)?;
+    // Event types that lost their rates: new ones (a release's) can push them out of
+    // the `top`, and the model loses what they said without a word.
+    if let Some(before) = rated_before {
+        let now = &tonight.model.event_types;
+        let gone: Vec<&str> = before
+            .iter()
+            .filter(|e| !now.contains(e))
+            .map(String::as_str)
+            .collect();
+        if !gone.is_empty() {
+            let came: Vec<&str> = now
+                .iter()
+                .filter(|e| !before.contains(e))
+                .map(String::as_str)
+                .collect();
+            warn!(
+                "the retrained model has no rates of their own for {} (the model it replaces had), now rating {} instead: the {} most frequent event types changed; raise `[event_rates] top`, or `exclude` types that are no use of the product",
+                gone.join(", "),
+                if came.is_empty() { "none".to_string() } else { came.join(", ") },
+                now.len()
+            );
+        }
+    }
+    Ok(tonight)
 }
 
 /// The model on disk (None when missing or of an older format) and why it cannot be kept,

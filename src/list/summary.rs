@@ -36,6 +36,16 @@ fn write_fit(s: &mut String, model: &ChurnModel) {
     if let Some(r) = &t.renewals {
         let _ = writeln!(s, "renewals: {r}");
     }
+    // Which event types have rates of their own: a release's new event types can push
+    // others out of the `top` (a helper found two gone only by diffing model files).
+    if !model.event_types.is_empty() {
+        let _ = writeln!(
+            s,
+            "event types with rates of their own (the {} most frequent, `[event_rates] top`): {}",
+            model.event_types.len(),
+            model.event_types.join(", ")
+        );
+    }
     let _ = writeln!(
         s,
         "solver: gradient norm {:.1e} ({})",

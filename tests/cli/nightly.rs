@@ -802,3 +802,48 @@ fn a_log_cut_during_its_last_day_is_flagged() {
         "{printed}"
     );
 }
+
+/// A retrain whose event types with rates of their own changed (here the definitions
+/// rate fewer) says which the model lost.
+#[test]
+fn a_retrain_that_drops_rated_event_types_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    let fewer = dir.path().join("fewer.toml");
+    let text = fs::read_to_string(default_features()).unwrap();
+    fs::write(&fewer, text.replace("top = 12", "top = 10")).unwrap();
+    let cfg = config(dir.path(), "max_age_days = 1000\n");
+    let text = fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(s(&default_features()), s(&fewer));
+    fs::write(&cfg, text).unwrap();
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    expect(
+        out,
+        0,
+        &[
+            "the retrained model has no rates of their own for ",
+            "now rating none instead: the 10 most frequent event types changed",
+        ],
+    );
+    assert_eq!(manifest(dir.path())["model"]["retrained"], true);
+    // The summary of a training lists the types it rates.
+    let printed = ok(
+        dir.path(),
+        &[
+            "train",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--features",
+            s(&fewer),
+            "--as-of",
+            "2026-07-06",
+            "--model",
+            "t.json",
+        ],
+    );
+    assert!(
+        printed.contains("event types with rates of their own (the 10 most frequent, `[event_rates] top`): page_view, login, "),
+        "{printed}"
+    );
+}
