@@ -264,6 +264,15 @@ pub fn stopped_events(events: &Events, spec: &FeatureSpec) -> Result<Vec<Stopped
         if silent < 7.0 || expected < 20.0 {
             continue;
         }
+        // A log that went quiet as a whole since (an off-season, an outage) is not a
+        // rename: the rest of the log still runs at a quarter of its pace before, or more.
+        let ts = events.df.column("ts")?.i64()?;
+        let after = ts.iter().flatten().filter(|&t| t > b).count() as f64;
+        let before = events.df.height() as f64 - after;
+        let pace = |rows: f64, span: f64| rows / span.max(1.0);
+        if pace(after, silent) < 0.25 * pace(before, days(b - start)) {
+            continue;
+        }
         // New around then: first seen within a week of its last, after the log's first
         // week, and not rare.
         let mut new_types: Vec<(String, u64)> = types
@@ -392,5 +401,18 @@ mod tests {
         assert_eq!(s.new_types, [("done_new".to_string(), 100)]);
         let both = spec("[events]\nlogin = [\"login\"]\nvalue = [\"done_old\", \"done_new\"]\n");
         assert_eq!(stopped_events(&ev, &both).unwrap(), []);
+        // An off-season: after day 40 the whole log goes quiet (a login every 4 days): no
+        // rename to speak of.
+        let season: Vec<(&str, i64, &str)> = rows
+            .iter()
+            .filter(|r| r.1 < t0 + 40 * DAY_MS && r.2 != "done_new")
+            .copied()
+            .chain(
+                (40..60)
+                    .step_by(4)
+                    .map(|d| ("u1", t0 + d * DAY_MS, "login")),
+            )
+            .collect();
+        assert_eq!(stopped_events(&events(&season), &alone).unwrap(), []);
     }
 }
