@@ -355,7 +355,7 @@ fn training_on_new_cohorts_only() {
         repo().join("data/users.csv"),
         default_features(),
     );
-    let train = |extra: &[&str], out: &str| {
+    let train_with = |features: &Path, extra: &[&str], out: &str| {
         let mut args = vec![
             "-q",
             "train",
@@ -364,7 +364,7 @@ fn training_on_new_cohorts_only() {
             "--users",
             s(&users),
             "--features",
-            s(&features),
+            s(features),
             "--as-of",
             "2026-07-06",
             "--model",
@@ -375,6 +375,26 @@ fn training_on_new_cohorts_only() {
         let m: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(dir.path().join(out)).unwrap()).unwrap();
         m
+    };
+    let train = |extra: &[&str], out: &str| train_with(&features, extra, out);
+    let compare = |model: &str, against: &str, extra: &[&str]| {
+        let mut args = vec![
+            "compare",
+            "--events",
+            s(&events),
+            "--users",
+            s(&users),
+            "--features",
+            s(&features),
+            "--model",
+            model,
+            "--against",
+            against,
+            "--as-of",
+            "2026-07-06",
+        ];
+        args.extend_from_slice(extra);
+        ok(dir.path(), &args)
     };
     let all = train(&[], "all.json");
     let recent = train(&["--since", "2026-02-16"], "recent.json");
@@ -389,26 +409,7 @@ fn training_on_new_cohorts_only() {
     );
     assert!(recent["validation"]["roc_auc"].as_f64().unwrap() > 0.7);
     // Side by side on the same labelled date.
-    let out = ok(
-        dir.path(),
-        &[
-            "compare",
-            "--events",
-            s(&events),
-            "--users",
-            s(&users),
-            "--features",
-            s(&features),
-            "--model",
-            "recent.json",
-            "--against",
-            "all.json",
-            "--as-of",
-            "2026-07-06",
-            "--out",
-            "cmp.json",
-        ],
-    );
+    let out = compare("recent.json", "all.json", &["--out", "cmp.json"]);
     assert!(out.contains("labelled date 2026-06-08"), "{out}");
     assert!(
         out.contains("ROC AUC") && out.contains("in-sample"),
@@ -427,41 +428,8 @@ fn training_on_new_cohorts_only() {
     let other = dir.path().join("other.toml");
     let text = fs::read_to_string(&features).unwrap();
     fs::write(&other, text.replace("top = 12", "top = 4")).unwrap();
-    ok(
-        dir.path(),
-        &[
-            "-q",
-            "train",
-            "--events",
-            s(&events),
-            "--users",
-            s(&users),
-            "--features",
-            s(&other),
-            "--as-of",
-            "2026-07-06",
-            "--model",
-            "other.json",
-        ],
-    );
-    let out = ok(
-        dir.path(),
-        &[
-            "compare",
-            "--events",
-            s(&events),
-            "--users",
-            s(&users),
-            "--features",
-            s(&features),
-            "--model",
-            "all.json",
-            "--against",
-            "other.json",
-            "--as-of",
-            "2026-07-06",
-        ],
-    );
+    train_with(&other, &[], "other.json");
+    let out = compare("all.json", "other.json", &[]);
     assert!(
         out.contains("other.json: features computed with the definitions stored in it"),
         "{out}"
