@@ -469,7 +469,7 @@ pub fn stopped_note(s: &churnrisk::features::Stopped, named: &str) -> String {
         format!("; first seen around then: {}", list.join(", "))
     };
     format!(
-        "`{}` (a {} in {named}) has no event after {}, where its pace before ({} rows) would have brought about {:.0} by the log's last day: renamed or no longer tracked? Its features read as nobody doing it since{new}; name the new event in the feature definitions and retrain",
+        "`{}` (a {} in {named}) has no event after {}, where its pace before ({} rows) would have brought about {:.0} by the log's last day, and it was never this quiet before: renamed, no longer tracked, or a first pause (a holiday, an off-season)? Its features read as nobody doing it since{new}; if it was renamed, name the new event in the feature definitions and retrain",
         s.name,
         s.role,
         churnrisk::base::time::format_date(s.last),

@@ -331,6 +331,20 @@ fn model_for_night(
                 d.describe(),
                 s.drift.act
             ),
+            // Likewise an event type the definitions name that stopped (a rename): a
+            // retrain on the same definitions learns the stop (a helper's night after a
+            // rename retrained into answer-key Brier 0.184 against the kept model's 0.111).
+            Some(d)
+                if d.score_psi >= s.drift.act
+                    && s.drift.retrain
+                    && !features::stopped_events(&inputs.events, &inputs.spec)?.is_empty() =>
+            {
+                warn!(
+                    "drift: {}; past the act level ({}), but an event type the feature definitions name has stopped (above): retraining on them would learn the stop, so the model is kept tonight; update the definitions",
+                    d.describe(),
+                    s.drift.act
+                )
+            }
             Some(d) if d.score_psi >= s.drift.act && s.drift.retrain => {
                 warn!(
                     "drift: {}; past the act level ({}): the model is retrained tonight",

@@ -273,6 +273,11 @@ pub fn stopped_events(events: &Events, spec: &FeatureSpec) -> Result<Vec<Stopped
         if pace(after, silent) < 0.25 * pace(before, days(b - start)) {
             continue;
         }
+        // An event type that was this quiet before (a yearly shop's add-on out of season,
+        // a school's assignments over the holidays) pauses; it has not stopped.
+        if longest_gap(events, name)? >= end - b {
+            continue;
+        }
         // New around then: first seen within a week of its last, after the log's first
         // week, and not rare.
         let mut new_types: Vec<(String, u64)> = types
@@ -300,6 +305,23 @@ pub fn stopped_events(events: &Events, spec: &FeatureSpec) -> Result<Vec<Stopped
         });
     }
     Ok(out)
+}
+
+/// The longest time between two consecutive events of type `name` in the log (0 with
+/// fewer than two).
+fn longest_gap(events: &Events, name: &str) -> Result<i64> {
+    let mut ts: Vec<i64> = {
+        let df = events
+            .df
+            .clone()
+            .lazy()
+            .filter(col("event").eq(lit(name)))
+            .select([col("ts")])
+            .collect()?;
+        df.column("ts")?.i64()?.iter().flatten().collect()
+    };
+    ts.sort_unstable();
+    Ok(ts.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0))
 }
 
 /// The distinct event names in the log.
@@ -414,5 +436,14 @@ mod tests {
             )
             .collect();
         assert_eq!(stopped_events(&events(&season), &alone).unwrap(), []);
+        // A seasonal event: already as quiet once before (days 5 to 30), so its silence
+        // since day 40 is a pause.
+        let paused: Vec<(&str, i64, &str)> = rows
+            .iter()
+            .filter(|r| r.2 != "done_new")
+            .filter(|r| r.2 != "done_old" || !(t0 + 5 * DAY_MS..t0 + 30 * DAY_MS).contains(&r.1))
+            .copied()
+            .collect();
+        assert_eq!(stopped_events(&events(&paused), &alone).unwrap(), []);
     }
 }

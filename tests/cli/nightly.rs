@@ -847,3 +847,49 @@ fn a_retrain_that_drops_rated_event_types_says_so() {
         "{printed}"
     );
 }
+
+/// After a release renamed a core event (here `dashboard_built` for the last ten days), a
+/// night whose scores drift past the act level keeps its model: a retrain on the same
+/// definitions would learn the stop.
+#[test]
+fn a_renamed_event_holds_a_drift_retrain() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(fs::File::open(repo().join("data/events.csv.gz")).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let renamed: String = text
+        .lines()
+        .map(|l| {
+            let late = l.split(',').nth(1).is_some_and(|t| t >= "2026-06-26");
+            if late {
+                format!("{}\n", l.replace(",dashboard_built,", ",dashboard_made,"))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    fs::write(dir.path().join("events.csv"), renamed).unwrap();
+    let cfg = config(dir.path(), "max_age_days = 1000\n");
+    let whole = s(&repo().join("data/events.csv.gz")).to_string();
+    let text = fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&whole, "events.csv");
+    fs::write(&cfg, text).unwrap();
+    let out = churnrisk(
+        dir.path(),
+        &["run", "--config", s(&cfg), "--as-of", "2026-07-10"],
+    );
+    expect(
+        out,
+        0,
+        &[
+            "`dashboard_built` (a value action in ",
+            "first seen around then: dashboard_made (",
+            "but an event type the feature definitions name has stopped (above): retraining on them would learn the stop, so the model is kept tonight",
+        ],
+    );
+    assert_eq!(manifest(dir.path())["model"]["retrained"], false);
+}
