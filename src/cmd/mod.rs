@@ -295,9 +295,10 @@ impl Inputs {
 
     /// Fails when the log has none of the feature definitions' value events (a typo, or
     /// a log that is not this product's); warns about other events it never has (a rare
-    /// event absent tonight: its features are zero). Call it after the rejects are
-    /// settled: bad rows are the first thing to report.
-    pub fn check_events(&self, args: &InputArgs) -> Result<()> {
+    /// event absent tonight: its features are zero), and about named events that stopped
+    /// (a rename); returns whether one did. Call it after the rejects are settled: bad
+    /// rows are the first thing to report.
+    pub fn check_events(&self, args: &InputArgs) -> Result<bool> {
         let missing = self
             .spec
             .check_events_exist(&event_names(&self.events)?)
@@ -316,10 +317,11 @@ impl Inputs {
                 missing.join(", ")
             );
         }
-        for s in churnrisk::features::stopped_events(&self.events, &self.spec)? {
-            warn!("{}", stopped_note(&s, &features_named(&args.features)));
+        let stopped = churnrisk::features::stopped_events(&self.events, &self.spec)?;
+        for s in &stopped {
+            warn!("{}", stopped_note(s, &features_named(&args.features)));
         }
-        Ok(())
+        Ok(!stopped.is_empty())
     }
 
     pub fn sources(&self) -> Sources<'_> {
@@ -488,7 +490,7 @@ pub fn settle_rejects(inputs: &Inputs, args: &InputArgs, policy: &ReadPolicy) ->
             .with_context(|| format!("writing {}", path.display()))?;
     }
     inputs.rejects.enforce(policy)?;
-    inputs.check_events(args)
+    inputs.check_events(args).map(|_| ())
 }
 
 /// The tier rule and list view from the flags of `run` (sample mode) and `score`.

@@ -836,7 +836,7 @@ fn other_phrase(
     // over the whole window the model reads ("1 × x in the 9 days seen of the last 14").
     let (count, span) = match seen_in(def.id, spec, row) {
         Some((seen, window)) if (1.0..=f64::from(window) - 1.0).contains(&seen) => {
-            let floor = spec.typical_gap_days.max(7.0).min(f64::from(window));
+            let floor = super::compute::rate_floor(spec.typical_gap_days, f64::from(window));
             // Events are whole: the rate times the days it was taken over.
             let count = (v * seen.max(floor) / f64::from(window)).round();
             (count, format!("{} days seen of the ", seen.floor()))

@@ -38,6 +38,13 @@ pub struct FeatureFrame {
     pub defs: Vec<FeatureDef>,
 }
 
+/// The fewest days a per-event-type rate over a window of `window` days is taken over: a
+/// week, or the log's typical gap when longer, at most the window (as the features scale; the
+/// reasons undo it to quote a count).
+pub fn rate_floor(typical_gap: f64, window: f64) -> f64 {
+    at_least(typical_gap, 7.0).min(window)
+}
+
 /// `max(x, floor)`.
 fn at_least(x: f64, floor: f64) -> f64 {
     if x < floor {
@@ -157,7 +164,7 @@ impl<'a> Derive<'a> {
     /// a week: a rate is not judged from less than one typical gap (a shop's customer
     /// seen for 9 days with one order does not buy 40 times a year).
     fn scale(&self, end: i64, cap: i64) -> f64 {
-        let floor = at_least(self.plan.typical_gap, 7.0).min(cap as f64);
+        let floor = rate_floor(self.plan.typical_gap, cap as f64);
         cap as f64 / at_least(self.exposure(end, cap), floor)
     }
 
@@ -353,13 +360,14 @@ pub fn compute(
     let signup_col = population.column("signup_ts")?.cast(&DataType::Int64)?;
     let signup = signup_col.i64()?;
     // Only a population of subscribers has them (the subscription definition's).
-    let optional = |name: &str| -> Result<Option<Column>> {
+    let optional = |name: &str, dtype: DataType| -> Result<Option<Column>> {
         match population.column(name) {
-            Ok(c) => Ok(Some(c.cast(&DataType::Int64)?)),
+            Ok(c) => Ok(Some(c.cast(&dtype)?)),
             Err(_) => Ok(None),
         }
     };
-    let (renewal_col, asked_col) = (optional("renewal_ts")?, optional("cancel_ts")?);
+    let renewal_col = optional("renewal_ts", DataType::Int64)?;
+    let asked_col = optional("cancel_ts", DataType::Int64)?;
     let renewal = renewal_col.as_ref().map(|c| c.i64()).transpose()?;
     let asked = asked_col.as_ref().map(|c| c.i64()).transpose()?;
     let trial = population
@@ -367,11 +375,7 @@ pub fn compute(
         .ok()
         .map(|c| c.bool())
         .transpose()?;
-    let count_col = population
-        .column("renewals")
-        .ok()
-        .map(|c| c.cast(&DataType::Float64))
-        .transpose()?;
+    let count_col = optional("renewals", DataType::Float64)?;
     let count = count_col.as_ref().map(|c| c.f64()).transpose()?;
     let mut order: Vec<usize> = (0..population.height()).collect();
     order.sort_by(|&a, &b| ids.get(a).cmp(&ids.get(b)));

@@ -250,6 +250,7 @@ pub fn stopped_events(events: &Events, spec: &FeatureSpec) -> Result<Vec<Stopped
         .collect();
     let end = types.iter().map(|t| t.3).max().unwrap_or(i64::MIN);
     let start = types.iter().map(|t| t.2).min().unwrap_or(i64::MAX);
+    let ts = events.df.column("ts")?.i64()?;
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for &(name, role) in &roles {
@@ -266,7 +267,6 @@ pub fn stopped_events(events: &Events, spec: &FeatureSpec) -> Result<Vec<Stopped
         }
         // A log that went quiet as a whole since (an off-season, an outage) is not a
         // rename: the rest of the log still runs at a quarter of its pace before, or more.
-        let ts = events.df.column("ts")?.i64()?;
         let after = ts.iter().flatten().filter(|&t| t > b).count() as f64;
         let before = events.df.height() as f64 - after;
         let pace = |rows: f64, span: f64| rows / span.max(1.0);

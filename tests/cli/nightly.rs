@@ -19,6 +19,36 @@ fn config(dir: &Path, extra_model: &str) -> std::path::PathBuf {
     p
 }
 
+/// Replaces `from` with `to` in the file at `path`.
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap().replace(from, to);
+    fs::write(path, text).unwrap();
+}
+
+/// The sample log with each line after the header rewritten (`None` drops it), written to
+/// `events.csv` in `dir`, and a night's config that reads it.
+fn config_with_sample_log(
+    dir: &Path,
+    extra_model: &str,
+    rewrite: impl Fn(&str) -> Option<String>,
+) -> std::path::PathBuf {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(fs::File::open(repo().join("data/events.csv.gz")).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let mut lines = text.lines();
+    let mut out = format!("{}\n", lines.next().unwrap());
+    for line in lines.filter_map(rewrite) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    fs::write(dir.join("events.csv"), out).unwrap();
+    let cfg = config(dir, extra_model);
+    replace_in(&cfg, s(&repo().join("data/events.csv.gz")), "events.csv");
+    cfg
+}
+
 fn manifest(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(dir.join("out/manifest.json")).unwrap()).unwrap()
 }
@@ -747,28 +777,13 @@ fn an_orchestrators_check_step_refuses_a_late_log_for_its_night() {
 
 #[test]
 fn a_log_cut_during_its_last_day_is_flagged() {
-    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
     // The sample cut at 09:00 on its last day (2026-07-05): a sixth of the day's events.
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(fs::File::open(repo().join("data/events.csv.gz")).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    let cut: String = text
-        .lines()
-        .enumerate()
-        .filter(|(i, l)| *i == 0 || l.split(',').nth(1).is_none_or(|t| t < "2026-07-05T09"))
-        .map(|(_, l)| l)
-        .map(|l| format!("{l}\n"))
-        .collect();
-    fs::write(dir.path().join("events.csv"), cut).unwrap();
-    let cfg = config(dir.path(), "max_age_days = 1000\n");
-    let whole = s(&repo().join("data/events.csv.gz")).to_string();
-    let text = fs::read_to_string(&cfg)
-        .unwrap()
-        .replace(&whole, "events.csv");
-    fs::write(&cfg, text).unwrap();
+    let cfg = config_with_sample_log(dir.path(), "max_age_days = 1000\n", |l| {
+        let kept = l.split(',').nth(1).is_none_or(|t| t < "2026-07-05T09");
+        kept.then(|| l.to_string())
+    });
     let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
     expect(
         out,
@@ -813,10 +828,7 @@ fn a_retrain_that_drops_rated_event_types_says_so() {
     let text = fs::read_to_string(default_features()).unwrap();
     fs::write(&fewer, text.replace("top = 12", "top = 10")).unwrap();
     let cfg = config(dir.path(), "max_age_days = 1000\n");
-    let text = fs::read_to_string(&cfg)
-        .unwrap()
-        .replace(s(&default_features()), s(&fewer));
-    fs::write(&cfg, text).unwrap();
+    replace_in(&cfg, s(&default_features()), s(&fewer));
     let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
     expect(
         out,
@@ -853,31 +865,16 @@ fn a_retrain_that_drops_rated_event_types_says_so() {
 /// definitions would learn the stop.
 #[test]
 fn a_renamed_event_holds_a_drift_retrain() {
-    use std::io::Read;
     let dir = tempfile::tempdir().unwrap();
     fs::copy(repo().join("models/sample.json"), dir.path().join("m.json")).unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(fs::File::open(repo().join("data/events.csv.gz")).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    let renamed: String = text
-        .lines()
-        .map(|l| {
-            let late = l.split(',').nth(1).is_some_and(|t| t >= "2026-06-26");
-            if late {
-                format!("{}\n", l.replace(",dashboard_built,", ",dashboard_made,"))
-            } else {
-                format!("{l}\n")
-            }
+    let cfg = config_with_sample_log(dir.path(), "max_age_days = 1000\n", |l| {
+        let late = l.split(',').nth(1).is_some_and(|t| t >= "2026-06-26");
+        Some(if late {
+            l.replace(",dashboard_built,", ",dashboard_made,")
+        } else {
+            l.to_string()
         })
-        .collect();
-    fs::write(dir.path().join("events.csv"), renamed).unwrap();
-    let cfg = config(dir.path(), "max_age_days = 1000\n");
-    let whole = s(&repo().join("data/events.csv.gz")).to_string();
-    let text = fs::read_to_string(&cfg)
-        .unwrap()
-        .replace(&whole, "events.csv");
-    fs::write(&cfg, text).unwrap();
+    });
     let out = churnrisk(
         dir.path(),
         &["run", "--config", s(&cfg), "--as-of", "2026-07-10"],
