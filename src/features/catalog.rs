@@ -659,6 +659,12 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
                 format!("no value action for {}", days(v))
             }
         }
+        // Events that are not presence (a page view where logins mark presence) can be
+        // newer than the last active day: say so, or "active on 0 days" reads as a
+        // contradiction beside it.
+        DaysSinceEvent if v < r && row.get(ActiveRecent) == 0.0 && !f.events.login.is_empty() => {
+            format!("last event {} ago (not {})", days(v), presence_events(f))
+        }
         DaysSinceEvent => format!("no activity for {}", days(v)),
         ValuePerActiveDay => format!("{v:.1} value actions per active day (last {l} days)"),
         CoreUsed => format!("uses {} of {} core features", n(v), f.events.core.len()),
@@ -909,6 +915,20 @@ pub fn friction_events(f: &FeatureFile, n: f64) -> String {
     format!("{} × {}", format_count(n), names.join(" or "))
 }
 
+/// The presence events as a reason names them: "a login" or "an app_opened or session_start".
+fn presence_events(f: &FeatureFile) -> String {
+    let names = &f.events.login;
+    if names.is_empty() || names.len() > 3 {
+        return "a login".into();
+    }
+    let article = if names[0].starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {}", names.join(" or "))
+}
+
 /// "first value", named by the activation events when there are few enough to read:
 /// "first value (report_created)".
 fn first_value(f: &FeatureFile) -> String {
@@ -1120,6 +1140,32 @@ mod tests {
             phrase(&s, def("funnel_onboarding"), &row, 0.0),
             "stalled in onboarding after step 2 of 4 (data_source_connected)"
         );
+    }
+
+    /// Days since any event beside no active day (a page view, logins marking presence):
+    /// the reason says the last event was no login, and reads "no activity" otherwise.
+    #[test]
+    fn a_recent_event_that_is_no_login_is_named_so() {
+        let s = spec();
+        let defs = catalog(&s, &[]);
+        let def = defs
+            .iter()
+            .find(|d| d.name == "days_since_last_event")
+            .unwrap();
+        let say = |since: f64, active: f64| {
+            let row = NamedRow::new(
+                &s,
+                &[
+                    ("days_since_last_event", since),
+                    ("active_days_recent", active),
+                ],
+            );
+            phrase(&s, def, &row, 0.0)
+        };
+        assert_eq!(say(7.5, 0.0), "last event 7.5 days ago (not a login)");
+        assert_eq!(say(7.5, 2.0), "no activity for 7.5 days");
+        // Beyond the recent window no event can be newer than the last active day.
+        assert_eq!(say(20.0, 0.0), "no activity for 20 days");
     }
 
     /// One of a thing is singular: "1 value action", "1 week", "1 day".
