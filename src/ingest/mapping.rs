@@ -228,9 +228,12 @@ impl ColumnMap {
             Preset::Snowplow => ColumnMap {
                 user_id: names(&["user_id"]),
                 anonymous_id: names(&["domain_userid"]),
-                event: names(&["event_name"]),
+                // A structured event's name is its action (its `event_name` is `event`);
+                // self-describing events and page views carry none.
+                event: names(&["se_action", "event_name"]),
                 timestamp: "derived_tstamp".into(),
                 event_id: names(&["event_id"]),
+                value: Some("se_value".into()),
                 session_id: names(&["domain_sessionid"]),
                 ..base
             },

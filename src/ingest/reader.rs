@@ -137,7 +137,7 @@ fn read_csv_in_blocks(
         rejects.finding(path, Finding::ByteOrderMark, 1);
     }
     // Snowplow's enriched events have no header: their 131 fields in the documented order.
-    let headerless = delimiter == b'\t' && is_snowplow_enriched(&header, required);
+    let headerless = delimiter == b'\t' && is_snowplow_enriched(&header);
     let (header, after_header, lines_before) = if let Some(names) = &policy.header {
         // A file without a header row: its first line is a row like any other.
         if names.len() != header.len() {
@@ -275,12 +275,24 @@ fn count_crlf(text: &[u8]) -> u64 {
 }
 
 /// Whether a tab-separated file's first record is a Snowplow enriched event rather than
-/// a header: as many fields as the format has, none of them a column name asked for.
-fn is_snowplow_enriched(first: &[String], required: &[&str]) -> bool {
-    first.len() == SNOWPLOW_ENRICHED.len()
-        && !first
-            .iter()
-            .any(|f| required.contains(&f.as_str()) || SNOWPLOW_ENRICHED.contains(&f.as_str()))
+/// a header: as many fields as the format has, and a UUID where the format has `event_id`
+/// (a header has a name there). Its other fields are no test: a structured event's
+/// `event_name` is the word `event`, a column name.
+fn is_snowplow_enriched(first: &[String]) -> bool {
+    first.len() == SNOWPLOW_ENRICHED.len() && is_uuid(&first[SNOWPLOW_EVENT_ID])
+}
+
+/// Where `event_id` is among [`SNOWPLOW_ENRICHED`].
+const SNOWPLOW_EVENT_ID: usize = 6;
+
+/// `8-4-4-4-12` hexadecimal digits.
+fn is_uuid(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// The fields of Snowplow's enriched event TSV, in order (Snowplow's documentation,
@@ -788,6 +800,23 @@ fn separator_text(sep: u8) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    /// Snowplow's headerless TSV is told from a header by the event id's UUID; a
+    /// structured event (`event_name` is `event`, a column name) is a row too.
+    #[test]
+    fn a_snowplow_row_is_told_from_a_header_by_its_event_id() {
+        assert_eq!(SNOWPLOW_ENRICHED[SNOWPLOW_EVENT_ID], "event_id");
+        let header: Vec<String> = SNOWPLOW_ENRICHED.map(String::from).to_vec();
+        assert!(!is_snowplow_enriched(&header));
+        let mut row = vec![String::new(); SNOWPLOW_ENRICHED.len()];
+        row[5] = "struct".into();
+        row[SNOWPLOW_EVENT_ID] = "0b6e8f3c-52a4-4c1e-9a0e-6f7d2b1c9e41".into();
+        row[126] = "event".into();
+        assert!(is_snowplow_enriched(&row));
+        row[SNOWPLOW_EVENT_ID] = "0b6e8f3c-52a4-4c1e-9a0e-6f7d2b1c9e4".into();
+        assert!(!is_snowplow_enriched(&row));
+        assert!(!is_snowplow_enriched(&row[1..]));
+    }
+
     use super::*;
     use crate::ingest::LINE;
 

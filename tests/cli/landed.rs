@@ -86,6 +86,11 @@ fn every_landed_export_reads_to_the_expected_events_of_identified_users() {
             "{name}: {printed}"
         );
     }
+    // A structured event is named by its action, and its value is `se_value`.
+    let (header, rows) = read_csv(&dir.path().join("snowplow.csv"));
+    let value = header.iter().position(|h| h == "value").unwrap();
+    let shared = rows.iter().find(|r| r[2] == "report_shared").unwrap();
+    assert_eq!((shared[0].as_str(), shared[value].as_str()), ("u2", "3"));
     // u2's visits before sign-up are u2's.
     let (segment, _) = read_as(dir.path(), &landed().join("segment-logs"), "segment");
     assert!(segment
