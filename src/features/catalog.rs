@@ -775,8 +775,11 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             } else {
                 "subscription renews"
             };
-            let when = match row.get(DaysToRenewal).ceil() {
-                d if d <= 1.0 => format!("{what} tomorrow"),
+            // By the calendar day from the as-of date (its midnight): a renewal 0.5 days
+            // on is today's, 1.2 days on tomorrow's.
+            let when = match row.get(DaysToRenewal).floor() {
+                d if d < 1.0 => format!("{what} today"),
+                d if d < 2.0 => format!("{what} tomorrow"),
                 d => format!("{what} in {}", days(d)),
             };
             // Several renewals ahead (a short plan) say so, unless the first is the end.
@@ -1206,7 +1209,7 @@ mod tests {
         );
     }
 
-    /// The renewal phrase quotes the days to the renewal, whole days up.
+    /// The renewal phrase names the renewal's day: today, tomorrow, in N days.
     #[test]
     fn the_renewal_phrase_says_when() {
         let s = spec().with_renewal(Some(28));
@@ -1217,9 +1220,10 @@ mod tests {
             let row = NamedRow::new(&s, &[("renewal_due", 1.0), ("days_to_renewal", days)]);
             phrase(&s, def, &row, 0.9)
         };
-        assert_eq!(say(8.5), "subscription renews in 9 days");
+        assert_eq!(say(8.5), "subscription renews in 8 days");
         assert_eq!(say(1.0), "subscription renews tomorrow");
-        assert_eq!(say(0.25), "subscription renews tomorrow");
+        assert_eq!(say(1.9), "subscription renews tomorrow");
+        assert_eq!(say(0.25), "subscription renews today");
         // Not for a subscriber who asked to cancel: the renewal is the end.
         let ends = NamedRow::new(
             &s,
@@ -1229,7 +1233,7 @@ mod tests {
                 ("cancel_requested", 1.0),
             ],
         );
-        assert_eq!(phrase(&s, def, &ends, 0.9), "subscription ends in 8 days");
+        assert_eq!(phrase(&s, def, &ends, 0.9), "subscription ends in 7 days");
         // In a trial, the renewal is the trial's end, whichever of the two is the reason.
         let trial = NamedRow::new(
             &s,
@@ -1239,9 +1243,9 @@ mod tests {
                 ("in_trial", 1.0),
             ],
         );
-        assert_eq!(phrase(&s, def, &trial, 0.9), "trial ends in 5 days");
+        assert_eq!(phrase(&s, def, &trial, 0.9), "trial ends in 4 days");
         let in_trial = defs.iter().find(|d| d.name == "in_trial").unwrap();
-        assert_eq!(phrase(&s, in_trial, &trial, 0.1), "trial ends in 5 days");
+        assert_eq!(phrase(&s, in_trial, &trial, 0.1), "trial ends in 4 days");
         // A weekly plan: the count of renewals ahead is said, unless the first is the end.
         let count = defs
             .iter()
@@ -1262,9 +1266,9 @@ mod tests {
         };
         assert_eq!(
             weekly(0.0),
-            "subscription renews in 3 days, 4 renewals in the next 28 days"
+            "subscription renews in 2 days, 4 renewals in the next 28 days"
         );
-        assert_eq!(weekly(1.0), "subscription ends in 3 days");
+        assert_eq!(weekly(1.0), "subscription ends in 2 days");
         let def = defs.iter().find(|d| d.name == "cancel_requested").unwrap();
         assert_eq!(def.family, "cancellation");
         let asked = |days: f64| {

@@ -635,13 +635,15 @@ impl Renewals {
     /// request by `t`): one set to end at its period's end, or on a date after `t`. A
     /// cancellation that took effect when asked (the end equal to the request) never is.
     pub fn cancel_pending(&self, user: &str, t: i64) -> Option<i64> {
-        self.started_by(user, t)
-            .iter()
-            .filter_map(|r| {
-                let asked = r.canceled.filter(|&c| c <= t)?;
-                r.end.is_none_or(|e| e > t && e > asked).then_some(asked)
-            })
-            .max()
+        self.pending(user, t).filter_map(|r| r.canceled).max()
+    }
+
+    /// `user`'s rows with a cancellation asked for by `t` and not yet in effect at `t`.
+    fn pending(&self, user: &str, t: i64) -> impl Iterator<Item = &Billed> {
+        self.started_by(user, t).iter().filter(move |r| {
+            r.canceled
+                .is_some_and(|asked| asked <= t && r.end.is_none_or(|e| e > t && e > asked))
+        })
     }
 
     /// Whether `user`'s latest subscription started by `t` is in its trial at `t` (billing
@@ -660,9 +662,20 @@ impl Renewals {
 
     /// The next renewal after `t` of `user`'s active period that started at
     /// `period_start` and is running at `t`; none for a user without a row started by `t`.
+    /// With a cancellation pending at `t`, the end its row states is the date, when it
+    /// comes no later than the next renewal (and a day's slack): a period's end set when
+    /// the cancellation was asked for (Chargebee's `cancelled_at`), or a date the customer
+    /// picked. A later end was written after `t` (the request was taken back, the
+    /// subscription ran on) and is not known then.
     pub fn next_after(&self, user: &str, period_start: i64, t: i64) -> Option<i64> {
         let (anchor, cycle) = self.billing(user, period_start, t)?;
-        Self::renewal_after(anchor, cycle, t)
+        let next = Self::renewal_after(anchor, cycle, t)?;
+        let stated = self
+            .pending(user, t)
+            .filter_map(|r| r.end)
+            .filter(|&e| e <= next + crate::base::time::DAY_MS)
+            .min();
+        Some(stated.unwrap_or(next))
     }
 
     /// How many renewals of the same period fall after `t` and by `until` (inclusive): 0
@@ -946,6 +959,33 @@ mod tests {
         assert_eq!(
             r.renewals_by("mo", ts("2025-01-01"), t, ts("2026-01-19")),
             0
+        );
+    }
+
+    #[test]
+    fn a_pending_cancellation_ends_on_its_stated_date() {
+        // a: monthly since 2023-07-27, asked on 07-10 to end on 07-14 13:12 (Chargebee's
+        // `cancelled_at` for a subscription reactivated under its id); b: asked to end at
+        // the period's end; c: the stated end is months later (the request was taken
+        // back and the subscription ran on: written after t).
+        let rows = df!(
+            "user_id" => ["a", "b", "c"],
+            "start_ts" => ["2023-07-27", "2025-01-20", "2025-01-20"].map(ts),
+            "end_ts" => ["2025-07-14 13:12", "2025-07-20", "2025-11-20"].map(|d| Some(ts(d))),
+            "interval" => ["month", "month", "month"],
+            "canceled_ts" => ["2025-07-10", "2025-07-01", "2025-07-01"].map(|d| Some(ts(d))),
+        )
+        .unwrap();
+        let r = Subscriptions::from_rows(&rows).unwrap().renewals;
+        let t = ts("2025-07-14");
+        let next = |u: &str| r.next_after(u, ts("2023-01-01"), t);
+        assert_eq!(next("a"), Some(ts("2025-07-14 13:12")));
+        assert_eq!(next("b"), Some(ts("2025-07-20")));
+        assert_eq!(next("c"), Some(ts("2025-07-20")));
+        // Before the request, a renews on its cycle.
+        assert_eq!(
+            r.next_after("a", ts("2023-01-01"), ts("2025-07-05")),
+            Some(ts("2025-07-27"))
         );
     }
 

@@ -3,14 +3,14 @@
 //!
 //! | order | rule (figures at the as-of date) | play |
 //! | --- | --- | --- |
+//! | 0 | a cancellation asked for and pending (subscriptions): the call that can still save them | Re-engagement |
 //! | 1 | 2+ friction events in the recent window, or 1+ while stalled mid-funnel | Contextual Guidance |
 //! | 2 | never reached activation | Progress & Momentum |
 //! | 3 | activated, at most 1 value action in the long window and none in the recent one | Repeat Value |
 //! | 4 | active on 3+ recent days but uses at most a third of the core features (at most one where there are fewer than six), and not all of them | Feature Discovery |
 //! | 5 | otherwise | Re-engagement |
 //!
-//! Rule 5's text says what the user's figures show, in this order: a cancellation asked for
-//! and pending (subscriptions), fewer active days a day than in the window before, no
+//! Rule 5's text says what the user's figures show, in this order: fewer active days a day than in the window before, no
 //! event for half the recent window or more, else steady activity (the risk is in the
 //! reasons).
 
@@ -64,6 +64,16 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow, has_reasons: bool) -> Pla
         (v > 0.0 && v < 1.0).then_some(g)
     });
     let choose = |play, rule: String| PlayChoice { play, rule };
+    // A customer who has asked to cancel is a save call, whatever else their figures say.
+    if row.get(Core::CancelRequested) > 0.0 {
+        return choose(
+            Play::Reengagement,
+            format!(
+                "re-engagement: {}, the subscription still running",
+                crate::features::catalog::asked_to_cancel(row.get(Core::DaysSinceCancelRequest))
+            ),
+        );
+    }
     if friction >= 2.0 || (friction >= 1.0 && stalled.is_some()) {
         let place = stalled
             .map(|g| format!(" while stalled in {}", g.name))
@@ -103,12 +113,7 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow, has_reasons: bool) -> Pla
         row.get(Core::ActivePrior),
     );
     let gap = row.get(Core::DaysSinceEvent);
-    let rule = if row.get(Core::CancelRequested) > 0.0 {
-        format!(
-            "re-engagement: {}, the subscription still running",
-            crate::features::catalog::asked_to_cancel(row.get(Core::DaysSinceCancelRequest))
-        )
-    } else if declined(
+    let rule = if declined(
         row,
         Core::ActiveRecent,
         Core::ActivePrior,
@@ -184,6 +189,38 @@ mod tests {
             recommend(&spec, &NamedRow::new(&spec, &pairs), false).rule,
             "re-engagement: activity steady; no single figure explains the risk"
         );
+    }
+
+    /// A pending cancellation comes first: friction, no activation or few core features
+    /// in use do not turn a save call into a guided tour.
+    #[test]
+    fn a_customer_who_asked_to_cancel_gets_the_save_call() {
+        for others in [
+            &[("friction_recent", 3.0), ("activated", 1.0)][..],
+            &[("activated", 0.0)],
+            &[
+                ("activated", 1.0),
+                ("value_actions_long", 9.0),
+                ("value_actions_recent", 2.0),
+                ("active_days_recent", 5.0),
+                ("core_features_used", 1.0),
+            ],
+        ] {
+            let mut pairs = vec![
+                ("cancel_requested", 1.0),
+                ("days_since_cancel_request", 3.5),
+            ];
+            pairs.extend_from_slice(others);
+            let choice = rule(&pairs);
+            assert_eq!(
+                (choice.play, choice.rule.as_str()),
+                (
+                    Play::Reengagement,
+                    "re-engagement: asked to cancel 3 days ago, the subscription still running"
+                ),
+                "{others:?}"
+            );
+        }
     }
 
     #[test]
