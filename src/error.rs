@@ -688,6 +688,8 @@ pub enum SpecProblem {
     EmptyEventName { role: String, name: String },
     #[error("[events] {role} lists an event twice")]
     EventTwice { role: String },
+    #[error("[events] ignore lists {name:?}, which is also a {role} event: an event is product use or not")]
+    IgnoredInRole { role: String, name: String },
     #[error("[windows] every window must be at least 1 day")]
     ZeroWindow,
     #[error("[windows] a window is at most 3650 days")]

@@ -69,6 +69,9 @@ pub fn run(args: CheckArgs) -> Result<()> {
         if let Some(line) = events.identity.describe() {
             crate::cmd::sayln!("{line}")?;
         }
+        if let Some(line) = super::not_use_line(events, &inputs.not_use) {
+            crate::cmd::sayln!("{line}")?;
+        }
         if events.files.len() > 1 {
             crate::cmd::sayln!("read {} files", events.files.len())?;
         }

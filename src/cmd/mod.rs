@@ -130,6 +130,8 @@ pub struct Inputs {
     pub users: Option<Users>,
     pub subscriptions: Option<Subscriptions>,
     pub rejects: Rejects,
+    /// The event names dropped as not product use (the preset's and `[events] ignore`).
+    pub not_use: Vec<String>,
 }
 
 impl Inputs {
@@ -165,10 +167,13 @@ impl Inputs {
             format!("reading {}", args.events().display()),
             ingest::progress::input_bytes(args.events()),
         );
+        let mut map = ingest::ColumnMap::build(args.preset, &args.column_overrides)?
+            .with_arguments(&args.columns)
+            .map_err(flags::as_flag("column", "--column"))?;
+        map.not_use.extend(spec.file.events.ignore.iter().cloned());
+        let not_use = map.not_use.clone();
         let how = ingest::EventsRead {
-            map: ingest::ColumnMap::build(args.preset, &args.column_overrides)?
-                .with_arguments(&args.columns)
-                .map_err(flags::as_flag("column", "--column"))?,
+            map,
             shard: args.shard,
         };
         let events = ingest::load_events_with(args.events(), &how, policy, &mut rejects)
@@ -237,6 +242,9 @@ impl Inputs {
         if let Some(line) = events.identity.describe() {
             info!("{line}");
         }
+        if let Some(line) = not_use_line(&events, &not_use) {
+            info!("{line}");
+        }
         if let Some((twins, a, b)) = events.case_twins()? {
             warn!(
                 "{twins} user ids are email addresses that differ only in letter case (e.g. {a:?} and {b:?}): each is scored as a user of its own; if they are one person, lowercase the id column before churnrisk reads it"
@@ -290,6 +298,7 @@ impl Inputs {
             users,
             subscriptions,
             rejects,
+            not_use,
         })
     }
 
@@ -332,6 +341,12 @@ impl Inputs {
             prepared: None,
         }
     }
+}
+
+/// "not product use: 1234 rows dropped (uninstall)", when any were.
+pub fn not_use_line(events: &Events, names: &[String]) -> Option<String> {
+    let n = events.identity.not_use;
+    (n > 0).then(|| format!("not product use: {n} rows dropped ({})", names.join(", ")))
 }
 
 /// Fails when no subscriber has an event in the log (the table's ids are another

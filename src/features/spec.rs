@@ -9,6 +9,7 @@
 //! core = ["report_created", "dashboard_built"] # core features for depth (default: value)
 //! feedback = ["nps_submitted"] # survey / NPS answers (default: none)
 //! friction = ["error_shown"]   # errors and failures (default: none)
+//! ignore = ["uninstall"]       # not product use: dropped as read (default: none)
 //!
 //! [windows]                    # optional, in days counted back from the as-of date;
 //! recent_days = 14             # each one set here overrides `Windows::follow`'s rule
@@ -80,6 +81,11 @@ pub struct EventRoles {
     /// Friction events (errors, failures). Default: none.
     #[serde(default)]
     pub friction: Vec<String>,
+    /// Events that are not product use at all (an app's uninstall, an ad click before the
+    /// install): dropped as the log is read, so they mark no presence, keep no one active
+    /// and get no rate. Left out of the fingerprint when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
 }
 
 /// The `[windows]` table as written: a window left out follows the rule.
@@ -278,6 +284,24 @@ impl FeatureSpec {
                 let role = role.to_string();
                 return Err(bad(SpecProblem::EventTwice { role }));
             }
+        }
+        let ignored = &file.events.ignore;
+        if let Some(n) = ignored.iter().find(|n| n.trim().is_empty()) {
+            return Err(bad(SpecProblem::EmptyEventName {
+                role: "ignore".into(),
+                name: n.to_string(),
+            }));
+        }
+        if let Some((role, name)) = file.roles().into_iter().find_map(|(role, names)| {
+            names
+                .iter()
+                .find(|n| ignored.contains(n))
+                .map(|n| (role, n))
+        }) {
+            return Err(bad(SpecProblem::IgnoredInRole {
+                role: role.to_string(),
+                name: name.clone(),
+            }));
         }
         let w = file.windows;
         if [w.recent_days, w.prior_days, w.long_days].contains(&Some(0)) {
@@ -500,6 +524,25 @@ mod tests {
             matches!(err, Error::FeatureSpec { problem: SpecProblem::Syntax { ref message }, .. } if message.contains("logins")),
             "{err}"
         );
+    }
+
+    /// An ignored event is no product use: it can hold no role; empty, the list leaves
+    /// the fingerprint as it was.
+    #[test]
+    fn an_ignored_event_holds_no_role() {
+        let err =
+            parse("[events]\nvalue = [\"a\"]\nfriction = [\"x\"]\nignore = [\"x\"]\n").unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "[events] ignore lists \"x\", which is also a friction event: an event is product use or not"
+            ),
+            "{err}"
+        );
+        let plain = parse("[events]\nvalue = [\"a\"]\n").unwrap();
+        let empty = parse("[events]\nvalue = [\"a\"]\nignore = []\n").unwrap();
+        let set = parse("[events]\nvalue = [\"a\"]\nignore = [\"uninstall\"]\n").unwrap();
+        assert_eq!(plain.fingerprint, empty.fingerprint);
+        assert_ne!(plain.fingerprint, set.fingerprint);
     }
 
     #[test]

@@ -386,6 +386,9 @@ fn no_events_left(path: &Path, rejects: &Rejects, identity: &IdentitySummary) ->
     if identity.identity_calls > 0 {
         why.push(format!("{} identity calls", identity.identity_calls));
     }
+    if identity.not_use > 0 {
+        why.push(format!("{} rows not product use", identity.not_use));
+    }
     let first = rejects.rows.iter().find(|r| r.class.is_loss()).map(|r| {
         Box::new(crate::error::FirstReject {
             line: r.line,

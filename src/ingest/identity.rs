@@ -35,6 +35,8 @@ pub struct IdentitySummary {
     pub anonymous_visitors: u64,
     /// Rows of identity calls (not product use).
     pub identity_calls: u64,
+    /// Rows of other events that are not product use ([`ColumnMap::not_use`]).
+    pub not_use: u64,
     /// Anonymous rows attributed to the user their anonymous id is linked to.
     pub stitched_rows: u64,
     /// Distinct anonymous ids whose rows were attributed to a user.
@@ -44,7 +46,12 @@ pub struct IdentitySummary {
 impl IdentitySummary {
     /// One line for `check` and the logs; `None` when nothing was resolved.
     pub fn describe(&self) -> Option<String> {
-        if *self == IdentitySummary::default() {
+        if *self
+            == (IdentitySummary {
+                not_use: self.not_use,
+                ..IdentitySummary::default()
+            })
+        {
             return None;
         }
         Some(format!(
@@ -66,6 +73,7 @@ pub(super) fn applies(map: &ColumnMap) -> bool {
         || !map.anonymous_prefixes.is_empty()
         || map.identified_flag.is_some()
         || !map.identity_events.is_empty()
+        || !map.not_use.is_empty()
 }
 
 /// Resolves `df`'s `user_id` (and [`ANON`], when present) to the identified user and
@@ -94,6 +102,7 @@ fn resolve_in(
     let ts = df.column("ts")?.i64()?;
     let prefixes = &map.anonymous_prefixes;
     let identity: HashSet<&str> = map.identity_events.iter().map(String::as_str).collect();
+    let not_use: HashSet<&str> = map.not_use.iter().map(String::as_str).collect();
 
     let ids = |u, a| split_ids(u, a, prefixes);
     let rows = || user.iter().zip(anon.iter());
@@ -123,6 +132,12 @@ fn resolve_in(
     // Whether any row's user is not the one its column holds.
     let mut changed = false;
     for ((u, a), e) in rows().zip(event.iter()) {
+        // Not product use (an uninstall): dropped, neither a visit nor a call.
+        if e.is_some_and(|e| not_use.contains(e)) {
+            summary.not_use += 1;
+            keep.push(false);
+            continue;
+        }
         let call = e.is_some_and(|e| identity.contains(e));
         summary.identity_calls += u64::from(call);
         let who = match ids(u, a) {
@@ -253,12 +268,36 @@ mod tests {
                 identity_calls: 2,
                 stitched_rows: 2,
                 stitched_ids: 1,
+                not_use: 0,
             }
         );
         assert!(s
             .describe()
             .unwrap()
             .contains("2 rows of 1 anonymous visitors"));
+    }
+
+    /// Events that are not product use are dropped and counted, whoever sent them; with
+    /// nothing else resolved there is no identity line.
+    #[test]
+    fn events_that_are_not_product_use_are_dropped_and_counted() {
+        let df = frame(&[
+            (Some("u1"), None, 1, "level_complete"),
+            (Some("u1"), None, 2, "uninstall"),
+            (Some("u2"), None, 3, "uninstall"),
+        ]);
+        let map = ColumnMap {
+            not_use: vec!["uninstall".into()],
+            ..ColumnMap::default()
+        };
+        assert!(applies(&map));
+        let (out, s) = resolve(df, &map).unwrap();
+        assert_eq!(users(&out), [(Some("u1".into()), "level_complete".into())]);
+        assert_eq!(s.not_use, 2);
+        assert_eq!(s.describe(), None);
+        assert!(ColumnMap::preset(Preset::Ga4)
+            .not_use
+            .contains(&"app_remove".to_string()));
     }
 
     #[test]

@@ -143,6 +143,9 @@ pub struct ColumnMap {
     /// Events that are identity calls, not product use (Segment `identify`): they link
     /// ids, then are dropped and counted.
     pub identity_events: Vec<String>,
+    /// Events that are not product use (GA4's `app_remove`, the feature definitions'
+    /// `[events] ignore`): dropped and counted, linking nothing.
+    pub not_use: Vec<String>,
     /// Columns the user named (`--column`, `[inputs.columns]`): each must be in the file.
     pub named: Vec<String>,
     /// The preset this map started from, for messages.
@@ -164,6 +167,7 @@ impl Default for ColumnMap {
             session_id: vec!["session_id".into()],
             no_session: Vec::new(),
             identity_events: Vec::new(),
+            not_use: Vec::new(),
             named: Vec::new(),
             preset: None,
         }
@@ -246,6 +250,8 @@ impl ColumnMap {
                 event_id: Vec::new(),
                 // The event's `value` parameter in US dollars (BigQuery export schema).
                 value: Some("event_value_in_usd".into()),
+                // Sent when the app is uninstalled (Android): the opposite of use.
+                not_use: names(&["app_remove"]),
                 ..base
             },
             Preset::Posthog => ColumnMap {

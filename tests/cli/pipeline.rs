@@ -1074,3 +1074,94 @@ fn listed_users_missing_from_the_users_table_are_warned_about() {
         ],
     );
 }
+
+/// `[events] ignore` drops events that are not product use as the log is read: users
+/// whose only recent event is an uninstall are not "active" and not scored, where without
+/// it they are on the list; `check` counts the rows dropped.
+#[test]
+fn ignored_events_keep_no_one_active() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = generated(dir.path(), 800, 200, 3);
+    // Users gone for more than 28 days before T get an uninstall 3 days before it.
+    let text = fs::read_to_string(data.join("events.csv")).unwrap();
+    let mut last: std::collections::BTreeMap<String, String> = Default::default();
+    for line in text.lines().skip(1) {
+        let mut cells = line.split(',');
+        let (user, ts) = (cells.next().unwrap(), cells.next().unwrap());
+        if ts < T {
+            let e = last.entry(user.to_string()).or_default();
+            if ts > e.as_str() {
+                *e = ts.to_string();
+            }
+        }
+    }
+    let gone: Vec<&String> = last
+        .iter()
+        .filter(|(_, ts)| ts.as_str() < "2026-05-20")
+        .map(|(u, _)| u)
+        .collect();
+    assert!(gone.len() > 20, "{}", gone.len());
+    let header = text.lines().next().unwrap();
+    let blanks = header.split(',').count() - 3;
+    let mut out = text.clone();
+    for u in &gone {
+        out.push_str(&format!(
+            "{u},2026-06-19T10:00:00Z,uninstall{}\n",
+            ",".repeat(blanks)
+        ));
+    }
+    let events = dir.path().join("events.csv");
+    fs::write(&events, out).unwrap();
+    let features = fs::read_to_string(default_features()).unwrap();
+    let ignoring = dir.path().join("ignoring.toml");
+    fs::write(
+        &ignoring,
+        features.replacen("[events]\n", "[events]\nignore = [\"uninstall\"]\n", 1),
+    )
+    .unwrap();
+    let users = data.join("users.csv");
+    let listed = |features: &Path, name: &str| {
+        let (model, list) = (format!("{name}.json"), format!("{name}.csv"));
+        for cmd in ["train", "score"] {
+            let mut args = vec![
+                cmd,
+                "--events",
+                s(&events),
+                "--users",
+                s(&users),
+                "--features",
+                s(features),
+                "--as-of",
+                T,
+                "--model",
+                &model,
+            ];
+            if cmd == "score" {
+                args.extend(["--out", &list]);
+            }
+            ok(dir.path(), &args);
+        }
+        let (h, rows) = read_csv(&dir.path().join(&list));
+        let u = h.iter().position(|x| x == "user_id").unwrap();
+        rows.into_iter()
+            .map(|r| r[u].clone())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    let with = listed(&default_features(), "with");
+    assert!(gone.iter().all(|u| with.contains(*u)));
+    let without = listed(&ignoring, "without");
+    assert!(gone.iter().all(|u| !without.contains(*u)));
+    assert_eq!(with.len() - without.len(), gone.len());
+    let printed = ok(
+        dir.path(),
+        &["check", "--events", s(&events), "--features", s(&ignoring)],
+    );
+    assert!(
+        printed.contains(&format!(
+            "not product use: {} rows dropped (uninstall)",
+            gone.len()
+        )),
+        "{printed}"
+    );
+    assert!(!printed.contains("uninstall "), "{printed}");
+}
