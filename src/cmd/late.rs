@@ -95,29 +95,50 @@ impl Lateness {
 }
 
 /// A last day far thinner than the same weekday of the four weeks before (under a quarter
-/// of their median, itself 100 events or more): a log cut during its last day, which the
-/// missing-days check cannot see. A new user's log cut at 06:00 held 54 of the day's
-/// 3,075 events and put 84 users on the list as new instead of 55. With a shard, the
-/// counts are the shard's rows.
+/// of their median, itself 100 events or more), or one that stops early: on those weekdays
+/// 20 events or more (the median), and 5% of the day's or more, came after the time of
+/// the log's last event. Either is a log cut during its last day, which the missing-days
+/// check cannot see. A new user's log cut at 06:00 held 54 of the day's 3,075 events and
+/// put 84 users on the list as new instead of 55; a game's hourly export missing its last
+/// four hours put 46 evening players on it. With a shard, the counts are the shard's rows.
 fn thin_last_day(inputs: &Inputs, night_day: i64) -> Result<Option<String>> {
     let ts = inputs.events.df.column("ts")?.i64()?;
     let day = |weeks_back: i64| (night_day - 1 - 7 * weeks_back) * DAY_MS;
-    let mut counts = [0u64; 5];
+    let stop = inputs.events.max_ts.rem_euclid(DAY_MS);
+    // Per week back: the weekday's events, and those after the last event's time of day.
+    let (mut counts, mut after) = ([0u64; 5], [0u64; 5]);
     for t in ts.iter().flatten() {
         let back = day(0) - t.div_euclid(DAY_MS) * DAY_MS;
         if back >= 0 && back % (7 * DAY_MS) == 0 && back / (7 * DAY_MS) < 5 {
-            counts[(back / (7 * DAY_MS)) as usize] += 1;
+            let k = (back / (7 * DAY_MS)) as usize;
+            counts[k] += 1;
+            after[k] += u64::from(t.rem_euclid(DAY_MS) > stop);
         }
     }
-    let mut before = counts[1..].to_vec();
-    before.sort_unstable();
-    let typical = (before[1] + before[2]) / 2;
-    if typical < 100 || counts[0] * 4 >= typical {
+    let median = |n: &[u64; 5]| {
+        let mut before = n[1..].to_vec();
+        before.sort_unstable();
+        (before[1] + before[2]) / 2
+    };
+    let (typical, late) = (median(&counts), median(&after));
+    if typical < 100 {
         return Ok(None);
     }
-    Ok(Some(format!(
-        "the log's last day ({}) has {} events, against {typical} on the same weekday of the four weeks before (median): is the export cut short during that day?",
-        format_date(day(0)),
-        counts[0]
-    )))
+    if counts[0] * 4 < typical {
+        return Ok(Some(format!(
+            "the log's last day ({}) has {} events, against {typical} on the same weekday of the four weeks before (median): is the export cut short during that day?",
+            format_date(day(0)),
+            counts[0]
+        )));
+    }
+    if late >= 20 && late * 20 >= typical {
+        let hm = stop / 60_000;
+        return Ok(Some(format!(
+            "the log's last event is at {:02}:{:02} UTC on {}, and on the same weekday of the four weeks before {late} events of {typical} (median) came after that time: is the export cut short during that day (files of its last hours not yet landed)?",
+            hm / 60,
+            hm % 60,
+            format_date(day(0)),
+        )));
+    }
+    Ok(None)
 }

@@ -800,6 +800,19 @@ fn a_log_cut_during_its_last_day_is_flagged() {
         &["but the log's last day looks cut short (above), so the model is kept tonight"],
     );
     assert_eq!(manifest(dir.path())["model"]["retrained"], false);
+    // Cut at 17:00: most of the day is there, but its evening is not (an hourly export's
+    // last files not yet landed).
+    let cfg = config_with_sample_log(dir.path(), "max_age_days = 1000\n", |l| {
+        let kept = l.split(',').nth(1).is_none_or(|t| t < "2026-07-05T17");
+        kept.then(|| l.to_string())
+    });
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("the log's last event is at 16:") && stderr.contains(" UTC on 2026-07-05, and on the same weekday of the four weeks before ")
+            && stderr.contains("came after that time: is the export cut short during that day (files of its last hours not yet landed)?"),
+        "{stderr}"
+    );
     // The whole log: no such warning.
     let out = churnrisk(
         dir.path(),
