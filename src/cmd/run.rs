@@ -78,6 +78,24 @@ pub fn run(args: RunArgs) -> Result<()> {
         });
     // Published: the list committed and a model trained tonight put in its place.
     let published = result.is_ok();
+    // A failed night says so in its first words, whatever failed: the on-call reader
+    // learns which night and that yesterday's list is still the one out.
+    let result = result.map_err(|e| {
+        if crate::error_message(&e).contains("Nothing was published") {
+            return e;
+        }
+        let night = match &s.as_of {
+            AsOf::Given(date) => format!("the night of {date}"),
+            AsOf::Today => format!(
+                "the night of {}",
+                format_date(Utc::now().timestamp_millis())
+            ),
+            AsOf::AfterLog => "tonight's run".into(),
+        };
+        e.context(format!(
+            "{night} failed and published nothing (the last list stays)"
+        ))
+    });
     let result = result.and_then(|summary| {
         if !logging::is_quiet() {
             crate::cmd::say!("{summary}")?;

@@ -45,6 +45,22 @@ pub fn open_bytes(path: &Path) -> Result<Box<dyn Read + Send>> {
     })
 }
 
+/// A damaged compressed file's error with what to do about it: the same file fails every
+/// night until it is fetched again or set aside.
+fn damaged_hint(e: std::io::Error) -> std::io::Error {
+    let text = e.to_string();
+    if !(text.contains("deflate stream") || text.contains("gzip header")) {
+        return e;
+    }
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "{text} (the compressed file is damaged, perhaps cut short in transfer: fetch it \
+             again, or, in a folder, rename it to start with `_` to read the others without it)"
+        ),
+    )
+}
+
 /// The blocks of one file, in order.
 pub struct Blocks {
     path: PathBuf,
@@ -105,7 +121,7 @@ impl Blocks {
     pub fn next_block(&mut self) -> Result<Option<Vec<u8>>> {
         match self.rx.recv() {
             Ok(Ok(block)) => Ok(Some(block)),
-            Ok(Err(e)) => Err(Error::read(&self.path, e)),
+            Ok(Err(e)) => Err(Error::read(&self.path, damaged_hint(e))),
             Err(_) => {
                 // The reader is done; a panic in it is reported as a read error of the file.
                 if let Some(handle) = self.reader.take() {

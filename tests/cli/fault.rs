@@ -369,7 +369,8 @@ fn a_night_that_fails_while_writing_publishes_nothing() {
     let err = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(failed.status.code(), Some(7), "{err}");
     assert!(
-        err.contains("error: writing model ") && err.contains("blocker/model.json"),
+        err.contains("error: the night of 2026-07-07 failed and published nothing (the last list stays): writing model ")
+            && err.contains("blocker/model.json"),
         "{err}"
     );
     let after = night_files(&out);

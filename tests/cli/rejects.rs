@@ -522,3 +522,23 @@ fn values_that_are_not_finite_are_rejects_and_a_model_that_cannot_score_is_refus
     assert!(stderr(&out).contains("scale (std) 0e0"), "{}", stderr(&out));
     assert!(!dir.path().join("list.csv").exists());
 }
+
+/// A compressed log cut short in transfer fails the night with what to do (it would fail
+/// every night after), names the night, and publishes nothing.
+#[test]
+fn a_damaged_gzip_log_names_the_night_and_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = fs::read(repo().join("data/events.csv.gz")).unwrap();
+    let out = night(dir.path(), &gz[..gz.len() / 2], "");
+    assert_failed(
+        dir.path(),
+        &out,
+        3,
+        &[
+            "error: the night of 2026-07-06 failed and published nothing (the last list stays): ",
+            "events.csv: cannot read: ",
+            "deflate stream (the compressed file is damaged, perhaps cut short in transfer: fetch it again, or, in a folder, rename it to start with `_` to read the others without it)",
+        ],
+        "read_failed",
+    );
+}
