@@ -689,8 +689,8 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValueLong => format!("only {} in the last {l} days", actions(v)),
         // Over the weeks the user could be seen: since signup, or the log's start for a
         // customer from before it, so "on average" rather than "since signup".
-        EventsPerWeek => format!("{v:.1} events a week on average"),
-        ValuePerWeek => format!("{v:.1} value actions a week on average"),
+        EventsPerWeek => format!("{v:.1} events a week on average (typical {typical:.1})"),
+        ValuePerWeek => format!("{v:.1} value actions a week on average (typical {typical:.1})"),
         ValueAmountLong => format!("average value {v:.2} over the last {l} days"),
         FeedbackLong => format!(
             "{} in the last {l} days",
@@ -700,7 +700,24 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         ValueTotal => format!("{} in total", actions(v)),
         ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
-        ValueSilence => format!("{v:.1} value actions missed at the user's own pace"),
+        // The figures the silence is made of, which a reader can check; the feature's own
+        // value is a log-integral that can pass the user's whole count ("240 missed" of
+        // 83 done in a day, then a month gone).
+        ValueSilence => {
+            let observed = row.get(DaysObserved);
+            let silent = row.get(DaysSinceValue).clamp(0.0, observed);
+            let span = observed - silent;
+            let over = if span < 1.0 {
+                "in a day".to_string()
+            } else {
+                format!("over {}", days(span))
+            };
+            format!(
+                "{} {over} and none in the {} since",
+                actions(row.get(ValueTotal)),
+                days(silent)
+            )
+        }
         BgNbdQuietOdds => {
             // Against the typical user's chance (at the training rows' mean log-odds: 18%
             // is a risk where 3% is typical), as a ratio: a percentage here would sit beside
@@ -1169,6 +1186,34 @@ mod tests {
         assert_eq!(say(7.5, 2.0), "no activity for 7.5 days");
         // Beyond the recent window no event can be newer than the last active day.
         assert_eq!(say(20.0, 0.0), "no activity for 20 days");
+    }
+
+    /// The silence reason quotes its parts: the count, the days it took, the days since.
+    #[test]
+    fn the_silence_reason_says_what_it_is_made_of() {
+        let s = spec();
+        let defs = catalog(&s, &[]);
+        let def = defs.iter().find(|d| d.name == "value_silence").unwrap();
+        let say = |total: f64, observed: f64, since: f64| {
+            let row = NamedRow::new(
+                &s,
+                &[
+                    ("value_silence", 240.0),
+                    ("value_actions_total", total),
+                    ("days_observed", observed),
+                    ("days_since_last_value", since),
+                ],
+            );
+            phrase(&s, def, &row, 0.0)
+        };
+        assert_eq!(
+            say(83.0, 33.0, 32.5),
+            "83 value actions in a day and none in the 32.5 days since"
+        );
+        assert_eq!(
+            say(540.0, 312.0, 12.0),
+            "540 value actions over 300 days and none in the 12 days since"
+        );
     }
 
     /// One of a thing is singular: "1 value action", "1 week", "1 day".
