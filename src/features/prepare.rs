@@ -278,6 +278,11 @@ pub fn stopped_events(events: &Events, spec: &FeatureSpec) -> Result<Vec<Stopped
         if longest_gap(events, name)? >= end - b {
             continue;
         }
+        // Gone longer than it ever ran (a game's live event, a campaign): it has ended. A
+        // rename is told in its first weeks, not every night after.
+        if end - b > b - a {
+            continue;
+        }
         // New around then: first seen within a week of its last, after the log's first
         // week, and not rare.
         let mut new_types: Vec<(String, u64)> = types
@@ -445,5 +450,13 @@ mod tests {
             .copied()
             .collect();
         assert_eq!(stopped_events(&events(&paused), &alone).unwrap(), []);
+        // A live event run on days 30 to 39 and gone for the 20 since: longer than it ran,
+        // so it has ended.
+        let live: Vec<(&str, i64, &str)> = rows
+            .iter()
+            .filter(|r| r.2 != "done_old" || r.1 >= t0 + 30 * DAY_MS)
+            .copied()
+            .collect();
+        assert_eq!(stopped_events(&events(&live), &alone).unwrap(), []);
     }
 }
