@@ -40,6 +40,14 @@ pub(super) fn open(
     rejects: &mut Rejects,
 ) -> Result<(LazyFrame, Schema)> {
     check_file(path)?;
+    // One column may serve two fields (a mapping's choice, or a slip): read it once.
+    let mut once: Vec<&str> = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        if !once.contains(w) {
+            once.push(w);
+        }
+    }
+    let wanted = once.as_slice();
     let name = path.to_string_lossy().to_lowercase();
     if name.ends_with(".parquet") {
         let (df, schema) = guarded(path, || {

@@ -502,6 +502,23 @@ fn a_users_table_with_its_own_column_names_is_mapped() {
         4,
         &["the column mapping names `segment`, which is not in the file"],
     );
+    // One column for two fields is read once, each field from it: the account is the
+    // company's name, and so is the plan (before: exit 1, "duplicate").
+    let mut twice = mapped.to_vec();
+    twice[11] = "plan=company_name";
+    let out = score("company.csv", &twice, "twice.csv");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (h, rows) = read_csv(&d.join("twice.csv"));
+    let (a, p) = (
+        h.iter().position(|x| x == "account").unwrap(),
+        h.iter().position(|x| x == "plan").unwrap(),
+    );
+    assert!(rows.iter().all(|r| r[a] == r[p]) && !rows[0][a].is_empty());
 }
 
 #[test]
