@@ -222,6 +222,14 @@ impl FeatureDef {
             {
                 false
             }
+            // A total over less than the long window is the user's youth, not their use
+            // ("0 × add_to_watchlist in total (typical 5)" for a 5-day-old trial): their
+            // pace a week says it fairly.
+            FeatureId::RateLife(_)
+                if row.get(Core::DaysObserved) < f64::from(spec.windows.long_days) =>
+            {
+                false
+            }
             FeatureId::RateRecent(_)
             | FeatureId::RatePrior(_)
             | FeatureId::RateLong(_)
@@ -1096,6 +1104,11 @@ mod tests {
         let week = defs.iter().find(|d| d.name == "n_week__x").unwrap();
         assert!(!week.is_reason(&s, -1.0, &row, 0.04));
         assert!(week.is_reason(&s, -1.0, &row, 0.2));
+        // A total is no reason for a user seen for less than the long window (90 days).
+        let life = defs.iter().find(|d| d.name == "n_life__x").unwrap();
+        assert!(life.is_reason(&s, -1.0, &row, 5.0));
+        assert!(!life.is_reason(&s, -1.0, &new, 5.0));
+        assert!(week.is_reason(&s, -1.0, &new, 0.2));
     }
 
     #[test]
