@@ -15,6 +15,9 @@ use churnrisk::model::{ChurnModel, Metrics};
 use super::{policy_from, settle_rejects, Inputs};
 use crate::cli::CompareArgs;
 
+/// Paired bootstrap resamples behind the difference's interval.
+const BOOTSTRAP_RESAMPLES: usize = 1000;
+
 pub fn run(args: CompareArgs) -> Result<()> {
     let load = |p: &std::path::Path| {
         ChurnModel::load(p).with_context(|| format!("reading model {}", p.display()))
@@ -31,8 +34,9 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let inputs = Inputs::load(&args.input, &policy)?;
     settle_rejects(&inputs, &args.input, &policy)?;
     let as_of = super::as_of_or_after_log("--as-of", args.as_of.as_deref(), &inputs.events)?;
-    // The latest date whose churn horizon has fully passed.
-    let t = as_of - i64::from(a.label.horizon_days) * DAY_MS;
+    // The latest date whose churn horizon has fully passed (and, under the subscription
+    // definition, the renewal gap after it): train's latest labelled date.
+    let t = as_of - a.label.settle_days() * DAY_MS;
     let prepared = features::prepare(&inputs.events, &inputs.spec)?;
     let src = inputs.sources().with_index(&prepared);
     let pop = labels::population(&src, &a.label, t)?;
@@ -41,7 +45,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
     let y = labels::labels(&src, &a.label, &inputs.spec.file.events.value, &pop, t)?;
     // A model trained with other definitions (last month's, before a release renamed an
     // event) computes its features with the ones it stores, as it was trained.
-    let evaluate_model = |m: &ChurnModel, path: &std::path::Path| -> Result<Metrics> {
+    let evaluate_model = |m: &ChurnModel, path: &std::path::Path| -> Result<(Metrics, Vec<f64>)> {
         let own;
         let (spec, prepared) = if m.feature_fingerprint == inputs.spec.fingerprint {
             (m.resolve(&inputs.spec)?, &prepared)
@@ -58,12 +62,14 @@ pub fn run(args: CompareArgs) -> Result<()> {
         let ff = features::compute(prepared, &pop, t, &spec, &m.event_types)?;
         let z = m.standardize(&to_matrix(&ff.df, &ff.defs)?);
         let p: Vec<f64> = z.rows().into_iter().map(|r| m.probability(r)).collect();
-        Ok(evaluate(&p, &y))
+        Ok((evaluate(&p, &y), p))
     };
-    let (ma, mb) = (
+    let ((ma, pa), (mb, pb)) = (
         evaluate_model(&a, &args.model)?,
         evaluate_model(&b, &args.against)?,
     );
+    let [auc_ci, brier_ci] =
+        churnrisk::model::evaluate::paired_intervals(&pa, &pb, &y, BOOTSTRAP_RESAMPLES);
     crate::cmd::sayln!(
         "labelled date {} ({} users, {} churned)",
         format_date(t),
@@ -86,6 +92,18 @@ pub fn run(args: CompareArgs) -> Result<()> {
             f(&ma) - f(&mb)
         )?;
     }
+    crate::cmd::sayln!(
+        "  difference, 95% interval ({BOOTSTRAP_RESAMPLES} paired resamples of the users): ROC AUC [{:+.4}, {:+.4}], Brier [{:+.4}, {:+.4}]{}",
+        auc_ci.0,
+        auc_ci.1,
+        brier_ci.0,
+        brier_ci.1,
+        if auc_ci.0 <= 0.0 && auc_ci.1 >= 0.0 && brier_ci.0 <= 0.0 && brier_ci.1 >= 0.0 {
+            ": both hold 0, so the two are level on this date"
+        } else {
+            ""
+        }
+    )?;
     for (name, m) in [("model", &a), ("against", &b)] {
         // A model trained as of T saw every labelled date up to T − horizon (− the renewal
         // gap under the subscription definition).
@@ -107,6 +125,8 @@ pub fn run(args: CompareArgs) -> Result<()> {
     if let Some(out) = &args.out {
         let json = serde_json::json!({
             "labelled_date": format_date(t),
+            "difference_95": {"roc_auc": [auc_ci.0, auc_ci.1], "brier": [brier_ci.0, brier_ci.1],
+                "resamples": BOOTSTRAP_RESAMPLES},
             "model": {"path": args.model.display().to_string(), "metrics": ma},
             "against": {"path": args.against.display().to_string(), "metrics": mb},
         });

@@ -155,6 +155,45 @@ pub fn average_precision(score: &[f64], y: &[bool]) -> f64 {
     ap
 }
 
+/// 95% intervals of model `a` minus model `b` on the same users, for ROC AUC and for Brier:
+/// the 2.5th and 97.5th percentiles over `resamples` paired bootstrap resamples of the
+/// users (each resample draws users with replacement and scores both models on them), with
+/// a fixed seed, so a rerun prints the same interval.
+pub fn paired_intervals(a: &[f64], b: &[f64], y: &[bool], resamples: usize) -> [(f64, f64); 2] {
+    use rand::{Rng, SeedableRng};
+    let n = y.len();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20_261_207);
+    let (mut auc, mut brier) = (Vec::with_capacity(resamples), Vec::with_capacity(resamples));
+    let (mut pa, mut pb, mut yy) = (vec![0.0; n], vec![0.0; n], vec![false; n]);
+    for _ in 0..resamples {
+        for i in 0..n {
+            let k = rng.random_range(0..n);
+            (pa[i], pb[i], yy[i]) = (a[k], b[k], y[k]);
+        }
+        let d = roc_auc(&pa, &yy) - roc_auc(&pb, &yy);
+        if d.is_finite() {
+            auc.push(d);
+        }
+        let sq = |p: &[f64]| {
+            mean(
+                p.iter()
+                    .zip(&yy)
+                    .map(|(&p, &y)| (p - f64::from(u8::from(y))).powi(2)),
+            )
+        };
+        brier.push(sq(&pa) - sq(&pb));
+    }
+    let interval = |v: &mut Vec<f64>| {
+        if v.is_empty() {
+            return (f64::NAN, f64::NAN);
+        }
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        (at(0.025), at(0.975))
+    };
+    [interval(&mut auc), interval(&mut brier)]
+}
+
 /// Row indices from the highest score down (ties by index, so the order is total).
 fn ranked(score: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..score.len()).collect();
@@ -174,6 +213,25 @@ fn mean(it: impl Iterator<Item = f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A model that ranks better beyond chance has an AUC interval above 0 and a Brier
+    /// interval below it; a model against itself has both at 0.
+    #[test]
+    fn paired_intervals_tell_a_better_model_from_the_same_one() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let n = 2000;
+        let risk: Vec<f64> = (0..n).map(|_| rng.random::<f64>()).collect();
+        let y: Vec<bool> = risk.iter().map(|&r| rng.random::<f64>() < r).collect();
+        let noisy: Vec<f64> = risk
+            .iter()
+            .map(|&r| (r + rng.random::<f64>() - 0.5).clamp(0.0, 1.0))
+            .collect();
+        let [auc, brier] = paired_intervals(&risk, &noisy, &y, 300);
+        assert!(auc.0 > 0.0 && brier.1 < 0.0, "{auc:?} {brier:?}");
+        let [auc, brier] = paired_intervals(&risk, &risk, &y, 50);
+        assert_eq!((auc, brier), ((0.0, 0.0), (0.0, 0.0)));
+    }
 
     #[test]
     fn auc_of_hand_computed_cases() {

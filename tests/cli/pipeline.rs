@@ -553,6 +553,29 @@ fn subscription_definition_trains_and_scores() {
     assert!(rows > 3 * 2000, "{rows} period rows");
     let by_period = train(&monthly, "monthly.json");
     assert_eq!(by_period["training"]["panel"], m["training"]["panel"]);
+    // `compare` labels the date `train` validated on, the renewal gap included.
+    let compared = ok(
+        dir.path(),
+        &[
+            "compare",
+            "--events",
+            s(&data.join("events.csv")),
+            "--subscriptions",
+            s(&data.join("subscriptions.csv")),
+            "--features",
+            s(&features),
+            "--model",
+            "monthly.json",
+            "--against",
+            "sub.json",
+            "--as-of",
+            T,
+        ],
+    );
+    assert!(
+        compared.contains("labelled date 2026-05-18 ("),
+        "{compared}"
+    );
     for key in ["rows", "churned", "base_rate"] {
         assert_eq!(by_period["validation"][key], m["validation"][key], "{key}");
     }

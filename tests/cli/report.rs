@@ -423,6 +423,15 @@ fn training_on_new_cohorts_only() {
         cmp["model"]["metrics"]["rows"],
         cmp["against"]["metrics"]["rows"]
     );
+    // The difference comes with its paired bootstrap interval, around the difference.
+    assert!(
+        out.contains("difference, 95% interval (1000 paired resamples of the users): ROC AUC ["),
+        "{out}"
+    );
+    let ci = &cmp["difference_95"]["roc_auc"];
+    let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+    let d = auc("model") - auc("against");
+    assert!(lo <= d && d <= hi && lo < hi, "{lo} {d} {hi}");
     // Against a model trained with other definitions (fewer event rates): it is scored
     // with the definitions stored in it, not refused.
     let other = dir.path().join("other.toml");
