@@ -663,17 +663,19 @@ impl Renewals {
     /// The next renewal after `t` of `user`'s active period that started at
     /// `period_start` and is running at `t`; none for a user without a row started by `t`.
     /// With a cancellation pending at `t`, the end its row states is the date, when it
-    /// comes no later than the next renewal (and a day's slack): a period's end set when
-    /// the cancellation was asked for (Chargebee's `cancelled_at`), or a date the customer
-    /// picked. A later end was written after `t` (the request was taken back, the
+    /// comes no later than the renewal after the next: a period's end set when the
+    /// cancellation was asked for (Chargebee's `cancelled_at`, where a subscription
+    /// reactivated under its id bills from another day than its start), or a date the
+    /// customer picked. A later end was written after `t` (the request was taken back, the
     /// subscription ran on) and is not known then.
     pub fn next_after(&self, user: &str, period_start: i64, t: i64) -> Option<i64> {
         let (anchor, cycle) = self.billing(user, period_start, t)?;
         let next = Self::renewal_after(anchor, cycle, t)?;
+        let following = Self::renewal_after(anchor, cycle, next).unwrap_or(i64::MAX);
         let stated = self
             .pending(user, t)
             .filter_map(|r| r.end)
-            .filter(|&e| e <= next + crate::base::time::DAY_MS)
+            .filter(|&e| e <= following)
             .min();
         Some(stated.unwrap_or(next))
     }
@@ -967,13 +969,14 @@ mod tests {
         // a: monthly since 2023-07-27, asked on 07-10 to end on 07-14 13:12 (Chargebee's
         // `cancelled_at` for a subscription reactivated under its id); b: asked to end at
         // the period's end; c: the stated end is months later (the request was taken
-        // back and the subscription ran on: written after t).
+        // back and the subscription ran on: written after t); d: by its start it renews
+        // on t's day, but it was reactivated and its term ends three days later.
         let rows = df!(
-            "user_id" => ["a", "b", "c"],
-            "start_ts" => ["2023-07-27", "2025-01-20", "2025-01-20"].map(ts),
-            "end_ts" => ["2025-07-14 13:12", "2025-07-20", "2025-11-20"].map(|d| Some(ts(d))),
-            "interval" => ["month", "month", "month"],
-            "canceled_ts" => ["2025-07-10", "2025-07-01", "2025-07-01"].map(|d| Some(ts(d))),
+            "user_id" => ["a", "b", "c", "d"],
+            "start_ts" => ["2023-07-27", "2025-01-20", "2025-01-20", "2024-03-14 09:00"].map(ts),
+            "end_ts" => ["2025-07-14 13:12", "2025-07-20", "2025-11-20", "2025-07-17"].map(|d| Some(ts(d))),
+            "interval" => ["month", "month", "month", "month"],
+            "canceled_ts" => ["2025-07-10", "2025-07-01", "2025-07-01", "2025-07-02"].map(|d| Some(ts(d))),
         )
         .unwrap();
         let r = Subscriptions::from_rows(&rows).unwrap().renewals;
@@ -982,6 +985,7 @@ mod tests {
         assert_eq!(next("a"), Some(ts("2025-07-14 13:12")));
         assert_eq!(next("b"), Some(ts("2025-07-20")));
         assert_eq!(next("c"), Some(ts("2025-07-20")));
+        assert_eq!(next("d"), Some(ts("2025-07-17")));
         // Before the request, a renews on its cycle.
         assert_eq!(
             r.next_after("a", ts("2023-01-01"), ts("2025-07-05")),

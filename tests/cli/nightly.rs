@@ -813,6 +813,18 @@ fn a_log_cut_during_its_last_day_is_flagged() {
             && stderr.contains("came after that time: is the export cut short during that day (files of its last hours not yet landed)?"),
         "{stderr}"
     );
+    // The whole log with the night's own first hour in it (a folder synced after
+    // midnight): the day before ran to its end, no warning.
+    let cfg = config_with_sample_log(dir.path(), "max_age_days = 1000\n", |l| {
+        // After the sample's last event, 2026-07-05 22:56:41.
+        Some(match l.contains(",2026-07-05T22:56:41") {
+            true => format!("{l}\n1711,2026-07-06T00:40:00Z,login,,"),
+            false => l.to_string(),
+        })
+    });
+    let out = churnrisk(dir.path(), &["run", "--config", s(&cfg)]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cut short during that day"));
     // The whole log: no such warning.
     let out = churnrisk(
         dir.path(),
