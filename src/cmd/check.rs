@@ -57,14 +57,33 @@ pub fn run(args: CheckArgs) -> Result<()> {
                 ""
             }
         )?;
-        let summary = inputs
-            .rejects
-            .summary(args.input.validation.rejects.as_deref());
+        // The log's rows here; the users' and subscriptions' tables in a clause of their own.
+        let tables: Vec<String> = [&args.input.users, &args.input.subscriptions]
+            .into_iter()
+            .flatten()
+            .map(|p| p.display().to_string())
+            .collect();
+        let (mut log, mut other) = ((0, 0), 0);
+        for (name, tally) in &inputs.rejects.files {
+            if tables.contains(name) {
+                other += tally.total();
+            } else {
+                log = (log.0 + tally.total(), log.1 + tally.lost());
+            }
+        }
         crate::cmd::sayln!(
-            "set aside: {} rows ({} lost, {} duplicates)",
-            summary.total,
-            summary.lost,
-            summary.total - summary.lost
+            "set aside: {} rows ({} lost, {} duplicates){}",
+            log.0,
+            log.1,
+            log.0 - log.1,
+            if other > 0 {
+                format!(
+                    "; from the users and subscriptions tables: {other} {}",
+                    if other == 1 { "row" } else { "rows" }
+                )
+            } else {
+                String::new()
+            }
         )?;
         if let Some(line) = events.identity.describe() {
             crate::cmd::sayln!("{line}")?;

@@ -542,3 +542,34 @@ fn a_damaged_gzip_log_names_the_night_and_the_way_out() {
         "read_failed",
     );
 }
+
+/// `check`'s "set aside" line counts the log's rows; a bad subscriptions row is said
+/// apart, not added to the log's.
+#[test]
+fn check_counts_the_tables_rejects_apart_from_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs.csv");
+    fs::write(
+        &subs,
+        "user_id,start_date,end_date\n1,2026-01-05,\n2,nope,\n",
+    )
+    .unwrap();
+    let printed = ok(
+        dir.path(),
+        &[
+            "check",
+            "--events",
+            s(&repo().join("data/events.csv.gz")),
+            "--subscriptions",
+            s(&subs),
+            "--max-reject-fraction",
+            "0.9",
+        ],
+    );
+    assert!(
+        printed.contains(
+            "set aside: 0 rows (0 lost, 0 duplicates); from the users and subscriptions tables: 1 row\n"
+        ),
+        "{printed}"
+    );
+}
