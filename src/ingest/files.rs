@@ -460,28 +460,38 @@ pub(super) fn open_events(
         .map_or(1, |n| n.get())
         .min(files.len())
         .max(1);
-    let mut read_each: Vec<(usize, Result<(Option<DataFrame>, Rejects)>)> =
+    let share = |w: usize| {
+        (w..files.len())
+            .step_by(workers)
+            .map(|i| {
+                let mut own = Rejects::default();
+                (i, read.file(i, &files[i], &mut own).map(|df| (df, own)))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut read_each: Vec<(usize, Result<(Option<DataFrame>, Rejects)>)> = if workers == 1 {
+        share(0)
+    } else {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
+            let handles = (0..workers)
                 .map(|w| {
-                    let (read, files) = (&read, &files);
-                    scope.spawn(move || {
-                        (w..files.len())
-                            .step_by(workers)
-                            .map(|i| {
-                                let mut own = Rejects::default();
-                                (i, read.file(i, &files[i], &mut own).map(|df| (df, own)))
-                            })
-                            .collect::<Vec<_>>()
-                    })
+                    // The main thread's stack size: a file's parse needs no more there.
+                    std::thread::Builder::new()
+                        .name("churnrisk-file".into())
+                        .stack_size(8 << 20)
+                        .spawn_scoped(scope, move || share(w))
+                        .map_err(|e| Error::read(path, e))
                 })
-                .collect();
-            handles
-                .into_iter()
-                // A panic goes on as it would have on one thread.
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
+                .collect::<Result<Vec<_>>>()?;
+            Ok::<_, Error>(
+                handles
+                    .into_iter()
+                    // A panic goes on as it would have on one thread.
+                    .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect(),
+            )
+        })?
+    };
     read_each.sort_by_key(|(i, _)| *i);
     let mut frames = Vec::with_capacity(files.len());
     for (_, each) in read_each {
