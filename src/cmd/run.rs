@@ -81,7 +81,11 @@ pub fn run(args: RunArgs) -> Result<()> {
     // A failed night says so in its first words, whatever failed: the on-call reader
     // learns which night and that yesterday's list is still the one out.
     let result = result.map_err(|e| {
-        if crate::error_message(&e).contains("Nothing was published") {
+        // A late log's refusal says it already (its advice ends "Nothing was published").
+        let late = e
+            .chain()
+            .any(|c| matches!(c.downcast_ref::<Error>(), Some(Error::LogLate { .. })));
+        if late {
             return e;
         }
         let night = match &s.as_of {
