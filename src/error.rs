@@ -537,6 +537,9 @@ pub enum InputSetProblem {
     #[error("the files are of several formats ({}); give one format at a time",
         formats.iter().map(|(f, p)| format!("{f} such as {}", p.display())).collect::<Vec<_>>().join(", "))]
     MixedFormats { formats: Vec<(String, PathBuf)> },
+    /// A Delta Lake table whose log says what churnrisk cannot honour, or is broken.
+    #[error("a Delta Lake table churnrisk cannot read as it stands: {problem}")]
+    DeltaLog { problem: String },
     #[error("Parquet files in a zip archive: unpack it and give the folder")]
     ParquetInZip,
     /// The zip reader's own words on the archive or one of its entries (`entry` names it).

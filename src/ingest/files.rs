@@ -255,8 +255,9 @@ fn is_delimited_text(text: &[u8]) -> bool {
 
 /// The files an input path names, each with what it holds: the file itself, every event
 /// file under a folder (recursively, as hive partitions are laid out; names starting with
-/// `.` or `_`, such as `_SUCCESS`, are skipped, and so are files of no known content), or
-/// the files a glob matches; sorted by path. A file named on its own or by a glob must be
+/// `.` or `_`, such as `_SUCCESS`, are skipped, and so are files of no known content; a
+/// Delta Lake table's folder gives the files its log says are live), or the files a glob
+/// matches; sorted by path. A file named on its own or by a glob must be
 /// of a known format.
 pub(super) fn input_files(path: &Path) -> Result<Vec<(PathBuf, Content)>> {
     listed_files(path, true)
@@ -287,6 +288,14 @@ pub(super) fn listed_files(path: &Path, say_skipped: bool) -> Result<Vec<(PathBu
         let mut skipped: Vec<PathBuf> = Vec::new();
         let mut stack = vec![path.to_path_buf()];
         while let Some(dir) = stack.pop() {
+            // A Delta Lake table is the files its log says are live, not every file on
+            // disk (replaced files stay until a VACUUM).
+            if super::delta::is_table(&dir) {
+                for f in super::delta::live_files(&dir)? {
+                    files.push(known(f)?);
+                }
+                continue;
+            }
             for entry in std::fs::read_dir(&dir).map_err(|e| Error::read(&dir, e))? {
                 let p = entry.map_err(|e| Error::read(&dir, e))?.path();
                 let hidden = p

@@ -19,6 +19,7 @@ pub mod blocks;
 mod checks;
 mod columns;
 mod dedup;
+mod delta;
 mod events;
 mod files;
 pub mod group;

@@ -573,3 +573,88 @@ fn a_closed_pipe_ends_check_quietly() {
     assert_eq!(out.status.code(), Some(7), "{err}");
     assert!(err.contains("standard output: cannot write"), "{err}");
 }
+
+/// A Delta Lake table as delta-rs leaves it after a reload, an erasure, a compaction and a
+/// log cleanup (`make_delta.py`): the rows its log says are live, as delta-rs reads them —
+/// not every Parquet file in the folder (which gives back the erased user u3 and counts
+/// replaced rows twice).
+#[test]
+fn a_delta_table_reads_as_its_log_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = landed().join("delta/events");
+    let out = dir.path().join("delta.csv");
+    let printed = ok(
+        dir.path(),
+        &[
+            "check",
+            "--events",
+            s(&table),
+            "--column",
+            "timestamp=event_ts",
+            "--column",
+            "event=event_name",
+            "--out",
+            s(&out),
+        ],
+    );
+    let (_, rows) = read_csv(&out);
+    let mut rows: Vec<[String; 3]> = rows
+        .into_iter()
+        .map(|r| [r[0].clone(), r[1].clone(), r[2].clone()])
+        .collect();
+    rows.sort();
+    let (header, want) = read_csv(&landed().join("delta/expected.csv"));
+    assert_eq!(header, ["user_id", "timestamp", "event"]);
+    let mut want: Vec<[String; 3]> = want
+        .into_iter()
+        .map(|r| [r[0].clone(), r[1].clone(), r[2].clone()])
+        .collect();
+    want.sort();
+    assert_eq!(rows, want);
+    assert!(!rows.iter().any(|r| r[0] == "u3"));
+    // 5 live files of the 10 on disk; nothing set aside.
+    assert!(printed.contains("read 5 files"), "{printed}");
+    assert!(printed.contains("set aside: 0 rows"), "{printed}");
+
+    // The same table with its checkpoint gone and the log cleaned up before it: refused
+    // by name, not read as every file.
+    let broken = dir.path().join("broken");
+    copy_dir(&table, &broken);
+    for f in fs::read_dir(broken.join("_delta_log")).unwrap() {
+        let p = f.unwrap().path();
+        if p.to_string_lossy().contains("checkpoint") {
+            fs::remove_file(p).unwrap();
+        }
+    }
+    let o = churnrisk(
+        dir.path(),
+        &[
+            "check",
+            "--events",
+            s(&broken),
+            "--column",
+            "timestamp=event_ts",
+            "--column",
+            "event=event_name",
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("a Delta Lake table churnrisk cannot read as it stands: its log lacks commit 0 and no checkpoint covers it"),
+        "{err}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &target);
+        } else {
+            fs::copy(&p, &target).unwrap();
+        }
+    }
+}
