@@ -103,6 +103,7 @@ pub fn ranked_row(user: &str, p: f64) -> RankedRow {
 /// scored frame's row gives the plays and the reasons. Names not given read as 0.
 pub struct NamedRow {
     values: std::collections::HashMap<FeatureId, f64>,
+    names: std::collections::HashMap<String, FeatureId>,
 }
 
 impl NamedRow {
@@ -124,6 +125,7 @@ impl NamedRow {
         };
         NamedRow {
             values: pairs.iter().map(|&(n, v)| (id_of(n), v)).collect(),
+            names: defs.iter().map(|d| (d.name.clone(), d.id)).collect(),
         }
     }
 }
@@ -131,5 +133,9 @@ impl NamedRow {
 impl RawRow for NamedRow {
     fn value(&self, id: FeatureId) -> f64 {
         self.values.get(&id).copied().unwrap_or(0.0)
+    }
+
+    fn named(&self, name: &str) -> Option<f64> {
+        self.names.get(name).map(|&id| self.value(id))
     }
 }

@@ -212,6 +212,13 @@ impl FeatureDef {
             FeatureId::Core(Core::ValueTrend) => {
                 declined(row, Core::ValueRecent, Core::ValuePrior, 0.5)
             }
+            // An average of no value actions is none, not 0.00 ("average value 0.00
+            // (typical 66.92)" for a customer who never ordered): the silence says it.
+            FeatureId::Core(Core::ValueAmountMean) => row.get(Core::ValueTotal) > 0.0,
+            FeatureId::Core(Core::ValueAmountLong) => row.get(Core::ValueLong) > 0.0,
+            FeatureId::Core(Core::SessionsRecent) => {
+                format_count(row.get(Core::SessionsRecent)) != format_count(typical.round())
+            }
             // A slope that prints as "falling by 0.0 a week" is no fall.
             FeatureId::Core(Core::ActivitySlope) => row.get(Core::ActivitySlope) <= -0.05,
             // A user first seen after the prior window (or in its last days) has a
@@ -261,6 +268,10 @@ pub trait RawRow {
     fn get(&self, id: Core) -> f64 {
         self.value(FeatureId::Core(id))
     }
+
+    /// The value of the feature called `name` (`n_recent__x`); none when the model has no
+    /// such feature (an event type without rates of its own).
+    fn named(&self, name: &str) -> Option<f64>;
 }
 
 /// Builds the catalog for a spec and the chosen per-event-type list, in model order.
@@ -686,7 +697,11 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
                 format!("no {} after {}", first_value(f), days(v))
             }
         }
-        SessionsRecent => format!("{} in the last {r} days", counted(v, "session", "sessions")),
+        SessionsRecent => format!(
+            "{} in the last {r} days (typical {})",
+            counted(v, "session", "sessions"),
+            format_count(typical.round())
+        ),
         SessionMinutes => format!("typical session {v:.0} min"),
         ValueTrend => {
             let recent = row.get(ValueRecent);
@@ -704,7 +719,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
             "{} in the last {l} days",
             counted(v, "feedback response", "feedback responses")
         ),
-        FrictionRecent => format!("{} in the last {r} days", friction_events(f, v)),
+        FrictionRecent => format!("{} in the last {r} days", friction_events(f, row, v)),
         ValueTotal => format!("{} in total", actions(v)),
         ValueAmountMean => format!("average value {v:.2} (typical {typical:.2})"),
         ValueOverdue => format!("{v:.1}× the usual gap since the last value action"),
@@ -869,11 +884,17 @@ fn other_phrase(
     // A window the user was seen in only in part quotes their count there, not the rate
     // over the whole window the model reads ("1 × x in the 9 days seen of the last 14").
     let (count, span) = match seen_in(def.id, spec, row) {
-        Some((seen, window)) if (1.0..=f64::from(window) - 1.0).contains(&seen) => {
+        Some((seen, window)) if seen < f64::from(window) => {
             let floor = super::compute::rate_floor(spec.typical_gap_days, f64::from(window));
-            // Events are whole: the rate times the days it was taken over.
+            // Events are whole: the rate times the days it was taken over (also for a user
+            // seen 13.5 of 14 days, who read "1.1 × x in the last 14 days").
             let count = (v * seen.max(floor) / f64::from(window)).round();
-            (count, format!("{} days seen of the ", seen.floor()))
+            let span = if (1.0..=f64::from(window) - 1.0).contains(&seen) {
+                format!("{} days seen of the ", seen.floor())
+            } else {
+                String::new()
+            };
+            (count, span)
         }
         _ => (v, String::new()),
     };
@@ -935,8 +956,22 @@ fn seen_in(id: FeatureId, spec: &FeatureSpec, row: &dyn RawRow) -> Option<(f64, 
 /// "2 × import_failed or error_shown": `n` friction events, named by the feature file's
 /// friction events when there are few enough to read (a cancellation page listed there is
 /// no error, and CS must not be told it is one).
-pub fn friction_events(f: &FeatureFile, n: f64) -> String {
-    let names = &f.events.friction;
+pub fn friction_events(f: &FeatureFile, row: &dyn RawRow, n: f64) -> String {
+    // The user's own: an event type with a recent count of its own that is 0 for this user
+    // is not named (a meal kit's "2 × Payment Failed or Delivery Skipped" read as a failed
+    // card for 1,199 customers who had only skipped).
+    let own: Vec<&str> = f
+        .events
+        .friction
+        .iter()
+        .filter(|e| row.named(&rate_recent_name(e)).is_none_or(|c| c > 0.0))
+        .map(String::as_str)
+        .collect();
+    let names: Vec<&str> = if own.is_empty() {
+        f.events.friction.iter().map(String::as_str).collect()
+    } else {
+        own
+    };
     if names.is_empty() || names.len() > 3 {
         return counted(n, "friction event", "friction events");
     }
@@ -959,7 +994,7 @@ fn presence_events(f: &FeatureFile) -> String {
 
 /// "first value", named by the activation events when there are few enough to read:
 /// "first value (report_created)".
-fn first_value(f: &FeatureFile) -> String {
+pub fn first_value(f: &FeatureFile) -> String {
     let names = &f.events.activation;
     if names.is_empty() || names.len() > 3 {
         return "first value".into();
@@ -1256,7 +1291,10 @@ mod tests {
             say("days_since_last_value", 1.5),
             "no value action for 1.5 days"
         );
-        assert_eq!(say("sessions_recent", 1.0), "1 session in the last 14 days");
+        assert_eq!(
+            say("sessions_recent", 1.0),
+            "1 session in the last 14 days (typical 0)"
+        );
         assert_eq!(
             say("friction_recent", 1.0),
             "1 × import_failed or error_shown in the last 14 days"

@@ -82,14 +82,17 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow, has_reasons: bool) -> Pla
             Play::ContextualGuidance,
             format!(
                 "friction: {} in the last {recent} days{place}",
-                crate::features::catalog::friction_events(f, friction)
+                crate::features::catalog::friction_events(f, row, friction)
             ),
         );
     }
     if row.get(Core::Activated) == 0.0 {
         return choose(
             Play::ProgressMomentum,
-            "progress: never reached first value".into(),
+            format!(
+                "progress: never reached {}",
+                crate::features::catalog::first_value(f)
+            ),
         );
     }
     if row.get(Core::ValueLong) <= 1.0 && row.get(Core::ValueRecent) == 0.0 {

@@ -201,7 +201,7 @@ impl Status {
 }
 
 /// The raw figures shown beside the reasons, each under its feature's name: (feature,
-/// decimals).
+/// decimals). `days_since_last_value` is empty for a user who never did a value action.
 pub const FIGURES: [(Core, usize); 7] = [
     (Core::DaysSinceValue, 1),
     (Core::DaysSinceEvent, 1),
@@ -265,6 +265,12 @@ pub fn rank(
                     .iter()
                     .map(|&(f, d)| {
                         use crate::features::RawRow;
+                        // Days since a value action there never was: empty, not the
+                        // tenure the feature reads then ("210.4" read as a last value
+                        // action 210 days ago).
+                        if f == Core::DaysSinceValue && raw.get(Core::ValueTotal) == 0.0 {
+                            return String::new();
+                        }
                         format!("{:.*}", d, raw.get(f))
                     })
                     .collect(),

@@ -177,7 +177,8 @@ struct JsonRow<'a> {
     reasons: &'a [String],
     recommended_play: &'static str,
     play_rule: &'a str,
-    figures: std::collections::BTreeMap<&'static str, f64>,
+    /// None (null) for an empty figure.
+    figures: std::collections::BTreeMap<&'static str, Option<f64>>,
 }
 
 fn json_row<'a>(r: &'a RankedRow, as_of: &'a str) -> JsonRow<'a> {
@@ -202,7 +203,7 @@ fn json_row<'a>(r: &'a RankedRow, as_of: &'a str) -> JsonRow<'a> {
         figures: FIGURES
             .iter()
             .zip(&r.figures)
-            .map(|((f, _), v)| (f.name(), v.parse().unwrap_or(f64::NAN)))
+            .map(|((f, _), v)| (f.name(), v.parse().ok()))
             .collect(),
     }
 }

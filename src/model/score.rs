@@ -50,6 +50,8 @@ pub struct Scored {
 /// hundred thousand figures for its reasons, plays and figure columns).
 pub struct FrameColumns<'a> {
     by_id: HashMap<FeatureId, usize>,
+    /// The model's features by name.
+    by_name: HashMap<String, usize>,
     values: Vec<std::borrow::Cow<'a, [f64]>>,
 }
 
@@ -69,6 +71,7 @@ impl<'a> FrameRow<'a> {
             .map(|d| (d.id, d.name.as_str()))
             .chain(AUX_COLUMNS.map(|c| (FeatureId::Core(c), c.name())));
         let mut by_id = HashMap::new();
+        let mut by_name = HashMap::new();
         let mut values = Vec::new();
         for (id, name) in ids {
             let ca =
@@ -83,9 +86,14 @@ impl<'a> FrameRow<'a> {
                 Err(_) => ca.iter().map(|v| v.unwrap_or(0.0)).collect(),
             };
             by_id.insert(id, values.len());
+            by_name.insert(name.to_string(), values.len());
             values.push(v);
         }
-        Ok(FrameColumns { by_id, values })
+        Ok(FrameColumns {
+            by_id,
+            by_name,
+            values,
+        })
     }
 
     pub fn new(columns: &'a FrameColumns<'a>, row: usize) -> Self {
@@ -101,6 +109,11 @@ impl RawRow for FrameRow<'_> {
             .and_then(|&k| self.columns.values[k].get(self.row))
             .copied()
             .unwrap_or(0.0)
+    }
+
+    fn named(&self, name: &str) -> Option<f64> {
+        let &k = self.columns.by_name.get(name)?;
+        Some(self.columns.values[k].get(self.row).copied().unwrap_or(0.0))
     }
 }
 
