@@ -24,7 +24,7 @@ struct Field {
     required: bool,
 }
 
-const FIELDS: [Field; 8] = [
+const FIELDS: [Field; 10] = [
     Field {
         name: "user_id",
         columns: &["user_id", "customer_id", "Customer ID", "customer"],
@@ -65,6 +65,28 @@ const FIELDS: [Field; 8] = [
         columns: &["canceled_at", "Canceled At (UTC)"],
         required: false,
     },
+    // The billing period running when the table was exported: Stripe's, Recurly's
+    // (`current_period_started_at`/`_ends_at`) and Chargebee's (`current_term_start`/`_end`).
+    Field {
+        name: "current_period_start",
+        columns: &[
+            "current_period_start",
+            "Current Period Start (UTC)",
+            "current_period_started_at",
+            "current_term_start",
+        ],
+        required: false,
+    },
+    Field {
+        name: "current_period_end",
+        columns: &[
+            "current_period_end",
+            "Current Period End (UTC)",
+            "current_period_ends_at",
+            "current_term_end",
+        ],
+        required: false,
+    },
 ];
 
 /// Stripe's statuses of a subscription whose first payment never succeeded: it was never
@@ -85,6 +107,9 @@ pub struct SubscriptionColumns {
     pub trial_end: Option<String>,
     /// When a cancellation was asked for (Stripe's `canceled_at`; the end is `end_date`).
     pub canceled_at: Option<String>,
+    /// The start and end of the billing period running when the table was exported.
+    pub current_period_start: Option<String>,
+    pub current_period_end: Option<String>,
 }
 
 impl SubscriptionColumns {
@@ -98,6 +123,8 @@ impl SubscriptionColumns {
             "status" => self.status.as_ref(),
             "trial_end" => self.trial_end.as_ref(),
             "canceled_at" => self.canceled_at.as_ref(),
+            "current_period_start" => self.current_period_start.as_ref(),
+            "current_period_end" => self.current_period_end.as_ref(),
             _ => None,
         }
     }
@@ -113,6 +140,8 @@ impl SubscriptionColumns {
             "status" => Some(&mut self.status),
             "trial_end" => Some(&mut self.trial_end),
             "canceled_at" => Some(&mut self.canceled_at),
+            "current_period_start" => Some(&mut self.current_period_start),
+            "current_period_end" => Some(&mut self.current_period_end),
             _ => None,
         }
     }
@@ -274,7 +303,8 @@ mod tests {
             r.describe().unwrap(),
             "`Customer ID` as user_id, `Start Date (UTC)` as start_date, `Ended At (UTC)` as \
              end_date, `Interval` as interval, `Status` as status, `Trial End (UTC)` as \
-             trial_end, `Canceled At (UTC)` as canceled_at"
+             trial_end, `Canceled At (UTC)` as canceled_at, `Current Period End (UTC)` as \
+             current_period_end"
         );
         // The product's own id, named on the command line.
         let mapped = SubscriptionColumns::default()

@@ -235,9 +235,11 @@ pub fn load_subscriptions(
 }
 
 /// The optional time fields and the column their parsed value is kept in.
-const OPTIONAL_TIMES: [(&str, &str); 2] = [
+const OPTIONAL_TIMES: [(&str, &str); 4] = [
     ("trial_end", "trial_end_ts"),
     ("canceled_at", "canceled_ts"),
+    ("current_period_start", "period_start_ts"),
+    ("current_period_end", "period_end_ts"),
 ];
 
 /// Optional cells that hold something churnrisk cannot read: a `trial_end` or
@@ -331,6 +333,7 @@ impl Subscriptions {
         let (interval, count) = (text("interval")?, text("interval_count")?);
         let time = |name: &str| df.column(name).ok().map(|c| c.i64()).transpose();
         let (trial_ends, canceled) = (time("trial_end_ts")?, time("canceled_ts")?);
+        let (period_starts, period_ends) = (time("period_start_ts")?, time("period_end_ts")?);
         let mut rows: Vec<(&str, Billed)> = (0..df.height())
             .filter_map(|i| {
                 let start = starts.get(i)?;
@@ -346,6 +349,8 @@ impl Subscriptions {
                         .and_then(|iv| stated_cycle(iv, count.and_then(|c| c.get(i)))),
                     canceled: canceled.and_then(|c| c.get(i)),
                     end: ends.get(i),
+                    period_start: period_starts.and_then(|c| c.get(i)),
+                    period_end: period_ends.and_then(|c| c.get(i)),
                 };
                 Some((users.get(i)?, billed))
             })
@@ -384,7 +389,18 @@ impl Subscriptions {
             }
         }
         intervals.extend(median(&mut own));
-        let typical = median(&mut intervals)
+        // The current periods' lengths state the cycle outright (a Recurly export of weekly
+        // boxes has no interval column): their median is the table's. It is every
+        // subscriber's, running or ended, since only a running one's row has a current
+        // period: a cycle read off that row alone would tell the survivors in training.
+        let mut lengths: Vec<i64> = rows
+            .iter()
+            .filter_map(|(_, r)| Some(r.period_end? - r.period_start?))
+            .filter(|&l| l > 0)
+            .collect();
+        let lengths_n = lengths.len();
+        let typical = median(&mut lengths)
+            .or_else(|| median(&mut intervals))
             .and_then(Cycle::from_interval)
             .unwrap_or(Cycle::Months(1));
         let periods = df!(
@@ -406,6 +422,8 @@ impl Subscriptions {
                 .max(),
             renewals: Renewals {
                 stated: rows.iter().filter(|r| r.1.cycle.is_some()).count(),
+                periods: rows.iter().filter(|r| r.1.period_end.is_some()).count(),
+                lengths: lengths_n,
                 requests: rows.iter().filter(|r| r.1.canceled.is_some()).count(),
                 rows: rows.len(),
                 billed,
@@ -431,11 +449,17 @@ impl Subscriptions {
     /// The optional fields that date renewals, trials and cancellation requests which the
     /// table has a column for: a model trained on them needs them to score.
     pub fn dating_fields(&self) -> Vec<String> {
-        ["interval", "trial_end", "canceled_at"]
-            .into_iter()
-            .filter(|f| self.columns.column(f).is_some())
-            .map(String::from)
-            .collect()
+        [
+            "interval",
+            "trial_end",
+            "canceled_at",
+            "current_period_start",
+            "current_period_end",
+        ]
+        .into_iter()
+        .filter(|f| self.columns.column(f).is_some())
+        .map(String::from)
+        .collect()
     }
 
     /// The table's column of user ids.
@@ -552,6 +576,50 @@ impl Cycle {
     }
 }
 
+impl Cycle {
+    /// The fewest milliseconds one cycle can last (a month of 28 days).
+    pub fn shortest_ms(self) -> i64 {
+        let days = match self {
+            Cycle::Days(d) => i64::from(d),
+            Cycle::Months(m) => 28 * i64::from(m),
+        };
+        days * crate::base::time::DAY_MS
+    }
+
+    /// The first date after `t` of the renewals through `grid`: `grid` plus or minus a
+    /// whole number of cycles (a date before `grid` counts back from it); none past the
+    /// calendar's range.
+    pub fn on_grid_after(self, grid: i64, t: i64) -> Option<i64> {
+        use chrono::{DateTime, Datelike, Months};
+        match self {
+            Cycle::Days(d) => {
+                let step = d as i64 * crate::base::time::DAY_MS;
+                let k = t.checked_sub(grid)?.div_euclid(step) + 1;
+                grid.checked_add(k.checked_mul(step)?)
+            }
+            Cycle::Months(m) => {
+                let from = DateTime::from_timestamp_millis(grid)?;
+                let to = DateTime::from_timestamp_millis(t)?;
+                let apart = (to.year() as i64 - from.year() as i64) * 12 + to.month() as i64
+                    - from.month() as i64;
+                let mut k = apart.div_euclid(m as i64) - 1;
+                loop {
+                    let months = u32::try_from(k.checked_mul(m as i64)?.unsigned_abs()).ok()?;
+                    let date = if k >= 0 {
+                        from.checked_add_months(Months::new(months))?
+                    } else {
+                        from.checked_sub_months(Months::new(months))?
+                    };
+                    if date.timestamp_millis() > t {
+                        return Some(date.timestamp_millis());
+                    }
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Cycle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -573,6 +641,13 @@ struct Billed {
     cycle: Option<Cycle>,
     canceled: Option<i64>,
     end: Option<i64>,
+    /// The billing period running at the export: its end is the next renewal for a date
+    /// inside it (a subscription reactivated under its id, or moved to another billing
+    /// day, no longer renews on its start's grid). Only a running subscription's row has
+    /// one, so it says nothing of earlier dates: the training panel's would tell the
+    /// survivors.
+    period_start: Option<i64>,
+    period_end: Option<i64>,
 }
 
 /// When subscriptions renew, read off what is known from a row's start: its start date, a
@@ -594,6 +669,10 @@ pub struct Renewals {
     pub intervals: usize,
     /// Rows stating their plan's interval, of `rows`.
     pub stated: usize,
+    /// Rows stating their current billing period's end, of `rows`.
+    pub periods: usize,
+    /// Current periods (start and end) whose median length is the table's cycle.
+    pub lengths: usize,
     /// Rows with the time a cancellation was asked for.
     pub requests: usize,
     pub rows: usize,
@@ -608,8 +687,16 @@ impl Renewals {
                 "; {n} rows say when a cancellation was asked for (`cancel_requested` while one is pending)"
             ),
         };
+        // The current periods: inside one, its end is the next renewal.
+        let periods = match self.periods {
+            0 => String::new(),
+            n => format!(
+                "{n} of {} rows state their current billing period, whose end is the next renewal at a date inside it; otherwise ",
+                self.rows
+            ),
+        };
         if self.stated > 0 && self.stated == self.rows {
-            return format!("every row states its plan's interval: a subscriber renews on it from their latest row's start (or trial end){requests}");
+            return format!("{periods}every row states its plan's interval: a subscriber renews on it from their latest row's start (or trial end){requests}");
         }
         let stated = if self.stated == 0 {
             String::new()
@@ -619,14 +706,20 @@ impl Renewals {
                 self.stated, self.rows
             )
         };
+        if self.lengths > 0 {
+            return format!(
+                "{periods}{stated}a subscription renews {} from its start (the median length of {} current periods){requests}",
+                self.typical, self.lengths
+            );
+        }
         if self.intervals == 0 {
             return format!(
-                "{stated}no subscriber has two rows that renew one another, so each subscription renews {} from its start{requests}",
+                "{periods}{stated}no subscriber has two rows that renew one another, so each subscription renews {} from its start{requests}",
                 self.typical
             );
         }
         format!(
-            "{stated}a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} subscribers' own){requests}",
+            "{periods}{stated}a subscriber's next renewal is their latest row's start plus their own cycle (the interval between their last two rows), else the table's: {} (the median of {} subscribers' own){requests}",
             self.typical, self.intervals
         )
     }
@@ -669,9 +762,9 @@ impl Renewals {
     /// customer picked. A later end was written after `t` (the request was taken back, the
     /// subscription ran on) and is not known then.
     pub fn next_after(&self, user: &str, period_start: i64, t: i64) -> Option<i64> {
-        let (anchor, cycle) = self.billing(user, period_start, t)?;
-        let next = Self::renewal_after(anchor, cycle, t)?;
-        let following = Self::renewal_after(anchor, cycle, next).unwrap_or(i64::MAX);
+        let billing = self.billing(user, period_start, t)?;
+        let next = billing.renewal_after(t)?;
+        let following = billing.renewal_after(next).unwrap_or(i64::MAX);
         let stated = self
             .pending(user, t)
             .filter_map(|r| r.end)
@@ -684,28 +777,19 @@ impl Renewals {
     /// when the next one is later, 4 for a weekly plan over 28 days. A pending cancellation
     /// does not stop the count: what the renewals are worth is the model's to learn.
     pub fn renewals_by(&self, user: &str, period_start: i64, t: i64, until: i64) -> u32 {
-        let Some((anchor, cycle)) = self.billing(user, period_start, t) else {
+        let Some(billing) = self.billing(user, period_start, t) else {
             return 0;
         };
         let (mut n, mut at) = (0, t);
-        while let Some(next) = Self::renewal_after(anchor, cycle, at).filter(|&r| r <= until) {
+        while let Some(next) = billing.renewal_after(at).filter(|&r| r <= until) {
             (n, at) = (n + 1, next);
         }
         n
     }
 
-    /// The first renewal after `t` of billing counted from `anchor`: the anchor itself while
-    /// it is ahead (a trial ends there and billing starts), else a whole number of cycles on.
-    fn renewal_after(anchor: i64, cycle: Cycle, t: i64) -> Option<i64> {
-        if anchor > t {
-            return Some(anchor);
-        }
-        cycle.next_after(anchor, t)
-    }
-
     /// What `user`'s renewals at `t` count from, and their cycle (see [`Renewals`]); none
     /// for a user without a row started by `t`.
-    fn billing(&self, user: &str, period_start: i64, t: i64) -> Option<(i64, Cycle)> {
+    fn billing(&self, user: &str, period_start: i64, t: i64) -> Option<Billing> {
         let rows = self.started_by(user, t);
         let (last, earlier) = rows.split_last()?;
         let own = || {
@@ -714,7 +798,50 @@ impl Renewals {
                 .filter(|before| before.start >= period_start)
                 .and_then(|before| Cycle::from_interval(last.start - before.start))
         };
-        Some((last.anchor, last.cycle.or_else(own).unwrap_or(self.typical)))
+        let cycle = last.cycle.or_else(own).unwrap_or(self.typical);
+        // Inside the stated current period, its end is the next renewal and the ones after
+        // it follow on its grid.
+        let grid = last.period_end.filter(|&end| {
+            let start = last
+                .period_start
+                .or_else(|| end.checked_sub(cycle.shortest_ms()));
+            t < end && start.is_some_and(|s| s <= t)
+        });
+        // And the period's own length is the cycle there (a monthly subscriber in a table
+        // of weekly ones).
+        let own_period = grid
+            .zip(last.period_start)
+            .and_then(|(end, start)| Cycle::from_interval(end - start));
+        Some(Billing {
+            anchor: last.anchor,
+            grid,
+            cycle: last.cycle.or(own_period).unwrap_or(cycle),
+        })
+    }
+}
+
+/// How one subscriber's renewals fall.
+#[derive(Debug, Clone, Copy)]
+struct Billing {
+    /// Billing starts here (a trial's end, else the row's start).
+    anchor: i64,
+    /// A renewal date the table states (the current period's end), when it does.
+    grid: Option<i64>,
+    cycle: Cycle,
+}
+
+impl Billing {
+    /// The first renewal after `t`: the anchor while it is ahead (a trial ends there and
+    /// billing starts), else on the stated period's grid, else a whole number of cycles
+    /// from the anchor.
+    fn renewal_after(self, t: i64) -> Option<i64> {
+        if self.anchor > t {
+            return Some(self.anchor);
+        }
+        match self.grid {
+            Some(grid) => self.cycle.on_grid_after(grid, t),
+            None => self.cycle.next_after(self.anchor, t),
+        }
     }
 }
 
@@ -805,6 +932,93 @@ mod tests {
         let columns = SubscriptionColumns::default();
         let subs = load_subscriptions(path, &columns, &policy, &mut rejects).unwrap();
         (subs, rejects)
+    }
+
+    #[test]
+    fn renewals_fall_on_the_stated_periods_grid_before_and_after_it() {
+        let weekly = Cycle::Days(7);
+        let end = ts("2026-12-03 06:00");
+        // After the export, and at the panel's earlier dates: whole weeks either side.
+        assert_eq!(weekly.on_grid_after(end, ts("2026-12-01")), Some(end));
+        assert_eq!(
+            weekly.on_grid_after(end, ts("2026-12-03 06:00")),
+            Some(ts("2026-12-10 06:00"))
+        );
+        assert_eq!(
+            weekly.on_grid_after(end, ts("2026-10-01")),
+            Some(ts("2026-10-01 06:00"))
+        );
+        let monthly = Cycle::Months(1);
+        let end = ts("2026-12-20 11:00");
+        assert_eq!(
+            monthly.on_grid_after(end, ts("2026-09-25")),
+            Some(ts("2026-10-20 11:00"))
+        );
+        assert_eq!(
+            monthly.on_grid_after(end, ts("2027-01-25")),
+            Some(ts("2027-02-20 11:00"))
+        );
+        let yearly = Cycle::Months(12);
+        assert_eq!(
+            yearly.on_grid_after(ts("2027-06-03 14:40"), ts("2025-07-01")),
+            Some(ts("2026-06-03 14:40"))
+        );
+    }
+
+    /// A Recurly export (nu21): no interval column, weekly boxes, the current period's
+    /// start and end; and a subscription whose billing day moved after a reactivation.
+    #[test]
+    fn a_current_period_dates_renewals_without_an_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recurly_subscriptions_export.csv");
+        std::fs::write(
+            &path,
+            "uuid,account_code,state,activated_at,canceled_at,expires_at,current_period_started_at,current_period_ends_at\n\
+             a1,usr_1,active,2025-06-09 04:27:53 UTC,,,2026-11-26 04:27:53 UTC,2026-12-03 04:27:53 UTC\n\
+             a2,usr_2,active,2024-02-10 10:00:00 UTC,,,2026-11-21 08:00:00 UTC,2026-12-21 08:00:00 UTC\n",
+        )
+        .unwrap();
+        let columns = SubscriptionColumns::default()
+            .with_arguments(&[
+                "user_id=account_code".into(),
+                "start_date=activated_at".into(),
+                "end_date=expires_at".into(),
+            ])
+            .unwrap();
+        let policy = ReadPolicy::new(ts("2026-12-01"));
+        let mut rejects = Rejects::default();
+        let subs = load_subscriptions(&path, &columns, &policy, &mut rejects).unwrap();
+        assert_eq!(rejects.total(), 0);
+        let r = &subs.renewals;
+        assert_eq!(r.periods, 2);
+        // Weekly, the periods' length. Inside the current period its end is the next
+        // renewal; before it, the start's weekly grid, as for a subscription that ended
+        // (only a running one states a current period).
+        assert_eq!(r.typical, Cycle::Days(7));
+        let start = ts("2025-06-09 04:27:53");
+        assert_eq!(
+            r.next_after("usr_1", start, ts("2026-12-01")),
+            Some(ts("2026-12-03 04:27:53"))
+        );
+        assert_eq!(
+            r.next_after("usr_1", start, ts("2026-11-20")),
+            Some(ts("2026-11-23 04:27:53"))
+        );
+        assert_eq!(
+            r.renewals_by("usr_1", start, ts("2026-12-01"), ts("2026-12-29")),
+            4
+        );
+        // Monthly on the 21st, not on the 10th its start gives.
+        assert_eq!(
+            r.next_after("usr_2", ts("2024-02-10 10:00"), ts("2026-12-01")),
+            Some(ts("2026-12-21 08:00"))
+        );
+        assert_eq!(
+            r.describe(),
+            "2 of 2 rows state their current billing period, whose end is the next renewal at \
+             a date inside it; otherwise a subscription renews every 7 days from its start (the \
+             median length of 2 current periods)"
+        );
     }
 
     #[test]
