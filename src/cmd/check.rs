@@ -139,32 +139,48 @@ pub fn run(args: CheckArgs) -> Result<()> {
 
 /// The canonical events as CSV, sorted by user, time and event.
 fn write_canonical(path: &std::path::Path, inputs: &Inputs) -> Result<()> {
-    use polars::prelude::*;
-    let df = inputs
-        .events
-        .df
-        .sort(["user_id", "ts", "event"], SortMultipleOptions::default())?;
-    let user = df.column("user_id")?.str()?;
-    let ts = df.column("ts")?.i64()?;
-    let event = df.column("event")?.str()?;
-    let value = df.column("value")?.f64()?;
-    let session = df.column("session_id")?.str()?;
+    let df = &inputs.events.df;
+    let user: Vec<Option<&str>> = df.column("user_id")?.str()?.iter().collect();
+    let ts: Vec<Option<i64>> = df.column("ts")?.i64()?.iter().collect();
+    let event: Vec<Option<&str>> = df.column("event")?.str()?.iter().collect();
+    let value: Vec<Option<f64>> = df.column("value")?.f64()?.iter().collect();
+    let session: Vec<Option<&str>> = df.column("session_id")?.str()?.iter().collect();
+    // Sorted by user, time and event, each text replaced by its rank among the distinct
+    // ones (a sort comparing the texts themselves took 14 of 16 s for 3.1M rows), rows in
+    // log order among equals.
+    let rank = |texts: &[Option<&str>]| -> Vec<u32> {
+        let mut distinct: Vec<Option<&str>> = texts.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let at: std::collections::HashMap<Option<&str>, u32> =
+            distinct.into_iter().zip(0..).collect();
+        texts.iter().map(|t| at[t]).collect()
+    };
+    let (user_rank, event_rank) = (rank(&user), rank(&event));
+    let mut order: Vec<usize> = (0..user.len()).collect();
+    order.sort_unstable_by_key(|&i| (user_rank[i], ts[i], event_rank[i], i));
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["user_id", "timestamp", "event", "value", "session_id"])?;
-    for i in 0..df.height() {
-        let time = ts
-            .get(i)
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-            .unwrap_or_default();
+    let mut time = String::with_capacity(24);
+    let mut number = String::with_capacity(24);
+    for i in order {
+        use std::fmt::Write as _;
+        time.clear();
+        if let Some(t) = ts[i].and_then(chrono::DateTime::from_timestamp_millis) {
+            let _ = write!(time, "{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+        }
+        number.clear();
+        if let Some(v) = value[i] {
+            let _ = write!(number, "{v}");
+        }
+        // The canonical events are data for a program (`score --events`, DuckDB),
+        // written as they are: a user `-1` stays `-1`.
         w.write_record([
-            // The canonical events are data for a program (`score --events`, DuckDB),
-            // written as they are: a user `-1` stays `-1`.
-            user.get(i).unwrap_or_default().to_string(),
-            time,
-            event.get(i).unwrap_or_default().to_string(),
-            value.get(i).map(|v| v.to_string()).unwrap_or_default(),
-            session.get(i).unwrap_or_default().to_string(),
+            user[i].unwrap_or_default(),
+            time.as_str(),
+            event[i].unwrap_or_default(),
+            number.as_str(),
+            session[i].unwrap_or_default(),
         ])?;
     }
     let bytes = w.into_inner().context("writing CSV")?;
