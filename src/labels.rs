@@ -370,6 +370,7 @@ mod tests {
         // b's visits before T are theirs only through a sign-up on 04-05, after T.
         let ev = events();
         let users = crate::ingest::Users {
+            dates_read: None,
             df: df!(
                 "user_id" => ["a", "b"],
                 "signup_ts" => [Some(ts("2026-03-01")), Some(ts("2026-04-05"))],

@@ -95,6 +95,9 @@ pub fn run(args: CheckArgs) -> Result<()> {
             crate::cmd::sayln!("read {} files", events.files.len())?;
         }
         crate::cmd::sayln!("event types by rows: {}", event_type_counts(events, 30)?)?;
+        if let Some(line) = inputs.users.as_ref().and_then(|u| u.dates_read.as_ref()) {
+            crate::cmd::sayln!("users: {line}")?;
+        }
         if let Some(s) = &inputs.subscriptions {
             crate::cmd::sayln!(
                 "subscriptions: {} rows make {} active periods; {}",

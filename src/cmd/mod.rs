@@ -250,6 +250,9 @@ impl Inputs {
                 "{twins} user ids are email addresses that differ only in letter case (e.g. {a:?} and {b:?}): each is scored as a user of its own; if they are one person, lowercase the id column before churnrisk reads it"
             );
         }
+        if let Some(line) = users.as_ref().and_then(|u| u.dates_read.as_ref()) {
+            info!("users: {line}");
+        }
         if let (Some(s), Some(path)) = (subscriptions.as_ref(), args.subscriptions.as_deref()) {
             if let Some(read_as) = s.columns.describe() {
                 info!("subscriptions: read {read_as}");

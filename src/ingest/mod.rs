@@ -142,6 +142,8 @@ impl Events {
 pub struct Users {
     /// `user_id: str, signup_ts: i64?, email, crm_id, account, plan: str?`.
     pub df: DataFrame,
+    /// How signup dates were read when not ISO-8601 (a CRM report's own order), to say.
+    pub dates_read: Option<String>,
 }
 
 /// Optional subscriptions, as active periods: `user_id: str, start_ts: i64, end_ts: i64?`
@@ -623,6 +625,54 @@ mod tests {
         assert_eq!(loaded.case_twins().unwrap(), found);
         loaded.groups = None;
         assert_eq!(loaded.case_twins().unwrap(), found);
+    }
+
+    #[test]
+    fn a_crm_reports_slash_dates_are_read_in_the_order_the_column_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let signups = |name: &str, text: &str| {
+            let p = write(dir.path(), name, text);
+            let mut rejects = Rejects::default();
+            let users = load_users(&p, &UserColumns::default(), &policy(), &mut rejects).unwrap();
+            let ts: Vec<Option<i64>> = users
+                .df
+                .column("signup_ts")
+                .unwrap()
+                .i64()
+                .unwrap()
+                .iter()
+                .collect();
+            (ts, users.dates_read, rejects.total())
+        };
+        let ms = |s: &str| crate::base::time::parse_timestamp(s);
+        // Salesforce's US export: month first (28 > 12 in second place), 12-hour clock.
+        let (ts, said, rejected) = signups(
+            "us.csv",
+            "user_id,signup_at\n1,12/28/2024 8:48 AM\n2,1/2/2025 2:17 PM\n3,2026-03-01\n4,3/4/2025\n",
+        );
+        assert_eq!(
+            ts,
+            [
+                ms("2024-12-28T08:48:00"),
+                ms("2025-01-02T14:17:00"),
+                ms("2026-03-01"),
+                ms("2025-03-04")
+            ]
+        );
+        assert_eq!(rejected, 0);
+        assert!(said.unwrap().contains("3 signup dates read month first"));
+        // Day first where a first number passes 12.
+        let (ts, _, _) = signups(
+            "eu.csv",
+            "user_id,signup_at\n1,28/12/2024 08:48\n2,01/02/2025\n",
+        );
+        assert_eq!(ts, [ms("2024-12-28T08:48:00"), ms("2025-02-01")]);
+        // Neither shows: not guessed, the rows are set aside as before.
+        let (ts, said, rejected) = signups(
+            "both.csv",
+            "user_id,signup_at\n1,01/02/2025\n2,2026-01-01\n",
+        );
+        assert_eq!((ts, said, rejected), (vec![ms("2026-01-01")], None, 1));
     }
 
     #[test]

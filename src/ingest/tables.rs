@@ -124,6 +124,7 @@ pub fn load_users(
         }
     }
     let df = select_rows(lf, exprs, path, rejects)?;
+    let (df, dates_read) = slash_dates(df, path)?;
     let mut checks = vec![Check::missing("user_id"), Check::empty("signup_at")];
     checks.extend(time_checks("signup_ts", "signup_at", policy));
     let df = set_aside(df, Origin::single(path), &checks, &raw, rejects)?;
@@ -151,7 +152,85 @@ pub fn load_users(
     keep.extend(CRM_COLUMNS);
     Ok(Users {
         df: df.select(keep)?,
+        dates_read,
     })
+}
+
+/// Signup dates a CRM report writes in its locale's order (Salesforce's US export:
+/// `12/28/2024 8:48 AM`), read where ISO-8601 did not: month first when some cell's second
+/// number passes 12, day first when some first one does — decided by the column, never by a
+/// cell. A column that shows neither (or both) is left unread: its rows are set aside as
+/// unparseable, with the advice to export ISO-8601.
+fn slash_dates(df: DataFrame, path: &Path) -> Result<(DataFrame, Option<String>)> {
+    let raw = df.column("signup_at")?.cast(&DataType::String)?;
+    let raw = raw.str()?;
+    let parsed = df.column("signup_ts")?.i64()?;
+    // (first, second, year, the rest) of each unread cell that is a slash date.
+    let split = |text: &str| -> Option<(u32, u32, String)> {
+        let text = text.trim();
+        let (date, _) = text.split_once(' ').unwrap_or((text, ""));
+        let mut parts = date.split('/');
+        let (a, b, y) = (parts.next()?, parts.next()?, parts.next()?);
+        let number = |p: &str, len: std::ops::RangeInclusive<usize>| {
+            (len.contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()))
+                .then(|| p.parse::<u32>().ok())
+                .flatten()
+        };
+        let (a, b) = (number(a, 1..=2)?, number(b, 1..=2)?);
+        number(y, 4..=4)?;
+        (parts.next().is_none()).then(|| (a, b, text.to_string()))
+    };
+    let unread: Vec<(usize, (u32, u32, String))> = raw
+        .iter()
+        .zip(parsed.iter())
+        .enumerate()
+        .filter_map(|(i, (r, t))| Some((i, split(r.filter(|_| t.is_none())?)?)))
+        .collect();
+    if unread.is_empty() {
+        return Ok((df, None));
+    }
+    let day_first = unread.iter().any(|(_, (a, _, _))| *a > 12);
+    let month_first = unread.iter().any(|(_, (_, b, _))| *b > 12);
+    let date = match (month_first, day_first) {
+        (true, false) => "%m/%d/%Y",
+        (false, true) => "%d/%m/%Y",
+        _ => return Ok((df, None)),
+    };
+    let parse = |text: &str| {
+        let date_only = chrono::NaiveDate::parse_from_str(text, date)
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0));
+        date_only
+            .or_else(|| {
+                ["%I:%M %p", "%I:%M:%S %p", "%H:%M", "%H:%M:%S"]
+                    .iter()
+                    .find_map(|time| {
+                        chrono::NaiveDateTime::parse_from_str(text, &format!("{date} {time}")).ok()
+                    })
+            })
+            .map(|dt| dt.and_utc().timestamp_millis())
+    };
+    let mut ts: Vec<Option<i64>> = parsed.iter().collect();
+    let mut read = 0;
+    for (i, (_, _, text)) in &unread {
+        if let Some(ms) = parse(text) {
+            ts[*i] = Some(ms);
+            read += 1;
+        }
+    }
+    let said = format!(
+        "{}: {read} signup dates read {} (a CRM report's own order, e.g. {:?}; taken as UTC)",
+        path.display(),
+        if month_first {
+            "month first"
+        } else {
+            "day first"
+        },
+        unread[0].1 .2
+    );
+    let mut df = df;
+    df.with_column(Column::new("signup_ts".into(), ts))?;
+    Ok((df, Some(said)))
 }
 
 /// Reads the subscriptions table: `user_id`, `start_date`, `end_date` (empty while active),

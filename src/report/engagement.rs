@@ -540,6 +540,7 @@ steps = ["start", "connect", "report"]
         // The users table says b signs up after the window: not a user yet (its visits
         // are stitched through an identify call after the report's date).
         let users = crate::ingest::Users {
+            dates_read: None,
             df: df!("user_id" => ["b"], "signup_ts" => [MON + 20 * D]).unwrap(),
         };
         let e = engagement(&log(), Some(&users), &spec(), MON, MON + 14 * D).unwrap();
