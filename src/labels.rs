@@ -206,14 +206,15 @@ pub fn population(src: &Sources, rule: &LabelRule, as_of: i64) -> Result<DataFra
 /// For the population's rows, in one pass: `renewal_ts`, each user's next renewal after
 /// `as_of` ([`Renewals::next_after`]) in the active period `running` at `as_of`;
 /// `cancel_ts` ([`Renewals::cancel_pending`]); `in_trial` ([`Renewals::in_trial`]);
-/// `renewals`, those after `as_of` and by `until` ([`Renewals::renewals_by`]).
+/// `renewals`, those after `as_of` and by `until` ([`Renewals::renewals_by`]); `paused`
+/// ([`Renewals::paused`]).
 fn subscriber_columns(
     renewals: &Renewals,
     running: &DataFrame,
     population: &DataFrame,
     as_of: i64,
     until: i64,
-) -> Result<[Column; 4]> {
+) -> Result<[Column; 5]> {
     let users = running.column("user_id")?.str()?;
     let starts = running.column("start_ts")?.i64()?;
     let period_start: std::collections::HashMap<&str, i64> = users
@@ -223,7 +224,8 @@ fn subscriber_columns(
         .collect();
     let ids = population.column("user_id")?.str()?;
     let n = ids.len();
-    let (mut next, mut asked, mut trial, mut count) = (
+    let (mut next, mut asked, mut trial, mut count, mut paused) = (
+        Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -235,12 +237,14 @@ fn subscriber_columns(
         count.push(start.map_or(0, |(u, s)| renewals.renewals_by(u, s, as_of, until)));
         asked.push(u.and_then(|u| renewals.cancel_pending(u, as_of)));
         trial.push(u.map(|u| renewals.in_trial(u, as_of)));
+        paused.push(u.map(|u| renewals.paused(u, as_of)));
     }
     Ok([
         Column::new("renewal_ts".into(), next),
         Column::new("cancel_ts".into(), asked),
         Column::new("in_trial".into(), trial),
         Column::new("renewals".into(), count),
+        Column::new("paused".into(), paused),
     ])
 }
 

@@ -68,11 +68,14 @@ pub enum Core {
     InTrial,
     RenewalsInHorizon,
     DaysObserved,
+    /// 1 if the subscriptions table's status says the subscription is paused (a status at
+    /// the export, so only for the list: never a model feature).
+    Paused,
 }
 
 impl Core {
     /// Every named feature, in no particular order.
-    pub const ALL: [Core; 36] = [
+    pub const ALL: [Core; 37] = [
         Core::ActiveRecent,
         Core::ActivePrior,
         Core::ActivityChange,
@@ -109,6 +112,7 @@ impl Core {
         Core::InTrial,
         Core::RenewalsInHorizon,
         Core::DaysObserved,
+        Core::Paused,
     ];
 
     /// The column name (also the name in model files).
@@ -150,6 +154,7 @@ impl Core {
             Core::InTrial => "in_trial",
             Core::RenewalsInHorizon => "renewals_in_horizon",
             Core::DaysObserved => "days_observed",
+            Core::Paused => "subscription_paused",
         }
     }
 }
@@ -570,6 +575,7 @@ fn family_of(
             ValueAmountMean => ("value", Either),
             CoreUsed => ("depth", Lower),
             Tenure | DaysObserved => ("tenure", Lower),
+            Paused => ("renewal", Higher),
             Activated => ("activation", Lower),
             TimeToValue => ("activation", Higher),
             FeedbackLong => ("feedback", Either),
@@ -610,6 +616,9 @@ fn family_of(
     };
     (family.to_string(), dir)
 }
+
+/// The reason a paused subscriber's row leads with.
+pub const PAUSED: &str = "subscription paused (its status in the subscriptions table)";
 
 /// Feature name of an event type's recent count.
 pub fn rate_recent_name(event: &str) -> String {
@@ -689,6 +698,7 @@ pub fn phrase(spec: &FeatureSpec, def: &FeatureDef, row: &dyn RawRow, typical: f
         CoreUsed => format!("uses {} of {} core features", n(v), f.events.core.len()),
         Tenure => format!("signed up {} ago", days(v)),
         DaysObserved => format!("seen for {}", days(v)),
+        Paused => PAUSED.to_string(),
         Activated => format!("never reached {}", first_value(f)),
         TimeToValue => {
             if row.get(Activated) > 0.0 {

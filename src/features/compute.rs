@@ -21,12 +21,13 @@ use crate::base::time::DAY_MS;
 use crate::error::Result;
 
 /// Raw figures kept beside the features because reasons quote them.
-pub const AUX_COLUMNS: [Core; 5] = [
+pub const AUX_COLUMNS: [Core; 6] = [
     Core::ValueRecent,
     Core::ValuePrior,
     Core::DaysToRenewal,
     Core::DaysSinceCancelRequest,
     Core::DaysObserved,
+    Core::Paused,
 ];
 
 /// Features of one population at one as-of date.
@@ -79,6 +80,8 @@ struct Subscriber {
     in_trial: bool,
     /// Renewals in the horizon.
     renewals: f64,
+    /// Whether the table's status says the subscription is paused.
+    paused: bool,
 }
 
 impl<'a> Derive<'a> {
@@ -287,6 +290,7 @@ impl<'a> Derive<'a> {
                 },
                 DaysToRenewal => self.sub.renewal.map_or(0.0, |next| days(next - as_of)),
                 CancelRequested => self.sub.cancel_asked.is_some() as u8 as f64,
+                Paused => self.sub.paused as u8 as f64,
                 InTrial => self.sub.in_trial as u8 as f64,
                 RenewalsInHorizon => self.sub.renewals,
                 DaysObserved => self.observable(as_of),
@@ -375,6 +379,11 @@ pub fn compute(
         .ok()
         .map(|c| c.bool())
         .transpose()?;
+    let paused = population
+        .column("paused")
+        .ok()
+        .map(|c| c.bool())
+        .transpose()?;
     let count_col = optional("renewals", DataType::Float64)?;
     let count = count_col.as_ref().map(|c| c.f64()).transpose()?;
     let mut order: Vec<usize> = (0..population.height()).collect();
@@ -402,6 +411,7 @@ pub fn compute(
                     cancel_asked: asked.and_then(|r| r.get(row)),
                     in_trial: trial.and_then(|r| r.get(row)).unwrap_or(false),
                     renewals: count.and_then(|r| r.get(row)).unwrap_or(0.0),
+                    paused: paused.and_then(|r| r.get(row)).unwrap_or(false),
                 };
                 let d = Derive::new(&tally, &plan, as_of, prepared.min_ts, signup.get(row), sub);
                 out.extend(sources.iter().map(|&s| d.value(s)));

@@ -402,6 +402,7 @@ pub fn compute(
     // This query never had subscriptions: no renewal.
     derived.push(lit(0.0).alias(Core::DaysToRenewal.name()));
     derived.push(lit(0.0).alias(Core::DaysSinceCancelRequest.name()));
+    derived.push(lit(0.0).alias(Core::Paused.name()));
     out.extend(AUX_COLUMNS.iter().map(|c| col(c.name())));
     let df = filled
         .with_columns(derived)

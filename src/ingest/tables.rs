@@ -410,6 +410,7 @@ impl Subscriptions {
         let ends = df.column("end_ts")?.i64()?;
         let text = |name: &str| df.column(name).ok().map(|c| c.str()).transpose();
         let (interval, count) = (text("interval")?, text("interval_count")?);
+        let status = text("status")?;
         let time = |name: &str| df.column(name).ok().map(|c| c.i64()).transpose();
         let (trial_ends, canceled) = (time("trial_end_ts")?, time("canceled_ts")?);
         let (period_starts, period_ends) = (time("period_start_ts")?, time("period_end_ts")?);
@@ -428,6 +429,9 @@ impl Subscriptions {
                         .and_then(|iv| stated_cycle(iv, count.and_then(|c| c.get(i)))),
                     canceled: canceled.and_then(|c| c.get(i)),
                     end: ends.get(i),
+                    paused: status
+                        .and_then(|c| c.get(i))
+                        .is_some_and(|s| s.trim().eq_ignore_ascii_case("paused")),
                     period_start: period_starts.and_then(|c| c.get(i)),
                     period_end: period_ends.and_then(|c| c.get(i)),
                 };
@@ -727,6 +731,9 @@ struct Billed {
     /// survivors.
     period_start: Option<i64>,
     period_end: Option<i64>,
+    /// Its status says paused (Recurly's, Chargebee's, Stripe's `paused`): a status at the
+    /// export, for the list only.
+    paused: bool,
 }
 
 /// When subscriptions renew, read off what is known from a row's start: its start date, a
@@ -816,6 +823,15 @@ impl Renewals {
             r.canceled
                 .is_some_and(|asked| asked <= t && r.end.is_none_or(|e| e > t && e > asked))
         })
+    }
+
+    /// Whether `user`'s latest subscription started by `t` is still running at `t` with a
+    /// status of `paused`. The status is the table's at its export: said on the list, never
+    /// a model feature (a training date's would be the export's).
+    pub fn paused(&self, user: &str, t: i64) -> bool {
+        self.started_by(user, t)
+            .last()
+            .is_some_and(|last| last.paused && last.end.is_none_or(|e| e > t))
     }
 
     /// Whether `user`'s latest subscription started by `t` is in its trial at `t` (billing
@@ -1054,7 +1070,7 @@ mod tests {
             &path,
             "uuid,account_code,state,activated_at,canceled_at,expires_at,current_period_started_at,current_period_ends_at\n\
              a1,usr_1,active,2025-06-09 04:27:53 UTC,,,2026-11-26 04:27:53 UTC,2026-12-03 04:27:53 UTC\n\
-             a2,usr_2,active,2024-02-10 10:00:00 UTC,,,2026-11-21 08:00:00 UTC,2026-12-21 08:00:00 UTC\n",
+             a2,usr_2,paused,2024-02-10 10:00:00 UTC,,,2026-11-21 08:00:00 UTC,2026-12-21 08:00:00 UTC\n",
         )
         .unwrap();
         let columns = SubscriptionColumns::default()
@@ -1062,6 +1078,7 @@ mod tests {
                 "user_id=account_code".into(),
                 "start_date=activated_at".into(),
                 "end_date=expires_at".into(),
+                "status=state".into(),
             ])
             .unwrap();
         let policy = ReadPolicy::new(ts("2026-12-01"));
@@ -1092,6 +1109,8 @@ mod tests {
             r.next_after("usr_2", ts("2024-02-10 10:00"), ts("2026-12-01")),
             Some(ts("2026-12-21 08:00"))
         );
+        // The status at the export: usr_2 paused (said on the list), usr_1 not.
+        assert!(r.paused("usr_2", ts("2026-12-01")) && !r.paused("usr_1", ts("2026-12-01")));
         assert_eq!(
             r.describe(),
             "2 of 2 rows state their current billing period, whose end is the next renewal at \

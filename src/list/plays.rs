@@ -74,6 +74,14 @@ pub fn recommend(spec: &FeatureSpec, row: &dyn RawRow, has_reasons: bool) -> Pla
             ),
         );
     }
+    // A subscriber who paused chose a break: not a lapse to win back, a check-in before
+    // the subscription resumes (a meal kit's paused customers read "a long gap").
+    if row.get(Core::Paused) > 0.0 {
+        return choose(
+            Play::Reengagement,
+            "re-engagement: the subscription is paused; check in before it resumes".into(),
+        );
+    }
     if friction >= 2.0 || (friction >= 1.0 && stalled.is_some()) {
         let place = stalled
             .map(|g| format!(" while stalled in {}", g.name))
@@ -180,6 +188,15 @@ mod tests {
         assert_eq!(
             with(&[("active_days_recent", 12.0), ("days_since_last_event", 9.5)]),
             "re-engagement: a long gap, no activity for 9.5 days"
+        );
+        // A paused subscription is a chosen break, even with friction beside it.
+        assert_eq!(
+            with(&[
+                ("days_since_last_event", 20.5),
+                ("subscription_paused", 1.0),
+                ("friction_recent", 3.0)
+            ]),
+            "re-engagement: the subscription is paused; check in before it resumes"
         );
         assert_eq!(
             with(&[("active_days_recent", 12.0), ("days_since_last_event", 0.3)]),

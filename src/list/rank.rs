@@ -258,7 +258,17 @@ pub fn rank(
                 crm: crm.get(&u.user_id),
                 probability: u.probability,
                 tier: Tier::Low,
-                reasons: u.reasons.iter().map(|r| r.text.clone()).collect(),
+                reasons: {
+                    use crate::features::RawRow;
+                    let mut reasons: Vec<String> =
+                        u.reasons.iter().map(|r| r.text.clone()).collect();
+                    // A paused subscription leads: the figures below it are the pause's.
+                    if raw.get(Core::Paused) > 0.0 {
+                        reasons.insert(0, crate::features::catalog::PAUSED.to_string());
+                        reasons.truncate(crate::list::write::REASON_COLUMNS);
+                    }
+                    reasons
+                },
                 play: choice.play,
                 play_rule: choice.rule,
                 figures: FIGURES
