@@ -29,13 +29,17 @@ fn read_as(dir: &Path, input: &Path, preset: &str) -> (Vec<[String; 3]>, String)
             s(&out),
         ],
     );
-    let (_, rows) = read_csv(&out);
+    (first_three_sorted(read_csv(&out).1), printed)
+}
+
+/// Each row's first three cells (user, time, event), sorted.
+fn first_three_sorted(rows: Vec<Vec<String>>) -> Vec<[String; 3]> {
     let mut rows: Vec<[String; 3]> = rows
         .into_iter()
         .map(|r| [r[0].clone(), r[1].clone(), r[2].clone()])
         .collect();
     rows.sort();
-    (rows, printed)
+    rows
 }
 
 #[test]
@@ -597,20 +601,10 @@ fn a_delta_table_reads_as_its_log_says() {
             s(&out),
         ],
     );
-    let (_, rows) = read_csv(&out);
-    let mut rows: Vec<[String; 3]> = rows
-        .into_iter()
-        .map(|r| [r[0].clone(), r[1].clone(), r[2].clone()])
-        .collect();
-    rows.sort();
+    let rows = first_three_sorted(read_csv(&out).1);
     let (header, want) = read_csv(&landed().join("delta/expected.csv"));
     assert_eq!(header, ["user_id", "timestamp", "event"]);
-    let mut want: Vec<[String; 3]> = want
-        .into_iter()
-        .map(|r| [r[0].clone(), r[1].clone(), r[2].clone()])
-        .collect();
-    want.sort();
-    assert_eq!(rows, want);
+    assert_eq!(rows, first_three_sorted(want));
     assert!(!rows.iter().any(|r| r[0] == "u3"));
     // 5 live files of the 10 on disk; nothing set aside.
     assert!(printed.contains("read 5 files"), "{printed}");
