@@ -4,6 +4,7 @@
 //! | order | rule (figures at the as-of date) | play |
 //! | --- | --- | --- |
 //! | 0 | a cancellation asked for and pending (subscriptions): the call that can still save them | Re-engagement |
+//! | 0b | a subscription whose status is paused: a check-in before it resumes, not a lapse | Re-engagement |
 //! | 1 | 2+ friction events in the recent window, or 1+ while stalled mid-funnel | Contextual Guidance |
 //! | 2 | never reached activation | Progress & Momentum |
 //! | 3 | activated, at most 1 value action in the long window and none in the recent one | Repeat Value |
