@@ -247,8 +247,8 @@ impl State {
     /// Reads one checkpoint file's live files, protocol and metadata.
     fn read_checkpoint(&mut self, path: &Path) -> Result<()> {
         super::files::guarded(path, || {
-            let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
-            for array in struct_column(&bytes, "add")? {
+            let file = ParquetFile::read(path)?;
+            for array in file.column("add")? {
                 let adds = as_struct(array.as_ref())?;
                 let paths = child(adds, "path").and_then(|a| strings(a.as_ref()));
                 let dvs = child(adds, "deletionVector");
@@ -264,7 +264,7 @@ impl State {
                     self.live.insert(path, dv);
                 }
             }
-            for array in struct_column(&bytes, "protocol")? {
+            for array in file.column("protocol")? {
                 let protocol = as_struct(array.as_ref())?;
                 let versions = child(protocol, "minReaderVersion");
                 let features = child(protocol, "readerFeatures");
@@ -283,7 +283,7 @@ impl State {
                     }
                 }
             }
-            for array in struct_column(&bytes, "metaData")? {
+            for array in file.column("metaData")? {
                 let meta = as_struct(array.as_ref())?;
                 let Some(config) = child(meta, "configuration") else {
                     continue;
@@ -379,37 +379,55 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The arrays of the top-level column `root` of the Parquet file in `bytes`, a row group
-/// each; none when the file has no such column. Read through polars' Parquet decoder at
-/// the Arrow level: this build of polars has no struct type for a data frame.
-fn struct_column(bytes: &[u8], root: &str) -> Result<Vec<Box<dyn Array>>> {
-    let metadata = polars_parquet::arrow::read::read_metadata(&mut Cursor::new(bytes))?;
-    let schema = polars_parquet::arrow::read::infer_schema(&metadata)?;
-    let Some(field) = schema.get(root) else {
-        return Ok(Vec::new());
-    };
-    let buffer = polars_buffer::Buffer::from(bytes.to_vec());
-    let mut out = Vec::new();
-    for group in &metadata.row_groups {
-        let Some(columns) = group.columns_under_root_iter(root) else {
-            continue;
-        };
-        let mut chunks = Vec::new();
-        for column in columns {
-            let range = column.byte_range();
-            let (start, end) = (range.start as usize, range.end as usize);
-            if start > end || end > buffer.len() {
-                return Err(Error::Polars(polars::prelude::PolarsError::ComputeError(
-                    "a column chunk lies outside the file".into(),
-                )));
-            }
-            chunks.push((column, buffer.clone().sliced(start..end)));
-        }
-        let (arrays, _) =
-            polars_io::parquet::read::_internal::to_deserializer(chunks, field.clone(), None)?;
-        out.extend(arrays);
+/// A Parquet file in memory with its footer read once, whose top-level columns are read
+/// through polars' Parquet decoder at the Arrow level: this build of polars has no struct
+/// type for a data frame.
+struct ParquetFile {
+    metadata: polars_parquet::read::FileMetadata,
+    schema: polars_arrow::datatypes::ArrowSchema,
+    buffer: polars_buffer::Buffer<u8>,
+}
+
+impl ParquetFile {
+    fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        let metadata = polars_parquet::arrow::read::read_metadata(&mut Cursor::new(&bytes))?;
+        let schema = polars_parquet::arrow::read::infer_schema(&metadata)?;
+        Ok(ParquetFile {
+            metadata,
+            schema,
+            buffer: polars_buffer::Buffer::from(bytes),
+        })
     }
-    Ok(out)
+
+    /// The arrays of the top-level column `root`, a row group each; none when the file has
+    /// no such column.
+    fn column(&self, root: &str) -> Result<Vec<Box<dyn Array>>> {
+        let Some(field) = self.schema.get(root) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for group in &self.metadata.row_groups {
+            let Some(columns) = group.columns_under_root_iter(root) else {
+                continue;
+            };
+            let mut chunks = Vec::new();
+            for column in columns {
+                let range = column.byte_range();
+                let (start, end) = (range.start as usize, range.end as usize);
+                if start > end || end > self.buffer.len() {
+                    return Err(Error::Polars(polars::prelude::PolarsError::ComputeError(
+                        "a column chunk lies outside the file".into(),
+                    )));
+                }
+                chunks.push((column, self.buffer.clone().sliced(start..end)));
+            }
+            let (arrays, _) =
+                polars_io::parquet::read::_internal::to_deserializer(chunks, field.clone(), None)?;
+            out.extend(arrays);
+        }
+        Ok(out)
+    }
 }
 
 /// `array` as a struct array, or the checkpoint's layout is not the protocol's.
